@@ -1,0 +1,59 @@
+//! The command line: `serve`, `reindex`, `search`, `bench`. Parses flags into the one
+//! [`Config`] (defaults < file < env < flags) and calls the library; `anyhow` lives only here.
+
+mod bench;
+mod reindex;
+mod search;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "shopkeep", version, about = "Self-hosted order-support answers, grounded in the store's own documents and order data")]
+pub struct Cli {
+    /// Config file (default: ./shopkeep.toml when present).
+    #[arg(long, global = true, env = "SHOPKEEP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the database and the index.
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Model directory (model.safetensors, tokenizer.json, config.json).
+    #[arg(long, global = true)]
+    pub model: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (builds the index first when there is none).
+    Serve(serve::Args),
+    /// Build the index from the knowledge base (incremental; swapped in atomically).
+    Reindex(reindex::Args),
+    /// Search the index and show each passage's BM25, dense and fused scores.
+    Search(search::Args),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench::Command),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut cfg = Config::load(cli.config.as_deref())?;
+    if let Some(d) = cli.data_dir {
+        cfg.data_dir = d;
+    }
+    if let Some(m) = cli.model {
+        cfg.model.dir = Some(m);
+    }
+    match cli.command {
+        Command::Serve(args) => serve::run(cfg, args),
+        Command::Reindex(args) => reindex::run(cfg, args),
+        Command::Search(args) => search::run(cfg, args),
+        Command::Bench(cmd) => bench::run(cfg, cmd),
+    }
+}

@@ -1,0 +1,59 @@
+//! Step: turn text into vectors.
+//!
+//! The [`Embedder`] trait is the model seam: everything above it (the index, understanding, the
+//! desk's clustering) asks for unit-length vectors and never sees tensors. [`MiniLm`] is the real
+//! implementation (all-MiniLM-L6-v2 on candle); [`HashEmbedder`] is a deterministic stand-in for
+//! unit tests that must not load a model. Locating the model on disk (or on the hub) lives in
+//! [`locate`]. This module does not know about passages, indexes or questions.
+
+mod hash;
+pub mod locate;
+mod minilm;
+
+pub use hash::HashEmbedder;
+pub use locate::{locate_model, ModelFiles};
+pub use minilm::MiniLm;
+
+/// Errors from loading or running an embedding model.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("no embedding model found ({searched}); run `scripts/fetch-models.sh` to fetch all-MiniLM-L6-v2 into models/, or pass --model DIR")]
+    ModelNotFound { searched: String },
+    #[error("model file {path}: {message}")]
+    ModelFile { path: String, message: String },
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("inference: {0}")]
+    Inference(#[from] candle_core::Error),
+    #[error("hub download: {0}")]
+    Hub(String),
+}
+
+/// Text in, unit-length vectors out. Implementations are cheap to share (`Arc`) and thread-safe;
+/// callers run them off the async runtime because a batch is CPU-bound work.
+pub trait Embedder: Send + Sync {
+    /// A stable identifier of the model (recorded in index manifests: vectors from different
+    /// models must never be mixed).
+    fn model_id(&self) -> &str;
+    /// Vector length.
+    fn dim(&self) -> usize;
+    /// Embeds each text; the result has one L2-normalised vector per input, in input order.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// Embeds one text.
+    fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        Ok(self.embed(&[text])?.pop().unwrap_or_default())
+    }
+}
+
+/// Dot product of two equal-length vectors (cosine for unit vectors).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Scales `v` to unit length in place (a zero vector stays zero).
+pub fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}

@@ -1,0 +1,61 @@
+//! The one error shape of the HTTP API: `{"error": {"code", "message"}}` with a stable code and
+//! the matching status. Handlers map domain errors here and nowhere else.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, "{}", self.message);
+        }
+        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+    }
+}
+
+impl From<crate::retrieve::RetrieveError> for ApiError {
+    fn from(e: crate::retrieve::RetrieveError) -> Self {
+        use crate::{index::IndexError, retrieve::RetrieveError};
+        match e {
+            RetrieveError::Index(IndexError::Missing(_)) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "index_missing", e.to_string()),
+            other => Self::internal(other.to_string()),
+        }
+    }
+}
+
+/// Turns axum's JSON extractor rejections into the API's error shape.
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(r: axum::extract::rejection::JsonRejection) -> Self {
+        use axum::extract::rejection::JsonRejection::*;
+        match r {
+            MissingJsonContentType(_) => Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send Content-Type: application/json"),
+            JsonSyntaxError(e) => Self::bad_request("malformed_json", e.body_text()),
+            JsonDataError(e) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text()),
+            BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body too large"),
+            other => Self::bad_request("bad_request", other.body_text()),
+        }
+    }
+}

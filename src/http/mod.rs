@@ -1,0 +1,58 @@
+//! Channel: the HTTP API (axum). Handlers convert requests, call the domain, and map errors to
+//! `{"error": {"code", "message"}}`; no answering logic lives here. Route files mirror URLs.
+
+mod error;
+mod health;
+mod search;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use axum::{
+    routing::{get, post},
+    Router,
+};
+use tokio::net::TcpListener;
+use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
+
+pub use error::ApiError;
+
+use crate::app::App;
+
+/// The router over shared state. Tests call this with their own `App`.
+pub fn router(app: Arc<App>) -> Router {
+    let cfg = &app.config.server;
+    let body_limit = cfg.max_body_bytes;
+    let timeout = Duration::from_secs(cfg.request_timeout_secs);
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/search", post(search::search))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .with_state(app)
+}
+
+/// Serves until `shutdown` completes. Also keeps the index fresh: every
+/// `server.index_refresh_secs` it checks `CURRENT` and switches to a newly built generation, so
+/// `shopkeep reindex` run beside a live server takes effect without a restart.
+pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let refresher = {
+        let app = app.clone();
+        let every = Duration::from_secs(app.config.server.index_refresh_secs.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let index = app.retriever.index().clone();
+                match tokio::task::spawn_blocking(move || index.refresh()).await {
+                    Ok(Err(e)) => tracing::warn!("index refresh failed: {e}"),
+                    Err(e) => tracing::warn!("index refresh task failed: {e}"),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        })
+    };
+    let result = axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await;
+    refresher.abort();
+    result
+}

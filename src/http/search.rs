@@ -1,0 +1,62 @@
+//! `POST /v1/search`: the passages that would ground a question, with every score.
+
+use std::sync::Arc;
+
+use axum::{extract::State, Json};
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use crate::{app::App, index::SearchOptions};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    pub query: String,
+    #[serde(default)]
+    pub k: Option<usize>,
+    #[serde(default)]
+    pub product_id: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct SearchHit {
+    pub passage_id: String,
+    pub doc_id: String,
+    pub title: String,
+    pub heading: String,
+    pub url: Option<String>,
+    pub text: String,
+    pub bm25: Option<f32>,
+    pub dense: f32,
+    pub fused: f32,
+}
+
+pub async fn search(State(app): State<Arc<App>>, body: Result<Json<SearchRequest>, axum::extract::rejection::JsonRejection>) -> Result<Json<Vec<SearchHit>>, ApiError> {
+    let Json(req) = body?;
+    let query = req.query.trim();
+    if query.is_empty() {
+        return Err(ApiError::bad_request("empty_query", "query must not be empty"));
+    }
+    let k = req.k.unwrap_or(5);
+    if !(1..=50).contains(&k) {
+        return Err(ApiError::bad_request("invalid_k", "k must be between 1 and 50"));
+    }
+    let evidence = app.retriever.search(query, &SearchOptions { k, product_id: req.product_id }).await?;
+    Ok(Json(
+        evidence
+            .hits
+            .into_iter()
+            .map(|h| SearchHit {
+                passage_id: h.passage.id.clone(),
+                doc_id: h.passage.doc_id.clone(),
+                title: h.passage.title.clone(),
+                heading: h.passage.heading.clone(),
+                url: h.passage.url.clone(),
+                text: h.passage.text.clone(),
+                bm25: h.bm25,
+                dense: h.dense,
+                fused: h.fused,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,67 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, OnceLock},
+};
+
+use shopkeep::embed::{locate_model, Embedder, MiniLm};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the project, when present (CI always has it; a user's clone does not).
+pub fn shared_dir() -> Option<PathBuf> {
+    let p = root().join("../shared");
+    p.is_dir().then_some(p)
+}
+
+/// Skips the calling test (returns early) with a message when ../shared is absent.
+#[macro_export]
+macro_rules! require_shared {
+    () => {
+        match common::shared_dir() {
+            Some(d) => d,
+            None => {
+                eprintln!("skipped: ../shared is absent (third-party evaluation data lives there)");
+                return;
+            }
+        }
+    };
+}
+
+/// The real model, loaded once per test binary.
+pub fn model() -> Arc<MiniLm> {
+    static MODEL: OnceLock<Arc<MiniLm>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let files = locate_model(None, &root().join("models"), false)
+                .unwrap_or_else(|e| panic!("{e}\n(the README's test command runs scripts/fetch-models.sh first)"));
+            Arc::new(MiniLm::load(&files).expect("model loads"))
+        })
+        .clone()
+}
+
+pub fn model_dyn() -> Arc<dyn Embedder> {
+    model()
+}
+
+pub fn kb_dir() -> PathBuf {
+    root().join("kb")
+}
+
+/// Copies a directory tree (tests edit copies of the KB, never the real one).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
