@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("hybrid_search_10k", |b| {
         b.iter(|| {
             i = (i + 1) % questions.len();
-            handle.current().search(questions[i], &vectors[i], &SearchOptions { k: 5, product_id: None }).unwrap()
+            handle.current().search(questions[i], &vectors[i], &SearchOptions { k: 5, product_id: None, help_only: false }).unwrap()
         })
     });
 }

@@ -1,13 +1,18 @@
-//! Builds the shared services once (embedder, index, retriever) from the [`Config`], for the
-//! server and the CLI alike.
+//! Builds the shared services once (embedder, index, order store, journal, assistant) from the
+//! [`Config`], for the server and the CLI alike. On an empty data directory it seeds the demo
+//! store and builds the index from the knowledge base first.
 
 use std::sync::Arc;
 
 use crate::{
+    assistant::Assistant,
     config::Config,
     embed::{locate_model, EmbedError, Embedder, MiniLm},
-    index::{IndexError, IndexHandle},
+    index::{build, BuildOptions, BuildSummary, IndexError, IndexHandle},
+    journal::{Journal, JournalError},
+    orders::{demo, OrderError, OrderStore, SqliteOrderStore},
     retrieve::Retriever,
+    understand::{UnderstandError, Understander},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +21,14 @@ pub enum AppError {
     Embed(#[from] EmbedError),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Orders(#[from] OrderError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Understand(#[from] UnderstandError),
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
 }
 
 /// Finds and loads the embedding model the config points at.
@@ -25,27 +38,58 @@ pub fn load_embedder(cfg: &Config) -> Result<Arc<dyn Embedder>, EmbedError> {
     Ok(Arc::new(MiniLm::load(&files)?))
 }
 
+/// Opens the order database, seeding the demo store into an empty one.
+pub fn open_orders(cfg: &Config) -> Result<Arc<SqliteOrderStore>, AppError> {
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AppError::DataDir { path: cfg.data_dir.display().to_string(), source })?;
+    let store = SqliteOrderStore::open(&cfg.database_path())?;
+    if store.counts()?.orders == 0 && store.counts()?.products == 0 {
+        tracing::info!("empty order database: seeding the demo store");
+        demo::seed_demo(&store, time::OffsetDateTime::now_utc().date())?;
+    }
+    Ok(Arc::new(store))
+}
+
+/// Builds the index from the knowledge base plus the store's product content.
+pub fn build_index(cfg: &Config, orders: &dyn OrderStore, embedder: &dyn Embedder, progress: &mut dyn crate::index::BuildProgress) -> Result<BuildSummary, AppError> {
+    let extra = demo::product_documents(orders)?;
+    Ok(build(BuildOptions { kb_dir: &cfg.kb_dir, index_root: &cfg.index_root(), extra_documents: extra }, embedder, progress)?)
+}
+
 /// Everything a request needs.
 pub struct App {
     pub config: Config,
-    pub retriever: Retriever,
+    pub assistant: Arc<Assistant>,
 }
 
 impl App {
-    /// Loads the model and opens the index (which must exist).
+    /// Loads the model, opens (or seeds) the store and opens (or builds) the index.
     pub fn open(config: Config) -> Result<Self, AppError> {
         let embedder = load_embedder(&config)?;
         Self::with_embedder(config, embedder)
     }
 
-    /// As [`App::open`], with a given embedder (tests pass a small one).
+    /// As [`App::open`], with a given embedder.
     pub fn with_embedder(config: Config, embedder: Arc<dyn Embedder>) -> Result<Self, AppError> {
-        let index = Arc::new(IndexHandle::open(&config.index_root())?);
+        let orders = open_orders(&config)?;
+        let index = match IndexHandle::open(&config.index_root()) {
+            Ok(h) => h,
+            Err(IndexError::Missing(_)) => {
+                eprintln!("no index yet: building it from {}", config.kb_dir.display());
+                let summary = build_index(&config, orders.as_ref(), embedder.as_ref(), &mut ())?;
+                eprintln!("indexed {} documents, {} passages in {:.1}s", summary.documents, summary.passages, summary.seconds);
+                IndexHandle::open(&config.index_root())?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let index = Arc::new(index);
         let generation = index.current();
-        if generation.manifest.model_id != embedder.model_id() {
+        if generation.manifest.model_id != embedder.model_id() || generation.manifest.dim != embedder.dim() {
             return Err(IndexError::ModelMismatch { built: generation.manifest.model_id.clone(), running: embedder.model_id().to_string() }.into());
         }
+        let understander = Arc::new(Understander::from_default_location(&config.model.models_root)?);
+        let journal = Journal::open(&config.database_path())?;
         let retriever = Retriever::new(embedder, index, config.model.max_concurrent);
-        Ok(Self { config, retriever })
+        let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal));
+        Ok(Self { config, assistant })
     }
 }

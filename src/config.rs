@@ -28,6 +28,59 @@ pub struct Config {
     pub index_dir: Option<PathBuf>,
     pub model: ModelConfig,
     pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub identity: IdentityConfig,
+    pub gate: GateConfig,
+}
+
+/// The store's voice: every reply is framed by these, never by free text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    pub name: String,
+    /// Opens a conversation's first reply.
+    pub greeting: String,
+    /// Closes replies that end an exchange (and every email reply).
+    pub sign_off: String,
+    /// "friendly" or "formal": picks the wording of the fixed phrases.
+    pub tone: String,
+    pub support_email: String,
+    pub support_hours: String,
+}
+
+/// How a customer may prove who they are before seeing order data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Order number plus the order's email or postcode is always allowed; these add more ways.
+    /// An email address alone (the τ-bench retail policy allows it; most stores should not).
+    pub allow_email_only: bool,
+    /// First and last name plus postcode.
+    pub allow_name_postcode: bool,
+    /// Secret for the store's signed customer tokens (HMAC-SHA256); empty disables tokens.
+    pub token_secret: String,
+    /// Failed verification attempts allowed per conversation before it is handed to a person.
+    pub max_failures_per_conversation: u32,
+    /// Failed attempts allowed per client address in `failure_window_secs`.
+    pub max_failures_per_client: u32,
+    pub failure_window_secs: u64,
+}
+
+/// Thresholds of the confidence gate (see `answer::gate`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GateConfig {
+    /// Below this intent probability the assistant asks what the customer means.
+    pub min_intent_confidence: f32,
+    /// Below this cosine between the question and the best passage, grounding is weak.
+    pub min_dense: f32,
+    /// At or above this cosine the best passage grounds the answer on its own; between
+    /// `min_dense` and this, it must also contain `min_coverage` of the question's content words.
+    pub strong_dense: f32,
+    pub min_coverage: f32,
+    /// A product page question is answered from the product's own content only when the best
+    /// passage's cosine reaches this; otherwise the assistant says it doesn't know.
+    pub product_min_dense: f32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,11 +107,54 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Requests taking longer than this are answered with a timeout error.
     pub request_timeout_secs: u64,
+    /// `/v1/answer` requests served at once; more are refused at once with 503 + Retry-After.
+    pub max_in_flight: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("."), kb_dir: PathBuf::from("kb"), index_dir: None, model: ModelConfig::default(), server: ServerConfig::default() }
+        Self {
+            data_dir: PathBuf::from("."),
+            kb_dir: PathBuf::from("kb"),
+            index_dir: None,
+            model: ModelConfig::default(),
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            identity: IdentityConfig::default(),
+            gate: GateConfig::default(),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            name: "Larkfield Goods".into(),
+            greeting: "Hi there!".into(),
+            sign_off: "— The Larkfield Goods team".into(),
+            tone: "friendly".into(),
+            support_email: "help@larkfield.example".into(),
+            support_hours: "Monday–Friday 8am–8pm and Saturday 9am–5pm Pacific".into(),
+        }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            allow_email_only: false,
+            allow_name_postcode: false,
+            token_secret: String::new(),
+            max_failures_per_conversation: 3,
+            max_failures_per_client: 10,
+            failure_window_secs: 600,
+        }
+    }
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        Self { min_intent_confidence: 0.45, min_dense: 0.35, strong_dense: 0.7, min_coverage: 0.5, product_min_dense: 0.7 }
     }
 }
 
@@ -70,7 +166,7 @@ impl Default for ModelConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080, index_refresh_secs: 2, max_body_bytes: 64 * 1024, request_timeout_secs: 30 }
+        Self { host: "127.0.0.1".into(), port: 8080, index_refresh_secs: 2, max_body_bytes: 64 * 1024, request_timeout_secs: 30, max_in_flight: 48 }
     }
 }
 
@@ -119,6 +215,9 @@ impl Config {
         if let Some(v) = get("SHOPKEEP_HOST") {
             self.server.host = v;
         }
+        if let Some(v) = get("SHOPKEEP_TOKEN_SECRET") {
+            self.identity.token_secret = v;
+        }
         if let Some(v) = get("SHOPKEEP_PORT") {
             self.server.port = parse("SHOPKEEP_PORT", v)?;
         }
@@ -129,10 +228,21 @@ impl Config {
         if self.model.max_concurrent == 0 {
             return Err(ConfigError::Invalid("model.max_concurrent must be at least 1".into()));
         }
+        if self.server.max_in_flight == 0 {
+            return Err(ConfigError::Invalid("server.max_in_flight must be at least 1".into()));
+        }
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid("server.max_body_bytes must be at least 1024".into()));
         }
+        if !matches!(self.store.tone.as_str(), "friendly" | "formal") {
+            return Err(ConfigError::Invalid(format!("store.tone must be \"friendly\" or \"formal\", not {:?}", self.store.tone)));
+        }
         Ok(())
+    }
+
+    /// The SQLite database of orders, conversations and actions.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("shopkeep.db")
     }
 
     /// The index root in effect.

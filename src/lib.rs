@@ -21,12 +21,18 @@
 //! - [`retrieve`]: a question's evidence, with the concurrency bound on model work.
 //! - [`app`]: shared services built once; [`http`]: the HTTP channel; [`cli`]: the commands.
 
+pub mod answer;
 pub mod app;
+pub mod assistant;
 pub mod cli;
 pub mod config;
 pub mod embed;
 pub mod http;
 pub mod index;
+pub mod journal;
 pub mod kb;
+pub mod orders;
 pub mod retrieve;
+pub mod understand;
+pub mod verify;
 pub mod eval;

@@ -62,6 +62,12 @@ impl Retriever {
         .map_err(Into::into)
     }
 
+    /// Runs other model work (understanding) on the blocking pool under the same bound.
+    pub async fn run_model<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, RetrieveError> {
+        let _permit = self.permits.acquire().await.map_err(|e| RetrieveError::Worker(e.to_string()))?;
+        tokio::task::spawn_blocking(f).await.map_err(|e| RetrieveError::Worker(e.to_string()))
+    }
+
     /// Hybrid search for `question`.
     pub async fn search(&self, question: &str, opts: &SearchOptions) -> Result<Evidence, RetrieveError> {
         let qvec = self.embed(vec![question.to_string()]).await?.pop().unwrap_or_default();

@@ -35,7 +35,7 @@ fn each_fixture_question_finds_its_document_in_the_top_three() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let (q, want) = (v["question"].as_str().unwrap(), v["doc"].as_str().unwrap());
         assert!(generation.passages().iter().any(|p| p.doc_id == want), "fixture names unknown doc {want}");
-        let hits = generation.search(q, &model.embed_one(q).unwrap(), &SearchOptions { k: 3, product_id: None }).unwrap();
+        let hits = generation.search(q, &model.embed_one(q).unwrap(), &SearchOptions { k: 3, product_id: None, help_only: false }).unwrap();
         n += 1;
         if !hits.iter().any(|h| h.passage.doc_id == want) {
             misses.push(format!("{q:?}: want {want}, got {:?}", hits.iter().map(|h| h.passage.doc_id.as_str()).collect::<Vec<_>>()));
@@ -49,7 +49,7 @@ fn each_fixture_question_finds_its_document_in_the_top_three() {
 fn hits_carry_bm25_dense_and_fused_scores_in_fused_order() {
     let model = common::model();
     let q = "what payment methods do you accept";
-    let hits = demo_index().current().search(q, &model.embed_one(q).unwrap(), &SearchOptions { k: 5, product_id: None }).unwrap();
+    let hits = demo_index().current().search(q, &model.embed_one(q).unwrap(), &SearchOptions { k: 5, product_id: None, help_only: false }).unwrap();
     assert_eq!(hits.len(), 5);
     assert!(hits.windows(2).all(|w| w[0].fused >= w[1].fused));
     assert!(hits[0].bm25.is_some() && hits[0].dense > 0.3);

@@ -1,10 +1,14 @@
-//! The command line: `serve`, `reindex`, `search`, `bench`. Parses flags into the one
+//! The command line: `serve`, `ask`, `reindex`, `search`, `import`, `eval`, `train`, `bench`. Parses flags into the one
 //! [`Config`] (defaults < file < env < flags) and calls the library; `anyhow` lives only here.
 
+mod ask;
 mod bench;
+mod eval;
+mod import;
 mod reindex;
 mod search;
 mod serve;
+mod train;
 
 use std::path::PathBuf;
 
@@ -36,6 +40,16 @@ pub enum Command {
     Reindex(reindex::Args),
     /// Search the index and show each passage's BM25, dense and fused scores.
     Search(search::Args),
+    /// Answer a message (or talk interactively without one).
+    Ask(ask::Args),
+    /// Import orders, customers and products.
+    Import(import::Args),
+    /// Score the service on an evaluation set.
+    #[command(subcommand)]
+    Eval(eval::Command),
+    /// Train the learned parts (the intent head).
+    #[command(subcommand)]
+    Train(train::Command),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::Command),
@@ -55,5 +69,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reindex(args) => reindex::run(cfg, args),
         Command::Search(args) => search::run(cfg, args),
         Command::Bench(cmd) => bench::run(cfg, cmd),
+        Command::Ask(args) => ask::run(cfg, args),
+        Command::Import(args) => import::run(cfg, args),
+        Command::Eval(cmd) => eval::run(cfg, cmd),
+        Command::Train(cmd) => train::run(cfg, cmd),
     }
 }

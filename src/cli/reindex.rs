@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
-    app::load_embedder,
+    app::{build_index, load_embedder, open_orders},
     config::Config,
-    index::{build, BuildOptions, BuildProgress, BuildSummary},
+    index::{BuildProgress, BuildSummary},
 };
 
 #[derive(clap::Args)]
@@ -49,7 +49,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
     }
     let embedder = load_embedder(&cfg)?;
     let mut bar = Bar(None);
-    let summary = build(BuildOptions { kb_dir: &cfg.kb_dir, index_root: &cfg.index_root(), extra_documents: Vec::new() }, embedder.as_ref(), &mut bar)?;
+    // Product content (descriptions, options) comes from the order database, so product page
+    // questions can search it; an empty database is seeded with the demo store first.
+    let orders = open_orders(&cfg)?;
+    let summary = build_index(&cfg, orders.as_ref(), embedder.as_ref(), &mut bar)?;
     if let Some(b) = bar.0 {
         b.finish_and_clear();
     }

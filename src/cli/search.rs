@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::{app::App, config::Config, index::SearchOptions};
+use crate::{app::load_embedder, config::Config, index::{IndexHandle, SearchOptions}};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,12 +22,12 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
     if let Some(index) = args.index {
         cfg.index_dir = Some(index);
     }
-    let app = App::open(cfg)?;
-    let qvec = app.retriever.embedder().embed_one(&args.question)?;
-    let evidence = app.retriever.search_with_vector(&args.question, &qvec, &SearchOptions { k: args.k, product_id: args.product })?;
+    let index = IndexHandle::open(&cfg.index_root())?;
+    let embedder = load_embedder(&cfg)?;
+    let qvec = embedder.embed_one(&args.question)?;
+    let hits = index.current().search(&args.question, &qvec, &SearchOptions { k: args.k, product_id: args.product, help_only: false })?;
     if args.json {
-        let rows: Vec<_> = evidence
-            .hits
+        let rows: Vec<_> = hits
             .iter()
             .map(|h| {
                 serde_json::json!({
@@ -41,7 +41,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("{:>3}  {:<28} {:<40} {:>7} {:>6} {:>7}", "#", "doc", "heading", "bm25", "dense", "fused");
-    for (i, h) in evidence.hits.iter().enumerate() {
+    for (i, h) in hits.iter().enumerate() {
         let heading = if h.passage.heading.is_empty() { h.passage.title.clone() } else { h.passage.heading.clone() };
         println!(
             "{:>3}  {:<28} {:<40} {:>7} {:>6.3} {:>7.4}",

@@ -1,12 +1,8 @@
-//! `shopkeep serve [--host H] [--port N]`
+//! `shopkeep serve [--host H] [--port N] [--data-dir DIR]`
 
 use std::sync::Arc;
 
-use crate::{
-    app::{load_embedder, App},
-    config::Config,
-    index::{build, BuildOptions, IndexError, IndexHandle},
-};
+use crate::{app::App, config::Config};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,15 +19,8 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
     if let Some(p) = args.port {
         cfg.server.port = p;
     }
-    std::fs::create_dir_all(&cfg.data_dir)?;
-    let embedder = load_embedder(&cfg)?;
-    // An empty data dir gets its index built from the knowledge base first.
-    if let Err(IndexError::Missing(_)) = IndexHandle::open(&cfg.index_root()) {
-        eprintln!("no index yet: building it from {}", cfg.kb_dir.display());
-        let summary = build(BuildOptions { kb_dir: &cfg.kb_dir, index_root: &cfg.index_root(), extra_documents: Vec::new() }, embedder.as_ref(), &mut ())?;
-        super::reindex::print_summary(&summary);
-    }
-    let app = Arc::new(App::with_embedder(cfg, embedder)?);
+    // On an empty data dir this seeds the demo store and builds the index first.
+    let app = Arc::new(App::open(cfg)?);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let addr = format!("{}:{}", app.config.server.host, app.config.server.port);

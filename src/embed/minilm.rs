@@ -12,7 +12,11 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use super::{locate::ModelFiles, EmbedError, Embedder};
+use super::{
+    cpu::{CpuBert, CpuLayer},
+    locate::ModelFiles,
+    EmbedError, Embedder,
+};
 
 /// sentence-transformers' `max_seq_length` for this model: longer inputs are cut.
 pub const MAX_TOKENS: usize = 256;
@@ -41,19 +45,35 @@ struct Layer {
     ln2: (Tensor, Tensor),
 }
 
-/// The real embedder.
-pub struct MiniLm {
-    tokenizer: Tokenizer,
-    device: Device,
+/// Weights as candle tensors, for the tensor forward pass (GPU).
+struct Tensors {
     word: Tensor,
     position: Tensor,
     token_type0: Tensor, // [hidden]: every input is a single segment
     ln_emb: (Tensor, Tensor),
     layers: Vec<Layer>,
+}
+
+/// Which forward pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The packed CPU pass (`cpu.rs`): the default on CPU.
+    PackedCpu,
+    /// candle tensor ops on the model's device: the GPU path, also runnable on CPU for tests.
+    Tensor,
+}
+
+/// The real embedder.
+pub struct MiniLm {
+    tokenizer: Tokenizer,
+    device: Device,
+    tensors: Option<Tensors>,
     heads: usize,
     hidden: usize,
     eps: f32,
     model_id: String,
+    /// The packed CPU forward pass (see `cpu.rs`); `None` on a GPU, where the tensor path runs.
+    cpu: Option<CpuBert>,
 }
 
 fn file_err(path: &Path, message: impl ToString) -> EmbedError {
@@ -63,10 +83,13 @@ fn file_err(path: &Path, message: impl ToString) -> EmbedError {
 impl MiniLm {
     /// Loads the model on the CPU (or the first CUDA device when built with `--features cuda`).
     pub fn load(files: &ModelFiles) -> Result<Self, EmbedError> {
-        Self::load_on(files, default_device())
+        let device = default_device();
+        let backend = if device.is_cpu() { Backend::PackedCpu } else { Backend::Tensor };
+        Self::load_with(files, device, backend)
     }
 
-    pub fn load_on(files: &ModelFiles, device: Device) -> Result<Self, EmbedError> {
+    /// Loads for a given device and forward pass (`PackedCpu` needs the CPU device).
+    pub fn load_with(files: &ModelFiles, device: Device, backend: Backend) -> Result<Self, EmbedError> {
         let cfg: BertConfig = serde_json::from_slice(&std::fs::read(&files.config).map_err(|e| file_err(&files.config, e))?)
             .map_err(|e| file_err(&files.config, e))?;
         let mut tokenizer = Tokenizer::from_file(&files.tokenizer).map_err(|e| file_err(&files.tokenizer, e))?;
@@ -120,14 +143,25 @@ impl MiniLm {
                 ln2: (get(&format!("{p}.output.LayerNorm.weight"))?, get(&format!("{p}.output.LayerNorm.bias"))?),
             });
         }
+        // Only one copy of the weights stays in memory: the flat CPU one or the tensors.
+        let (cpu, tensors) = match backend {
+            Backend::PackedCpu if device.is_cpu() => (Some(cpu_weights(&get, &layers, &cfg)?), None),
+            _ => (
+                None,
+                Some(Tensors {
+                    word: get("embeddings.word_embeddings.weight")?,
+                    position: get("embeddings.position_embeddings.weight")?,
+                    token_type0: get("embeddings.token_type_embeddings.weight")?.get(0)?,
+                    ln_emb: (get("embeddings.LayerNorm.weight")?, get("embeddings.LayerNorm.bias")?),
+                    layers,
+                }),
+            ),
+        };
         Ok(Self {
+            cpu,
             tokenizer,
             device,
-            word: get("embeddings.word_embeddings.weight")?,
-            position: get("embeddings.position_embeddings.weight")?,
-            token_type0: get("embeddings.token_type_embeddings.weight")?.get(0)?,
-            ln_emb: (get("embeddings.LayerNorm.weight")?, get("embeddings.LayerNorm.bias")?),
-            layers,
+            tensors,
             heads: cfg.num_attention_heads,
             hidden: cfg.hidden_size,
             eps: cfg.layer_norm_eps as f32,
@@ -144,8 +178,18 @@ impl MiniLm {
         Ok(enc.into_iter().map(|e| e.get_ids().to_vec()).collect())
     }
 
-    /// Runs one padded batch and returns pooled, normalised vectors.
+    /// Runs one batch: the packed CPU pass, or the tensor pass on a GPU.
     fn forward(&self, batch: &[&Vec<u32>]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        match (&self.cpu, &self.tensors) {
+            (Some(cpu), _) => Ok(cpu.forward(batch)),
+            (None, Some(w)) => self.forward_tensors(w, batch),
+            (None, None) => unreachable!("one of the two weight sets is always loaded"),
+        }
+    }
+
+    /// The tensor forward pass (any candle device): one padded batch in, pooled, normalised
+    /// vectors out.
+    fn forward_tensors(&self, w: &Tensors, batch: &[&Vec<u32>]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let b = batch.len();
         let t = batch.iter().map(|ids| ids.len()).max().unwrap_or(1).max(1);
         let h = self.hidden;
@@ -162,15 +206,15 @@ impl MiniLm {
         let mask = Tensor::from_vec(mask, (b, t), &self.device)?;
 
         // Embeddings: word + position + segment 0, then LayerNorm. Rows are packed [b*t, h].
-        let pos = self.position.narrow(0, 0, t)?.repeat((b, 1))?;
-        let x = self.word.index_select(&ids, 0)?.add(&pos)?.broadcast_add(&self.token_type0)?;
-        let mut x = candle_nn::ops::layer_norm(&x, &self.ln_emb.0, &self.ln_emb.1, self.eps)?;
+        let pos = w.position.narrow(0, 0, t)?.repeat((b, 1))?;
+        let x = w.word.index_select(&ids, 0)?.add(&pos)?.broadcast_add(&w.token_type0)?;
+        let mut x = candle_nn::ops::layer_norm(&x, &w.ln_emb.0, &w.ln_emb.1, self.eps)?;
 
         // Additive attention bias: 0 for real tokens, a large negative for padding.
         let bias = ((mask.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, t))?;
         let scale = 1.0 / (dh as f64).sqrt();
 
-        for layer in &self.layers {
+        for layer in &w.layers {
             let qkv = x.matmul(&layer.qkv_w)?.broadcast_add(&layer.qkv_b)?; // [b*t, 3h]
             let split = |i: usize| -> candle_core::Result<Tensor> {
                 qkv.narrow(1, i * h, h)?.reshape((b, t, heads, dh))?.transpose(1, 2)?.contiguous()
@@ -225,6 +269,41 @@ impl Embedder for MiniLm {
         }
         Ok(out)
     }
+}
+
+/// Copies the loaded tensors into the CPU pass's flat layout.
+fn cpu_weights(get: &dyn Fn(&str) -> Result<Tensor, EmbedError>, layers: &[Layer], cfg: &BertConfig) -> Result<CpuBert, EmbedError> {
+    let flat = |t: &Tensor| -> Result<Vec<f32>, EmbedError> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+    let mut cpu_layers = Vec::with_capacity(layers.len());
+    for l in layers {
+        cpu_layers.push(CpuLayer {
+            qkv_w: flat(&l.qkv_w)?,
+            qkv_b: flat(&l.qkv_b)?,
+            out_w: flat(&l.out_w)?,
+            out_b: flat(&l.out_b)?,
+            ln1_g: flat(&l.ln1.0)?,
+            ln1_b: flat(&l.ln1.1)?,
+            ff1_w: flat(&l.ff1_w)?,
+            ff1_b: flat(&l.ff1_b)?,
+            ff2_w: flat(&l.ff2_w)?,
+            ff2_b: flat(&l.ff2_b)?,
+            ln2_g: flat(&l.ln2.0)?,
+            ln2_b: flat(&l.ln2.1)?,
+        });
+    }
+    let intermediate = layers.first().map(|l| l.ff1_b.dims1()).transpose()?.unwrap_or(cfg.hidden_size * 4);
+    Ok(CpuBert {
+        word: flat(&get("embeddings.word_embeddings.weight")?)?,
+        position: flat(&get("embeddings.position_embeddings.weight")?)?,
+        token_type0: flat(&get("embeddings.token_type_embeddings.weight")?.get(0)?)?,
+        ln_g: flat(&get("embeddings.LayerNorm.weight")?)?,
+        ln_b: flat(&get("embeddings.LayerNorm.bias")?)?,
+        layers: cpu_layers,
+        hidden: cfg.hidden_size,
+        heads: cfg.num_attention_heads,
+        intermediate,
+        eps: cfg.layer_norm_eps as f32,
+    })
 }
 
 fn default_device() -> Device {

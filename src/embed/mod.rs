@@ -6,13 +6,14 @@
 //! unit tests that must not load a model. Locating the model on disk (or on the hub) lives in
 //! [`locate`]. This module does not know about passages, indexes or questions.
 
+mod cpu;
 mod hash;
 pub mod locate;
 mod minilm;
 
 pub use hash::HashEmbedder;
 pub use locate::{locate_model, ModelFiles};
-pub use minilm::MiniLm;
+pub use minilm::{Backend, MiniLm};
 
 /// Errors from loading or running an embedding model.
 #[derive(Debug, thiserror::Error)]

@@ -2,3 +2,5 @@
 //! on it, and returns the figures the issues ask for. Nothing here changes how answers are made.
 
 pub mod retrieval;
+pub mod intents;
+pub mod product_qa;

@@ -41,7 +41,7 @@ pub fn evaluate(generation: &Generation, embedder: &dyn Embedder, questions: &[L
     let mut rows: Vec<(String, [bool; 6])> = Vec::with_capacity(questions.len());
     for (q, v) in questions.iter().zip(&vectors) {
         let hybrid: Vec<bool> = generation
-            .search(&q.text, v, &SearchOptions { k: 3, product_id: None })?
+            .search(&q.text, v, &SearchOptions { k: 3, product_id: None, help_only: false })?
             .iter()
             .map(|h| h.passage.topics.iter().any(|t| t == &q.topic))
             .collect();

@@ -59,3 +59,10 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
         }
     }
 }
+
+/// The answer route's load-shedding response: fast, with a hint when to retry.
+pub async fn overloaded(_: tower::BoxError) -> Response {
+    let mut r = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many requests in flight; retry shortly").into_response();
+    r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+    r
+}

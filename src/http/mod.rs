@@ -1,8 +1,10 @@
 //! Channel: the HTTP API (axum). Handlers convert requests, call the domain, and map errors to
 //! `{"error": {"code", "message"}}`; no answering logic lives here. Route files mirror URLs.
 
+mod answer;
 mod error;
 mod health;
+mod openapi;
 mod search;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -12,7 +14,7 @@ use axum::{
     Router,
 };
 use tokio::net::TcpListener;
-use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
+use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
 
@@ -23,11 +25,23 @@ pub fn router(app: Arc<App>) -> Router {
     let cfg = &app.config.server;
     let body_limit = cfg.max_body_bytes;
     let timeout = Duration::from_secs(cfg.request_timeout_secs);
+    // /v1/answer admits at most `max_in_flight` requests at once; beyond that it sheds load
+    // with an immediate 503 and Retry-After rather than queueing without bound.
+    let answer_route = post(answer::answer).layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(error::overloaded))
+            .load_shed()
+            .concurrency_limit(cfg.max_in_flight),
+    );
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/v1/answer", answer_route)
         .route("/v1/search", post(search::search))
-        .layer(RequestBodyLimitLayer::new(body_limit))
+        .route("/openapi.json", get(openapi::openapi))
+        // axum's own limit (not tower-http's) so an oversized body reaches the JSON extractor's
+        // rejection and gets the API's error shape.
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .with_state(app)
 }
@@ -43,7 +57,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
-                let index = app.retriever.index().clone();
+                let index = app.assistant.retriever.index().clone();
                 match tokio::task::spawn_blocking(move || index.refresh()).await {
                     Ok(Err(e)) => tracing::warn!("index refresh failed: {e}"),
                     Err(e) => tracing::warn!("index refresh task failed: {e}"),
@@ -52,7 +66,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             }
         })
     };
-    let result = axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, router(app).into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await;
     refresher.abort();
     result
 }

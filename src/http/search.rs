@@ -41,7 +41,7 @@ pub async fn search(State(app): State<Arc<App>>, body: Result<Json<SearchRequest
     if !(1..=50).contains(&k) {
         return Err(ApiError::bad_request("invalid_k", "k must be between 1 and 50"));
     }
-    let evidence = app.retriever.search(query, &SearchOptions { k, product_id: req.product_id }).await?;
+    let evidence = app.assistant.retriever.search(query, &SearchOptions { k, product_id: req.product_id, help_only: false }).await?;
     Ok(Json(
         evidence
             .hits

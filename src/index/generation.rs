@@ -116,7 +116,7 @@ pub(crate) const TOKENIZER: &str = "shopkeep_en";
 /// Words that carry no topic in a customer's message ("I need help to check how I can …").
 /// BM25's idf already discounts frequent words, but a help centre is small: in a few hundred
 /// passages "help" or "check" are rare enough to outrank the words that matter.
-const STOP_WORDS: &[&str] = &[
+pub const STOP_WORDS: &[&str] = &[
     "a", "about", "am", "an", "and", "any", "are", "as", "assist", "assistance", "at", "be", "been", "but", "by", "can", "could", "did",
     "do", "does", "for", "from", "got", "gotta", "has", "have", "hello", "help", "hey", "hi", "how", "i", "id", "if", "im", "in",
     "info", "information", "into", "is", "it", "its", "ive", "just", "know", "like", "me", "mine", "my", "need", "of", "on", "or",

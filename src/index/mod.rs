@@ -25,7 +25,7 @@ use std::{
 use parking_lot::RwLock;
 
 pub use build::{build, BuildOptions, BuildProgress, BuildSummary};
-pub use generation::{Generation, Manifest, ManifestDoc};
+pub use generation::{Generation, Manifest, ManifestDoc, STOP_WORDS};
 pub use search::{Hit, SearchOptions, RRF_K};
 
 /// Errors building, opening or searching an index.
@@ -53,6 +53,11 @@ pub enum IndexError {
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
     move |source| IndexError::Io { path: path.display().to_string(), source }
+}
+
+/// The I/O error mapper, for other modules that write beside an index.
+pub fn io_err_pub(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
+    io_err(path)
 }
 
 /// The process's view of the index directory: the current generation, swappable.

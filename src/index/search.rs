@@ -28,11 +28,13 @@ pub struct SearchOptions {
     pub k: usize,
     /// Only passages of this product (product page questions).
     pub product_id: Option<String>,
+    /// Only help-centre passages, no product pages (policy and order questions).
+    pub help_only: bool,
 }
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        Self { k: 5, product_id: None }
+        Self { k: 5, product_id: None, help_only: false }
     }
 }
 
@@ -107,8 +109,12 @@ impl Generation {
     /// Hybrid: both rankings fused by RRF; the top `k` with all their scores.
     pub fn search(&self, query: &str, qvec: &[f32], opts: &SearchOptions) -> Result<Vec<Hit>, IndexError> {
         let pid = opts.product_id.as_deref();
-        let bm25 = self.search_bm25(query, CANDIDATES.max(opts.k), pid)?;
-        let dense = self.search_dense(qvec, CANDIDATES.max(opts.k), pid);
+        let keep = |ord: &usize| !opts.help_only || self.passages[*ord].product_id.is_none();
+        let mut bm25 = self.search_bm25(query, CANDIDATES.max(opts.k), pid)?;
+        let mut dense = self.search_dense(qvec, if opts.help_only { self.passages.len() } else { CANDIDATES.max(opts.k) }, pid);
+        bm25.retain(|(o, _)| keep(o));
+        dense.retain(|(o, _)| keep(o));
+        dense.truncate(CANDIDATES.max(opts.k));
         let mut fused: std::collections::HashMap<usize, Hit> = std::collections::HashMap::new();
         let hit = |ord: usize| Hit {
             passage: self.passages[ord].clone(),

@@ -13,7 +13,7 @@ use super::{formats::slug, Block, Document};
 
 /// Bumped whenever chunking output changes for the same input: recorded in the index manifest so
 /// that a chunker change forces a full rebuild.
-pub const CHUNKER_VERSION: u32 = 1;
+pub const CHUNKER_VERSION: u32 = 2;
 /// Target upper bound per passage, in estimated model tokens.
 pub const MAX_TOKENS: usize = 250;
 /// Passages shorter than this are merged into their neighbour in the same section when possible.

@@ -101,6 +101,11 @@ pub fn markdown_blocks(md: &str) -> (Option<String>, Vec<Block>) {
     let mut buf = String::new();
     let mut heading: Option<(u8, String)> = None;
     let mut container_depth = 0usize; // lists, tables, block quotes: flush when the outermost ends
+    // Tables: each body row is written as "Header: cell; Header: cell", so a row reads (and
+    // embeds) as a statement ("Shipping method: Standard; Delivery time: 3–5 business days").
+    let mut table_head: Vec<String> = Vec::new();
+    let mut row: Vec<String> = Vec::new();
+    let mut cell: Option<String> = None;
 
     let flush = |buf: &mut String, headings: &Vec<(u8, String)>, blocks: &mut Vec<Block>| {
         let text = buf.trim().to_string();
@@ -127,9 +132,10 @@ pub fn markdown_blocks(md: &str) -> (Option<String>, Vec<Block>) {
                     }
                 }
             }
-            Event::Text(t) | Event::Code(t) => match heading.as_mut() {
-                Some((_, h)) => h.push_str(&t),
-                None => buf.push_str(&t),
+            Event::Text(t) | Event::Code(t) => match (heading.as_mut(), cell.as_mut()) {
+                (Some((_, h)), _) => h.push_str(&t),
+                (None, Some(c)) => c.push_str(&t),
+                (None, None) => buf.push_str(&t),
             },
             Event::SoftBreak => buf.push(' '),
             Event::HardBreak => buf.push('\n'),
@@ -139,7 +145,7 @@ pub fn markdown_blocks(md: &str) -> (Option<String>, Vec<Block>) {
                 }
                 container_depth += 1;
             }
-            Event::End(TagEnd::List(_) | TagEnd::Table | TagEnd::BlockQuote(_)) => {
+            Event::End(TagEnd::List(_) | TagEnd::BlockQuote(_)) => {
                 container_depth = container_depth.saturating_sub(1);
                 if container_depth == 0 {
                     flush(&mut buf, &headings, &mut blocks);
@@ -151,11 +157,28 @@ pub fn markdown_blocks(md: &str) -> (Option<String>, Vec<Block>) {
                 }
                 buf.push_str("- ");
             }
-            Event::End(TagEnd::TableCell) => buf.push_str(" | "),
-            Event::End(TagEnd::TableRow | TagEnd::TableHead) => {
-                let trimmed = buf.trim_end_matches([' ', '|']).len();
-                buf.truncate(trimmed);
+            Event::Start(Tag::TableCell) => cell = Some(String::new()),
+            Event::End(TagEnd::TableCell) => row.push(cell.take().unwrap_or_default().trim().to_string()),
+            Event::End(TagEnd::TableHead) => table_head = std::mem::take(&mut row),
+            Event::End(TagEnd::TableRow) => {
+                let cells = std::mem::take(&mut row);
+                let line = if table_head.len() == cells.len() {
+                    table_head.iter().zip(&cells).filter(|(_, c)| !c.is_empty()).map(|(h, c)| format!("{h}: {c}")).collect::<Vec<_>>().join("; ")
+                } else {
+                    cells.join("; ")
+                };
+                if !buf.is_empty() && !buf.ends_with('\n') {
+                    buf.push('\n');
+                }
+                buf.push_str(&line);
                 buf.push('\n');
+            }
+            Event::End(TagEnd::Table) => {
+                table_head.clear();
+                container_depth = container_depth.saturating_sub(1);
+                if container_depth == 0 {
+                    flush(&mut buf, &headings, &mut blocks);
+                }
             }
             Event::End(TagEnd::Paragraph) => {
                 if container_depth == 0 {
@@ -285,9 +308,9 @@ mod tests {
     }
 
     #[test]
-    fn tables_become_rows_of_cells() {
-        let (_, blocks) = markdown_blocks("| Method | Days |\n|---|---|\n| Standard | 3–5 |\n");
-        assert_eq!(blocks[0].text, "Method | Days\nStandard | 3–5");
+    fn table_rows_become_labelled_statements() {
+        let (_, blocks) = markdown_blocks("| Method | Days |\n|---|---|\n| Standard | 3–5 |\n| Express | 2 |\n");
+        assert_eq!(blocks[0].text, "Method: Standard; Days: 3–5\nMethod: Express; Days: 2");
     }
 
     #[test]

@@ -1,0 +1,628 @@
+//! One turn of a conversation: understand → verify → retrieve / look up the order → compose →
+//! gate → journal. Every channel (HTTP, widget, email, CLI) calls [`Assistant::handle`]; none has
+//! answering logic of its own.
+
+use std::{sync::Arc, time::Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{
+    answer::{
+        compose::{self, Voice},
+        gate, Citation, Handoff, HandoffReason, OrderCard,
+    },
+    config::Config,
+    index::{Hit, SearchOptions},
+    journal::{ConversationState, Journal, JournalError, TurnRecord},
+    orders::{Order, OrderError, OrderStore},
+    retrieve::{RetrieveError, Retriever},
+    understand::{Intent, UnderstandError, Understander, Understanding},
+    verify::{self, Claim, FailureLimiter, Verdict},
+};
+
+/// Longest message accepted, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+
+/// A customer's message as a channel hands it over.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Question {
+    pub conversation_id: Option<String>,
+    pub channel: String,
+    pub message: String,
+    /// What the channel knows of the customer (a logged-in shopper's signed token).
+    pub customer: Option<CustomerHint>,
+    /// Where the customer is asking from (a product page).
+    pub context: Option<PageContext>,
+    /// The client's address, for rate limits (set by the channel, never by the customer).
+    #[serde(skip)]
+    pub client: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerHint {
+    /// Only trusted together with a valid token.
+    pub email: Option<String>,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PageContext {
+    pub product_id: Option<String>,
+    pub page_url: Option<String>,
+}
+
+/// The assistant's answer to one message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub conversation_id: String,
+    pub reply: String,
+    pub intent: Option<String>,
+    pub confidence: f32,
+    pub citations: Vec<Citation>,
+    pub order: Option<OrderCard>,
+    pub actions: Vec<serde_json::Value>,
+    pub handoff: Option<Handoff>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssistantError {
+    #[error("message is empty")]
+    EmptyMessage,
+    #[error("message is longer than {MAX_MESSAGE_CHARS} characters")]
+    MessageTooLong,
+    #[error("conversation_id must be 1–64 letters, digits, '-' or '_'")]
+    BadConversationId,
+    #[error("channel must be one of api, widget, email, cli")]
+    BadChannel,
+    #[error(transparent)]
+    Retrieve(#[from] RetrieveError),
+    #[error(transparent)]
+    Understand(#[from] UnderstandError),
+    #[error(transparent)]
+    Orders(#[from] OrderError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("worker stopped: {0}")]
+    Worker(String),
+}
+
+impl AssistantError {
+    /// Stable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EmptyMessage => "empty_message",
+            Self::MessageTooLong => "message_too_long",
+            Self::BadConversationId => "invalid_conversation_id",
+            Self::BadChannel => "invalid_channel",
+            Self::Retrieve(_) => "retrieval_failed",
+            Self::Understand(_) => "understanding_failed",
+            Self::Orders(_) => "order_store_failed",
+            Self::Journal(_) => "journal_failed",
+            Self::Worker(_) => "internal",
+        }
+    }
+
+    pub fn is_client_error(&self) -> bool {
+        matches!(self, Self::EmptyMessage | Self::MessageTooLong | Self::BadConversationId | Self::BadChannel)
+    }
+}
+
+/// Intents answered from order data, so they need a verified customer.
+fn needs_order(intent: Intent) -> bool {
+    matches!(
+        intent,
+        Intent::OrderStatus
+            | Intent::RefundStatus
+            | Intent::CancelOrder
+            | Intent::ChangeOrder
+            | Intent::ChangeAddress
+            | Intent::ReturnRequest
+            | Intent::ExchangeRequest
+            | Intent::RefundRequest
+    )
+}
+
+/// The shared services a turn uses.
+pub struct Assistant {
+    pub config: Config,
+    pub retriever: Retriever,
+    pub understander: Arc<Understander>,
+    pub orders: Arc<dyn OrderStore>,
+    pub journal: Journal,
+    client_failures: FailureLimiter,
+}
+
+/// What one part of a reply produced.
+#[derive(Default)]
+struct Part {
+    text: String,
+    citations: Vec<Citation>,
+    order: Option<OrderCard>,
+    handoff: Option<HandoffReason>,
+    /// Scores and decisions for the log.
+    gate: Option<serde_json::Value>,
+    hits: Vec<Hit>,
+    /// The turn did not move the conversation forward (unclear, unanswerable).
+    failed: bool,
+}
+
+impl Part {
+    fn text(t: impl Into<String>) -> Self {
+        Self { text: t.into(), ..Default::default() }
+    }
+}
+
+impl Assistant {
+    pub fn new(config: Config, retriever: Retriever, understander: Arc<Understander>, orders: Arc<dyn OrderStore>, journal: Journal) -> Self {
+        let window = std::time::Duration::from_secs(config.identity.failure_window_secs);
+        Self { config, retriever, understander, orders, journal, client_failures: FailureLimiter::new(window) }
+    }
+
+    /// Answers one message.
+    pub async fn handle(self: &Arc<Self>, q: Question) -> Result<Answer, AssistantError> {
+        let started = Instant::now();
+        let message = q.message.trim().to_string();
+        if message.is_empty() {
+            return Err(AssistantError::EmptyMessage);
+        }
+        if message.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(AssistantError::MessageTooLong);
+        }
+        if !matches!(q.channel.as_str(), "api" | "widget" | "email" | "cli") {
+            return Err(AssistantError::BadChannel);
+        }
+        let conversation_id = match &q.conversation_id {
+            Some(id) if !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => id.clone(),
+            Some(_) => return Err(AssistantError::BadConversationId),
+            None => format!("c_{}", uuid::Uuid::new_v4().simple()),
+        };
+
+        // Journal reads and writes are single-row SQLite statements (well under a millisecond in
+        // WAL mode), so they run inline rather than hopping to the blocking pool.
+        let mut conversation = match self.journal.conversation(&conversation_id)? {
+            Some(c) => c,
+            None => self.journal.create(&conversation_id, &q.channel)?,
+        };
+        let first_turn = self.journal.turns(&conversation_id)?.is_empty();
+
+        // A conversation with a person stays with the person.
+        if conversation.state.handed_off {
+            let reply = Voice::new(&self.config.store).with_person();
+            let turns = [
+                TurnRecord { conversation_id: conversation_id.clone(), role: "customer".into(), text: message.clone(), intent: None, confidence: None, detail: json!({}), latency_ms: None },
+                TurnRecord { conversation_id: conversation_id.clone(), role: "assistant".into(), text: reply.clone(), intent: None, confidence: None, detail: json!({"with_person": true}), latency_ms: Some(started.elapsed().as_millis() as u64) },
+            ];
+            self.journal.record(&conversation_id, &conversation.state, "handoff", &turns)?;
+            return Ok(Answer { conversation_id, reply, intent: None, confidence: 1.0, citations: vec![], order: None, actions: vec![], handoff: None });
+        }
+
+        let understanding = self.understand(&message).await?;
+        let mut state = conversation.state.clone();
+        let part = self.respond(&q, &message, &understanding, &mut state, first_turn).await?;
+
+        let voice = Voice::new(&self.config.store);
+        let mut reply = part.text.clone();
+        let mut handoff = None;
+        if part.failed {
+            state.failed_turns += 1;
+        } else {
+            state.failed_turns = 0;
+        }
+        let mut reason = part.handoff.clone();
+        if reason.is_none() && state.failed_turns >= 2 {
+            reason = Some(HandoffReason::RepeatedFailure);
+        }
+        let outcome;
+        if let Some(reason) = reason {
+            let packet = self.packet(&conversation_id, &message, &understanding, &state, &part, &reason)?;
+            let id = self.journal.open_handoff(&conversation_id, reason.code(), &packet)?;
+            reply = if reply.is_empty() { voice.handed_off(&id) } else { format!("{reply}\n\n{}", voice.handed_off(&id)) };
+            state.handed_off = true;
+            handoff = Some(Handoff { id, reason });
+            outcome = "handoff";
+        } else {
+            outcome = if part.failed { "unresolved" } else { "answered" };
+        }
+        conversation.state = state;
+
+        let answer = Answer {
+            conversation_id: conversation_id.clone(),
+            reply,
+            intent: Some(understanding.intent.as_str().to_string()),
+            confidence: understanding.confidence,
+            citations: part.citations.clone(),
+            order: part.order.clone(),
+            actions: vec![],
+            handoff,
+        };
+        let latency = started.elapsed().as_millis() as u64;
+        let turns = [
+            TurnRecord {
+                conversation_id: conversation_id.clone(),
+                role: "customer".into(),
+                text: message.clone(),
+                intent: Some(understanding.intent.as_str().to_string()),
+                confidence: Some(understanding.confidence),
+                detail: json!({"understanding": understanding, "channel": q.channel}),
+                latency_ms: None,
+            },
+            TurnRecord {
+                conversation_id: conversation_id.clone(),
+                role: "assistant".into(),
+                text: answer.reply.clone(),
+                intent: answer.intent.clone(),
+                confidence: Some(answer.confidence),
+                detail: json!({"citations": answer.citations, "gate": part.gate, "order": answer.order, "handoff": answer.handoff}),
+                latency_ms: Some(latency),
+            },
+        ];
+        self.journal.record(&conversation_id, &conversation.state, outcome, &turns)?;
+        Ok(answer)
+    }
+
+    async fn understand(&self, message: &str) -> Result<Understanding, AssistantError> {
+        let text = message.to_string();
+        let understander = self.understander.clone();
+        let embedder = self.retriever.embedder().clone();
+        self.retriever
+            .run_model(move || understander.understand(embedder.as_ref(), &text))
+            .await
+            .map_err(AssistantError::from)?
+            .map_err(Into::into)
+    }
+
+    /// Decides what to say (before the repeated-failure rule and hand-off packaging).
+    async fn respond(&self, q: &Question, message: &str, u: &Understanding, state: &mut ConversationState, first_turn: bool) -> Result<Part, AssistantError> {
+        let voice = Voice::new(&self.config.store);
+        if let Some(s) = &u.sensitive {
+            return Ok(Part { handoff: Some(HandoffReason::Sensitive { kind: serde_json::to_value(s.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(), matched: s.matched.clone() }), ..Default::default() });
+        }
+        if u.asks_for_human {
+            return Ok(Part { handoff: Some(HandoffReason::CustomerAsked), ..Default::default() });
+        }
+
+        // Identity: a signed token, or what the customer has told us so far.
+        self.update_identity(q, u, state)?;
+
+        // A reply to our request for details resumes the question that was waiting on them.
+        let resumed = state.pending_intent.as_deref().and_then(|s| s.parse::<Intent>().ok()).filter(|_| {
+            !u.entities.order_numbers.is_empty() || !u.entities.emails.is_empty() || !u.entities.postcodes.is_empty()
+        });
+        let follow_up = state.order_in_focus.is_some() && matches!(u.intent, Intent::DeliveryInfo) && mentions_own_order(message);
+        let mut intents: Vec<Intent> = if let Some(i) = resumed.filter(|_| u.confidence < 0.9 || !needs_order(u.intent) || u.intent == Intent::OrderStatus) {
+            vec![i]
+        } else if follow_up {
+            vec![Intent::OrderStatus]
+        } else {
+            let mut v: Vec<Intent> = u.requests.iter().map(|r| r.intent).collect();
+            if v.is_empty() {
+                v.push(u.intent);
+            }
+            v
+        };
+        // "When will order LF-100001 arrive?" is about that order, not shipping in general.
+        for i in intents.iter_mut() {
+            if *i == Intent::DeliveryInfo && (!u.entities.order_numbers.is_empty() || mentions_own_order(message) && state.order_in_focus.is_some()) {
+                *i = Intent::OrderStatus;
+            }
+        }
+        intents.dedup();
+
+        if resumed.is_none() && u.confidence < self.config.gate.min_intent_confidence && u.requests.len() <= 1 {
+            // Unsure what they want. A question whose words strongly match a help-centre passage
+            // is still answered from it; anything else gets a clarifying question, never a
+            // guess at an order action.
+            let clarify = Part { text: voice.clarify(), failed: true, gate: Some(json!({"decision": "clarify", "intent_confidence": u.confidence, "margin": u.margin})), ..Default::default() };
+            let about_an_order = needs_order(u.intent) && !u.entities.order_numbers.is_empty();
+            if about_an_order || matches!(u.intent, Intent::Greeting | Intent::ContactHuman | Intent::Complaint) {
+                return Ok(clarify);
+            }
+            let part = self.kb_answer(message, None, Some(u.intent)).await?;
+            return Ok(if part.handoff.is_some() { clarify } else { part });
+        }
+
+        let mut parts = Vec::new();
+        for intent in intents {
+            parts.push(self.respond_to(intent, q, message, u, state).await?);
+        }
+        let mut combined = Part::default();
+        let mut texts = Vec::new();
+        if first_turn && parts.iter().all(|p| p.handoff.is_none()) && !matches!(u.intent, Intent::Greeting) {
+            texts.push(voice.greeting());
+        }
+        combined.failed = !parts.is_empty() && parts.iter().all(|p| p.failed);
+        let mut gates = Vec::new();
+        for p in parts {
+            if !p.text.is_empty() {
+                texts.push(p.text);
+            }
+            combined.citations.extend(p.citations);
+            combined.order = combined.order.or(p.order);
+            combined.handoff = combined.handoff.or(p.handoff);
+            combined.hits.extend(p.hits);
+            if let Some(g) = p.gate {
+                gates.push(g);
+            }
+        }
+        combined.text = texts.join("\n\n");
+        combined.gate = Some(json!(gates));
+        Ok(combined)
+    }
+
+    fn update_identity(&self, q: &Question, u: &Understanding, state: &mut ConversationState) -> Result<(), AssistantError> {
+        if let Some(token) = q.customer.as_ref().and_then(|c| c.token.as_deref()) {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+            if let Some(id) = verify::verify_token(&self.config.identity.token_secret, token, now) {
+                state.customer_id = Some(id.customer_id);
+                state.verified_by = Some(id.method.as_str().into());
+            }
+        }
+        if let Some(n) = u.entities.order_numbers.first() {
+            state.pending_order = Some(n.clone());
+        }
+        if let Some(e) = u.entities.emails.first() {
+            state.pending_email = Some(e.clone());
+        }
+        Ok(())
+    }
+
+    /// Verifies what the customer offered; returns the verdict (recording failures).
+    fn try_verify(&self, q: &Question, u: &Understanding, state: &mut ConversationState) -> Result<Verdict, AssistantError> {
+        let cfg = &self.config.identity;
+        let client_key = q.client.clone().unwrap_or_else(|| "local".into());
+        if state.failed_verifications >= cfg.max_failures_per_conversation || self.client_failures.count(&client_key) >= cfg.max_failures_per_client as usize {
+            return Ok(Verdict::Limited);
+        }
+        let (first_name, last_name) = match u.entities.names.first().map(|n| n.split_whitespace().collect::<Vec<_>>()) {
+            Some(parts) if parts.len() >= 2 => (Some(parts[0].to_string()), Some(parts[parts.len() - 1].to_string())),
+            _ => (None, None),
+        };
+        let claim = Claim {
+            order_number: state.pending_order.clone(),
+            email: state.pending_email.clone(),
+            postcode: u.entities.postcodes.first().cloned(),
+            first_name,
+            last_name,
+        };
+        let verdict = verify::check(self.orders.as_ref(), cfg, &claim).map_err(|verify::VerifyError::Orders(e)| AssistantError::Orders(e))?;
+        match &verdict {
+            Verdict::Verified(id) => {
+                state.customer_id = Some(id.customer_id.clone());
+                state.verified_by = Some(id.method.as_str().into());
+                if claim.order_number.is_some() {
+                    state.order_in_focus = claim.order_number.clone();
+                }
+            }
+            Verdict::Failed => {
+                state.failed_verifications += 1;
+                self.client_failures.record(&client_key);
+                // Forget the failed claim so the next attempt starts clean.
+                state.pending_order = None;
+                state.pending_email = None;
+            }
+            _ => {}
+        }
+        Ok(verdict)
+    }
+
+    /// The verified customer's order for this turn: named in the message, else the one in focus,
+    /// else their only recent order. `Err(Part)` carries the reply when there is none to show.
+    fn order_for_turn(&self, u: &Understanding, state: &mut ConversationState) -> Result<Result<Order, Part>, AssistantError> {
+        let voice = Voice::new(&self.config.store);
+        let customer_id = state.customer_id.clone().expect("verified");
+        let wanted = u.entities.order_numbers.first().cloned().or_else(|| state.order_in_focus.clone());
+        if let Some(number) = wanted {
+            return Ok(match self.orders.order(&number)? {
+                // Another customer's order gets the same reply as a wrong guess.
+                Some(o) if o.customer_id == customer_id => {
+                    state.order_in_focus = Some(o.number.clone());
+                    Ok(o)
+                }
+                _ => Err(Part { text: voice.verification_failed(), failed: true, ..Default::default() }),
+            });
+        }
+        let orders = self.orders.orders_for_customer(&customer_id)?;
+        Ok(match orders.as_slice() {
+            [] => Err(Part::text("I couldn't find any orders on your account.")),
+            [one] => {
+                state.order_in_focus = Some(one.number.clone());
+                Ok(one.clone())
+            }
+            many => {
+                let list: Vec<String> = many.iter().take(5).map(|o| format!("{} ({})", o.number, o.status.label().to_lowercase())).collect();
+                Err(Part::text(format!("Which order do you mean? Your most recent orders are: {}.", list.join(", "))))
+            }
+        })
+    }
+
+    async fn respond_to(&self, intent: Intent, q: &Question, message: &str, u: &Understanding, state: &mut ConversationState) -> Result<Part, AssistantError> {
+        let voice = Voice::new(&self.config.store);
+        if needs_order(intent) {
+            if state.customer_id.is_none() {
+                match self.try_verify(q, u, state)? {
+                    Verdict::Verified(_) => {}
+                    Verdict::Incomplete => {
+                        state.pending_intent = Some(intent.as_str().to_string());
+                        let ask = if state.pending_order.is_some() { voice.ask_for_contact_detail() } else { voice.ask_for_identity() };
+                        // "Can I swap these trousers for a bigger size?" is also a policy question:
+                        // answer what the help centre says, then ask for what the order needs.
+                        let mut part = self.kb_answer(message, None, Some(intent)).await?;
+                        if part.handoff.is_some() {
+                            return Ok(Part { text: ask, gate: Some(json!({"decision": "verify"})), ..Default::default() });
+                        }
+                        part.text = format!("{}\n\n{ask}", part.text);
+                        return Ok(part);
+                    }
+                    Verdict::Failed => {
+                        // Not a failed turn: the limit on verification attempts governs these.
+                        state.pending_intent = Some(intent.as_str().to_string());
+                        return Ok(Part { text: voice.verification_failed(), gate: Some(json!({"decision": "verification_failed"})), ..Default::default() });
+                    }
+                    Verdict::Limited => {
+                        return Ok(Part { text: voice.verification_limited(), handoff: Some(HandoffReason::VerificationLimit), ..Default::default() });
+                    }
+                }
+            }
+            state.pending_intent = None;
+            let order = match self.order_for_turn(u, state)? {
+                Ok(o) => o,
+                Err(part) => return Ok(part),
+            };
+            let card = compose::order_card(&order);
+            return Ok(match intent {
+                Intent::OrderStatus => {
+                    let text = if asks_when(message) { compose::delivery_reply(&order) } else { compose::order_status_reply(&order) };
+                    Part { text, order: Some(card), gate: Some(json!({"decision": "answer", "source": "order"})), ..Default::default() }
+                }
+                Intent::RefundStatus => match compose::refund_status_reply(&order) {
+                    Some(text) => Part { text, order: Some(card), ..Default::default() },
+                    None => {
+                        // No refund on record: say so from the data, and quote refund timing.
+                        let mut p = self.kb_answer("how long do refunds take", None, None).await?;
+                        p.text = format!("There's no refund recorded on order {} yet. {}", order.number, p.text);
+                        p.order = Some(card);
+                        p
+                    }
+                },
+                _ => {
+                    // Guided changes are carried out by a person for now, with everything attached.
+                    let mut p = self.kb_answer(message, None, None).await?;
+                    p.text = format!("{}\n\n{}", compose::order_status_reply(&order), p.text);
+                    p.order = Some(card);
+                    p.handoff = Some(HandoffReason::ActionRequested { action: intent.as_str().to_string(), order: Some(order.number.clone()) });
+                    p.failed = false;
+                    p
+                }
+            });
+        }
+        Ok(match intent {
+            Intent::Greeting => Part::text(voice.welcome()),
+            Intent::OutOfScope => {
+                // The intent model knows the support taxonomy, not every topic the store's help
+                // centre covers (privacy, membership): a strongly grounded passage still answers.
+                let p = self.kb_answer(message, None, Some(intent)).await?;
+                if p.handoff.is_none() {
+                    p
+                } else {
+                    Part { text: voice.out_of_scope(), gate: Some(json!({"decision": "out_of_scope"})), ..Default::default() }
+                }
+            }
+            Intent::Complaint => Part { handoff: Some(HandoffReason::Complaint), ..Default::default() },
+            Intent::Feedback => {
+                let mut p = self.kb_answer(message, None, None).await?;
+                p.text = if p.handoff.is_some() { voice.thanks_for_feedback() } else { format!("{}\n\n{}", voice.thanks_for_feedback(), p.text) };
+                p.handoff = None;
+                p.failed = false;
+                p
+            }
+            Intent::StockCheck | Intent::ProductQuestion => {
+                let product = q.context.as_ref().and_then(|c| c.product_id.clone());
+                let mut p = self.kb_answer(message, product.as_deref(), Some(intent)).await?;
+                if intent == Intent::StockCheck {
+                    if let Some(pid) = &product {
+                        if let Some(text) = self.stock_reply(pid)? {
+                            p = Part { text, ..Default::default() };
+                        }
+                    }
+                }
+                p
+            }
+            _ => self.kb_answer(message, None, Some(intent)).await?,
+        })
+    }
+
+    /// Stock from the order store's variants, for a product page question.
+    fn stock_reply(&self, product_id: &str) -> Result<Option<String>, AssistantError> {
+        let Some(product) = self.orders.product(product_id)? else { return Ok(None) };
+        let (in_stock, out): (Vec<_>, Vec<_>) = product.variants.iter().partition(|v| v.in_stock());
+        let label = |v: &&crate::orders::Variant| v.options_label();
+        Ok(Some(if out.is_empty() {
+            format!("Good news: every option of the {} is in stock.", product.name)
+        } else if in_stock.is_empty() {
+            format!("The {} is out of stock in every option right now.", product.name)
+        } else {
+            format!(
+                "The {} is in stock in: {}. Out of stock: {}.",
+                product.name,
+                in_stock.iter().map(label).collect::<Vec<_>>().join("; "),
+                out.iter().map(label).collect::<Vec<_>>().join("; ")
+            )
+        }))
+    }
+
+    /// A knowledge-base answer, gated on grounding.
+    async fn kb_answer(&self, question: &str, product_id: Option<&str>, intent: Option<Intent>) -> Result<Part, AssistantError> {
+        let voice = Voice::new(&self.config.store);
+        // A product page question searches that product first, then the whole help centre.
+        if let Some(pid) = product_id {
+            let hits = self.retriever.search(question, &SearchOptions { k: 5, product_id: Some(pid.to_string()), help_only: false }).await?.hits;
+            if let Some(top) = hits.first().filter(|h| h.dense >= self.config.gate.product_min_dense) {
+                let (text, citation) = compose::policy_reply(&voice, question, top);
+                let gate_log = json!({"decision": "answer", "source": "product", "dense": top.dense, "threshold": self.config.gate.product_min_dense});
+                return Ok(Part { text, citations: vec![citation], gate: Some(gate_log), hits, ..Default::default() });
+            }
+        }
+        // Product pages answer product questions; policy and order questions are answered by the
+        // help centre, never by a product page that happens to share words.
+        let help_only = !matches!(intent, None | Some(Intent::ProductQuestion | Intent::StockCheck | Intent::OutOfScope));
+        let hits = self.retriever.search(question, &SearchOptions { k: 5, product_id: None, help_only }).await?.hits;
+        let grounding = gate::assess(question, &hits, &self.config.gate);
+        let gate_log = json!({"decision": if grounding.strong { "answer" } else { "handoff" }, "grounding": grounding, "intent": intent.map(|i| i.as_str())});
+        if !grounding.strong {
+            return Ok(Part {
+                handoff: Some(HandoffReason::WeakGrounding { dense: grounding.dense, bm25: grounding.bm25 }),
+                gate: Some(gate_log),
+                hits,
+                failed: true,
+                ..Default::default()
+            });
+        }
+        let (text, citation) = compose::policy_reply(&voice, question, &hits[0]);
+        Ok(Part { text, citations: vec![citation], gate: Some(gate_log), hits, ..Default::default() })
+    }
+
+    /// Everything a person needs to pick the conversation up.
+    fn packet(&self, conversation_id: &str, message: &str, u: &Understanding, state: &ConversationState, part: &Part, reason: &HandoffReason) -> Result<serde_json::Value, AssistantError> {
+        let transcript: Vec<_> = self.journal.turns(conversation_id)?.into_iter().map(|t| json!({"role": t.role, "text": t.text})).chain([json!({"role": "customer", "text": message})]).collect();
+        let order = match &state.order_in_focus {
+            Some(n) if state.customer_id.is_some() => self.orders.order(n)?.map(|o| serde_json::to_value(&o).unwrap_or_default()),
+            _ => None,
+        };
+        let passages: Vec<_> = part
+            .hits
+            .iter()
+            .take(3)
+            .map(|h| json!({"passage_id": h.passage.id, "title": h.passage.title, "heading": h.passage.heading, "url": h.passage.url, "text": h.passage.text, "bm25": h.bm25, "dense": h.dense, "fused": h.fused}))
+            .collect();
+        // The draft quotes the best passage when there is one; a person edits before sending.
+        let draft = match part.hits.first() {
+            Some(h) => compose::policy_reply(&Voice::new(&self.config.store), message, h).0,
+            None if !part.text.is_empty() => part.text.clone(),
+            None => String::new(),
+        };
+        Ok(json!({
+            "conversation_id": conversation_id,
+            "reason": reason,
+            "transcript": transcript,
+            "intent": {"intent": u.intent.as_str(), "confidence": u.confidence, "margin": u.margin, "ranked": u.ranked},
+            "entities": u.entities,
+            "identity": {"customer_id": state.customer_id, "verified_by": state.verified_by},
+            "order": order,
+            "passages": passages,
+            "gate": part.gate,
+            "suggested_reply": draft,
+        }))
+    }
+}
+
+fn mentions_own_order(message: &str) -> bool {
+    let m = message.to_lowercase();
+    ["my order", "my package", "my parcel", "my shipment", "my delivery", "it arrive", "it get here", "it come", "it ship", "arrive", "get here"].iter().any(|p| m.contains(p))
+}
+
+fn asks_when(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("when") || m.contains("arrive") || m.contains("how long") || m.contains("eta")
+}
+

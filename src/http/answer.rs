@@ -1,0 +1,69 @@
+//! `POST /v1/answer`: one customer message in, the assistant's answer out.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    extract::{rejection::JsonRejection, ConnectInfo, State},
+    http::StatusCode,
+    Json,
+};
+use serde::Deserialize;
+
+use super::ApiError;
+use crate::{
+    app::App,
+    assistant::{Answer, AssistantError, CustomerHint, PageContext, Question},
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    pub conversation_id: Option<String>,
+    #[serde(default = "default_channel")]
+    pub channel: String,
+    pub message: String,
+    pub customer: Option<CustomerIn>,
+    pub context: Option<ContextIn>,
+}
+
+fn default_channel() -> String {
+    "api".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerIn {
+    pub email: Option<String>,
+    pub token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextIn {
+    pub product_id: Option<String>,
+    pub page_url: Option<String>,
+}
+
+impl From<AssistantError> for ApiError {
+    fn from(e: AssistantError) -> Self {
+        let status = if e.is_client_error() { StatusCode::BAD_REQUEST } else { StatusCode::INTERNAL_SERVER_ERROR };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+pub async fn answer(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<AnswerRequest>, JsonRejection>,
+) -> Result<Json<Answer>, ApiError> {
+    let Json(req) = body?;
+    let question = Question {
+        conversation_id: req.conversation_id,
+        channel: req.channel,
+        message: req.message,
+        customer: req.customer.map(|c| CustomerHint { email: c.email, token: c.token }),
+        context: req.context.map(|c| PageContext { product_id: c.product_id, page_url: c.page_url }),
+        client: Some(peer.ip().to_string()),
+    };
+    Ok(Json(app.assistant.handle(question).await?))
+}

@@ -1,0 +1,211 @@
+//! Step: remember. Every conversation, its state between turns (verified identity, order in
+//! focus, what the assistant is waiting for), and every turn with its reply, citations, gate
+//! decision, actions and hand-off, in SQLite beside the order data.
+//!
+//! The journal records what happened; it does not decide anything. The desk reads it.
+
+use std::path::Path;
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("journal record {id}: {message}")]
+    Corrupt { id: String, message: String },
+}
+
+/// What the assistant carries from one turn to the next.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ConversationState {
+    /// The verified customer, once verification succeeded.
+    pub customer_id: Option<String>,
+    /// How they were verified ("order_email", "order_postcode", "email", "name_postcode", "token").
+    pub verified_by: Option<String>,
+    /// The order the conversation is about.
+    pub order_in_focus: Option<String>,
+    /// A question waiting on verification (the intent to resume once identity is known).
+    pub pending_intent: Option<String>,
+    /// The email or order number the customer gave so far, while verification is incomplete.
+    pub pending_order: Option<String>,
+    pub pending_email: Option<String>,
+    /// Consecutive turns that ended without an answer (unclear intent, weak grounding).
+    pub failed_turns: u32,
+    pub failed_verifications: u32,
+    /// Set once the conversation is with a person: later messages go to them.
+    pub handed_off: bool,
+    /// Open guided action awaiting the customer (serialized flow state, owned by `actions`).
+    pub flow: Option<serde_json::Value>,
+}
+
+/// A conversation's header.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: String,
+    pub channel: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub state: ConversationState,
+}
+
+/// One turn as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TurnRecord {
+    pub conversation_id: String,
+    pub role: String,
+    pub text: String,
+    pub intent: Option<String>,
+    pub confidence: Option<f32>,
+    /// The rest of what the turn produced (citations, gate, order, actions, hand-off), as JSON.
+    pub detail: serde_json::Value,
+    pub latency_ms: Option<u64>,
+}
+
+/// The journal over one SQLite database.
+pub struct Journal {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    customer_id TEXT,
+    outcome TEXT,
+    state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversations_updated ON conversations(updated_at);
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    intent TEXT,
+    confidence REAL,
+    detail TEXT NOT NULL,
+    latency_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS turns_conversation ON turns(conversation_id, id);
+CREATE TABLE IF NOT EXISTS handoffs (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',
+    packet TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS handoffs_status ON handoffs(status, created_at);
+";
+
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal tables in the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    pub fn open_in_memory() -> Result<Self, JournalError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, JournalError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    /// The conversation, or `None` when the id is unknown.
+    pub fn conversation(&self, id: &str) -> Result<Option<Conversation>, JournalError> {
+        let conn = self.conn.lock();
+        let row = conn
+            .query_row("SELECT id, channel, created_at, updated_at, state FROM conversations WHERE id = ?1", [id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+            })
+            .optional()?;
+        row.map(|(id, channel, created_at, updated_at, state)| {
+            let state = serde_json::from_str(&state).map_err(|e| JournalError::Corrupt { id: id.clone(), message: e.to_string() })?;
+            Ok(Conversation { id, channel, created_at, updated_at, state })
+        })
+        .transpose()
+    }
+
+    /// Starts a conversation.
+    pub fn create(&self, id: &str, channel: &str) -> Result<Conversation, JournalError> {
+        let at = now();
+        let state = ConversationState::default();
+        self.conn.lock().execute(
+            "INSERT INTO conversations (id, channel, created_at, updated_at, state) VALUES (?1, ?2, ?3, ?3, ?4)",
+            params![id, channel, at, serde_json::to_string(&state).expect("state serialises")],
+        )?;
+        Ok(Conversation { id: id.into(), channel: channel.into(), created_at: at.clone(), updated_at: at, state })
+    }
+
+    /// Records the turns of one exchange and the conversation's new state, atomically.
+    pub fn record(&self, id: &str, state: &ConversationState, outcome: &str, turns: &[TurnRecord]) -> Result<(), JournalError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let at = now();
+        tx.execute(
+            "UPDATE conversations SET updated_at = ?2, state = ?3, customer_id = ?4, outcome = ?5 WHERE id = ?1",
+            params![id, at, serde_json::to_string(state).expect("state serialises"), state.customer_id, outcome],
+        )?;
+        for t in turns {
+            tx.execute(
+                "INSERT INTO turns (conversation_id, at, role, text, intent, confidence, detail, latency_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![t.conversation_id, at, t.role, t.text, t.intent, t.confidence, t.detail.to_string(), t.latency_ms.map(|l| l as i64)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores a hand-off packet; returns its id.
+    pub fn open_handoff(&self, conversation_id: &str, reason: &str, packet: &serde_json::Value) -> Result<String, JournalError> {
+        let id = format!("HO-{}", &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase());
+        self.conn.lock().execute(
+            "INSERT INTO handoffs (id, conversation_id, created_at, reason, packet) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, conversation_id, now(), reason, packet.to_string()],
+        )?;
+        Ok(id)
+    }
+
+    /// A conversation's turns, oldest first.
+    pub fn turns(&self, conversation_id: &str) -> Result<Vec<TurnRecord>, JournalError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare("SELECT role, text, intent, confidence, detail, latency_ms FROM turns WHERE conversation_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([conversation_id], |r| {
+            Ok(TurnRecord {
+                conversation_id: conversation_id.to_string(),
+                role: r.get(0)?,
+                text: r.get(1)?,
+                intent: r.get(2)?,
+                confidence: r.get(3)?,
+                detail: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or(serde_json::Value::Null),
+                latency_ms: r.get::<_, Option<i64>>(5)?.map(|l| l as u64),
+            })
+        })?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// Open hand-offs: (id, conversation id, reason, packet), oldest first.
+    pub fn open_handoffs(&self) -> Result<Vec<(String, String, String, serde_json::Value)>, JournalError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare("SELECT id, conversation_id, reason, packet FROM handoffs WHERE status = 'open' ORDER BY created_at")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or(serde_json::Value::Null)))
+        })?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+}
