@@ -98,10 +98,10 @@ fn the_result_carries_ranking_margin_and_the_reusable_vector() {
 }
 
 /// Counts `embed` calls on the real model.
-struct Counting(AtomicUsize);
+struct Counting(AtomicUsize, String);
 impl Embedder for Counting {
     fn model_id(&self) -> &str {
-        "counting(all-MiniLM-L6-v2)"
+        &self.1
     }
     fn dim(&self) -> usize {
         common::model().dim()
@@ -114,7 +114,7 @@ impl Embedder for Counting {
 
 #[test]
 fn each_message_costs_one_embedding_call_however_many_clauses() {
-    let counting = Counting(AtomicUsize::new(0));
+    let counting = Counting(AtomicUsize::new(0), common::model().model_id().to_string());
     for text in ["where is my order", "Cancel LF-100234. Also, send me the invoice, plus how do I reset my password?", ""] {
         counting.0.store(0, Ordering::SeqCst);
         understander().understand(&counting, text).unwrap();
@@ -235,8 +235,8 @@ fn the_development_set_rarely_trips_a_sensitive_flag() {
         .filter_map(|l| shopkeep::understand::detect_sensitive(&l.text).map(|s| format!("{:?} {:?}: {}", s.kind, s.matched, l.text)))
         .collect();
     eprintln!("{} of {} flagged:\n{}", flagged.len(), lines.len(), flagged.join("\n"));
-    // Ordinary customer-service questions, some with swearing: at most a handful may trip a rule.
-    assert!(flagged.len() <= 5, "{} flagged", flagged.len());
+    // Ordinary customer-service questions, many with swearing: at most a handful may trip a rule.
+    assert!(flagged.len() <= 3, "{} flagged", flagged.len());
 }
 
 #[test]

@@ -43,9 +43,10 @@ pub struct CpuBert {
     pub eps: f32,
 }
 
-/// Work below this many multiply-adds runs a GEMM on one thread: spreading a tiny product over
-/// the pool costs more than it saves.
-const PARALLEL_GEMM_MIN: usize = 3_000_000;
+/// Work below this many multiply-adds runs a GEMM on one thread: spreading a short text's
+/// product over the pool costs more than it saves, and a server answering many questions at once
+/// already keeps every core busy with one question each.
+const PARALLEL_GEMM_MIN: usize = 40_000_000;
 
 /// `dst[m×n] = bias (broadcast over rows) + lhs[m×k] · rhs[k×n]`, all row-major.
 fn linear(dst: &mut [f32], lhs: &[f32], rhs: &[f32], bias: &[f32], m: usize, k: usize, n: usize) {

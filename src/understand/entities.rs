@@ -197,14 +197,18 @@ fn not_order_context(w: &str) -> bool {
     )
 }
 
-/// Words after a number that make it an amount, a duration or a count rather than a reference.
-fn amount_unit(w: &str) -> bool {
+/// Words after a number that make it a sum of money, a duration or a measure.
+fn money_or_time(w: &str) -> bool {
     matches!(
         w,
-        "dollars" | "dollar" | "usd" | "bucks" | "eur" | "euro" | "euros" | "pounds" | "gbp" | "cents" | "cad" | "items" | "pieces"
-            | "pcs" | "units" | "pairs" | "times" | "days" | "hours" | "minutes" | "weeks" | "months" | "years" | "miles" | "km"
-            | "points" | "percent" | "am" | "pm"
+        "dollars" | "dollar" | "usd" | "bucks" | "eur" | "euro" | "euros" | "pounds" | "gbp" | "cents" | "cad" | "times" | "days" | "hours"
+            | "minutes" | "weeks" | "months" | "years" | "miles" | "km" | "points" | "percent" | "am" | "pm"
     )
+}
+
+/// Words after a number that make it an amount, a duration or a count rather than a reference.
+fn amount_unit(w: &str) -> bool {
+    money_or_time(w) || matches!(w, "items" | "pieces" | "pcs" | "units" | "pairs")
 }
 
 /// Words that suggest the message is about an order at all (for digit runs with no order word).
@@ -637,7 +641,7 @@ impl<'a> Extractor<'a> {
                     break;
                 }
                 let w = self.lower[k].as_str();
-                if words.is_empty() && (amount_unit(w) || MEASURE_UNITS.contains(&w) || matches!(w, "of" | "or" | "and" | "more" | "to" | "in" | "x" | "size" | "st" | "nd" | "rd" | "th" | "day" | "hour" | "week" | "month" | "year" | "minute" | "dollar" | "percent" | "star" | "stars" | "business" | "working")) {
+                if words.is_empty() && (money_or_time(w) || MEASURE_UNITS.contains(&w) || matches!(w, "of" | "or" | "and" | "more" | "to" | "in" | "x" | "size" | "st" | "nd" | "rd" | "th" | "day" | "hour" | "week" | "month" | "year" | "minute" | "dollar" | "percent" | "star" | "stars" | "business" | "working")) {
                     words.clear();
                     break;
                 }
@@ -645,8 +649,16 @@ impl<'a> Extractor<'a> {
                     break;
                 }
                 words.push(w.to_string());
-                let descriptive = COLOURS.contains(&w) || MATERIALS.contains(&w) || FEATURES.contains(&w) || SOFT_SIZES.contains(&w) || matches!(w, "of" | "pairs" | "pair" | "sets" | "set" | "packs" | "pack" | "more" | "extra" | "new" | "different" | "identical" | "matching" | "light" | "dark" | "pale");
-                if !descriptive {
+                // "pairs of socks": a container word carries on through "of".
+                if matches!(w, "pair" | "pairs" | "set" | "sets" | "pack" | "packs" | "box" | "boxes") && self.lower.get(k + 1).is_some_and(|x| x == "of") {
+                    words.push("of".into());
+                    k += 2;
+                    continue;
+                }
+                let descriptive = COLOURS.contains(&w) || MATERIALS.contains(&w) || FEATURES.contains(&w) || SOFT_SIZES.contains(&w) || matches!(w, "more" | "extra" | "new" | "different" | "identical" | "matching" | "light" | "dark" | "pale");
+                // Up to the plural head noun ("2 bath towels"), or past adjectives for one item.
+                let head_reached = if count > 1 { w.ends_with('s') && !descriptive } else { !descriptive };
+                if head_reached || words.len() >= 3 {
                     break;
                 }
                 k += 1;
@@ -654,11 +666,8 @@ impl<'a> Extractor<'a> {
             if words.is_empty() || t.is(Kind::Alpha) && !matches!(words.last().map(String::as_str), Some(w) if w.ends_with('s') || count == 1) {
                 continue;
             }
-            // "one" alone is too common ("the blue one", "one of them") to count as a quantity.
-            if l == "one" && words.len() == 1 && matches!(words[0].as_str(), "of" | "more" | "day" | "thing" | "question" | "last") {
-                continue;
-            }
-            if l == "one" && t.is(Kind::Alpha) {
+            // The word "one" is too common ("the blue one", "one more thing") to be a quantity.
+            if l == "one" {
                 continue;
             }
             push_unique(&mut self.out.quantities, Quantity { count, item: words.join(" ") });

@@ -137,6 +137,17 @@ impl Intent {
     }
 }
 
+impl Intent {
+    /// Intents that ask for information (about products, stock, policies, shipping, payment
+    /// options, fees) rather than for something to be done.
+    pub fn is_question(self) -> bool {
+        matches!(
+            self,
+            Intent::ProductQuestion | Intent::StockCheck | Intent::ReturnPolicy | Intent::DeliveryInfo | Intent::PaymentMethods | Intent::CancellationFee
+        )
+    }
+}
+
 impl fmt::Display for Intent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

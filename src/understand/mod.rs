@@ -187,15 +187,17 @@ impl Understander {
         let p2 = ranked_all.get(1).map_or(0.0, |r| r.1);
         let ranked: Vec<(Intent, f32)> = ranked_all.iter().take(3).copied().collect();
 
-        // Several clauses: each confident, non-social, non-identity clause is a request; the
-        // first occurrence of an intent keeps its place.
+        // Several clauses: each confident clause is a request, unless it is social, only says who
+        // the customer is or what happened, or is an information intent not phrased as a question
+        // ("The sheets pilled after two washes." describes, it does not ask about the product).
+        // The first occurrence of an intent keeps its place.
         let mut requests: Vec<Request> = Vec::new();
         for (clause, v) in clauses.iter().zip(clause_vectors) {
-            if is_identity_only(clause) {
+            if is_identity_only(clause) || is_context_only(clause) {
                 continue;
             }
             let (intent, p) = self.head.ranked(v)[0];
-            if p < REQUEST_THRESHOLD || intent.is_chit_chat() {
+            if p < REQUEST_THRESHOLD || intent.is_chit_chat() || intent.is_question() && !is_question(clause) {
                 continue;
             }
             match requests.iter_mut().find(|r| r.intent == intent) {
@@ -204,7 +206,10 @@ impl Understander {
                 None => requests.push(Request { intent, confidence: p, text: clause.clone() }),
             }
         }
-        let (intent, confidence) = if requests.len() > 1 {
+        // Several clauses but one request among them ("Hi! I'm Dana in 30307. I want to return
+        // the boots."): that clause, free of the greeting and the introduction, says it best.
+        // One clause, or no confident one: the whole message's classification.
+        let (intent, confidence) = if !requests.is_empty() && clauses.len() > 1 {
             (requests[0].intent, requests[0].confidence)
         } else {
             requests = vec![Request { intent: top, confidence: p1, text: text.trim().to_string() }];
@@ -222,6 +227,53 @@ impl Understander {
             vector,
         }
     }
+}
+
+/// Openers of a clause that only sets the scene ("I received my order #W2378156", "I bought
+/// two towels last week"): what follows it is the request.
+const CONTEXT_OPENERS: &[&[&str]] = &[
+    &["i", "received"],
+    &["i", "got"],
+    &["i", "ordered"],
+    &["i", "bought"],
+    &["i", "purchased"],
+    &["i", "placed"],
+    &["i", "have", "received"],
+    &["i've", "received"],
+    &["i", "just", "received"],
+    &["i", "just", "got"],
+    &["my", "order", "arrived"],
+    &["my", "order", "came"],
+    &["my", "package", "arrived"],
+    &["my", "parcel", "arrived"],
+];
+/// Words that make a scene-setting clause a request or a problem after all ("I received my order
+/// but the mug is broken", "I ordered a candle, where is it?").
+const REQUEST_CUES: &[&str] = &[
+    "want", "wanna", "need", "like", "please", "pls", "can", "could", "would", "how", "where", "when", "why", "what", "which", "is", "isn't",
+    "has", "hasn't", "haven't", "didn't", "not", "never", "no", "still", "yet", "wrong", "missing", "late", "broken", "damaged",
+    "cracked", "but", "only", "without", "instead", "twice", "help",
+];
+
+/// A clause that only sets the scene, asking nothing.
+fn is_context_only(clause: &str) -> bool {
+    let w = text::words(clause);
+    let start = w.iter().position(|x| !matches!(x.as_str(), "hi" | "hello" | "hey" | "so" | "ok" | "okay" | "well")).unwrap_or(0);
+    let w = &w[start..];
+    CONTEXT_OPENERS.iter().any(|o| w.len() >= o.len() && o.iter().zip(w).all(|(a, b)| *a == b.as_str()))
+        && !clause.contains('?')
+        && !w.iter().any(|x| REQUEST_CUES.contains(&x.as_str()))
+}
+
+/// Openers of a question (or of a statement that asks: "I want to know", "tell me").
+const QUESTION_OPENERS: &[&str] = &[
+    "what", "what's", "whats", "which", "how", "how's", "where", "where's", "when", "why", "who", "is", "isn't", "are", "aren't", "do",
+    "does", "did", "can", "could", "would", "will", "should", "may", "have", "has", "any", "tell", "wondering", "curious", "know",
+];
+
+/// Whether a clause asks something: a question mark, or a question word among its first words.
+fn is_question(clause: &str) -> bool {
+    clause.contains('?') || text::words(clause).iter().take(6).any(|w| QUESTION_OPENERS.contains(&w.as_str()))
 }
 
 /// A clause that only says who the customer is.
@@ -249,5 +301,14 @@ mod tests {
         assert!(is_identity_only("I am mia_garcia_4516 (mia.garcia2723@example.com)."));
         assert!(!is_identity_only("I am Yusuf Rossi and I want to cancel my order"));
         assert!(!is_identity_only("where is my order"));
+    }
+
+    #[test]
+    fn scene_setting_clauses_are_not_requests() {
+        assert!(is_context_only("Hi, I received my order #W2378156"));
+        assert!(is_context_only("I bought two towels last week"));
+        assert!(!is_context_only("I received my order but the mug is cracked"));
+        assert!(!is_context_only("I ordered a candle, where is it?"));
+        assert!(!is_context_only("I want to return the boots"));
     }
 }

@@ -23,8 +23,9 @@ pub enum SensitiveKind {
     /// harassment aimed at the staff.
     Harassment,
     /// "lawyer", "attorney", "solicitor", "lawsuit", "legal action", "small claims", "take you to
-    /// court", "class action", "trading standards", and "sue" when aimed at someone ("I'll sue",
-    /// "sue you", "sue the company"); not Bitext's typo "can I sue the premium profile".
+    /// court", "class action", "trading standards", and "sue"/"suing"/"sued" when aimed at
+    /// someone ("I'll sue", "suing you", "sue the company"); not the typos for "use"/"using"
+    /// ("can I sue the premium profile", "assistance suing the Platinum account") nor "Sue".
     LegalThreat,
     /// "fraud", "scam", "unauthorised/unauthorized charge", "I didn't authorize", "stolen card",
     /// "someone used my card", "account hacked", "identity theft", "phishing".
@@ -33,7 +34,7 @@ pub enum SensitiveKind {
     /// PayPal or transaction, "reverse the charge".
     Chargeback,
     /// Profanity or insults aimed at the store ("f*** you", "your shitty company", "you people
-    /// are useless", "this company sucks"), "worst company ever", "never shopping here again",
+    /// are useless", "this company sucks"; not "talk with fucking customer service"), "worst company ever", "never shopping here again",
     /// ALL-CAPS shouting with "!!", and profanity with "!!!". Not mild profanity in an ordinary
     /// question, and not plain criticism ("terrible service" is a complaint, not a flag).
     StrongAnger,
@@ -127,8 +128,6 @@ const LEGAL: &[&str] = &[
     "legal proceedings",
     "legal steps",
     "take legal",
-    "suing",
-    "sued",
     "small claims",
     "take you|u|them|this to court",
     "see you in court",
@@ -210,15 +209,15 @@ pub fn detect(text: &str) -> Option<Sensitive> {
     // "sue" only when aimed at someone: a bare "sue" is too often a name ("this is Sue") or
     // Bitext's typo for "use".
     let name_sue = text.split_whitespace().skip(1).any(|t| t.trim_matches(|c: char| !c.is_alphabetic()) == "Sue");
-    if let Some(i) = w.iter().position(|x| x == "sue").filter(|_| !name_sue) {
+    if let Some(i) = w.iter().position(|x| matches!(x.as_str(), "sue" | "suing" | "sued")).filter(|_| !name_sue) {
         let prev = i.checked_sub(1).map(|p| w[p].as_str()).unwrap_or("");
         let next = w.get(i + 1).map(String::as_str).unwrap_or("");
         let next2 = w.get(i + 2).map(String::as_str).unwrap_or("");
         let aimed = matches!(next, "you" | "u" | "ya" | "your" | "yall" | "y'all" | "them" | "larkfield" | "this" | "over")
             || next == "the" && matches!(next2, "company" | "store" | "shop" | "business" | "pants")
-            || matches!(prev, "will" | "i'll" | "we'll" | "gonna" | "to" | "i'd" | "could" | "should");
+            || matches!(prev, "will" | "i'll" | "we'll" | "gonna" | "to" | "i'd" | "could" | "should" | "be" | "am" | "i'm" | "get" | "got");
         if aimed {
-            return flag(SensitiveKind::LegalThreat, "sue".into());
+            return flag(SensitiveKind::LegalThreat, w[i].clone());
         }
     }
     if let Some(m) = first_phrase(&w, FRAUD) {
@@ -246,7 +245,11 @@ fn strong_anger(text: &str, lower: &str, w: &[String]) -> Option<String> {
     if let Some(m) = first_phrase(w, ANGER) {
         return Some(m);
     }
-    if let Some(m) = first_phrase(w, &[&format!("{HARD_PROFANITY} {STORE_NOUNS}"), &format!("{HARD_PROFANITY} customer service|support")]) {
+    // "your shitty company", "this fucking store": aimed at the store. Not "talk with fucking
+    // customer service" or "the fucking company newsletter", where the swearing only intensifies
+    // an ordinary request.
+    let aimed = "your|ur|this|such|a|larkfield|larkfield's";
+    if let Some(m) = first_phrase(w, &[&format!("{aimed} {HARD_PROFANITY} {STORE_NOUNS}"), &format!("{aimed} {HARD_PROFANITY} customer service|support")]) {
         return Some(m);
     }
     // "worst company ever", "the worst store I've ever dealt with".
@@ -292,6 +295,8 @@ mod tests {
     fn each_kind_has_a_trigger() {
         assert_eq!(kind("I'm calling my lawyer about this"), Some(SensitiveKind::LegalThreat));
         assert_eq!(kind("I will sue you"), Some(SensitiveKind::LegalThreat));
+        assert_eq!(kind("I'm suing you people"), Some(SensitiveKind::LegalThreat));
+        assert_eq!(kind("what a shitty company"), Some(SensitiveKind::StrongAnger));
         assert_eq!(kind("I'll file a chargeback"), Some(SensitiveKind::Chargeback));
         assert_eq!(kind("I'm going to dispute the charge with my bank"), Some(SensitiveKind::Chargeback));
         assert_eq!(kind("there's an unauthorized charge on my card"), Some(SensitiveKind::Fraud));
@@ -314,6 +319,9 @@ mod tests {
             "someone has stolen my profile password, I have to restore it",
             "terrible service, I want to file a complaint",
             "My name is Sue and I need my invoice",
+            "assistance suing the Platinum account",
+            "I need assistance to talk to fucking customer service",
+            "wanna subscribe to the fucking company newsletter",
             "is the glaze non-toxic?",
         ] {
             assert_eq!(detect(q), None, "{q}");
