@@ -3,6 +3,12 @@
 //! the share of fast 503s (load shedding).
 //!
 //!   cargo bench --bench load -- [--url http://127.0.0.1:8080] [--clients 16] [--requests 400]
+//!                               [--questions FILE]
+//!
+//! The "kb" and "order" mixes repeat a few questions, as a store's traffic does, so repeat
+//! questions are served from the service's vector cache. The "fresh" mix sends a different
+//! question every time (one line of FILE each, default ../shared/bench/questions.txt when
+//! present), so every request runs the model: the figure for traffic the cache cannot help.
 //!
 //! Without --url it starts the service in-process on a temporary data dir (demo store, bundled
 //! KB) on a loopback port. Requests stay on loopback and the run is bounded by --requests.
@@ -40,13 +46,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn run_mix(url: &str, clients: usize, requests: usize, kind: &str) {
+async fn run_mix(url: &str, clients: usize, requests: usize, kind: &str, fresh: Arc<Vec<String>>) {
     let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, next, url, kind) = (client.clone(), next.clone(), url.to_string(), kind.to_string());
+        let (client, next, url, kind, fresh) = (client.clone(), next.clone(), url.to_string(), kind.to_string(), fresh.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut shed = 0;
@@ -57,6 +63,8 @@ async fn run_mix(url: &str, clients: usize, requests: usize, kind: &str) {
                 }
                 let body = if kind == "kb" {
                     json!({"message": KB_QUESTIONS[i % KB_QUESTIONS.len()]})
+                } else if kind == "fresh" {
+                    json!({"message": fresh[i % fresh.len()]})
                 } else {
                     // Verified in the message, so each request is a complete order-status turn.
                     json!({"message": "Where is my order LF-100001? My email is maya.chen@example.com"})
@@ -120,10 +128,18 @@ fn main() {
             format!("http://{addr}")
         }
     };
+    let file = arg("--questions").map(std::path::PathBuf::from).unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/questions.txt"));
+    let fresh: Vec<String> = std::fs::read_to_string(&file).map(|t| t.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()).unwrap_or_default();
+    let fresh = Arc::new(fresh);
     rt.block_on(async {
         // Warm-up: the first requests load caches.
-        run_mix(&url, 2, 20, "kb").await;
-        run_mix(&url, clients, requests, "kb").await;
-        run_mix(&url, clients, requests, "order").await;
+        run_mix(&url, 2, 20, "kb", fresh.clone()).await;
+        run_mix(&url, clients, requests, "kb", fresh.clone()).await;
+        run_mix(&url, clients, requests, "order", fresh.clone()).await;
+        if fresh.len() >= requests {
+            run_mix(&url, clients, requests, "fresh", fresh.clone()).await;
+        } else {
+            println!("fresh: skipped ({} has fewer than {requests} questions; pass --questions FILE)", file.display());
+        }
     });
 }

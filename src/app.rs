@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::{
     assistant::Assistant,
     config::Config,
-    embed::{locate_model, EmbedError, Embedder, MiniLm},
+    embed::{locate_model, Batching, Cached, EmbedError, Embedder, MiniLm},
     index::{build, BuildOptions, BuildSummary, IndexError, IndexHandle},
     journal::{Journal, JournalError},
     orders::{demo, OrderError, OrderStore, SqliteOrderStore},
@@ -85,6 +85,12 @@ impl App {
         let generation = index.current();
         if generation.manifest.model_id != embedder.model_id() || generation.manifest.dim != embedder.dim() {
             return Err(IndexError::ModelMismatch { built: generation.manifest.model_id.clone(), running: embedder.model_id().to_string() }.into());
+        }
+        // Requests share one model worker that batches concurrent questions, behind a cache
+        // of repeat questions (see `embed::batch` and `embed::cache`).
+        let mut embedder: Arc<dyn Embedder> = Arc::new(Batching::new(embedder, config.model.max_batch));
+        if config.model.cache_entries > 0 {
+            embedder = Arc::new(Cached::new(embedder, config.model.cache_entries));
         }
         let understander = Arc::new(Understander::from_default_location(&config.model.models_root)?);
         let journal = Journal::open(&config.database_path())?;

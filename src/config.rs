@@ -92,8 +92,12 @@ pub struct ModelConfig {
     pub models_root: PathBuf,
     /// Whether to try the Hugging Face hub when no model is on disk.
     pub allow_hub: bool,
-    /// At most this many embedding batches run at once (CPU-bound work off the async runtime).
+    /// At most this many requests wait on model work at once (it runs off the async runtime).
     pub max_concurrent: usize,
+    /// Concurrent questions are embedded together in batches of up to this many texts.
+    pub max_batch: usize,
+    /// Question vectors remembered (repeat questions skip the model); 0 turns the cache off.
+    pub cache_entries: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -160,7 +164,7 @@ impl Default for GateConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { dir: None, models_root: PathBuf::from("models"), allow_hub: true, max_concurrent: 2 }
+        Self { dir: None, models_root: PathBuf::from("models"), allow_hub: true, max_concurrent: 64, max_batch: 64, cache_entries: 4096 }
     }
 }
 
@@ -227,6 +231,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.model.max_concurrent == 0 {
             return Err(ConfigError::Invalid("model.max_concurrent must be at least 1".into()));
+        }
+        if self.model.max_batch == 0 {
+            return Err(ConfigError::Invalid("model.max_batch must be at least 1".into()));
         }
         if self.server.max_in_flight == 0 {
             return Err(ConfigError::Invalid("server.max_in_flight must be at least 1".into()));

@@ -3,22 +3,37 @@
 //! The data flow, and where each step lives:
 //!
 //! ```text
-//! kb/ (md, txt, html, pdf) ── kb::load_dir ── kb::chunk ──► Passages
+//! kb/ (md, txt, html, pdf) ── kb::load_dir ── kb::chunk ──► Passages ◄── orders (product pages)
 //!                                                   │ embed::Embedder (MiniLM on candle)
 //!                                                   ▼
 //!                          index::build ──► generation dir (tantivy BM25 + vectors + manifest)
 //!                                                   │ CURRENT swapped atomically
 //!                                                   ▼
-//! Question ── retrieve::Retriever (embed off the runtime, hybrid search, RRF) ──► Evidence
-//!                                                   │
-//! channels: http (axum: /v1/search, /healthz, /readyz) · cli (serve, reindex, search, bench)
+//! Question (http /v1/answer · cli ask)
+//!   └─► assistant::Assistant::handle
+//!         ├─ understand   intent + confidence, entities, several requests, sensitive topics
+//!         ├─ verify       identity before any order data (order + email/postcode, token)
+//!         ├─ orders       the OrderStore (SQLite): orders, fulfilments, products, stock
+//!         ├─ retrieve     Evidence: hybrid search (BM25 + dense, RRF) on the current generation
+//!         ├─ answer       gate (answer or hand off), compose (templates + quoted passages)
+//!         └─ journal      conversations, turns, gate decisions, hand-off packets (SQLite)
+//!   ◄── Answer { reply, citations, order, actions, handoff }
 //! ```
 //!
+//! Model work runs off the async runtime: requests share one worker that embeds concurrent
+//! questions together (`embed::batch`) behind a cache of repeat questions (`embed::cache`).
+//!
 //! - [`config`]: the one `Config` (defaults < shopkeep.toml < SHOPKEEP_* env < flags).
-//! - [`embed`]: the `Embedder` seam, the candle MiniLM implementation, and model location.
+//! - [`embed`]: the `Embedder` seam, the candle MiniLM implementation, batching, the cache,
+//!   and model location.
 //! - [`kb`]: reading documents and cutting them into passages.
 //! - [`index`]: building, swapping and searching index generations.
 //! - [`retrieve`]: a question's evidence, with the concurrency bound on model work.
+//! - [`understand`]: what the customer wants; [`verify`]: who is asking.
+//! - [`orders`]: the order store, importers and the demo store.
+//! - [`answer`]: the confidence gate, reply composition, citations and hand-off reasons.
+//! - [`assistant`]: one turn of a conversation, end to end; [`journal`]: its record.
+//! - [`eval`]: the development-set evaluations behind `shopkeep eval`.
 //! - [`app`]: shared services built once; [`http`]: the HTTP channel; [`cli`]: the commands.
 
 pub mod answer;

@@ -344,6 +344,59 @@ fn health_readiness_and_openapi_are_served() {
 }
 
 #[test]
+fn beyond_capacity_the_service_sheds_load_with_a_fast_503_and_retry_after() {
+    // A second server on the same data dir, admitting one answer at a time.
+    let base = app();
+    let mut cfg = base.config.clone();
+    cfg.server.max_in_flight = 1;
+    let narrow = Arc::new(App::with_embedder(cfg, common::model_dyn()).expect("app opens"));
+    let listener = rt().block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("http://{}/v1/answer", listener.local_addr().unwrap());
+    rt().spawn(shopkeep::http::serve(listener, narrow, std::future::pending()));
+
+    let results = rt().block_on(async {
+        let client = reqwest::Client::new();
+        // Distinct questions, so none is served from the vector cache and each runs the model.
+        let requests = (0..12).map(|i| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let started = std::time::Instant::now();
+                let r = client.post(url).json(&json!({"message": format!("how long does delivery take to zone {i}?")})).send().await.unwrap();
+                let retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+                let status = r.status().as_u16();
+                let body: Value = r.json().await.unwrap();
+                (status, retry_after, body, started.elapsed())
+            }
+        });
+        futures_join_all(requests).await
+    });
+    let shed: Vec<_> = results.iter().filter(|r| r.0 == 503).collect();
+    let served: Vec<_> = results.iter().filter(|r| r.0 == 200).collect();
+    assert_eq!(shed.len() + served.len(), results.len(), "only answers and sheds: {:?}", results.iter().map(|r| r.0).collect::<Vec<_>>());
+    assert!(!shed.is_empty() && !served.is_empty());
+    for (_, retry_after, body, took) in &shed {
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        assert_eq!(body["error"]["code"], "overloaded");
+        // Refused at once, not after waiting for a slot.
+        assert!(*took < served.iter().map(|r| r.3).max().unwrap(), "a shed request took {took:?}");
+    }
+}
+
+/// `futures::future::join_all` without the dependency: spawn each and await them in order.
+async fn futures_join_all<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[test]
 fn the_help_centre_fixture_questions_are_answered_from_the_right_document() {
     let text = std::fs::read_to_string(common::root().join("tests/fixtures/kb-questions.jsonl")).unwrap();
     let mut n = 0;

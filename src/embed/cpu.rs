@@ -43,10 +43,15 @@ pub struct CpuBert {
     pub eps: f32,
 }
 
-/// Work below this many multiply-adds runs a GEMM on one thread: spreading a short text's
-/// product over the pool costs more than it saves, and a server answering many questions at once
-/// already keeps every core busy with one question each.
+/// Products at least this large (multiply-adds) use `gemm`'s own thread pool parallelism, which
+/// splits the rows; a batch of questions or passages reaches it.
 const PARALLEL_GEMM_MIN: usize = 40_000_000;
+
+/// Products of at least this many multiply-adds but fewer rows (one or a few short texts) are
+/// split by output columns across the threads instead: each thread then streams only its share
+/// of the weight matrix, which is what bounds a lone question's latency. Below it, spreading the
+/// work costs more than it saves.
+const SPLIT_COLUMNS_MIN: usize = 1_500_000;
 
 /// `dst[m×n] = bias (broadcast over rows) + lhs[m×k] · rhs[k×n]`, all row-major.
 fn linear(dst: &mut [f32], lhs: &[f32], rhs: &[f32], bias: &[f32], m: usize, k: usize, n: usize) {
@@ -57,7 +62,24 @@ fn linear(dst: &mut [f32], lhs: &[f32], rhs: &[f32], bias: &[f32], m: usize, k: 
         row.copy_from_slice(bias);
     }
     let threads = rayon::current_num_threads();
-    let par = if m * n * k >= PARALLEL_GEMM_MIN && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    let work = m * n * k;
+    if threads > 1 && work >= SPLIT_COLUMNS_MIN && work < PARALLEL_GEMM_MIN {
+        // Column blocks in multiples of 16 floats (one AVX-512 register) so no block straddles
+        // a vector; each block writes only its own columns of `dst`.
+        let block = (n.div_ceil(threads)).div_ceil(16) * 16;
+        let (dst_at, lhs_at, rhs_at) = (dst.as_mut_ptr() as usize, lhs.as_ptr() as usize, rhs.as_ptr() as usize);
+        (0..n.div_ceil(block)).into_par_iter().for_each(|b| {
+            let (c0, c1) = (b * block, ((b + 1) * block).min(n));
+            // SAFETY: as below, on the sub-matrices `dst[:, c0..c1]` and `rhs[:, c0..c1]` (same
+            // row strides, offset by `c0` columns). Blocks cover disjoint columns of `dst`, so no
+            // two threads write the same element; the inputs are only read.
+            unsafe {
+                gemm(m, c1 - c0, k, (dst_at as *mut f32).add(c0), 1, n as isize, true, lhs_at as *const f32, 1, k as isize, (rhs_at as *const f32).add(c0), 1, n as isize, 1.0, 1.0, false, false, false, Parallelism::None);
+            }
+        });
+        return;
+    }
+    let par = if work >= PARALLEL_GEMM_MIN && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
     // SAFETY: the slices have exactly the sizes and row-major strides passed (checked above in
     // debug builds, guaranteed by construction in `forward`), and `dst` does not alias the inputs.
     unsafe {

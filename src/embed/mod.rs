@@ -6,11 +6,15 @@
 //! unit tests that must not load a model. Locating the model on disk (or on the hub) lives in
 //! [`locate`]. This module does not know about passages, indexes or questions.
 
+pub mod batch;
+pub mod cache;
 mod cpu;
 mod hash;
 pub mod locate;
 mod minilm;
 
+pub use batch::Batching;
+pub use cache::Cached;
 pub use hash::HashEmbedder;
 pub use locate::{locate_model, ModelFiles};
 pub use minilm::{Backend, MiniLm};
@@ -28,6 +32,8 @@ pub enum EmbedError {
     Inference(#[from] candle_core::Error),
     #[error("hub download: {0}")]
     Hub(String),
+    #[error("embedding worker: {0}")]
+    Worker(String),
 }
 
 /// Text in, unit-length vectors out. Implementations are cheap to share (`Arc`) and thread-safe;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Embedding speed, shopkeep beside ONNX Runtime, same machine, same inputs, one run.
+#
+#   scripts/bench-embed.sh [SHOPKEEP_BINARY]
+#
+# Needs ../shared/bench (the ORT baseline and its inputs) and, for the baseline, Python with
+# onnxruntime, tokenizers and numpy (installed here if missing). Each configuration runs ORT then
+# shopkeep back to back, so both see the same machine state; the ratio is shopkeep / ORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${1:-target/release/shopkeep}"
+bench=../shared/bench
+tok=models/all-minilm-l6-v2/tokenizer.json
+if [ ! -d "$bench" ]; then
+    echo "bench-embed: $bench is absent (it holds the ONNX Runtime baseline); nothing to compare" >&2
+    exit 1
+fi
+[ -x "$bin" ] || { echo "bench-embed: no binary at $bin (cargo build --release)" >&2; exit 1; }
+[ -f "$tok" ] || scripts/fetch-models.sh
+python3 -c 'import onnxruntime, tokenizers, numpy' 2>/dev/null || python3 -m pip install -q onnxruntime tokenizers numpy
+
+rate() { sed -E 's/.*, ([0-9.]+) texts\/s.*/\1/'; }
+printf '%-28s %10s %10s %7s\n' "configuration" "ORT t/s" "shopkeep" "ratio"
+run() { # name file batch
+    local ort ours
+    ort=$(python3 "$bench/ort_baseline.py" "$tok" "$2" "$3" | rate)
+    ours=$("$bin" bench embed --input "$2" --batch "$3" 2>/dev/null | rate)
+    printf '%-28s %10s %10s %7s\n' "$1" "$ort" "$ours" "$(python3 -c "print(f'{$ours/$ort:.2f}x')")"
+}
+head -400 "$bench/questions.txt" > "${TMPDIR:-/tmp}/shopkeep-q400.txt"
+run "questions, batch 32" "$bench/questions.txt" 32
+run "questions, one at a time" "${TMPDIR:-/tmp}/shopkeep-q400.txt" 1
+run "passages, batch 32" "$bench/passages.txt" 32

@@ -1,0 +1,129 @@
+//! Dynamic batching: many callers, one model worker.
+//!
+//! Under load, questions arrive one per request. Embedding each alone streams every weight
+//! matrix through the cache once per question; embedding the questions that are waiting together
+//! streams them once per batch, and the packed forward pass spends no work on padding. So every
+//! call goes into a queue, and a single worker thread takes *everything queued* (up to
+//! `max_texts`) as one batch. There is no timer: an idle worker runs a lone question at once (no
+//! added latency), a busy one collects what arrived while it worked. This module does not cache
+//! (see [`super::cache`]) and does not bound how many callers wait (the retriever's semaphore and
+//! the server's load shedding do).
+
+use std::{
+    sync::{mpsc, Arc, Mutex},
+    thread,
+};
+
+use super::{EmbedError, Embedder};
+
+struct Job {
+    texts: Vec<String>,
+    reply: mpsc::SyncSender<Result<Vec<Vec<f32>>, String>>,
+}
+
+/// An [`Embedder`] that coalesces concurrent calls into batches for an inner embedder.
+pub struct Batching {
+    model_id: String,
+    dim: usize,
+    // A `Mutex` only because `Sender` must be shared by `&self` callers on any thread; sending
+    // is a pointer push, so the lock is held for nanoseconds.
+    queue: Mutex<mpsc::Sender<Job>>,
+}
+
+impl Batching {
+    /// Starts the worker thread. It ends when the `Batching` is dropped.
+    pub fn new(inner: Arc<dyn Embedder>, max_texts: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (model_id, dim) = (inner.model_id().to_string(), inner.dim());
+        let max_texts = max_texts.max(1);
+        thread::Builder::new()
+            .name("shopkeep-embed".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut jobs = vec![first];
+                    let mut count = jobs[0].texts.len();
+                    while count < max_texts {
+                        match rx.try_recv() {
+                            Ok(job) => {
+                                count += job.texts.len();
+                                jobs.push(job);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let texts: Vec<&str> = jobs.iter().flat_map(|j| j.texts.iter().map(String::as_str)).collect();
+                    match inner.embed(&texts) {
+                        Ok(vectors) => {
+                            let mut vectors = vectors.into_iter();
+                            for job in jobs {
+                                let mine: Vec<Vec<f32>> = vectors.by_ref().take(job.texts.len()).collect();
+                                // A caller that gave up (timed-out request) is not an error.
+                                let _ = job.reply.send(Ok(mine));
+                            }
+                        }
+                        Err(e) => {
+                            let message = e.to_string();
+                            for job in jobs {
+                                let _ = job.reply.send(Err(message.clone()));
+                            }
+                        }
+                    }
+                }
+            })
+            .expect("spawning the embedding worker thread");
+        Self { model_id, dim, queue: Mutex::new(tx) }
+    }
+}
+
+impl Embedder for Batching {
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job { texts: texts.iter().map(|t| t.to_string()).collect(), reply };
+        {
+            let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue.send(job).map_err(|_| EmbedError::Worker("embedding worker stopped".into()))?;
+        }
+        answer
+            .recv()
+            .map_err(|_| EmbedError::Worker("embedding worker stopped".into()))?
+            .map_err(EmbedError::Worker)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::HashEmbedder;
+
+    #[test]
+    fn concurrent_callers_each_get_their_own_vectors_in_order() {
+        let inner: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(64));
+        let batching = Arc::new(Batching::new(inner.clone(), 16));
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let (b, inner) = (batching.clone(), inner.clone());
+                thread::spawn(move || {
+                    for i in 0..20 {
+                        let texts = [format!("question {t} {i}"), format!("another {t} {i}")];
+                        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                        assert_eq!(b.embed(&refs).unwrap(), inner.embed(&refs).unwrap());
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+}
