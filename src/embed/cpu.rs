@@ -4,8 +4,8 @@
 //! Why not candle's tensor ops here: on CPU, per-op dispatch, allocation and the padded 4-D
 //! batched attention cost more than the arithmetic for short texts. This pass instead
 //! - packs the tokens of every text in a batch into one `[tokens, hidden]` matrix, so no FLOP is
-//!   spent on padding and each projection is one GEMM (`gemm`, the kernel crate candle itself
-//!   uses, with its runtime AVX2/AVX-512 dispatch);
+//!   spent on padding and each projection is one matrix product: an AVX-512 kernel over weights
+//!   packed once at load (see [`Weight`]), or `gemm` (the kernel crate candle uses) elsewhere;
 //! - fuses QKV into one GEMM, writes biases as the GEMM's initial value, and runs attention per
 //!   (text, head) directly on slices of the packed QKV matrix, in parallel;
 //! - fuses residual + LayerNorm and uses a vectorisable erf for the exact (erf) GELU.
@@ -16,15 +16,15 @@ use rayon::prelude::*;
 
 /// One encoder layer's weights, row-major, linear weights as `[in, out]`.
 pub struct CpuLayer {
-    pub qkv_w: Vec<f32>,
+    pub qkv_w: Weight,
     pub qkv_b: Vec<f32>,
-    pub out_w: Vec<f32>,
+    pub out_w: Weight,
     pub out_b: Vec<f32>,
     pub ln1_g: Vec<f32>,
     pub ln1_b: Vec<f32>,
-    pub ff1_w: Vec<f32>,
+    pub ff1_w: Weight,
     pub ff1_b: Vec<f32>,
-    pub ff2_w: Vec<f32>,
+    pub ff2_w: Weight,
     pub ff2_b: Vec<f32>,
     pub ln2_g: Vec<f32>,
     pub ln2_b: Vec<f32>,
@@ -43,47 +43,171 @@ pub struct CpuBert {
     pub eps: f32,
 }
 
+/// A linear layer's weight matrix `[k (in) × n (out)]`, in the layout its kernel reads.
+///
+/// On CPUs with AVX-512 the matrix is stored as column panels of 16 (one register wide): panel
+/// `p` holds `W[0..k, 16p..16p+16]` contiguously. The kernel then streams each panel once per
+/// block of rows with unit-stride loads, and nothing is repacked per call: the packing happens
+/// once, at load. (`gemm` repacks its right-hand side on every call, which for the dozen rows
+/// of one question costs as much as the arithmetic.) Elsewhere it stays row-major for `gemm`.
+pub struct Weight {
+    data: Vec<f32>,
+    k: usize,
+    n: usize,
+    packed: bool,
+}
+
+impl Weight {
+    /// From a row-major `[k × n]` matrix.
+    pub fn new(row_major: Vec<f32>, k: usize, n: usize) -> Self {
+        assert_eq!(row_major.len(), k * n, "weight matrix size");
+        if !packed_kernel_available() || n % (2 * PANEL) != 0 {
+            return Self { data: row_major, k, n, packed: false };
+        }
+        let mut data = vec![0f32; k * n];
+        for p in 0..n / PANEL {
+            for kk in 0..k {
+                let dst = &mut data[(p * k + kk) * PANEL..(p * k + kk + 1) * PANEL];
+                dst.copy_from_slice(&row_major[kk * n + p * PANEL..kk * n + (p + 1) * PANEL]);
+            }
+        }
+        Self { data, k, n, packed: true }
+    }
+}
+
+/// Floats per panel: one AVX-512 register.
+const PANEL: usize = 16;
+/// Rows per micro-kernel call: 12 rows × 2 panels = 24 accumulators, plus 2 weight vectors and a
+/// broadcast, fit the 32 vector registers.
+const MR: usize = 12;
+/// A tile (the unit of parallel work) is up to this many rows by this many panel pairs: its
+/// slice of the input stays in L2 while the panels stream past.
+const TILE_ROWS: usize = 96;
+const TILE_PAIRS: usize = 4;
+
+fn packed_kernel_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVAILABLE.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::PANEL;
+
+    /// `dst[r, 0..32] += Σ_kk x[r, kk] · W[kk, 0..32]` for `R` rows and one pair of panels.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `dst` addresses `R` rows of 32 floats at stride `ldd`; `x`
+    /// addresses `R` rows of `k` floats at stride `ldx`; `w` addresses two consecutive panels of
+    /// `k × 16` floats.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn kernel<const R: usize>(dst: *mut f32, ldd: usize, x: *const f32, ldx: usize, w: *const f32, k: usize) {
+        unsafe {
+            let mut acc0 = [_mm512_setzero_ps(); R];
+            let mut acc1 = [_mm512_setzero_ps(); R];
+            for r in 0..R {
+                acc0[r] = _mm512_loadu_ps(dst.add(r * ldd));
+                acc1[r] = _mm512_loadu_ps(dst.add(r * ldd + PANEL));
+            }
+            let w1 = w.add(k * PANEL);
+            for kk in 0..k {
+                let a = _mm512_loadu_ps(w.add(kk * PANEL));
+                let b = _mm512_loadu_ps(w1.add(kk * PANEL));
+                for r in 0..R {
+                    let xv = _mm512_set1_ps(*x.add(r * ldx + kk));
+                    acc0[r] = _mm512_fmadd_ps(xv, a, acc0[r]);
+                    acc1[r] = _mm512_fmadd_ps(xv, b, acc1[r]);
+                }
+            }
+            for r in 0..R {
+                _mm512_storeu_ps(dst.add(r * ldd), acc0[r]);
+                _mm512_storeu_ps(dst.add(r * ldd + PANEL), acc1[r]);
+            }
+        }
+    }
+
+    /// One tile: rows `r0..r1` of `dst`/`x`, panel pairs `q0..q1`.
+    ///
+    /// # Safety
+    /// As [`kernel`], for every row and pair in range; no other thread writes this tile.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn tile(dst: *mut f32, x: *const f32, w: *const f32, k: usize, n: usize, (r0, r1): (usize, usize), (q0, q1): (usize, usize)) {
+        unsafe {
+            for q in q0..q1 {
+                let wq = w.add(2 * q * k * PANEL);
+                let mut r = r0;
+                while r < r1 {
+                    let rows = (r1 - r).min(super::MR);
+                    let (d, xr) = (dst.add(r * n + 2 * q * PANEL), x.add(r * k));
+                    match rows {
+                        12 => kernel::<12>(d, n, xr, k, wq, k),
+                        11 => kernel::<11>(d, n, xr, k, wq, k),
+                        10 => kernel::<10>(d, n, xr, k, wq, k),
+                        9 => kernel::<9>(d, n, xr, k, wq, k),
+                        8 => kernel::<8>(d, n, xr, k, wq, k),
+                        7 => kernel::<7>(d, n, xr, k, wq, k),
+                        6 => kernel::<6>(d, n, xr, k, wq, k),
+                        5 => kernel::<5>(d, n, xr, k, wq, k),
+                        4 => kernel::<4>(d, n, xr, k, wq, k),
+                        3 => kernel::<3>(d, n, xr, k, wq, k),
+                        2 => kernel::<2>(d, n, xr, k, wq, k),
+                        _ => kernel::<1>(d, n, xr, k, wq, k),
+                    }
+                    r += rows;
+                }
+            }
+        }
+    }
+}
+
 /// Products at least this large (multiply-adds) use `gemm`'s own thread pool parallelism, which
-/// splits the rows; a batch of questions or passages reaches it.
+/// splits the rows; a batch of questions or passages reaches it. (Row-major weights only.)
 const PARALLEL_GEMM_MIN: usize = 40_000_000;
 
-/// Products of at least this many multiply-adds but fewer rows (one or a few short texts) are
-/// split by output columns across the threads instead: each thread then streams only its share
-/// of the weight matrix, which is what bounds a lone question's latency. Below it, spreading the
-/// work costs more than it saves.
-const SPLIT_COLUMNS_MIN: usize = 1_500_000;
+/// Below this many multiply-adds, spreading a product over threads costs more than it saves.
+const PARALLEL_MIN: usize = 1_500_000;
 
-/// `dst[m×n] = bias (broadcast over rows) + lhs[m×k] · rhs[k×n]`, all row-major.
-fn linear(dst: &mut [f32], lhs: &[f32], rhs: &[f32], bias: &[f32], m: usize, k: usize, n: usize) {
-    debug_assert_eq!(dst.len(), m * n);
-    debug_assert_eq!(lhs.len(), m * k);
-    debug_assert_eq!(rhs.len(), k * n);
+/// `dst[m×n] = bias (broadcast over rows) + lhs[m×k] · W[k×n]`, row-major activations.
+fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
+    let (k, n) = (w.k, w.n);
+    assert!(dst.len() == m * n && lhs.len() == m * k && bias.len() == n, "linear: shapes");
     for row in dst.chunks_exact_mut(n) {
         row.copy_from_slice(bias);
     }
     let threads = rayon::current_num_threads();
     let work = m * n * k;
-    if threads > 1 && work >= SPLIT_COLUMNS_MIN && work < PARALLEL_GEMM_MIN {
-        // Column blocks in multiples of 16 floats (one AVX-512 register) so no block straddles
-        // a vector; each block writes only its own columns of `dst`.
-        let block = (n.div_ceil(threads)).div_ceil(16) * 16;
-        let (dst_at, lhs_at, rhs_at) = (dst.as_mut_ptr() as usize, lhs.as_ptr() as usize, rhs.as_ptr() as usize);
-        (0..n.div_ceil(block)).into_par_iter().for_each(|b| {
-            let (c0, c1) = (b * block, ((b + 1) * block).min(n));
-            // SAFETY: as below, on the sub-matrices `dst[:, c0..c1]` and `rhs[:, c0..c1]` (same
-            // row strides, offset by `c0` columns). Blocks cover disjoint columns of `dst`, so no
-            // two threads write the same element; the inputs are only read.
-            unsafe {
-                gemm(m, c1 - c0, k, (dst_at as *mut f32).add(c0), 1, n as isize, true, lhs_at as *const f32, 1, k as isize, (rhs_at as *const f32).add(c0), 1, n as isize, 1.0, 1.0, false, false, false, Parallelism::None);
-            }
-        });
+    #[cfg(target_arch = "x86_64")]
+    if w.packed {
+        let pairs = n / (2 * PANEL);
+        let tiles: Vec<((usize, usize), (usize, usize))> = (0..m.div_ceil(TILE_ROWS))
+            .flat_map(|rb| (0..pairs.div_ceil(TILE_PAIRS)).map(move |pb| ((rb * TILE_ROWS, ((rb + 1) * TILE_ROWS).min(m)), (pb * TILE_PAIRS, ((pb + 1) * TILE_PAIRS).min(pairs)))))
+            .collect();
+        let (d, x, wp) = (dst.as_mut_ptr() as usize, lhs.as_ptr() as usize, w.data.as_ptr() as usize);
+        // SAFETY: `packed` is only set when AVX-512F was detected; the shapes were asserted
+        // above and the packed layout is built by `Weight::new` for exactly `k × n`; tiles cover
+        // disjoint rows × columns of `dst`, so no two threads write the same element.
+        let run = |&(rows, cols): &((usize, usize), (usize, usize))| unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, rows, cols) };
+        if threads > 1 && work >= PARALLEL_MIN && tiles.len() > 1 {
+            tiles.par_iter().for_each(run);
+        } else {
+            tiles.iter().for_each(run);
+        }
         return;
     }
     let par = if work >= PARALLEL_GEMM_MIN && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
-    // SAFETY: the slices have exactly the sizes and row-major strides passed (checked above in
-    // debug builds, guaranteed by construction in `forward`), and `dst` does not alias the inputs.
+    // SAFETY: the slices have exactly the sizes and row-major strides passed (asserted above),
+    // and `dst` does not alias the inputs.
     unsafe {
-        gemm(m, n, k, dst.as_mut_ptr(), 1, n as isize, true, lhs.as_ptr(), 1, k as isize, rhs.as_ptr(), 1, n as isize, 1.0, 1.0, false, false, false, par);
+        gemm(m, n, k, dst.as_mut_ptr(), 1, n as isize, true, lhs.as_ptr(), 1, k as isize, w.data.as_ptr(), 1, n as isize, 1.0, 1.0, false, false, false, par);
     }
 }
 
@@ -113,24 +237,6 @@ macro_rules! multiversion {
             inner($($arg),*)
         }
     };
-}
-
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent partial sums let the compiler keep a whole vector register of them.
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
 }
 
 multiversion! {
@@ -175,24 +281,58 @@ multiversion! {
     }
 }
 
+/// `e^x` for `x ≤ 0` (softmax after subtracting the maximum), branch-free so that it
+/// vectorises: `e^x = 2^n · e^r` with `n = round(x · log2 e)` and `|r| ≤ ln2 / 2`, `e^r` by its
+/// degree-6 Taylor polynomial (relative error below 3e-7). libm's scalar `expf` was the largest
+/// single cost of attention over long passages.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // 1.5 · 2^23: adding it rounds to an integer that then sits in the low mantissa bits.
+    const MAGIC: f32 = 12_582_912.0;
+    // Below -87, e^x is under f32's normal range; clamping keeps 2^n's exponent field valid.
+    let x = x.clamp(-87.0, 0.0);
+    let t = x * LOG2E + MAGIC;
+    let n = t - MAGIC;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let i = t.to_bits() as i32 - MAGIC.to_bits() as i32;
+    p * f32::from_bits(((i + 127) << 23) as u32)
+}
+
 multiversion! {
     /// Self-attention of one text and one head. `qkv` holds the text's rows of the packed QKV
     /// matrix (`len × 3h`); the head's context is written to `out` (`len × dh`, row-major).
-    fn attend(qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+    /// `scratch` is reused between calls.
+    fn attend(qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
         let row = 3 * h;
         let (qo, ko, vo) = (head * dh, h + head * dh, 2 * h + head * dh);
-        scores.clear();
-        scores.resize(len, 0.0);
+        scratch.clear();
+        scratch.resize(len * (dh + 1), 0.0);
+        let (kt, scores) = scratch.split_at_mut(dh * len);
+        // The head's keys, transposed to `dh × len`: a query's scores against every key are then
+        // `dh` unit-stride multiply-adds across all keys at once, instead of `len` short dot
+        // products each ending in a horizontal sum.
+        for j in 0..len {
+            for d in 0..dh {
+                kt[d * len + j] = qkv[j * row + ko + d];
+            }
+        }
         for i in 0..len {
             let q = &qkv[i * row + qo..i * row + qo + dh];
-            let mut max = f32::NEG_INFINITY;
-            for (j, s) in scores.iter_mut().enumerate() {
-                *s = dot(q, &qkv[j * row + ko..j * row + ko + dh]) * scale;
-                max = max.max(*s);
+            scores.iter_mut().for_each(|s| *s = 0.0);
+            for (d, &qd) in q.iter().enumerate() {
+                let qd = qd * scale;
+                for (s, k) in scores.iter_mut().zip(&kt[d * len..(d + 1) * len]) {
+                    *s += qd * k;
+                }
             }
+            let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| if s > m { s } else { m });
             let mut sum = 0.0;
             for s in scores.iter_mut() {
-                *s = (*s - max).exp();
+                *s = exp_nonpositive(*s - max);
                 sum += *s;
             }
             let inv = 1.0 / sum;
@@ -245,7 +385,7 @@ impl CpuBert {
         let pairs: Vec<(usize, usize)> = (0..batch.len()).flat_map(|s| (0..self.heads).map(move |hd| (s, hd))).collect();
         let mut heads_out = vec![0f32; n * h];
         for layer in &self.layers {
-            linear(&mut qkv, &x, &layer.qkv_w, &layer.qkv_b, n, h, 3 * h);
+            linear(&mut qkv, &x, &layer.qkv_w, &layer.qkv_b, n);
 
             // Attention. Blocks of `heads_out` are laid out text by text, head by head, so each
             // pair owns a disjoint slice and the pairs can run in parallel.
@@ -279,11 +419,11 @@ impl CpuBert {
                 }
             }
 
-            linear(&mut tmp, &ctx, &layer.out_w, &layer.out_b, n, h, h);
+            linear(&mut tmp, &ctx, &layer.out_w, &layer.out_b, n);
             add_layer_norm(&mut x, &tmp, &layer.ln1_g, &layer.ln1_b, h, self.eps);
-            linear(&mut ff, &x, &layer.ff1_w, &layer.ff1_b, n, h, self.intermediate);
+            linear(&mut ff, &x, &layer.ff1_w, &layer.ff1_b, n);
             gelu(&mut ff);
-            linear(&mut tmp, &ff, &layer.ff2_w, &layer.ff2_b, n, self.intermediate, h);
+            linear(&mut tmp, &ff, &layer.ff2_w, &layer.ff2_b, n);
             add_layer_norm(&mut x, &tmp, &layer.ln2_g, &layer.ln2_b, h, self.eps);
         }
 
@@ -301,5 +441,38 @@ impl CpuBert {
                 v
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_softmax_exponential_matches_libm() {
+        let mut x = -90.0f32;
+        while x <= 0.0 {
+            let (ours, libm) = (exp_nonpositive(x), x.exp());
+            assert!((ours - libm).abs() <= 1e-6 * libm + 1e-37, "e^{x}: {ours} vs {libm}");
+            x += 0.013;
+        }
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+    }
+
+    #[test]
+    fn packed_and_row_major_products_agree() {
+        // 13 rows exercises a full 12-row block and a 1-row tail; 64 columns two panel pairs.
+        let (m, k, n) = (13, 40, 64);
+        let lhs: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+        let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0).collect();
+        let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
+        let mut got = vec![0f32; m * n];
+        linear(&mut got, &lhs, &Weight::new(w.clone(), k, n), &bias, m);
+        for r in 0..m {
+            for c in 0..n {
+                let want: f32 = bias[c] + (0..k).map(|kk| lhs[r * k + kk] * w[kk * n + c]).sum::<f32>();
+                assert!((got[r * n + c] - want).abs() < 1e-4, "({r},{c}): {} vs {want}", got[r * n + c]);
+            }
+        }
     }
 }

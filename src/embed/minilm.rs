@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Tensor};
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use super::{
-    cpu::{CpuBert, CpuLayer},
+    cpu::{CpuBert, CpuLayer, Weight},
     locate::ModelFiles,
     EmbedError, Embedder,
 };
@@ -274,18 +274,22 @@ impl Embedder for MiniLm {
 /// Copies the loaded tensors into the CPU pass's flat layout.
 fn cpu_weights(get: &dyn Fn(&str) -> Result<Tensor, EmbedError>, layers: &[Layer], cfg: &BertConfig) -> Result<CpuBert, EmbedError> {
     let flat = |t: &Tensor| -> Result<Vec<f32>, EmbedError> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+    let weight = |t: &Tensor| -> Result<Weight, EmbedError> {
+        let (k, n) = t.dims2()?;
+        Ok(Weight::new(flat(t)?, k, n))
+    };
     let mut cpu_layers = Vec::with_capacity(layers.len());
     for l in layers {
         cpu_layers.push(CpuLayer {
-            qkv_w: flat(&l.qkv_w)?,
+            qkv_w: weight(&l.qkv_w)?,
             qkv_b: flat(&l.qkv_b)?,
-            out_w: flat(&l.out_w)?,
+            out_w: weight(&l.out_w)?,
             out_b: flat(&l.out_b)?,
             ln1_g: flat(&l.ln1.0)?,
             ln1_b: flat(&l.ln1.1)?,
-            ff1_w: flat(&l.ff1_w)?,
+            ff1_w: weight(&l.ff1_w)?,
             ff1_b: flat(&l.ff1_b)?,
-            ff2_w: flat(&l.ff2_w)?,
+            ff2_w: weight(&l.ff2_w)?,
             ff2_b: flat(&l.ff2_b)?,
             ln2_g: flat(&l.ln2.0)?,
             ln2_b: flat(&l.ln2.1)?,
