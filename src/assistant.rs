@@ -556,11 +556,23 @@ impl Assistant {
         let voice = Voice::new(&self.config.store);
         // A product page question searches that product first, then the whole help centre.
         if let Some(pid) = product_id {
-            let hits = self.retriever.search(question, &SearchOptions { k: 5, product_id: Some(pid.to_string()), help_only: false }).await?.hits;
-            if let Some(top) = hits.first().filter(|h| h.dense >= self.config.gate.product_min_dense) {
-                let (text, citation) = compose::policy_reply(&voice, question, top);
-                let gate_log = json!({"decision": "answer", "source": "product", "dense": top.dense, "threshold": self.config.gate.product_min_dense});
-                return Ok(Part { text, citations: vec![citation], gate: Some(gate_log), hits, ..Default::default() });
+            // The answer selector weighs all of the product's candidates, not only the closest,
+            // and abstains when none is likely to answer. Without its file: no product answers.
+            match crate::answer::select::shared(&self.config.model.models_root) {
+                Ok(selector) => {
+                    let qvec = self.retriever.embed(vec![question.to_string()]).await?.pop().unwrap_or_default();
+                    let opts = SearchOptions { k: crate::answer::select::CANDIDATES, product_id: Some(pid.to_string()), help_only: false };
+                    let hits = self.retriever.search_with_vector(question, &qvec, &opts)?.hits;
+                    let (embedder, q, candidates) = (self.retriever.embedder().clone(), question.to_string(), hits.clone());
+                    let choice = self.retriever.run_model(move || selector.select_hits(&q, &qvec, &candidates, embedder.as_ref())).await?.map_err(RetrieveError::from)?;
+                    if let Some(choice) = choice {
+                        let top = &hits[choice.index];
+                        let (text, citation) = compose::policy_reply(&voice, question, top);
+                        let gate_log = json!({"decision": "answer", "source": "product", "probability": choice.probability, "threshold": choice.threshold, "dense": top.dense});
+                        return Ok(Part { text, citations: vec![citation], gate: Some(gate_log), hits, ..Default::default() });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "product questions go to the help centre until the answer selector loads"),
             }
         }
         // Product pages answer product questions; policy and order questions are answered by the

@@ -8,6 +8,7 @@
 
 pub mod compose;
 pub mod gate;
+pub mod select;
 
 use serde::Serialize;
 

@@ -10,9 +10,10 @@ use anyhow::Context;
 use crate::{
     app::load_embedder,
     config::Config,
+    answer::select::{train::SPLIT_RULE, AnswerSelector},
     eval::{
         intents::{evaluate, IntentReport, Split},
-        product_qa::Case as ProductCase,
+        product_qa::{Case as ProductCase, Split as ProductSplit},
         retrieval::Labelled,
     },
     index::IndexHandle,
@@ -44,12 +45,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Product questions answered from each product's own content, or abstained on.
+    /// Product questions answered from each product's own content, or abstained on (the answer
+    /// selector decides which passage, if any).
     ProductQa {
         file: PathBuf,
         #[arg(long)]
         json: bool,
-        /// Cosine the best passage needs for an answer (default: gate.product_min_dense).
+        /// `all` scores every case (the selector's training part included); `held-out` only the
+        /// cases it was not trained on (fnv1a64(qid) % 5 == 0).
+        #[arg(long, default_value = "all")]
+        split: ProductSplit,
+        /// The selector to evaluate (default: <models-root>/answer-select.json).
+        #[arg(long)]
+        selector: Option<PathBuf>,
+        /// Probability the chosen passage needs for an answer (default: the selector's own).
         #[arg(long)]
         threshold: Option<f32>,
     },
@@ -95,15 +104,24 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::ProductQa { file, json, threshold } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let cases: Vec<ProductCase> = text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>().context("parsing product-qa lines")?;
+        Command::ProductQa { file, json, split, selector, threshold } => {
+            let cases = read_product_cases(&file)?;
+            let path = selector.unwrap_or_else(|| AnswerSelector::default_path(&cfg.model.models_root));
+            let mut selector = AnswerSelector::load(&path)?;
+            if let Some(t) = threshold {
+                selector.threshold = t;
+            }
             let embedder = load_embedder(&cfg)?;
+            if selector.model_id != embedder.model_id() {
+                eprintln!("warning: the selector was trained on {} cosines; the embedder is {}", selector.model_id, embedder.model_id());
+            }
             let work = tempfile_dir()?;
-            let r = crate::eval::product_qa::evaluate(&cases, embedder.as_ref(), &work, threshold.unwrap_or(cfg.gate.product_min_dense))?;
+            let r = crate::eval::product_qa::evaluate(&cases, &selector, embedder.as_ref(), &work, split);
             let _ = std::fs::remove_dir_all(&work);
+            let r = r?;
+            println!("split: {} ({}; {} of the {} scored cases were trained on)", r.split, SPLIT_RULE, r.trained_on, r.n);
             println!(
-                "n {}  answered {}  precision {:.3}  irrelevant {:.3}  coverage {:.3}  abstention {:.3}  (threshold {:.2})",
+                "n {}  answered {}  precision {:.3}  irrelevant {:.3}  coverage {:.3}  abstention {:.3}  (selector threshold {:.3})",
                 r.n, r.answered, r.precision, r.irrelevant, r.coverage, r.abstention, r.threshold
             );
             if json {
@@ -114,8 +132,14 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
     }
 }
 
+/// Reads product-qa JSON Lines (`{"qid","question","passages",…}`).
+pub fn read_product_cases(file: &std::path::Path) -> anyhow::Result<Vec<ProductCase>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>().context("parsing product-qa lines")
+}
+
 /// A scratch directory for an evaluation index, removed afterwards.
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("shopkeep-eval-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

@@ -47,7 +47,7 @@ pub enum Command {
     /// Score the service on an evaluation set.
     #[command(subcommand)]
     Eval(eval::Command),
-    /// Train the learned parts (the intent head).
+    /// Train the learned parts (the intent head, the product answer selector).
     #[command(subcommand)]
     Train(train::Command),
     /// Benchmarks.
