@@ -81,3 +81,44 @@ fn bitext_policy_questions_reach_documents_with_their_topic() {
     assert!(report.n > 1000);
     assert!(report.hybrid.at3 >= 0.9, "hybrid Recall@3 {}", report.hybrid.at3);
 }
+
+#[test]
+fn a_large_catalogue_never_crowds_help_passages_out_of_a_help_centre_search() {
+    use shopkeep::{
+        embed::HashEmbedder,
+        kb::{Block, Document},
+    };
+    // 60 product pages that all talk about returns, beside the help centre: more than the 50
+    // BM25 candidates a search takes.
+    let products: Vec<Document> = (0..60)
+        .map(|i| Document {
+            id: format!("product-{i}"),
+            title: "Return zebra item".into(),
+            url: None,
+            topics: vec!["product_question".into()],
+            updated: None,
+            product_id: Some(format!("P{i}")),
+            source: format!("product-{i}"),
+            blocks: vec![Block { headings: vec![], text: "Return zebra item.".into() }],
+            hash: String::new(),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let embedder = HashEmbedder::new(64);
+    build(BuildOptions { kb_dir: &common::kb_dir(), index_root: dir.path(), extra_documents: products }, &embedder, &mut ()).unwrap();
+    let generation = IndexHandle::open(dir.path()).unwrap().current();
+    // The catalogue matches every word of the question, so it takes the unrestricted top 50.
+    let q = "how do I return a zebra item";
+    let v = embedder.embed_one(q).unwrap();
+
+    let everything = generation.search_bm25(q, 50, None).unwrap();
+    let help_in_top50 = everything.iter().filter(|(ord, _)| generation.passages()[*ord].product_id.is_none()).count();
+    assert!(help_in_top50 <= 1, "the catalogue takes the unrestricted top 50 ({help_in_top50} help passages left)");
+    let help = generation.search(q, &v, &SearchOptions { k: 5, product_id: None, help_only: true }).unwrap();
+    assert_eq!(help.len(), 5);
+    assert!(help.iter().all(|h| h.passage.product_id.is_none()));
+    // BM25 ranks help passages found past the catalogue: a filter applied after taking the top
+    // 50 candidates could contribute at most the one help passage among them.
+    let with_bm25 = help.iter().filter(|h| h.bm25.is_some()).count();
+    assert!(with_bm25 > help_in_top50.max(1), "only {with_bm25} help hits carry a BM25 score");
+}

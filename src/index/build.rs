@@ -156,6 +156,9 @@ fn write_generation(dir: &Path, documents: &[Document], passages: &[Passage], ve
         let mut d = doc!(f.ord => ord as u64, f.title => p.title.clone(), f.heading => p.heading.clone(), f.body => p.text.clone());
         if let Some(pid) = &p.product_id {
             d.add_text(f.product_id, pid);
+            // A second value marking every product passage, so a help-centre search can exclude
+            // them inside the BM25 query (see `search::PRODUCT_MARKER`).
+            d.add_text(f.product_id, super::search::PRODUCT_MARKER);
         }
         writer.add_document(d)?;
     }

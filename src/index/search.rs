@@ -22,6 +22,12 @@ pub const RRF_K: f32 = 60.0;
 /// Candidates taken from each ranking before fusion.
 const CANDIDATES: usize = 50;
 
+/// Indexed as an extra `product_id` value of every product passage. A help-centre search
+/// excludes it in the query itself: filtering after taking the top candidates would let a large
+/// catalogue crowd help passages out of the candidate set. (Not a valid product id: ids never
+/// contain spaces.)
+pub const PRODUCT_MARKER: &str = "any product";
+
 /// How to search.
 #[derive(Debug, Clone)]
 pub struct SearchOptions {
@@ -55,6 +61,11 @@ pub struct Hit {
 impl Generation {
     /// BM25 only: (ord, score), best first.
     pub fn search_bm25(&self, query: &str, limit: usize, product_id: Option<&str>) -> Result<Vec<(usize, f32)>, IndexError> {
+        self.search_bm25_scoped(query, limit, product_id, false)
+    }
+
+    /// BM25, restricted to one product's passages or to help-centre passages only.
+    fn search_bm25_scoped(&self, query: &str, limit: usize, product_id: Option<&str>, help_only: bool) -> Result<Vec<(usize, f32)>, IndexError> {
         let f = self.fields;
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.heading, f.body]);
         parser.set_field_boost(f.title, 2.0);
@@ -65,12 +76,11 @@ impl Generation {
             return Ok(Vec::new());
         }
         let (text_query, _errors) = parser.parse_query_lenient(&cleaned);
-        let query: Box<dyn Query> = match product_id {
-            Some(pid) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, text_query),
-                (Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.product_id, pid), IndexRecordOption::Basic))),
-            ])),
-            None => text_query,
+        let term = |v: &str| -> Box<dyn Query> { Box::new(TermQuery::new(Term::from_field_text(f.product_id, v), IndexRecordOption::Basic)) };
+        let query: Box<dyn Query> = match (product_id, help_only) {
+            (Some(pid), _) => Box::new(BooleanQuery::new(vec![(Occur::Must, text_query), (Occur::Must, term(pid))])),
+            (None, true) => Box::new(BooleanQuery::new(vec![(Occur::Must, text_query), (Occur::MustNot, term(PRODUCT_MARKER))])),
+            (None, false) => text_query,
         };
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit))?;
@@ -110,8 +120,9 @@ impl Generation {
     pub fn search(&self, query: &str, qvec: &[f32], opts: &SearchOptions) -> Result<Vec<Hit>, IndexError> {
         let pid = opts.product_id.as_deref();
         let keep = |ord: &usize| !opts.help_only || self.passages[*ord].product_id.is_none();
-        let mut bm25 = self.search_bm25(query, CANDIDATES.max(opts.k), pid)?;
+        let mut bm25 = self.search_bm25_scoped(query, CANDIDATES.max(opts.k), pid, opts.help_only)?;
         let mut dense = self.search_dense(qvec, if opts.help_only { self.passages.len() } else { CANDIDATES.max(opts.k) }, pid);
+        // Indexes built before the product marker existed still need the filter here.
         bm25.retain(|(o, _)| keep(o));
         dense.retain(|(o, _)| keep(o));
         dense.truncate(CANDIDATES.max(opts.k));
