@@ -19,8 +19,11 @@
 //! - [`kb`]: reading documents and cutting them into passages.
 //! - [`index`]: building, swapping and searching index generations.
 //! - [`retrieve`]: a question's evidence, with the concurrency bound on model work.
+//! - [`actions`]: guided returns, exchanges, cancellations and order changes: policy as
+//!   configuration, flows across turns, idempotent execution with an action log.
 //! - [`app`]: shared services built once; [`http`]: the HTTP channel; [`cli`]: the commands.
 
+pub mod actions;
 pub mod answer;
 pub mod app;
 pub mod assistant;
