@@ -425,7 +425,10 @@ impl Assistant {
     /// message to the rest of `respond`.
     async fn guided(&self, q: &Question, message: &str, u: &Understanding, state: &mut ConversationState) -> Result<Option<Part>, AssistantError> {
         let flow: Option<Flow> = state.flow.clone().and_then(|v| serde_json::from_value(v).ok());
-        let asks = is_action(u.intent) || u.requests.iter().any(|r| is_action(r.intent));
+        // The intent model, or a plain request verb next to an order number or an identity (the
+        // model can be unsure of a long, many-part request).
+        let names_something = !u.entities.order_numbers.is_empty() || !u.entities.emails.is_empty() || !u.entities.user_ids.is_empty() || state.customer_id.is_some();
+        let asks = is_action(u.intent) || u.requests.iter().any(|r| is_action(r.intent)) || names_something && crate::actions::read::asks_for_operation(message);
         if flow.is_none() && !asks {
             return Ok(None);
         }

@@ -203,6 +203,8 @@ impl Desk<'_> {
 /// What earlier plans in the same request do to the orders (so later ones see it).
 #[derive(Default)]
 struct Sim {
+    /// Gift card balance changes from earlier plans (a cancellation refunds a gift card).
+    balance: HashMap<String, i64>,
     items_changed: BTreeSet<String>,
     status: HashMap<String, OrderStatus>,
     used_lines: BTreeSet<(String, usize)>,
@@ -211,6 +213,10 @@ struct Sim {
 impl Sim {
     fn status(&self, o: &Order) -> OrderStatus {
         self.status.get(&o.number).copied().unwrap_or(o.status)
+    }
+
+    fn balance(&self, m: &PaymentMethod) -> i64 {
+        m.balance_cents.unwrap_or(0) + self.balance.get(&m.id).copied().unwrap_or(0)
     }
 }
 
@@ -276,7 +282,11 @@ pub fn plan_all(desk: &Desk, wishes: &[Wish]) -> Vec<Step> {
     }
     let mut last_failed = false;
     let mut prev_orders: Vec<String> = Vec::new();
-    for w in &wishes {
+    for (wi, w) in wishes.iter().enumerate() {
+        // "Ship it to …. I need to change the address": the second says the first again.
+        if matches!(w.target, Target::OrderAddress | Target::DefaultAddress) && w.address.is_none() && wishes[..wi].iter().any(|p| p.target == w.target && p.address.is_some()) {
+            continue;
+        }
         if w.fallback_of_previous && !last_failed {
             continue;
         }
@@ -461,8 +471,11 @@ fn plan_wish(desk: &Desk, w: &Wish, sim: &mut Sim, steps: &mut Vec<Step>) {
                 return steps.push(refuse(format!("order {} is already paid with {}", o.number, describe_method(desk.customer, &old))));
             }
             if let Some(m) = desk.customer.payment_method(&new) {
-                if m.kind == PaymentMethodKind::GiftCard && m.balance_cents.unwrap_or(0) < o.total_cents {
-                    return steps.push(refuse(format!("the gift card's balance ({}) doesn't cover the order total of {}", format_cents(m.balance_cents.unwrap_or(0)), format_cents(o.total_cents))));
+                if m.kind == PaymentMethodKind::GiftCard && sim.balance(m) < o.total_cents {
+                    return steps.push(refuse(format!("the gift card's balance ({}) doesn't cover the order total of {}", format_cents(sim.balance(m)), format_cents(o.total_cents))));
+                }
+                if m.kind == PaymentMethodKind::GiftCard {
+                    *sim.balance.entry(m.id.clone()).or_default() -= o.total_cents;
                 }
             }
             steps.push(Step::Plan(Plan {
@@ -514,6 +527,11 @@ fn plan_items(desk: &Desk, w: &Wish, sim: &mut Sim, steps: &mut Vec<Step>) {
         } else {
             orders.clone()
         };
+        if scope.is_empty() && !sim.status.is_empty() && (w.all_items || w.all_orders) {
+            // Said twice ("return everything … make sure to return both orders"): the earlier
+            // plans already cover it.
+            return;
+        }
         if scope.is_empty() || !w.all_items && !w.all_orders && w.orders.is_empty() {
             let any: Vec<usize> = orders_for(desk, w, &all_states, sim).unwrap_or_default();
             return steps.push(if scope.is_empty() && !any.is_empty() && w.orders.is_empty() && (w.all_orders || w.all_items) {
@@ -532,6 +550,14 @@ fn plan_items(desk: &Desk, w: &Wish, sim: &mut Sim, steps: &mut Vec<Step>) {
                 }
                 Step::Ask(format!("which items from order {} do you mean?", desk.orders[scope[0]].number))
             });
+        }
+        // Something to leave out that none of these orders has: the reading went wrong
+        // somewhere, so ask rather than return too much.
+        for e in &w.except {
+            if !scope.iter().any(|&oi| desk.orders[oi].items.iter().any(|l| e.products.contains(&l.product_id))) {
+                let name = e.products.first().and_then(|p| desk.catalogue.product(p)).map_or("that item".to_string(), |p| p.name.clone());
+                return steps.push(Step::Ask(format!("I couldn't find the {name} you want to keep in that order. Which items exactly should I include?")));
+            }
         }
         for oi in scope {
             if w.verb == Verb::Cancel {
@@ -632,6 +658,9 @@ fn plan_cancel(desk: &Desk, w: &Wish, oi: usize, lines: &[usize], sim: &mut Sim,
     let amount: i64 = if partial { lines.iter().map(|&l| o.items[l].line_total_cents()).sum() } else { o.paid_cents() - o.refunded_cents() };
     let method = original_method(o).unwrap_or_default();
     let gift = desk.customer.payment_method(&method).is_some_and(|m| m.kind == PaymentMethodKind::GiftCard);
+    if gift {
+        *sim.balance.entry(method.clone()).or_default() += amount;
+    }
     let what = if partial { format!("Cancel {} from order {}", items_label(&lines.iter().map(|&l| &o.items[l]).collect::<Vec<_>>()), o.number) } else { format!("Cancel order {} ({})", o.number, items_label(&live.iter().map(|&l| &o.items[l]).collect::<Vec<_>>())) };
     let why = reason.as_deref().map(|r| format!(", reason: {r}")).unwrap_or_default();
     if !partial {
@@ -693,9 +722,22 @@ fn plan_return(desk: &Desk, w: &Wish, o: &Order, lines: &[usize], sim: &mut Sim,
         }
         problem.get_or_insert(format!("refunds can't go to {} here", describe_method(desk.customer, &id)));
     }
+    let said_where = {
+        let t = w.text.to_lowercase();
+        ["refund to", "refund it to", "refund them to", "refunded to", "refund each", "refund on", "payment method", "refund into", "money back to", "money to"].iter().any(|p| t.contains(p))
+    };
     let method = match (method, problem) {
         (Some(m), _) => m,
         (None, Some(p)) => return steps.push(refuse(p)),
+        // They said where the money should go, in words not understood: ask, never assume.
+        (None, None) if said_where => {
+            return steps.push(Step::Ask(format!(
+                "where should the refund for order {} go: the original payment method ({}){}?",
+                o.number,
+                describe_method(desk.customer, &original),
+                if policy.returns.refund_to.contains(&RefundDestination::GiftCard) { " or one of your gift cards" } else { "" }
+            )))
+        }
         (None, None) => match policy.returns.default_refund {
             RefundDestination::Original | RefundDestination::GiftCard => original.clone(),
             RefundDestination::StoreCredit => "store_credit".into(),
@@ -808,7 +850,7 @@ fn plan_swap(desk: &Desk, w: &Wish, o: &Order, lines: &[(usize, Option<&ItemRef>
             for r in &w.payment {
                 match desk.resolve_pay(r, Some(o)) {
                     Ok(id) if id != "store_credit" => {
-                        let short = desk.customer.payment_method(&id).is_some_and(|m| m.kind == PaymentMethodKind::GiftCard && m.balance_cents.unwrap_or(0) < diff);
+                        let short = desk.customer.payment_method(&id).is_some_and(|m| m.kind == PaymentMethodKind::GiftCard && sim.balance(m) < diff);
                         if short {
                             problem.get_or_insert(format!("the gift card's balance doesn't cover the difference of {}", format_cents(diff)));
                             continue;
@@ -834,7 +876,7 @@ fn plan_swap(desk: &Desk, w: &Wish, o: &Order, lines: &[(usize, Option<&ItemRef>
     };
     if settlement == Settlement::CustomerChoice && w.payment.is_empty() {
         if let Some(m) = desk.customer.payment_method(&method) {
-            if m.kind == PaymentMethodKind::GiftCard && m.balance_cents.unwrap_or(0) < diff {
+            if m.kind == PaymentMethodKind::GiftCard && sim.balance(m) < diff {
                 return steps.push(Step::Ask(format!("the gift card on this order doesn't cover the difference of {}; which payment method should I use?", format_cents(diff))));
             }
         }
@@ -844,6 +886,9 @@ fn plan_swap(desk: &Desk, w: &Wish, o: &Order, lines: &[(usize, Option<&ItemRef>
         -1 => format!("The difference of {} is refunded to {}.", format_cents(-diff), describe_method(desk.customer, &method)),
         _ => "There is no price difference.".to_string(),
     };
+    if !exchange && desk.customer.payment_method(&method).is_some_and(|m| m.kind == PaymentMethodKind::GiftCard) {
+        *sim.balance.entry(method.clone()).or_default() -= diff;
+    }
     let (verb, action) = if exchange {
         sim.status.insert(o.number.clone(), OrderStatus::ExchangeRequested);
         ("Exchange", Action::ExchangeItems { order: o.number.clone(), item_ids: old_ids, new_item_ids: new_ids, payment_method_id: method })

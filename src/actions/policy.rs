@@ -319,7 +319,8 @@ impl Policy {
     fn window(&self, order: &Order, days: Option<i64>, now: OffsetDateTime, what: &str) -> Result<(), Refusal> {
         let Some(days) = days else { return Ok(()) };
         let Some(delivered) = order.delivered_at() else { return Ok(()) };
-        let age = (now - delivered).whole_days();
+        // Calendar days, as a customer counts them.
+        let age = (now.date() - delivered.date()).whole_days();
         if age > days {
             return Err(Refusal {
                 reason: format!("order {} was delivered {age} days ago, and {what} can only be started within {days} days of delivery", order.number),

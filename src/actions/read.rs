@@ -109,7 +109,7 @@ pub struct Catalogue<'a> {
 }
 
 /// A few everyday words for product types (general English, not any store's names).
-const SYNONYMS: &[(&str, &str)] = &[("bike", "bicycle"), ("phone", "smartphone"), ("cellphone", "smartphone"), ("bookcase", "bookshelf"), ("shelf", "bookshelf"), ("tee", "t-shirt"), ("watch", "wristwatch"), ("trainer", "sneakers"), ("coffee machine", "coffee maker")];
+const SYNONYMS: &[(&str, &str)] = &[("bike", "bicycle"), ("phone", "smartphone"), ("cellphone", "smartphone"), ("bookcase", "bookshelf"), ("shelf", "bookshelf"), ("tee", "t-shirt"), ("watch", "wristwatch"), ("trainer", "sneakers")];
 
 /// Head nouns too generic to name a product alone.
 const GENERIC_HEADS: &[&str] = &["set", "kit", "item", "thing", "one"];
@@ -226,7 +226,18 @@ fn verb_of(t: &[&Tok], i: usize) -> Option<Verb> {
             Verb::Modify
         }
         "cancel" | "cancelling" | "canceling" | "remove" | "removing" => Verb::Cancel,
+        // "ship it to …", "deliver LF-100003 to …": an address change.
+        "ship" | "deliver" | "redirect" | "reroute" if t[i + 1..].iter().take(5).any(|x| x.text == "to") => Verb::Modify,
         "need" | "want" if prev == "longer" => Verb::Cancel,
+        // "also needs to be exchanged", "want it returned": a passive request.
+        "returned" | "exchanged" | "cancelled" | "canceled" | "modified" | "changed" | "swapped" | "replaced" if i > 0 && matches!(prev, "be" | "been" | "it" | "them" | "get") => {
+            match w {
+                "returned" => Verb::Return,
+                "exchanged" | "swapped" | "replaced" => Verb::Exchange,
+                "cancelled" | "canceled" => Verb::Cancel,
+                _ => Verb::Modify,
+            }
+        }
         _ => return None,
     })
 }
@@ -340,14 +351,17 @@ fn state_code(s: &str) -> Option<String> {
 /// 10001", "445 Maple Drive, Suite 394, Fort Worth, Texas, 76165".
 pub fn written_address(text: &str) -> Option<Address> {
     let parts: Vec<&str> = text.split([',', '\n']).map(|p| p.trim().trim_matches(|c: char| c == '(' || c == ')' || c == '.')).filter(|p| !p.is_empty()).collect();
-    let start = parts.iter().position(|p| {
-        let mut w = p.split_whitespace();
-        w.next().is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) && n.len() <= 6) && w.next().is_some_and(|s| s.chars().next().is_some_and(char::is_alphabetic))
-    })?;
-    // The first word of the street part may follow other words ("is 1234 Elm St").
+    // The street starts at a house number, possibly after other words ("… to 1234 Elm St").
+    let street_at = |p: &str| -> Option<usize> {
+        let words: Vec<&str> = p.split_whitespace().collect();
+        (0..words.len().saturating_sub(1)).rev().find(|&i| {
+            words[i].chars().all(|c| c.is_ascii_digit()) && words[i].len() <= 6 && words[i + 1].chars().next().is_some_and(char::is_alphabetic) && !(words[i].len() == 5 && i + 2 >= words.len())
+        })
+    };
+    let start = parts.iter().position(|p| street_at(p).is_some())?;
     let line1 = {
         let words: Vec<&str> = parts[start].split_whitespace().collect();
-        words.join(" ")
+        words[street_at(parts[start])?..].join(" ")
     };
     let mut line2 = None;
     let mut i = start + 1;
@@ -397,7 +411,7 @@ fn place_words(t: &[&Tok]) -> Vec<String> {
             "sf" => out.push("san francisco".into()),
             _ if w.len() > 2 && t[i].kind == Kind::Word => {
                 out.push(w.to_string());
-                if !next.is_empty() {
+                if !next.is_empty() && t[i + 1].start <= t[i].end + 1 {
                     out.push(format!("{w} {next}"));
                 }
             }
@@ -405,6 +419,20 @@ fn place_words(t: &[&Tok]) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether a message plainly asks for an operation (a request verb that is not negated, not
+/// inside a condition, in a message that is not a question): guided actions take it even when
+/// the intent model is unsure.
+pub fn asks_for_operation(message: &str) -> bool {
+    let toks = tokenize(message);
+    let lower = message.trim().to_lowercase();
+    let question = lower.ends_with('?') || ["how ", "can i ", "what ", "do you ", "is it ", "are ", "when ", "why "].iter().any(|q| lower.starts_with(q));
+    if question {
+        return false;
+    }
+    let wt: Vec<&Tok> = toks.iter().filter(|t| t.is_word()).collect();
+    (0..wt.len()).any(|k| verb_of(&wt, k).is_some() && !negated(&wt, k))
 }
 
 /// Reads every operation the message asks for.
@@ -452,6 +480,10 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         if c == Cond::InCondition {
             continue;
         }
+        // "cancel it, I no longer need it": the second is the reason, not another request.
+        if matches!(wt[k].text.as_str(), "need" | "want") && cues.last().is_some_and(|&(p, _, _)| sentence[p] == sentence[ti]) {
+            continue;
+        }
         // "exchange or return the tablet": one operation, the first named.
         if let Some(&(prev, _, _)) = cues.last() {
             let between: Vec<&str> = toks[prev + 1..ti].iter().filter(|t| t.is_word()).map(|t| t.text.as_str()).collect();
@@ -474,8 +506,9 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         let ext_end = next_cue.map(|n| sentence_start(n)).unwrap_or(toks.len()).max(own_end);
         let own: Vec<&Tok> = toks[start..own_end].iter().collect();
         let own_words: Vec<&Tok> = own.iter().copied().filter(|t| t.is_word() || matches!(t.kind, Kind::Id | Kind::Email | Kind::Semi)).collect();
-        let text = message[toks[start].start..toks[own_end.saturating_sub(1).max(start)].end].to_string();
-        let lower = text.to_lowercase();
+        // The wish's own words and the sentences that add to it.
+        let text = message[toks[start].start..toks[ext_end.saturating_sub(1).max(start)].end].to_string();
+        let lower = message[toks[start].start..toks[own_end.saturating_sub(1).max(start)].end].to_lowercase();
 
         let mut w = Wish {
             verb,
@@ -507,7 +540,7 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             || verb == Verb::Cancel && (lower.contains("the order") || lower.contains("this order") || lower.contains("that order")) && !lower.contains("from the order") && !lower.contains("in the order");
 
         // Addresses and payment methods.
-        if lower.contains("address") || lower.contains("ship it to") || lower.contains("send it to") || lower.contains("deliver it to") {
+        if lower.contains("address") || matches!(toks[at].text.as_str(), "ship" | "deliver" | "redirect" | "reroute") {
             let default_words = lower.contains("default") || lower.contains("user address") || lower.contains("profile") || lower.contains("account address") || lower.contains("my address") && !lower.contains("order");
             let order_words = lower.contains("order") || !w.orders.is_empty();
             w.target = if default_words && !(order_words && (lower.contains("order address") || lower.contains("orders") || !w.orders.is_empty())) { Target::DefaultAddress } else { Target::OrderAddress };
@@ -549,6 +582,8 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             message[own_words[a].start..own_words[b - 1].end].to_string()
         };
         let mut prev_end = 0;
+        // Where the last item's description of what they want ends.
+        let mut target_end = 0;
         for (mi, (m_at, m_len, ids)) in mentions.iter().enumerate() {
             let next_at = mentions.get(mi + 1).map(|m| m.0).unwrap_or(own_words.len());
             let before: Vec<&str> = own_words[m_at.saturating_sub(4)..*m_at].iter().map(|t| t.text.as_str()).collect();
@@ -568,8 +603,18 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             // After an exchange target marker, a product name is the new item's description
             // ("… to a large red Fleece Jacket"), not another item.
             if let Some(last) = w.items.last() {
-                if last.target.as_ref().is_some_and(|t| !t.is_empty()) && last.products.iter().any(|p| ids.contains(p)) && (verb == Verb::Exchange || verb == Verb::Modify) && !before.contains(&"and") {
+                if *m_at < target_end && last.products.iter().any(|p| ids.contains(p)) && (verb == Verb::Exchange || verb == Verb::Modify) && !before.contains(&"and") {
                     prev_end = m_at + m_len;
+                    continue;
+                }
+            }
+            // A product word that is an option value of the item just named describes it
+            // ("Backpack {compartment: laptop}"): not another item.
+            let same_clause = mi > 0 && !(mentions[mi - 1].0..*m_at).any(|k| own_words[k].kind == Kind::Semi);
+            if let Some(prev) = w.items.last().filter(|_| same_clause) {
+                let words = text_of(*m_at, m_at + m_len);
+                if prev.products.iter().filter_map(|id| catalogue.product(id)).any(|p| !super::variant::described_values(&words, p).is_empty()) {
+                    prev_end = prev_end.max(*m_at);
                     continue;
                 }
             }
@@ -585,10 +630,18 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             let clause_end = |from: usize| (from..next_at).find(|&j| own_words[j].kind == Kind::Semi).unwrap_or(next_at);
             let (source, target) = match marker {
                 Some(mk) => (format!("{} {}", text_of(prev_end, *m_at), text_of(m_at + m_len, mk)), Some(text_of(mk + 1, clause_end(mk + 1)))),
+                // No "to"/"for": what follows the item in its clause says what they want
+                // ("my T-shirt because it is too big, one size smaller would be good").
+                None if (verb == Verb::Exchange || verb == Verb::Modify) && next_at == own_words.len() && clause_end(m_at + m_len) > m_at + m_len => {
+                    (text_of(prev_end, *m_at), Some(text_of(m_at + m_len, clause_end(m_at + m_len))))
+                }
                 None => (format!("{} {}", text_of(prev_end, *m_at), if verb == Verb::Exchange || verb == Verb::Modify { String::new() } else { text_of(m_at + m_len, clause_end(m_at + m_len)) }), None),
             };
             // "exchange X {…} to {…}": the target of an empty description is an identical item.
             let target = target.map(|t| if t.trim_matches(|c: char| !c.is_alphanumeric()).is_empty() { String::new() } else { t });
+            if let Some(mk) = marker {
+                target_end = clause_end(mk + 1);
+            }
             w.items.push(ItemRef { products: ids.clone(), source, target, fallback: None, plural, position });
             prev_end = match marker {
                 Some(_) => next_at,
@@ -660,8 +713,19 @@ fn address_ref(message: &str, toks: &[Tok], start: usize, end: usize, order_at: 
     if let Some((_, n, _)) = order_at.iter().find(|(ti, _, r)| *ti >= start && *ti < end && *r) {
         return Some(AddrRef::OfOrder(n.clone()));
     }
-    let lower = text.to_lowercase();
-    let ws: Vec<&Tok> = toks[start..end].iter().filter(|t| t.is_word()).collect();
+    // The new address is what follows "to" ("change the order address to my default one"); the
+    // words before it name what changes ("my default address to …").
+    let to_at = (start..end).find(|&i| toks[i].text == "to" || toks[i].text == "into");
+    let (dest_start, dest_end) = match to_at {
+        Some(i) => (i + 1, (i + 1..end).find(|&j| toks[j].text == "to" || toks[j].is_break() || toks[j].text == "and" && toks[j + 1..end].iter().take(3).any(|x| x.text == "my" || x.text == "also")).unwrap_or(end)),
+        None => (start, end),
+    };
+    if dest_start >= dest_end {
+        return None;
+    }
+    let lower = message[toks[dest_start].start..toks[dest_end - 1].end].to_lowercase();
+    // Places are proper nouns ("my Chicago address", "the NYC one").
+    let ws: Vec<&Tok> = toks[dest_start..dest_end].iter().filter(|t| t.is_word() && t.text != "i" && message[t.start..].starts_with(|c: char| c.is_uppercase())).collect();
     let places = place_words(&ws);
     if lower.contains("default") || lower.contains("profile") || lower.contains("on file") || lower.contains("my home address") {
         return Some(AddrRef::Default);

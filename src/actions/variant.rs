@@ -278,6 +278,21 @@ fn find_values(w: &Words, product: &Product) -> Vec<Hit> {
             }
         }
     }
+    // An option's own name can contain its values ("bagged/bagless"): words that are the name
+    // are not a value.
+    let mut name_spans: Vec<(usize, usize)> = Vec::new();
+    for key in product.options.keys() {
+        let ks = key_stems(key);
+        if ks.len() < 2 {
+            continue;
+        }
+        for i in 0..w.len().saturating_sub(ks.len() - 1) {
+            if (0..ks.len()).all(|k| w.stem(i + k) == ks[k]) {
+                name_spans.push((i, i + ks.len()));
+            }
+        }
+    }
+    hits.retain(|h| !name_spans.iter().any(|&(a, b)| h.at >= a && h.at + h.len <= b && b - a > h.len));
     // A value two options share ("black" frame or lens): keep the one whose name is nearer.
     let mut out: Vec<Hit> = Vec::new();
     for h in &hits {
@@ -487,6 +502,14 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
         }
         let _ = stem;
         i += 1;
+    }
+    // "The same one but with clicky switches": everything else stays exactly as it is.
+    if spec.same_item && (!spec.want.is_empty() || !spec.relative.is_empty() || !spec.extreme.is_empty()) {
+        for k in product.options.keys() {
+            if !spec.want.contains_key(k) && !spec.relative.contains_key(k) && !spec.extreme.contains_key(k) && !spec.free.contains(k) && !spec.avoid.iter().any(|(a, _)| a == k) && !spec.prefer.iter().any(|(a, _)| a == k) {
+                spec.keep.insert(k.clone());
+            }
+        }
     }
     for k in &spec.free {
         spec.keep.remove(k);
