@@ -315,6 +315,21 @@ pub fn plan_all(desk: &Desk, wishes: &[Wish]) -> Vec<Step> {
         if prev_orders.is_empty() {
             prev_orders = w.orders.clone();
         }
+        if prev_orders.is_empty() {
+            // Refused or asked about: the orders its items are on ("remove the jacket …; if
+            // that's not possible, cancel the whole order" means the jacket's order).
+            let all: Vec<usize> = (0..desk.orders.len()).collect();
+            for item in &w.items {
+                if let Ok(found) = find_lines(desk, item, &all, &Sim::default()) {
+                    for (oi, _) in found {
+                        let n = desk.orders[oi].number.clone();
+                        if !prev_orders.contains(&n) {
+                            prev_orders.push(n);
+                        }
+                    }
+                }
+            }
+        }
         // A fallback that ran replaces the refusal that called for it.
         if w.fallback_of_previous {
             if let Some(pos) = steps[..before].iter().rposition(|s| matches!(s, Step::Refuse(_))) {
@@ -532,7 +547,9 @@ fn plan_items(desk: &Desk, w: &Wish, sim: &mut Sim, steps: &mut Vec<Step>) {
             // plans already cover it.
             return;
         }
-        if scope.is_empty() || !w.all_items && !w.all_orders && w.orders.is_empty() {
+        // "The whole order" is one order: with several that could be meant, ask which.
+        let one_of_many = w.one_order && !w.all_orders && w.orders.is_empty() && scope.len() > 1;
+        if scope.is_empty() || one_of_many || !w.all_items && !w.all_orders && w.orders.is_empty() {
             let any: Vec<usize> = orders_for(desk, w, &all_states, sim).unwrap_or_default();
             return steps.push(if scope.is_empty() && !any.is_empty() && w.orders.is_empty() && (w.all_orders || w.all_items) {
                 refuse(match w.verb {

@@ -9,7 +9,7 @@
 //! This module only describes the rules and answers "is this allowed, and if not, why"; it does
 //! not read messages or change orders.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -134,7 +134,8 @@ pub struct ReturnRules {
 impl Default for ReturnRules {
     fn default() -> Self {
         Self {
-            window_days: Some(30),
+            // Left out of a file: no window.
+            window_days: None,
             allowed_states: vec![OrderStatus::Delivered],
             final_sale_tags: vec!["final-sale".into()],
             refund_to: vec![RefundDestination::Original],
@@ -162,7 +163,7 @@ pub struct ExchangeRules {
 impl Default for ExchangeRules {
     fn default() -> Self {
         Self {
-            window_days: Some(30),
+            window_days: None,
             allowed_states: vec![OrderStatus::Delivered],
             same_product: true,
             require_in_stock: true,
@@ -421,19 +422,6 @@ impl Policy {
         }
         Ok(())
     }
-}
-
-/// Resolves `[policy]` in the config to a file path for messages (profiles have none).
-pub fn describe(cfg: &PolicyConfig) -> String {
-    match &cfg.path {
-        Some(p) => p.display().to_string(),
-        None => format!("built-in profile {}", cfg.profile),
-    }
-}
-
-/// Where `policies/` lives in a source checkout (for docs and tests).
-pub fn profiles_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
 }
 
 #[cfg(test)]

@@ -90,6 +90,8 @@ pub struct Wish {
     pub all_items: bool,
     /// "all my pending orders", "both orders".
     pub all_orders: bool,
+    /// "the whole order", "this order": one order, whichever is meant.
+    pub one_order: bool,
     /// Words limiting the orders: "pending" → true (unshipped), "received" → false.
     pub pending: Option<bool>,
     pub payment: Vec<PayRef>,
@@ -518,6 +520,7 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             except: Vec::new(),
             all_items: false,
             all_orders: false,
+            one_order: false,
             pending: None,
             payment: payments(&own_words, known.customer),
             reason: cancel_reason(&message[toks[start].start..toks[ext_end.saturating_sub(1).max(start)].end]),
@@ -534,6 +537,7 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             w.pending = Some(false);
         }
         w.all_orders = lower.contains("all pending orders") || lower.contains("all my pending orders") || lower.contains("all orders") || lower.contains("all my orders") || lower.contains("both orders") || lower.contains("all possible orders") || lower.contains("all order") || lower.contains("all my pending order") || lower.contains("all the orders");
+        w.one_order = ["whole order", "entire order", "the order", "this order", "that order", "my order", "just bought", "just received", "just got", "just ordered", "recent", "latest", "last order"].iter().any(|p| lower.contains(p)) && !w.all_orders;
         w.all_items = ["everything", "all items", "all the items", "all things", "all of the items", "whole order", "entire order", "all items in", "every item", "all possible"]
             .iter()
             .any(|p| lower.contains(p))
