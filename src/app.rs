@@ -27,6 +27,8 @@ pub enum AppError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     Understand(#[from] UnderstandError),
+    #[error(transparent)]
+    Policy(#[from] crate::actions::PolicyError),
     #[error("data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
 }
@@ -95,7 +97,8 @@ impl App {
         let understander = Arc::new(Understander::from_default_location(&config.model.models_root)?);
         let journal = Journal::open(&config.database_path())?;
         let retriever = Retriever::new(embedder, index, config.model.max_concurrent);
-        let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal));
+        let guide = crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?);
+        let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal, guide));
         Ok(Self { config, assistant })
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
+    actions::{Flow, Guide},
     answer::{
         compose::{self, Voice},
         gate, Citation, Handoff, HandoffReason, OrderCard,
@@ -130,6 +131,8 @@ pub struct Assistant {
     pub understander: Arc<Understander>,
     pub orders: Arc<dyn OrderStore>,
     pub journal: Journal,
+    /// Guided actions and the policy they follow.
+    pub guide: Arc<Guide>,
     client_failures: FailureLimiter,
 }
 
@@ -143,6 +146,8 @@ struct Part {
     /// Scores and decisions for the log.
     gate: Option<serde_json::Value>,
     hits: Vec<Hit>,
+    /// Guided actions proposed, executed or refused.
+    actions: Vec<serde_json::Value>,
     /// The turn did not move the conversation forward (unclear, unanswerable).
     failed: bool,
 }
@@ -154,9 +159,11 @@ impl Part {
 }
 
 impl Assistant {
-    pub fn new(config: Config, retriever: Retriever, understander: Arc<Understander>, orders: Arc<dyn OrderStore>, journal: Journal) -> Self {
+    /// The policy's identity methods decide which identity checks run.
+    pub fn new(mut config: Config, retriever: Retriever, understander: Arc<Understander>, orders: Arc<dyn OrderStore>, journal: Journal, guide: Guide) -> Self {
+        guide.policy.apply_identity(&mut config.identity);
         let window = std::time::Duration::from_secs(config.identity.failure_window_secs);
-        Self { config, retriever, understander, orders, journal, client_failures: FailureLimiter::new(window) }
+        Self { config, retriever, understander, orders, journal, guide: Arc::new(guide), client_failures: FailureLimiter::new(window) }
     }
 
     /// Answers one message.
@@ -233,7 +240,7 @@ impl Assistant {
             confidence: understanding.confidence,
             citations: part.citations.clone(),
             order: part.order.clone(),
-            actions: vec![],
+            actions: part.actions.clone(),
             handoff,
         };
         let latency = started.elapsed().as_millis() as u64;
@@ -253,7 +260,7 @@ impl Assistant {
                 text: answer.reply.clone(),
                 intent: answer.intent.clone(),
                 confidence: Some(answer.confidence),
-                detail: json!({"citations": answer.citations, "gate": part.gate, "order": answer.order, "handoff": answer.handoff}),
+                detail: json!({"citations": answer.citations, "gate": part.gate, "order": answer.order, "actions": answer.actions, "handoff": answer.handoff}),
                 latency_ms: Some(latency),
             },
         ];
@@ -284,6 +291,11 @@ impl Assistant {
 
         // Identity: a signed token, or what the customer has told us so far.
         self.update_identity(q, u, state)?;
+
+        // A guided action waiting on this reply, or a request to change something.
+        if let Some(part) = self.guided(q, message, u, state).await? {
+            return Ok(part);
+        }
 
         // A reply to our request for details resumes the question that was waiting on them.
         let resumed = state.pending_intent.as_deref().and_then(|s| s.parse::<Intent>().ok()).filter(|_| {
@@ -384,6 +396,8 @@ impl Assistant {
             postcode: u.entities.postcodes.first().cloned(),
             first_name,
             last_name,
+            user_id: u.entities.user_ids.first().cloned(),
+            more_emails: u.entities.emails.iter().skip(1).cloned().collect(),
         };
         let verdict = verify::check(self.orders.as_ref(), cfg, &claim).map_err(|verify::VerifyError::Orders(e)| AssistantError::Orders(e))?;
         match &verdict {
@@ -404,6 +418,72 @@ impl Assistant {
             _ => {}
         }
         Ok(verdict)
+    }
+
+    /// Guided actions (see [`crate::actions`]): runs when a flow is waiting on the customer or
+    /// the message asks to return, exchange, cancel or change something. `None` leaves the
+    /// message to the rest of `respond`.
+    async fn guided(&self, q: &Question, message: &str, u: &Understanding, state: &mut ConversationState) -> Result<Option<Part>, AssistantError> {
+        let flow: Option<Flow> = state.flow.clone().and_then(|v| serde_json::from_value(v).ok());
+        // The intent model, or a plain request verb next to an order number or an identity (the
+        // model can be unsure of a long, many-part request).
+        let names_something = !u.entities.order_numbers.is_empty() || !u.entities.emails.is_empty() || !u.entities.user_ids.is_empty() || state.customer_id.is_some();
+        let asks = is_action(u.intent) || u.requests.iter().any(|r| is_action(r.intent)) || names_something && crate::actions::read::asks_for_operation(message);
+        if flow.is_none() && !asks {
+            return Ok(None);
+        }
+        if state.customer_id.is_none() {
+            let voice = Voice::new(&self.config.store);
+            let request = match &flow {
+                Some(f) => format!("{}\n{message}", f.request),
+                None => message.to_string(),
+            };
+            match self.try_verify(q, u, state)? {
+                Verdict::Verified(_) => {}
+                Verdict::Incomplete => {
+                    state.flow = serde_json::to_value(Flow::awaiting_identity(&request)).ok();
+                    return Ok(Some(Part { text: self.guide.ask_identity(), gate: Some(json!({"decision": "verify"})), ..Default::default() }));
+                }
+                Verdict::Failed => {
+                    state.flow = serde_json::to_value(Flow::awaiting_identity(&request)).ok();
+                    return Ok(Some(Part { text: voice.verification_failed(), gate: Some(json!({"decision": "verification_failed"})), ..Default::default() }));
+                }
+                Verdict::Limited => {
+                    return Ok(Some(Part { text: voice.verification_limited(), handoff: Some(HandoffReason::VerificationLimit), ..Default::default() }));
+                }
+            }
+        }
+        let customer = state.customer_id.clone().expect("verified above");
+        let (guide, orders, conversation, text) = (self.guide.clone(), self.orders.clone(), state_conversation(q), message.to_string());
+        let now = time::OffsetDateTime::now_utc();
+        let turn = tokio::task::spawn_blocking(move || guide.turn(orders.as_ref(), &customer, &conversation, &text, flow, now))
+            .await
+            .map_err(|e| AssistantError::Worker(e.to_string()))?
+            .map_err(|e| match e {
+                crate::actions::ActionError::Orders(o) => AssistantError::Orders(o),
+                other => AssistantError::Worker(other.to_string()),
+            })?;
+        let Some(turn) = turn else {
+            state.flow = None;
+            return Ok(None);
+        };
+        state.flow = turn.flow.as_ref().and_then(|f| serde_json::to_value(f).ok());
+        state.pending_intent = None;
+        if let Some(n) = &turn.order {
+            state.order_in_focus = Some(n.clone());
+        }
+        let order = match &turn.order {
+            Some(n) => self.orders.order(n)?.filter(|o| Some(&o.customer_id) == state.customer_id.as_ref()).map(|o| compose::order_card(&o)),
+            None => None,
+        };
+        Ok(Some(Part {
+            text: turn.text,
+            order,
+            actions: turn.actions,
+            handoff: turn.handoff.map(|detail| HandoffReason::OutsidePolicy { detail }),
+            gate: Some(json!({"decision": "guided_action"})),
+            ..Default::default()
+        }))
     }
 
     /// The verified customer's order for this turn: named in the message, else the one in focus,
@@ -626,6 +706,15 @@ impl Assistant {
             "suggested_reply": draft,
         }))
     }
+}
+
+/// Intents that ask for a change guided actions carry out.
+fn is_action(intent: Intent) -> bool {
+    matches!(intent, Intent::CancelOrder | Intent::ChangeOrder | Intent::ChangeAddress | Intent::ReturnRequest | Intent::ExchangeRequest | Intent::RefundRequest)
+}
+
+fn state_conversation(q: &Question) -> String {
+    q.conversation_id.clone().unwrap_or_default()
 }
 
 fn mentions_own_order(message: &str) -> bool {

@@ -31,6 +31,24 @@ pub struct Config {
     pub store: StoreConfig,
     pub identity: IdentityConfig,
     pub gate: GateConfig,
+    /// The action policy (returns, exchanges, cancellations, changes): see `actions::policy`.
+    pub policy: PolicyConfig,
+}
+
+/// Which action policy the guided actions follow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// A built-in profile: `demo` (the demo store's help centre) or `tau-retail`.
+    pub profile: String,
+    /// A policy TOML file of the store's own; overrides `profile`.
+    pub path: Option<PathBuf>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self { profile: "demo".into(), path: None }
+    }
 }
 
 /// The store's voice: every reply is framed by these, never by free text.
@@ -48,7 +66,8 @@ pub struct StoreConfig {
     pub support_hours: String,
 }
 
-/// How a customer may prove who they are before seeing order data.
+/// How a customer may prove who they are before seeing order data. The three `allow_*` flags are
+/// set from the action policy's `[identity] methods` when the assistant starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IdentityConfig {
@@ -57,6 +76,8 @@ pub struct IdentityConfig {
     pub allow_email_only: bool,
     /// First and last name plus postcode.
     pub allow_name_postcode: bool,
+    /// A τ-bench style user id plus the postcode on file (a name + postcode claim spelled as the id).
+    pub allow_user_id_postcode: bool,
     /// Secret for the store's signed customer tokens (HMAC-SHA256); empty disables tokens.
     pub token_secret: String,
     /// Failed verification attempts allowed per conversation before it is handed to a person.
@@ -126,6 +147,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             identity: IdentityConfig::default(),
             gate: GateConfig::default(),
+            policy: PolicyConfig::default(),
         }
     }
 }
@@ -148,6 +170,7 @@ impl Default for IdentityConfig {
         Self {
             allow_email_only: false,
             allow_name_postcode: false,
+            allow_user_id_postcode: false,
             token_secret: String::new(),
             max_failures_per_conversation: 3,
             max_failures_per_client: 10,
@@ -221,6 +244,9 @@ impl Config {
         }
         if let Some(v) = get("SHOPKEEP_TOKEN_SECRET") {
             self.identity.token_secret = v;
+        }
+        if let Some(v) = get("SHOPKEEP_POLICY") {
+            self.policy.profile = v;
         }
         if let Some(v) = get("SHOPKEEP_PORT") {
             self.server.port = parse("SHOPKEEP_PORT", v)?;

@@ -34,8 +34,11 @@
 //! - [`answer`]: the confidence gate, reply composition, citations and hand-off reasons.
 //! - [`assistant`]: one turn of a conversation, end to end; [`journal`]: its record.
 //! - [`eval`]: the development-set evaluations behind `shopkeep eval`.
+//! - [`actions`]: guided returns, exchanges, cancellations and order changes: policy as
+//!   configuration, flows across turns, idempotent execution with an action log.
 //! - [`app`]: shared services built once; [`http`]: the HTTP channel; [`cli`]: the commands.
 
+pub mod actions;
 pub mod answer;
 pub mod app;
 pub mod assistant;

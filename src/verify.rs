@@ -58,6 +58,10 @@ pub struct Claim {
     pub postcode: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    /// A τ-bench style user id ("mia_garcia_4516"), checked with the postcode on file.
+    pub user_id: Option<String>,
+    /// Further emails the customer gave ("my emails are … and …"); each is tried in turn.
+    pub more_emails: Vec<String>,
 }
 
 /// The outcome of checking a claim.
@@ -108,6 +112,18 @@ pub fn check(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Res
         }
         return Ok(Verdict::Failed);
     }
+    if cfg.allow_user_id_postcode {
+        if let (Some(id), Some(postcode)) = (&claim.user_id, &claim.postcode) {
+            // The same proof as a name and postcode: the id spells the name, the postcode must be
+            // the one on file.
+            return Ok(match store.customer(id)? {
+                Some(c) if c.default_address.as_ref().is_some_and(|a| norm(&a.postcode) == norm(postcode)) => {
+                    Verdict::Verified(Identity { customer_id: c.id, method: Method::NamePostcode })
+                }
+                _ => Verdict::Failed,
+            });
+        }
+    }
     if cfg.allow_name_postcode {
         if let (Some(first), Some(last), Some(postcode)) = (&claim.first_name, &claim.last_name, &claim.postcode) {
             let matches = store.customers_by_name_postcode(first, last, postcode)?;
@@ -120,10 +136,12 @@ pub fn check(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Res
     }
     if cfg.allow_email_only {
         if let Some(email) = &claim.email {
-            return Ok(match store.customer_by_email(email)? {
-                Some(c) => Verdict::Verified(Identity { customer_id: c.id, method: Method::Email }),
-                None => Verdict::Failed,
-            });
+            for e in std::iter::once(email).chain(&claim.more_emails) {
+                if let Some(c) = store.customer_by_email(e)? {
+                    return Ok(Verdict::Verified(Identity { customer_id: c.id, method: Method::Email }));
+                }
+            }
+            return Ok(Verdict::Failed);
         }
     }
     Ok(Verdict::Incomplete)

@@ -62,10 +62,29 @@ pub enum Command {
         #[arg(long)]
         threshold: Option<f32>,
     },
+    /// τ-bench retail requests through the whole assistant with the tau-retail policy: a fresh
+    /// store per case, "yes" to every confirmation; executed writes against the expected ones.
+    TauRetail(TauArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TauArgs {
+    /// `{"id","message","expected_actions"}` lines.
+    file: PathBuf,
+    /// Print the figures as JSON on the last line.
+    #[arg(long)]
+    json: bool,
+    /// The store to load for every case (default: db.json beside FILE).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Print each case's transcript and actions (`all`, or `failed` for the inexact ones).
+    #[arg(long)]
+    show: Option<String>,
 }
 
 pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
     match cmd {
+        Command::TauRetail(args) => tau_retail(cfg, args),
         Command::Intents { file, json, split, head } => {
             let lines = read_jsonl(&file).with_context(|| format!("reading {}", file.display()))?;
             let understander = match head {
@@ -136,6 +155,42 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
 pub fn read_product_cases(file: &std::path::Path) -> anyhow::Result<Vec<ProductCase>> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>().context("parsing product-qa lines")
+}
+
+fn tau_retail(cfg: Config, args: TauArgs) -> anyhow::Result<()> {
+    use crate::eval::tau_retail::{evaluate, Case};
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let cases: Vec<Case> = text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>().context("parsing tau-retail lines")?;
+    let db = args.db.clone().unwrap_or_else(|| args.file.with_file_name("db.json"));
+    let embedder = load_embedder(&cfg)?;
+    let understander = std::sync::Arc::new(Understander::from_default_location(&cfg.model.models_root)?);
+    let work = tempfile_dir()?;
+    let show = args.show.clone();
+    let report = evaluate(&cfg, &db, &cases, embedder, understander, &work, &mut |r| {
+        let print = match show.as_deref() {
+            Some("all") => true,
+            Some("failed") => !r.exact,
+            _ => false,
+        };
+        if print {
+            println!("=== {} exact={} wrong_write={} handoff={}/{}", r.id, r.exact, r.wrong_write, r.handoff_done, r.handoff_expected);
+            for t in &r.transcript {
+                println!("  {}", t.replace('\n', "\n    "));
+            }
+            println!("  executed: {}", serde_json::to_string(&r.executed).unwrap_or_default());
+            println!("  expected: {}", serde_json::to_string(&r.expected).unwrap_or_default());
+        }
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    let report = report?;
+    println!(
+        "n {}  exact {:.3} ({} cases)  wrong_writes {}  handoffs expected {} done {}  unexpected handoffs {}",
+        report.n, report.exact, report.exact_cases, report.wrong_writes, report.handoff_expected, report.handoff_done, report.handoff_unexpected
+    );
+    if args.json {
+        println!("{}", serde_json::json!({"n": report.n, "exact": report.exact, "wrong_writes": report.wrong_writes, "handoff_expected": report.handoff_expected, "handoff_done": report.handoff_done}));
+    }
+    Ok(())
 }
 
 /// A scratch directory for an evaluation index, removed afterwards.

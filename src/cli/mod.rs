@@ -1,6 +1,7 @@
-//! The command line: `serve`, `ask`, `reindex`, `search`, `import`, `eval`, `train`, `bench`. Parses flags into the one
+//! The command line: `serve`, `ask`, `reindex`, `search`, `import`, `eval`, `train`, `bench`, `actions`. Parses flags into the one
 //! [`Config`] (defaults < file < env < flags) and calls the library; `anyhow` lives only here.
 
+mod actions;
 mod ask;
 mod bench;
 mod eval;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::Command),
+    /// The guided-actions log, and an admin's reversal of an action.
+    #[command(subcommand)]
+    Actions(actions::Command),
 }
 
 /// Runs the parsed command.
@@ -73,5 +77,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import::run(cfg, args),
         Command::Eval(cmd) => eval::run(cfg, cmd),
         Command::Train(cmd) => train::run(cfg, cmd),
+        Command::Actions(cmd) => actions::run(cfg, cmd),
     }
 }

@@ -4,3 +4,4 @@
 pub mod retrieval;
 pub mod intents;
 pub mod product_qa;
+pub mod tau_retail;

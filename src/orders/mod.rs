@@ -7,6 +7,8 @@
 //!   several reads and writes in one atomic transaction that rolls back on any error.
 //! - [`sqlite::SqliteOrderStore`]: the implementation, one JSON document per record with indexed
 //!   key columns, versioned migrations, and cheap in-memory copies for evaluation.
+//! - the action log ([`LoggedAction`]): changes made on a customer's behalf, written in the same
+//!   transaction as the change, unique by idempotency key.
 //! - [`import`]: loading canonical, Shopify and τ-bench retail exports, all or nothing.
 //! - [`demo`]: the deterministic "Larkfield Goods" demo store and its product documents.
 //!
@@ -97,6 +99,11 @@ pub trait OrderStore: Send + Sync {
     /// readers see either the state before or the state after.
     fn write(&self, f: &mut dyn FnMut(&mut dyn OrderWriter) -> Result<()>) -> Result<()>;
     fn counts(&self) -> Result<StoreCounts>;
+    /// An action log entry by id.
+    fn action(&self, id: &str) -> Result<Option<LoggedAction>>;
+    /// The action log of one order, or of every order of a customer (`customer_id`), oldest
+    /// first.
+    fn actions_for(&self, order_number: Option<&str>, customer_id: Option<&str>) -> Result<Vec<LoggedAction>>;
 
     /// Inserts or replaces an order (by number). Its customer must exist.
     fn save_order(&self, order: &Order) -> Result<()> {
@@ -123,6 +130,12 @@ pub trait OrderWriter {
     fn save_order(&mut self, order: &Order) -> Result<()>;
     fn save_customer(&mut self, customer: &Customer) -> Result<()>;
     fn save_product(&mut self, product: &Product) -> Result<()>;
+    /// The logged action with this idempotency key, if any.
+    fn action_by_key(&mut self, key: &str) -> Result<Option<LoggedAction>>;
+    /// The action log of one order, oldest first.
+    fn actions_for_order(&mut self, order_number: &str) -> Result<Vec<LoggedAction>>;
+    /// Inserts or replaces (by id) a log entry. Another entry with the same key is a conflict.
+    fn save_action(&mut self, action: &LoggedAction) -> Result<()>;
 }
 
 /// [`OrderStore::write`] with a value and the caller's own error type: `Err(e)` from `f` rolls

@@ -489,6 +489,33 @@ impl Order {
     }
 }
 
+/// One entry of the action log: a change made to the store on a customer's behalf (or its
+/// reversal), kept beside the records it changed so both commit in one transaction. `doc` holds
+/// the details the acting module chose to keep (what, before, after); the store only indexes the
+/// columns here and keeps `key` unique, which is what makes an action idempotent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedAction {
+    /// "ACT-…".
+    pub id: String,
+    /// The same key twice is the same action: the second attempt finds the first.
+    pub key: String,
+    #[serde(with = "rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who asked: the verified customer.
+    pub customer_id: String,
+    /// Who did it: "assistant", or "admin:<name>" for a reversal.
+    pub actor: String,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub order_number: Option<String>,
+    /// "return_items", "exchange_items", "cancel_order", …
+    pub kind: String,
+    /// "executed" or "reverted".
+    pub status: String,
+    pub doc: serde_json::Value,
+}
+
 /// Everything in a store, in the `canonical` import format.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dataset {

@@ -20,7 +20,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use super::{
     model::{check_customer, check_order, check_product},
     normalise_email, normalise_name, normalise_order_number, normalise_postcode, Customer, Dataset, Order, OrderError, OrderStore, OrderWriter, Product,
-    Result, StoreCounts, Variant,
+    LoggedAction, Result, StoreCounts, Variant,
 };
 
 /// A schema step. Steps only ever get appended; a released step is never edited.
@@ -30,7 +30,8 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
+const MIGRATIONS: &[Migration] = &[
+    Migration {
     version: 1,
     name: "customers, products, variants and orders as JSON documents",
     sql: "
@@ -75,7 +76,27 @@ const MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX orders_status ON orders(status);
         CREATE INDEX orders_created ON orders(created_at);
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "action log",
+        sql: "
+        CREATE TABLE actions (
+            id              TEXT PRIMARY KEY,
+            idempotency_key TEXT NOT NULL,
+            at              TEXT NOT NULL,
+            customer_id     TEXT NOT NULL,
+            order_number    TEXT,
+            kind            TEXT NOT NULL,
+            status          TEXT NOT NULL,
+            doc             TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX actions_key ON actions(idempotency_key);
+        CREATE INDEX actions_order ON actions(order_number, at);
+        CREATE INDEX actions_customer ON actions(customer_id, at);
+    ",
+    },
+];
 
 // The lookups, named so a test can check that each one is answered from an index.
 const ORDER_BY_KEY: &str = "SELECT number, doc FROM orders WHERE number_norm = ?1";
@@ -90,9 +111,13 @@ const VARIANT_OWNER: &str = "SELECT product_id FROM variants WHERE item_id = ?1"
 const EMAIL_OWNER: &str = "SELECT id FROM customers WHERE email_lower = ?1 AND email_lower <> ''";
 const KEY_OWNER: &str = "SELECT number FROM orders WHERE number_norm = ?1";
 const CUSTOMER_EXISTS: &str = "SELECT EXISTS(SELECT 1 FROM customers WHERE id = ?1)";
+const ACTION_BY_ID: &str = "SELECT id, doc FROM actions WHERE id = ?1";
+const ACTION_BY_KEY: &str = "SELECT id, doc FROM actions WHERE idempotency_key = ?1";
+const ACTIONS_OF_ORDER: &str = "SELECT id, doc FROM actions WHERE order_number = ?1 ORDER BY at, rowid";
+const ACTIONS_OF_CUSTOMER: &str = "SELECT id, doc FROM actions WHERE customer_id = ?1 ORDER BY at, rowid";
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The order store on SQLite. One connection behind a mutex: every call is short, and SQLite
 /// serialises writers anyway.
@@ -309,6 +334,19 @@ impl OrderStore for SqliteOrderStore {
         };
         Ok(StoreCounts { customers: count("customers")?, products: count("products")?, orders: count("orders")? })
     }
+
+    fn action(&self, id: &str) -> Result<Option<LoggedAction>> {
+        get_doc(&*self.lock()?, ACTION_BY_ID, id, "action")
+    }
+
+    fn actions_for(&self, order_number: Option<&str>, customer_id: Option<&str>) -> Result<Vec<LoggedAction>> {
+        let conn = self.lock()?;
+        match (order_number, customer_id) {
+            (Some(n), _) => docs_by(&conn, ACTIONS_OF_ORDER, n, "action"),
+            (None, Some(c)) => docs_by(&conn, ACTIONS_OF_CUSTOMER, c, "action"),
+            (None, None) => all_docs(&conn, "SELECT id, doc FROM actions ORDER BY at, rowid", "action"),
+        }
+    }
 }
 
 /// The writer handed to a [`OrderStore::write`] body: the same queries, on the transaction.
@@ -344,6 +382,52 @@ impl OrderWriter for SqliteWriter<'_> {
     fn save_product(&mut self, product: &Product) -> Result<()> {
         put_product(self.conn, product)
     }
+
+    fn action_by_key(&mut self, key: &str) -> Result<Option<LoggedAction>> {
+        get_doc(self.conn, ACTION_BY_KEY, key, "action")
+    }
+
+    fn actions_for_order(&mut self, order_number: &str) -> Result<Vec<LoggedAction>> {
+        docs_by(self.conn, ACTIONS_OF_ORDER, order_number, "action")
+    }
+
+    fn save_action(&mut self, action: &LoggedAction) -> Result<()> {
+        put_action(self.conn, action)
+    }
+}
+
+fn docs_by<T: DeserializeOwned>(conn: &Connection, sql: &str, key: &str, kind: &'static str) -> Result<Vec<T>> {
+    let ctx = "listing records";
+    let mut stmt = conn.prepare_cached(sql).map_err(storage(ctx))?;
+    let rows = stmt.query_map([key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(storage(ctx))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, doc) = row.map_err(storage(ctx))?;
+        out.push(decode(kind, &id, &doc)?);
+    }
+    Ok(out)
+}
+
+fn put_action(conn: &Connection, a: &LoggedAction) -> Result<()> {
+    if a.id.trim().is_empty() || a.key.trim().is_empty() {
+        return Err(OrderError::Invalid { kind: "action", id: a.id.clone(), message: "id and key must not be empty".into() });
+    }
+    let owner: Option<String> = conn
+        .prepare_cached("SELECT id FROM actions WHERE idempotency_key = ?1")
+        .and_then(|mut s| s.query_row([&a.key], |r| r.get(0)).optional())
+        .map_err(storage("checking an action key"))?;
+    if let Some(owner) = owner.filter(|o| *o != a.id) {
+        return Err(OrderError::Conflict(format!("action key {:?} was already used by action {owner:?}", a.key)));
+    }
+    let doc = encode("action", &a.id, a)?;
+    let at = a.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    conn.prepare_cached(
+        "INSERT INTO actions (id, idempotency_key, at, customer_id, order_number, kind, status, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(id) DO UPDATE SET status = excluded.status, doc = excluded.doc",
+    )
+    .and_then(|mut s| s.execute(params![a.id, a.key, at, a.customer_id, a.order_number, a.kind, a.status, doc]))
+    .map_err(storage("saving an action"))?;
+    Ok(())
 }
 
 fn storage(context: &'static str) -> impl Fn(rusqlite::Error) -> OrderError {
@@ -500,6 +584,10 @@ mod tests {
             EMAIL_OWNER,
             KEY_OWNER,
             CUSTOMER_EXISTS,
+            ACTION_BY_ID,
+            ACTION_BY_KEY,
+            ACTIONS_OF_ORDER,
+            ACTIONS_OF_CUSTOMER,
         ] {
             let params: Vec<&dyn rusqlite::ToSql> = vec![&"x"; sql.matches('?').count()];
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();

@@ -1,0 +1,343 @@
+//! Step: guided actions. Returns, exchanges, cancellations, changes to an unshipped order
+//! (items, address, payment method) and the default address, carried out on the customer's
+//! say-so, within the store's policy, across turns:
+//!
+//! ```text
+//! message ── read::read (wishes, against the customer's own orders and the catalogue)
+//!         ── plan::plan_all (policy checks, variant matching) ──► plans · questions · refusals
+//!         ── reply: ask for what is missing │ refuse with the reason (hand off where a person
+//!            could make an exception) │ state exactly what will happen and ask for a yes
+//! "yes"   ── plan::execute (one transaction each, idempotent, action-logged) ──► references
+//! ```
+//!
+//! - [`policy`]: the policy as configuration (two built-in profiles).
+//! - [`read`]: what the customer asks for; [`variant`]: which variant their words describe.
+//! - [`plan`]: plans, execution, the action log entries and an admin's [`plan::revert`].
+//! - [`Flow`]: the state kept between turns (in the conversation's `flow`).
+//!
+//! Identity is checked before this step runs (the assistant verifies, per the policy's
+//! methods); this step only ever sees the verified customer's id and only finds their orders.
+//! It does not compose policy answers from the help centre, and does not talk to carriers or
+//! payment providers: refunds and charges are recorded on the order for them.
+
+pub mod plan;
+pub mod policy;
+pub mod read;
+mod text;
+pub mod variant;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+pub use plan::{execute, revert, Action, Done, Plan, Step};
+pub use policy::{Policy, PolicyError, Refusal};
+
+use crate::orders::{OrderError, OrderStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Orders(#[from] OrderError),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Not allowed (any more): the reason is for the customer.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl ActionError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Orders(_) => "actions.storage",
+            Self::NotFound(_) => "actions.not_found",
+            Self::Refused(_) => "actions.refused",
+        }
+    }
+}
+
+/// Where a guided action stands between turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Waiting for the customer to say who they are.
+    Identity,
+    /// Waiting for a missing detail (which item, which order, what instead).
+    Details,
+    /// The plans were stated; waiting for a yes or a no.
+    Confirm,
+    /// Carried out; a repeated "yes" is answered from here.
+    Done,
+}
+
+/// The state of a guided action, kept in the conversation between turns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flow {
+    pub stage: Stage,
+    /// What the customer has said about this request so far (re-read with each detail).
+    pub request: String,
+    #[serde(default)]
+    pub plans: Vec<Plan>,
+    /// References of what was carried out.
+    #[serde(default)]
+    pub done: Vec<String>,
+}
+
+impl Flow {
+    /// A request waiting for the customer to say who they are.
+    pub fn awaiting_identity(request: &str) -> Self {
+        Self { stage: Stage::Identity, request: request.to_string(), plans: Vec::new(), done: Vec::new() }
+    }
+}
+
+/// What one turn of a guided action says and does.
+#[derive(Debug, Clone, Default)]
+pub struct Turn {
+    pub text: String,
+    /// The flow to keep (`None`: nothing pending).
+    pub flow: Option<Flow>,
+    /// What was proposed, executed or refused, for the answer's `actions`.
+    pub actions: Vec<serde_json::Value>,
+    /// A person should take over (an exception only they can make): the detail for them.
+    pub handoff: Option<String>,
+    /// The order the turn was about, when there is one.
+    pub order: Option<String>,
+}
+
+/// Whether a reply confirms.
+pub fn is_yes(message: &str) -> bool {
+    let m = message.trim().to_lowercase();
+    let words: Vec<&str> = m.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    if words.is_empty() || words.len() > 8 || words.iter().any(|w| matches!(*w, "but" | "instead" | "actually" | "wait" | "not" | "don't" | "no")) {
+        return false;
+    }
+    let first = words[0];
+    matches!(first, "yes" | "y" | "yeah" | "yep" | "yup" | "sure" | "ok" | "okay" | "confirm" | "confirmed" | "correct" | "proceed" | "absolutely" | "definitely")
+        || m.starts_with("go ahead")
+        || m.starts_with("please do")
+        || m.starts_with("do it")
+        || m.starts_with("please go ahead")
+        || m.starts_with("sounds good")
+        || m.starts_with("that's right")
+        || m.starts_with("please proceed")
+}
+
+/// Whether a reply declines.
+pub fn is_no(message: &str) -> bool {
+    let m = message.trim().to_lowercase();
+    let words: Vec<&str> = m.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    if words.is_empty() || words.len() > 10 {
+        return false;
+    }
+    matches!(words[0], "no" | "nope" | "nah" | "stop" | "cancel" | "don't" | "dont")
+        || m.starts_with("never mind")
+        || m.starts_with("nevermind")
+        || m.starts_with("not now")
+        || m.starts_with("do not")
+        || m.starts_with("i changed my mind")
+        || m.starts_with("i've changed my mind")
+}
+
+/// The guided-actions step, with the store's policy.
+#[derive(Debug, Clone)]
+pub struct Guide {
+    pub policy: Policy,
+}
+
+impl Guide {
+    pub fn new(policy: Policy) -> Self {
+        Self { policy }
+    }
+
+    /// What to say when a request needs the customer's identity first.
+    pub fn ask_identity(&self) -> String {
+        use policy::IdentityMethod as M;
+        let mut ways = Vec::new();
+        if self.policy.allows_identity(M::OrderEmail) || self.policy.allows_identity(M::OrderPostcode) {
+            ways.push("your order number and the email address (or shipping postcode) used at checkout");
+        }
+        if self.policy.allows_identity(M::Email) {
+            ways.push("the email address on your account");
+        }
+        if self.policy.allows_identity(M::NamePostcode) {
+            ways.push("your first and last name and ZIP code");
+        }
+        format!("I can help with that. First I need to confirm who you are: please send {}.", ways.join(", or "))
+    }
+
+    /// One turn for the verified customer: continues `flow` or starts from `message`. `None`
+    /// when the message asks for no action and no flow is waiting (the caller answers it).
+    pub fn turn(&self, store: &dyn OrderStore, customer_id: &str, conversation_id: &str, message: &str, flow: Option<Flow>, now: OffsetDateTime) -> Result<Option<Turn>, ActionError> {
+        match flow {
+            Some(f) if f.stage == Stage::Confirm => {
+                if is_yes(message) {
+                    return self.carry_out(store, conversation_id, f, now).map(Some);
+                }
+                if is_no(message) {
+                    let actions = f.plans.iter().map(|p| json!({"status": "declined", "id": p.id, "kind": p.action.kind(), "action": p.action})).collect();
+                    return Ok(Some(Turn { text: "Okay, I haven't changed anything. Is there something else I can help with?".into(), flow: None, actions, ..Default::default() }));
+                }
+                // Anything else amends the request: read it again with the new words.
+                let request = format!("{}\n{}", f.request, message);
+                self.start(store, customer_id, &request, now).map(|t| t.or_else(|| Some(self.reconfirm(f))))
+            }
+            Some(f) if f.stage == Stage::Done => {
+                if is_yes(message) {
+                    let text = format!("That's already done (reference {}); nothing more was changed.", f.done.join(", "));
+                    let actions = f.done.iter().map(|r| json!({"status": "already_done", "reference": r})).collect();
+                    return Ok(Some(Turn { text, flow: Some(f), actions, ..Default::default() }));
+                }
+                self.start(store, customer_id, message, now)
+            }
+            Some(f) => {
+                let request = if f.request.is_empty() { message.to_string() } else { format!("{}\n{}", f.request, message) };
+                Ok(Some(self.start(store, customer_id, &request, now)?.unwrap_or_else(|| Turn {
+                    text: "What would you like me to do: return or exchange items you've received, cancel or change an order that hasn't shipped, or change your address?".into(),
+                    flow: Some(Flow { stage: Stage::Details, request, plans: Vec::new(), done: Vec::new() }),
+                    ..Default::default()
+                })))
+            }
+            None => self.start(store, customer_id, message, now),
+        }
+    }
+
+    fn reconfirm(&self, f: Flow) -> Turn {
+        let text = format!("{}\n\nPlease reply \"yes\" to go ahead, or \"no\" to leave everything as it is.", list(&f.plans));
+        let actions = proposed(&f.plans);
+        Turn { text, flow: Some(f), actions, ..Default::default() }
+    }
+
+    /// Reads and plans a request; `None` when it asks for no action at all.
+    pub fn start(&self, store: &dyn OrderStore, customer_id: &str, request: &str, now: OffsetDateTime) -> Result<Option<Turn>, ActionError> {
+        let customer = store.customer(customer_id)?.ok_or_else(|| ActionError::NotFound(format!("customer {customer_id}")))?;
+        let orders = store.orders_for_customer(customer_id)?;
+        let products = store.products()?;
+        let mut history: HashMap<String, Vec<crate::orders::LoggedAction>> = HashMap::new();
+        for a in store.actions_for(None, Some(customer_id))? {
+            if let Some(n) = &a.order_number {
+                history.entry(n.clone()).or_default().push(a);
+            }
+        }
+        let catalogue = read::Catalogue::new(&products);
+        let wishes = read::read(request, &catalogue, &read::Known { customer: &customer, orders: &orders });
+        if wishes.is_empty() {
+            return Ok(None);
+        }
+        let desk = plan::Desk { policy: &self.policy, customer: &customer, orders: &orders, catalogue: &catalogue, now, history: &history };
+        let steps = plan::plan_all(&desk, &wishes);
+        Ok(Some(self.reply(request, steps)))
+    }
+
+    fn reply(&self, request: &str, steps: Vec<Step>) -> Turn {
+        let mut plans = Vec::new();
+        let mut asks = Vec::new();
+        let mut refusals = Vec::new();
+        for s in steps {
+            match s {
+                Step::Plan(p) => plans.push(p),
+                Step::Ask(q) => asks.push(q),
+                Step::Refuse(r) => refusals.push(r),
+            }
+        }
+        let mut text = Vec::new();
+        let mut actions: Vec<serde_json::Value> = refusals.iter().map(|r| json!({"status": "refused", "reason": r.reason})).collect();
+        for r in &refusals {
+            text.push(format!("I'm sorry, I can't do that: {}.", r.reason));
+        }
+        let handoff = refusals.iter().find(|r| r.exception_possible).map(|r| r.reason.clone());
+        let order = plans.iter().find_map(|p| p.action.order().map(String::from));
+        if handoff.is_some() {
+            text.push("A member of our team can look at whether an exception is possible.".into());
+            return Turn { text: text.join("\n\n"), flow: None, actions, handoff, order };
+        }
+        if !asks.is_empty() {
+            let mut q = String::from("To go ahead I need a little more from you: ");
+            let asked: Vec<String> = asks.iter().map(|a| capitalise(a)).collect();
+            q.push_str(&asked.join(" "));
+            if !plans.is_empty() {
+                q.push_str(" I'll confirm everything together once I have that.");
+            }
+            text.push(q);
+            return Turn { text: text.join("\n\n"), flow: Some(Flow { stage: Stage::Details, request: request.to_string(), plans: Vec::new(), done: Vec::new() }), actions, handoff: None, order };
+        }
+        if plans.is_empty() {
+            return Turn { text: text.join("\n\n"), flow: None, actions, handoff: None, order };
+        }
+        let mut confirm = list(&plans);
+        if self.policy.changes.items_lock_order && plans.iter().any(|p| matches!(p.action, Action::ChangeOrderItems { .. })) {
+            confirm.push_str("\n\nPlease check that this lists every item you want to change on that order: its items can only be changed once, and after that the order can't be changed or cancelled.");
+        } else if self.policy.exchanges.once_per_order && plans.iter().any(|p| matches!(p.action, Action::ExchangeItems { .. })) {
+            confirm.push_str("\n\nPlease check that this lists every item you want to exchange on that order: an order can only be exchanged once.");
+        }
+        confirm.push_str("\n\nShall I go ahead? Please reply \"yes\" to confirm, or tell me what to change.");
+        text.push(confirm);
+        actions.extend(proposed(&plans));
+        Turn { text: text.join("\n\n"), flow: Some(Flow { stage: Stage::Confirm, request: request.to_string(), plans, done: Vec::new() }), actions, handoff: None, order }
+    }
+
+    /// Executes every confirmed plan, each in its own transaction.
+    fn carry_out(&self, store: &dyn OrderStore, conversation_id: &str, f: Flow, now: OffsetDateTime) -> Result<Turn, ActionError> {
+        let mut lines = Vec::new();
+        let mut actions = Vec::new();
+        let mut done = Vec::new();
+        for p in &f.plans {
+            match execute(store, &self.policy, p, Some(conversation_id), now) {
+                Ok(d) => {
+                    lines.push(if d.already { format!("Already done: {} (reference {}).", d.confirmation, d.reference) } else { format!("Done: {} Reference: {}.", d.confirmation.trim_end(), d.reference) });
+                    actions.push(json!({"status": if d.already { "already_done" } else { "executed" }, "id": p.id, "action_id": d.action_id, "reference": d.reference, "kind": p.action.kind(), "action": p.action}));
+                    done.push(d.reference);
+                }
+                Err(ActionError::Refused(why)) | Err(ActionError::NotFound(why)) => {
+                    lines.push(format!("I couldn't do this one: {} ({why}).", p.summary));
+                    actions.push(json!({"status": "failed", "id": p.id, "kind": p.action.kind(), "action": p.action, "reason": why}));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let order = f.plans.iter().find_map(|p| p.action.order().map(String::from));
+        Ok(Turn { text: lines.join("\n"), flow: Some(Flow { stage: Stage::Done, request: String::new(), plans: Vec::new(), done }), actions, handoff: None, order })
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn list(plans: &[Plan]) -> String {
+    if plans.len() == 1 {
+        return format!("Here's what I'll do: {}", plans[0].summary);
+    }
+    let mut s = String::from("Here's what I'll do:");
+    for (i, p) in plans.iter().enumerate() {
+        s.push_str(&format!("\n{}. {}", i + 1, p.summary));
+    }
+    s
+}
+
+fn proposed(plans: &[Plan]) -> Vec<serde_json::Value> {
+    plans.iter().map(|p| json!({"status": "proposed", "id": p.id, "kind": p.action.kind(), "action": p.action, "summary": p.summary, "amount_cents": p.amount_cents})).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yes_and_no_are_recognised_only_when_they_are_the_answer() {
+        for y in ["yes", "Yes please", "yep, go ahead", "OK", "sure thing", "Go ahead.", "confirm"] {
+            assert!(is_yes(y), "{y}");
+        }
+        for n in ["yes but to the gift card instead", "no", "what?", "I want to return the boots"] {
+            assert!(!is_yes(n), "{n}");
+        }
+        assert!(is_no("No, leave it"));
+        assert!(is_no("never mind"));
+        assert!(!is_no("yes"));
+    }
+}
