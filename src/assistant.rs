@@ -442,7 +442,17 @@ impl Assistant {
                 Verdict::Verified(_) => {}
                 Verdict::Incomplete => {
                     state.flow = serde_json::to_value(Flow::awaiting_identity(&request)).ok();
-                    return Ok(Some(Part { text: self.guide.ask_identity(), gate: Some(json!({"decision": "verify"})), ..Default::default() }));
+                    let ask = self.guide.ask_identity();
+                    // "Can I return these earrings?" is also a policy question: on the first ask,
+                    // answer what the help centre says (when it is well grounded), then ask for
+                    // what the order needs.
+                    if flow.is_none() {
+                        let part = self.kb_answer(message, None, Some(u.intent)).await?;
+                        if part.handoff.is_none() && !part.failed && !part.citations.is_empty() {
+                            return Ok(Some(Part { text: format!("{}\n\n{ask}", part.text), ..part }));
+                        }
+                    }
+                    return Ok(Some(Part { text: ask, gate: Some(json!({"decision": "verify"})), ..Default::default() }));
                 }
                 Verdict::Failed => {
                     state.flow = serde_json::to_value(Flow::awaiting_identity(&request)).ok();
