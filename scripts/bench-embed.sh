@@ -21,13 +21,17 @@ python3 -c 'import onnxruntime, tokenizers, numpy' 2>/dev/null || python3 -m pip
 
 rate() { sed -E 's/.*, ([0-9.]+) texts\/s.*/\1/'; }
 printf '%-28s %10s %10s %7s\n' "configuration" "ORT t/s" "shopkeep" "ratio"
-run() { # name file batch
+run() { # name file batch [precision]
     local ort ours
     ort=$(python3 "$bench/ort_baseline.py" "$tok" "$2" "$3" | rate)
-    ours=$("$bin" bench embed --input "$2" --batch "$3" 2>/dev/null | rate)
+    ours=$("$bin" bench embed --input "$2" --batch "$3" --precision "${4:-fp32}" 2>/dev/null | rate)
     printf '%-28s %10s %10s %7s\n' "$1" "$ort" "$ours" "$(python3 -c "print(f'{$ours/$ort:.2f}x')")"
 }
 head -400 "$bench/questions.txt" > "${TMPDIR:-/tmp}/shopkeep-q400.txt"
 run "questions, batch 32" "$bench/questions.txt" 32
 run "questions, one at a time" "${TMPDIR:-/tmp}/shopkeep-q400.txt" 1
 run "passages, batch 32" "$bench/passages.txt" 32
+# The opt-in int8 path (AVX-512 VNNI; runs as fp32 on CPUs without it).
+run "questions, batch 32, int8" "$bench/questions.txt" 32 int8
+run "questions, one, int8" "${TMPDIR:-/tmp}/shopkeep-q400.txt" 1 int8
+run "passages, batch 32, int8" "$bench/passages.txt" 32 int8

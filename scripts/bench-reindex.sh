@@ -26,7 +26,9 @@ kb, texts = pathlib.Path(sys.argv[2]) / "kb", []
 for v in range(20):
     for i, line in enumerate(lines):
         text = f"{line} (Reference {v}-{i}.)"
-        texts.append(text)
+        # What shopkeep embeds for this passage (kb::chunk's embedding text: "title: text"), so
+        # both sides embed the same strings.
+        texts.append(f"Support note {v}-{i}: {text}")
         (kb / f"p{v:02d}-{i:03d}.md").write_text(f"---\ntitle: Support note {v}-{i}\n---\n\n{text}\n")
 (pathlib.Path(sys.argv[2]) / "texts.txt").write_text("\n".join(texts) + "\n")
 EOF
@@ -34,6 +36,9 @@ echo "ORT, the same 10,000 passage texts:"
 python3 "$bench/ort_baseline.py" "$tok" "$work/texts.txt" 32
 echo "shopkeep reindex (from scratch):"
 SHOPKEEP_MODELS_ROOT=models "$bin" reindex --kb "$work/kb" --data-dir "$work/data" --json | tail -1
+echo "shopkeep reindex (from scratch), int8:"
+mkdir -p "$work/data-int8"
+SHOPKEEP_MODEL_PRECISION=int8 SHOPKEEP_MODELS_ROOT=models "$bin" reindex --kb "$work/kb" --data-dir "$work/data-int8" --json | tail -1
 
 # Serve that index (the demo store's product pages are added to it) and read the memory.
 port=$((20000 + RANDOM % 20000))

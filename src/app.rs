@@ -36,8 +36,8 @@ pub enum AppError {
 /// Finds and loads the embedding model the config points at.
 pub fn load_embedder(cfg: &Config) -> Result<Arc<dyn Embedder>, EmbedError> {
     let files = locate_model(cfg.model.dir.as_deref(), &cfg.model.models_root, cfg.model.allow_hub)?;
-    tracing::info!(weights = %files.weights.display(), "loading embedding model");
-    Ok(Arc::new(MiniLm::load(&files)?))
+    tracing::info!(weights = %files.weights.display(), precision = %cfg.model.precision, "loading embedding model");
+    Ok(Arc::new(MiniLm::load(&files)?.with_precision(cfg.model.precision)))
 }
 
 /// Opens the order database, seeding the demo store into an empty one.

@@ -13,12 +13,19 @@ pub enum Command {
         input: PathBuf,
         #[arg(long, default_value_t = 32)]
         batch: usize,
+        /// fp32 or int8 (default: the config's `model.precision`).
+        #[arg(long)]
+        precision: Option<crate::embed::Precision>,
     },
 }
 
 pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Embed { input, batch } => {
+        Command::Embed { input, batch, precision } => {
+            let mut cfg = cfg;
+            if let Some(p) = precision {
+                cfg.model.precision = p;
+            }
             anyhow::ensure!(batch >= 1, "--batch must be at least 1");
             let text = std::fs::read_to_string(&input)?;
             let lines: Vec<&str> = text.lines().collect();

@@ -55,6 +55,22 @@ pub struct Weight {
     k: usize,
     n: usize,
     packed: bool,
+    /// The int8 form, when [`Weight::quantize`] made one; the float data is then dropped.
+    int8: Option<Int8Weight>,
+}
+
+/// A weight quantised for AVX-512 VNNI (`vpdpbusd`: 16 lanes × 4 unsigned-by-signed byte
+/// products per instruction, four times the multiply-adds of an f32 FMA).
+///
+/// Symmetric per output column: `W[kk, c] ≈ scale[c] · q[kk, c]` with `q` in -127..=127. Laid out
+/// as column panels of 16 like the f32 form, and within a panel as groups of 4 rows: the 64 bytes
+/// of group `g` hold, for each of the panel's 16 columns, `q[4g..4g+4, c]`, exactly the operand
+/// `vpdpbusd` multiplies with four consecutive activations broadcast to every lane.
+struct Int8Weight {
+    data: Vec<i8>,
+    scale: Vec<f32>,
+    /// `Σ_kk q[kk, c]`: removes the activations' zero point from the integer product.
+    colsum: Vec<i32>,
 }
 
 impl Weight {
@@ -62,7 +78,7 @@ impl Weight {
     pub fn new(row_major: Vec<f32>, k: usize, n: usize) -> Self {
         assert_eq!(row_major.len(), k * n, "weight matrix size");
         if !packed_kernel_available() || n % (2 * PANEL) != 0 {
-            return Self { data: row_major, k, n, packed: false };
+            return Self { data: row_major, k, n, packed: false, int8: None };
         }
         let mut data = vec![0f32; k * n];
         for p in 0..n / PANEL {
@@ -71,7 +87,58 @@ impl Weight {
                 dst.copy_from_slice(&row_major[kk * n + p * PANEL..kk * n + (p + 1) * PANEL]);
             }
         }
-        Self { data, k, n, packed: true }
+        Self { data, k, n, packed: true, int8: None }
+    }
+
+    /// Element `(kk, c)` of the matrix, whatever its layout.
+    fn at(&self, kk: usize, c: usize) -> f32 {
+        if self.packed {
+            self.data[((c / PANEL) * self.k + kk) * PANEL + c % PANEL]
+        } else {
+            self.data[kk * self.n + c]
+        }
+    }
+
+    /// Switches this weight to int8 products. Returns false, leaving it f32, where the CPU lacks
+    /// AVX-512 VNNI or the shape does not fit the kernel (`k` a multiple of 4, `n` of 32).
+    pub fn quantize(&mut self) -> bool {
+        if self.int8.is_some() {
+            return true;
+        }
+        if !int8_kernel_available() || self.k % 4 != 0 || self.n % (2 * PANEL) != 0 {
+            return false;
+        }
+        let (k, n) = (self.k, self.n);
+        let groups = k / 4;
+        let mut data = vec![0i8; k * n];
+        let mut scale = vec![0f32; n];
+        let mut colsum = vec![0i32; n];
+        for c in 0..n {
+            let amax = (0..k).map(|kk| self.at(kk, c).abs()).fold(0f32, f32::max);
+            let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+            scale[c] = s;
+            let (p, j) = (c / PANEL, c % PANEL);
+            for kk in 0..k {
+                let q = (self.at(kk, c) / s).round().clamp(-127.0, 127.0) as i8;
+                data[(p * groups + kk / 4) * 4 * PANEL + j * 4 + kk % 4] = q;
+                colsum[c] += q as i32;
+            }
+        }
+        self.int8 = Some(Int8Weight { data, scale, colsum });
+        self.data = Vec::new();
+        true
+    }
+}
+
+fn int8_kernel_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVAILABLE.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vnni"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -169,12 +236,102 @@ mod avx512 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use std::arch::x86_64::*;
+
+    use super::PANEL;
+
+    /// Row `r`'s quantisation: `x[r, kk] ≈ scale · (u[r, kk] - zero)`.
+    #[derive(Clone, Copy)]
+    pub struct RowQuant {
+        pub scale: f32,
+        pub zero: i32,
+    }
+
+    /// `dst[r, 0..32] += x[r, ·] · W[·, 0..32]` for `R` rows and one pair of panels, from
+    /// unsigned activation bytes and signed weight bytes, dequantised once at the end.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and VNNI; `dst` addresses `R` rows of 32 floats at stride `ldd`; `x`
+    /// addresses `R` rows of `4 · groups` bytes at stride `ldx`, `rq` their `R` quantisations;
+    /// `w` addresses two consecutive int8 panels of `groups × 64` bytes; `scale` and `colsum`
+    /// address the pair's 32 columns.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    pub unsafe fn kernel<const R: usize>(dst: *mut f32, ldd: usize, x: *const u8, ldx: usize, rq: *const RowQuant, w: *const i8, groups: usize, scale: *const f32, colsum: *const i32) {
+        unsafe {
+            let mut acc0 = [_mm512_setzero_si512(); R];
+            let mut acc1 = [_mm512_setzero_si512(); R];
+            let w1 = w.add(groups * 4 * PANEL);
+            for g in 0..groups {
+                let a = _mm512_loadu_si512(w.add(g * 4 * PANEL) as *const _);
+                let b = _mm512_loadu_si512(w1.add(g * 4 * PANEL) as *const _);
+                for r in 0..R {
+                    let xv = _mm512_set1_epi32(std::ptr::read_unaligned(x.add(r * ldx + 4 * g) as *const i32));
+                    acc0[r] = _mm512_dpbusd_epi32(acc0[r], xv, a);
+                    acc1[r] = _mm512_dpbusd_epi32(acc1[r], xv, b);
+                }
+            }
+            let (cs0, cs1) = (_mm512_loadu_si512(colsum as *const _), _mm512_loadu_si512(colsum.add(PANEL) as *const _));
+            let (ws0, ws1) = (_mm512_loadu_ps(scale), _mm512_loadu_ps(scale.add(PANEL)));
+            for r in 0..R {
+                let q = *rq.add(r);
+                let (zero, s) = (_mm512_set1_epi32(q.zero), _mm512_set1_ps(q.scale));
+                let v0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc0[r], _mm512_mullo_epi32(zero, cs0)));
+                let v1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc1[r], _mm512_mullo_epi32(zero, cs1)));
+                let d = dst.add(r * ldd);
+                _mm512_storeu_ps(d, _mm512_fmadd_ps(v0, _mm512_mul_ps(s, ws0), _mm512_loadu_ps(d)));
+                _mm512_storeu_ps(d.add(PANEL), _mm512_fmadd_ps(v1, _mm512_mul_ps(s, ws1), _mm512_loadu_ps(d.add(PANEL))));
+            }
+        }
+    }
+
+    /// One tile: rows `r0..r1`, panel pairs `q0..q1`.
+    ///
+    /// # Safety
+    /// As [`kernel`], for every row and pair in range; no other thread writes this tile.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn tile(dst: *mut f32, x: *const u8, rq: *const RowQuant, w: &super::Int8Weight, k: usize, n: usize, (r0, r1): (usize, usize), (q0, q1): (usize, usize)) {
+        unsafe {
+            let groups = k / 4;
+            for q in q0..q1 {
+                let wq = w.data.as_ptr().add(2 * q * groups * 4 * PANEL);
+                let (scale, colsum) = (w.scale.as_ptr().add(2 * q * PANEL), w.colsum.as_ptr().add(2 * q * PANEL));
+                let mut r = r0;
+                while r < r1 {
+                    let rows = (r1 - r).min(super::MR);
+                    let (d, xr, qr) = (dst.add(r * n + 2 * q * PANEL), x.add(r * k), rq.add(r));
+                    macro_rules! call {
+                        ($($n:literal)*) => {
+                            match rows {
+                                $($n => kernel::<$n>(d, n, xr, k, qr, wq, groups, scale, colsum),)*
+                                _ => kernel::<1>(d, n, xr, k, qr, wq, groups, scale, colsum),
+                            }
+                        };
+                    }
+                    call!(12 11 10 9 8 7 6 5 4 3 2);
+                    r += rows;
+                }
+            }
+        }
+    }
+}
+
 /// Products at least this large (multiply-adds) use `gemm`'s own thread pool parallelism, which
 /// splits the rows; a batch of questions or passages reaches it. (Row-major weights only.)
 const PARALLEL_GEMM_MIN: usize = 40_000_000;
 
 /// Below this many multiply-adds, spreading a product over threads costs more than it saves.
 const PARALLEL_MIN: usize = 1_500_000;
+
+/// The units of parallel work of an `m × n` product: row blocks × panel-pair blocks.
+fn tiles(m: usize, n: usize) -> Vec<((usize, usize), (usize, usize))> {
+    let pairs = n / (2 * PANEL);
+    (0..m.div_ceil(TILE_ROWS))
+        .flat_map(|rb| (0..pairs.div_ceil(TILE_PAIRS)).map(move |pb| ((rb * TILE_ROWS, ((rb + 1) * TILE_ROWS).min(m)), (pb * TILE_PAIRS, ((pb + 1) * TILE_PAIRS).min(pairs)))))
+        .collect()
+}
 
 /// `dst[m×n] = bias (broadcast over rows) + lhs[m×k] · W[k×n]`, row-major activations.
 fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
@@ -186,11 +343,26 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
     let threads = rayon::current_num_threads();
     let work = m * n * k;
     #[cfg(target_arch = "x86_64")]
+    if let Some(q) = &w.int8 {
+        let mut xq = vec![0u8; m * k];
+        let mut rq = vec![vnni::RowQuant { scale: 1.0, zero: 0 }; m];
+        quantize_rows(lhs, k, &mut xq, &mut rq);
+        let (d, x, r) = (dst.as_mut_ptr() as usize, xq.as_ptr() as usize, rq.as_ptr() as usize);
+        // SAFETY: `int8` is only set when AVX-512F and VNNI were detected, for `k % 4 == 0` and
+        // `n % 32 == 0`, with the layout `Weight::quantize` builds for exactly `k × n`; `xq` and
+        // `rq` hold `m` rows; tiles cover disjoint rows × columns of `dst`.
+        let run = |&(rows, cols): &((usize, usize), (usize, usize))| unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, cols) };
+        let tiles = tiles(m, n);
+        if threads > 1 && work >= 4 * PARALLEL_MIN && tiles.len() > 1 {
+            tiles.par_iter().for_each(run);
+        } else {
+            tiles.iter().for_each(run);
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if w.packed {
-        let pairs = n / (2 * PANEL);
-        let tiles: Vec<((usize, usize), (usize, usize))> = (0..m.div_ceil(TILE_ROWS))
-            .flat_map(|rb| (0..pairs.div_ceil(TILE_PAIRS)).map(move |pb| ((rb * TILE_ROWS, ((rb + 1) * TILE_ROWS).min(m)), (pb * TILE_PAIRS, ((pb + 1) * TILE_PAIRS).min(pairs)))))
-            .collect();
+        let tiles = tiles(m, n);
         let (d, x, wp) = (dst.as_mut_ptr() as usize, lhs.as_ptr() as usize, w.data.as_ptr() as usize);
         // SAFETY: `packed` is only set when AVX-512F was detected; the shapes were asserted
         // above and the packed layout is built by `Weight::new` for exactly `k × n`; tiles cover
@@ -254,6 +426,26 @@ multiversion! {
             for ((v, g), b) in row.iter_mut().zip(g).zip(b) {
                 *v = (*v - mean) * inv * g + b;
             }
+        }
+    }
+}
+
+multiversion! {
+    /// Quantises each row of `x` (`m × k`) to unsigned bytes with its own scale and zero point.
+    /// Per row rather than per tensor: a text's outlier activations then cost precision only in
+    /// that row. The range always includes 0, so exact zeros stay exact.
+    #[cfg(target_arch = "x86_64")]
+    fn quantize_rows(x: &[f32], k: usize, out: &mut [u8], rq: &mut [vnni::RowQuant]) {
+        for ((row, o), q) in x.chunks_exact(k).zip(out.chunks_exact_mut(k)).zip(rq.iter_mut()) {
+            let (lo, hi) = row.iter().fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+            let zero = (-lo / scale).round().clamp(0.0, 255.0);
+            let inv = 1.0 / scale;
+            for (o, &v) in o.iter_mut().zip(row) {
+                // Clamped to 0..=255 first, so adding a half and truncating rounds to nearest.
+                *o = ((v * inv + zero).clamp(0.0, 255.0) + 0.5) as u8;
+            }
+            *q = vnni::RowQuant { scale, zero: zero as i32 };
         }
     }
 }
@@ -350,6 +542,21 @@ multiversion! {
 }
 
 impl CpuBert {
+    /// Switches every matrix product to int8 (see [`Int8Weight`]). Returns false, and stays
+    /// fp32, on a CPU without AVX-512 VNNI.
+    pub fn quantize(&mut self) -> bool {
+        if !int8_kernel_available() {
+            return false;
+        }
+        let mut all = true;
+        for l in &mut self.layers {
+            for w in [&mut l.qkv_w, &mut l.out_w, &mut l.ff1_w, &mut l.ff2_w] {
+                all &= w.quantize();
+            }
+        }
+        all
+    }
+
     /// Embeds a batch of token-id sequences: mean-pooled over each text's tokens, L2-normalised.
     pub fn forward(&self, batch: &[&Vec<u32>]) -> Vec<Vec<f32>> {
         let h = self.hidden;
@@ -457,6 +664,27 @@ mod tests {
             x += 0.013;
         }
         assert_eq!(exp_nonpositive(0.0), 1.0);
+    }
+
+    #[test]
+    fn int8_products_stay_within_a_percent_of_fp32() {
+        // 13 rows (a full 12-row block and a tail) by 64 columns, k = 48; activations with an
+        // outlier column, as BERT's have.
+        let (m, k, n) = (13, 48, 64);
+        let lhs: Vec<f32> = (0..m * k).map(|i| if i % k == 5 { 12.0 } else { ((i * 37 % 101) as f32 - 40.0) / 50.0 }).collect();
+        let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 480.0).collect();
+        let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
+        let mut weight = Weight::new(w.clone(), k, n);
+        if !weight.quantize() {
+            eprintln!("skipped: this CPU has no AVX-512 VNNI, so there is no int8 kernel to test");
+            return;
+        }
+        let mut got = vec![0f32; m * n];
+        linear(&mut got, &lhs, &weight, &bias, m);
+        let want: Vec<f32> = (0..m * n).map(|i| bias[i % n] + (0..k).map(|kk| lhs[(i / n) * k + kk] * w[kk * n + i % n]).sum::<f32>()).collect();
+        let err = got.iter().zip(&want).map(|(g, w)| (g - w) * (g - w)).sum::<f32>().sqrt();
+        let norm = want.iter().map(|w| w * w).sum::<f32>().sqrt();
+        assert!(err / norm < 0.01, "relative error {}", err / norm);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 use super::{
     cpu::{CpuBert, CpuLayer, Weight},
     locate::ModelFiles,
-    EmbedError, Embedder,
+    EmbedError, Embedder, Precision,
 };
 
 /// sentence-transformers' `max_seq_length` for this model: longer inputs are cut.
@@ -74,6 +74,7 @@ pub struct MiniLm {
     model_id: String,
     /// The packed CPU forward pass (see `cpu.rs`); `None` on a GPU, where the tensor path runs.
     cpu: Option<CpuBert>,
+    precision: Precision,
 }
 
 fn file_err(path: &Path, message: impl ToString) -> EmbedError {
@@ -166,7 +167,26 @@ impl MiniLm {
             hidden: cfg.hidden_size,
             eps: cfg.layer_norm_eps as f32,
             model_id: "sentence-transformers/all-MiniLM-L6-v2".to_string(),
+            precision: Precision::Fp32,
         })
+    }
+
+    /// Sets the CPU pass's precision. `int8` needs the packed CPU pass on a CPU with AVX-512
+    /// VNNI; elsewhere the model stays fp32, with a warning, and [`MiniLm::precision`] says so.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        if precision == Precision::Int8 {
+            if self.cpu.as_mut().is_some_and(CpuBert::quantize) {
+                self.precision = Precision::Int8;
+            } else {
+                tracing::warn!("int8 embeddings need the CPU forward pass on a CPU with AVX-512 VNNI; running fp32");
+            }
+        }
+        self
+    }
+
+    /// The precision in effect.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Token ids for each text ([CLS] … [SEP], truncated to [`MAX_TOKENS`]).
