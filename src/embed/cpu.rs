@@ -147,10 +147,14 @@ const PANEL: usize = 16;
 /// Rows per micro-kernel call: 12 rows × 2 panels = 24 accumulators, plus 2 weight vectors and a
 /// broadcast, fit the 32 vector registers.
 const MR: usize = 12;
-/// A tile (the unit of parallel work) is up to this many rows by this many panel pairs: its
-/// slice of the input stays in L2 while the panels stream past.
+/// A tile (the unit of parallel work) is up to this many rows by this many panel pairs.
 const TILE_ROWS: usize = 96;
 const TILE_PAIRS: usize = 4;
+/// A tile's panels and its rows of the input should stay in a core's L2 (1 MiB on the Xeons this
+/// was tuned on) while each 12-row block streams every panel of the tile past: these budgets
+/// keep both within it with room to spare.
+const TILE_PANEL_BYTES: usize = 256 * 1024;
+const TILE_INPUT_BYTES: usize = 512 * 1024;
 
 fn packed_kernel_available() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -325,11 +329,18 @@ const PARALLEL_GEMM_MIN: usize = 40_000_000;
 /// Below this many multiply-adds, spreading a product over threads costs more than it saves.
 const PARALLEL_MIN: usize = 1_500_000;
 
-/// The units of parallel work of an `m × n` product: row blocks × panel-pair blocks.
-fn tiles(m: usize, n: usize) -> Vec<((usize, usize), (usize, usize))> {
+/// The units of parallel work of an `m × k` by `k × n` product with `elem`-byte elements: row
+/// blocks × panel-pair blocks, sized so a tile's panels and input rows stay in L2. (For the
+/// f32 feed-forward output, `k` = 1536: four panel pairs would be 768 KiB and spill to L3 on
+/// every 12-row block; one pair and 84 rows fit.)
+fn tiles(m: usize, k: usize, n: usize, elem: usize) -> Vec<((usize, usize), (usize, usize))> {
     let pairs = n / (2 * PANEL);
-    (0..m.div_ceil(TILE_ROWS))
-        .flat_map(|rb| (0..pairs.div_ceil(TILE_PAIRS)).map(move |pb| ((rb * TILE_ROWS, ((rb + 1) * TILE_ROWS).min(m)), (pb * TILE_PAIRS, ((pb + 1) * TILE_PAIRS).min(pairs)))))
+    let tile_pairs = (TILE_PANEL_BYTES / (k * 2 * PANEL * elem)).clamp(1, TILE_PAIRS);
+    let tile_rows = (TILE_INPUT_BYTES / (k * elem) / MR * MR).clamp(MR, TILE_ROWS);
+    (0..m.div_ceil(tile_rows))
+        .flat_map(|rb| {
+            (0..pairs.div_ceil(tile_pairs)).map(move |pb| ((rb * tile_rows, ((rb + 1) * tile_rows).min(m)), (pb * tile_pairs, ((pb + 1) * tile_pairs).min(pairs))))
+        })
         .collect()
 }
 
@@ -352,7 +363,7 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
         // `n % 32 == 0`, with the layout `Weight::quantize` builds for exactly `k × n`; `xq` and
         // `rq` hold `m` rows; tiles cover disjoint rows × columns of `dst`.
         let run = |&(rows, cols): &((usize, usize), (usize, usize))| unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, cols) };
-        let tiles = tiles(m, n);
+        let tiles = tiles(m, k, n, 1);
         if threads > 1 && work >= 4 * PARALLEL_MIN && tiles.len() > 1 {
             tiles.par_iter().for_each(run);
         } else {
@@ -362,7 +373,7 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
     }
     #[cfg(target_arch = "x86_64")]
     if w.packed {
-        let tiles = tiles(m, n);
+        let tiles = tiles(m, k, n, 4);
         let (d, x, wp) = (dst.as_mut_ptr() as usize, lhs.as_ptr() as usize, w.data.as_ptr() as usize);
         // SAFETY: `packed` is only set when AVX-512F was detected; the shapes were asserted
         // above and the packed layout is built by `Weight::new` for exactly `k × n`; tiles cover
