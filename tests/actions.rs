@@ -119,6 +119,15 @@ fn an_exchange_for_another_size_in_the_same_colour_finds_the_variant() {
 }
 
 #[test]
+fn naming_the_product_again_in_what_they_want_is_still_one_item() {
+    let mut chat = Chat::demo();
+    let t = chat.say("Could I swap the linen shirt from LF-100002 for a size L linen shirt in the same colour please");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    assert!(t.text.contains("White, L") || t.text.contains("L, White"), "{}", t.text);
+    assert_eq!(statuses(&t), ["proposed"]);
+}
+
+#[test]
 fn a_sold_out_variant_is_refused_with_what_is_available() {
     let mut chat = Chat::demo();
     let t = chat.say("I want to swap my linen shirt (LF-100002) for the sage one, same size");
@@ -439,4 +448,30 @@ fn end_to_end_identity_then_proposal_then_yes() {
     let a = ask("yes");
     assert!(a.actions.iter().any(|x| x["status"] == "executed"), "{}", a.reply);
     assert!(a.order.as_ref().is_some_and(|o| o.status == "cancelled"), "{:?}", a.order);
+}
+
+#[test]
+fn tau_a_new_address_pointed_at_by_its_city_is_found_on_another_order() {
+    let shared = require_shared!();
+    // Yusuf's processed order #W1994898 went to Washington, DC; three others are pending.
+    let mut chat = tau_chat(&shared, "yusuf_hernandez_6785");
+    let t = chat.say("I want to change the address on all my pending orders to my Washington DC address, you'll find it on one of my orders.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let plans = &chat.flow.as_ref().unwrap().plans;
+    assert_eq!(plans.len(), 3, "{}", t.text);
+    for p in plans {
+        let a = serde_json::to_value(&p.action).unwrap();
+        assert_eq!((a["kind"].as_str(), a["address"]["city"].as_str()), (Some("change_order_address"), Some("Washington")), "{}", t.text);
+    }
+}
+
+#[test]
+fn tau_the_cheapest_one_of_the_same_product_on_a_named_order() {
+    let shared = require_shared!();
+    let mut chat = tau_chat(&shared, "aarav_anderson_8794");
+    let t = chat.say("Hi, could you change the desk lamp on order #W9300146 for the cheapest desk lamp you have in stock? Put any difference on my gift card.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let a = serde_json::to_value(&chat.flow.as_ref().unwrap().plans[0].action).unwrap();
+    assert_eq!(a["kind"], "change_order_items", "{}", t.text);
+    assert_eq!(a["payment_method_id"], "gift_card_7245904", "{}", t.text);
 }
