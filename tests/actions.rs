@@ -475,3 +475,39 @@ fn tau_the_cheapest_one_of_the_same_product_on_a_named_order() {
     assert_eq!(a["kind"], "change_order_items", "{}", t.text);
     assert_eq!(a["payment_method_id"], "gift_card_7245904", "{}", t.text);
 }
+
+#[test]
+fn tau_a_mistyped_order_number_does_not_undo_a_name_and_postcode_proof() {
+    use shopkeep::verify::{check, Claim, Verdict};
+    let shared = require_shared!();
+    let store = tau_store(&shared);
+    let mut cfg = shopkeep::config::IdentityConfig::default();
+    Policy::profile("tau-retail").unwrap().apply_identity(&mut cfg);
+    // "I'm Yusuf Rossi, zip 19122, my order is 2378157" (one digit off).
+    let claim = Claim { order_number: Some("#W2378157".into()), postcode: Some("19122".into()), first_name: Some("Yusuf".into()), last_name: Some("Rossi".into()), ..Default::default() };
+    match check(store, &cfg, &claim).unwrap() {
+        Verdict::Verified(id) => assert_eq!(id.customer_id, "yusuf_rossi_9620"),
+        other => panic!("{other:?}"),
+    }
+    // The wrong postcode with it still fails.
+    let claim = Claim { postcode: Some("19123".into()), ..claim };
+    assert_eq!(check(store, &cfg, &claim).unwrap(), Verdict::Failed);
+    // On the demo policy (no name + postcode) an order number that does not match fails as before.
+    let demo = Chat::demo();
+    let mut cfg = shopkeep::config::IdentityConfig::default();
+    Policy::profile("demo").unwrap().apply_identity(&mut cfg);
+    let claim = Claim { order_number: Some("LF-100003".into()), postcode: Some("00000".into()), first_name: Some("Maya".into()), last_name: Some("Chen".into()), ..Default::default() };
+    assert_eq!(check(demo.store.as_ref(), &cfg, &claim).unwrap(), Verdict::Failed);
+}
+
+#[test]
+fn tau_an_exchange_that_can_happen_once_waits_while_another_item_on_that_order_is_unsettled() {
+    let shared = require_shared!();
+    // #W2378156 (delivered) holds both a mechanical keyboard and a smart thermostat; a keyboard
+    // with clicky switches, RGB and full size is sold out.
+    let mut chat = tau_chat(&shared, "yusuf_rossi_9620");
+    let t = chat.say("On order #W2378156 I'd like to swap the smart thermostat for one that works with Google Home. I also want to exchange the mechanical keyboard for the same one but with clicky switches.");
+    assert!(!chat.awaits_yes(), "{}", t.text);
+    assert!(t.text.contains("only once"), "{}", t.text);
+    assert!(chat.log().is_empty());
+}
