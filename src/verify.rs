@@ -89,6 +89,21 @@ fn norm(s: &str) -> String {
 
 /// Checks a claim against the order store.
 pub fn check(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Result<Verdict, VerifyError> {
+    let by_order = check_order(store, claim)?;
+    if matches!(by_order, Verdict::Verified(_)) {
+        return Ok(by_order);
+    }
+    // An order number that does not prove who this is (mistyped, or not theirs) does not undo
+    // a proof that stands on its own: a user id or a name, with the postcode on file.
+    let by_account = check_account(store, cfg, claim)?;
+    Ok(match (by_order, by_account) {
+        (_, Verdict::Verified(id)) => Verdict::Verified(id),
+        (Verdict::Failed, _) => Verdict::Failed,
+        (_, other) => other,
+    })
+}
+
+fn check_order(store: &dyn OrderStore, claim: &Claim) -> Result<Verdict, VerifyError> {
     if let Some(number) = &claim.order_number {
         if claim.email.is_none() && claim.postcode.is_none() {
             return Ok(Verdict::Incomplete);
@@ -112,6 +127,10 @@ pub fn check(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Res
         }
         return Ok(Verdict::Failed);
     }
+    Ok(Verdict::Incomplete)
+}
+
+fn check_account(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Result<Verdict, VerifyError> {
     if cfg.allow_user_id_postcode {
         if let (Some(id), Some(postcode)) = (&claim.user_id, &claim.postcode) {
             // The same proof as a name and postcode: the id spells the name, the postcode must be

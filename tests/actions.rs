@@ -119,6 +119,15 @@ fn an_exchange_for_another_size_in_the_same_colour_finds_the_variant() {
 }
 
 #[test]
+fn naming_the_product_again_in_what_they_want_is_still_one_item() {
+    let mut chat = Chat::demo();
+    let t = chat.say("Could I swap the linen shirt from LF-100002 for a size L linen shirt in the same colour please");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    assert!(t.text.contains("White, L") || t.text.contains("L, White"), "{}", t.text);
+    assert_eq!(statuses(&t), ["proposed"]);
+}
+
+#[test]
 fn a_sold_out_variant_is_refused_with_what_is_available() {
     let mut chat = Chat::demo();
     let t = chat.say("I want to swap my linen shirt (LF-100002) for the sage one, same size");
@@ -439,4 +448,66 @@ fn end_to_end_identity_then_proposal_then_yes() {
     let a = ask("yes");
     assert!(a.actions.iter().any(|x| x["status"] == "executed"), "{}", a.reply);
     assert!(a.order.as_ref().is_some_and(|o| o.status == "cancelled"), "{:?}", a.order);
+}
+
+#[test]
+fn tau_a_new_address_pointed_at_by_its_city_is_found_on_another_order() {
+    let shared = require_shared!();
+    // Yusuf's processed order #W1994898 went to Washington, DC; three others are pending.
+    let mut chat = tau_chat(&shared, "yusuf_hernandez_6785");
+    let t = chat.say("I want to change the address on all my pending orders to my Washington DC address, you'll find it on one of my orders.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let plans = &chat.flow.as_ref().unwrap().plans;
+    assert_eq!(plans.len(), 3, "{}", t.text);
+    for p in plans {
+        let a = serde_json::to_value(&p.action).unwrap();
+        assert_eq!((a["kind"].as_str(), a["address"]["city"].as_str()), (Some("change_order_address"), Some("Washington")), "{}", t.text);
+    }
+}
+
+#[test]
+fn tau_the_cheapest_one_of_the_same_product_on_a_named_order() {
+    let shared = require_shared!();
+    let mut chat = tau_chat(&shared, "aarav_anderson_8794");
+    let t = chat.say("Hi, could you change the desk lamp on order #W9300146 for the cheapest desk lamp you have in stock? Put any difference on my gift card.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let a = serde_json::to_value(&chat.flow.as_ref().unwrap().plans[0].action).unwrap();
+    assert_eq!(a["kind"], "change_order_items", "{}", t.text);
+    assert_eq!(a["payment_method_id"], "gift_card_7245904", "{}", t.text);
+}
+
+#[test]
+fn tau_a_mistyped_order_number_does_not_undo_a_name_and_postcode_proof() {
+    use shopkeep::verify::{check, Claim, Verdict};
+    let shared = require_shared!();
+    let store = tau_store(&shared);
+    let mut cfg = shopkeep::config::IdentityConfig::default();
+    Policy::profile("tau-retail").unwrap().apply_identity(&mut cfg);
+    // "I'm Yusuf Rossi, zip 19122, my order is 2378157" (one digit off).
+    let claim = Claim { order_number: Some("#W2378157".into()), postcode: Some("19122".into()), first_name: Some("Yusuf".into()), last_name: Some("Rossi".into()), ..Default::default() };
+    match check(store, &cfg, &claim).unwrap() {
+        Verdict::Verified(id) => assert_eq!(id.customer_id, "yusuf_rossi_9620"),
+        other => panic!("{other:?}"),
+    }
+    // The wrong postcode with it still fails.
+    let claim = Claim { postcode: Some("19123".into()), ..claim };
+    assert_eq!(check(store, &cfg, &claim).unwrap(), Verdict::Failed);
+    // On the demo policy (no name + postcode) an order number that does not match fails as before.
+    let demo = Chat::demo();
+    let mut cfg = shopkeep::config::IdentityConfig::default();
+    Policy::profile("demo").unwrap().apply_identity(&mut cfg);
+    let claim = Claim { order_number: Some("LF-100003".into()), postcode: Some("00000".into()), first_name: Some("Maya".into()), last_name: Some("Chen".into()), ..Default::default() };
+    assert_eq!(check(demo.store.as_ref(), &cfg, &claim).unwrap(), Verdict::Failed);
+}
+
+#[test]
+fn tau_an_exchange_that_can_happen_once_waits_while_another_item_on_that_order_is_unsettled() {
+    let shared = require_shared!();
+    // #W2378156 (delivered) holds both a mechanical keyboard and a smart thermostat; a keyboard
+    // with clicky switches, RGB and full size is sold out.
+    let mut chat = tau_chat(&shared, "yusuf_rossi_9620");
+    let t = chat.say("On order #W2378156 I'd like to swap the smart thermostat for one that works with Google Home. I also want to exchange the mechanical keyboard for the same one but with clicky switches.");
+    assert!(!chat.awaits_yes(), "{}", t.text);
+    assert!(t.text.contains("only once"), "{}", t.text);
+    assert!(chat.log().is_empty());
 }

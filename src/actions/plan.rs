@@ -282,6 +282,11 @@ pub fn plan_all(desk: &Desk, wishes: &[Wish]) -> Vec<Step> {
     }
     let mut last_failed = false;
     let mut prev_orders: Vec<String> = Vec::new();
+    // Orders where an item the customer wants exchanged or changed could not be planned. Where an
+    // order's items can be exchanged or changed only once, planning the rest alone would use up
+    // that one change without the item that failed: those plans wait instead.
+    let mut blocked: BTreeSet<String> = BTreeSet::new();
+    let mut last_blocked: Vec<String> = Vec::new();
     for (wi, w) in wishes.iter().enumerate() {
         // "Ship it to …. I need to change the address": the second says the first again.
         if matches!(w.target, Target::OrderAddress | Target::DefaultAddress) && w.address.is_none() && wishes[..wi].iter().any(|p| p.target == w.target && p.address.is_some()) {
@@ -308,6 +313,27 @@ pub fn plan_all(desk: &Desk, wishes: &[Wish]) -> Vec<Step> {
         let before = steps.len();
         plan_wish(desk, &w, &mut sim, &mut steps);
         last_failed = steps[before..].iter().any(|s| matches!(s, Step::Refuse(_))) || steps.len() == before;
+        if w.fallback_of_previous && steps[before..].iter().any(|s| matches!(s, Step::Plan(_))) {
+            // The customer's fallback took over from the wish that failed.
+            for n in last_blocked.drain(..) {
+                blocked.remove(&n);
+            }
+        }
+        last_blocked.clear();
+        if matches!(w.verb, Verb::Exchange | Verb::Modify) && w.target == Target::Items && steps[before..].iter().any(|s| matches!(s, Step::Refuse(_) | Step::Ask(_))) {
+            // Every order that could hold the item (or that the wish names): the safe side.
+            let mut hit: Vec<String> = w.orders.clone();
+            for o in desk.orders {
+                if w.items.iter().any(|item| o.items.iter().any(|l| l.status == ItemStatus::Ordered && item.products.contains(&l.product_id))) {
+                    hit.push(o.number.clone());
+                }
+            }
+            for n in hit {
+                if blocked.insert(n.clone()) {
+                    last_blocked.push(n);
+                }
+            }
+        }
         prev_orders = steps[before..].iter().filter_map(|s| match s {
             Step::Plan(p) => p.action.order().map(String::from),
             _ => None,
@@ -336,6 +362,22 @@ pub fn plan_all(desk: &Desk, wishes: &[Wish]) -> Vec<Step> {
                 if steps[before..].iter().any(|s| matches!(s, Step::Plan(_))) {
                     steps.remove(pos);
                 }
+            }
+        }
+    }
+    if desk.policy.exchanges.once_per_order || desk.policy.changes.items_lock_order {
+        for s in steps.iter_mut() {
+            let Step::Plan(p) = s else { continue };
+            let once = match &p.action {
+                Action::ExchangeItems { order, .. } if desk.policy.exchanges.once_per_order => Some(order.clone()),
+                Action::ChangeOrderItems { order, .. } if desk.policy.changes.items_lock_order => Some(order.clone()),
+                _ => None,
+            };
+            if let Some(n) = once.filter(|n| blocked.contains(n)) {
+                *s = Step::Ask(format!(
+                    "order {n}'s items can be exchanged or changed only once, so I haven't set up \"{}\" on its own: once we've settled the other item on that order, I'll do them together. How would you like to go on?",
+                    p.summary.trim_end_matches('.')
+                ));
             }
         }
     }

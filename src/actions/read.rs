@@ -606,9 +606,21 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             }
             // After an exchange target marker, a product name is the new item's description
             // ("… to a large red Fleece Jacket"), not another item.
-            if let Some(last) = w.items.last() {
-                if *m_at < target_end && last.products.iter().any(|p| ids.contains(p)) && (verb == Verb::Exchange || verb == Verb::Modify) && !before.contains(&"and") {
-                    prev_end = m_at + m_len;
+            // The target may run right up to this mention ("for the cheapest Desk Lamp that's
+            // available", "for a large red Fleece Jacket with a half zipper"): the words after it
+            // still describe the new item.
+            if let Some(last) = w.items.last_mut() {
+                if *m_at <= target_end && last.products.iter().any(|p| ids.contains(p)) && (verb == Verb::Exchange || verb == Verb::Modify) && !before.contains(&"and") && last.target.is_some() {
+                    let ce = (m_at + m_len..next_at).find(|&j| own_words[j].kind == Kind::Semi).unwrap_or(next_at);
+                    if *m_at == target_end && ce > m_at + m_len {
+                        let more = text_of(*m_at, ce);
+                        if let Some(t) = last.target.as_mut() {
+                            t.push(' ');
+                            t.push_str(&more);
+                        }
+                        target_end = ce;
+                    }
+                    prev_end = (m_at + m_len).max(target_end.min(next_at));
                     continue;
                 }
             }
@@ -719,7 +731,11 @@ fn address_ref(message: &str, toks: &[Tok], start: usize, end: usize, order_at: 
     }
     // The new address is what follows "to" ("change the order address to my default one"); the
     // words before it name what changes ("my default address to …").
-    let to_at = (start..end).find(|&i| toks[i].text == "to" || toks[i].text == "into");
+    // Not the "to" of "I want to change …", "I'd like to update …".
+    let to_at = (start..end).find(|&i| {
+        (toks[i].text == "to" || toks[i].text == "into")
+            && !(i > 0 && matches!(toks[i - 1].text.as_str(), "want" | "wants" | "need" | "needs" | "like" | "love" | "wish" | "have" | "has" | "going" | "able" | "trying" | "hoping" | "plan" | "decided" | "forgot" | "how"))
+    });
     let (dest_start, dest_end) = match to_at {
         Some(i) => (i + 1, (i + 1..end).find(|&j| toks[j].text == "to" || toks[j].is_break() || toks[j].text == "and" && toks[j + 1..end].iter().take(3).any(|x| x.text == "my" || x.text == "also")).unwrap_or(end)),
         None => (start, end),

@@ -129,6 +129,34 @@ fn zip_us(c: &str) -> bool {
     }
 }
 
+/// Whether chunk `k` (a number) ends a place someone says they live at: going back over place
+/// words (capitalised words, state names and codes, house and suite numbers, "in", "the"), a
+/// residence word is reached ("live", "living", "residing", "located", "based", "from").
+fn lives_at(text: &str, cs: &[Chunk], k: usize) -> bool {
+    let mut j = k;
+    let mut steps = 0;
+    while j > 0 && steps < 10 {
+        j -= 1;
+        steps += 1;
+        // A sentence mark between ends the place.
+        if text[cs[j].end..cs[j + 1].start].contains(['.', '!', '?', ';']) {
+            return false;
+        }
+        let w = cs[j].text;
+        let l = w.to_lowercase();
+        if matches!(l.as_str(), "live" | "lives" | "living" | "reside" | "resides" | "residing" | "located" | "based" | "from") {
+            return true;
+        }
+        let place = matches!(l.as_str(), "in" | "at" | "the" | "on" | "near" | "usa" | "us" | "suite" | "apt" | "unit")
+            || w.chars().next().is_some_and(char::is_uppercase) && w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '.' || c == '\'')
+            || w.len() <= 6 && w.chars().all(|c| c.is_ascii_digit());
+        if !place {
+            return false;
+        }
+    }
+    false
+}
+
 /// UK outward code: A9, A99, AA9, AA99, A9A, AA9A.
 fn uk_outward(c: &str) -> bool {
     let b = c.as_bytes();
@@ -355,9 +383,13 @@ impl<'a> Extractor<'a> {
                 let w = cs[j].text.to_lowercase();
                 postcode_word(w.trim_end_matches(':')) && cs[j + 1..k].iter().all(|f| matches!(f.text.to_lowercase().as_str(), "code" | "is" | "of" | "-" | "#" | "code:"))
             });
-            let after_state = k > 0 && US_STATES.contains(&cs[k - 1].text.trim_end_matches(',')) && text[cs[k - 1].end..c.start].trim().is_empty();
+            // "NY 10083", "Seattle, WA, 98193" (a comma may follow the state).
+            let after_state = k > 0 && US_STATES.contains(&cs[k - 1].text.trim_end_matches(',')) && text[cs[k - 1].end..c.start].trim().trim_matches(',').trim().is_empty();
+            // Where someone lives, said as a place: "I live in Denver, 80280", "residing in
+            // Philadelphia 19031", "living in the Big Apple in 10108", "from Houston TX, 77004".
+            let residence = zip_us(c.text) && lives_at(text, &cs, k);
             let next = cs.get(k + 1);
-            if (keyword || after_state) && zip_us(c.text) || c.text.len() == 10 && zip_us(c.text) {
+            if (keyword || after_state || residence) && zip_us(c.text) || c.text.len() == 10 && zip_us(c.text) {
                 push_unique(&mut self.out.postcodes, c.text.to_string());
                 self.mark(c.start, c.end);
                 continue;
@@ -566,6 +598,9 @@ impl<'a> Extractor<'a> {
             {
                 Some(i + 2)
             } else if l == "name's" {
+                Some(i + 1)
+            } else if (l == "called" || l == "named") && self.words_before(i, 6).iter().any(|w| matches!(*w, "am" | "i'm" | "im")) {
+                // "I am an interesting guy called Noah Patel".
                 Some(i + 1)
             } else {
                 None
@@ -838,6 +873,26 @@ mod tests {
         let e = Entities::extract("I am mia_garcia_4516, ship to 10 Downing St, London SW1A 2AA or 215 River Road, New York, NY 10083-1234");
         assert_eq!(e.user_ids, ["mia_garcia_4516"]);
         assert_eq!(e.postcodes, ["SW1A 2AA", "10083-1234"]);
+    }
+
+    #[test]
+    fn a_postcode_is_read_where_someone_says_they_live() {
+        for (text, zip) in [
+            ("I'm Dana Brooks and I live in Boulder, 80301.", "80301"),
+            ("Hi, Sam Ortiz here, living in Portland, Oregon, 97209", "97209"),
+            ("My name is Lee Wong, residing in Austin 78701. My order is late", "78701"),
+            ("I am Ana Ruiz from Tucson AZ, 85701", "85701"),
+            ("Kim Park, based in Salem, OR, 97301", "97301"),
+            ("I live at 12 Birch Road, Apt 4, Madison, Wisconsin, 53703", "53703"),
+            ("I'm a guy called Tom Hale, living in the Windy City in 60601", "60601"),
+        ] {
+            assert_eq!(Entities::extract(text).postcodes, [zip], "{text}");
+        }
+        assert_eq!(Entities::extract("I am a person called Tom Hale").names, ["Tom Hale"]);
+        // A number that is not where someone lives stays what it is.
+        for text in ["I live for 12345 reasons", "I bought 3 lamps. 80301 is my order", "order 80301 from the store"] {
+            assert!(Entities::extract(text).postcodes.is_empty(), "{text}");
+        }
     }
 
     #[test]
