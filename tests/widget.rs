@@ -105,6 +105,7 @@ impl Shopper {
     }
 
     fn on_storefront_sized(width: u32, height: u32) -> Self {
+        browser::executables();
         Self::at(&format!("{}/", server()), width, height)
     }
 
@@ -357,6 +358,7 @@ fn on_a_phone_sized_screen_the_open_panel_fills_the_screen() {
 
 #[test]
 fn on_a_store_site_the_widget_answers_only_if_its_origin_is_allowed() {
+    browser::executables();
     let [allowed, other] = store_sites();
     {
         let shopper = Shopper::at(&format!("{allowed}/"), 1280, 900);

@@ -21,15 +21,15 @@ pub const WAIT: Duration = Duration::from_secs(60);
 /// An executable on PATH (or at an explicit path from `env`).
 fn find(env: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env) {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).flat_map(|dir| names.iter().map(move |n| dir.join(n))).find(|p| p.is_file())
 }
 
 /// The browser and its driver, or a failure saying how to get them: these tests never pass
-/// without a browser.
-fn executables() -> (PathBuf, PathBuf) {
+/// without a browser. Tests call it first, so a missing browser fails at once.
+pub fn executables() -> (PathBuf, PathBuf) {
     let chromium = find("SHOPKEEP_CHROMIUM", &["chromium", "chromium-browser"]);
     let driver = find("SHOPKEEP_CHROMEDRIVER", &["chromedriver"]);
     match (chromium, driver) {
