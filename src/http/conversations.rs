@@ -4,7 +4,7 @@
 //!
 //! Only conversations started by the widget are served, and only what the customer was shown
 //! (replies, citations, order cards, hand-off references; never gate scores or understanding).
-//! The id is the key: the widget lets the service choose it (128 random bits).
+//! The id is the key: the widget lets the service choose it (a random UUID).
 
 use std::{collections::VecDeque, convert::Infallible, sync::Arc};
 
