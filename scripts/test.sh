@@ -1,7 +1,23 @@
 #!/usr/bin/env bash
-# Runs every test: fetches (and verifies) the model first, then the whole suite.
+# Runs every test: fetches (and verifies) the model first, installs the headless browser the
+# widget tests drive (Debian's chromium and chromium-driver) when it is missing, then the whole
+# suite.
 #   scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-models.sh
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; fi
+  fi
+  if command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || [ -n "$sudo" ]; }; then
+    echo "installing chromium and chromium-driver for the widget tests" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "warning: chromium and chromedriver are missing and cannot be installed here (needs root and apt-get); tests/widget.rs will fail" >&2
+  fi
+fi
 cargo test --locked "$@"

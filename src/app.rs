@@ -9,7 +9,7 @@ use crate::{
     config::Config,
     embed::{locate_model, Batching, Cached, EmbedError, Embedder, MiniLm},
     index::{build, BuildOptions, BuildSummary, IndexError, IndexHandle},
-    journal::{Journal, JournalError},
+    journal::{live::Live, Journal, JournalError},
     orders::{demo, OrderError, OrderStore, SqliteOrderStore},
     retrieve::Retriever,
     understand::{UnderstandError, Understander},
@@ -61,6 +61,8 @@ pub fn build_index(cfg: &Config, orders: &dyn OrderStore, embedder: &dyn Embedde
 pub struct App {
     pub config: Config,
     pub assistant: Arc<Assistant>,
+    /// Turns pushed to open chat widgets (a person's replies).
+    pub live: Arc<Live>,
 }
 
 impl App {
@@ -99,6 +101,6 @@ impl App {
         let retriever = Retriever::new(embedder, index, config.model.max_concurrent);
         let guide = crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?);
         let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal, guide));
-        Ok(Self { config, assistant })
+        Ok(Self { config, assistant, live: Arc::new(Live::new()) })
     }
 }

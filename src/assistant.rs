@@ -63,7 +63,18 @@ pub struct Answer {
     pub citations: Vec<Citation>,
     pub order: Option<OrderCard>,
     pub actions: Vec<serde_json::Value>,
+    /// The hand-off this message caused (only on the turn it happened).
     pub handoff: Option<Handoff>,
+    /// The conversation is with a person now (handed off on this turn or earlier): the reply
+    /// says so, and a person answers later messages.
+    pub with_person: bool,
+    /// The reply stated a change and waits for a yes or a no (channels offer confirm buttons).
+    pub awaiting_confirmation: bool,
+}
+
+/// Conversation ids: 1–64 letters, digits, '-' or '_' (they appear in URLs and logs).
+pub fn valid_conversation_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +191,7 @@ impl Assistant {
             return Err(AssistantError::BadChannel);
         }
         let conversation_id = match &q.conversation_id {
-            Some(id) if !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => id.clone(),
+            Some(id) if valid_conversation_id(id) => id.clone(),
             Some(_) => return Err(AssistantError::BadConversationId),
             None => format!("c_{}", uuid::Uuid::new_v4().simple()),
         };
@@ -201,7 +212,7 @@ impl Assistant {
                 TurnRecord { conversation_id: conversation_id.clone(), role: "assistant".into(), text: reply.clone(), intent: None, confidence: None, detail: json!({"with_person": true}), latency_ms: Some(started.elapsed().as_millis() as u64) },
             ];
             self.journal.record(&conversation_id, &conversation.state, "handoff", &turns)?;
-            return Ok(Answer { conversation_id, reply, intent: None, confidence: 1.0, citations: vec![], order: None, actions: vec![], handoff: None });
+            return Ok(Answer { conversation_id, reply, intent: None, confidence: 1.0, citations: vec![], order: None, actions: vec![], handoff: None, with_person: true, awaiting_confirmation: false });
         }
 
         let understanding = self.understand(&message).await?;
@@ -242,6 +253,8 @@ impl Assistant {
             order: part.order.clone(),
             actions: part.actions.clone(),
             handoff,
+            with_person: conversation.state.handed_off,
+            awaiting_confirmation: !conversation.state.handed_off && crate::actions::awaits_confirmation(conversation.state.flow.as_ref()),
         };
         let latency = started.elapsed().as_millis() as u64;
         let turns = [
@@ -260,7 +273,7 @@ impl Assistant {
                 text: answer.reply.clone(),
                 intent: answer.intent.clone(),
                 confidence: Some(answer.confidence),
-                detail: json!({"citations": answer.citations, "gate": part.gate, "order": answer.order, "actions": answer.actions, "handoff": answer.handoff}),
+                detail: json!({"citations": answer.citations, "gate": part.gate, "order": answer.order, "actions": answer.actions, "handoff": answer.handoff, "awaiting_confirmation": answer.awaiting_confirmation}),
                 latency_ms: Some(latency),
             },
         ];

@@ -33,7 +33,20 @@ pub struct Config {
     pub gate: GateConfig,
     /// The action policy (returns, exchanges, cancellations, changes): see `actions::policy`.
     pub policy: PolicyConfig,
+    /// The team's API (hand-offs and agent replies).
+    pub admin: AdminConfig,
 }
+
+/// Access to the team's API.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Bearer token for `/v1/handoffs`; empty turns those routes off (403 `admin_disabled`).
+    pub api_token: String,
+}
+
+/// Shortest admin token accepted: a guessable token would open every hand-off's transcript.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 
 /// Which action policy the guided actions follow.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +149,9 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// `/v1/answer` requests served at once; more are refused at once with 503 + Retry-After.
     pub max_in_flight: usize,
+    /// Origins of store pages whose chat widget may call the API from the browser
+    /// (`https://shop.example`), or `"*"` for any. The service's own pages need no entry.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -150,6 +166,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             gate: GateConfig::default(),
             policy: PolicyConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -195,7 +212,7 @@ impl Default for ModelConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080, index_refresh_secs: 2, max_body_bytes: 64 * 1024, request_timeout_secs: 30, max_in_flight: 48 }
+        Self { host: "127.0.0.1".into(), port: 8080, index_refresh_secs: 2, max_body_bytes: 64 * 1024, request_timeout_secs: 30, max_in_flight: 48, allowed_origins: Vec::new() }
     }
 }
 
@@ -256,6 +273,12 @@ impl Config {
         if let Some(v) = get("SHOPKEEP_PORT") {
             self.server.port = parse("SHOPKEEP_PORT", v)?;
         }
+        if let Some(v) = get("SHOPKEEP_ALLOWED_ORIGINS") {
+            self.server.allowed_origins = v.split([',', ' ']).map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
+        }
+        if let Some(v) = get("SHOPKEEP_ADMIN_TOKEN") {
+            self.admin.api_token = v;
+        }
         Ok(())
     }
 
@@ -271,6 +294,14 @@ impl Config {
         }
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid("server.max_body_bytes must be at least 1024".into()));
+        }
+        for origin in &self.server.allowed_origins {
+            if !is_origin(origin) {
+                return Err(ConfigError::Invalid(format!("server.allowed_origins: {origin:?} is not an origin like \"https://shop.example\" (scheme and host, no path) or \"*\"")));
+            }
+        }
+        if !self.admin.api_token.is_empty() && self.admin.api_token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+            return Err(ConfigError::Invalid(format!("admin.api_token must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
         }
         if !matches!(self.store.tone.as_str(), "friendly" | "formal") {
             return Err(ConfigError::Invalid(format!("store.tone must be \"friendly\" or \"formal\", not {:?}", self.store.tone)));
@@ -289,6 +320,16 @@ impl Config {
     }
 }
 
+/// `scheme://host[:port]` exactly as a browser sends it in `Origin` (or `*`). A trailing slash or
+/// a path would never match, so it is refused rather than silently ignored.
+fn is_origin(s: &str) -> bool {
+    if s == "*" {
+        return true;
+    }
+    let Some(rest) = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")) else { return false };
+    !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +343,24 @@ mod tests {
         cfg.apply_env(|n| (n == "SHOPKEEP_PORT").then(|| "9100".to_string())).unwrap();
         assert_eq!(cfg.server.port, 9100);
         assert_eq!(cfg.index_root(), PathBuf::from("./index"));
+    }
+
+    #[test]
+    fn allowed_origins_and_the_admin_token_come_from_env_and_are_checked() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|n| match n {
+            "SHOPKEEP_ALLOWED_ORIGINS" => Some("https://shop.example, http://localhost:3000".into()),
+            "SHOPKEEP_ADMIN_TOKEN" => Some("a-long-enough-admin-token".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.server.allowed_origins, ["https://shop.example", "http://localhost:3000"]);
+        assert!(cfg.validate().is_ok());
+        cfg.server.allowed_origins = vec!["https://shop.example/".into()];
+        assert!(cfg.validate().is_err(), "a path never matches an Origin header");
+        cfg.server.allowed_origins = vec!["*".into()];
+        cfg.admin.api_token = "short".into();
+        assert!(cfg.validate().is_err(), "a short admin token is refused");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!                          index::build ──► generation dir (tantivy BM25 + vectors + manifest)
 //!                                                   │ CURRENT swapped atomically
 //!                                                   ▼
-//! Question (http /v1/answer · cli ask)
+//! Question (http /v1/answer · chat widget · cli ask)
 //!   └─► assistant::Assistant::handle
 //!         ├─ understand   intent + confidence, entities, several requests, sensitive topics
 //!         ├─ verify       identity before any order data (order + email/postcode, token)
@@ -17,7 +17,10 @@
 //!         ├─ retrieve     Evidence: hybrid search (BM25 + dense, RRF) on the current generation
 //!         ├─ answer       gate (answer or hand off), compose (templates + quoted passages)
 //!         └─ journal      conversations, turns, gate decisions, hand-off packets (SQLite)
-//!   ◄── Answer { reply, citations, order, actions, handoff }
+//!   ◄── Answer { reply, citations, order, actions, handoff, with_person, awaiting_confirmation }
+//!
+//! a person's reply (http /v1/handoffs/{id}/reply) ── desk::reply ── journal (agent turn)
+//!   └─► journal::live ──► the customer's widget (SSE /v1/conversations/{id}/events)
 //! ```
 //!
 //! Model work runs off the async runtime: requests share one worker that embeds concurrent
@@ -32,7 +35,9 @@
 //! - [`understand`]: what the customer wants; [`verify`]: who is asking.
 //! - [`orders`]: the order store, importers and the demo store.
 //! - [`answer`]: the confidence gate, reply composition, citations and hand-off reasons.
-//! - [`assistant`]: one turn of a conversation, end to end; [`journal`]: its record.
+//! - [`assistant`]: one turn of a conversation, end to end; [`journal`]: its record, and
+//!   [`journal::live`]: turns pushed to open chat widgets.
+//! - [`desk`]: the team's side of a hand-off (open hand-offs, a person's reply).
 //! - [`eval`]: the development-set evaluations behind `shopkeep eval`.
 //! - [`actions`]: guided returns, exchanges, cancellations and order changes: policy as
 //!   configuration, flows across turns, idempotent execution with an action log.
@@ -44,6 +49,7 @@ pub mod app;
 pub mod assistant;
 pub mod cli;
 pub mod config;
+pub mod desk;
 pub mod embed;
 pub mod http;
 pub mod index;

@@ -92,6 +92,12 @@ impl Flow {
     }
 }
 
+/// Whether a conversation's stored flow (`ConversationState::flow`) has stated its plans and
+/// waits for a yes or a no: the channels offer confirm buttons then.
+pub fn awaits_confirmation(flow: Option<&serde_json::Value>) -> bool {
+    flow.and_then(|v| v.get("stage")).and_then(|s| s.as_str()) == Some("confirm")
+}
+
 /// What one turn of a guided action says and does.
 #[derive(Debug, Clone, Default)]
 pub struct Turn {
@@ -327,6 +333,15 @@ fn proposed(plans: &[Plan]) -> Vec<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_flow_at_the_confirm_stage_awaits_a_yes() {
+        let f = Flow { stage: Stage::Confirm, request: "x".into(), plans: Vec::new(), done: Vec::new() };
+        assert!(awaits_confirmation(Some(&serde_json::to_value(&f).unwrap())));
+        let f = Flow { stage: Stage::Done, ..f };
+        assert!(!awaits_confirmation(Some(&serde_json::to_value(&f).unwrap())));
+        assert!(!awaits_confirmation(None));
+    }
 
     #[test]
     fn yes_and_no_are_recognised_only_when_they_are_the_answer() {

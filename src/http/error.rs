@@ -46,6 +46,18 @@ impl From<crate::retrieve::RetrieveError> for ApiError {
     }
 }
 
+impl From<crate::journal::JournalError> for ApiError {
+    fn from(e: crate::journal::JournalError) -> Self {
+        Self::internal(e.to_string())
+    }
+}
+
+impl From<crate::orders::OrderError> for ApiError {
+    fn from(e: crate::orders::OrderError) -> Self {
+        Self::internal(e.to_string())
+    }
+}
+
 /// Turns axum's JSON extractor rejections into the API's error shape.
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {

@@ -2,10 +2,15 @@
 //! `{"error": {"code", "message"}}`; no answering logic lives here. Route files mirror URLs.
 
 mod answer;
+mod auth;
+mod conversations;
 mod error;
+mod handoffs;
 mod health;
 mod openapi;
 mod search;
+mod storefront;
+mod widget;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -14,7 +19,10 @@ use axum::{
     Router,
 };
 use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    timeout::TimeoutLayer,
+};
 
 pub use error::ApiError;
 
@@ -33,17 +41,41 @@ pub fn router(app: Arc<App>) -> Router {
             .load_shed()
             .concurrency_limit(cfg.max_in_flight),
     );
+    // What the chat widget calls from a store's pages, which live on other origins.
+    let widget_api = Router::new()
+        .route("/v1/answer", answer_route)
+        .route("/v1/conversations/{id}", get(conversations::show))
+        .route("/v1/conversations/{id}/events", get(conversations::events))
+        .layer(cors(&cfg.allowed_origins));
     Router::new()
+        .route("/", get(storefront::page))
+        .route("/widget.js", get(widget::script))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/v1/answer", answer_route)
+        .merge(widget_api)
         .route("/v1/search", post(search::search))
+        .route("/v1/handoffs", get(handoffs::list))
+        .route("/v1/handoffs/{id}/reply", post(handoffs::reply))
         .route("/openapi.json", get(openapi::openapi))
         // axum's own limit (not tower-http's) so an oversized body reaches the JSON extractor's
         // rejection and gets the API's error shape.
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .with_state(app)
+}
+
+/// CORS for the widget's routes: the configured store origins (`server.allowed_origins`; `"*"`
+/// for any) may call them from the browser. The service's own pages are same-origin and need no
+/// entry. No credentials: the widget identifies a shopper by the signed token in its tag, never
+/// by cookies.
+fn cors(allowed: &[String]) -> CorsLayer {
+    let any = allowed.iter().any(|o| o == "*");
+    let allowed: Vec<String> = allowed.to_vec();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| any || origin.to_str().is_ok_and(|o| allowed.iter().any(|a| a == o))))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::HeaderName::from_static("last-event-id")])
+        .max_age(Duration::from_secs(600))
 }
 
 /// Serves until `shutdown` completes. Also keeps the index fresh: every

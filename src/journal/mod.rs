@@ -3,6 +3,10 @@
 //! decision, actions and hand-off, in SQLite beside the order data.
 //!
 //! The journal records what happened; it does not decide anything. The desk reads it.
+//! [`live`] pushes turns written outside a customer's request (a person's reply) to whoever is
+//! watching the conversation.
+
+pub mod live;
 
 use std::path::Path;
 
@@ -62,6 +66,26 @@ pub struct TurnRecord {
     /// The rest of what the turn produced (citations, gate, order, actions, hand-off), as JSON.
     pub detail: serde_json::Value,
     pub latency_ms: Option<u64>,
+}
+
+/// A turn as stored, with its id (increasing within the database) and time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredTurn {
+    pub id: i64,
+    pub at: String,
+    #[serde(flatten)]
+    pub turn: TurnRecord,
+}
+
+/// A hand-off as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HandoffRecord {
+    pub id: String,
+    pub conversation_id: String,
+    pub created_at: String,
+    pub reason: String,
+    pub status: String,
+    pub packet: serde_json::Value,
 }
 
 /// The journal over one SQLite database.
@@ -202,6 +226,61 @@ impl Journal {
         rows.collect::<Result<_, _>>().map_err(Into::into)
     }
 
+    /// A conversation's turns after turn `after` (0: all), oldest first, optionally of one role.
+    pub fn turns_since(&self, conversation_id: &str, after: i64, role: Option<&str>) -> Result<Vec<StoredTurn>, JournalError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, at, role, text, intent, confidence, detail, latency_ms FROM turns
+             WHERE conversation_id = ?1 AND id > ?2 AND (?3 IS NULL OR role = ?3) ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![conversation_id, after, role], |r| {
+            Ok(StoredTurn {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                turn: TurnRecord {
+                    conversation_id: conversation_id.to_string(),
+                    role: r.get(2)?,
+                    text: r.get(3)?,
+                    intent: r.get(4)?,
+                    confidence: r.get(5)?,
+                    detail: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or(serde_json::Value::Null),
+                    latency_ms: r.get::<_, Option<i64>>(7)?.map(|l| l as u64),
+                },
+            })
+        })?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// Records one turn that is not part of a customer's exchange (a person's reply), leaving the
+    /// conversation's state as it is.
+    pub fn append(&self, turn: &TurnRecord) -> Result<StoredTurn, JournalError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let at = now();
+        tx.execute("UPDATE conversations SET updated_at = ?2 WHERE id = ?1", params![turn.conversation_id, at])?;
+        tx.execute(
+            "INSERT INTO turns (conversation_id, at, role, text, intent, confidence, detail, latency_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![turn.conversation_id, at, turn.role, turn.text, turn.intent, turn.confidence, turn.detail.to_string(), turn.latency_ms.map(|l| l as i64)],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(StoredTurn { id, at, turn: turn.clone() })
+    }
+
+    /// One hand-off, whatever its status.
+    pub fn handoff(&self, id: &str) -> Result<Option<HandoffRecord>, JournalError> {
+        let conn = self.conn.lock();
+        conn.query_row("SELECT id, conversation_id, created_at, reason, status, packet FROM handoffs WHERE id = ?1", [id], handoff_row).optional().map_err(Into::into)
+    }
+
+    /// Hand-offs with `status` ("open"), oldest first.
+    pub fn handoffs_with_status(&self, status: &str) -> Result<Vec<HandoffRecord>, JournalError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare("SELECT id, conversation_id, created_at, reason, status, packet FROM handoffs WHERE status = ?1 ORDER BY created_at, id")?;
+        let rows = stmt.query_map([status], handoff_row)?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+
     /// Open hand-offs: (id, conversation id, reason, packet), oldest first.
     pub fn open_handoffs(&self) -> Result<Vec<(String, String, String, serde_json::Value)>, JournalError> {
         let conn = self.conn.lock();
@@ -211,4 +290,15 @@ impl Journal {
         })?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
     }
+}
+
+fn handoff_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HandoffRecord> {
+    Ok(HandoffRecord {
+        id: r.get(0)?,
+        conversation_id: r.get(1)?,
+        created_at: r.get(2)?,
+        reason: r.get(3)?,
+        status: r.get(4)?,
+        packet: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or(serde_json::Value::Null),
+    })
 }

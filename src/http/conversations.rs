@@ -1,0 +1,167 @@
+//! `GET /v1/conversations/{id}`: a chat widget's conversation read back (the transcript is shown
+//! again after a page load), and `GET /v1/conversations/{id}/events`: server-sent events carrying
+//! a person's replies as they are written.
+//!
+//! Only conversations started by the widget are served, and only what the customer was shown
+//! (replies, citations, order cards, hand-off references; never gate scores or understanding).
+//! The id is the key: the widget lets the service choose it (a random UUID).
+
+use std::{collections::VecDeque, convert::Infallible, sync::Arc};
+
+use axum::{
+    extract::{rejection::QueryRejection, Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::sse::{Event, KeepAlive, Sse},
+    Json,
+};
+use futures_util::stream::{self, Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+
+use super::ApiError;
+use crate::{
+    actions::awaits_confirmation,
+    app::App,
+    assistant::valid_conversation_id,
+    journal::{Conversation, StoredTurn},
+};
+
+/// What the customer saw of one turn.
+#[derive(Serialize)]
+pub struct TurnView {
+    pub id: i64,
+    pub at: String,
+    /// `customer`, `assistant` or `agent`.
+    pub role: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub citations: Value,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub order: Value,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub handoff: Value,
+    /// The agent's name, on a person's reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+impl From<&StoredTurn> for TurnView {
+    fn from(t: &StoredTurn) -> Self {
+        let d = &t.turn.detail;
+        let field = |k: &str| d.get(k).cloned().unwrap_or(Value::Null);
+        Self {
+            id: t.id,
+            at: t.at.clone(),
+            role: t.turn.role.clone(),
+            text: t.turn.text.clone(),
+            citations: field("citations"),
+            order: field("order"),
+            handoff: field("handoff"),
+            agent: d.get("agent").and_then(Value::as_str).map(String::from),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ConversationView {
+    pub id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Handed to a person: a person answers from here on.
+    pub with_person: bool,
+    /// The reference of the latest hand-off, when there is one.
+    pub handoff_id: Option<String>,
+    /// The last reply stated a change and waits for a yes or a no.
+    pub awaiting_confirmation: bool,
+    pub turns: Vec<TurnView>,
+}
+
+/// The widget's conversation, or the error a request for it gets.
+fn widget_conversation(app: &App, id: &str) -> Result<Conversation, ApiError> {
+    if !valid_conversation_id(id) {
+        return Err(ApiError::bad_request("invalid_conversation_id", "conversation ids are 1–64 letters, digits, '-' or '_'"));
+    }
+    match app.assistant.journal.conversation(id)? {
+        Some(c) if c.channel == "widget" => Ok(c),
+        _ => Err(ApiError::new(StatusCode::NOT_FOUND, "conversation_not_found", "no such widget conversation")),
+    }
+}
+
+pub async fn show(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<ConversationView>, ApiError> {
+    let c = widget_conversation(&app, &id)?;
+    let turns = app.assistant.journal.turns_since(&id, 0, None)?;
+    let handoff_id = turns.iter().rev().find_map(|t| {
+        let d = &t.turn.detail;
+        d.get("handoff").and_then(|h| h.get("id")).or_else(|| d.get("handoff_id")).and_then(Value::as_str).map(String::from)
+    });
+    Ok(Json(ConversationView {
+        id: c.id,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        with_person: c.state.handed_off,
+        handoff_id,
+        awaiting_confirmation: !c.state.handed_off && awaits_confirmation(c.state.flow.as_ref()),
+        turns: turns.iter().map(TurnView::from).collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Send the person's replies after this turn id (the last one the widget has shown).
+    pub after: Option<i64>,
+}
+
+/// One open stream: the journal's backlog first, then live turns, never one twice.
+struct Watch {
+    app: Arc<App>,
+    id: String,
+    rx: Receiver<StoredTurn>,
+    pending: VecDeque<StoredTurn>,
+    last: i64,
+}
+
+pub async fn events(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+    widget_conversation(&app, &id)?;
+    // A reconnecting EventSource says where it got to; that wins over the page's own `after`.
+    let last_event = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let after = last_event.or(q.after).unwrap_or(0).max(0);
+    // Watch before reading the backlog, so a reply written in between arrives one way or the other.
+    let rx = app.live.watch(&id);
+    let backlog = app.assistant.journal.turns_since(&id, after, Some("agent"))?;
+    let watch = Watch { app, id, rx, pending: backlog.into(), last: after };
+    // A first comment makes the response start at once, so the widget knows it is connected.
+    let hello = stream::once(async { Ok::<_, Infallible>(Event::default().comment("watching")) });
+    let turns = stream::unfold(watch, |mut w| async move {
+        loop {
+            if let Some(t) = w.pending.pop_front() {
+                if t.id <= w.last || t.turn.role != "agent" {
+                    continue;
+                }
+                w.last = t.id;
+                let event = Event::default().event("turn").id(t.id.to_string()).json_data(TurnView::from(&t)).unwrap_or_else(|_| Event::default().comment("unserialisable turn"));
+                return Some((Ok::<_, Infallible>(event), w));
+            }
+            match w.rx.recv().await {
+                Ok(t) => w.pending.push_back(t),
+                // Fell behind the channel's buffer: the journal has everything.
+                Err(RecvError::Lagged(_)) => match w.app.assistant.journal.turns_since(&w.id, w.last, Some("agent")) {
+                    Ok(ts) => w.pending.extend(ts),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live stream: journal read failed; closing (the widget reconnects)");
+                        return None;
+                    }
+                },
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(hello.chain(turns)).keep_alive(KeepAlive::default()))
+}
