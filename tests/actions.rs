@@ -427,13 +427,9 @@ fn tau_a_refund_goes_only_to_the_original_method_or_a_gift_card() {
 
 #[test]
 fn end_to_end_identity_then_proposal_then_yes() {
-    use shopkeep::{app::App, assistant::Question, config::Config};
+    use shopkeep::{app::App, assistant::Question};
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.path().to_path_buf();
-    cfg.kb_dir = common::kb_dir();
-    cfg.model.models_root = common::root().join("models");
-    cfg.model.allow_hub = false;
+    let cfg = common::config(dir.path());
     let app = App::with_embedder(cfg, common::model_dyn()).expect("app opens");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let ask = |msg: &str| {

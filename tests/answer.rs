@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use shopkeep::{
     app::App,
     assistant::{Answer, CustomerHint, PageContext, Question},
-    config::Config,
     verify::sign_token,
 };
 
@@ -21,11 +20,7 @@ fn app() -> Arc<App> {
     static APP: OnceLock<(tempfile::TempDir, Arc<App>)> = OnceLock::new();
     APP.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = Config::default();
-        cfg.data_dir = dir.path().to_path_buf();
-        cfg.kb_dir = common::kb_dir();
-        cfg.model.models_root = common::root().join("models");
-        cfg.model.allow_hub = false;
+        let mut cfg = common::config(dir.path());
         cfg.identity.token_secret = SECRET.into();
         let app = Arc::new(App::with_embedder(cfg, common::model_dyn()).expect("app opens"));
         (dir, app)

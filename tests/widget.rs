@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use browser::{Browser, WIDGET};
 use serde_json::{json, Value};
-use shopkeep::{app::App, config::Config};
+use shopkeep::app::App;
 
 const ADMIN_TOKEN: &str = "widget-test-admin-token-0123456789";
 const STORE_ORIGIN: &str = "https://shop.example";
@@ -61,11 +61,7 @@ fn app() -> Arc<App> {
     static APP: OnceLock<(tempfile::TempDir, Arc<App>)> = OnceLock::new();
     APP.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = Config::default();
-        cfg.data_dir = dir.path().to_path_buf();
-        cfg.kb_dir = common::kb_dir();
-        cfg.model.models_root = common::root().join("models");
-        cfg.model.allow_hub = false;
+        let mut cfg = common::config(dir.path());
         cfg.identity.token_secret = "widget-test-secret".into();
         cfg.admin.api_token = ADMIN_TOKEN.into();
         cfg.server.allowed_origins = vec![STORE_ORIGIN.into(), sites().origins[0].clone()];

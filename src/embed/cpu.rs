@@ -333,7 +333,7 @@ const PARALLEL_MIN: usize = 1_500_000;
 /// blocks × panel-pair blocks, sized so a tile's panels and input rows stay in L2. (For the
 /// f32 feed-forward output, `k` = 1536: four panel pairs would be 768 KiB and spill to L3 on
 /// every 12-row block; one pair and 84 rows fit.)
-fn tiles(m: usize, k: usize, n: usize, elem: usize) -> Vec<((usize, usize), (usize, usize))> {
+fn tiles(m: usize, k: usize, n: usize, elem: usize) -> Vec<Tile> {
     let pairs = n / (2 * PANEL);
     let tile_pairs = (TILE_PANEL_BYTES / (k * 2 * PANEL * elem)).clamp(1, TILE_PAIRS);
     let tile_rows = (TILE_INPUT_BYTES / (k * elem) / MR * MR).clamp(MR, TILE_ROWS);
@@ -342,6 +342,17 @@ fn tiles(m: usize, k: usize, n: usize, elem: usize) -> Vec<((usize, usize), (usi
             (0..pairs.div_ceil(tile_pairs)).map(move |pb| ((rb * tile_rows, ((rb + 1) * tile_rows).min(m)), (pb * tile_pairs, ((pb + 1) * tile_pairs).min(pairs))))
         })
         .collect()
+}
+
+type Tile = ((usize, usize), (usize, usize));
+
+/// Runs `run` on every tile, across rayon's threads when `parallel` and there is more than one.
+fn run_tiles(tiles: &[Tile], parallel: bool, run: impl Fn(&Tile) + Sync + Send) {
+    if parallel && tiles.len() > 1 {
+        tiles.par_iter().for_each(run);
+    } else {
+        tiles.iter().for_each(run);
+    }
 }
 
 /// `dst[m×n] = bias (broadcast over rows) + lhs[m×k] · W[k×n]`, row-major activations.
@@ -362,13 +373,9 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
         // SAFETY: `int8` is only set when AVX-512F and VNNI were detected, for `k % 4 == 0` and
         // `n % 32 == 0`, with the layout `Weight::quantize` builds for exactly `k × n`; `xq` and
         // `rq` hold `m` rows; tiles cover disjoint rows × columns of `dst`.
-        let run = |&(rows, cols): &((usize, usize), (usize, usize))| unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, cols) };
-        let tiles = tiles(m, k, n, 1);
-        if threads > 1 && work >= 4 * PARALLEL_MIN && tiles.len() > 1 {
-            tiles.par_iter().for_each(run);
-        } else {
-            tiles.iter().for_each(run);
-        }
+        let run = |&(rows, cols): &Tile| unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, cols) };
+        // An int8 product costs about a quarter of the f32 one, so threads pay off only later.
+        run_tiles(&tiles(m, k, n, 1), threads > 1 && work >= 4 * PARALLEL_MIN, run);
         return;
     }
     #[cfg(target_arch = "x86_64")]
@@ -378,12 +385,8 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
         // SAFETY: `packed` is only set when AVX-512F was detected; the shapes were asserted
         // above and the packed layout is built by `Weight::new` for exactly `k × n`; tiles cover
         // disjoint rows × columns of `dst`, so no two threads write the same element.
-        let run = |&(rows, cols): &((usize, usize), (usize, usize))| unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, rows, cols) };
-        if threads > 1 && work >= PARALLEL_MIN && tiles.len() > 1 {
-            tiles.par_iter().for_each(run);
-        } else {
-            tiles.iter().for_each(run);
-        }
+        let run = |&(rows, cols): &Tile| unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, rows, cols) };
+        run_tiles(&tiles, threads > 1 && work >= PARALLEL_MIN, run);
         return;
     }
     let par = if work >= PARALLEL_GEMM_MIN && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };

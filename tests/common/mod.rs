@@ -48,6 +48,16 @@ pub fn model_dyn() -> Arc<dyn Embedder> {
     model()
 }
 
+/// The service's config for a test: the bundled KB, the local model only, data in `data_dir`.
+pub fn config(data_dir: &Path) -> shopkeep::config::Config {
+    let mut cfg = shopkeep::config::Config::default();
+    cfg.data_dir = data_dir.to_path_buf();
+    cfg.kb_dir = kb_dir();
+    cfg.model.models_root = root().join("models");
+    cfg.model.allow_hub = false;
+    cfg
+}
+
 pub fn kb_dir() -> PathBuf {
     root().join("kb")
 }
