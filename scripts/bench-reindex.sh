@@ -2,7 +2,7 @@
 # Reindex throughput on a 10k-passage knowledge base, against ONNX Runtime's passage rate in the
 # same run, then the serving process's resident memory with that index loaded.
 #
-#   scripts/bench-reindex.sh [SHOPKEEP_BINARY]
+#   [ROUNDS=1] [VARIANTS=20] scripts/bench-reindex.sh [SHOPKEEP_BINARY]
 #
 # The KB is generated in a temporary directory (never in the project) from
 # ../shared/bench/passages.txt: 20 variants of each of its 500 support replies, one short
@@ -19,11 +19,11 @@ python3 -c 'import onnxruntime, tokenizers, numpy' 2>/dev/null || python3 -m pip
 work=$(mktemp -d)
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/kb" "$work/data"
-python3 - "$bench/passages.txt" "$work" <<'EOF'
+python3 - "$bench/passages.txt" "$work" "${VARIANTS:-20}" <<'EOF'
 import sys, pathlib
 lines = [l.strip() for l in open(sys.argv[1]) if l.strip()]
 kb, texts = pathlib.Path(sys.argv[2]) / "kb", []
-for v in range(20):
+for v in range(int(sys.argv[3])):
     for i, line in enumerate(lines):
         text = f"{line} (Reference {v}-{i}.)"
         # What shopkeep embeds for this passage (kb::chunk's embedding text: "title: text"), so
@@ -32,13 +32,16 @@ for v in range(20):
         (kb / f"p{v:02d}-{i:03d}.md").write_text(f"---\ntitle: Support note {v}-{i}\n---\n\n{text}\n")
 (pathlib.Path(sys.argv[2]) / "texts.txt").write_text("\n".join(texts) + "\n")
 EOF
-echo "ORT, the same 10,000 passage texts:"
-python3 "$bench/ort_baseline.py" "$tok" "$work/texts.txt" 32
-echo "shopkeep reindex (from scratch):"
-SHOPKEEP_MODELS_ROOT=models "$bin" reindex --kb "$work/kb" --data-dir "$work/data" --json | tail -1
-echo "shopkeep reindex (from scratch), int8:"
-mkdir -p "$work/data-int8"
-SHOPKEEP_MODEL_PRECISION=int8 SHOPKEEP_MODELS_ROOT=models "$bin" reindex --kb "$work/kb" --data-dir "$work/data-int8" --json | tail -1
+# On a busy machine, ROUNDS=3 alternates the sides three times so both meet the same load.
+for round in $(seq 1 "${ROUNDS:-1}"); do
+    echo "round $round: ORT, the same $(wc -l <"$work/texts.txt") passage texts:"
+    python3 "$bench/ort_baseline.py" "$tok" "$work/texts.txt" 32
+    echo "round $round: shopkeep reindex (from scratch):"
+    rm -rf "$work/data" "$work/data-int8" && mkdir -p "$work/data" "$work/data-int8"
+    SHOPKEEP_MODELS_ROOT=models "$bin" reindex --kb "$work/kb" --data-dir "$work/data" --json | tail -1
+    echo "round $round: shopkeep reindex (from scratch), int8:"
+    SHOPKEEP_MODEL_PRECISION=int8 SHOPKEEP_MODELS_ROOT=models "$bin" reindex --kb "$work/kb" --data-dir "$work/data-int8" --json | tail -1
+done
 
 # Serve that index (the demo store's product pages are added to it) and read the memory.
 port=$((20000 + RANDOM % 20000))

@@ -141,7 +141,7 @@ pub struct Assistant {
     pub retriever: Retriever,
     pub understander: Arc<Understander>,
     pub orders: Arc<dyn OrderStore>,
-    pub journal: Journal,
+    pub journal: Arc<Journal>,
     /// Guided actions and the policy they follow.
     pub guide: Arc<Guide>,
     client_failures: FailureLimiter,
@@ -174,7 +174,7 @@ impl Assistant {
     pub fn new(mut config: Config, retriever: Retriever, understander: Arc<Understander>, orders: Arc<dyn OrderStore>, journal: Journal, guide: Guide) -> Self {
         guide.policy.apply_identity(&mut config.identity);
         let window = std::time::Duration::from_secs(config.identity.failure_window_secs);
-        Self { config, retriever, understander, orders, journal, guide: Arc::new(guide), client_failures: FailureLimiter::new(window) }
+        Self { config, retriever, understander, orders, journal: Arc::new(journal), guide: Arc::new(guide), client_failures: FailureLimiter::new(window) }
     }
 
     /// Answers one message.
@@ -235,6 +235,7 @@ impl Assistant {
         if let Some(reason) = reason {
             let packet = self.packet(&conversation_id, &message, &understanding, &state, &part, &reason)?;
             let id = self.journal.open_handoff(&conversation_id, reason.code(), &packet)?;
+            crate::webhook::queue(&self.config.webhook, &self.journal, &id)?;
             reply = if reply.is_empty() { voice.handed_off(&id) } else { format!("{reply}\n\n{}", voice.handed_off(&id)) };
             state.handed_off = true;
             handoff = Some(Handoff { id, reason });

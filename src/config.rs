@@ -35,6 +35,50 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// The team's API (hand-offs and agent replies).
     pub admin: AdminConfig,
+    /// Masking and retention of the conversation log: see `privacy`.
+    pub privacy: PrivacyConfig,
+    /// Hand-offs POSTed to the store's helpdesk: see `webhook`.
+    pub webhook: WebhookConfig,
+}
+
+/// The hand-off webhook.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where hand-off packets are POSTed (http or https); empty turns the webhook off.
+    pub url: String,
+    /// The HMAC-SHA256 key of the signature header; at least 16 characters when `url` is set.
+    pub secret: String,
+    /// Attempts per hand-off before it is marked failed.
+    pub max_attempts: u32,
+    /// The wait after the first failure; it doubles after each further one (capped at an hour).
+    pub backoff_ms: u64,
+    /// How long one attempt may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self { url: String::new(), secret: String::new(), max_attempts: 8, backoff_ms: 5000, timeout_secs: 10 }
+    }
+}
+
+/// How long conversations are kept, and how they are shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Conversations idle for longer are purged (by `serve` daily and `shopkeep privacy purge`);
+    /// 0 keeps them for ever.
+    pub retention_days: u32,
+    /// Mask emails, phone numbers, card-like numbers and street addresses in the conversation
+    /// log and analytics views.
+    pub mask_logs: bool,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self { retention_days: 365, mask_logs: true }
+    }
 }
 
 /// Access to the team's API.
@@ -167,6 +211,8 @@ impl Default for Config {
             gate: GateConfig::default(),
             policy: PolicyConfig::default(),
             admin: AdminConfig::default(),
+            privacy: PrivacyConfig::default(),
+            webhook: WebhookConfig::default(),
         }
     }
 }
@@ -279,6 +325,15 @@ impl Config {
         if let Some(v) = get("SHOPKEEP_ADMIN_TOKEN") {
             self.admin.api_token = v;
         }
+        if let Some(v) = get("SHOPKEEP_WEBHOOK_URL") {
+            self.webhook.url = v;
+        }
+        if let Some(v) = get("SHOPKEEP_WEBHOOK_SECRET") {
+            self.webhook.secret = v;
+        }
+        if let Some(v) = get("SHOPKEEP_RETENTION_DAYS") {
+            self.privacy.retention_days = parse("SHOPKEEP_RETENTION_DAYS", v)?;
+        }
         Ok(())
     }
 
@@ -298,6 +353,17 @@ impl Config {
         for origin in &self.server.allowed_origins {
             if !is_origin(origin) {
                 return Err(ConfigError::Invalid(format!("server.allowed_origins: {origin:?} is not an origin like \"https://shop.example\" (scheme and host, no path) or \"*\"")));
+            }
+        }
+        if !self.webhook.url.is_empty() {
+            if !(self.webhook.url.starts_with("http://") || self.webhook.url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!("webhook.url: {:?} must start with http:// or https://", self.webhook.url)));
+            }
+            if self.webhook.secret.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+                return Err(ConfigError::Invalid(format!("webhook.secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters when webhook.url is set (the helpdesk checks the signature with it)")));
+            }
+            if self.webhook.max_attempts == 0 || self.webhook.timeout_secs == 0 {
+                return Err(ConfigError::Invalid("webhook.max_attempts and webhook.timeout_secs must be at least 1".into()));
             }
         }
         if !self.admin.api_token.is_empty() && self.admin.api_token.chars().count() < MIN_ADMIN_TOKEN_CHARS {

@@ -38,6 +38,8 @@
 //! - [`assistant`]: one turn of a conversation, end to end; [`journal`]: its record, and
 //!   [`journal::live`]: turns pushed to open chat widgets.
 //! - [`desk`]: the team's side of a hand-off (open hand-offs, a person's reply).
+//! - [`privacy`]: masking personal data in log views, retention purges, erasing a customer.
+//! - [`webhook`]: every hand-off POSTed to the store's helpdesk, HMAC-signed, with retries.
 //! - [`eval`]: the development-set evaluations behind `shopkeep eval`.
 //! - [`actions`]: guided returns, exchanges, cancellations and order changes: policy as
 //!   configuration, flows across turns, idempotent execution with an action log.
@@ -56,7 +58,9 @@ pub mod index;
 pub mod journal;
 pub mod kb;
 pub mod orders;
+pub mod privacy;
 pub mod retrieve;
 pub mod understand;
+pub mod webhook;
 pub mod verify;
 pub mod eval;

@@ -243,6 +243,33 @@ fn an_item_of_an_unshipped_order_can_be_changed_to_another_colour() {
 }
 
 #[test]
+fn an_unshipped_order_can_be_paid_another_way_and_the_first_method_is_refunded() {
+    let mut chat = Chat::demo();
+    let t = chat.say("Could I pay for LF-100003 with my PayPal instead of the card?");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    assert!(t.text.to_lowercase().contains("paypal"), "{}", t.text);
+    chat.say("yes");
+    let order = chat.order("LF-100003");
+    let paid: Vec<_> = order.payments.iter().filter(|p| p.kind == shopkeep::orders::TransactionKind::Payment).map(|p| p.payment_method_id.as_str()).collect();
+    assert_eq!(paid, ["paypal_001_2"], "{:?}", order.payments);
+    assert!(order.payments.iter().any(|p| p.kind == shopkeep::orders::TransactionKind::Refund && p.payment_method_id == "card_001_1"));
+    // A question about payment methods is not a request to change one.
+    let asked = chat.guide.turn(chat.store.as_ref(), "cus_001", "conv-q", "Can I pay with PayPal?", None, chat.now).unwrap();
+    assert!(asked.is_none(), "{:?}", asked.map(|t| t.text));
+}
+
+#[test]
+fn a_shipped_orders_address_cannot_be_changed_and_nothing_is_written() {
+    let mut chat = Chat::demo();
+    let before = chat.order("LF-100001");
+    let t = chat.say("Please change the shipping address of LF-100001 to 77 Alder Street, Portland, OR 97209");
+    assert!(!chat.awaits_yes(), "{}", t.text);
+    assert!(t.text.to_lowercase().contains("shipped"), "{}", t.text);
+    assert_eq!(chat.order("LF-100001").shipping_address, before.shipping_address);
+    assert!(chat.log().is_empty());
+}
+
+#[test]
 fn the_default_address_can_be_changed() {
     let mut chat = Chat::demo();
     let t = chat.say("Please update my default address to 9 Birch Road, Salem, OR 97301");

@@ -22,6 +22,10 @@ fn app() -> Arc<App> {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = common::config(dir.path());
         cfg.identity.token_secret = SECRET.into();
+        // Hand-offs are queued for the helpdesk webhook; no sender runs here (tests/webhook.rs
+        // covers delivery), so they stay in the outbox where the tests can see them.
+        cfg.webhook.url = "http://127.0.0.1:9/helpdesk".into();
+        cfg.webhook.secret = "answer-tests-webhook-secret".into();
         let app = Arc::new(App::with_embedder(cfg, common::model_dyn()).expect("app opens"));
         (dir, app)
     })
@@ -217,6 +221,9 @@ fn legal_threats_go_to_a_person_with_a_packet() {
 fn asking_for_a_person_is_honoured() {
     let a = ask("I want to talk to a real person please");
     assert_eq!(handoff_code(&a), Some("customer_asked"));
+    // And the helpdesk webhook has it queued, with the same id the customer was given.
+    let id = &a.handoff.as_ref().unwrap().id;
+    assert_eq!(app().assistant.journal.delivery(id).unwrap().expect("queued for the webhook").status, "pending");
 }
 
 #[test]

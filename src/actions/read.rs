@@ -228,6 +228,9 @@ fn verb_of(t: &[&Tok], i: usize) -> Option<Verb> {
             Verb::Modify
         }
         "cancel" | "cancelling" | "canceling" | "remove" | "removing" => Verb::Cancel,
+        // "could I pay for LF-100003 with my PayPal instead": a payment change. Without "instead"
+        // it is a question about payment methods ("can I pay with PayPal?"), not a request.
+        "pay" | "charge" if t[i + 1..].iter().take(8).any(|x| matches!(x.text.as_str(), "with" | "using" | "via" | "by" | "to")) && t.iter().any(|x| x.text == "instead") => Verb::Modify,
         // "ship it to …", "deliver LF-100003 to …": an address change.
         "ship" | "deliver" | "redirect" | "reroute" if t[i + 1..].iter().take(5).any(|x| x.text == "to") => Verb::Modify,
         "need" | "want" if prev == "longer" => Verb::Cancel,
@@ -564,7 +567,10 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             wishes.push(w);
             continue;
         }
-        if (lower.contains("payment") || has("pay") || lower.contains("paid with")) && verb == Verb::Modify && catalogue.mentions(&own_words).is_empty() {
+        // "pay … instead" names a payment method even when its words also name a product ("the
+        // card", a gift card); otherwise product words mean an item change.
+        let pay_verb = matches!(toks[at].text.as_str(), "pay" | "charge");
+        if verb == Verb::Modify && (pay_verb || (lower.contains("payment") || has("pay") || lower.contains("paid with")) && catalogue.mentions(&own_words).is_empty()) {
             w.target = Target::Payment;
             wishes.push(w);
             continue;

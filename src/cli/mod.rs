@@ -6,6 +6,7 @@ mod ask;
 mod bench;
 mod eval;
 mod import;
+mod privacy;
 mod reindex;
 mod search;
 mod serve;
@@ -57,6 +58,9 @@ pub enum Command {
     /// The guided-actions log, and an admin's reversal of an action.
     #[command(subcommand)]
     Actions(actions::Command),
+    /// Erasing a customer's conversations, and purging those past the retention period.
+    #[command(subcommand)]
+    Privacy(privacy::Command),
 }
 
 /// Runs the parsed command.
@@ -78,5 +82,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(cmd) => eval::run(cfg, cmd),
         Command::Train(cmd) => train::run(cfg, cmd),
         Command::Actions(cmd) => actions::run(cfg, cmd),
+        Command::Privacy(cmd) => privacy::run(cfg, cmd),
     }
 }

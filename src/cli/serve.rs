@@ -26,10 +26,32 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
         let addr = format!("{}:{}", app.config.server.host, app.config.server.port);
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         eprintln!("shopkeep listening on http://{}", listener.local_addr()?);
+        tokio::spawn(purge_daily(app.clone()));
+        tokio::spawn(crate::webhook::run(app.config.webhook.clone(), app.assistant.journal.clone()));
         crate::http::serve(listener, app, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
         Ok(())
     })
+}
+
+/// Applies the retention period at start and then once a day, off the async runtime.
+async fn purge_daily(app: Arc<App>) {
+    let days = app.config.privacy.retention_days;
+    if days == 0 {
+        return;
+    }
+    let mut every_day = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+    loop {
+        every_day.tick().await;
+        let app = app.clone();
+        let purged = tokio::task::spawn_blocking(move || crate::privacy::purge_older_than(&app.assistant.journal, days, time::OffsetDateTime::now_utc())).await;
+        match purged {
+            Ok(Ok(r)) if r.conversations > 0 => tracing::info!(conversations = r.conversations, turns = r.turns, handoffs = r.handoffs, "purged conversations idle for more than {days} days"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(code = e.code(), "retention purge failed: {e}"),
+            Err(e) => tracing::error!("retention purge panicked: {e}"),
+        }
+    }
 }

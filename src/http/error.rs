@@ -29,7 +29,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // A shed request (503) is the service working as designed under load; logging each one
+        // would add work exactly when there is least room for it.
+        if self.status.is_server_error() && self.status != StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(code = self.code, "{}", self.message);
         }
         (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()

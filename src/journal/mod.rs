@@ -88,6 +88,16 @@ pub struct HandoffRecord {
     pub packet: serde_json::Value,
 }
 
+/// What a deletion removed (an erasure or a retention purge).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Deleted {
+    pub conversations: usize,
+    pub turns: usize,
+    pub handoffs: usize,
+    /// The conversations removed, so whoever ran it can say exactly what went.
+    pub conversation_ids: Vec<String>,
+}
+
 /// The journal over one SQLite database.
 pub struct Journal {
     conn: Mutex<Connection>,
@@ -125,7 +135,28 @@ CREATE TABLE IF NOT EXISTS handoffs (
     packet TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS handoffs_status ON handoffs(status, created_at);
+-- The hand-off webhook's outbox: one row per hand-off to deliver (see `webhook`).
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    handoff_id TEXT PRIMARY KEY REFERENCES handoffs(id) ON DELETE CASCADE,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at_ms INTEGER NOT NULL,
+    last_error TEXT,
+    delivered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_at_ms);
 ";
+
+/// A hand-off's delivery to the helpdesk webhook, as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeliveryRecord {
+    pub handoff_id: String,
+    /// `pending`, `delivered`, or `failed` (every attempt spent).
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+}
 
 pub fn now() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
@@ -289,6 +320,101 @@ impl Journal {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or(serde_json::Value::Null)))
         })?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+}
+
+/// Deleting: erasure and retention (see `privacy`).
+impl Journal {
+    /// Conversations verified as customer `customer_id`.
+    pub fn conversations_of_customer(&self, customer_id: &str) -> Result<Vec<String>, JournalError> {
+        self.ids("SELECT id FROM conversations WHERE customer_id = ?1", customer_id)
+    }
+
+    /// Conversations where a customer's turn contains `needle`, ignoring ASCII case (an email
+    /// address the customer typed, whether or not they were verified).
+    pub fn conversations_mentioning(&self, needle: &str) -> Result<Vec<String>, JournalError> {
+        let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        self.ids("SELECT DISTINCT conversation_id FROM turns WHERE role = 'customer' AND text LIKE '%' || ?1 || '%' ESCAPE '\\'", &escaped)
+    }
+
+    /// Conversations with no turn since `cutoff`.
+    pub fn conversations_idle_since(&self, cutoff: time::OffsetDateTime) -> Result<Vec<String>, JournalError> {
+        let cutoff = cutoff.to_offset(time::UtcOffset::UTC).format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        self.ids("SELECT id FROM conversations WHERE updated_at < ?1", &cutoff)
+    }
+
+    fn ids(&self, sql: &str, arg: &str) -> Result<Vec<String>, JournalError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([arg], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// Deletes conversations with their turns and hand-offs, in one transaction.
+    pub fn delete_conversations(&self, ids: &[String]) -> Result<Deleted, JournalError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let mut deleted = Deleted::default();
+        for id in ids {
+            deleted.turns += tx.execute("DELETE FROM turns WHERE conversation_id = ?1", [id])?;
+            tx.execute("DELETE FROM webhook_deliveries WHERE handoff_id IN (SELECT id FROM handoffs WHERE conversation_id = ?1)", [id])?;
+            deleted.handoffs += tx.execute("DELETE FROM handoffs WHERE conversation_id = ?1", [id])?;
+            if tx.execute("DELETE FROM conversations WHERE id = ?1", [id])? > 0 {
+                deleted.conversations += 1;
+                deleted.conversation_ids.push(id.clone());
+            }
+        }
+        tx.commit()?;
+        Ok(deleted)
+    }
+}
+
+/// The hand-off webhook's outbox.
+impl Journal {
+    /// Queues hand-off `handoff_id` for delivery at `at_ms` (unix milliseconds); queuing twice
+    /// keeps the first.
+    pub fn queue_delivery(&self, handoff_id: &str, at_ms: i64) -> Result<(), JournalError> {
+        self.conn.lock().execute("INSERT OR IGNORE INTO webhook_deliveries (handoff_id, next_at_ms) VALUES (?1, ?2)", params![handoff_id, at_ms])?;
+        Ok(())
+    }
+
+    /// Pending deliveries due by `now_ms`, oldest first: (hand-off id, attempts so far).
+    pub fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<(String, u32)>, JournalError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare("SELECT handoff_id, attempts FROM webhook_deliveries WHERE status = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2")?;
+        let rows = stmt.query_map(params![now_ms, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// Records attempt number `attempt` of a delivery and what follows from it.
+    pub fn record_delivery(&self, handoff_id: &str, attempt: u32, outcome: &crate::webhook::Delivery) -> Result<(), JournalError> {
+        use crate::webhook::Delivery;
+        let conn = self.conn.lock();
+        match outcome {
+            Delivery::Delivered => conn.execute(
+                "UPDATE webhook_deliveries SET status = 'delivered', attempts = ?2, delivered_at = ?3 WHERE handoff_id = ?1",
+                params![handoff_id, attempt, now()],
+            )?,
+            Delivery::Retry { error, at_ms } => conn.execute(
+                "UPDATE webhook_deliveries SET attempts = ?2, last_error = ?3, next_at_ms = ?4 WHERE handoff_id = ?1",
+                params![handoff_id, attempt, error, at_ms],
+            )?,
+            Delivery::GaveUp(error) => conn.execute(
+                "UPDATE webhook_deliveries SET status = 'failed', attempts = ?2, last_error = ?3 WHERE handoff_id = ?1",
+                params![handoff_id, attempt, error],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// The delivery of one hand-off, if it was queued.
+    pub fn delivery(&self, handoff_id: &str) -> Result<Option<DeliveryRecord>, JournalError> {
+        let conn = self.conn.lock();
+        conn.query_row("SELECT handoff_id, status, attempts, last_error, delivered_at FROM webhook_deliveries WHERE handoff_id = ?1", [handoff_id], |r| {
+            Ok(DeliveryRecord { handoff_id: r.get(0)?, status: r.get(1)?, attempts: r.get(2)?, last_error: r.get(3)?, delivered_at: r.get(4)? })
+        })
+        .optional()
+        .map_err(Into::into)
     }
 }
 
