@@ -35,6 +35,61 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// The team's API (hand-offs and agent replies).
     pub admin: AdminConfig,
+    /// The email channel: mail in (IMAP, webhook, `shopkeep email ingest`), replies out by SMTP.
+    pub email: EmailConfig,
+}
+
+/// The email channel (see `email`). Off until `store_address` is set. shopkeep speaks plain SMTP
+/// and IMAP: point it at a mail server on the same machine or network (which relays with TLS),
+/// not across the internet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The store's support address: the From of every reply, and the mailbox customers write to.
+    /// Empty: the email channel is off.
+    pub store_address: String,
+    /// The team's helpdesk: hand-offs from email are forwarded here with the hand-off packet.
+    /// Empty: hand-offs stay in the journal (and `/v1/handoffs`) only.
+    pub helpdesk_address: String,
+    /// Outgoing mail. Empty host: replies are composed and journaled but not sent.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    /// Incoming mail by IMAP, polled by `shopkeep serve`. Empty host: no polling.
+    pub imap_host: String,
+    pub imap_port: u16,
+    pub imap_username: String,
+    pub imap_password: String,
+    pub imap_mailbox: String,
+    /// Seconds between checks; with IDLE, the longest wait before checking anyway.
+    pub poll_secs: u64,
+    /// Wait with IMAP IDLE (new mail is answered at once) when the server offers it.
+    pub idle: bool,
+    /// Shared secret of `POST /v1/email/inbound` (header `X-Shopkeep-Key` or `?key=`); empty:
+    /// the webhook is off (403 `email_inbound_disabled`).
+    pub inbound_secret: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            store_address: String::new(),
+            helpdesk_address: String::new(),
+            smtp_host: String::new(),
+            smtp_port: 25,
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            imap_host: String::new(),
+            imap_port: 143,
+            imap_username: String::new(),
+            imap_password: String::new(),
+            imap_mailbox: "INBOX".into(),
+            poll_secs: 60,
+            idle: true,
+            inbound_secret: String::new(),
+        }
+    }
 }
 
 /// Access to the team's API.
@@ -167,6 +222,7 @@ impl Default for Config {
             gate: GateConfig::default(),
             policy: PolicyConfig::default(),
             admin: AdminConfig::default(),
+            email: EmailConfig::default(),
         }
     }
 }
@@ -279,6 +335,35 @@ impl Config {
         if let Some(v) = get("SHOPKEEP_ADMIN_TOKEN") {
             self.admin.api_token = v;
         }
+        let e = &mut self.email;
+        for (name, field) in [
+            ("SHOPKEEP_EMAIL_STORE_ADDRESS", &mut e.store_address),
+            ("SHOPKEEP_EMAIL_HELPDESK_ADDRESS", &mut e.helpdesk_address),
+            ("SHOPKEEP_EMAIL_SMTP_HOST", &mut e.smtp_host),
+            ("SHOPKEEP_EMAIL_SMTP_USERNAME", &mut e.smtp_username),
+            ("SHOPKEEP_EMAIL_SMTP_PASSWORD", &mut e.smtp_password),
+            ("SHOPKEEP_EMAIL_IMAP_HOST", &mut e.imap_host),
+            ("SHOPKEEP_EMAIL_IMAP_USERNAME", &mut e.imap_username),
+            ("SHOPKEEP_EMAIL_IMAP_PASSWORD", &mut e.imap_password),
+            ("SHOPKEEP_EMAIL_IMAP_MAILBOX", &mut e.imap_mailbox),
+            ("SHOPKEEP_EMAIL_INBOUND_SECRET", &mut e.inbound_secret),
+        ] {
+            if let Some(v) = get(name) {
+                *field = v;
+            }
+        }
+        if let Some(v) = get("SHOPKEEP_EMAIL_SMTP_PORT") {
+            e.smtp_port = parse("SHOPKEEP_EMAIL_SMTP_PORT", v)?;
+        }
+        if let Some(v) = get("SHOPKEEP_EMAIL_IMAP_PORT") {
+            e.imap_port = parse("SHOPKEEP_EMAIL_IMAP_PORT", v)?;
+        }
+        if let Some(v) = get("SHOPKEEP_EMAIL_POLL_SECS") {
+            e.poll_secs = parse("SHOPKEEP_EMAIL_POLL_SECS", v)?;
+        }
+        if let Some(v) = get("SHOPKEEP_EMAIL_IDLE") {
+            e.idle = parse("SHOPKEEP_EMAIL_IDLE", v)?;
+        }
         Ok(())
     }
 
@@ -302,6 +387,18 @@ impl Config {
         }
         if !self.admin.api_token.is_empty() && self.admin.api_token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
             return Err(ConfigError::Invalid(format!("admin.api_token must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
+        }
+        let e = &self.email;
+        for (key, address) in [("email.store_address", &e.store_address), ("email.helpdesk_address", &e.helpdesk_address)] {
+            if !address.is_empty() && crate::email::address_domain(address).is_none() {
+                return Err(ConfigError::Invalid(format!("{key}: {address:?} is not an email address")));
+            }
+        }
+        if !e.imap_host.is_empty() && e.store_address.is_empty() {
+            return Err(ConfigError::Invalid("email.imap_host is set but email.store_address is not (replies need a From)".into()));
+        }
+        if !e.inbound_secret.is_empty() && e.inbound_secret.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+            return Err(ConfigError::Invalid(format!("email.inbound_secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
         }
         if !matches!(self.store.tone.as_str(), "friendly" | "formal") {
             return Err(ConfigError::Invalid(format!("store.tone must be \"friendly\" or \"formal\", not {:?}", self.store.tone)));

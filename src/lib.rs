@@ -50,6 +50,7 @@ pub mod assistant;
 pub mod cli;
 pub mod config;
 pub mod desk;
+pub mod email;
 pub mod embed;
 pub mod http;
 pub mod index;

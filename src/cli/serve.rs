@@ -26,6 +26,8 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
         let addr = format!("{}:{}", app.config.server.host, app.config.server.port);
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         eprintln!("shopkeep listening on http://{}", listener.local_addr()?);
+        // Mail in by IMAP, when configured (`email.imap_host`).
+        let _poller = crate::email::imap::spawn(app.email.clone(), app.assistant.clone());
         crate::http::serve(listener, app, async {
             let _ = tokio::signal::ctrl_c().await;
         })
