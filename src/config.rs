@@ -443,6 +443,26 @@ mod tests {
     }
 
     #[test]
+    fn the_email_channel_comes_from_env_and_its_addresses_are_checked() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|n| match n {
+            "SHOPKEEP_EMAIL_STORE_ADDRESS" => Some("support@shop.test".into()),
+            "SHOPKEEP_EMAIL_IMAP_HOST" => Some("127.0.0.1".into()),
+            "SHOPKEEP_EMAIL_IMAP_PORT" => Some("1143".into()),
+            "SHOPKEEP_EMAIL_POLL_SECS" => Some("5".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!((cfg.email.store_address.as_str(), cfg.email.imap_port, cfg.email.poll_secs), ("support@shop.test", 1143, 5));
+        assert!(cfg.validate().is_ok());
+        cfg.email.helpdesk_address = "not an address".into();
+        assert!(cfg.validate().is_err());
+        cfg.email.helpdesk_address = String::new();
+        cfg.email.store_address = String::new();
+        assert!(cfg.validate().is_err(), "polling without a From for the replies is refused");
+    }
+
+    #[test]
     fn allowed_origins_and_the_admin_token_come_from_env_and_are_checked() {
         let mut cfg = Config::default();
         cfg.apply_env(|n| match n {

@@ -9,7 +9,7 @@
 //!                          index::build ──► generation dir (tantivy BM25 + vectors + manifest)
 //!                                                   │ CURRENT swapped atomically
 //!                                                   ▼
-//! Question (http /v1/answer · chat widget · cli ask)
+//! Question (http /v1/answer · chat widget · email · cli ask)
 //!   └─► assistant::Assistant::handle
 //!         ├─ understand   intent + confidence, entities, several requests, sensitive topics
 //!         ├─ verify       identity before any order data (order + email/postcode, token)
@@ -21,6 +21,13 @@
 //!
 //! a person's reply (http /v1/handoffs/{id}/reply) ── desk::reply ── journal (agent turn)
 //!   └─► journal::live ──► the customer's widget (SSE /v1/conversations/{id}/events)
+//!   └─► email::Email::send_agent_reply ──► the customer's mailbox, in their thread
+//!
+//! mail (IMAP poll/IDLE · POST /v1/email/inbound · shopkeep email ingest)
+//!   └─► email::parse ── strip ── loop check ── thread (journal::email: Message-ID → conversation)
+//!         └─► Assistant::handle (channel "email"; the From as the customer's email unless
+//!             Authentication-Results fail) ──► reply by SMTP (email::send), threaded;
+//!             a hand-off's packet ──► the helpdesk address
 //! ```
 //!
 //! Model work runs off the async runtime: requests share one worker that embeds concurrent
@@ -38,6 +45,8 @@
 //! - [`assistant`]: one turn of a conversation, end to end; [`journal`]: its record, and
 //!   [`journal::live`]: turns pushed to open chat widgets.
 //! - [`desk`]: the team's side of a hand-off (open hand-offs, a person's reply).
+//! - [`email`]: the email channel: mail in (IMAP, webhook, file), parsed, stripped, threaded,
+//!   answered and replied to by SMTP; loops refused.
 //! - [`eval`]: the development-set evaluations behind `shopkeep eval`.
 //! - [`actions`]: guided returns, exchanges, cancellations and order changes: policy as
 //!   configuration, flows across turns, idempotent execution with an action log.

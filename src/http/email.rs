@@ -47,9 +47,11 @@ pub async fn inbound(State(app): State<Arc<App>>, Query(q): Query<KeyQuery>, hea
     if !given.is_some_and(|k| constant_time_eq(k.as_bytes(), email.config().inbound_secret.as_bytes())) {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send email.inbound_secret as the X-Shopkeep-Key header or ?key="));
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("message/rfc822").to_ascii_lowercase();
+    let given_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("message/rfc822");
+    let content_type = given_type.to_ascii_lowercase();
     let raw = if content_type.starts_with("multipart/form-data") {
-        form_field(&content_type, &body, "email").ok_or_else(|| ApiError::bad_request("invalid_email", "multipart/form-data without an `email` field"))?
+        // The boundary is case-sensitive: parse with the header as sent.
+        form_field(given_type, &body, "email").ok_or_else(|| ApiError::bad_request("invalid_email", "multipart/form-data without an `email` field"))?
     } else if ["message/rfc822", "text/plain", "application/octet-stream"].iter().any(|t| content_type.starts_with(t)) {
         body.to_vec()
     } else {
