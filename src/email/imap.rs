@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use async_imap::{extensions::idle::IdleResponse, Session};
+use async_imap::Session;
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
 
@@ -66,10 +66,10 @@ async fn run(email: &Email, assistant: &Arc<Assistant>) -> Result<(), ImapError>
         if idle {
             let mut handle = session.idle();
             handle.init().await?;
+            // New mail, or the timeout: either way, look at what is unseen now. (Mail that came
+            // between the search and IDLE starting is caught at the latest by the timeout.)
             let (wait_for_mail, _stop) = handle.wait_with_timeout(wait);
-            match wait_for_mail.await? {
-                IdleResponse::NewData(_) | IdleResponse::Timeout | IdleResponse::ManualInterrupt => {}
-            }
+            wait_for_mail.await?;
             session = handle.done().await?;
         } else {
             tokio::time::sleep(wait).await;
