@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: fetches (and verifies) the model first, installs the headless browser the
-# widget tests drive (Debian's chromium and chromium-driver) when it is missing, then the whole
-# suite.
+# widget tests drive (Debian's chromium and chromium-driver) when it is missing, starts the
+# loopback mail servers the email tests use (scripts/mail-servers.sh: Postfix and Dovecot,
+# installed when missing), then the whole suite.
 #   scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,5 +20,8 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   else
     echo "warning: chromium and chromedriver are missing and cannot be installed here (needs root and apt-get); tests/widget.rs will fail" >&2
   fi
+fi
+if ! scripts/mail-servers.sh start; then
+  echo "warning: the mail servers could not be started; tests/email.rs will fail" >&2
 fi
 cargo test --locked "$@"

@@ -63,6 +63,8 @@ pub struct App {
     pub assistant: Arc<Assistant>,
     /// Turns pushed to open chat widgets (a person's replies).
     pub live: Arc<Live>,
+    /// The email channel, when `email.store_address` is set.
+    pub email: Option<Arc<crate::email::Email>>,
 }
 
 impl App {
@@ -101,6 +103,7 @@ impl App {
         let retriever = Retriever::new(embedder, index, config.model.max_concurrent);
         let guide = crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?);
         let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal, guide));
-        Ok(Self { config, assistant, live: Arc::new(Live::new()) })
+        let email = crate::email::Email::from_config(&config).map(Arc::new);
+        Ok(Self { config, assistant, live: Arc::new(Live::new()), email })
     }
 }

@@ -38,6 +38,12 @@ pub struct Question {
     /// The client's address, for rate limits (set by the channel, never by the customer).
     #[serde(skip)]
     pub client: Option<String>,
+    /// The sender's address as the email channel vouches for it (the From of a mail whose
+    /// Authentication-Results did not fail). It stands where a customer would type their email:
+    /// the email half of "order number + email", or the email alone where the policy allows.
+    /// Set by the channel, never by an HTTP client.
+    #[serde(skip)]
+    pub sender_email: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -389,6 +395,10 @@ impl Assistant {
         }
         if let Some(e) = u.entities.emails.first() {
             state.pending_email = Some(e.clone());
+        } else if state.pending_email.is_none() {
+            // A failed check clears the pending email, so a mail's own From is offered again on
+            // the next turn, under the same failure limits as a typed one.
+            state.pending_email = q.sender_email.clone();
         }
         Ok(())
     }

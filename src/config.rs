@@ -39,6 +39,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// Hand-offs POSTed to the store's helpdesk: see `webhook`.
     pub webhook: WebhookConfig,
+    /// The email channel: mail in (IMAP, webhook, `shopkeep email ingest`), replies out by SMTP.
+    pub email: EmailConfig,
 }
 
 /// The hand-off webhook.
@@ -78,6 +80,59 @@ pub struct PrivacyConfig {
 impl Default for PrivacyConfig {
     fn default() -> Self {
         Self { retention_days: 365, mask_logs: true }
+    }
+}
+
+/// The email channel (see `email`). Off until `store_address` is set. shopkeep speaks plain SMTP
+/// and IMAP: point it at a mail server on the same machine or network (which relays with TLS),
+/// not across the internet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The store's support address: the From of every reply, and the mailbox customers write to.
+    /// Empty: the email channel is off.
+    pub store_address: String,
+    /// The team's helpdesk: hand-offs from email are forwarded here with the hand-off packet.
+    /// Empty: hand-offs stay in the journal (and `/v1/handoffs`) only.
+    pub helpdesk_address: String,
+    /// Outgoing mail. Empty host: replies are composed and journaled but not sent.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    /// Incoming mail by IMAP, polled by `shopkeep serve`. Empty host: no polling.
+    pub imap_host: String,
+    pub imap_port: u16,
+    pub imap_username: String,
+    pub imap_password: String,
+    pub imap_mailbox: String,
+    /// Seconds between checks; with IDLE, the longest wait before checking anyway.
+    pub poll_secs: u64,
+    /// Wait with IMAP IDLE (new mail is answered at once) when the server offers it.
+    pub idle: bool,
+    /// Shared secret of `POST /v1/email/inbound` (header `X-Shopkeep-Key` or `?key=`); empty:
+    /// the webhook is off (403 `email_inbound_disabled`).
+    pub inbound_secret: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            store_address: String::new(),
+            helpdesk_address: String::new(),
+            smtp_host: String::new(),
+            smtp_port: 25,
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            imap_host: String::new(),
+            imap_port: 143,
+            imap_username: String::new(),
+            imap_password: String::new(),
+            imap_mailbox: "INBOX".into(),
+            poll_secs: 60,
+            idle: true,
+            inbound_secret: String::new(),
+        }
     }
 }
 
@@ -213,6 +268,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             privacy: PrivacyConfig::default(),
             webhook: WebhookConfig::default(),
+            email: EmailConfig::default(),
         }
     }
 }
@@ -334,6 +390,35 @@ impl Config {
         if let Some(v) = get("SHOPKEEP_RETENTION_DAYS") {
             self.privacy.retention_days = parse("SHOPKEEP_RETENTION_DAYS", v)?;
         }
+        let e = &mut self.email;
+        for (name, field) in [
+            ("SHOPKEEP_EMAIL_STORE_ADDRESS", &mut e.store_address),
+            ("SHOPKEEP_EMAIL_HELPDESK_ADDRESS", &mut e.helpdesk_address),
+            ("SHOPKEEP_EMAIL_SMTP_HOST", &mut e.smtp_host),
+            ("SHOPKEEP_EMAIL_SMTP_USERNAME", &mut e.smtp_username),
+            ("SHOPKEEP_EMAIL_SMTP_PASSWORD", &mut e.smtp_password),
+            ("SHOPKEEP_EMAIL_IMAP_HOST", &mut e.imap_host),
+            ("SHOPKEEP_EMAIL_IMAP_USERNAME", &mut e.imap_username),
+            ("SHOPKEEP_EMAIL_IMAP_PASSWORD", &mut e.imap_password),
+            ("SHOPKEEP_EMAIL_IMAP_MAILBOX", &mut e.imap_mailbox),
+            ("SHOPKEEP_EMAIL_INBOUND_SECRET", &mut e.inbound_secret),
+        ] {
+            if let Some(v) = get(name) {
+                *field = v;
+            }
+        }
+        if let Some(v) = get("SHOPKEEP_EMAIL_SMTP_PORT") {
+            e.smtp_port = parse("SHOPKEEP_EMAIL_SMTP_PORT", v)?;
+        }
+        if let Some(v) = get("SHOPKEEP_EMAIL_IMAP_PORT") {
+            e.imap_port = parse("SHOPKEEP_EMAIL_IMAP_PORT", v)?;
+        }
+        if let Some(v) = get("SHOPKEEP_EMAIL_POLL_SECS") {
+            e.poll_secs = parse("SHOPKEEP_EMAIL_POLL_SECS", v)?;
+        }
+        if let Some(v) = get("SHOPKEEP_EMAIL_IDLE") {
+            e.idle = parse("SHOPKEEP_EMAIL_IDLE", v)?;
+        }
         Ok(())
     }
 
@@ -368,6 +453,18 @@ impl Config {
         }
         if !self.admin.api_token.is_empty() && self.admin.api_token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
             return Err(ConfigError::Invalid(format!("admin.api_token must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
+        }
+        let e = &self.email;
+        for (key, address) in [("email.store_address", &e.store_address), ("email.helpdesk_address", &e.helpdesk_address)] {
+            if !address.is_empty() && crate::email::address_domain(address).is_none() {
+                return Err(ConfigError::Invalid(format!("{key}: {address:?} is not an email address")));
+            }
+        }
+        if !e.imap_host.is_empty() && e.store_address.is_empty() {
+            return Err(ConfigError::Invalid("email.imap_host is set but email.store_address is not (replies need a From)".into()));
+        }
+        if !e.inbound_secret.is_empty() && e.inbound_secret.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+            return Err(ConfigError::Invalid(format!("email.inbound_secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
         }
         if !matches!(self.store.tone.as_str(), "friendly" | "formal") {
             return Err(ConfigError::Invalid(format!("store.tone must be \"friendly\" or \"formal\", not {:?}", self.store.tone)));
@@ -409,6 +506,26 @@ mod tests {
         cfg.apply_env(|n| (n == "SHOPKEEP_PORT").then(|| "9100".to_string())).unwrap();
         assert_eq!(cfg.server.port, 9100);
         assert_eq!(cfg.index_root(), PathBuf::from("./index"));
+    }
+
+    #[test]
+    fn the_email_channel_comes_from_env_and_its_addresses_are_checked() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|n| match n {
+            "SHOPKEEP_EMAIL_STORE_ADDRESS" => Some("support@shop.test".into()),
+            "SHOPKEEP_EMAIL_IMAP_HOST" => Some("127.0.0.1".into()),
+            "SHOPKEEP_EMAIL_IMAP_PORT" => Some("1143".into()),
+            "SHOPKEEP_EMAIL_POLL_SECS" => Some("5".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!((cfg.email.store_address.as_str(), cfg.email.imap_port, cfg.email.poll_secs), ("support@shop.test", 1143, 5));
+        assert!(cfg.validate().is_ok());
+        cfg.email.helpdesk_address = "not an address".into();
+        assert!(cfg.validate().is_err());
+        cfg.email.helpdesk_address = String::new();
+        cfg.email.store_address = String::new();
+        assert!(cfg.validate().is_err(), "polling without a From for the replies is refused");
     }
 
     #[test]

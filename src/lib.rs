@@ -9,7 +9,7 @@
 //!                          index::build ──► generation dir (tantivy BM25 + vectors + manifest)
 //!                                                   │ CURRENT swapped atomically
 //!                                                   ▼
-//! Question (http /v1/answer · chat widget · cli ask)
+//! Question (http /v1/answer · chat widget · email · cli ask)
 //!   └─► assistant::Assistant::handle
 //!         ├─ understand   intent + confidence, entities, several requests, sensitive topics
 //!         ├─ verify       identity before any order data (order + email/postcode, token)
@@ -21,6 +21,13 @@
 //!
 //! a person's reply (http /v1/handoffs/{id}/reply) ── desk::reply ── journal (agent turn)
 //!   └─► journal::live ──► the customer's widget (SSE /v1/conversations/{id}/events)
+//!   └─► email::Email::send_agent_reply ──► the customer's mailbox, in their thread
+//!
+//! mail (IMAP poll/IDLE · POST /v1/email/inbound · shopkeep email ingest)
+//!   └─► email::parse ── strip ── loop check ── thread (journal::email: Message-ID → conversation)
+//!         └─► Assistant::handle (channel "email"; the From as the customer's email unless
+//!             Authentication-Results fail) ──► reply by SMTP (email::send), threaded;
+//!             a hand-off's packet ──► the helpdesk address
 //! ```
 //!
 //! Model work runs off the async runtime: requests share one worker that embeds concurrent
@@ -40,6 +47,8 @@
 //! - [`desk`]: the team's side of a hand-off (open hand-offs, a person's reply).
 //! - [`privacy`]: masking personal data in log views, retention purges, erasing a customer.
 //! - [`webhook`]: every hand-off POSTed to the store's helpdesk, HMAC-signed, with retries.
+//! - [`email`]: the email channel: mail in (IMAP, webhook, file), parsed, stripped, threaded,
+//!   answered and replied to by SMTP; loops refused.
 //! - [`eval`]: the development-set evaluations behind `shopkeep eval`.
 //! - [`actions`]: guided returns, exchanges, cancellations and order changes: policy as
 //!   configuration, flows across turns, idempotent execution with an action log.
@@ -52,6 +61,7 @@ pub mod assistant;
 pub mod cli;
 pub mod config;
 pub mod desk;
+pub mod email;
 pub mod embed;
 pub mod http;
 pub mod index;

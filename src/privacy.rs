@@ -97,7 +97,8 @@ fn luhn(digits: &str) -> bool {
 }
 
 /// Erases every conversation of the customer with `email`: those verified as that customer,
-/// and those where the address was written (an unverified customer giving their email).
+/// those where the address was written (an unverified customer giving their email), and those
+/// by email from that address.
 pub fn erase_customer(journal: &Journal, orders: &dyn OrderStore, email: &str) -> Result<Removed, PrivacyError> {
     let email = email.trim();
     if !EMAIL.is_match(email) || email.contains(char::is_whitespace) {
@@ -105,6 +106,7 @@ pub fn erase_customer(journal: &Journal, orders: &dyn OrderStore, email: &str) -
     }
     let customer_id = orders.customer_by_email(email)?.map(|c| c.id);
     let mut ids = journal.conversations_mentioning(email)?;
+    ids.extend(journal.conversations_emailed_from(email)?);
     if let Some(id) = &customer_id {
         ids.extend(journal.conversations_of_customer(id)?);
     }

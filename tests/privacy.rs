@@ -49,10 +49,23 @@ fn erasing_a_customer_removes_their_conversations_and_nothing_else() {
     // Never verified, but she wrote her address (in another case).
     conversation(&journal, "c_typed", "my email is Maya.Chen@Example.com, where is my parcel?", None);
     conversation(&journal, "c_other", "Where is my order? I'm someone.else@example.com", None);
+    // By email from her address, never verified and the address never typed.
+    conversation(&journal, "c_mail", "Where is my parcel?", None);
+    let mail = |id: &str, dir: &str| shopkeep::journal::EmailRecord {
+        message_id: id.into(),
+        conversation_id: "c_mail".into(),
+        direction: dir.into(),
+        customer_address: "Maya.Chen@example.com".into(),
+        subject: "parcel".into(),
+        references: vec![],
+    };
+    journal.record_email(&mail("m1@mail.example", "in")).unwrap();
+    journal.record_email(&mail("r1@larkfield.example", "out")).unwrap();
 
     let removed = erase_customer(&journal, &store, MAYA).unwrap();
-    assert_eq!(removed.conversation_ids, vec!["c_typed".to_string(), "c_verified".to_string()]);
-    assert_eq!((removed.conversations, removed.turns, removed.handoffs), (2, 4, 1));
+    assert_eq!(removed.conversation_ids, ["c_mail", "c_typed", "c_verified"].map(String::from).to_vec());
+    assert_eq!((removed.conversations, removed.turns, removed.handoffs), (3, 6, 1));
+    assert!(journal.email("m1@mail.example").unwrap().is_none(), "the mail records go with it");
     assert!(journal.conversation("c_verified").unwrap().is_none());
     assert!(journal.turns("c_typed").unwrap().is_empty());
     assert!(journal.handoffs_with_status("open").unwrap().is_empty());

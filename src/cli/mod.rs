@@ -1,9 +1,10 @@
-//! The command line: `serve`, `ask`, `reindex`, `search`, `import`, `eval`, `train`, `bench`, `actions`. Parses flags into the one
+//! The command line: `serve`, `ask`, `email`, `reindex`, `search`, `import`, `eval`, `train`, `bench`, `actions`. Parses flags into the one
 //! [`Config`] (defaults < file < env < flags) and calls the library; `anyhow` lives only here.
 
 mod actions;
 mod ask;
 mod bench;
+mod email;
 mod eval;
 mod import;
 mod privacy;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Erasing a customer's conversations, and purging those past the retention period.
     #[command(subcommand)]
     Privacy(privacy::Command),
+    /// The email channel: answer a raw message (.eml) as if it had arrived.
+    #[command(subcommand)]
+    Email(email::Command),
 }
 
 /// Runs the parsed command.
@@ -83,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(cmd) => train::run(cfg, cmd),
         Command::Actions(cmd) => actions::run(cfg, cmd),
         Command::Privacy(cmd) => privacy::run(cfg, cmd),
+        Command::Email(cmd) => email::run(cfg, cmd),
     }
 }

@@ -28,6 +28,8 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
         eprintln!("shopkeep listening on http://{}", listener.local_addr()?);
         tokio::spawn(purge_daily(app.clone()));
         tokio::spawn(crate::webhook::run(app.config.webhook.clone(), app.assistant.journal.clone()));
+        // Mail in by IMAP, when configured (`email.imap_host`).
+        let _poller = crate::email::imap::spawn(app.email.clone(), app.assistant.clone());
         crate::http::serve(listener, app, async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -64,6 +64,7 @@ pub async fn answer(
         customer: req.customer.map(|c| CustomerHint { email: c.email, token: c.token }),
         context: req.context.map(|c| PageContext { product_id: c.product_id, page_url: c.page_url }),
         client: Some(peer.ip().to_string()),
+        sender_email: None,
     };
     Ok(Json(app.assistant.handle(question).await?))
 }

@@ -44,7 +44,7 @@ impl FromRequestParts<Arc<App>> for Admin {
 
 /// Compares without stopping at the first difference, so response times say nothing about how
 /// much of a guessed token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::{auth::Admin, ApiError};
 use crate::{
     app::App,
-    desk::{self, Delivered, DeskError},
+    desk::{self, DeskError},
 };
 
 impl From<DeskError> for ApiError {
@@ -41,8 +41,18 @@ pub struct ReplyRequest {
     pub agent: Option<String>,
 }
 
-pub async fn reply(_: Admin, State(app): State<Arc<App>>, Path(id): Path<String>, body: Result<Json<ReplyRequest>, JsonRejection>) -> Result<(StatusCode, Json<Delivered>), ApiError> {
+pub async fn reply(_: Admin, State(app): State<Arc<App>>, Path(id): Path<String>, body: Result<Json<ReplyRequest>, JsonRejection>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(req) = body?;
     let delivered = desk::reply(&app.assistant.journal, &app.live, &id, req.agent.as_deref(), &req.message)?;
-    Ok((StatusCode::CREATED, Json(delivered)))
+    // A conversation that came by email gets the reply by email, in its thread.
+    let emailed = match &app.email {
+        Some(email) => {
+            let agent = delivered.turn.turn.detail["agent"].as_str().unwrap_or(desk::DEFAULT_AGENT);
+            email.send_agent_reply(&app.assistant, &delivered.conversation_id, agent, &delivered.turn.turn.text).await?.map(|m| m.message_id)
+        }
+        None => None,
+    };
+    let mut out = serde_json::to_value(&delivered).map_err(|e| ApiError::internal(e.to_string()))?;
+    out["emailed"] = json!(emailed);
+    Ok((StatusCode::CREATED, Json(out)))
 }

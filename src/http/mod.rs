@@ -4,6 +4,7 @@
 mod answer;
 mod auth;
 mod conversations;
+mod email;
 mod error;
 mod handoffs;
 mod health;
@@ -56,6 +57,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/search", post(search::search))
         .route("/v1/handoffs", get(handoffs::list))
         .route("/v1/handoffs/{id}/reply", post(handoffs::reply))
+        // Raw mail is larger than any API request (this limit replaces the general one).
+        .route("/v1/email/inbound", post(email::inbound).layer(axum::extract::DefaultBodyLimit::max(email::MAX_EMAIL_BYTES)))
         .route("/openapi.json", get(openapi::openapi))
         // axum's own limit (not tower-http's) so an oversized body reaches the JSON extractor's
         // rejection and gets the API's error shape.

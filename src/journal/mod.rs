@@ -6,7 +6,10 @@
 //! [`live`] pushes turns written outside a customer's request (a person's reply) to whoever is
 //! watching the conversation.
 
+mod email;
 pub mod live;
+
+pub use email::EmailRecord;
 
 use std::path::Path;
 
@@ -181,6 +184,8 @@ impl Journal {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // Added with the email channel; CREATE IF NOT EXISTS migrates older databases too.
+        conn.execute_batch(email::SCHEMA)?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 

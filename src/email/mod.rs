@@ -1,0 +1,334 @@
+//! Channel: email. A customer's mail arrives (IMAP polling or IDLE in [`imap`], the inbound
+//! webhook `POST /v1/email/inbound`, or `shopkeep email ingest FILE.eml`), is parsed
+//! ([`parse`]), cut to what they wrote this time ([`strip`]), threaded into its conversation by
+//! Message-ID, In-Reply-To and References ([`thread`], `journal::email`), answered by
+//! [`Assistant::handle`] on channel "email", and the reply goes back by SMTP ([`send`]) with
+//! threading headers and the store's From. A hand-off is forwarded to the team's helpdesk
+//! address with its packet, and a person's reply to it (`/v1/handoffs/{id}/reply`) reaches the
+//! customer by email, in the same thread.
+//!
+//! Identity: the From address is offered as the customer's email (order number + email, or
+//! email alone where the policy allows), unless the receiving server's Authentication-Results
+//! say the sender failed DMARC, DKIM or SPF. Replies always go to the From address, never to a
+//! Reply-To, so order data only ever goes to the address that was checked.
+//!
+//! No mail loops: auto-replies, bounces, list mail and the store's own address are recognised
+//! and never answered, the assistant's own replies are marked `Auto-Submitted: auto-replied`,
+//! and a Message-ID seen before is not answered twice.
+//!
+//! This module does not answer anything itself, keep an outgoing queue (a failed send is
+//! logged and reported, not retried), or speak TLS (see `config::EmailConfig`).
+
+pub mod imap;
+pub mod parse;
+pub mod send;
+pub mod strip;
+pub mod thread;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use parse::{Auth, InboundMail};
+pub use send::{Mailer, Outgoing, SmtpMailer};
+pub use thread::address_domain;
+
+use crate::{
+    assistant::{Answer, Assistant, AssistantError, Question, MAX_MESSAGE_CHARS},
+    config::{Config, EmailConfig, StoreConfig},
+    journal::{EmailRecord, JournalError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    #[error(transparent)]
+    Parse(#[from] parse::ParseError),
+    #[error(transparent)]
+    Assistant(#[from] AssistantError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("sending mail: {0}")]
+    Send(#[from] send::SendError),
+}
+
+impl EmailError {
+    /// Stable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Parse(_) => "invalid_email",
+            Self::Assistant(e) => e.code(),
+            Self::Journal(_) => "journal_failed",
+            Self::Send(_) => "email_send_failed",
+        }
+    }
+}
+
+/// What became of one inbound mail.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Answered (and sent, when a mailer is configured).
+    Answered {
+        conversation_id: String,
+        message_id: String,
+        reply_message_id: String,
+        /// The reply went out by SMTP (false: no SMTP server configured, or `--no-send`).
+        sent: bool,
+        /// The hand-off this mail caused, if any, and whether the helpdesk was sent the packet.
+        handoff: Option<String>,
+        forwarded_to_helpdesk: bool,
+        reply: Outgoing,
+    },
+    /// Deliberately not answered: machine-sent mail (a loop would follow), or a duplicate.
+    Ignored { reason: String },
+    /// Not answerable: no sender, or nothing new written.
+    Rejected { code: &'static str, message: String },
+}
+
+/// The email channel's settings and its way out.
+pub struct Email {
+    config: EmailConfig,
+    store: StoreConfig,
+    /// `None`: replies are composed and journaled but not sent.
+    mailer: Option<Arc<dyn Mailer>>,
+}
+
+impl Email {
+    /// The channel as configured: `None` when `email.store_address` is unset; SMTP when
+    /// `email.smtp_host` is set.
+    pub fn from_config(config: &Config) -> Option<Self> {
+        if config.email.store_address.is_empty() {
+            return None;
+        }
+        let mailer: Option<Arc<dyn Mailer>> = (!config.email.smtp_host.is_empty()).then(|| Arc::new(SmtpMailer::new(&config.email)) as Arc<dyn Mailer>);
+        Some(Self::with_mailer(config, mailer))
+    }
+
+    pub fn with_mailer(config: &Config, mailer: Option<Arc<dyn Mailer>>) -> Self {
+        Self { config: config.email.clone(), store: config.store.clone(), mailer }
+    }
+
+    pub fn config(&self) -> &EmailConfig {
+        &self.config
+    }
+
+    fn store_domain(&self) -> &str {
+        address_domain(&self.config.store_address).unwrap_or("shopkeep.invalid")
+    }
+
+    /// Handles one raw message end to end.
+    pub async fn handle(&self, assistant: &Arc<Assistant>, raw: &[u8]) -> Result<Outcome, EmailError> {
+        let mail = parse::parse(raw)?;
+        self.handle_mail(assistant, mail, raw).await
+    }
+
+    async fn handle_mail(&self, assistant: &Arc<Assistant>, mail: InboundMail, raw: &[u8]) -> Result<Outcome, EmailError> {
+        let Some(from) = mail.from.clone() else {
+            return Ok(Outcome::Rejected { code: "no_sender", message: "the mail has no From address".into() });
+        };
+        if let Some(reason) = &mail.loop_signal {
+            tracing::info!(%from, reason, "email not answered");
+            return Ok(Outcome::Ignored { reason: reason.clone() });
+        }
+        if from.eq_ignore_ascii_case(&self.config.store_address) || (!self.config.helpdesk_address.is_empty() && from.eq_ignore_ascii_case(&self.config.helpdesk_address)) {
+            return Ok(Outcome::Ignored { reason: "sent from the store's own address".into() });
+        }
+        // A mail without a Message-ID still gets a stable one, so a second delivery is noticed.
+        let message_id = mail.message_id.clone().unwrap_or_else(|| {
+            use sha2::Digest;
+            format!("{}@no-message-id.invalid", &hex::encode(sha2::Sha256::digest(raw))[..32])
+        });
+        let journal = &assistant.journal;
+        if journal.email(&message_id)?.is_some() {
+            return Ok(Outcome::Ignored { reason: "duplicate: this Message-ID was handled before".into() });
+        }
+        // The same conversation when the mail answers one of ours (or theirs) from the same
+        // address; a thread forwarded to someone else starts afresh, so a verified customer's
+        // conversation never opens to another sender.
+        let conversation_id = match journal.email_conversation(&thread::lookup_ids(&mail.in_reply_to, &mail.references))? {
+            Some(c) if journal.last_inbound_email(&c)?.is_some_and(|r| r.customer_address.eq_ignore_ascii_case(&from)) => Some(c),
+            _ => None,
+        };
+        let mut text = strip::strip(&mail.text);
+        // A first mail often says it all in the subject ("Where is order LF-100001?").
+        if conversation_id.is_none() && !mail.subject.is_empty() && !thread::is_reply(&mail.subject) && !text.contains(&mail.subject) {
+            text = format!("{}\n\n{text}", mail.subject);
+        }
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Outcome::Rejected { code: "empty_message", message: "nothing new was written above the quoted history".into() });
+        }
+        let message: String = text.chars().take(MAX_MESSAGE_CHARS).collect();
+        let question = Question {
+            conversation_id: conversation_id.clone(),
+            channel: "email".into(),
+            message,
+            client: Some(format!("email:{from}")),
+            sender_email: (mail.auth != Auth::Fail).then(|| from.clone()),
+            ..Default::default()
+        };
+        let answer = assistant.handle(question).await?;
+        let subject = thread::reply_subject(&mail.subject);
+        let references = thread::reply_references(&mail.references, &message_id);
+        journal.record_email(&EmailRecord {
+            message_id: message_id.clone(),
+            conversation_id: answer.conversation_id.clone(),
+            direction: "in".into(),
+            customer_address: from.clone(),
+            subject: mail.subject.clone(),
+            references: mail.references.clone(),
+        })?;
+        let reply = Outgoing {
+            from: self.config.store_address.clone(),
+            from_name: Some(self.store.name.clone()),
+            to: from.clone(),
+            reply_to: None,
+            subject: subject.clone(),
+            message_id: thread::new_message_id(self.store_domain()),
+            in_reply_to: Some(message_id.clone()),
+            references: references.clone(),
+            text: self.reply_text(&answer, mail.from_name.as_deref().unwrap_or(&from), text),
+            automatic: true,
+        };
+        journal.record_email(&EmailRecord { message_id: reply.message_id.clone(), conversation_id: answer.conversation_id.clone(), direction: "out".into(), customer_address: from.clone(), subject: subject.clone(), references })?;
+        let sent = self.send(&reply).await?;
+        let mut forwarded = false;
+        if let Some(h) = &answer.handoff {
+            forwarded = self.forward_handoff(assistant, &h.id, &mail, &from).await?;
+        }
+        Ok(Outcome::Answered { conversation_id: answer.conversation_id, message_id, reply_message_id: reply.message_id.clone(), sent, handoff: answer.handoff.map(|h| h.id), forwarded_to_helpdesk: forwarded, reply })
+    }
+
+    async fn send(&self, mail: &Outgoing) -> Result<bool, EmailError> {
+        match &self.mailer {
+            Some(m) => {
+                m.send(mail).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The answer as an email: the reply, its sources as links, the sign-off, and the
+    /// customer's words quoted below.
+    fn reply_text(&self, answer: &Answer, who: &str, asked: &str) -> String {
+        let mut out = answer.reply.trim().to_string();
+        let mut seen = Vec::new();
+        let sources: Vec<String> = answer
+            .citations
+            .iter()
+            .filter(|c| {
+                let key = (c.title.clone(), c.url.clone());
+                let new = !seen.contains(&key);
+                seen.push(key);
+                new
+            })
+            .map(|c| match &c.url {
+                Some(url) => format!("- {}: {url}", c.title),
+                None => format!("- {}", c.title),
+            })
+            .collect();
+        if !sources.is_empty() {
+            out.push_str("\n\nSources:\n");
+            out.push_str(&sources.join("\n"));
+        }
+        if let Some(order) = &answer.order {
+            if let Some(url) = &order.tracking_url {
+                out.push_str(&format!("\n\nTracking: {url}"));
+            }
+        }
+        if !self.store.sign_off.is_empty() {
+            out.push_str("\n\n");
+            out.push_str(&self.store.sign_off);
+        }
+        out.push_str(&format!("\n\n{who} wrote:\n"));
+        for line in asked.lines() {
+            out.push_str("> ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Sends the hand-off packet to the helpdesk (Reply-To: the customer). Returns whether it
+    /// was sent.
+    async fn forward_handoff(&self, assistant: &Arc<Assistant>, handoff_id: &str, mail: &InboundMail, from: &str) -> Result<bool, EmailError> {
+        if self.config.helpdesk_address.is_empty() {
+            return Ok(false);
+        }
+        let Some(h) = assistant.journal.handoff(handoff_id)? else { return Ok(false) };
+        let p = &h.packet;
+        let mut body = format!(
+            "A customer's email was handed to the team.\n\nHand-off: {}\nReason: {}\nConversation: {}\nCustomer: {}\nIdentity: {}\nIntent: {}\n",
+            h.id,
+            h.reason,
+            h.conversation_id,
+            from,
+            p["identity"],
+            p["intent"]["intent"].as_str().unwrap_or("unknown"),
+        );
+        if !p["order"].is_null() {
+            body.push_str(&format!("Order: {}\n", p["order"]));
+        }
+        body.push_str("\nTranscript:\n");
+        for t in p["transcript"].as_array().into_iter().flatten() {
+            body.push_str(&format!("[{}] {}\n", t["role"].as_str().unwrap_or(""), t["text"].as_str().unwrap_or("")));
+        }
+        if let Some(passages) = p["passages"].as_array().filter(|a| !a.is_empty()) {
+            body.push_str("\nPassages:\n");
+            for x in passages {
+                body.push_str(&format!("- {} ({}), cosine {:.2}\n", x["title"].as_str().unwrap_or(""), x["url"].as_str().unwrap_or(""), x["dense"].as_f64().unwrap_or(0.0)));
+            }
+        }
+        if let Some(draft) = p["suggested_reply"].as_str().filter(|d| !d.is_empty()) {
+            body.push_str(&format!("\nSuggested reply:\n{draft}\n"));
+        }
+        if !mail.attachments.is_empty() {
+            body.push_str("\nAttachments (not opened):\n");
+            for a in &mail.attachments {
+                body.push_str(&format!("- {} ({}, {} bytes)\n", a.name.as_deref().unwrap_or("unnamed"), a.content_type, a.size));
+            }
+        }
+        body.push_str(&format!(
+            "\nReply to the customer with POST /v1/handoffs/{}/reply: the answer reaches them by email, in their thread.\n\nThe packet:\n{}\n",
+            h.id,
+            serde_json::to_string_pretty(p).unwrap_or_default()
+        ));
+        let forward = Outgoing {
+            from: self.config.store_address.clone(),
+            from_name: Some(self.store.name.clone()),
+            to: self.config.helpdesk_address.clone(),
+            reply_to: Some(from.to_string()),
+            subject: format!("[{}] {}", h.id, if mail.subject.is_empty() { "Customer email" } else { &mail.subject }),
+            message_id: thread::new_message_id(self.store_domain()),
+            in_reply_to: None,
+            references: vec![],
+            text: body,
+            automatic: true,
+        };
+        self.send(&forward).await
+    }
+
+    /// A person's reply to an email conversation, sent to the customer under their latest mail.
+    /// `Ok(None)` when the conversation did not come by email.
+    pub async fn send_agent_reply(&self, assistant: &Assistant, conversation_id: &str, agent: &str, text: &str) -> Result<Option<Outgoing>, EmailError> {
+        let Some(last) = assistant.journal.last_inbound_email(conversation_id)? else { return Ok(None) };
+        let subject = thread::reply_subject(&last.subject);
+        let references = thread::reply_references(&last.references, &last.message_id);
+        let mail = Outgoing {
+            from: self.config.store_address.clone(),
+            from_name: Some(self.store.name.clone()),
+            to: last.customer_address.clone(),
+            reply_to: None,
+            subject: subject.clone(),
+            message_id: thread::new_message_id(self.store_domain()),
+            in_reply_to: Some(last.message_id.clone()),
+            references: references.clone(),
+            text: format!("{}\n\n{agent}, {}", text.trim(), self.store.name),
+            automatic: false,
+        };
+        assistant.journal.record_email(&EmailRecord { message_id: mail.message_id.clone(), conversation_id: conversation_id.into(), direction: "out".into(), customer_address: last.customer_address, subject, references })?;
+        self.send(&mail).await?;
+        Ok(Some(mail))
+    }
+}

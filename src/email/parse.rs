@@ -1,0 +1,265 @@
+//! Raw RFC 5322 bytes → [`InboundMail`]: the headers threading and identity need, the body as
+//! plain text (an HTML-only mail is converted; charsets and transfer encodings are decoded by
+//! mail-parser), attachments noted by name, type and size (never opened), what the receiving
+//! server said of the sender (Authentication-Results), and any sign that the mail was sent by a
+//! machine and must not be answered.
+
+use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("not an email message (no headers could be read)")]
+    NotMime,
+}
+
+/// A customer's mail as the email channel reads it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InboundMail {
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    pub in_reply_to: Vec<String>,
+    /// Oldest first, as the header lists them.
+    pub references: Vec<String>,
+    /// The From address, lower-cased.
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    pub subject: String,
+    /// The whole body as plain text, quotes and signature included (see `strip`).
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub auth: Auth,
+    /// Why this mail must not be answered (an auto-reply, a bounce, list mail), if it must not.
+    pub loop_signal: Option<String>,
+}
+
+/// An attachment, noted for the person who may read the conversation; its content is not used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attachment {
+    pub name: Option<String>,
+    pub content_type: String,
+    pub size: usize,
+}
+
+/// What the receiving mail server's Authentication-Results say of the sender.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    /// DMARC, DKIM or SPF passed and none failed.
+    Pass,
+    /// DMARC, DKIM or SPF failed (or SPF soft-failed): the From may be forged.
+    Fail,
+    /// No results: the store's server adds none (nothing to go on either way).
+    #[default]
+    None,
+}
+
+/// Parses one message.
+pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
+    let msg = MessageParser::default().parse(raw).ok_or(ParseError::NotMime)?;
+    if msg.headers().is_empty() {
+        return Err(ParseError::NotMime);
+    }
+    let from = msg.from().and_then(|a| a.first());
+    Ok(InboundMail {
+        message_id: msg.message_id().map(clean_id).filter(|s| !s.is_empty()),
+        in_reply_to: ids(msg.in_reply_to()),
+        references: ids(msg.references()),
+        from: from.and_then(|a| a.address()).map(|a| a.trim().to_lowercase()),
+        from_name: from.and_then(|a| a.name()).map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+        subject: msg.subject().unwrap_or_default().trim().to_string(),
+        text: body_text(&msg),
+        attachments: msg
+            .attachments()
+            .map(|p| Attachment {
+                name: p.attachment_name().map(String::from),
+                content_type: p.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream"))).unwrap_or_else(|| "application/octet-stream".into()),
+                size: p.contents().len(),
+            })
+            .collect(),
+        auth: auth(&msg),
+        loop_signal: loop_signal(&msg),
+    })
+}
+
+fn clean_id(s: &str) -> String {
+    s.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
+}
+
+fn ids(v: &HeaderValue<'_>) -> Vec<String> {
+    let raw: Vec<String> = match v {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => vec![],
+    };
+    raw.iter().flat_map(|s| s.split_whitespace()).map(clean_id).filter(|s| !s.is_empty()).collect()
+}
+
+/// The text bodies, joined; an HTML-only mail is converted to text (blockquotes become "> "
+/// lines, so quoted history is still recognisable).
+fn body_text(msg: &Message<'_>) -> String {
+    let mut parts = Vec::new();
+    for part in msg.text_bodies() {
+        if part.is_text_html() {
+            let html = part.text_contents().unwrap_or_default();
+            parts.push(html2text::from_read(html.as_bytes(), 10_000).unwrap_or_else(|_| html.to_string()));
+        } else if let Some(t) = part.text_contents() {
+            parts.push(t.to_string());
+        }
+    }
+    parts.join("\n").replace("\r\n", "\n")
+}
+
+/// Reads every Authentication-Results header. Any failing method counts: a forged From fails
+/// DMARC or SPF at the store's server even when another method passes for another domain.
+fn auth(msg: &Message<'_>) -> Auth {
+    let mut result = Auth::None;
+    for (name, value) in msg.headers_raw() {
+        if !name.eq_ignore_ascii_case("Authentication-Results") {
+            continue;
+        }
+        let v = value.to_ascii_lowercase();
+        for method in ["dmarc", "dkim", "spf"] {
+            for outcome in ["fail", "softfail", "pass"] {
+                if v.split(|c: char| c == ';' || c.is_whitespace()).any(|tok| tok == format!("{method}={outcome}")) {
+                    match outcome {
+                        "pass" if result == Auth::None => result = Auth::Pass,
+                        "pass" => {}
+                        _ => return Auth::Fail,
+                    }
+                }
+            }
+        }
+    }
+    result
+}
+
+/// Signs of mail written by a machine: answering it would start a mail loop or write to a list.
+fn loop_signal(msg: &Message<'_>) -> Option<String> {
+    let header = |name: &str| msg.headers_raw().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_ascii_lowercase());
+    // RFC 3834: anything but "no" is automatic (auto-replied, auto-generated, auto-notified).
+    if let Some(v) = header("Auto-Submitted") {
+        if v != "no" && !v.starts_with("no;") && !v.starts_with("no ") {
+            return Some(format!("auto_submitted: {v}"));
+        }
+    }
+    for name in ["X-Autoreply", "X-Autorespond", "X-Autoresponse", "X-Auto-Response"] {
+        if header(name).is_some() {
+            return Some("auto_reply".into());
+        }
+    }
+    if let Some(v) = header("Precedence") {
+        if matches!(v.as_str(), "bulk" | "junk" | "list" | "auto_reply") {
+            return Some(format!("precedence: {v}"));
+        }
+    }
+    for name in ["List-Id", "List-Unsubscribe", "List-Post"] {
+        if header(name).is_some() {
+            return Some("mailing_list".into());
+        }
+    }
+    // A null reverse path is how bounces and other notifications are sent (RFC 5321 4.5.5).
+    if header("Return-Path").is_some_and(|v| v.trim_start_matches('<').trim_end_matches('>').trim().is_empty()) {
+        return Some("bounce: null return path".into());
+    }
+    let ct = msg.root_part().content_type();
+    if ct.is_some_and(|c| c.ctype().eq_ignore_ascii_case("multipart") && c.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))) {
+        return Some("bounce: delivery report".into());
+    }
+    let from = msg.from().and_then(|a| a.first()).and_then(|a| a.address()).unwrap_or_default().to_ascii_lowercase();
+    let local = from.split('@').next().unwrap_or_default();
+    if matches!(local, "mailer-daemon" | "postmaster") {
+        return Some("bounce: sent by the mail system".into());
+    }
+    if matches!(local.replace(['-', '_', '.'], "").as_str(), "noreply" | "donotreply") {
+        return Some("no_reply_sender".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::email::strip::strip;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            parse(include_bytes!(concat!("../../tests/fixtures/email/", $name))).unwrap()
+        };
+    }
+
+    #[test]
+    fn a_gmail_reply_reads_as_its_new_question_with_its_thread() {
+        let m = fixture!("multipart-alternative.eml");
+        assert_eq!(m.message_id.as_deref(), Some("CAB1234@mail.gmail.com"));
+        assert_eq!(m.in_reply_to, ["shopkeep.aaa@shop.test"]);
+        assert_eq!(m.references, ["first@mail.gmail.com", "shopkeep.aaa@shop.test"]);
+        assert_eq!(m.from.as_deref(), Some("maya.chen@example.com"), "addresses are compared lower-cased");
+        assert_eq!(m.from_name.as_deref(), Some("Maya Chen"));
+        assert_eq!(m.auth, Auth::Pass);
+        assert_eq!(m.loop_signal, None);
+        assert_eq!(strip(&m.text), "How long will the refund take?", "the text/plain alternative, without quote and sign-off");
+    }
+
+    #[test]
+    fn an_html_only_mail_is_read_as_text() {
+        let m = fixture!("html-only.eml");
+        let text = strip(&m.text);
+        assert!(text.contains("Do you ship to") && text.contains("Canada"), "{text}");
+        assert!(!text.contains('<'), "no markup: {text}");
+        assert!(!text.contains("Sam"), "sign-off cut: {text}");
+    }
+
+    #[test]
+    fn latin1_quoted_printable_is_decoded() {
+        let m = fixture!("latin1-qp.eml");
+        assert_eq!(m.subject, "Rückgabe");
+        assert_eq!(m.from_name.as_deref(), Some("Jürgen Müller"));
+        assert_eq!(strip(&m.text), "Kann ich meine Bestellung zurückgeben? Das Café-Set gefällt mir nicht.");
+    }
+
+    #[test]
+    fn attachments_are_noted_not_read() {
+        let m = fixture!("attachment.eml");
+        assert_eq!(strip(&m.text), "My lamp arrived broken, photo attached.");
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!((m.attachments[0].name.as_deref(), m.attachments[0].content_type.as_str()), (Some("lamp.jpg"), "image/jpeg"));
+        assert!(m.attachments[0].size > 0);
+    }
+
+    #[test]
+    fn an_outlook_reply_loses_its_quoted_block() {
+        let m = fixture!("outlook-reply.eml");
+        assert_eq!(m.in_reply_to, ["shopkeep.bbb@shop.test"]);
+        assert_eq!(strip(&m.text), "It still has not arrived. Can you check again?");
+    }
+
+    #[test]
+    fn auto_replies_bounces_and_list_mail_are_recognised() {
+        assert!(fixture!("auto-reply.eml").loop_signal.unwrap().starts_with("auto_submitted"));
+        assert!(fixture!("bounce.eml").loop_signal.unwrap().starts_with("bounce"));
+        assert!(fixture!("list.eml").loop_signal.is_some());
+        let with = |headers: &str| parse(format!("From: a@customer.test\r\nSubject: x\r\n{headers}\r\nhello\r\n").as_bytes()).unwrap().loop_signal;
+        assert_eq!(with("Auto-Submitted: no\r\n"), None, "\"no\" means a person wrote it");
+        assert!(with("Precedence: bulk\r\n").is_some());
+        assert!(with("X-Autorespond: yes\r\n").is_some());
+        assert!(parse(b"From: no-reply@customer.test\r\nSubject: x\r\n\r\nhello\r\n").unwrap().loop_signal.is_some());
+        assert!(parse(b"From: postmaster@customer.test\r\nSubject: x\r\n\r\nhello\r\n").unwrap().loop_signal.is_some());
+        assert_eq!(fixture!("multipart-alternative.eml").loop_signal, None);
+    }
+
+    #[test]
+    fn a_failing_authentication_result_is_honoured() {
+        assert_eq!(fixture!("auth-fail.eml").auth, Auth::Fail);
+        let with = |ar: &str| parse(format!("From: a@customer.test\r\nAuthentication-Results: mx.shop.test; {ar}\r\n\r\nhi\r\n").as_bytes()).unwrap().auth;
+        assert_eq!(with("spf=softfail smtp.mailfrom=customer.test"), Auth::Fail);
+        assert_eq!(with("dkim=pass header.d=customer.test; dmarc=fail"), Auth::Fail, "one failure is enough");
+        assert_eq!(with("dkim=pass header.d=customer.test"), Auth::Pass);
+        assert_eq!(parse(b"From: a@customer.test\r\n\r\nhi\r\n").unwrap().auth, Auth::None);
+    }
+
+    #[test]
+    fn garbage_is_not_a_mail() {
+        assert!(parse(b"").is_err());
+    }
+}
