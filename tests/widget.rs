@@ -490,7 +490,7 @@ fn the_team_api_needs_the_admin_token() {
     let base = app();
     let mut cfg = base.config.clone();
     cfg.admin.api_token = String::new();
-    let closed = serve(Arc::new(App { config: cfg, assistant: base.assistant.clone(), live: base.live.clone() }));
+    let closed = serve(Arc::new(App { config: cfg, assistant: base.assistant.clone(), live: base.live.clone(), accounts: base.accounts.clone() }));
     let (status, text) = body(get(&format!("{closed}/v1/handoffs"), &[("authorization", &admin)]));
     assert_eq!(status, 403);
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["error"]["code"], "admin_disabled");

@@ -1,7 +1,8 @@
-//! The command line: `serve`, `ask`, `reindex`, `search`, `import`, `eval`, `train`, `bench`, `actions`. Parses flags into the one
+//! The command line: `serve`, `ask`, `reindex`, `search`, `import`, `eval`, `train`, `bench`, `actions`, `admin`. Parses flags into the one
 //! [`Config`] (defaults < file < env < flags) and calls the library; `anyhow` lives only here.
 
 mod actions;
+mod admin;
 mod ask;
 mod bench;
 mod eval;
@@ -57,6 +58,9 @@ pub enum Command {
     /// The guided-actions log, and an admin's reversal of an action.
     #[command(subcommand)]
     Actions(actions::Command),
+    /// The desk's users and their API tokens.
+    #[command(subcommand)]
+    Admin(admin::Command),
 }
 
 /// Runs the parsed command.
@@ -78,5 +82,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(cmd) => eval::run(cfg, cmd),
         Command::Train(cmd) => train::run(cfg, cmd),
         Command::Actions(cmd) => actions::run(cfg, cmd),
+        Command::Admin(cmd) => admin::run(cfg, cmd),
     }
 }
