@@ -174,6 +174,43 @@ pub fn undo_action(orders: &dyn OrderStore, staff: &Staff, action_id: &str) -> R
     Ok(crate::actions::revert(orders, action_id, &staff.email, time::OffsetDateTime::now_utc())?)
 }
 
+/// The desk's metrics: how much the assistant handles alone, why it hands off, what customers
+/// ask, how fast it answers, and how many conversations each channel brings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metrics {
+    pub conversations: i64,
+    /// Share of conversations whose latest exchange was answered without a person.
+    pub automation_rate: f64,
+    pub outcomes: Vec<(String, i64)>,
+    pub handoff_reasons: Vec<(String, i64)>,
+    pub intents: Vec<(String, i64)>,
+    /// Answer latency percentiles in ms (`None` before the first answer).
+    pub latency_p50_ms: Option<u64>,
+    pub latency_p90_ms: Option<u64>,
+    pub latency_p99_ms: Option<u64>,
+    /// Conversations started per day and channel.
+    pub daily: Vec<(String, String, i64)>,
+}
+
+pub fn metrics(journal: &Journal) -> Result<Metrics, DeskError> {
+    let s = journal.stats()?;
+    let conversations: i64 = s.outcomes.iter().map(|(_, n)| n).sum();
+    let answered = s.outcomes.iter().find(|(o, _)| o == "answered").map_or(0, |(_, n)| *n);
+    // Nearest-rank percentile over the sorted latencies.
+    let pct = |p: f64| (!s.latencies_ms.is_empty()).then(|| s.latencies_ms[((p * s.latencies_ms.len() as f64).ceil() as usize).clamp(1, s.latencies_ms.len()) - 1]);
+    Ok(Metrics {
+        conversations,
+        automation_rate: if conversations > 0 { answered as f64 / conversations as f64 } else { 0.0 },
+        latency_p50_ms: pct(0.5),
+        latency_p90_ms: pct(0.9),
+        latency_p99_ms: pct(0.99),
+        outcomes: s.outcomes,
+        handoff_reasons: s.handoff_reasons,
+        intents: s.intents,
+        daily: s.daily,
+    })
+}
+
 /// A person's reply to the customer of hand-off `handoff_id`.
 pub fn reply(journal: &Journal, live: &Live, handoff_id: &str, agent: Option<&str>, text: &str) -> Result<Delivered, DeskError> {
     let text = text.trim();
@@ -250,6 +287,10 @@ mod tests {
         assert_eq!(resolve(&journal, &id, "priya@example.com", false).unwrap_err().code(), "handoff_resolved");
         assert_eq!(handoffs(&journal, "resolved").unwrap().len(), 1);
         assert_eq!(handoffs(&journal, "pending").unwrap_err().code(), "invalid_status");
+
+        let m = metrics(&journal).unwrap();
+        assert_eq!((m.conversations, m.handoff_reasons.clone()), (1, vec![("customer_asked".to_string(), 1)]));
+        assert_eq!(m.latency_p50_ms, None);
 
         let other = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();
         claim(&journal, &other, "priya@example.com").unwrap();

@@ -416,7 +416,9 @@ fn conversations_are_filtered_searched_and_shown_with_their_gate_scores() {
     let record = api(reqwest::Method::GET, &format!("/v1/admin/conversations/{id}"), &t, None).json();
     let turns = record["turns"].as_array().unwrap();
     assert_eq!(turns.len(), 2);
-    assert!(turns[1]["detail"]["gate"]["decision"].is_string(), "{record}");
+    let gate = &turns[1]["detail"]["gate"];
+    let decision = if gate.is_array() { &gate[0]["decision"] } else { &gate["decision"] };
+    assert_eq!(decision, "answer", "{record}");
     assert!(!turns[1]["detail"]["citations"].as_array().unwrap().is_empty());
     assert_eq!(api(reqwest::Method::GET, "/v1/admin/conversations/nope", &t, None).status, 404);
 
@@ -427,7 +429,30 @@ fn conversations_are_filtered_searched_and_shown_with_their_gate_scores() {
     assert!(page.text.contains(&format!("&lt;b&gt;{marker}&lt;/b&gt;")) && !page.text.contains(&format!("<b>{marker}")), "{}", page.text);
     let page = v.get(&format!("/admin/conversations/{id}"));
     assert_eq!(page.status, 200);
-    assert!(page.text.contains("gate: ") && page.text.contains("larkfield.example/help/"), "gate decisions and citations: {}", page.text);
+    assert!(page.text.contains("gate: answer") && page.text.contains("larkfield.example/help/"), "gate decisions and citations: {}", page.text);
+}
+
+#[test]
+fn metrics_count_outcomes_hand_offs_intents_latency_and_channels() {
+    answer(json!({"message": "How long do refunds take?", "channel": "widget"}));
+    answer(json!({"message": "I need a human agent", "channel": "api"}));
+    let r = api(reqwest::Method::GET, "/v1/admin/metrics", &token(AGENT), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let m = r.json();
+    assert!(m["conversations"].as_i64().unwrap() >= 2, "{m}");
+    let rate = m["automation_rate"].as_f64().unwrap();
+    assert!(rate > 0.0 && rate < 1.0, "{m}");
+    assert!(m["handoff_reasons"].as_array().unwrap().iter().any(|p| p[0] == "customer_asked" && p[1].as_i64() >= Some(1)), "{m}");
+    assert!(m["intents"].as_array().unwrap().iter().any(|p| p[0] == "return_policy"), "{m}");
+    assert!(m["latency_p50_ms"].as_u64().is_some() && m["latency_p50_ms"].as_u64() <= m["latency_p99_ms"].as_u64(), "{m}");
+    let channels: Vec<&str> = m["daily"].as_array().unwrap().iter().map(|d| d[1].as_str().unwrap()).collect();
+    assert!(channels.contains(&"widget") && channels.contains(&"api"), "{m}");
+
+    let mut v = Visitor::new(&server());
+    assert_eq!(v.login(AGENT, PASSWORD).status, 303);
+    let page = v.get("/admin/metrics");
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Automation rate") && page.text.contains("<meter") && page.text.contains("customer_asked"));
 }
 
 // --- In the browser ------------------------------------------------------------------------------

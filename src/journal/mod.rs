@@ -143,6 +143,20 @@ pub struct ConversationSummary {
     pub intent: Option<String>,
 }
 
+/// Counts over the whole journal, for the desk's metrics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JournalStats {
+    /// Conversations by their latest exchange's outcome (`answered`, `unresolved`, `handoff`).
+    pub outcomes: Vec<(String, i64)>,
+    pub handoff_reasons: Vec<(String, i64)>,
+    /// Customer turns by understood intent.
+    pub intents: Vec<(String, i64)>,
+    /// Every assistant reply's latency, ascending.
+    pub latencies_ms: Vec<u64>,
+    /// Conversations started per day (`YYYY-MM-DD`) and channel.
+    pub daily: Vec<(String, String, i64)>,
+}
+
 /// Most conversations one listing returns.
 pub const MAX_LISTED: i64 = 200;
 
@@ -374,6 +388,24 @@ impl Journal {
             params![id, t.from_status, t.status, t.claimed_by, t.claimed_at, t.resolved_by, t.resolved_at, t.from_claimant],
         )?;
         Ok(changed == 1)
+    }
+
+    /// Counts for the metrics page.
+    pub fn stats(&self) -> Result<JournalStats, JournalError> {
+        let conn = self.conn.lock();
+        let pairs = |sql: &str| -> Result<Vec<(String, i64)>, JournalError> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>().map_err(Into::into)
+        };
+        let outcomes = pairs("SELECT COALESCE(outcome, 'none'), COUNT(*) FROM conversations GROUP BY 1 ORDER BY 2 DESC")?;
+        let handoff_reasons = pairs("SELECT reason, COUNT(*) FROM handoffs GROUP BY 1 ORDER BY 2 DESC")?;
+        let intents = pairs("SELECT intent, COUNT(*) FROM turns WHERE role = 'customer' AND intent IS NOT NULL GROUP BY 1 ORDER BY 2 DESC")?;
+        let mut stmt = conn.prepare("SELECT latency_ms FROM turns WHERE role = 'assistant' AND latency_ms IS NOT NULL ORDER BY latency_ms")?;
+        let latencies_ms = stmt.query_map([], |r| r.get::<_, i64>(0))?.map(|r| r.map(|l| l.max(0) as u64)).collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare("SELECT substr(created_at, 1, 10), channel, COUNT(*) FROM conversations GROUP BY 1, 2 ORDER BY 1, 2")?;
+        let daily = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+        Ok(JournalStats { outcomes, handoff_reasons, intents, latencies_ms, daily })
     }
 
     /// Conversations matching `f`, most recently active first, at most [`MAX_LISTED`].

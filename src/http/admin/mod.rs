@@ -1,7 +1,7 @@
 //! The team's desk: server-rendered pages under `/admin` behind a login, and their JSON twins
 //! under `/v1/admin` (and `/v1/handoffs`) behind bearer tokens. Each file here serves one
 //! resource, its page and its JSON: [`handoffs`] (pages; the JSON is `http::handoffs`),
-//! [`conversations`], [`actions`], [`users`]; [`login`] signs people in and out; [`session`] is
+//! [`conversations`], [`actions`], [`metrics`], [`users`]; [`login`] signs people in and out; [`session`] is
 //! the cookie, the signed-in person and the CSRF check of every POST form; [`html`] the markup.
 //!
 //! Handlers convert, call `desk` (and `desk::accounts`) on the blocking pool, and map errors; they
@@ -13,6 +13,7 @@ mod conversations;
 mod handoffs;
 mod html;
 mod login;
+mod metrics;
 pub mod session;
 mod users;
 
@@ -44,6 +45,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/admin/conversations/{id}", get(conversations::show))
         .route("/admin/actions", get(actions::list))
         .route("/admin/actions/{id}/revert", post(actions::revert))
+        .route("/admin/metrics", get(metrics::show))
         .route("/admin/users", get(users::list))
         .layer(axum::middleware::map_response(page_headers));
     let api = Router::new()
@@ -51,6 +53,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/admin/users", get(users::api_list))
         .route("/v1/admin/conversations", get(conversations::api_list))
         .route("/v1/admin/conversations/{id}", get(conversations::api_show))
+        .route("/v1/admin/metrics", get(metrics::api))
         .route("/v1/admin/actions", get(actions::api_list))
         .route("/v1/admin/actions/{id}/revert", post(actions::api_revert));
     pages.merge(api)
@@ -107,7 +110,12 @@ fn transcript(turns: &[StoredTurn]) -> String {
                     format!("<ul class=\"citations\">{items}</ul>")
                 })
                 .unwrap_or_default();
-            let gate = if d["gate"].is_null() { String::new() } else { format!("<details><summary>gate: {}</summary>{}</details>", esc(d["gate"]["decision"].as_str().unwrap_or("see scores")), html::json_block(&d["gate"])) };
+            // One decision, or one per request of a message that asked several things.
+            let decisions: Vec<&str> = match &d["gate"] {
+                serde_json::Value::Array(gates) => gates.iter().filter_map(|g| g["decision"].as_str()).collect(),
+                g => g["decision"].as_str().into_iter().collect(),
+            };
+            let gate = if d["gate"].is_null() { String::new() } else { format!("<details><summary>gate: {}</summary>{}</details>", esc(&decisions.join(", ")), html::json_block(&d["gate"])) };
             let actions = match d["actions"].as_array() {
                 Some(a) if !a.is_empty() => format!("<details><summary>actions ({})</summary>{}</details>", a.len(), html::json_block(&d["actions"])),
                 _ => String::new(),
