@@ -292,6 +292,43 @@ fn failed_logins_are_limited_per_client_address() {
     assert!(r.headers.get("retry-after").is_some());
 }
 
+#[test]
+fn the_cli_creates_users_from_stdin_and_prints_their_tokens() {
+    use std::{io::Write, process::{Command, Stdio}};
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shopkeep"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let create = ["admin", "create-user", "--email", "Ada@Example.com", "--role", "admin", "--name", "Ada", "--password-stdin"];
+    let (ok, out, err) = run(&create, &format!("{PASSWORD}\n"));
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("created ada@example.com (admin)"), "{out}");
+    let (ok, _, err) = run(&create, &format!("{PASSWORD}\n"));
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(&["admin", "create-user", "--email", "x@example.com", "--password-stdin"], "short\n");
+    assert!(!ok && err.contains("at least 12"), "{err}");
+
+    let (ok, token, err) = run(&["admin", "create-token", "--email", "ada@example.com"], "");
+    assert!(ok, "{err}");
+    let token = token.trim();
+    let accounts = Accounts::open(&common::config(dir.path()).database_path(), Limits::default()).unwrap();
+    let staff = accounts.staff_for_token(token).unwrap().expect("the printed token works");
+    assert_eq!((staff.email.as_str(), staff.role), ("ada@example.com", Role::Admin));
+    let ip: IpAddr = "10.0.0.9".parse().unwrap();
+    assert!(accounts.login("ada@example.com", PASSWORD, ip, 0).is_ok(), "the password from stdin, without its newline");
+}
+
 // --- Roles and tokens ----------------------------------------------------------------------------
 
 #[test]
