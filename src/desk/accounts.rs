@@ -27,6 +27,8 @@ pub const DEFAULT_SESSION_SECS: i64 = 12 * 3600;
 /// Failed logins from one address within the window before it must wait.
 pub const DEFAULT_LOGIN_FAILURES: usize = 5;
 pub const DEFAULT_LOGIN_WINDOW_SECS: i64 = 300;
+/// Addresses with failed logins kept before the stale ones are dropped.
+const MAX_TRACKED_ADDRESSES: usize = 10_000;
 /// What a per-user API token starts with, so a leaked one is recognisable in logs and scanners.
 pub const TOKEN_PREFIX: &str = "skd_";
 
@@ -285,7 +287,13 @@ impl Accounts {
         };
         let ok = verify_password(password, &hash) && user.is_some();
         let Some(user) = user.filter(|_| ok) else {
-            self.failures.lock().entry(client).or_default().push(now);
+            let mut failures = self.failures.lock();
+            // Many addresses failing once each must not grow the map without bound.
+            if failures.len() >= MAX_TRACKED_ADDRESSES {
+                let since = now - self.limits.login_window_secs;
+                failures.retain(|_, times| times.last().is_some_and(|&t| t > since));
+            }
+            failures.entry(client).or_default().push(now);
             return Err(AccountError::BadCredentials);
         };
         self.failures.lock().remove(&client);
