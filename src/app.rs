@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::{
     assistant::Assistant,
     config::Config,
+    desk::accounts::{Accounts, Limits},
     embed::{locate_model, Batching, Cached, EmbedError, Embedder, MiniLm},
     index::{build, BuildOptions, BuildSummary, IndexError, IndexHandle},
     journal::{live::Live, Journal, JournalError},
@@ -27,6 +28,8 @@ pub enum AppError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     Understand(#[from] UnderstandError),
+    #[error(transparent)]
+    Accounts(#[from] crate::desk::accounts::AccountError),
     #[error(transparent)]
     Policy(#[from] crate::actions::PolicyError),
     #[error("data directory {path}: {source}")]
@@ -65,6 +68,16 @@ pub struct App {
     pub live: Arc<Live>,
     /// The email channel, when `email.store_address` is set.
     pub email: Option<Arc<crate::email::Email>>,
+    /// The desk's users, sessions and API tokens.
+    pub accounts: Arc<Accounts>,
+}
+
+/// Opens the desk's users, sessions and tokens (in the service's database) with the config's
+/// login limits.
+pub fn open_accounts(cfg: &Config) -> Result<Arc<Accounts>, AppError> {
+    let a = &cfg.admin;
+    let limits = Limits { session_secs: a.session_hours as i64 * 3600, login_failures: a.login_failures, login_window_secs: a.login_window_secs as i64 };
+    Ok(Arc::new(Accounts::open(&cfg.database_path(), limits)?))
 }
 
 impl App {
@@ -104,6 +117,7 @@ impl App {
         let guide = crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?);
         let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal, guide));
         let email = crate::email::Email::from_config(&config).map(Arc::new);
-        Ok(Self { config, assistant, live: Arc::new(Live::new()), email })
+        let accounts = open_accounts(&config)?;
+        Ok(Self { config, assistant, live: Arc::new(Live::new()), email, accounts })
     }
 }

@@ -136,12 +136,27 @@ impl Default for EmailConfig {
     }
 }
 
-/// Access to the team's API.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Access to the team's API and the desk (the admin pages).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Bearer token for `/v1/handoffs`; empty turns those routes off (403 `admin_disabled`).
+    /// Bearer token for the team's API (an admin without a user account); empty: only users'
+    /// own tokens (`shopkeep admin create-token`) are accepted.
     pub api_token: String,
+    /// Mark the desk's cookies `Secure` (the service is reached over https, directly or behind a
+    /// proxy). Leave off only for plain-http use on a trusted network or loopback.
+    pub secure_cookies: bool,
+    /// How long a login lasts.
+    pub session_hours: u64,
+    /// Failed logins from one address within `login_window_secs` before it must wait.
+    pub login_failures: usize,
+    pub login_window_secs: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self { api_token: String::new(), secure_cookies: false, session_hours: 12, login_failures: 5, login_window_secs: 300 }
+    }
 }
 
 /// Shortest admin token accepted: a guessable token would open every hand-off's transcript.
@@ -419,6 +434,9 @@ impl Config {
         if let Some(v) = get("SHOPKEEP_EMAIL_IDLE") {
             e.idle = parse("SHOPKEEP_EMAIL_IDLE", v)?;
         }
+        if let Some(v) = get("SHOPKEEP_SECURE_COOKIES") {
+            self.admin.secure_cookies = parse("SHOPKEEP_SECURE_COOKIES", v)?;
+        }
         Ok(())
     }
 
@@ -465,6 +483,9 @@ impl Config {
         }
         if !e.inbound_secret.is_empty() && e.inbound_secret.chars().count() < MIN_ADMIN_TOKEN_CHARS {
             return Err(ConfigError::Invalid(format!("email.inbound_secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
+        }
+        if self.admin.session_hours == 0 || self.admin.login_failures == 0 || self.admin.login_window_secs == 0 {
+            return Err(ConfigError::Invalid("admin.session_hours, admin.login_failures and admin.login_window_secs must be at least 1".into()));
         }
         if !matches!(self.store.tone.as_str(), "friendly" | "formal") {
             return Err(ConfigError::Invalid(format!("store.tone must be \"friendly\" or \"formal\", not {:?}", self.store.tone)));

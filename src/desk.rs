@@ -1,11 +1,22 @@
 //! The team's side of a hand-off, as far as the channels need it: the open hand-offs, and a
 //! person's reply, journaled as an `agent` turn and pushed live to the customer's chat widget.
-//! Claiming, resolving and the admin app belong to the desk proper (a later step).
+//!
+//! The desk proper: a hand-off's status goes open → claimed (by whom, when) → resolved, each
+//! change written to the journal only if nobody changed it first (a second agent's claim is a
+//! conflict, not a silent takeover). [`accounts`] holds the people (users, roles, sessions, API
+//! tokens). The pages and the JSON API over all this are the HTTP channel's (`http::admin`).
+//! Replying does not require a claim: the claim tells colleagues who is on it.
+
+pub mod accounts;
 
 use serde::Serialize;
 use serde_json::json;
 
-use crate::journal::{live::Live, HandoffRecord, Journal, JournalError, StoredTurn, TurnRecord};
+use crate::{
+    journal::{live::Live, Conversation, HandoffRecord, HandoffTransition, Journal, JournalError, StoredTurn, TurnRecord},
+    orders::{LoggedAction, OrderStore},
+};
+use accounts::{Role, Staff};
 
 /// Longest agent reply accepted, in characters (the customer's own limit).
 pub const MAX_REPLY_CHARS: usize = crate::assistant::MAX_MESSAGE_CHARS;
@@ -23,6 +34,18 @@ pub enum DeskError {
     ReplyTooLong,
     #[error("agent name must be 1–80 characters")]
     BadAgentName,
+    #[error("hand-off {id} is claimed by {by}")]
+    HandoffClaimed { id: String, by: String },
+    #[error("hand-off {0} is already resolved")]
+    HandoffResolved(String),
+    #[error("status must be open, claimed or resolved, not {0:?}")]
+    BadStatus(String),
+    #[error("no conversation {0}")]
+    ConversationNotFound(String),
+    #[error(transparent)]
+    Access(#[from] accounts::AccountError),
+    #[error(transparent)]
+    Action(#[from] crate::actions::ActionError),
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
@@ -35,6 +58,14 @@ impl DeskError {
             Self::EmptyReply => "empty_message",
             Self::ReplyTooLong => "message_too_long",
             Self::BadAgentName => "invalid_agent",
+            Self::HandoffClaimed { .. } => "handoff_claimed",
+            Self::HandoffResolved(_) => "handoff_resolved",
+            Self::BadStatus(_) => "invalid_status",
+            Self::ConversationNotFound(_) => "conversation_not_found",
+            Self::Access(e) => e.code(),
+            Self::Action(crate::actions::ActionError::NotFound(_)) => "action_not_found",
+            Self::Action(crate::actions::ActionError::Refused(_)) => "action_not_revertible",
+            Self::Action(_) => "actions_failed",
             Self::Journal(_) => "journal_failed",
         }
     }
@@ -53,6 +84,131 @@ pub struct Delivered {
 /// Hand-offs waiting for a person, oldest first.
 pub fn open_handoffs(journal: &Journal) -> Result<Vec<HandoffRecord>, DeskError> {
     Ok(journal.handoffs_with_status("open")?)
+}
+
+/// The statuses a hand-off moves through.
+pub const STATUSES: [&str; 3] = ["open", "claimed", "resolved"];
+
+/// Hand-offs with one status, oldest first.
+pub fn handoffs(journal: &Journal, status: &str) -> Result<Vec<HandoffRecord>, DeskError> {
+    if !STATUSES.contains(&status) {
+        return Err(DeskError::BadStatus(status.to_string()));
+    }
+    Ok(journal.handoffs_with_status(status)?)
+}
+
+/// One hand-off, whatever its status.
+pub fn handoff(journal: &Journal, id: &str) -> Result<HandoffRecord, DeskError> {
+    journal.handoff(id)?.ok_or_else(|| DeskError::HandoffNotFound(id.to_string()))
+}
+
+/// `who` takes an open hand-off. Claiming one's own claim again is fine (a double click);
+/// someone else's is [`DeskError::HandoffClaimed`].
+pub fn claim(journal: &Journal, id: &str, who: &str) -> Result<HandoffRecord, DeskError> {
+    let h = handoff(journal, id)?;
+    match h.status.as_str() {
+        "resolved" => Err(DeskError::HandoffResolved(h.id)),
+        "claimed" if h.claimed_by.as_deref() == Some(who) => Ok(h),
+        "claimed" => Err(DeskError::HandoffClaimed { id: h.id, by: h.claimed_by.unwrap_or_default() }),
+        _ => {
+            let at = crate::journal::now();
+            let t = HandoffTransition { from_status: &h.status, from_claimant: h.claimed_by.as_deref(), status: "claimed", claimed_by: Some(who), claimed_at: Some(&at), resolved_by: None, resolved_at: None };
+            if journal.transition_handoff(id, &t)? {
+                handoff(journal, id)
+            } else {
+                // Someone acted in between: report what they did.
+                claim(journal, id, who)
+            }
+        }
+    }
+}
+
+/// Closes a hand-off: an open one, one's own claim, or (`overrule`, for admins) anyone's.
+pub fn resolve(journal: &Journal, id: &str, who: &str, overrule: bool) -> Result<HandoffRecord, DeskError> {
+    let h = handoff(journal, id)?;
+    match (h.status.as_str(), h.claimed_by.as_deref()) {
+        ("resolved", _) => Err(DeskError::HandoffResolved(h.id)),
+        ("claimed", Some(by)) if by != who && !overrule => Err(DeskError::HandoffClaimed { id: h.id, by: by.to_string() }),
+        _ => {
+            let at = crate::journal::now();
+            let claimed_by = h.claimed_by.as_deref().unwrap_or(who);
+            let claimed_at = h.claimed_at.clone().unwrap_or_else(|| at.clone());
+            let t = HandoffTransition { from_status: &h.status, from_claimant: h.claimed_by.as_deref(), status: "resolved", claimed_by: Some(claimed_by), claimed_at: Some(&claimed_at), resolved_by: Some(who), resolved_at: Some(&at) };
+            if journal.transition_handoff(id, &t)? {
+                handoff(journal, id)
+            } else {
+                resolve(journal, id, who, overrule)
+            }
+        }
+    }
+}
+
+/// Everything recorded about one conversation, for the team: every turn with its detail
+/// (citations, gate decisions and scores, actions), its hand-offs and its logged actions.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationRecord {
+    pub conversation: Conversation,
+    pub turns: Vec<StoredTurn>,
+    pub handoffs: Vec<HandoffRecord>,
+    pub actions: Vec<LoggedAction>,
+}
+
+pub fn conversation(journal: &Journal, orders: &dyn OrderStore, id: &str) -> Result<ConversationRecord, DeskError> {
+    let conversation = journal.conversation(id)?.ok_or_else(|| DeskError::ConversationNotFound(id.to_string()))?;
+    let turns = journal.turns_since(id, 0, None)?;
+    let handoffs = journal.handoffs_of(id)?;
+    let actions = action_log(orders)?.into_iter().filter(|a| a.conversation_id.as_deref() == Some(id)).collect();
+    Ok(ConversationRecord { conversation, turns, handoffs, actions })
+}
+
+/// The action log, newest first.
+pub fn action_log(orders: &dyn OrderStore) -> Result<Vec<LoggedAction>, DeskError> {
+    let mut all = orders.actions_for(None, None).map_err(crate::actions::ActionError::from)?;
+    all.reverse();
+    Ok(all)
+}
+
+/// An admin undoes a logged action (see [`crate::actions::revert`]); returns the reversal's id.
+pub fn undo_action(orders: &dyn OrderStore, staff: &Staff, action_id: &str) -> Result<String, DeskError> {
+    staff.require(Role::Admin)?;
+    Ok(crate::actions::revert(orders, action_id, &staff.email, time::OffsetDateTime::now_utc())?)
+}
+
+/// The desk's metrics: how much the assistant handles alone, why it hands off, what customers
+/// ask, how fast it answers, and how many conversations each channel brings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metrics {
+    pub conversations: i64,
+    /// Share of conversations whose latest exchange was answered without a person.
+    pub automation_rate: f64,
+    pub outcomes: Vec<(String, i64)>,
+    pub handoff_reasons: Vec<(String, i64)>,
+    pub intents: Vec<(String, i64)>,
+    /// Answer latency percentiles in ms (`None` before the first answer).
+    pub latency_p50_ms: Option<u64>,
+    pub latency_p90_ms: Option<u64>,
+    pub latency_p99_ms: Option<u64>,
+    /// Conversations started per day and channel.
+    pub daily: Vec<(String, String, i64)>,
+}
+
+pub fn metrics(journal: &Journal) -> Result<Metrics, DeskError> {
+    let s = journal.stats()?;
+    let conversations: i64 = s.outcomes.iter().map(|(_, n)| n).sum();
+    let answered = s.outcomes.iter().find(|(o, _)| o == "answered").map_or(0, |(_, n)| *n);
+    // Nearest-rank percentile over the sorted latencies.
+    let pct = |p: f64| (!s.latencies_ms.is_empty()).then(|| s.latencies_ms[((p * s.latencies_ms.len() as f64).ceil() as usize).clamp(1, s.latencies_ms.len()) - 1]);
+    Ok(Metrics {
+        conversations,
+        automation_rate: if conversations > 0 { answered as f64 / conversations as f64 } else { 0.0 },
+        latency_p50_ms: pct(0.5),
+        latency_p90_ms: pct(0.9),
+        latency_p99_ms: pct(0.99),
+        outcomes: s.outcomes,
+        handoff_reasons: s.handoff_reasons,
+        intents: s.intents,
+        daily: s.daily,
+    })
 }
 
 /// A person's reply to the customer of hand-off `handoff_id`.
@@ -112,5 +268,32 @@ mod tests {
         let id = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();
         assert_eq!(reply(&journal, &live, &id, None, "   ").unwrap_err().code(), "empty_message");
         assert_eq!(reply(&journal, &live, &id, None, &"x".repeat(MAX_REPLY_CHARS + 1)).unwrap_err().code(), "message_too_long");
+    }
+
+    #[test]
+    fn a_hand_off_is_claimed_once_and_resolved_by_its_claimant_or_an_admin() {
+        let journal = Journal::open_in_memory().unwrap();
+        journal.create("c1", "widget").unwrap();
+        let id = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();
+        let h = claim(&journal, &id, "priya@example.com").unwrap();
+        assert_eq!((h.status.as_str(), h.claimed_by.as_deref()), ("claimed", Some("priya@example.com")));
+        assert!(h.claimed_at.is_some());
+        assert_eq!(claim(&journal, &id, "priya@example.com").unwrap().status, "claimed", "claiming one's own again is fine");
+        assert_eq!(claim(&journal, &id, "sam@example.com").unwrap_err().code(), "handoff_claimed");
+        assert_eq!(resolve(&journal, &id, "sam@example.com", false).unwrap_err().code(), "handoff_claimed");
+        let done = resolve(&journal, &id, "priya@example.com", false).unwrap();
+        assert_eq!((done.status.as_str(), done.resolved_by.as_deref()), ("resolved", Some("priya@example.com")));
+        assert_eq!(claim(&journal, &id, "sam@example.com").unwrap_err().code(), "handoff_resolved");
+        assert_eq!(resolve(&journal, &id, "priya@example.com", false).unwrap_err().code(), "handoff_resolved");
+        assert_eq!(handoffs(&journal, "resolved").unwrap().len(), 1);
+        assert_eq!(handoffs(&journal, "pending").unwrap_err().code(), "invalid_status");
+
+        let m = metrics(&journal).unwrap();
+        assert_eq!((m.conversations, m.handoff_reasons.clone()), (1, vec![("customer_asked".to_string(), 1)]));
+        assert_eq!(m.latency_p50_ms, None);
+
+        let other = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();
+        claim(&journal, &other, "priya@example.com").unwrap();
+        assert_eq!(resolve(&journal, &other, "admin@example.com", true).unwrap().resolved_by.as_deref(), Some("admin@example.com"));
     }
 }

@@ -19,8 +19,11 @@
 //!         └─ journal      conversations, turns, gate decisions, hand-off packets (SQLite)
 //!   ◄── Answer { reply, citations, order, actions, handoff, with_person, awaiting_confirmation }
 //!
-//! a person's reply (http /v1/handoffs/{id}/reply) ── desk::reply ── journal (agent turn)
-//!   └─► journal::live ──► the customer's widget (SSE /v1/conversations/{id}/events)
+//! the desk (pages /admin/…, JSON /v1/admin/… and /v1/handoffs/…; http::admin)
+//!   ├─ desk::accounts   who: users (argon2id), sessions + CSRF, API tokens, roles, login limit
+//!   ├─ desk             the queue: claim → resolve; the conversation record; metrics; undo
+//!   └─ a person's reply ── desk::reply ── journal (agent turn)
+//!        └─► journal::live ──► the customer's widget (SSE /v1/conversations/{id}/events)
 //!   └─► email::Email::send_agent_reply ──► the customer's mailbox, in their thread
 //!
 //! mail (IMAP poll/IDLE · POST /v1/email/inbound · shopkeep email ingest)
@@ -44,7 +47,8 @@
 //! - [`answer`]: the confidence gate, reply composition, citations and hand-off reasons.
 //! - [`assistant`]: one turn of a conversation, end to end; [`journal`]: its record, and
 //!   [`journal::live`]: turns pushed to open chat widgets.
-//! - [`desk`]: the team's side of a hand-off (open hand-offs, a person's reply).
+//! - [`desk`]: the team's side: the hand-off queue (claim, reply, resolve), the conversation
+//!   record, metrics and an admin's undo; [`desk::accounts`]: the people and their access.
 //! - [`privacy`]: masking personal data in log views, retention purges, erasing a customer.
 //! - [`webhook`]: every hand-off POSTed to the store's helpdesk, HMAC-signed, with retries.
 //! - [`email`]: the email channel: mail in (IMAP, webhook, file), parsed, stripped, threaded,

@@ -79,6 +79,15 @@ pub fn mask(text: &str) -> String {
     STREET.replace_all(&text, "[address]").into_owned()
 }
 
+/// `text` masked when `on` (`privacy.mask_logs`), as the conversation log shows it.
+pub fn for_log(text: &str, on: bool) -> std::borrow::Cow<'_, str> {
+    if on {
+        mask(text).into()
+    } else {
+        text.into()
+    }
+}
+
 fn luhn(digits: &str) -> bool {
     let mut sum = 0;
     for (i, d) in digits.bytes().rev().map(|b| u32::from(b - b'0')).enumerate() {

@@ -15,6 +15,7 @@ mod common;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use browser::{Browser, WIDGET};
+use common::{rt, serve};
 use serde_json::{json, Value};
 use shopkeep::app::App;
 
@@ -70,19 +71,6 @@ fn app() -> Arc<App> {
     })
     .1
     .clone()
-}
-
-fn rt() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
-}
-
-/// Serves `app` on 127.0.0.1, port 0; returns its base URL.
-fn serve(app: Arc<App>) -> String {
-    let listener = rt().block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt().spawn(shopkeep::http::serve(listener, app, std::future::pending()));
-    format!("http://{addr}")
 }
 
 fn server() -> String {
@@ -490,7 +478,7 @@ fn the_team_api_needs_the_admin_token() {
     let base = app();
     let mut cfg = base.config.clone();
     cfg.admin.api_token = String::new();
-    let closed = serve(Arc::new(App { config: cfg, assistant: base.assistant.clone(), live: base.live.clone(), email: None }));
+    let closed = serve(Arc::new(App { config: cfg, assistant: base.assistant.clone(), live: base.live.clone(), email: None, accounts: base.accounts.clone() }));
     let (status, text) = body(get(&format!("{closed}/v1/handoffs"), &[("authorization", &admin)]));
     assert_eq!(status, 403);
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["error"]["code"], "admin_disabled");

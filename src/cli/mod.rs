@@ -1,7 +1,8 @@
-//! The command line: `serve`, `ask`, `email`, `reindex`, `search`, `import`, `eval`, `train`, `bench`, `actions`. Parses flags into the one
+//! The command line: `serve`, `ask`, `email`, `reindex`, `search`, `import`, `eval`, `train`, `bench`, `actions`, `admin`, `privacy`. Parses flags into the one
 //! [`Config`] (defaults < file < env < flags) and calls the library; `anyhow` lives only here.
 
 mod actions;
+mod admin;
 mod ask;
 mod bench;
 mod email;
@@ -65,6 +66,9 @@ pub enum Command {
     /// The email channel: answer a raw message (.eml) as if it had arrived.
     #[command(subcommand)]
     Email(email::Command),
+    /// The desk's users and their API tokens.
+    #[command(subcommand)]
+    Admin(admin::Command),
 }
 
 /// Runs the parsed command.
@@ -88,5 +92,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Actions(cmd) => actions::run(cfg, cmd),
         Command::Privacy(cmd) => privacy::run(cfg, cmd),
         Command::Email(cmd) => email::run(cfg, cmd),
+        Command::Admin(cmd) => admin::run(cfg, cmd),
     }
 }

@@ -14,7 +14,8 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{auth::constant_time_eq, ApiError};
+use super::ApiError;
+use crate::desk::accounts::constant_time_eq;
 use crate::{
     app::App,
     email::{EmailError, Outcome},

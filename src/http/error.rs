@@ -60,6 +60,29 @@ impl From<crate::orders::OrderError> for ApiError {
     }
 }
 
+impl From<crate::desk::accounts::AccountError> for ApiError {
+    fn from(e: crate::desk::accounts::AccountError) -> Self {
+        use crate::desk::accounts::AccountError::*;
+        let status = match &e {
+            BadCredentials => StatusCode::UNAUTHORIZED,
+            Forbidden(_) => StatusCode::FORBIDDEN,
+            TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            UserExists(_) => StatusCode::CONFLICT,
+            UserNotFound(_) => StatusCode::NOT_FOUND,
+            BadEmail(_) | BadRole(_) | WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
+            Sqlite(_) | Hash(_) | NewerSchema(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+/// A blocking task that panicked or was cancelled.
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::internal(e.to_string())
+    }
+}
+
 /// Turns axum's JSON extractor rejections into the API's error shape.
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {

@@ -1,6 +1,7 @@
 //! Channel: the HTTP API (axum). Handlers convert requests, call the domain, and map errors to
 //! `{"error": {"code", "message"}}`; no answering logic lives here. Route files mirror URLs.
 
+pub mod admin;
 mod answer;
 mod auth;
 mod conversations;
@@ -56,9 +57,13 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(widget_api)
         .route("/v1/search", post(search::search))
         .route("/v1/handoffs", get(handoffs::list))
+        .route("/v1/handoffs/{id}", get(handoffs::show))
+        .route("/v1/handoffs/{id}/claim", post(handoffs::claim))
+        .route("/v1/handoffs/{id}/resolve", post(handoffs::resolve))
         .route("/v1/handoffs/{id}/reply", post(handoffs::reply))
         // Raw mail is larger than any API request (this limit replaces the general one).
         .route("/v1/email/inbound", post(email::inbound).layer(axum::extract::DefaultBodyLimit::max(email::MAX_EMAIL_BYTES)))
+        .merge(admin::routes())
         .route("/openapi.json", get(openapi::openapi))
         // axum's own limit (not tower-http's) so an oversized body reaches the JSON extractor's
         // rejection and gets the API's error shape.

@@ -61,7 +61,7 @@ fn slug(s: &str) -> String {
 }
 
 /// Escapes text for HTML element content and double-quoted attributes.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -89,6 +89,15 @@ pub struct HandoffRecord {
     pub reason: String,
     pub status: String,
     pub packet: serde_json::Value,
+    /// The person working on it (`claimed`, and kept once `resolved`), and since when.
+    #[serde(default)]
+    pub claimed_by: Option<String>,
+    #[serde(default)]
+    pub claimed_at: Option<String>,
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    #[serde(default)]
+    pub resolved_at: Option<String>,
 }
 
 /// What a deletion removed (an erasure or a retention purge).
@@ -100,6 +109,69 @@ pub struct Deleted {
     /// The conversations removed, so whoever ran it can say exactly what went.
     pub conversation_ids: Vec<String>,
 }
+
+/// A hand-off's new status, written only if it still has the status (and claimant) the caller
+/// read: two people acting at once cannot both win.
+#[derive(Debug, Clone)]
+pub struct HandoffTransition<'a> {
+    pub from_status: &'a str,
+    pub from_claimant: Option<&'a str>,
+    pub status: &'a str,
+    pub claimed_by: Option<&'a str>,
+    pub claimed_at: Option<&'a str>,
+    pub resolved_by: Option<&'a str>,
+    pub resolved_at: Option<&'a str>,
+}
+
+/// Which conversations to list (all `None`: the latest ones).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ConversationFilter {
+    pub channel: Option<String>,
+    /// Any customer turn with this intent.
+    pub intent: Option<String>,
+    /// `answered`, `unresolved` or `handoff` (the latest exchange's).
+    pub outcome: Option<String>,
+    /// Started on or after this day (`YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// Started on or before this day (`YYYY-MM-DD`).
+    pub to: Option<String>,
+    /// Words in any turn (case-insensitive substring).
+    pub q: Option<String>,
+}
+
+/// One line of the conversation list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationSummary {
+    pub id: String,
+    pub channel: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub outcome: Option<String>,
+    pub customer_id: Option<String>,
+    pub turns: i64,
+    /// The customer's first message.
+    pub first_message: Option<String>,
+    /// The latest intent understood.
+    pub intent: Option<String>,
+}
+
+/// Counts over the whole journal, for the desk's metrics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JournalStats {
+    /// Conversations by their latest exchange's outcome (`answered`, `unresolved`, `handoff`).
+    pub outcomes: Vec<(String, i64)>,
+    pub handoff_reasons: Vec<(String, i64)>,
+    /// Customer turns by understood intent.
+    pub intents: Vec<(String, i64)>,
+    /// Every assistant reply's latency, ascending.
+    pub latencies_ms: Vec<u64>,
+    /// Conversations started per day (`YYYY-MM-DD`) and channel.
+    pub daily: Vec<(String, String, i64)>,
+}
+
+/// Most conversations one listing returns.
+pub const MAX_LISTED: i64 = 200;
 
 /// The journal over one SQLite database.
 pub struct Journal {
@@ -138,6 +210,7 @@ CREATE TABLE IF NOT EXISTS handoffs (
     packet TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS handoffs_status ON handoffs(status, created_at);
+CREATE INDEX IF NOT EXISTS handoffs_conversation ON handoffs(conversation_id);
 -- The hand-off webhook's outbox: one row per hand-off to deliver (see `webhook`).
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
     handoff_id TEXT PRIMARY KEY REFERENCES handoffs(id) ON DELETE CASCADE,
@@ -160,6 +233,18 @@ pub struct DeliveryRecord {
     pub last_error: Option<String>,
     pub delivered_at: Option<String>,
 }
+
+
+/// Columns added to tables of older databases (`CREATE TABLE IF NOT EXISTS` leaves those as
+/// they were): the desk's claim and resolution of a hand-off.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("handoffs", "claimed_by", "TEXT"),
+    ("handoffs", "claimed_at", "TEXT"),
+    ("handoffs", "resolved_by", "TEXT"),
+    ("handoffs", "resolved_at", "TEXT"),
+];
+
+const HANDOFF_COLUMNS: &str = "id, conversation_id, created_at, reason, status, packet, claimed_by, claimed_at, resolved_by, resolved_at";
 
 pub fn now() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
@@ -186,6 +271,12 @@ impl Journal {
         conn.execute_batch(SCHEMA)?;
         // Added with the email channel; CREATE IF NOT EXISTS migrates older databases too.
         conn.execute_batch(email::SCHEMA)?;
+        for (table, column, ty) in ADDED_COLUMNS {
+            let present: bool = conn.query_row(&format!("SELECT EXISTS(SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"), [column], |r| r.get(0))?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+            }
+        }
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -306,14 +397,88 @@ impl Journal {
     /// One hand-off, whatever its status.
     pub fn handoff(&self, id: &str) -> Result<Option<HandoffRecord>, JournalError> {
         let conn = self.conn.lock();
-        conn.query_row("SELECT id, conversation_id, created_at, reason, status, packet FROM handoffs WHERE id = ?1", [id], handoff_row).optional().map_err(Into::into)
+        conn.query_row(&format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = ?1"), [id], handoff_row).optional().map_err(Into::into)
     }
 
     /// Hand-offs with `status` ("open"), oldest first.
     pub fn handoffs_with_status(&self, status: &str) -> Result<Vec<HandoffRecord>, JournalError> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare("SELECT id, conversation_id, created_at, reason, status, packet FROM handoffs WHERE status = ?1 ORDER BY created_at, id")?;
+        let mut stmt = conn.prepare(&format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status = ?1 ORDER BY created_at, id"))?;
         let rows = stmt.query_map([status], handoff_row)?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// A conversation's hand-offs, oldest first.
+    pub fn handoffs_of(&self, conversation_id: &str) -> Result<Vec<HandoffRecord>, JournalError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(&format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE conversation_id = ?1 ORDER BY created_at, id"))?;
+        let rows = stmt.query_map([conversation_id], handoff_row)?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// Moves a hand-off to a new status if it is still as the caller read it; `false` when
+    /// someone else changed it first.
+    pub fn transition_handoff(&self, id: &str, t: &HandoffTransition<'_>) -> Result<bool, JournalError> {
+        let changed = self.conn.lock().execute(
+            "UPDATE handoffs SET status = ?3, claimed_by = ?4, claimed_at = ?5, resolved_by = ?6, resolved_at = ?7
+             WHERE id = ?1 AND status = ?2 AND claimed_by IS ?8",
+            params![id, t.from_status, t.status, t.claimed_by, t.claimed_at, t.resolved_by, t.resolved_at, t.from_claimant],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Counts for the metrics page.
+    pub fn stats(&self) -> Result<JournalStats, JournalError> {
+        let conn = self.conn.lock();
+        let pairs = |sql: &str| -> Result<Vec<(String, i64)>, JournalError> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>().map_err(Into::into)
+        };
+        let outcomes = pairs("SELECT COALESCE(outcome, 'none'), COUNT(*) FROM conversations GROUP BY 1 ORDER BY 2 DESC")?;
+        let handoff_reasons = pairs("SELECT reason, COUNT(*) FROM handoffs GROUP BY 1 ORDER BY 2 DESC")?;
+        let intents = pairs("SELECT intent, COUNT(*) FROM turns WHERE role = 'customer' AND intent IS NOT NULL GROUP BY 1 ORDER BY 2 DESC")?;
+        let mut stmt = conn.prepare("SELECT latency_ms FROM turns WHERE role = 'assistant' AND latency_ms IS NOT NULL ORDER BY latency_ms")?;
+        let latencies_ms = stmt.query_map([], |r| r.get::<_, i64>(0))?.map(|r| r.map(|l| l.max(0) as u64)).collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare("SELECT substr(created_at, 1, 10), channel, COUNT(*) FROM conversations GROUP BY 1, 2 ORDER BY 1, 2")?;
+        let daily = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+        Ok(JournalStats { outcomes, handoff_reasons, intents, latencies_ms, daily })
+    }
+
+    /// Conversations matching `f`, most recently active first, at most [`MAX_LISTED`].
+    pub fn find_conversations(&self, f: &ConversationFilter) -> Result<Vec<ConversationSummary>, JournalError> {
+        let blank = |o: &Option<String>| o.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+        let q = blank(&f.q).map(|q| format!("%{}%", like_literal(&q)));
+        // `to` is a day: everything started before the next one (RFC 3339 sorts as text).
+        let to = blank(&f.to).map(|d| format!("{d}T99"));
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT c.id, c.channel, c.created_at, c.updated_at, c.outcome, c.customer_id,
+                    (SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id),
+                    (SELECT text FROM turns t WHERE t.conversation_id = c.id AND t.role = 'customer' ORDER BY t.id LIMIT 1),
+                    (SELECT intent FROM turns t WHERE t.conversation_id = c.id AND t.role = 'customer' AND t.intent IS NOT NULL ORDER BY t.id DESC LIMIT 1)
+             FROM conversations c
+             WHERE (?1 IS NULL OR c.channel = ?1)
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM turns t WHERE t.conversation_id = c.id AND t.role = 'customer' AND t.intent = ?2))
+               AND (?3 IS NULL OR c.outcome = ?3)
+               AND (?4 IS NULL OR c.created_at >= ?4)
+               AND (?5 IS NULL OR c.created_at < ?5)
+               AND (?6 IS NULL OR EXISTS (SELECT 1 FROM turns t WHERE t.conversation_id = c.id AND t.text LIKE ?6 ESCAPE '\\'))
+             ORDER BY c.updated_at DESC, c.id LIMIT ?7",
+        )?;
+        let rows = stmt.query_map(params![blank(&f.channel), blank(&f.intent), blank(&f.outcome), blank(&f.from), to, q, MAX_LISTED], |r| {
+            Ok(ConversationSummary {
+                id: r.get(0)?,
+                channel: r.get(1)?,
+                created_at: r.get(2)?,
+                updated_at: r.get(3)?,
+                outcome: r.get(4)?,
+                customer_id: r.get(5)?,
+                turns: r.get(6)?,
+                first_message: r.get(7)?,
+                intent: r.get(8)?,
+            })
+        })?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
     }
 
@@ -431,5 +596,14 @@ fn handoff_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HandoffRecord> {
         reason: r.get(3)?,
         status: r.get(4)?,
         packet: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or(serde_json::Value::Null),
+        claimed_by: r.get(6)?,
+        claimed_at: r.get(7)?,
+        resolved_by: r.get(8)?,
+        resolved_at: r.get(9)?,
     })
+}
+
+/// `%`, `_` and `\` taken literally in a LIKE pattern (with `ESCAPE '\'`).
+fn like_literal(s: &str) -> String {
+    s.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect()
 }

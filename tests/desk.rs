@@ -1,0 +1,532 @@
+//! The team's desk, end to end on a real server (loopback, port 0, the real model and the demo
+//! store): signing in (argon2 passwords, the session cookie's attributes, wrong passwords, the
+//! rate limit per address, expiry and logout), CSRF on every form, roles (an agent cannot undo
+//! an action), per-user API tokens, claiming and resolving with conflicts, the conversation
+//! log's filters and search, and, in two real headless browsers, a person signing in, opening
+//! the queue and replying, and the customer seeing the reply in the chat widget.
+//!
+//! The browser test needs chromium and chromedriver (scripts/test.sh installs them).
+
+mod browser;
+mod common;
+
+use std::{
+    net::IpAddr,
+    sync::{Arc, OnceLock},
+};
+
+use browser::{Browser, WIDGET};
+use common::{rt, serve};
+use serde_json::{json, Value};
+use shopkeep::{
+    app::App,
+    desk::accounts::{Accounts, Limits, Role},
+};
+
+const PASSWORD: &str = "a long enough test password";
+const AGENT: &str = "priya@example.com";
+const AGENT_2: &str = "sam@example.com";
+const ADMIN: &str = "ada@example.com";
+
+fn app() -> Arc<App> {
+    static APP: OnceLock<(tempfile::TempDir, Arc<App>)> = OnceLock::new();
+    APP.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = common::config(dir.path());
+        cfg.identity.token_secret = "desk-test-secret".into();
+        // Tests share 127.0.0.1: the limit itself is tested on an app of its own.
+        cfg.admin.login_failures = 1000;
+        let app = Arc::new(App::with_embedder(cfg, common::model_dyn()).expect("app opens"));
+        app.accounts.create_user(AGENT, Some("Priya"), Role::Agent, PASSWORD).unwrap();
+        app.accounts.create_user(AGENT_2, Some("Sam"), Role::Agent, PASSWORD).unwrap();
+        app.accounts.create_user(ADMIN, Some("Ada"), Role::Admin, PASSWORD).unwrap();
+        (dir, app)
+    })
+    .1
+    .clone()
+}
+
+fn server() -> String {
+    static BASE: OnceLock<String> = OnceLock::new();
+    BASE.get_or_init(|| serve(app())).clone()
+}
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, self.text))
+    }
+    fn location(&self) -> &str {
+        self.headers.get("location").map(|v| v.to_str().unwrap()).unwrap_or("")
+    }
+    fn cookies(&self) -> Vec<String> {
+        self.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect()
+    }
+}
+
+/// A browser-like HTTP client for the desk's pages: keeps the cookies it is given and never
+/// follows redirects (the tests look at them).
+struct Visitor {
+    base: String,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Visitor {
+    fn new(base: &str) -> Self {
+        Self { base: base.to_string(), cookies: Default::default() }
+    }
+
+    fn send(&mut self, method: reqwest::Method, path: &str, form: Option<&[(&str, &str)]>) -> Reply {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut req = client.request(method, format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "));
+        }
+        if let Some(form) = form {
+            let body: String = form.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&");
+            req = req.header("content-type", "application/x-www-form-urlencoded").body(body);
+        }
+        let r = rt().block_on(async {
+            let r = req.send().await.unwrap();
+            let (status, headers) = (r.status().as_u16(), r.headers().clone());
+            Reply { status, headers, text: r.text().await.unwrap() }
+        });
+        for c in r.cookies() {
+            let (pair, _) = c.split_once(';').unwrap_or((&c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), v.to_string());
+            }
+        }
+        r
+    }
+
+    fn get(&mut self, path: &str) -> Reply {
+        self.send(reqwest::Method::GET, path, None)
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(form))
+    }
+
+    /// Signs in through the login form; returns the final response of the POST.
+    fn login(&mut self, email: &str, password: &str) -> Reply {
+        let form = self.get("/admin/login");
+        assert_eq!(form.status, 200);
+        let csrf = csrf_of(&form.text);
+        self.post("/admin/login", &[("csrf", &csrf), ("email", email), ("password", password)])
+    }
+
+    /// The CSRF token of a signed-in page.
+    fn csrf(&mut self) -> String {
+        let page = self.get("/admin/handoffs");
+        assert_eq!(page.status, 200, "{}", page.text);
+        csrf_of(&page.text)
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let at = html.find(marker).unwrap_or_else(|| panic!("no CSRF field in {html}")) + marker.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+fn api(method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Reply {
+    let url = format!("{}{path}", server());
+    rt().block_on(async {
+        let mut req = reqwest::Client::new().request(method, url).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        Reply { status, headers, text: r.text().await.unwrap() }
+    })
+}
+
+fn answer(req: Value) -> Value {
+    let url = format!("{}/v1/answer", server());
+    rt().block_on(async { reqwest::Client::new().post(url).json(&req).send().await.unwrap().json().await.unwrap() })
+}
+
+/// A hand-off straight in the journal (no model needed): its id.
+fn handoff() -> String {
+    let journal = &app().assistant.journal;
+    let conversation = uuid_like();
+    journal.create(&conversation, "widget").unwrap();
+    journal.open_handoff(&conversation, "customer_asked", &json!({"transcript": [{"role": "customer", "text": "a person please"}]})).unwrap()
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("desk-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn token(email: &str) -> String {
+    app().accounts.create_token(email).unwrap()
+}
+
+// --- Signing in ----------------------------------------------------------------------------------
+
+#[test]
+fn a_wrong_password_is_refused_and_the_right_one_opens_a_strict_http_only_session() {
+    let mut v = Visitor::new(&server());
+    let r = v.get("/admin/handoffs");
+    assert_eq!((r.status, r.location()), (303, "/admin/login"), "pages need a session");
+
+    let r = v.login(AGENT, "not the password at all");
+    assert_eq!(r.status, 401);
+    assert!(r.text.contains("Wrong email or password"));
+    let r = v.login("nobody@example.com", PASSWORD);
+    assert_eq!(r.status, 401, "an unknown email reads the same as a wrong password");
+
+    let r = v.login(AGENT, PASSWORD);
+    assert_eq!((r.status, r.location()), (303, "/admin/handoffs"), "{}", r.text);
+    let session = r.cookies().into_iter().find(|c| c.starts_with("shopkeep_desk=")).expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/admin", "Max-Age="] {
+        assert!(session.contains(attribute), "{attribute} in {session}");
+    }
+    assert!(!session.contains("Secure"), "plain http here (admin.secure_cookies is off)");
+    let value = session.split(';').next().unwrap().split_once('=').unwrap().1;
+    assert_eq!(value.len(), 64, "256 random bits, hex");
+
+    let page = v.get("/admin/handoffs");
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains(AGENT) && page.text.contains("(agent)"));
+    assert_eq!(page.headers["cache-control"], "no-store");
+    assert!(page.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+}
+
+#[test]
+fn the_login_form_and_every_signed_in_form_need_their_csrf_token() {
+    let mut v = Visitor::new(&server());
+    // Posting the login form without having loaded it (no double-submit cookie).
+    let r = v.post("/admin/login", &[("csrf", "guess"), ("email", AGENT), ("password", PASSWORD)]);
+    assert_eq!(r.status, 403);
+
+    assert_eq!(v.login(AGENT, PASSWORD).status, 303);
+    let id = handoff();
+    let claim = format!("/admin/handoffs/{id}/claim");
+    let r = v.post(&claim, &[]);
+    assert_eq!(r.status, 403, "no token");
+    assert!(r.text.contains("csrf_failed"));
+    let r = v.post(&claim, &[("csrf", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]);
+    assert_eq!(r.status, 403, "a wrong token");
+    assert_eq!(app().assistant.journal.handoff(&id).unwrap().unwrap().status, "open", "nothing happened");
+
+    let csrf = v.csrf();
+    let r = v.post(&claim, &[("csrf", &csrf)]);
+    assert_eq!((r.status, r.location()), (303, format!("/admin/handoffs/{id}").as_str()));
+    let h = app().assistant.journal.handoff(&id).unwrap().unwrap();
+    assert_eq!((h.status.as_str(), h.claimed_by.as_deref()), ("claimed", Some(AGENT)));
+
+    // Another person's session token does not work in this session.
+    let mut other = Visitor::new(&server());
+    assert_eq!(other.login(AGENT_2, PASSWORD).status, 303);
+    let r = other.post(&format!("/admin/handoffs/{id}/resolve"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn logout_ends_the_session_and_sessions_expire() {
+    let mut v = Visitor::new(&server());
+    assert_eq!(v.login(AGENT, PASSWORD).status, 303);
+    let old_cookies = v.cookies.clone();
+    let csrf = v.csrf();
+    let r = v.post("/admin/logout", &[("csrf", &csrf)]);
+    assert_eq!((r.status, r.location()), (303, "/admin/login"));
+    assert!(r.cookies().iter().any(|c| c.starts_with("shopkeep_desk=;") && c.contains("Max-Age=0")), "{:?}", r.cookies());
+    // Even with the old cookie kept, the session is gone on the server.
+    v.cookies = old_cookies;
+    let r = v.get("/admin/handoffs");
+    assert_eq!((r.status, r.location()), (303, "/admin/login"));
+
+    // Expiry, at the clock the store is given.
+    let accounts = Accounts::open_in_memory(Limits { session_secs: 60, ..Limits::default() }).unwrap();
+    accounts.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
+    let ip: IpAddr = "10.0.0.1".parse().unwrap();
+    let (id, session) = accounts.login(AGENT, PASSWORD, ip, 1_000).unwrap();
+    assert_eq!(session.expires_at, 1_060);
+    assert!(accounts.session(&id, 1_059).unwrap().is_some());
+    assert!(accounts.session(&id, 1_060).unwrap().is_none(), "expired");
+    assert!(accounts.session(&id, 1_000).unwrap().is_none(), "and removed");
+}
+
+#[test]
+fn failed_logins_are_limited_per_client_address() {
+    let limits = Limits { login_failures: 3, login_window_secs: 60, ..Limits::default() };
+    let accounts = Accounts::open_in_memory(limits).unwrap();
+    accounts.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
+    let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+    for _ in 0..3 {
+        assert_eq!(accounts.login(AGENT, "wrong password!!", a, 100).unwrap_err().code(), "invalid_credentials");
+    }
+    let e = accounts.login(AGENT, PASSWORD, a, 110).unwrap_err();
+    assert_eq!(e.code(), "too_many_attempts", "even the right password waits");
+    assert!(accounts.login(AGENT, PASSWORD, b, 110).is_ok(), "another address is not affected");
+    assert!(accounts.login(AGENT, PASSWORD, a, 161).is_ok(), "after the window");
+
+    // Over HTTP: 429 with Retry-After, on an app of its own (the shared one serves every test
+    // from 127.0.0.1).
+    let base = app();
+    let own = Arc::new(Accounts::open_in_memory(Limits { login_failures: 2, login_window_secs: 600, ..Limits::default() }).unwrap());
+    own.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
+    let limited = serve(Arc::new(App { config: base.config.clone(), assistant: base.assistant.clone(), live: base.live.clone(), accounts: own }));
+    let mut v = Visitor::new(&limited);
+    assert_eq!(v.login(AGENT, "wrong password!!").status, 401);
+    assert_eq!(v.login(AGENT, "wrong password!!").status, 401);
+    let r = v.login(AGENT, PASSWORD);
+    assert_eq!(r.status, 429);
+    assert!(r.headers.get("retry-after").is_some());
+}
+
+#[test]
+fn the_cli_creates_users_from_stdin_and_prints_their_tokens() {
+    use std::{io::Write, process::{Command, Stdio}};
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shopkeep"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let create = ["admin", "create-user", "--email", "Ada@Example.com", "--role", "admin", "--name", "Ada", "--password-stdin"];
+    let (ok, out, err) = run(&create, &format!("{PASSWORD}\n"));
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("created ada@example.com (admin)"), "{out}");
+    let (ok, _, err) = run(&create, &format!("{PASSWORD}\n"));
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(&["admin", "create-user", "--email", "x@example.com", "--password-stdin"], "short\n");
+    assert!(!ok && err.contains("at least 12"), "{err}");
+
+    let (ok, token, err) = run(&["admin", "create-token", "--email", "ada@example.com"], "");
+    assert!(ok, "{err}");
+    let token = token.trim();
+    let accounts = Accounts::open(&common::config(dir.path()).database_path(), Limits::default()).unwrap();
+    let staff = accounts.staff_for_token(token).unwrap().expect("the printed token works");
+    assert_eq!((staff.email.as_str(), staff.role), ("ada@example.com", Role::Admin));
+    let ip: IpAddr = "10.0.0.9".parse().unwrap();
+    assert!(accounts.login("ada@example.com", PASSWORD, ip, 0).is_ok(), "the password from stdin, without its newline");
+}
+
+// --- Roles and tokens ----------------------------------------------------------------------------
+
+#[test]
+fn per_user_tokens_act_as_their_user_with_their_role() {
+    let agent = token(AGENT);
+    assert!(agent.starts_with("skd_"));
+    let me = api(reqwest::Method::GET, "/v1/admin/me", &agent, None);
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!((me.json()["email"].as_str(), me.json()["role"].as_str()), (Some(AGENT), Some("agent")));
+    assert_eq!(api(reqwest::Method::GET, "/v1/handoffs", &agent, None).status, 200);
+
+    let r = api(reqwest::Method::GET, "/v1/admin/me", "skd_0000000000000000000000000000000000000000000000000000000000000000", None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+
+    let r = api(reqwest::Method::GET, "/v1/admin/users", &agent, None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("forbidden")), "user management is for admins");
+    let r = api(reqwest::Method::GET, "/v1/admin/users", &token(ADMIN), None);
+    assert_eq!(r.status, 200);
+    assert!(r.json()["users"].as_array().unwrap().iter().all(|u| u.get("password_hash").is_none()));
+
+    // A reply sent with a user's token is signed with their name.
+    let id = handoff();
+    let r = api(reqwest::Method::POST, &format!("/v1/handoffs/{id}/reply"), &agent, Some(json!({"message": "Hi, Priya here."})));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["turn"]["detail"]["agent"], "Priya");
+}
+
+#[test]
+fn an_agent_cannot_undo_an_action_and_an_admin_can_once() {
+    let first = answer(json!({"message": "Please cancel order LF-100003, my email is maya.chen@example.com", "channel": "widget"}));
+    assert_eq!(first["awaiting_confirmation"], true, "{first}");
+    let done = answer(json!({"message": "yes", "conversation_id": first["conversation_id"], "channel": "widget"}));
+    assert!(!done["actions"].as_array().unwrap().is_empty(), "{done}");
+    let log = api(reqwest::Method::GET, "/v1/admin/actions", &token(AGENT), None);
+    assert_eq!(log.status, 200);
+    let action = log.json()["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "cancel_order" && a["status"] == "executed").expect("logged")["id"].as_str().unwrap().to_string();
+
+    let revert = format!("/v1/admin/actions/{action}/revert");
+    let r = api(reqwest::Method::POST, &revert, &token(AGENT), None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("forbidden")));
+    // Nor through the page, with a valid CSRF token.
+    let mut v = Visitor::new(&server());
+    assert_eq!(v.login(AGENT, PASSWORD).status, 303);
+    let actions = v.get("/admin/actions");
+    assert!(actions.text.contains(&action) && !actions.text.contains("Undo"), "no undo button for agents");
+    let csrf = v.csrf();
+    assert_eq!(v.post(&format!("/admin/actions/{action}/revert"), &[("csrf", &csrf)]).status, 403);
+
+    let mut admin = Visitor::new(&server());
+    assert_eq!(admin.login(ADMIN, PASSWORD).status, 303);
+    assert!(admin.get("/admin/actions").text.contains("Undo"));
+    let csrf = admin.csrf();
+    let r = admin.post(&format!("/admin/actions/{action}/revert"), &[("csrf", &csrf)]);
+    assert_eq!((r.status, r.location()), (303, "/admin/actions"), "{}", r.text);
+    let r = api(reqwest::Method::POST, &revert, &token(ADMIN), None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("action_not_revertible")), "already undone");
+    let r = api(reqwest::Method::POST, "/v1/admin/actions/ACT-NOSUCH/revert", &token(ADMIN), None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("action_not_found")));
+}
+
+// --- Claim and resolve ---------------------------------------------------------------------------
+
+#[test]
+fn a_claimed_hand_off_is_a_conflict_for_another_agent() {
+    let (priya, sam) = (token(AGENT), token(AGENT_2));
+    let id = handoff();
+    let post = |path: &str, t: &str| api(reqwest::Method::POST, &format!("/v1/handoffs/{id}/{path}"), t, None);
+    let r = post("claim", &priya);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.json()["status"].as_str(), r.json()["claimed_by"].as_str()), (Some("claimed"), Some(AGENT)));
+    let r = post("claim", &sam);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("handoff_claimed")));
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains(AGENT));
+    assert_eq!(post("resolve", &sam).status, 409);
+    let r = post("resolve", &priya);
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("resolved")));
+    assert_eq!(post("resolve", &priya).json()["error"]["code"], "handoff_resolved");
+
+    let listed = api(reqwest::Method::GET, "/v1/handoffs?status=resolved", &sam, None);
+    assert!(listed.json()["handoffs"].as_array().unwrap().iter().any(|h| h["id"] == id.as_str()));
+    let open = api(reqwest::Method::GET, "/v1/handoffs", &sam, None);
+    assert!(!open.json()["handoffs"].as_array().unwrap().iter().any(|h| h["id"] == id.as_str()), "gone from the open queue");
+    assert_eq!(api(reqwest::Method::GET, "/v1/handoffs?status=whatever", &sam, None).status, 422);
+    let r = api(reqwest::Method::POST, "/v1/handoffs/HO-NOSUCH/claim", &sam, None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("handoff_not_found")));
+}
+
+// --- The conversation log ------------------------------------------------------------------------
+
+#[test]
+fn conversations_are_filtered_searched_and_shown_with_their_gate_scores() {
+    let marker = "zanzibarquokka";
+    let a = answer(json!({"message": format!("How long do refunds take? <b>{marker}</b>"), "channel": "widget"}));
+    let id = a["conversation_id"].as_str().unwrap().to_string();
+    let t = token(AGENT);
+    let list = |q: &str| api(reqwest::Method::GET, &format!("/v1/admin/conversations?{q}"), &t, None);
+    let ids = |r: Reply| r.json()["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(ids(list(&format!("q={marker}"))), vec![id.clone()]);
+    assert_eq!(ids(list(&format!("q={}", marker.to_uppercase()))), vec![id.clone()], "case-insensitive");
+    assert!(ids(list(&format!("q={marker}&channel=api"))).is_empty());
+    assert_eq!(ids(list(&format!("q={marker}&channel=widget&outcome=answered"))), vec![id.clone()]);
+    assert!(ids(list(&format!("q={marker}&outcome=handoff"))).is_empty());
+    assert!(ids(list(&format!("q={marker}&from=2999-01-01"))).is_empty());
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    assert_eq!(ids(list(&format!("q={marker}&from={today}&to={today}"))), vec![id.clone()]);
+    assert!(ids(list("q=%25")).len() <= ids(list("")).len(), "a % is a literal character");
+    let r = list("from=yesterday");
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (422, Some("invalid_date")));
+
+    let record = api(reqwest::Method::GET, &format!("/v1/admin/conversations/{id}"), &t, None).json();
+    let turns = record["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 2);
+    let gate = &turns[1]["detail"]["gate"];
+    let decision = if gate.is_array() { &gate[0]["decision"] } else { &gate["decision"] };
+    assert_eq!(decision, "answer", "{record}");
+    assert!(!turns[1]["detail"]["citations"].as_array().unwrap().is_empty());
+    assert_eq!(api(reqwest::Method::GET, "/v1/admin/conversations/nope", &t, None).status, 404);
+
+    // The pages escape what customers wrote.
+    let mut v = Visitor::new(&server());
+    assert_eq!(v.login(AGENT, PASSWORD).status, 303);
+    let page = v.get(&format!("/admin/conversations?q={marker}"));
+    assert!(page.text.contains(&format!("&lt;b&gt;{marker}&lt;/b&gt;")) && !page.text.contains(&format!("<b>{marker}")), "{}", page.text);
+    let page = v.get(&format!("/admin/conversations/{id}"));
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("gate: answer") && page.text.contains("larkfield.example/help/"), "gate decisions and citations: {}", page.text);
+}
+
+#[test]
+fn metrics_count_outcomes_hand_offs_intents_latency_and_channels() {
+    answer(json!({"message": "How long do refunds take?", "channel": "widget"}));
+    answer(json!({"message": "I need a human agent", "channel": "api"}));
+    let r = api(reqwest::Method::GET, "/v1/admin/metrics", &token(AGENT), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let m = r.json();
+    assert!(m["conversations"].as_i64().unwrap() >= 2, "{m}");
+    let rate = m["automation_rate"].as_f64().unwrap();
+    assert!(rate > 0.0 && rate < 1.0, "{m}");
+    assert!(m["handoff_reasons"].as_array().unwrap().iter().any(|p| p[0] == "customer_asked" && p[1].as_i64() >= Some(1)), "{m}");
+    assert!(m["intents"].as_array().unwrap().iter().any(|p| p[0] == "return_policy"), "{m}");
+    assert!(m["latency_p50_ms"].as_u64().is_some() && m["latency_p50_ms"].as_u64() <= m["latency_p99_ms"].as_u64(), "{m}");
+    let channels: Vec<&str> = m["daily"].as_array().unwrap().iter().map(|d| d[1].as_str().unwrap()).collect();
+    assert!(channels.contains(&"widget") && channels.contains(&"api"), "{m}");
+
+    let mut v = Visitor::new(&server());
+    assert_eq!(v.login(AGENT, PASSWORD).status, 303);
+    let page = v.get("/admin/metrics");
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Automation rate") && page.text.contains("<meter") && page.text.contains("customer_asked"));
+}
+
+// --- In the browser ------------------------------------------------------------------------------
+
+#[test]
+fn a_person_signs_in_opens_the_queue_replies_and_the_customer_sees_it_in_the_widget() {
+    browser::executables();
+    // The customer asks for a person in the storefront's widget.
+    let shopper = Browser::start(1280, 900);
+    shopper.goto(&format!("{}/", server()));
+    shopper.wait_for("the widget to load", &format!("{WIDGET} return !!w && w.hasAttribute('data-ready');"));
+    shopper.click(&shopper.exec(&format!("{WIDGET} return $('.sk-launcher');"), vec![]));
+    shopper.wait_for("the panel to open", &format!("{WIDGET} return !$('.sk-panel').hidden;"));
+    let input = shopper.exec(&format!("{WIDGET} return $('#sk-input');"), vec![]);
+    shopper.type_into(&input, "I want to speak to a person\u{E007}");
+    let handoff = shopper.wait_for("the hand-off", &format!("{WIDGET} return w.getAttribute('data-handoff');")).as_str().unwrap().to_string();
+    shopper.wait_for("the live stream to connect", &format!("{WIDGET} return w.getAttribute('data-live') === 'open';"));
+
+    // A person signs in to the desk in a browser of their own.
+    let agent = Browser::start(1280, 900);
+    agent.goto(&format!("{}/admin/handoffs", server()));
+    agent.wait_for("the login page", "return location.pathname === '/admin/login' && !!document.getElementById('email');");
+    agent.type_into(&agent.exec("return document.getElementById('email');", vec![]), AGENT);
+    agent.type_into(&agent.exec("return document.getElementById('password');", vec![]), PASSWORD);
+    agent.click(&agent.exec("return document.querySelector('form button[type=submit]');", vec![]));
+    agent.wait_for("the queue", "return location.pathname === '/admin/handoffs' && document.querySelector('h1').textContent === 'Hand-offs';");
+
+    // The queue lists the customer's hand-off; the person opens it, sees the packet and replies.
+    let link = agent.wait_for("the hand-off in the queue", &format!("return document.querySelector('a[href=\"/admin/handoffs/{handoff}\"]');"));
+    agent.click(&link);
+    agent.wait_for("the hand-off page", &format!("return location.pathname === '/admin/handoffs/{handoff}' && !!document.getElementById('message');"));
+    let packet = agent.exec("return document.querySelector('main').innerText;", vec![]);
+    let packet = packet.as_str().unwrap();
+    assert!(packet.contains("I want to speak to a person") && packet.contains("customer_asked") && packet.contains("Suggested draft"), "{packet}");
+    agent.click(&agent.exec("return document.getElementById('claim');", vec![]));
+    agent.wait_for("the claim", "return document.getElementById('status') && document.getElementById('status').textContent === 'claimed';");
+    agent.type_into(&agent.exec("return document.getElementById('message');", vec![]), "Hi, this is Priya from the desk. I'm on it.");
+    agent.click(&agent.exec("return document.getElementById('send');", vec![]));
+    agent.wait_for("the reply in the desk's transcript", "return Array.from(document.querySelectorAll('.turn.agent .text')).some(t => t.textContent.includes('Priya from the desk'));");
+
+    // The customer sees it in the widget, live.
+    let shown = shopper.wait_for("the agent's reply in the widget", &format!("{WIDGET} const a = $$('.sk-agent').pop(); return a && a.innerText;"));
+    assert!(shown.as_str().unwrap().contains("Hi, this is Priya from the desk"), "{shown}");
+    assert!(shown.as_str().unwrap().contains("Priya"), "signed with the agent's name: {shown}");
+
+    // Resolving closes it: it leaves the open queue.
+    agent.click(&agent.exec("return document.getElementById('resolve');", vec![]));
+    agent.wait_for("the resolution", "return document.getElementById('status').textContent === 'resolved';");
+    agent.goto(&format!("{}/admin/handoffs", server()));
+    assert_eq!(agent.exec(&format!("return !!document.querySelector('a[href=\"/admin/handoffs/{handoff}\"]');"), vec![]), false);
+}
