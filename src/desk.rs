@@ -190,6 +190,9 @@ pub struct Metrics {
     pub latency_p99_ms: Option<u64>,
     /// Conversations started per day and channel.
     pub daily: Vec<(String, String, i64)>,
+    /// Replies customers rated helpful and not helpful in the widget.
+    pub feedback_up: i64,
+    pub feedback_down: i64,
 }
 
 pub fn metrics(journal: &Journal) -> Result<Metrics, DeskError> {
@@ -208,6 +211,8 @@ pub fn metrics(journal: &Journal) -> Result<Metrics, DeskError> {
         handoff_reasons: s.handoff_reasons,
         intents: s.intents,
         daily: s.daily,
+        feedback_up: s.feedback.iter().find(|(r, _)| r == "up").map_or(0, |(_, n)| *n),
+        feedback_down: s.feedback.iter().find(|(r, _)| r == "down").map_or(0, |(_, n)| *n),
     })
 }
 

@@ -283,7 +283,7 @@ fn failed_logins_are_limited_per_client_address() {
     let base = app();
     let own = Arc::new(Accounts::open_in_memory(Limits { login_failures: 2, login_window_secs: 600, ..Limits::default() }).unwrap());
     own.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
-    let limited = serve(Arc::new(App { config: base.config.clone(), assistant: base.assistant.clone(), live: base.live.clone(), accounts: own }));
+    let limited = serve(Arc::new(App { config: base.config.clone(), assistant: base.assistant.clone(), live: base.live.clone(), email: None, accounts: own }));
     let mut v = Visitor::new(&limited);
     assert_eq!(v.login(AGENT, "wrong password!!").status, 401);
     assert_eq!(v.login(AGENT, "wrong password!!").status, 401);

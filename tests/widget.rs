@@ -219,6 +219,16 @@ fn a_policy_question_is_answered_with_its_sources_as_links() {
     // Screen readers hear replies as they arrive.
     assert_eq!(shopper.exec("return [$('.sk-log').getAttribute('role'), $('.sk-log').getAttribute('aria-live')];"), json!(["log", "polite"]));
 
+    // The shopper says the reply helped; the team's metrics count it.
+    let helpful = shopper.exec("return $$('.sk-assistant').pop().querySelector('.sk-feedback button[aria-label=\"Helpful\"]');");
+    shopper.browser.click(&helpful);
+    shopper.wait_for("the thanks", "return $$('.sk-assistant').pop().querySelector('.sk-fb-status').textContent.includes('Thanks');");
+    assert_eq!(shopper.exec("return $('.sk-fb-up').getAttribute('aria-pressed');"), "true");
+    let id = shopper.stored_conversation().expect("a conversation");
+    assert!(app().assistant.journal.stats().unwrap().feedback.iter().any(|(r, n)| r == "up" && *n >= 1));
+    let (status, _) = post_feedback(&id, "up");
+    assert_eq!(status, 204, "rating again replaces the rating");
+
     // Escape closes the panel and gives focus back to the launcher.
     shopper.browser.press("\u{E00C}");
     shopper.wait_for("the panel to close", "return $('.sk-panel').hidden;");
@@ -425,6 +435,32 @@ fn post_answer(req: Value) -> (u16, Value) {
         let r = reqwest::Client::new().post(url).json(&req).send().await.unwrap();
         (r.status().as_u16(), r.json().await.unwrap())
     })
+}
+
+fn post_feedback(conversation: &str, rating: &str) -> (u16, Value) {
+    let url = format!("{}/v1/conversations/{conversation}/feedback", server());
+    rt().block_on(async {
+        let r = reqwest::Client::new().post(url).json(&json!({"rating": rating})).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    })
+}
+
+#[test]
+fn feedback_rates_the_latest_reply_of_a_widget_conversation_only() {
+    let (_, a) = post_answer(json!({"message": "Do you ship to Canada?", "channel": "widget"}));
+    let id = a["conversation_id"].as_str().unwrap();
+    assert_eq!(post_feedback(id, "down").0, 204);
+    let (status, v) = post_feedback(id, "meh");
+    assert_eq!((status, v["error"]["code"].as_str().unwrap()), (422, "invalid_rating"));
+    let (status, v) = post_feedback("c_nosuchconversation", "up");
+    assert_eq!((status, v["error"]["code"].as_str().unwrap()), (404, "conversation_not_found"));
+    // Another channel's conversation is not the widget's to rate.
+    let (_, api) = post_answer(json!({"message": "Do you ship to Canada?", "channel": "api"}));
+    assert_eq!(post_feedback(api["conversation_id"].as_str().unwrap(), "up").0, 404);
+    // No reply yet: nothing to rate.
+    app().assistant.journal.create("c_feedback_empty", "widget").unwrap();
+    let (status, v) = post_feedback("c_feedback_empty", "up");
+    assert_eq!((status, v["error"]["code"].as_str().unwrap()), (409, "nothing_to_rate"));
 }
 
 #[test]

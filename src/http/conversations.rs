@@ -1,6 +1,7 @@
 //! `GET /v1/conversations/{id}`: a chat widget's conversation read back (the transcript is shown
 //! again after a page load), and `GET /v1/conversations/{id}/events`: server-sent events carrying
-//! a person's replies as they are written.
+//! a person's replies as they are written; `POST /v1/conversations/{id}/feedback`: the
+//! customer's thumbs up or down on the latest reply.
 //!
 //! Only conversations started by the widget are served, and only what the customer was shown
 //! (replies, citations, order cards, hand-off references; never gate scores or understanding).
@@ -164,4 +165,25 @@ pub async fn events(
         }
     });
     Ok(Sse::new(hello.chain(turns)).keep_alive(KeepAlive::default()))
+}
+
+/// A customer's rating of the latest reply: `{"rating": "up" | "down"}`.
+#[derive(Deserialize)]
+pub struct FeedbackRequest {
+    pub rating: String,
+}
+
+/// `POST /v1/conversations/{id}/feedback`: thumbs up or down on the widget conversation's latest
+/// reply (rating it again replaces the rating). 204; 422 `invalid_rating`; 409 `nothing_to_rate`
+/// before the first reply.
+pub async fn feedback(State(app): State<Arc<App>>, Path(id): Path<String>, body: Result<Json<FeedbackRequest>, axum::extract::rejection::JsonRejection>) -> Result<StatusCode, ApiError> {
+    let Json(req) = body?;
+    if !matches!(req.rating.as_str(), "up" | "down") {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_rating", "rating is \"up\" or \"down\""));
+    }
+    widget_conversation(&app, &id)?;
+    match app.assistant.journal.rate_latest_reply(&id, &req.rating)? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::new(StatusCode::CONFLICT, "nothing_to_rate", "the conversation has no reply to rate yet")),
+    }
 }

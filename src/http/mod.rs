@@ -48,6 +48,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/answer", answer_route)
         .route("/v1/conversations/{id}", get(conversations::show))
         .route("/v1/conversations/{id}/events", get(conversations::events))
+        .route("/v1/conversations/{id}/feedback", post(conversations::feedback))
         .layer(cors(&cfg.allowed_origins));
     Router::new()
         .route("/", get(storefront::page))

@@ -168,6 +168,8 @@ pub struct JournalStats {
     pub latencies_ms: Vec<u64>,
     /// Conversations started per day (`YYYY-MM-DD`) and channel.
     pub daily: Vec<(String, String, i64)>,
+    /// Customers' ratings of replies: (`up` or `down`, count).
+    pub feedback: Vec<(String, i64)>,
 }
 
 /// Most conversations one listing returns.
@@ -221,6 +223,13 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     delivered_at TEXT
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_at_ms);
+-- Thumbs up or down from the widget, one per assistant reply (the latest rating counts).
+CREATE TABLE IF NOT EXISTS feedback (
+    turn_id INTEGER PRIMARY KEY REFERENCES turns(id) ON DELETE CASCADE,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    rating TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 ";
 
 /// A hand-off's delivery to the helpdesk webhook, as recorded.
@@ -427,6 +436,22 @@ impl Journal {
         Ok(changed == 1)
     }
 
+    /// Records the customer's rating (`up` or `down`) of the conversation's latest assistant
+    /// reply, replacing an earlier rating of it; returns the rated turn, or `None` when there is
+    /// no reply to rate yet.
+    pub fn rate_latest_reply(&self, conversation_id: &str, rating: &str) -> Result<Option<i64>, JournalError> {
+        let conn = self.conn.lock();
+        let turn: Option<i64> = conn.query_row("SELECT MAX(id) FROM turns WHERE conversation_id = ?1 AND role = 'assistant'", [conversation_id], |r| r.get(0))?;
+        if let Some(turn) = turn {
+            conn.execute(
+                "INSERT INTO feedback (turn_id, conversation_id, rating, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(turn_id) DO UPDATE SET rating = excluded.rating, at = excluded.at",
+                params![turn, conversation_id, rating, now()],
+            )?;
+        }
+        Ok(turn)
+    }
+
     /// Counts for the metrics page.
     pub fn stats(&self) -> Result<JournalStats, JournalError> {
         let conn = self.conn.lock();
@@ -442,7 +467,8 @@ impl Journal {
         let latencies_ms = stmt.query_map([], |r| r.get::<_, i64>(0))?.map(|r| r.map(|l| l.max(0) as u64)).collect::<Result<_, _>>()?;
         let mut stmt = conn.prepare("SELECT substr(created_at, 1, 10), channel, COUNT(*) FROM conversations GROUP BY 1, 2 ORDER BY 1, 2")?;
         let daily = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
-        Ok(JournalStats { outcomes, handoff_reasons, intents, latencies_ms, daily })
+        let feedback = pairs("SELECT rating, COUNT(*) FROM feedback GROUP BY 1 ORDER BY 1 DESC")?;
+        Ok(JournalStats { outcomes, handoff_reasons, intents, latencies_ms, daily, feedback })
     }
 
     /// Conversations matching `f`, most recently active first, at most [`MAX_LISTED`].

@@ -1,6 +1,7 @@
 //! `GET /admin/metrics` (bar charts, drawn with `<meter>` so the page needs no script and no
 //! inline style) and `GET /v1/admin/metrics` (the same numbers): automation rate, hand-offs by
-//! reason, intents, answer latency percentiles, conversations per channel and day.
+//! reason, intents, answer latency percentiles, customers' ratings of replies, conversations per
+//! channel and day.
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ fn render(m: &Metrics) -> String {
         "<h1>Metrics</h1>\
          <div class=\"card\"><h2>Automation rate</h2><p><meter id=\"automation\" min=\"0\" max=\"1\" value=\"{:.3}\"></meter> <strong>{:.0}%</strong> of {} conversations answered without a person</p>{}</div>\
          <div class=\"card\"><h2>Answer latency</h2><p>p50 {} · p90 {} · p99 {}</p></div>\
+         <div class=\"card\"><h2>Customer feedback</h2><p id=\"feedback\">{}</p>{}</div>\
          <div class=\"card\"><h2>Hand-offs by reason</h2>{}</div>\
          <div class=\"card\"><h2>Intents</h2>{}</div>\
          <div class=\"card\"><h2>Conversations per channel and day</h2>{}</div>",
@@ -48,6 +50,11 @@ fn render(m: &Metrics) -> String {
         ms(m.latency_p50_ms),
         ms(m.latency_p90_ms),
         ms(m.latency_p99_ms),
+        match m.feedback_up + m.feedback_down {
+            0 => "No replies rated yet.".to_string(),
+            rated => format!("{:.0}% of {rated} rated replies helpful", 100.0 * m.feedback_up as f64 / rated as f64),
+        },
+        bars(&[("helpful".to_string(), m.feedback_up), ("not helpful".to_string(), m.feedback_down)]),
         bars(&m.handoff_reasons),
         bars(&m.intents),
         bars(&daily),

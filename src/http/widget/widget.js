@@ -200,6 +200,31 @@
     li.appendChild(el("div", { class: "sk-confirm", role: "group", "aria-label": "Confirm this change" }, [yes, no]));
     return yes;
   }
+  // Thumbs up / down under the latest reply: the team's metrics count them. Only the latest
+  // reply carries them (the server rates the conversation's latest reply).
+  function feedbackButtons(li) {
+    var status = el("span", { class: "sk-fb-status", role: "status" });
+    function button(rating, icon, label) {
+      var b = el("button", { type: "button", class: "sk-fb-" + rating, "aria-label": label, "aria-pressed": "false", title: label }, [el("span", { "aria-hidden": "true", text: icon })]);
+      b.addEventListener("click", function () {
+        fetch(BASE + "/v1/conversations/" + encodeURIComponent(conversation) + "/feedback", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ rating: rating }) })
+          .then(function (r) {
+            if (!r.ok) throw new Error("feedback " + r.status);
+            Array.prototype.forEach.call(group.querySelectorAll("button"), function (x) { x.setAttribute("aria-pressed", x === b ? "true" : "false"); });
+            status.textContent = "Thanks for your feedback.";
+          })
+          .catch(function () { status.textContent = "Sorry, your feedback couldn't be sent."; });
+      });
+      return b;
+    }
+    var group = el("div", { class: "sk-feedback", role: "group", "aria-label": "Was this reply helpful?" }, [
+      button("up", "\uD83D\uDC4D", "Helpful"), button("down", "\uD83D\uDC4E", "Not helpful"), status
+    ]);
+    li.appendChild(group);
+  }
+  function clearFeedback() {
+    Array.prototype.forEach.call(root.querySelectorAll(".sk-feedback"), function (g) { g.parentNode.removeChild(g); });
+  }
   function clearConfirm() {
     Array.prototype.forEach.call(root.querySelectorAll(".sk-confirm"), function (g) { g.parentNode.removeChild(g); });
   }
@@ -234,6 +259,7 @@
     text = (text || "").trim();
     if (!text || busy) return;
     clearConfirm();
+    clearFeedback();
     input.value = ""; input.style.height = "auto";
     addMessage("customer", text);
     setBusy(true);
@@ -263,6 +289,7 @@
     if (a.conversation_id && a.conversation_id !== conversation) { conversation = a.conversation_id; saveId(conversation); }
     var li = addMessage("assistant", a.reply, { order: a.order, citations: a.citations });
     if (a.awaiting_confirmation) confirmButtons(li);
+    else if (!a.handoff && !a.with_person && conversation) feedbackButtons(li);
     if (a.handoff || a.with_person) setHandoff(a.handoff ? a.handoff.id : host.getAttribute("data-handoff"));
   }
 
