@@ -5,11 +5,13 @@
 //! streams them once per batch, and the packed forward pass spends no work on padding. So every
 //! call goes into a queue, and a single worker thread takes *everything queued* (up to
 //! `max_texts`) as one batch. There is no timer: an idle worker runs a lone question at once (no
-//! added latency), a busy one collects what arrived while it worked. This module does not cache
+//! added latency), a busy one collects what arrived while it worked, and embeds each distinct text
+//! of the batch once. This module does not cache
 //! (see [`super::cache`]) and does not bound how many callers wait (the retriever's semaphore and
 //! the server's load shedding do).
 
 use std::{
+    collections::HashMap,
     sync::{mpsc, Arc, Mutex},
     thread,
 };
@@ -51,12 +53,25 @@ impl Batching {
                             Err(_) => break,
                         }
                     }
-                    let texts: Vec<&str> = jobs.iter().flat_map(|j| j.texts.iter().map(String::as_str)).collect();
-                    match inner.embed(&texts) {
+                    // A burst of one question (before the cache has it: a sale, an outage) puts
+                    // the same text in many jobs; it is embedded once and shared.
+                    let mut unique: Vec<&str> = Vec::new();
+                    let mut slot_of: HashMap<&str, usize> = HashMap::new();
+                    let slots: Vec<usize> = jobs
+                        .iter()
+                        .flat_map(|j| j.texts.iter().map(String::as_str))
+                        .map(|t| {
+                            *slot_of.entry(t).or_insert_with(|| {
+                                unique.push(t);
+                                unique.len() - 1
+                            })
+                        })
+                        .collect();
+                    match inner.embed(&unique) {
                         Ok(vectors) => {
-                            let mut vectors = vectors.into_iter();
+                            let mut slots = slots.into_iter();
                             for job in jobs {
-                                let mine: Vec<Vec<f32>> = vectors.by_ref().take(job.texts.len()).collect();
+                                let mine: Vec<Vec<f32>> = slots.by_ref().take(job.texts.len()).map(|s| vectors[s].clone()).collect();
                                 // A caller that gave up (timed-out request) is not an error.
                                 let _ = job.reply.send(Ok(mine));
                             }
@@ -105,6 +120,48 @@ impl Embedder for Batching {
 mod tests {
     use super::*;
     use crate::embed::HashEmbedder;
+
+    /// Counts the texts it embeds; its first call is slow, so later callers queue up behind it.
+    struct Counting {
+        inner: HashEmbedder,
+        texts: std::sync::atomic::AtomicUsize,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Embedder for Counting {
+        fn model_id(&self) -> &str {
+            "counting"
+        }
+        fn dim(&self) -> usize {
+            self.inner.dim()
+        }
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            if self.calls.fetch_add(1, SeqCst) == 0 {
+                thread::sleep(std::time::Duration::from_millis(300));
+            }
+            self.texts.fetch_add(texts.len(), SeqCst);
+            self.inner.embed(texts)
+        }
+    }
+
+    #[test]
+    fn a_burst_of_the_same_question_is_embedded_once_per_batch() {
+        let counting = Arc::new(Counting { inner: HashEmbedder::new(64), texts: 0.into(), calls: 0.into() });
+        let batching = Arc::new(Batching::new(counting.clone(), 64));
+        let expected = HashEmbedder::new(64).embed(&["where is my order?"]).unwrap();
+        let callers: Vec<_> = (0..16)
+            .map(|_| {
+                let b = batching.clone();
+                thread::spawn(move || b.embed(&["where is my order?"]).unwrap())
+            })
+            .collect();
+        for c in callers {
+            assert_eq!(c.join().unwrap(), expected, "every caller gets the vector");
+        }
+        // The first caller's batch, then one batch of the fifteen that waited: two texts embedded.
+        assert_eq!(counting.texts.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn concurrent_callers_each_get_their_own_vectors_in_order() {
