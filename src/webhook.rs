@@ -38,17 +38,20 @@ pub enum WebhookError {
     Status(u16),
     #[error("helpdesk unreachable: {0}")]
     Transport(String),
-    #[error(transparent)]
-    Journal(#[from] JournalError),
 }
 
-/// `t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
-pub fn sign(secret: &str, t: u64, body: &[u8]) -> String {
+/// HMAC-SHA256(secret, "<t>.<body>"), what both sides compute.
+fn mac(secret: &str, t: u64, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    mac
+}
+
+/// `t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+pub fn sign(secret: &str, t: u64, body: &[u8]) -> String {
+    format!("t={t},v1={}", hex::encode(mac(secret, t, body).finalize().into_bytes()))
 }
 
 /// The receiver's check: the header is well formed, the MAC matches (compared in constant time)
@@ -67,11 +70,7 @@ pub fn verify_signature(secret: &str, header: &str, body: &[u8], now_unix: u64, 
     if now_unix.abs_diff(t) > tolerance.as_secs() {
         return false;
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac.verify_slice(&v1).is_ok()
+    mac(secret, t, body).verify_slice(&v1).is_ok()
 }
 
 /// The wait after `attempts` failed attempts: `backoff_ms · 2^(attempts-1)`, capped at an hour,

@@ -210,9 +210,10 @@ fn legal_threats_go_to_a_person_with_a_packet() {
     let a = ask("If you don't refund me I'm calling my lawyer and taking you to court");
     assert_eq!(handoff_code(&a), Some("sensitive"));
     assert!(a.reply.contains(&a.handoff.as_ref().unwrap().id));
-    let open = app().assistant.journal.open_handoffs().unwrap();
-    let (_, _, reason, packet) = open.iter().find(|(id, ..)| id == &a.handoff.as_ref().unwrap().id).unwrap();
-    assert_eq!(reason, "sensitive");
+    let open = app().assistant.journal.handoffs_with_status("open").unwrap();
+    let h = open.iter().find(|h| h.id == a.handoff.as_ref().unwrap().id).unwrap();
+    let packet = &h.packet;
+    assert_eq!(h.reason, "sensitive");
     assert!(packet["transcript"].as_array().unwrap().iter().any(|t| t["text"].as_str().unwrap().contains("lawyer")));
     assert!(packet.get("intent").is_some() && packet.get("identity").is_some() && packet.get("suggested_reply").is_some());
 }

@@ -507,16 +507,6 @@ impl Journal {
         })?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
     }
-
-    /// Open hand-offs: (id, conversation id, reason, packet), oldest first.
-    pub fn open_handoffs(&self) -> Result<Vec<(String, String, String, serde_json::Value)>, JournalError> {
-        let conn = self.conn.lock();
-        let mut stmt = conn.prepare("SELECT id, conversation_id, reason, packet FROM handoffs WHERE status = 'open' ORDER BY created_at")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or(serde_json::Value::Null)))
-        })?;
-        rows.collect::<Result<_, _>>().map_err(Into::into)
-    }
 }
 
 /// Deleting: erasure and retention (see `privacy`).
