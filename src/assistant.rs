@@ -167,6 +167,8 @@ struct Part {
     actions: Vec<serde_json::Value>,
     /// The turn did not move the conversation forward (unclear, unanswerable).
     failed: bool,
+    /// A help-centre answer that passed the gate only just (`learn.low_confidence_dense`).
+    low_confidence: bool,
 }
 
 impl Part {
@@ -285,7 +287,27 @@ impl Assistant {
             },
         ];
         self.journal.record(&conversation_id, &conversation.state, outcome, &turns)?;
+        self.remember_gap(&conversation_id, &message, &understanding, &answer, part.low_confidence);
         Ok(answer)
+    }
+
+    /// A question the knowledge base could not answer well feeds the suggestions (`learn`):
+    /// handed off for weak grounding or after repeated failure, or answered only just. Hand-offs
+    /// for other reasons (a person asked for, a sensitive topic, an order change) are not gaps
+    /// in the knowledge base. Remembering is best effort: it never fails the customer's answer.
+    fn remember_gap(&self, conversation_id: &str, message: &str, u: &Understanding, answer: &Answer, low_confidence: bool) {
+        if !self.config.learn.enabled || u.vector.is_empty() {
+            return;
+        }
+        let reason = match &answer.handoff {
+            Some(h) if matches!(h.reason, HandoffReason::WeakGrounding { .. } | HandoffReason::RepeatedFailure) => h.reason.code(),
+            None if low_confidence => "low_confidence",
+            _ => return,
+        };
+        let gap = crate::learn::Gap { conversation_id, question: message, reason, intent: answer.intent.as_deref(), vector: &u.vector };
+        if let Err(e) = crate::learn::record(&self.journal, &self.config.learn, &gap) {
+            tracing::warn!(error = %e, "could not remember an unanswered question");
+        }
     }
 
     async fn understand(&self, message: &str) -> Result<Understanding, AssistantError> {
@@ -705,7 +727,8 @@ impl Assistant {
             });
         }
         let (text, citation) = compose::policy_reply(&voice, question, &hits[0]);
-        Ok(Part { text, citations: vec![citation], gate: Some(gate_log), hits, ..Default::default() })
+        let low_confidence = grounding.dense < self.config.learn.low_confidence_dense;
+        Ok(Part { text, citations: vec![citation], gate: Some(gate_log), hits, low_confidence, ..Default::default() })
     }
 
     /// Everything a person needs to pick the conversation up.

@@ -41,6 +41,31 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// The email channel: mail in (IMAP, webhook, `shopkeep email ingest`), replies out by SMTP.
     pub email: EmailConfig,
+    /// The knowledge base that grows: unanswered questions clustered into suggested articles.
+    pub learn: LearnConfig,
+}
+
+/// Which questions count as unanswered, and how they are grouped (see `learn`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LearnConfig {
+    /// Remember unanswered questions at all.
+    pub enabled: bool,
+    /// A question joins the cluster whose centre is at least this close (cosine); otherwise it
+    /// starts a new one. MiniLM puts rewordings of one question at about 0.7 to 0.9, and
+    /// different questions on one topic ("gift wrap" vs "gift cards") at about 0.5 to 0.65.
+    pub similarity: f32,
+    /// Clusters with fewer questions are not suggested yet (one question is not a pattern).
+    pub min_questions: u32,
+    /// A help-centre answer whose best passage's cosine is below this counts as a low-confidence
+    /// answer and is remembered too (it passed the gate, but only just).
+    pub low_confidence_dense: f32,
+}
+
+impl Default for LearnConfig {
+    fn default() -> Self {
+        Self { enabled: true, similarity: 0.7, min_questions: 2, low_confidence_dense: 0.5 }
+    }
 }
 
 /// The hand-off webhook.
@@ -284,6 +309,7 @@ impl Default for Config {
             privacy: PrivacyConfig::default(),
             webhook: WebhookConfig::default(),
             email: EmailConfig::default(),
+            learn: LearnConfig::default(),
         }
     }
 }
@@ -468,6 +494,9 @@ impl Config {
             if self.webhook.max_attempts == 0 || self.webhook.timeout_secs == 0 {
                 return Err(ConfigError::Invalid("webhook.max_attempts and webhook.timeout_secs must be at least 1".into()));
             }
+        }
+        if !(0.0..=1.0).contains(&self.learn.similarity) || !(0.0..=1.0).contains(&self.learn.low_confidence_dense) {
+            return Err(ConfigError::Invalid("learn.similarity and learn.low_confidence_dense must be between 0 and 1".into()));
         }
         if !self.admin.api_token.is_empty() && self.admin.api_token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
             return Err(ConfigError::Invalid(format!("admin.api_token must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));

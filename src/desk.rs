@@ -239,6 +239,10 @@ pub fn reply(journal: &Journal, live: &Live, handoff_id: &str, agent: Option<&st
         detail: json!({"agent": agent, "handoff_id": handoff.id}),
         latency_ms: None,
     })?;
+    // The first thing a person answers to an unanswered question drafts its suggested article.
+    if let Err(e) = crate::learn::attach_reply(journal, &handoff.conversation_id, text, agent) {
+        tracing::warn!(error = %e, "could not note the reply for the suggested articles");
+    }
     let live_watchers = live.publish(&turn);
     Ok(Delivered { handoff_id: handoff.id, conversation_id: handoff.conversation_id, turn, live_watchers })
 }

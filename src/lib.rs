@@ -26,6 +26,11 @@
 //!        └─► journal::live ──► the customer's widget (SSE /v1/conversations/{id}/events)
 //!   └─► email::Email::send_agent_reply ──► the customer's mailbox, in their thread
 //!
+//! unanswered questions (weak grounding, repeated failure, low-confidence answers)
+//!   └─► learn::record ── clusters by embedding, online ── + the person's reply (desk::reply)
+//!         └─► /admin/suggestions: an admin edits and approves the draft
+//!               └─► kb/<slug>.md ── index::add_documents (new passages only) ── refresh
+//!
 //! mail (IMAP poll/IDLE · POST /v1/email/inbound · shopkeep email ingest)
 //!   └─► email::parse ── strip ── loop check ── thread (journal::email: Message-ID → conversation)
 //!         └─► Assistant::handle (channel "email"; the From as the customer's email unless
@@ -49,6 +54,8 @@
 //!   [`journal::live`]: turns pushed to open chat widgets.
 //! - [`desk`]: the team's side: the hand-off queue (claim, reply, resolve), the conversation
 //!   record, metrics and an admin's undo; [`desk::accounts`]: the people and their access.
+//! - [`learn`]: the knowledge base that grows: unanswered questions clustered, drafted into
+//!   suggested articles, and an admin's approved article written to kb/ and indexed at once.
 //! - [`privacy`]: masking personal data in log views, retention purges, erasing a customer.
 //! - [`webhook`]: every hand-off POSTed to the store's helpdesk, HMAC-signed, with retries.
 //! - [`email`]: the email channel: mail in (IMAP, webhook, file), parsed, stripped, threaded,
@@ -71,6 +78,7 @@ pub mod http;
 pub mod index;
 pub mod journal;
 pub mod kb;
+pub mod learn;
 pub mod orders;
 pub mod privacy;
 pub mod retrieve;

@@ -24,7 +24,7 @@ use std::{
 
 use parking_lot::RwLock;
 
-pub use build::{build, BuildOptions, BuildProgress, BuildSummary};
+pub use build::{add_documents, build, BuildOptions, BuildProgress, BuildSummary};
 pub use generation::{Generation, Manifest, ManifestDoc, STOP_WORDS};
 pub use search::{Hit, SearchOptions, RRF_K};
 
@@ -43,6 +43,8 @@ pub enum IndexError {
     Corrupt { path: String, message: String },
     #[error("the index was built with {built} but the embedder is {running}; run `shopkeep reindex`")]
     ModelMismatch { built: String, running: String },
+    #[error("document {0:?} is already in the index; change it in the knowledge base and run `shopkeep reindex`")]
+    DocumentExists(String),
     #[error("another reindex holds the lock on {0}")]
     Locked(String),
     #[error(transparent)]

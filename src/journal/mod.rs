@@ -7,9 +7,11 @@
 //! watching the conversation.
 
 mod email;
+mod learn;
 pub mod live;
 
 pub use email::EmailRecord;
+pub use learn::{Centroid, ClusterRecord, GapRecord, NewGap};
 
 use std::path::Path;
 
@@ -106,6 +108,8 @@ pub struct Deleted {
     pub conversations: usize,
     pub turns: usize,
     pub handoffs: usize,
+    /// Unanswered questions taken out of the suggestion clusters (see `learn`).
+    pub questions: usize,
     /// The conversations removed, so whoever ran it can say exactly what went.
     pub conversation_ids: Vec<String>,
 }
@@ -280,6 +284,8 @@ impl Journal {
         conn.execute_batch(SCHEMA)?;
         // Added with the email channel; CREATE IF NOT EXISTS migrates older databases too.
         conn.execute_batch(email::SCHEMA)?;
+        // Added with the knowledge base that grows (see `learn`).
+        conn.execute_batch(learn::SCHEMA)?;
         for (table, column, ty) in ADDED_COLUMNS {
             let present: bool = conn.query_row(&format!("SELECT EXISTS(SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"), [column], |r| r.get(0))?;
             if !present {
@@ -542,6 +548,7 @@ impl Journal {
         let tx = conn.transaction()?;
         let mut deleted = Deleted::default();
         for id in ids {
+            deleted.questions += learn::forget_conversation(&tx, id)?;
             deleted.turns += tx.execute("DELETE FROM turns WHERE conversation_id = ?1", [id])?;
             tx.execute("DELETE FROM webhook_deliveries WHERE handoff_id IN (SELECT id FROM handoffs WHERE conversation_id = ?1)", [id])?;
             deleted.handoffs += tx.execute("DELETE FROM handoffs WHERE conversation_id = ?1", [id])?;

@@ -90,6 +90,11 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, KbError> {
     Ok(loaded)
 }
 
+/// Reads one document (`rel` is its path under the knowledge base), as [`load_dir`] would.
+pub fn read_document(path: &Path, rel: &str) -> Result<Document, KbError> {
+    formats::read(path, rel)?.ok_or_else(|| KbError::Format { path: rel.to_string(), message: "not a knowledge-base document (md, txt, html or pdf)".into() })
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();

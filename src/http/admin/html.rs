@@ -22,7 +22,7 @@ pub struct Viewer<'a> {
 pub fn page(title: &str, viewer: Option<&Viewer<'_>>, current: &str, body: &str) -> String {
     let nav = match viewer {
         Some(v) => {
-            let mut links = vec![("/admin/handoffs", "Hand-offs"), ("/admin/conversations", "Conversations"), ("/admin/actions", "Actions"), ("/admin/metrics", "Metrics")];
+            let mut links = vec![("/admin/handoffs", "Hand-offs"), ("/admin/conversations", "Conversations"), ("/admin/actions", "Actions"), ("/admin/suggestions", "Suggestions"), ("/admin/metrics", "Metrics")];
             if v.staff.role == crate::desk::accounts::Role::Admin {
                 links.push(("/admin/users", "Users"));
             }

@@ -1,7 +1,8 @@
 //! The team's desk: server-rendered pages under `/admin` behind a login, and their JSON twins
 //! under `/v1/admin` (and `/v1/handoffs`) behind bearer tokens. Each file here serves one
 //! resource, its page and its JSON: [`handoffs`] (pages; the JSON is `http::handoffs`),
-//! [`conversations`], [`actions`], [`metrics`], [`users`]; [`login`] signs people in and out; [`session`] is
+//! [`conversations`], [`actions`], [`metrics`], [`users`], [`suggestions`] (the
+//! knowledge base that grows); [`login`] signs people in and out; [`session`] is
 //! the cookie, the signed-in person and the CSRF check of every POST form; [`html`] the markup.
 //!
 //! Handlers convert, call `desk` (and `desk::accounts`) on the blocking pool, and map errors; they
@@ -15,6 +16,7 @@ mod html;
 mod login;
 mod metrics;
 pub mod session;
+mod suggestions;
 mod users;
 
 use std::sync::Arc;
@@ -47,6 +49,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/admin/actions/{id}/revert", post(actions::revert))
         .route("/admin/metrics", get(metrics::show))
         .route("/admin/users", get(users::list))
+        .route("/admin/suggestions", get(suggestions::list))
+        .route("/admin/suggestions/{id}", get(suggestions::show))
+        .route("/admin/suggestions/{id}/approve", post(suggestions::approve))
+        .route("/admin/suggestions/{id}/dismiss", post(suggestions::dismiss))
         .layer(axum::middleware::map_response(page_headers));
     let api = Router::new()
         .route("/v1/admin/me", get(users::me))
@@ -55,7 +61,11 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/admin/conversations/{id}", get(conversations::api_show))
         .route("/v1/admin/metrics", get(metrics::api))
         .route("/v1/admin/actions", get(actions::api_list))
-        .route("/v1/admin/actions/{id}/revert", post(actions::api_revert));
+        .route("/v1/admin/actions/{id}/revert", post(actions::api_revert))
+        .route("/v1/admin/suggestions", get(suggestions::api_list))
+        .route("/v1/admin/suggestions/{id}", get(suggestions::api_show))
+        .route("/v1/admin/suggestions/{id}/approve", post(suggestions::api_approve))
+        .route("/v1/admin/suggestions/{id}/dismiss", post(suggestions::api_dismiss));
     pages.merge(api)
 }
 

@@ -1,0 +1,276 @@
+//! `GET /admin/suggestions[?status=]` (clusters of unanswered questions, the most asked first),
+//! `GET /admin/suggestions/{id}` (its questions, the replies people sent, and the draft article
+//! to edit), and an admin's forms `POST /admin/suggestions/{id}/approve` (title, body) and
+//! `/dismiss`. JSON: `GET /v1/admin/suggestions[?status=]`, `GET /v1/admin/suggestions/{id}`,
+//! `POST /v1/admin/suggestions/{id}/approve` `{title, body}` (201 with the article) and
+//! `POST /v1/admin/suggestions/{id}/dismiss`. The work is `learn`'s.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Redirect, Response},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    blocking,
+    html::{esc, form, page},
+    session::{Desk, Posted},
+};
+use crate::{
+    app::App,
+    desk::accounts::{Role, Staff},
+    http::{auth::Admin, ApiError},
+    learn::{self, LearnError, Publish, Suggestion},
+    privacy::for_log,
+};
+
+const STATUSES: [&str; 3] = ["open", "approved", "dismissed"];
+
+impl From<LearnError> for ApiError {
+    fn from(e: LearnError) -> Self {
+        use crate::index::IndexError;
+        let status = match &e {
+            LearnError::NotFound(_) => StatusCode::NOT_FOUND,
+            LearnError::Decided { .. } | LearnError::ArticleExists(_) | LearnError::Index(IndexError::DocumentExists(_) | IndexError::Locked(_)) => StatusCode::CONFLICT,
+            LearnError::BadTitle | LearnError::BadBody => StatusCode::UNPROCESSABLE_ENTITY,
+            LearnError::Access(_) => StatusCode::FORBIDDEN,
+            LearnError::Io { .. } | LearnError::Kb(_) | LearnError::Index(_) | LearnError::Journal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+/// Suggestion ids are numbers; anything else names no suggestion (a 404 in the API's shape,
+/// not the framework's plain-text rejection).
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "suggestion_not_found", format!("no suggestion {id:?}")))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    pub status: Option<String>,
+}
+
+fn status_of(q: ListQuery) -> Result<String, ApiError> {
+    let status = q.status.unwrap_or_else(|| "open".into());
+    if !STATUSES.contains(&status.as_str()) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_status", format!("status must be open, approved or dismissed, not {status:?}")));
+    }
+    Ok(status)
+}
+
+pub async fn list(desk: Desk, State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
+    let status = match status_of(q) {
+        Ok(s) => s,
+        Err(e) => return desk.error(e),
+    };
+    let mask = app.config.privacy.mask_logs;
+    let (wanted, worker) = (status.clone(), app.clone());
+    let list = match blocking(move || learn::suggestions(&worker.assistant.journal, &worker.config.learn, Some(&wanted))).await {
+        Ok(l) => l,
+        Err(e) => return desk.error(e),
+    };
+    let tabs: String = STATUSES
+        .iter()
+        .map(|s| if *s == status { format!("<strong>{s}</strong>") } else { format!("<a href=\"/admin/suggestions?status={s}\">{s}</a>") })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let rows: String = list
+        .iter()
+        .map(|c| {
+            format!(
+                "<tr data-suggestion=\"{id}\"><td><a href=\"/admin/suggestions/{id}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&for_log(&c.latest_question, mask)),
+                c.members,
+                c.replied,
+                esc(&c.updated_at),
+                esc(c.article_path.as_deref().unwrap_or("")),
+                id = c.id,
+            )
+        })
+        .collect();
+    let table = if list.is_empty() {
+        format!("<p class=\"muted\">No {} suggestions. Questions the assistant could not answer well are grouped here once one has been asked {} times.</p>", esc(&status), app.config.learn.min_questions)
+    } else {
+        format!("<table><thead><tr><th>Latest question</th><th>Asked</th><th>Replied by a person</th><th>Last asked</th><th>Article</th></tr></thead><tbody>{rows}</tbody></table>")
+    };
+    let body = format!("<h1>Suggested articles</h1><p class=\"muted\">Unanswered questions, grouped by meaning. Approving one writes an article into the knowledge base and answers the next customer from it.</p><p class=\"tabs\">{tabs}</p>{table}");
+    Html(page("Suggestions", Some(&desk.viewer()), "/admin/suggestions", &body)).into_response()
+}
+
+pub async fn show(desk: Desk, State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(e) => return desk.error(e),
+    };
+    let mask = app.config.privacy.mask_logs;
+    match blocking(move || learn::suggestion(&app.assistant.journal, id)).await {
+        Ok(s) => {
+            let body = render(&desk, &s, mask);
+            Html(page(&format!("Suggestion {id}"), Some(&desk.viewer()), "/admin/suggestions", &body)).into_response()
+        }
+        Err(e) => desk.error(e),
+    }
+}
+
+fn render(desk: &Desk, s: &Suggestion, mask: bool) -> String {
+    let c = &s.cluster;
+    let questions: String = s
+        .questions
+        .iter()
+        .map(|q| {
+            let reply = match &q.reply {
+                Some(r) => format!("<blockquote class=\"reply\">{}<br><span class=\"muted\">— {}</span></blockquote>", esc(&for_log(r, mask)), esc(q.replied_by.as_deref().unwrap_or(""))),
+                None => "<p class=\"muted\">No reply from a person yet.</p>".into(),
+            };
+            format!(
+                "<li data-question=\"{}\"><p>{}</p><p class=\"muted\">{} · {} · {} · <a href=\"/admin/conversations/{}\">conversation</a></p>{reply}</li>",
+                q.id,
+                esc(&for_log(&q.question, mask)),
+                esc(&q.at),
+                esc(&q.reason),
+                esc(q.intent.as_deref().unwrap_or("")),
+                esc(&q.conversation_id),
+            )
+        })
+        .collect();
+    let decision = match c.status.as_str() {
+        "approved" => format!(
+            "<p><span class=\"pill approved\" id=\"status\">approved</span> by {} at {}: <code id=\"article\">{}</code>{}</p>",
+            esc(c.decided_by.as_deref().unwrap_or("")),
+            esc(c.decided_at.as_deref().unwrap_or("")),
+            esc(c.article_path.as_deref().unwrap_or("")),
+            if c.since_decision > 0 { format!(" <span class=\"muted\">({} asked since: the article may need more)</span>", c.since_decision) } else { String::new() },
+        ),
+        "dismissed" => format!("<p><span class=\"pill\" id=\"status\">dismissed</span> by {} at {}</p>", esc(c.decided_by.as_deref().unwrap_or("")), esc(c.decided_at.as_deref().unwrap_or(""))),
+        _ => "<p><span class=\"pill open\" id=\"status\">open</span></p>".into(),
+    };
+    let editor = if c.status != "open" {
+        String::new()
+    } else if desk.staff.role == Role::Admin {
+        let approve = form(
+            &format!("/admin/suggestions/{}/approve", c.id),
+            &desk.csrf,
+            "",
+            &format!(
+                "<label for=\"title\">Title</label><input id=\"title\" name=\"title\" required maxlength=\"{}\" value=\"{}\">\
+                 <label for=\"body\">Article (Markdown). Write what is true for every customer: it is published as is.</label>\
+                 <textarea id=\"body\" name=\"body\" required rows=\"12\" placeholder=\"No one has replied to these questions yet: write the answer here.\">{}</textarea>\
+                 <p><button type=\"submit\" id=\"approve\">Approve and publish</button></p>",
+                learn::MAX_TITLE_CHARS,
+                esc(&s.draft.title),
+                esc(&s.draft.body),
+            ),
+        );
+        let dismiss = form(&format!("/admin/suggestions/{}/dismiss", c.id), &desk.csrf, "inline", "<button type=\"submit\" class=\"quiet\" id=\"dismiss\">Dismiss: not for the knowledge base</button>");
+        format!("<div class=\"card\"><h2>Draft article</h2>{approve}{dismiss}</div>")
+    } else {
+        format!(
+            "<div class=\"card\"><h2>Draft article</h2><p class=\"muted\">An admin edits and approves articles.</p><h3 id=\"draft-title\">{}</h3><blockquote id=\"draft\">{}</blockquote></div>",
+            esc(&s.draft.title),
+            esc(&s.draft.body)
+        )
+    };
+    format!(
+        "<h1>Suggestion {}</h1>{decision}<p class=\"muted\">{} questions · first asked {} · last {}</p>{editor}<div class=\"card\"><h2>Questions, most typical first</h2><ol class=\"questions\">{questions}</ol></div>",
+        c.id, c.members, esc(&c.created_at), esc(&c.updated_at)
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ApproveForm {
+    pub title: String,
+    pub body: String,
+}
+
+fn publish_and_approve(app: &App, staff: &Staff, id: i64, title: &str, body: &str) -> Result<learn::Article, LearnError> {
+    let retriever = &app.assistant.retriever;
+    let publish = Publish { kb_dir: &app.config.kb_dir, index: retriever.index(), embedder: retriever.embedder().as_ref() };
+    learn::approve(&app.assistant.journal, &publish, staff, id, title, body)
+}
+
+pub async fn approve(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<ApproveForm>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(e) => return posted.desk.error(e),
+    };
+    let (staff, form) = (posted.desk.staff.clone(), posted.form);
+    match blocking(move || publish_and_approve(&app, &staff, id, &form.title, &form.body)).await {
+        Ok(_) => Redirect::to(&format!("/admin/suggestions/{id}")).into_response(),
+        Err(e) => posted.desk.error(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn dismiss(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<Empty>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(e) => return posted.desk.error(e),
+    };
+    let staff = posted.desk.staff.clone();
+    match blocking(move || learn::dismiss(&app.assistant.journal, &staff, id)).await {
+        Ok(_) => Redirect::to(&format!("/admin/suggestions/{id}")).into_response(),
+        Err(e) => posted.desk.error(e),
+    }
+}
+
+/// A suggestion for the API, with personal data masked as in the pages (`privacy.mask_logs`).
+fn suggestion_json(s: &Suggestion, mask: bool) -> Value {
+    let questions: Vec<Value> = s
+        .questions
+        .iter()
+        .map(|q| {
+            json!({"id": q.id, "conversation_id": q.conversation_id, "at": q.at, "question": for_log(&q.question, mask), "reason": q.reason, "intent": q.intent,
+                   "reply": q.reply.as_deref().map(|r| for_log(r, mask)), "replied_by": q.replied_by})
+        })
+        .collect();
+    json!({"suggestion": s.cluster, "questions": questions, "draft": s.draft})
+}
+
+pub async fn api_list(_: Admin, State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let status = status_of(q)?;
+    let mask = app.config.privacy.mask_logs;
+    let list = blocking(move || learn::suggestions(&app.assistant.journal, &app.config.learn, Some(&status))).await?;
+    let list: Vec<Value> = list
+        .into_iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(&c).unwrap_or_default();
+            v["latest_question"] = json!(for_log(&c.latest_question, mask));
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "suggestions": list })))
+}
+
+pub async fn api_show(_: Admin, State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let mask = app.config.privacy.mask_logs;
+    let s = blocking(move || learn::suggestion(&app.assistant.journal, id)).await?;
+    Ok(Json(suggestion_json(&s, mask)))
+}
+
+#[derive(Deserialize)]
+pub struct ApproveBody {
+    pub title: String,
+    pub body: String,
+}
+
+pub async fn api_approve(Admin(staff): Admin, State(app): State<Arc<App>>, Path(id): Path<String>, body: Result<Json<ApproveBody>, axum::extract::rejection::JsonRejection>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = parse_id(&id)?;
+    let Json(b) = body?;
+    let article = blocking(move || publish_and_approve(&app, &staff, id, &b.title, &b.body)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "article": article }))))
+}
+
+pub async fn api_dismiss(Admin(staff): Admin, State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    blocking(move || learn::dismiss(&app.assistant.journal, &staff, id)).await?;
+    Ok(Json(json!({ "dismissed": id })))
+}
