@@ -158,3 +158,39 @@ fn opening_an_index_that_was_never_built_says_how_to_build_one() {
     let err = IndexHandle::open(tmp.path()).err().unwrap();
     assert!(err.to_string().contains("shopkeep reindex"), "{err}");
 }
+
+#[test]
+fn adding_a_document_embeds_only_its_passages_and_leaves_the_old_generation_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let kb = tmp.path().join("kb");
+    let index = tmp.path().join("index");
+    common::copy_dir(&common::kb_dir(), &kb);
+    let e = Recording::new();
+    let first = reindex(&kb, &index, &e);
+    e.take();
+    let handle = IndexHandle::open(&index).unwrap();
+    let old = handle.current();
+
+    let article = kb.join("gift-wrapping.md");
+    std::fs::write(&article, "---\nid: gift-wrapping\ntitle: Gift wrapping\n---\n# Gift wrapping\n\nTick \"Gift wrap\" at checkout: recycled paper and a handwritten card, £3 per order.\n").unwrap();
+    let doc = shopkeep::kb::read_document(&article, "gift-wrapping.md").unwrap();
+    let added = shopkeep::index::add_documents(&index, vec![doc.clone()], &e).unwrap();
+    assert_eq!((added.embedded, added.reused, added.passages), (1, first.passages, first.passages + 1));
+    assert_eq!(e.take().len(), 1, "only the new passage is embedded");
+
+    assert!(handle.refresh().unwrap());
+    let new = handle.current();
+    let qvec = e.embed(&["gift wrap handwritten card"]).unwrap().remove(0);
+    let hits = new.search("gift wrap handwritten card", &qvec, &SearchOptions { k: 3, product_id: None, help_only: false }).unwrap();
+    assert_eq!(hits[0].passage.doc_id, "gift-wrapping", "BM25 and dense both see the new passage");
+    assert!(new.manifest.documents.contains_key("gift-wrapping"));
+    // The generation the server held before is untouched (its searches finish on it).
+    let old_hits = old.search("gift wrap handwritten card", &qvec, &SearchOptions { k: 3, product_id: None, help_only: false }).unwrap();
+    assert!(old_hits.iter().all(|h| h.passage.doc_id != "gift-wrapping"));
+    assert_eq!(old.passages().len(), first.passages);
+
+    // A document already indexed goes through a reindex instead; a full reindex then agrees.
+    assert!(matches!(shopkeep::index::add_documents(&index, vec![doc], &e), Err(IndexError::DocumentExists(id)) if id == "gift-wrapping"));
+    let full = reindex(&kb, &index, &e);
+    assert_eq!((full.embedded, full.passages), (0, first.passages + 1));
+}
