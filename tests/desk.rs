@@ -837,3 +837,41 @@ fn full_text_search_finds_words_highlights_them_and_never_fails_on_what_is_typed
     assert!(ids(&search(&gone)).is_empty());
     assert!(app().assistant.journal.turns_matching(&gone).unwrap().is_empty(), "not in the index either");
 }
+
+#[test]
+fn an_admin_adds_a_colleague_with_the_users_page_in_a_browser_and_they_search_the_conversations() {
+    browser::executables();
+    let word = format!("pelicanbrief{}", std::process::id());
+    let id = conversation_saying("widget", &format!("Is the {word} lamp back in stock?"), "Yes, since Monday.");
+    let email = new_email("browser-agent");
+
+    let admin = Browser::start(1280, 900);
+    admin.goto(&format!("{}/admin/login", server()));
+    admin.wait_for("the login page", "return !!document.getElementById('email');");
+    admin.type_into(&admin.exec("return document.getElementById('email');", vec![]), ADMIN);
+    admin.type_into(&admin.exec("return document.getElementById('password');", vec![]), PASSWORD);
+    admin.click(&admin.exec("return document.querySelector('form button[type=submit]');", vec![]));
+    admin.wait_for("the queue", "return location.pathname === '/admin/handoffs';");
+    admin.click(&admin.exec("return document.querySelector('a[href=\"/admin/users\"]');", vec![]));
+    admin.wait_for("the users page", "return !!document.getElementById('new-email');");
+    admin.type_into(&admin.exec("return document.getElementById('new-email');", vec![]), &email);
+    admin.type_into(&admin.exec("return document.getElementById('new-name');", vec![]), "Bea");
+    admin.type_into(&admin.exec("return document.getElementById('new-password');", vec![]), PASSWORD);
+    admin.click(&admin.exec("return Array.from(document.querySelectorAll('button')).find(b => b.textContent === 'Add user');", vec![]));
+    let row = admin.wait_for("the new user in the table", &format!("const r = Array.from(document.querySelectorAll('tr[data-user]')).find(r => r.innerText.includes('{email}')); return r && r.innerText;"));
+    assert!(row.as_str().unwrap().contains("Bea") && row.as_str().unwrap().contains("agent"), "{row}");
+
+    // The colleague signs in and finds the conversation by a word from it.
+    let bea = Browser::start(1280, 900);
+    bea.goto(&format!("{}/admin/login", server()));
+    bea.wait_for("the login page", "return !!document.getElementById('email');");
+    bea.type_into(&bea.exec("return document.getElementById('email');", vec![]), &email);
+    bea.type_into(&bea.exec("return document.getElementById('password');", vec![]), PASSWORD);
+    bea.click(&bea.exec("return document.querySelector('form button[type=submit]');", vec![]));
+    bea.wait_for("the queue", "return location.pathname === '/admin/handoffs';");
+    bea.goto(&format!("{}/admin/conversations", server()));
+    bea.type_into(&bea.exec("return document.getElementById('q');", vec![]), &format!("{}\u{E007}", &word[..9]));
+    let marked = bea.wait_for("the highlighted match", "const m = document.querySelector('td.match mark'); return m && m.textContent;");
+    assert_eq!(marked.as_str(), Some(word.as_str()));
+    assert_eq!(bea.exec(&format!("return !!document.querySelector('a[href=\"/admin/conversations/{id}\"]');"), vec![]), true);
+}

@@ -208,7 +208,8 @@ impl Journal {
         }
         let search = match blank(&f.q) {
             None => None,
-            Some(q) => match fts_query(&q) {
+            // Untrimmed: a trailing space says the last word is finished (no prefix match).
+            Some(_) => match fts_query(f.q.as_deref().unwrap_or_default()) {
                 Some(q) => Some(q),
                 // Typed, but nothing in it is a word: nothing can match.
                 None => return Ok(empty),

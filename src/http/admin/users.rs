@@ -52,12 +52,14 @@ pub struct ChangeFields {
 }
 
 fn add(app: &App, actor: &Staff, new: NewUser) -> Result<User, ApiError> {
+    // An agent is refused before anything they sent is judged.
+    actor.require(Role::Admin)?;
     let role: Role = new.role.trim().parse()?;
     Ok(app.accounts.add_user(actor, &new.email, new.name.as_deref(), role, &new.password)?)
 }
 
 fn change(app: &App, actor: &Staff, id: i64, kind: &str, fields: ChangeFields) -> Result<User, ApiError> {
-    // An agent learns nothing about what the change would have been: the role check comes first.
+    // An agent is refused before anything they sent is judged.
     actor.require(Role::Admin)?;
     let change = UserChange::parse(kind, fields.role.as_deref().map(str::trim), fields.password)?;
     Ok(app.accounts.change_user(actor, id, change)?)
