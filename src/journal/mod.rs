@@ -4,7 +4,8 @@
 //!
 //! The journal records what happened; it does not decide anything. The desk reads it.
 //! [`live`] pushes turns written outside a customer's request (a person's reply) to whoever is
-//! watching the conversation.
+//! watching the conversation. `search` finds conversations for the desk: full-text search of
+//! the turns and paging through the list.
 
 mod email;
 pub mod live;
