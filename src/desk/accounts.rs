@@ -246,8 +246,7 @@ struct Migration {
 }
 
 /// Steps only ever get appended.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
+const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     sql: "
         CREATE TABLE desk_users (
@@ -272,11 +271,11 @@ const MIGRATIONS: &[Migration] = &[
             created_at TEXT NOT NULL
         );
     ",
-    },
-    // User management from the desk: disabling, last sign-in, and the audit log of changes.
-    Migration {
-        version: 2,
-        sql: "
+},
+// User management from the desk: disabling, last sign-in, and the audit log of changes.
+Migration {
+    version: 2,
+    sql: "
         ALTER TABLE desk_users ADD COLUMN disabled_at TEXT;
         ALTER TABLE desk_users ADD COLUMN last_login_at TEXT;
         CREATE TABLE desk_audit (
@@ -288,8 +287,7 @@ const MIGRATIONS: &[Migration] = &[
             detail TEXT NOT NULL
         );
     ",
-    },
-];
+}];
 
 /// The desk's users, sessions and tokens, plus the in-memory login limiter.
 pub struct Accounts {
