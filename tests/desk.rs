@@ -530,3 +530,348 @@ fn a_person_signs_in_opens_the_queue_replies_and_the_customer_sees_it_in_the_wid
     agent.goto(&format!("{}/admin/handoffs", server()));
     assert_eq!(agent.exec(&format!("return !!document.querySelector('a[href=\"/admin/handoffs/{handoff}\"]');"), vec![]), false);
 }
+
+// --- Managing users (admins) ---------------------------------------------------------------------
+
+/// A fresh email for a user made by one test (the app is shared between tests).
+fn new_email(label: &str) -> String {
+    format!("{label}-{}@example.com", uuid_like())
+}
+
+/// The id of the user with `email`, from the admin API.
+fn user_id(email: &str) -> i64 {
+    let users = api(reqwest::Method::GET, "/v1/admin/users", &token(ADMIN), None).json();
+    users["users"].as_array().unwrap().iter().find(|u| u["email"] == email).unwrap_or_else(|| panic!("{email} in {users}"))["id"].as_i64().unwrap()
+}
+
+/// A visitor signed in as `email`.
+fn signed_in(base: &str, email: &str, password: &str) -> Visitor {
+    let mut v = Visitor::new(base);
+    let r = v.login(email, password);
+    assert_eq!(r.status, 303, "{email} signs in: {}", r.text);
+    v
+}
+
+#[test]
+fn an_admin_adds_an_agent_in_the_browser_who_can_then_sign_in() {
+    let mut admin = signed_in(&server(), ADMIN, PASSWORD);
+    let page = admin.get("/admin/users");
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Add a user") && page.text.contains("Last sign-in"), "{}", page.text);
+    let csrf = csrf_of(&page.text);
+    let email = new_email("new-agent");
+
+    let r = admin.post("/admin/users", &[("email", &email), ("name", "Noor"), ("role", "agent"), ("password", PASSWORD)]);
+    assert_eq!(r.status, 403, "no CSRF token, no user");
+    let r = admin.post("/admin/users", &[("csrf", &csrf), ("email", &email), ("name", "Noor"), ("role", "agent"), ("password", "too short")]);
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("weak_password") && r.text.contains("at least 12"), "{}", r.text);
+    let r = admin.post("/admin/users", &[("csrf", &csrf), ("email", &email), ("name", "Noor"), ("role", "agent"), ("password", PASSWORD)]);
+    assert_eq!((r.status, r.location()), (303, "/admin/users"), "{}", r.text);
+    let r = admin.post("/admin/users", &[("csrf", &csrf), ("email", &email), ("name", "Noor"), ("role", "agent"), ("password", PASSWORD)]);
+    assert_eq!(r.status, 409, "the same email twice");
+
+    let page = admin.get("/admin/users");
+    let row = page.text.split("<tr data-user=").find(|r| r.contains(&email)).expect("listed");
+    assert!(row.contains("Noor") && row.contains(">agent<") && row.contains("active") && row.contains("never"), "{row}");
+    assert!(page.text.contains("user_created") && page.text.contains(ADMIN), "the audit log says who added them");
+
+    let mut noor = signed_in(&server(), &email, PASSWORD);
+    let queue = noor.get("/admin/handoffs");
+    assert!(queue.status == 200 && queue.text.contains("(agent)"));
+    let listed = api(reqwest::Method::GET, "/v1/admin/users", &token(ADMIN), None).json();
+    let noor_row = listed["users"].as_array().unwrap().iter().find(|u| u["email"] == email.as_str()).unwrap().clone();
+    assert!(noor_row["last_login_at"].is_string(), "{noor_row}");
+
+    // And through the API.
+    let api_email = new_email("api-agent");
+    let r = api(reqwest::Method::POST, "/v1/admin/users", &token(ADMIN), Some(json!({"email": api_email, "role": "agent", "password": PASSWORD})));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!((r.json()["user"]["role"].as_str(), r.json()["user"]["disabled"].as_bool()), (Some("agent"), Some(false)));
+    let r = api(reqwest::Method::POST, "/v1/admin/users", &token(ADMIN), Some(json!({"email": new_email("x"), "role": "owner", "password": PASSWORD})));
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (422, Some("invalid_role")));
+    signed_in(&server(), &api_email, PASSWORD);
+}
+
+#[test]
+fn agents_cannot_reach_user_management() {
+    let mut agent = signed_in(&server(), AGENT, PASSWORD);
+    let r = agent.get("/admin/users");
+    assert_eq!(r.status, 403);
+    assert!(r.text.contains("data-code=\"forbidden\""), "{}", r.text);
+    assert!(!agent.get("/admin/handoffs").text.contains("href=\"/admin/users\""), "no Users link for agents");
+    let csrf = agent.csrf();
+    let victim = user_id(AGENT_2);
+    let r = agent.post("/admin/users", &[("csrf", &csrf), ("email", &new_email("sneaky")), ("role", "admin"), ("password", PASSWORD)]);
+    assert_eq!(r.status, 403, "{}", r.text);
+    for change in ["role", "disable", "password", "revoke-tokens"] {
+        let r = agent.post(&format!("/admin/users/{victim}/{change}"), &[("csrf", &csrf), ("role", "admin"), ("password", PASSWORD)]);
+        assert_eq!(r.status, 403, "{change}: {}", r.text);
+        assert!(r.text.contains("data-code=\"forbidden\""));
+    }
+
+    let t = token(AGENT);
+    let r = api(reqwest::Method::POST, "/v1/admin/users", &t, Some(json!({"email": new_email("sneaky"), "role": "admin", "password": PASSWORD})));
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("forbidden")));
+    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{victim}/disable"), &t, None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("forbidden")));
+    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{}/role", user_id(AGENT)), &t, Some(json!({"role": "admin"})));
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("forbidden")), "not even for themselves");
+    assert!(signed_in(&server(), AGENT_2, PASSWORD).get("/admin/handoffs").status == 200, "nothing happened to Sam");
+    assert_eq!(api(reqwest::Method::GET, "/v1/admin/me", &t, None).json()["role"], "agent");
+}
+
+#[test]
+fn disabling_a_user_ends_their_session_and_token_at_once() {
+    let admin = token(ADMIN);
+    let email = new_email("leaver");
+    let r = api(reqwest::Method::POST, "/v1/admin/users", &admin, Some(json!({"email": email, "name": "Lee", "role": "agent", "password": PASSWORD})));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["user"]["id"].as_i64().unwrap();
+    let their_token = token(&email);
+    let mut lee = signed_in(&server(), &email, PASSWORD);
+    assert_eq!(lee.get("/admin/handoffs").status, 200);
+    assert_eq!(api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status, 200);
+
+    // An admin disables them on the users page.
+    let mut ada = signed_in(&server(), ADMIN, PASSWORD);
+    let csrf = ada.csrf();
+    let r = ada.post(&format!("/admin/users/{id}/disable"), &[("csrf", &csrf)]);
+    assert_eq!((r.status, r.location()), (303, "/admin/users"), "{}", r.text);
+    let r = lee.get("/admin/handoffs");
+    assert_eq!((r.status, r.location()), (303, "/admin/login"), "the open session is over");
+    assert_eq!(api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status, 401, "the token stops working");
+    assert_eq!(Visitor::new(&server()).login(&email, PASSWORD).status, 401, "and they cannot sign in again");
+    let page = ada.get("/admin/users");
+    let row = page.text.split("<tr data-user=").find(|r| r.contains(&email)).unwrap();
+    assert!(row.contains("disabled") && row.contains("Enable"), "{row}");
+    assert!(page.text.contains("user_disabled"));
+
+    // Enabled again: the token works again; a new password ends sessions; revoking ends tokens.
+    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{id}/enable"), &admin, None);
+    assert_eq!((r.status, r.json()["user"]["disabled"].as_bool()), (200, Some(false)), "{}", r.text);
+    assert_eq!(api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status, 200);
+    let mut lee = signed_in(&server(), &email, PASSWORD);
+    let new_password = "another long enough password";
+    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{id}/password"), &admin, Some(json!({"password": "short"})));
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (422, Some("weak_password")));
+    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{id}/password"), &admin, Some(json!({"password": new_password})));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(lee.get("/admin/handoffs").status, 303, "signed out by the new password");
+    assert_eq!(Visitor::new(&server()).login(&email, PASSWORD).status, 401);
+    signed_in(&server(), &email, new_password);
+    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{id}/revoke-tokens"), &admin, None);
+    assert_eq!((r.status, r.json()["user"]["tokens"].as_i64()), (200, Some(0)), "{}", r.text);
+    assert_eq!(api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status, 401);
+
+    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{id}/promote"), &admin, None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("unknown_change")));
+    let r = api(reqwest::Method::POST, "/v1/admin/users/999999/disable", &admin, None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("user_not_found")));
+    let audit = api(reqwest::Method::GET, "/v1/admin/users", &admin, None).json()["audit"].clone();
+    let about_lee: Vec<&str> = audit.as_array().unwrap().iter().filter(|a| a["target"] == email.as_str()).map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(about_lee, ["tokens_revoked", "password_reset", "user_enabled", "user_disabled", "user_created"], "newest first: {audit}");
+    assert!(!audit.to_string().contains(new_password), "passwords never reach the log");
+}
+
+#[test]
+fn the_last_admin_cannot_demote_or_disable_themselves() {
+    // An app of its own: the shared one's admin must stay one for the other tests.
+    let base = app();
+    let own = Arc::new(Accounts::open_in_memory(Limits::default()).unwrap());
+    const BOSS: &str = "boss@example.com";
+    let boss = own.create_user(BOSS, Some("Bo"), Role::Admin, PASSWORD).unwrap();
+    let helper = own.create_user("helper@example.com", Some("Hel"), Role::Agent, PASSWORD).unwrap();
+    let boss_token = own.create_token(BOSS).unwrap();
+    let url = serve(Arc::new(App { config: base.config.clone(), assistant: base.assistant.clone(), live: base.live.clone(), email: None, accounts: own }));
+
+    let mut bo = signed_in(&url, BOSS, PASSWORD);
+    let csrf = bo.csrf();
+    for (change, form) in [("role", vec![("csrf", csrf.as_str()), ("role", "agent")]), ("disable", vec![("csrf", csrf.as_str())])] {
+        let r = bo.post(&format!("/admin/users/{}/{change}", boss.id), &form);
+        assert_eq!(r.status, 409, "{change}: {}", r.text);
+        assert!(r.text.contains("data-code=\"last_admin\"") && r.text.contains("at least one active admin"), "a clear error: {}", r.text);
+    }
+    let own_api = |path: &str, body: Value| {
+        rt().block_on(async { reqwest::Client::new().post(format!("{url}{path}")).bearer_auth(&boss_token).json(&body).send().await.unwrap().json::<Value>().await.unwrap() })
+    };
+    assert_eq!(own_api(&format!("/v1/admin/users/{}/role", boss.id), json!({"role": "agent"}))["error"]["code"], "last_admin");
+    assert_eq!(own_api(&format!("/v1/admin/users/{}/disable", boss.id), json!({}))["error"]["code"], "last_admin");
+    assert_eq!(bo.get("/admin/users").status, 200, "still an admin");
+
+    // With a second admin, stepping down is fine, and takes effect in the open session.
+    let r = bo.post(&format!("/admin/users/{}/role", helper.id), &[("csrf", &csrf), ("role", "admin")]);
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r = bo.post(&format!("/admin/users/{}/role", boss.id), &[("csrf", &csrf), ("role", "agent")]);
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(bo.get("/admin/users").status, 403, "an agent now");
+    // The helper is now the last admin, with the same protection.
+    let mut hel = signed_in(&url, "helper@example.com", PASSWORD);
+    let csrf = hel.csrf();
+    assert_eq!(hel.post(&format!("/admin/users/{}/disable", helper.id), &[("csrf", &csrf)]).status, 409);
+}
+
+// --- Paging and full-text search -----------------------------------------------------------------
+
+/// A conversation straight in the journal with one customer turn and one reply.
+fn conversation_saying(channel: &str, customer: &str, reply: &str) -> String {
+    use shopkeep::journal::{ConversationState, TurnRecord};
+    let journal = &app().assistant.journal;
+    let id = uuid_like();
+    journal.create(&id, channel).unwrap();
+    let turn = |role: &str, text: &str| TurnRecord { conversation_id: id.clone(), role: role.into(), text: text.into(), intent: None, confidence: None, detail: json!({}), latency_ms: None };
+    journal.record(&id, &ConversationState::default(), "answered", &[turn("customer", customer), turn("assistant", reply)]).unwrap();
+    id
+}
+
+#[test]
+fn paging_shows_every_conversation_exactly_once_past_two_hundred() {
+    // A channel of this test's own keeps other tests' conversations out of the count.
+    let channel = "paging-test";
+    let mut made: Vec<String> = (0..260).map(|_| uuid_like()).collect();
+    for id in &made {
+        app().assistant.journal.create(id, channel).unwrap();
+    }
+    let t = token(AGENT);
+    let page = |query: &str| {
+        let r = api(reqwest::Method::GET, &format!("/v1/admin/conversations?channel={channel}{query}"), &t, None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()
+    };
+    let ids = |p: &Value| p["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+
+    // Default pages of 50, newest first; conversations started meanwhile do not shift them.
+    let mut seen = Vec::new();
+    let mut pages = vec![page("")];
+    assert_eq!(pages[0]["prev_cursor"], Value::Null);
+    loop {
+        let last = pages.last().unwrap().clone();
+        assert!(ids(&last).len() <= 50);
+        seen.extend(ids(&last));
+        app().assistant.journal.create(&uuid_like(), channel).unwrap();
+        match last["next_cursor"].as_str() {
+            Some(c) => pages.push(page(&format!("&cursor={c}"))),
+            None => break,
+        }
+    }
+    assert_eq!(pages.len(), 6, "260 in pages of 50");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), seen.len(), "nothing twice");
+    made.reverse();
+    assert_eq!(seen, made, "every one, newest first");
+
+    // Back again from the end, page by page.
+    let mut back = pages.last().unwrap()["prev_cursor"].as_str().map(String::from);
+    for expected in pages.iter().rev().skip(1) {
+        let p = page(&format!("&newer={}", back.clone().expect("a newer page")));
+        assert_eq!(ids(&p), ids(expected));
+        back = p["prev_cursor"].as_str().map(String::from);
+    }
+
+    // 200 at most a page.
+    let big = page("&limit=1000");
+    assert_eq!((ids(&big).len(), big["limit"].as_u64()), (200, Some(200)));
+    let rest = page(&format!("&limit=200&cursor={}", big["next_cursor"].as_str().unwrap()));
+    assert_eq!(rest["next_cursor"], Value::Null, "null at the end");
+    assert!(ids(&rest).len() >= 60);
+    let r = api(reqwest::Method::GET, "/v1/admin/conversations?cursor=not-a-cursor", &t, None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (422, Some("invalid_cursor")));
+
+    // On the page, the Older link keeps the filters and leads on.
+    let mut v = signed_in(&server(), AGENT, PASSWORD);
+    let first = v.get(&format!("/admin/conversations?channel={channel}&limit=100"));
+    assert_eq!(first.status, 200);
+    let marker = "rel=\"next\" href=\"";
+    let at = first.text.find(marker).expect("an Older link") + marker.len();
+    let older = first.text[at..].split('"').next().unwrap().replace("&amp;", "&");
+    assert!(older.contains(&format!("channel={channel}")) && older.contains("limit=100") && older.contains("cursor="), "{older}");
+    let second = v.get(&older);
+    assert_eq!(second.status, 200);
+    assert!(second.text.contains("rel=\"prev\"") && second.text.contains("Newer"), "a way back");
+    let r = v.get("/admin/conversations?cursor=zz");
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("invalid_cursor"));
+}
+
+#[test]
+fn full_text_search_finds_words_highlights_them_and_never_fails_on_what_is_typed() {
+    let word = format!("quokkafjord{}", std::process::id());
+    let id = conversation_saying("widget", &format!("<img src=x onerror=alert(1)> My {word} parcel is late"), "Sorry to hear that, lighthousekeeper here");
+    let t = token(AGENT);
+    let search = |q: &str| {
+        let r = api(reqwest::Method::GET, &format!("/v1/admin/conversations?q={}", enc(q)), &t, None);
+        assert_eq!(r.status, 200, "{q:?}: {}", r.text);
+        r.json()
+    };
+    let ids = |p: &Value| p["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let found = search(&word);
+    assert_eq!(ids(&found), vec![id.clone()]);
+    let snippet = found["conversations"][0]["snippet_html"].as_str().unwrap();
+    assert!(snippet.contains(&format!("<mark>{word}</mark>")) && snippet.contains("&lt;img") && !snippet.contains("<img"), "{snippet}");
+    assert_eq!(ids(&search(&word.to_uppercase())), vec![id.clone()], "any case");
+    assert_eq!(ids(&search(&word[..8])), vec![id.clone()], "the last word as a prefix");
+    assert_eq!(ids(&search(&format!("{word} parcel"))), vec![id.clone()], "all the words");
+    assert!(ids(&search(&format!("{word} umbrella"))).is_empty());
+    assert!(ids(&search("lighthousekeeper")).contains(&id), "replies are searched too");
+
+    for hostile in ["\"", "*", "NEAR(", "-", "", " ", "\"\"", "NEAR(a b", "a AND", "OR", "-parcel", "text:parcel", "parcel*)", "^", "{a b}", "'", "\\", "%", "\u{E000}x"] {
+        let r = api(reqwest::Method::GET, &format!("/v1/admin/conversations?q={}", enc(hostile)), &t, None);
+        assert_eq!(r.status, 200, "{hostile:?}: {}", r.text);
+    }
+    let mut v = signed_in(&server(), AGENT, PASSWORD);
+    for hostile in ["\"", "NEAR(", "-", "*"] {
+        assert_eq!(v.get(&format!("/admin/conversations?q={}", enc(hostile))).status, 200, "{hostile:?}");
+    }
+    let page = v.get(&format!("/admin/conversations?q={word}"));
+    assert!(page.text.contains(&format!("<mark>{word}</mark>")) && page.text.contains("&lt;img src=x") && !page.text.contains("<img src=x"), "{}", page.text);
+
+    // An erased customer's words no longer match.
+    let email = format!("erase-me-{}@example.com", std::process::id());
+    let gone = format!("zebracrossing{}", std::process::id());
+    let erased = conversation_saying("widget", &format!("I am {email} and my {gone} order is wrong"), "Let me check.");
+    assert_eq!(ids(&search(&gone)), vec![erased.clone()]);
+    let removed = shopkeep::privacy::erase_customer(&app().assistant.journal, app().assistant.orders.as_ref(), &email).unwrap();
+    assert_eq!(removed.conversation_ids, vec![erased]);
+    assert!(ids(&search(&gone)).is_empty());
+    assert!(app().assistant.journal.turns_matching(&gone).unwrap().is_empty(), "not in the index either");
+}
+
+#[test]
+fn an_admin_adds_a_colleague_with_the_users_page_in_a_browser_and_they_search_the_conversations() {
+    browser::executables();
+    let word = format!("pelicanbrief{}", std::process::id());
+    let id = conversation_saying("widget", &format!("Is the {word} lamp back in stock?"), "Yes, since Monday.");
+    let email = new_email("browser-agent");
+
+    let admin = Browser::start(1280, 900);
+    admin.goto(&format!("{}/admin/login", server()));
+    admin.wait_for("the login page", "return !!document.getElementById('email');");
+    admin.type_into(&admin.exec("return document.getElementById('email');", vec![]), ADMIN);
+    admin.type_into(&admin.exec("return document.getElementById('password');", vec![]), PASSWORD);
+    admin.click(&admin.exec("return document.querySelector('form button[type=submit]');", vec![]));
+    admin.wait_for("the queue", "return location.pathname === '/admin/handoffs';");
+    admin.click(&admin.exec("return document.querySelector('a[href=\"/admin/users\"]');", vec![]));
+    admin.wait_for("the users page", "return !!document.getElementById('new-email');");
+    admin.type_into(&admin.exec("return document.getElementById('new-email');", vec![]), &email);
+    admin.type_into(&admin.exec("return document.getElementById('new-name');", vec![]), "Bea");
+    admin.type_into(&admin.exec("return document.getElementById('new-password');", vec![]), PASSWORD);
+    admin.click(&admin.exec("return Array.from(document.querySelectorAll('button')).find(b => b.textContent === 'Add user');", vec![]));
+    let row = admin.wait_for("the new user in the table", &format!("const r = Array.from(document.querySelectorAll('tr[data-user]')).find(r => r.innerText.includes('{email}')); return r && r.innerText;"));
+    assert!(row.as_str().unwrap().contains("Bea") && row.as_str().unwrap().contains("agent"), "{row}");
+
+    // The colleague signs in and finds the conversation by a word from it.
+    let bea = Browser::start(1280, 900);
+    bea.goto(&format!("{}/admin/login", server()));
+    bea.wait_for("the login page", "return !!document.getElementById('email');");
+    bea.type_into(&bea.exec("return document.getElementById('email');", vec![]), &email);
+    bea.type_into(&bea.exec("return document.getElementById('password');", vec![]), PASSWORD);
+    bea.click(&bea.exec("return document.querySelector('form button[type=submit]');", vec![]));
+    bea.wait_for("the queue", "return location.pathname === '/admin/handoffs';");
+    bea.goto(&format!("{}/admin/conversations", server()));
+    bea.type_into(&bea.exec("return document.getElementById('q');", vec![]), &format!("{}\u{E007}", &word[..9]));
+    let marked = bea.wait_for("the highlighted match", "const m = document.querySelector('td.match mark'); return m && m.textContent;");
+    assert_eq!(marked.as_str(), Some(word.as_str()));
+    assert_eq!(bea.exec(&format!("return !!document.querySelector('a[href=\"/admin/conversations/{id}\"]');"), vec![]), true);
+}

@@ -78,6 +78,31 @@ fn erasing_a_customer_removes_their_conversations_and_nothing_else() {
 }
 
 #[test]
+fn an_erased_customers_words_are_gone_from_the_search_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shopkeep.db");
+    let store = store(&db);
+    let journal = Journal::open(&db).unwrap();
+    conversation(&journal, "c_typed", "my email is maya.chen@example.com and my cat is called Marmaduke", None);
+    conversation(&journal, "c_other", "my dog is called Marmalade", None);
+    assert_eq!(journal.turns_matching("Marmaduke").unwrap().len(), 1);
+    assert_eq!(journal.turns_matching("marma").unwrap().len(), 2, "prefix");
+
+    erase_customer(&journal, &store, MAYA).unwrap();
+    // Read from the index itself, not through the turns: no word of hers is left in it.
+    assert!(journal.turns_matching("Marmaduke").unwrap().is_empty());
+    assert!(journal.turns_matching("maya.chen@example.com").unwrap().is_empty());
+    assert_eq!(journal.turns_matching("marma").unwrap().len(), 1, "the other customer's stay");
+    let search = shopkeep::journal::ConversationFilter { q: Some("Marmaduke".into()), ..Default::default() };
+    assert!(journal.conversations_page(&search, &Default::default()).unwrap().conversations.is_empty());
+
+    // Purging takes the words of what it removes too.
+    purge_older_than(&journal, 30, OffsetDateTime::now_utc() + Duration::days(31)).unwrap();
+    assert!(journal.turns_matching("marma").unwrap().is_empty());
+    assert!(journal.turns_matching("thanks").unwrap().is_empty(), "the replies' words too");
+}
+
+#[test]
 fn an_email_that_is_a_pattern_matches_only_itself() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shopkeep.db");

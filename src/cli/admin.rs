@@ -50,7 +50,8 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Users => {
             for u in accounts.users()? {
-                println!("{:<32} {:<6} {:<20} {}", u.email, u.role, u.name, u.created_at);
+                let status = if u.disabled { "disabled" } else { "active" };
+                println!("{:<32} {:<6} {:<8} {:<20} {} (last sign-in: {})", u.email, u.role, status, u.name, u.created_at, u.last_login_at.as_deref().unwrap_or("never"));
             }
         }
     }

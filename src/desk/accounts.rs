@@ -1,6 +1,8 @@
 //! The desk's people and how they prove who they are: users (argon2id password hashes, a role),
 //! browser sessions (random 256-bit ids stored only as SHA-256 hashes, an expiry, a per-session
-//! CSRF token), per-user API tokens (stored hashed) and the login rate limit per client address.
+//! CSRF token), per-user API tokens (stored hashed), the login rate limit per client address,
+//! and what admins change about users (role, disabled, password, tokens), each change written to
+//! the `desk_audit` log with who made it.
 //!
 //! Tables live in the service's one SQLite database, beside the journal, under their own
 //! versioned migrations (`desk_migrations`). This module decides who someone is and what their
@@ -56,6 +58,12 @@ pub enum AccountError {
     Hash(String),
     #[error("desk database is newer than this binary (schema {0})")]
     NewerSchema(i64),
+    #[error("no user with id {0}")]
+    NoSuchUser(i64),
+    #[error("the desk must keep at least one active admin: make someone else an admin first")]
+    LastAdmin,
+    #[error("{0:?} is not a change to a user (role, disable, enable, password, revoke-tokens)")]
+    UnknownChange(String),
 }
 
 impl AccountError {
@@ -66,7 +74,9 @@ impl AccountError {
             Self::BadCredentials => "invalid_credentials",
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::UserExists(_) => "user_exists",
-            Self::UserNotFound(_) => "user_not_found",
+            Self::UserNotFound(_) | Self::NoSuchUser(_) => "user_not_found",
+            Self::LastAdmin => "last_admin",
+            Self::UnknownChange(_) => "unknown_change",
             Self::BadEmail(_) => "invalid_email",
             Self::BadRole(_) => "invalid_role",
             Self::WeakPassword => "weak_password",
@@ -119,7 +129,63 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub created_at: String,
+    /// A disabled user cannot sign in, and their sessions and tokens do not work.
+    pub disabled: bool,
+    pub last_login_at: Option<String>,
+    /// API tokens the user holds.
+    pub tokens: i64,
 }
+
+/// The columns [`user_row`] reads, of `desk_users u`.
+const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.created_at, u.disabled_at IS NOT NULL, u.last_login_at, (SELECT COUNT(*) FROM desk_tokens k WHERE k.user_id = u.id)";
+/// How many columns that is: what a query selects after them starts here.
+const USER_COLUMN_COUNT: usize = 8;
+
+/// What an admin changes about a user.
+#[derive(Debug, Clone)]
+pub enum UserChange {
+    Role(Role),
+    /// Signs them out everywhere and stops their tokens working, until enabled again.
+    Disable,
+    Enable,
+    /// A new password (their sessions end; tokens stay).
+    Password(String),
+    /// Deletes every API token they hold.
+    RevokeTokens,
+}
+
+impl UserChange {
+    /// The change named `kind` (`role`, `disable`, `enable`, `password`, `revoke-tokens`, as in
+    /// the desk's paths), with the role or password it needs.
+    pub fn parse(kind: &str, role: Option<&str>, password: Option<String>) -> Result<Self, AccountError> {
+        match kind {
+            "role" => Ok(Self::Role(role.unwrap_or_default().parse()?)),
+            "disable" => Ok(Self::Disable),
+            "enable" => Ok(Self::Enable),
+            "password" => Ok(Self::Password(password.unwrap_or_default())),
+            "revoke-tokens" => Ok(Self::RevokeTokens),
+            other => Err(AccountError::UnknownChange(other.to_string())),
+        }
+    }
+}
+
+/// One line of the audit log: who changed which user how.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    /// The acting person's email (`admin-token` for the configured token, `server` for the CLI).
+    pub actor: String,
+    /// `user_created`, `role_changed`, `user_disabled`, `user_enabled`, `password_reset`,
+    /// `tokens_revoked`.
+    pub action: String,
+    /// The user changed (their email).
+    pub target: String,
+    pub detail: String,
+}
+
+/// Who the audit log names for changes made with `shopkeep admin` on the server itself.
+const CLI_ACTOR: &str = "server";
 
 /// Who is acting: a user, or the holder of the configured `admin.api_token` (no user row).
 #[derive(Debug, Clone, Serialize)]
@@ -205,6 +271,22 @@ const MIGRATIONS: &[Migration] = &[Migration {
             created_at TEXT NOT NULL
         );
     ",
+},
+// User management from the desk: disabling, last sign-in, and the audit log of changes.
+Migration {
+    version: 2,
+    sql: "
+        ALTER TABLE desk_users ADD COLUMN disabled_at TEXT;
+        ALTER TABLE desk_users ADD COLUMN last_login_at TEXT;
+        CREATE TABLE desk_audit (
+            id     INTEGER PRIMARY KEY AUTOINCREMENT,
+            at     TEXT NOT NULL,
+            actor  TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+    ",
 }];
 
 /// The desk's users, sessions and tokens, plus the in-memory login limiter.
@@ -247,8 +329,18 @@ impl Accounts {
         Ok(Self { conn: Mutex::new(conn), limits, failures: Mutex::new(HashMap::new()) })
     }
 
-    /// Adds a user. Slow (argon2).
+    /// Adds a user from the server's command line (`shopkeep admin create-user`). Slow (argon2).
     pub fn create_user(&self, email: &str, name: Option<&str>, role: Role, password: &str) -> Result<User, AccountError> {
+        self.insert_user(CLI_ACTOR, email, name, role, password)
+    }
+
+    /// An admin adds a user from the desk. Slow (argon2).
+    pub fn add_user(&self, actor: &Staff, email: &str, name: Option<&str>, role: Role, password: &str) -> Result<User, AccountError> {
+        actor.require(Role::Admin)?;
+        self.insert_user(&actor.email, email, name, role, password)
+    }
+
+    fn insert_user(&self, actor: &str, email: &str, name: Option<&str>, role: Role, password: &str) -> Result<User, AccountError> {
         let email = normalise_email(email)?;
         if password.chars().count() < MIN_PASSWORD_CHARS {
             return Err(AccountError::WeakPassword);
@@ -256,22 +348,100 @@ impl Accounts {
         let name = name.map(str::trim).filter(|n| !n.is_empty()).map(String::from).unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
         let hash = hash_password(password)?;
         let created_at = crate::journal::now();
-        let conn = self.conn.lock();
-        match conn.execute(
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        match tx.execute(
             "INSERT INTO desk_users (email, name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![email, name, role.as_str(), hash, created_at],
         ) {
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(AccountError::UserExists(email)),
-            Err(e) => Err(e.into()),
-            Ok(_) => Ok(User { id: conn.last_insert_rowid(), email, name, role, created_at }),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => return Err(AccountError::UserExists(email)),
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
         }
+        let user = User { id: tx.last_insert_rowid(), email, name, role, created_at, disabled: false, last_login_at: None, tokens: 0 };
+        audit(&tx, actor, "user_created", &user.email, &format!("role {role}"))?;
+        tx.commit()?;
+        Ok(user)
     }
 
     /// Every user, by email.
     pub fn users(&self) -> Result<Vec<User>, AccountError> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare("SELECT id, email, name, role, created_at FROM desk_users ORDER BY email")?;
+        let mut stmt = conn.prepare(&format!("SELECT {USER_COLUMNS} FROM desk_users u ORDER BY u.email"))?;
         let rows = stmt.query_map([], user_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The user with this id.
+    pub fn user(&self, id: i64) -> Result<Option<User>, AccountError> {
+        Ok(user_by_id(&self.conn.lock(), id)?)
+    }
+
+    /// An admin changes a user; recorded in the audit log under `actor`. No change may leave the
+    /// desk without an active admin (`LastAdmin`): someone must still be able to manage users.
+    /// Disabling ends the user's sessions at once, and their tokens stop working (the lookups
+    /// skip disabled users; enabling brings the tokens back, `RevokeTokens` deletes them).
+    /// Slow for `Password` (argon2).
+    pub fn change_user(&self, actor: &Staff, id: i64, change: UserChange) -> Result<User, AccountError> {
+        actor.require(Role::Admin)?;
+        // Hashed before taking the lock: argon2 takes a while and sign-ins share the connection.
+        let new_hash = match &change {
+            UserChange::Password(p) if p.chars().count() < MIN_PASSWORD_CHARS => return Err(AccountError::WeakPassword),
+            UserChange::Password(p) => Some(hash_password(p)?),
+            _ => None,
+        };
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let user = user_by_id(&tx, id)?.ok_or(AccountError::NoSuchUser(id))?;
+        let leaves_no_admin = |tx: &rusqlite::Transaction<'_>| -> Result<bool, AccountError> {
+            let others: i64 = tx.query_row("SELECT COUNT(*) FROM desk_users WHERE role = 'admin' AND disabled_at IS NULL AND id != ?1", [id], |r| r.get(0))?;
+            Ok(user.role == Role::Admin && !user.disabled && others == 0)
+        };
+        let now = crate::journal::now();
+        match change {
+            UserChange::Role(role) if role == user.role => {}
+            UserChange::Role(role) => {
+                if role != Role::Admin && leaves_no_admin(&tx)? {
+                    return Err(AccountError::LastAdmin);
+                }
+                tx.execute("UPDATE desk_users SET role = ?2 WHERE id = ?1", params![id, role.as_str()])?;
+                audit(&tx, &actor.email, "role_changed", &user.email, &format!("{} → {role}", user.role))?;
+            }
+            UserChange::Disable if user.disabled => {}
+            UserChange::Disable => {
+                if leaves_no_admin(&tx)? {
+                    return Err(AccountError::LastAdmin);
+                }
+                tx.execute("UPDATE desk_users SET disabled_at = ?2 WHERE id = ?1", params![id, now])?;
+                let sessions = tx.execute("DELETE FROM desk_sessions WHERE user_id = ?1", [id])?;
+                audit(&tx, &actor.email, "user_disabled", &user.email, &format!("{sessions} sessions ended"))?;
+            }
+            UserChange::Enable if !user.disabled => {}
+            UserChange::Enable => {
+                tx.execute("UPDATE desk_users SET disabled_at = NULL WHERE id = ?1", [id])?;
+                audit(&tx, &actor.email, "user_enabled", &user.email, "")?;
+            }
+            UserChange::Password(_) => {
+                tx.execute("UPDATE desk_users SET password_hash = ?2 WHERE id = ?1", params![id, new_hash])?;
+                // Whoever knew the old password may hold a session: it ends with it.
+                let sessions = tx.execute("DELETE FROM desk_sessions WHERE user_id = ?1", [id])?;
+                audit(&tx, &actor.email, "password_reset", &user.email, &format!("{sessions} sessions ended"))?;
+            }
+            UserChange::RevokeTokens => {
+                let tokens = tx.execute("DELETE FROM desk_tokens WHERE user_id = ?1", [id])?;
+                audit(&tx, &actor.email, "tokens_revoked", &user.email, &format!("{tokens} tokens"))?;
+            }
+        }
+        let changed = user_by_id(&tx, id)?.ok_or(AccountError::NoSuchUser(id))?;
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// The latest `limit` audit entries, newest first.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, AccountError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare("SELECT id, at, actor, action, target, detail FROM desk_audit ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| Ok(AuditEntry { id: r.get(0)?, at: r.get(1)?, actor: r.get(2)?, action: r.get(3)?, target: r.get(4)?, detail: r.get(5)? }))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -285,7 +455,8 @@ impl Accounts {
             Some((u, h)) => (Some(u), h),
             None => (None, DUMMY_HASH.clone()),
         };
-        let ok = verify_password(password, &hash) && user.is_some();
+        // A disabled user's right password is refused like a wrong one (after the same work).
+        let ok = verify_password(password, &hash) && user.as_ref().is_some_and(|u| !u.disabled);
         let Some(user) = user.filter(|_| ok) else {
             let mut failures = self.failures.lock();
             // Many addresses failing once each must not grow the map without bound.
@@ -303,6 +474,7 @@ impl Accounts {
         let conn = self.conn.lock();
         // Expired sessions go whenever someone logs in: no background sweeper needed.
         conn.execute("DELETE FROM desk_sessions WHERE expires_at <= ?1", [now])?;
+        conn.execute("UPDATE desk_users SET last_login_at = ?2 WHERE id = ?1", params![user.id, crate::journal::now()])?;
         conn.execute(
             "INSERT INTO desk_sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![sha256_hex(&id), user.id, csrf, now, expires_at],
@@ -327,10 +499,13 @@ impl Accounts {
         let conn = self.conn.lock();
         let row = conn
             .query_row(
-                "SELECT u.id, u.email, u.name, u.role, u.created_at, s.csrf, s.expires_at
-                 FROM desk_sessions s JOIN desk_users u ON u.id = s.user_id WHERE s.id_hash = ?1",
+                // Disabling deletes the sessions too; the check here holds whatever the order.
+                &format!(
+                    "SELECT {USER_COLUMNS}, s.csrf, s.expires_at
+                     FROM desk_sessions s JOIN desk_users u ON u.id = s.user_id WHERE s.id_hash = ?1 AND u.disabled_at IS NULL"
+                ),
                 [sha256_hex(id)],
-                |r| Ok((user_row(r)?, r.get::<_, String>(5)?, r.get::<_, i64>(6)?)),
+                |r| Ok((user_row(r)?, r.get::<_, String>(USER_COLUMN_COUNT)?, r.get::<_, i64>(USER_COLUMN_COUNT + 1)?)),
             )
             .optional()?;
         match row {
@@ -370,7 +545,7 @@ impl Accounts {
         let conn = self.conn.lock();
         let user = conn
             .query_row(
-                "SELECT u.id, u.email, u.name, u.role, u.created_at FROM desk_tokens t JOIN desk_users u ON u.id = t.user_id WHERE t.token_hash = ?1",
+                &format!("SELECT {USER_COLUMNS} FROM desk_tokens t JOIN desk_users u ON u.id = t.user_id WHERE t.token_hash = ?1 AND u.disabled_at IS NULL"),
                 [sha256_hex(token)],
                 user_row,
             )
@@ -386,21 +561,38 @@ impl Accounts {
     fn user_with_hash(&self, email: &str) -> Result<Option<(User, String)>, AccountError> {
         let conn = self.conn.lock();
         Ok(conn
-            .query_row("SELECT id, email, name, role, created_at, password_hash FROM desk_users WHERE email = ?1", [email], |r| Ok((user_row(r)?, r.get::<_, String>(5)?)))
+            .query_row(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM desk_users u WHERE u.email = ?1"), [email], |r| Ok((user_row(r)?, r.get::<_, String>(USER_COLUMN_COUNT)?)))
             .optional()?)
     }
 }
 
+/// A user from the first [`USER_COLUMN_COUNT`] columns ([`USER_COLUMNS`]).
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(3)?;
     Ok(User {
         id: r.get(0)?,
         email: r.get(1)?,
         name: r.get(2)?,
-        // Only `create_user` writes roles, from a parsed `Role`.
+        // Roles are only ever written from a parsed `Role`.
         role: role.parse().unwrap_or(Role::Agent),
         created_at: r.get(4)?,
+        disabled: r.get(5)?,
+        last_login_at: r.get(6)?,
+        tokens: r.get(7)?,
     })
+}
+
+fn user_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
+    conn.query_row(&format!("SELECT {USER_COLUMNS} FROM desk_users u WHERE u.id = ?1"), [id], user_row).optional()
+}
+
+/// Records a change to a user, in the caller's transaction.
+fn audit(conn: &Connection, actor: &str, action: &str, target: &str, detail: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO desk_audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![crate::journal::now(), actor, action, target, detail],
+    )?;
+    Ok(())
 }
 
 fn normalise_email(email: &str) -> Result<String, AccountError> {
@@ -454,5 +646,27 @@ mod tests {
         let (_, hash) = a.user_with_hash("priya@example.com").unwrap().unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         assert!(!hash.contains("correct horse"));
+    }
+
+    #[test]
+    fn no_change_leaves_the_desk_without_an_active_admin() {
+        let a = Accounts::open_in_memory(Limits::default()).unwrap();
+        let ada = a.create_user("ada@example.com", None, Role::Admin, "correct horse battery").unwrap();
+        let sam = a.create_user("sam@example.com", None, Role::Agent, "correct horse battery").unwrap();
+        // Not even the configured token's holder, who has no user row to lock out.
+        let token = Staff::token_admin();
+        assert!(matches!(a.change_user(&token, ada.id, UserChange::Disable), Err(AccountError::LastAdmin)));
+        assert!(matches!(a.change_user(&token, ada.id, UserChange::Role(Role::Agent)), Err(AccountError::LastAdmin)));
+        // A disabled admin does not count: making Sam an admin and disabling him changes nothing.
+        a.change_user(&token, sam.id, UserChange::Role(Role::Admin)).unwrap();
+        a.change_user(&token, sam.id, UserChange::Disable).unwrap();
+        assert!(matches!(a.change_user(&token, ada.id, UserChange::Disable), Err(AccountError::LastAdmin)));
+        a.change_user(&token, sam.id, UserChange::Enable).unwrap();
+        assert!(a.change_user(&token, ada.id, UserChange::Disable).unwrap().disabled);
+        let agent = Staff::from_user(a.user(ada.id).unwrap().unwrap());
+        assert!(matches!(a.change_user(&Staff { role: Role::Agent, ..agent }, sam.id, UserChange::Enable), Err(AccountError::Forbidden(Role::Admin))));
+        let log: Vec<String> = a.audit_log(10).unwrap().into_iter().map(|e| format!("{} {} {}", e.actor, e.action, e.target)).collect();
+        assert_eq!(log[0], "admin-token user_disabled ada@example.com");
+        assert_eq!(log.last().unwrap(), "server user_created ada@example.com");
     }
 }

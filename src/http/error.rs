@@ -50,7 +50,10 @@ impl From<crate::retrieve::RetrieveError> for ApiError {
 
 impl From<crate::journal::JournalError> for ApiError {
     fn from(e: crate::journal::JournalError) -> Self {
-        Self::internal(e.to_string())
+        match e {
+            crate::journal::JournalError::BadCursor => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor", e.to_string()),
+            other => Self::internal(other.to_string()),
+        }
     }
 }
 
@@ -68,7 +71,8 @@ impl From<crate::desk::accounts::AccountError> for ApiError {
             Forbidden(_) => StatusCode::FORBIDDEN,
             TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             UserExists(_) => StatusCode::CONFLICT,
-            UserNotFound(_) => StatusCode::NOT_FOUND,
+            UserNotFound(_) | NoSuchUser(_) | UnknownChange(_) => StatusCode::NOT_FOUND,
+            LastAdmin => StatusCode::CONFLICT,
             BadEmail(_) | BadRole(_) | WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
             Sqlite(_) | Hash(_) | NewerSchema(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

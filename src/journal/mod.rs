@@ -4,14 +4,17 @@
 //!
 //! The journal records what happened; it does not decide anything. The desk reads it.
 //! [`live`] pushes turns written outside a customer's request (a person's reply) to whoever is
-//! watching the conversation.
+//! watching the conversation. `search` finds conversations for the desk: full-text search of
+//! the turns and paging through the list.
 
 mod email;
 mod learn;
 pub mod live;
+mod search;
 
 pub use email::EmailRecord;
 pub use learn::{Centroid, ClusterRecord, GapRecord, NewGap};
+pub use search::{fts_query, ConversationPage, PageParams, DEFAULT_PAGE, MARK_END, MARK_START, MAX_PAGE};
 
 use std::path::Path;
 
@@ -25,6 +28,8 @@ pub enum JournalError {
     Sqlite(#[from] rusqlite::Error),
     #[error("journal record {id}: {message}")]
     Corrupt { id: String, message: String },
+    #[error("the page cursor is not one this listing gave out (give cursor or newer, not both)")]
+    BadCursor,
 }
 
 /// What the assistant carries from one turn to the next.
@@ -140,7 +145,8 @@ pub struct ConversationFilter {
     pub from: Option<String>,
     /// Started on or before this day (`YYYY-MM-DD`).
     pub to: Option<String>,
-    /// Words in any turn (case-insensitive substring).
+    /// Words in any turn (full-text: whole words, the last one also as a prefix; see
+    /// [`fts_query`]).
     pub q: Option<String>,
 }
 
@@ -158,6 +164,10 @@ pub struct ConversationSummary {
     pub first_message: Option<String>,
     /// The latest intent understood.
     pub intent: Option<String>,
+    /// With a search: a passage of the first matching turn, the matches between [`MARK_START`]
+    /// and [`MARK_END`] (raw text: whoever shows it escapes it).
+    #[serde(skip)]
+    pub snippet: Option<String>,
 }
 
 /// Counts over the whole journal, for the desk's metrics.
@@ -175,9 +185,6 @@ pub struct JournalStats {
     /// Customers' ratings of replies: (`up` or `down`, count).
     pub feedback: Vec<(String, i64)>,
 }
-
-/// Most conversations one listing returns.
-pub const MAX_LISTED: i64 = 200;
 
 /// The journal over one SQLite database.
 pub struct Journal {
@@ -286,6 +293,8 @@ impl Journal {
         conn.execute_batch(email::SCHEMA)?;
         // Added with the knowledge base that grows (see `learn`).
         conn.execute_batch(learn::SCHEMA)?;
+        // Added with the desk's paging and full-text search; fills the index of older databases.
+        search::init(&conn)?;
         for (table, column, ty) in ADDED_COLUMNS {
             let present: bool = conn.query_row(&format!("SELECT EXISTS(SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"), [column], |r| r.get(0))?;
             if !present {
@@ -476,43 +485,6 @@ impl Journal {
         let feedback = pairs("SELECT rating, COUNT(*) FROM feedback GROUP BY 1 ORDER BY 1 DESC")?;
         Ok(JournalStats { outcomes, handoff_reasons, intents, latencies_ms, daily, feedback })
     }
-
-    /// Conversations matching `f`, most recently active first, at most [`MAX_LISTED`].
-    pub fn find_conversations(&self, f: &ConversationFilter) -> Result<Vec<ConversationSummary>, JournalError> {
-        let blank = |o: &Option<String>| o.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
-        let q = blank(&f.q).map(|q| format!("%{}%", like_literal(&q)));
-        // `to` is a day: everything started before the next one (RFC 3339 sorts as text).
-        let to = blank(&f.to).map(|d| format!("{d}T99"));
-        let conn = self.conn.lock();
-        let mut stmt = conn.prepare(
-            "SELECT c.id, c.channel, c.created_at, c.updated_at, c.outcome, c.customer_id,
-                    (SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id),
-                    (SELECT text FROM turns t WHERE t.conversation_id = c.id AND t.role = 'customer' ORDER BY t.id LIMIT 1),
-                    (SELECT intent FROM turns t WHERE t.conversation_id = c.id AND t.role = 'customer' AND t.intent IS NOT NULL ORDER BY t.id DESC LIMIT 1)
-             FROM conversations c
-             WHERE (?1 IS NULL OR c.channel = ?1)
-               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM turns t WHERE t.conversation_id = c.id AND t.role = 'customer' AND t.intent = ?2))
-               AND (?3 IS NULL OR c.outcome = ?3)
-               AND (?4 IS NULL OR c.created_at >= ?4)
-               AND (?5 IS NULL OR c.created_at < ?5)
-               AND (?6 IS NULL OR EXISTS (SELECT 1 FROM turns t WHERE t.conversation_id = c.id AND t.text LIKE ?6 ESCAPE '\\'))
-             ORDER BY c.updated_at DESC, c.id LIMIT ?7",
-        )?;
-        let rows = stmt.query_map(params![blank(&f.channel), blank(&f.intent), blank(&f.outcome), blank(&f.from), to, q, MAX_LISTED], |r| {
-            Ok(ConversationSummary {
-                id: r.get(0)?,
-                channel: r.get(1)?,
-                created_at: r.get(2)?,
-                updated_at: r.get(3)?,
-                outcome: r.get(4)?,
-                customer_id: r.get(5)?,
-                turns: r.get(6)?,
-                first_message: r.get(7)?,
-                intent: r.get(8)?,
-            })
-        })?;
-        rows.collect::<Result<_, _>>().map_err(Into::into)
-    }
 }
 
 /// Deleting: erasure and retention (see `privacy`).
@@ -624,9 +596,4 @@ fn handoff_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HandoffRecord> {
         resolved_by: r.get(8)?,
         resolved_at: r.get(9)?,
     })
-}
-
-/// `%`, `_` and `\` taken literally in a LIKE pattern (with `ESCAPE '\'`).
-fn like_literal(s: &str) -> String {
-    s.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect()
 }

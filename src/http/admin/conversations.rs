@@ -1,7 +1,9 @@
-//! `GET /admin/conversations` (filter by channel, intent, outcome and dates; search the turns'
-//! text) and `GET /admin/conversations/{id}` (transcript, citations, gate decisions with their
-//! scores, hand-offs, actions with before and after). The same as JSON: `GET
-//! /v1/admin/conversations[?…]` and `GET /v1/admin/conversations/{id}`.
+//! `GET /admin/conversations` (filter by channel, intent, outcome and dates; full-text search of
+//! the turns with the match shown; paged newest first, the filters riding along on the Older and
+//! Newer links) and `GET /admin/conversations/{id}` (transcript, citations, gate decisions with
+//! their scores, hand-offs, actions with before and after). The same as JSON: `GET
+//! /v1/admin/conversations[?…&cursor=&newer=&limit=]` (with `next_cursor`, `prev_cursor`) and
+//! `GET /v1/admin/conversations/{id}`.
 
 use std::sync::Arc;
 
@@ -24,7 +26,7 @@ use crate::{
     app::App,
     desk::{self, ConversationRecord},
     http::{auth::Admin, ApiError},
-    journal::{ConversationFilter, ConversationSummary},
+    journal::{ConversationFilter, ConversationPage, ConversationSummary, PageParams, MARK_END, MARK_START},
     privacy::for_log,
 };
 
@@ -57,11 +59,14 @@ fn list_html(list: &[ConversationSummary], mask: bool) -> String {
     if list.is_empty() {
         return "<p class=\"muted\">No conversations match.</p>".into();
     }
+    let searched = list.iter().any(|c| c.snippet.is_some());
     let rows: String = list
         .iter()
         .map(|c| {
+            let matched = if searched { format!("<td class=\"match\">{}</td>", c.snippet.as_deref().map(|s| snippet_html(s, mask)).unwrap_or_default()) } else { String::new() };
             format!(
-                "<tr><td><a href=\"/admin/conversations/{id}\">{short}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><a href=\"/admin/conversations/{id}\">{short}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{matched}</tr>",
+                esc(&c.created_at),
                 esc(&c.updated_at),
                 esc(&c.channel),
                 esc(c.intent.as_deref().unwrap_or("")),
@@ -73,7 +78,70 @@ fn list_html(list: &[ConversationSummary], mask: bool) -> String {
             )
         })
         .collect();
-    format!("<table><thead><tr><th>Conversation</th><th>Last active</th><th>Channel</th><th>Intent</th><th>Outcome</th><th>Turns</th><th>First message</th></tr></thead><tbody>{rows}</tbody></table>")
+    let match_head = if searched { "<th>Match</th>" } else { "" };
+    format!("<table><thead><tr><th>Conversation</th><th>Started</th><th>Last active</th><th>Channel</th><th>Intent</th><th>Outcome</th><th>Turns</th><th>First message</th>{match_head}</tr></thead><tbody>{rows}</tbody></table>")
+}
+
+/// A search snippet as markup: the text escaped, then the journal's match markers turned into
+/// `<mark>`. Markers are only honoured in order (a stray one a customer typed cannot leave a tag
+/// open or close one that is not). With masking on, a snippet that holds personal data is shown
+/// masked and without highlights, since masking text cut by markers could miss some of it.
+fn snippet_html(snippet: &str, mask: bool) -> String {
+    if mask {
+        let plain: String = snippet.chars().filter(|c| *c != MARK_START && *c != MARK_END).collect();
+        let masked = for_log(&plain, true);
+        if masked != plain {
+            return esc(&masked);
+        }
+    }
+    let mut out = String::new();
+    let mut open = false;
+    for part in esc(snippet).split_inclusive([MARK_START, MARK_END]) {
+        let (text, marker) = match part.chars().last() {
+            Some(m) if m == MARK_START || m == MARK_END => (&part[..part.len() - m.len_utf8()], Some(m)),
+            _ => (part, None),
+        };
+        out.push_str(text);
+        match marker {
+            Some(m) if m == MARK_START && !open => {
+                out.push_str("<mark>");
+                open = true;
+            }
+            Some(m) if m == MARK_END && open => {
+                out.push_str("</mark>");
+                open = false;
+            }
+            _ => {}
+        }
+    }
+    if open {
+        out.push_str("</mark>");
+    }
+    out
+}
+
+/// `/admin/conversations?…` with the filters and `extra` (a page's cursor), for the paging links.
+fn list_url(f: &ConversationFilter, extra: &[(&str, &str)], limit: Option<usize>) -> String {
+    let limit = limit.map(|l| l.to_string());
+    let pairs = [("q", &f.q), ("channel", &f.channel), ("outcome", &f.outcome), ("intent", &f.intent), ("from", &f.from), ("to", &f.to)]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| (k, v)))
+        .chain(limit.as_deref().map(|l| ("limit", l)))
+        .chain(extra.iter().copied());
+    let query: Vec<String> = pairs.map(|(k, v)| format!("{k}={}", url_encode(v))).collect();
+    format!("/admin/conversations?{}", query.join("&"))
+}
+
+/// Percent-encodes all but the unreserved characters (RFC 3986).
+fn url_encode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+fn pager(f: &ConversationFilter, p: &ConversationPage, asked_limit: Option<usize>) -> String {
+    let newer = p.prev_cursor.as_deref().map(|c| format!("<a rel=\"prev\" href=\"{}\">← Newer</a>", esc(&list_url(f, &[("newer", c)], asked_limit)))).unwrap_or_default();
+    let older = p.next_cursor.as_deref().map(|c| format!("<a rel=\"next\" href=\"{}\">Older →</a>", esc(&list_url(f, &[("cursor", c)], asked_limit)))).unwrap_or_default();
+    let newest = if p.prev_cursor.is_some() { format!("<a href=\"{}\">Newest</a>", esc(&list_url(f, &[], asked_limit))) } else { String::new() };
+    format!("<nav class=\"pager\">{newest} {newer} {older}</nav>")
 }
 
 fn valid_day(d: &Option<String>) -> bool {
@@ -88,16 +156,27 @@ fn check(f: &ConversationFilter) -> Result<(), ApiError> {
     }
 }
 
-pub async fn list(desk: Desk, State(app): State<Arc<App>>, query: Result<Query<ConversationFilter>, QueryRejection>) -> Response {
+pub async fn list(desk: Desk, State(app): State<Arc<App>>, query: Result<Query<ConversationFilter>, QueryRejection>, paging: Result<Query<PageParams>, QueryRejection>) -> Response {
     let f = query.map(|Query(f)| f).unwrap_or_default();
     if let Err(e) = check(&f) {
         return desk.error(e);
     }
+    let paging = match paging {
+        Ok(Query(p)) => p,
+        Err(e) => return desk.error(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text())),
+    };
+    let asked_limit = paging.limit;
     let filter = f.clone();
     let journal = app.assistant.journal.clone();
-    match blocking(move || journal.find_conversations(&filter)).await {
-        Ok(list) => {
-            let body = format!("<h1>Conversations</h1>{}<p class=\"muted\">{} shown (latest first, at most {}).</p>{}", filter_form(&f), list.len(), crate::journal::MAX_LISTED, list_html(&list, app.config.privacy.mask_logs));
+    match blocking(move || journal.conversations_page(&filter, &paging)).await {
+        Ok(p) => {
+            let body = format!(
+                "<h1>Conversations</h1>{}<p class=\"muted\">Newest first, {} a page.</p>{}{}",
+                filter_form(&f),
+                p.limit,
+                list_html(&p.conversations, app.config.privacy.mask_logs),
+                pager(&f, &p, asked_limit),
+            );
             Html(page("Conversations", Some(&desk.viewer()), "/admin/conversations", &body)).into_response()
         }
         Err(e) => desk.error(e),
@@ -135,17 +214,46 @@ fn render(desk: &Desk, r: &ConversationRecord, mask: bool) -> String {
     )
 }
 
-pub async fn api_list(_: Admin, State(app): State<Arc<App>>, query: Result<Query<ConversationFilter>, QueryRejection>) -> Result<Json<Value>, ApiError> {
-    let Query(f) = query.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text()))?;
+pub async fn api_list(_: Admin, State(app): State<Arc<App>>, query: Result<Query<ConversationFilter>, QueryRejection>, paging: Result<Query<PageParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+    let rejected = |e: QueryRejection| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text());
+    let Query(f) = query.map_err(rejected)?;
+    let Query(paging) = paging.map_err(rejected)?;
     check(&f)?;
     let mask = app.config.privacy.mask_logs;
-    let mut list = blocking(move || app.assistant.journal.find_conversations(&f)).await?;
-    for c in &mut list {
-        c.first_message = c.first_message.take().map(|m| for_log(&m, mask).into_owned());
-    }
-    Ok(Json(json!({ "conversations": list })))
+    let p = blocking(move || app.assistant.journal.conversations_page(&f, &paging)).await?;
+    let conversations: Vec<Value> = p
+        .conversations
+        .iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).unwrap_or_default();
+            v["first_message"] = json!(c.first_message.as_deref().map(|m| for_log(m, mask)));
+            v["snippet_html"] = json!(c.snippet.as_deref().map(|s| snippet_html(s, mask)));
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "conversations": conversations, "next_cursor": p.next_cursor, "prev_cursor": p.prev_cursor, "limit": p.limit })))
 }
 
 pub async fn api_show(_: Admin, State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<ConversationRecord>, ApiError> {
     Ok(Json(blocking(move || desk::conversation(&app.assistant.journal, app.assistant.orders.as_ref(), &id)).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_are_escaped_and_only_the_markers_become_marks() {
+        let s = format!("<b>{MARK_START}refund{MARK_END}</b> & more");
+        assert_eq!(snippet_html(&s, false), "&lt;b&gt;<mark>refund</mark>&lt;/b&gt; &amp; more");
+        // Stray markers (typed by a customer) never leave a tag unbalanced.
+        assert_eq!(snippet_html(&format!("{MARK_END}a{MARK_START}b{MARK_START}c"), false), "a<mark>bc</mark>");
+        assert_eq!(snippet_html(&format!("write to {MARK_START}maya{MARK_END}.chen@example.com"), true), "write to m***@example.com");
+    }
+
+    #[test]
+    fn paging_links_carry_the_filters() {
+        let f = ConversationFilter { q: Some("a&b c".into()), channel: Some("widget".into()), ..Default::default() };
+        assert_eq!(list_url(&f, &[("cursor", "ab12")], Some(20)), "/admin/conversations?q=a%26b%20c&channel=widget&limit=20&cursor=ab12");
+    }
 }

@@ -1,8 +1,8 @@
 //! The team's desk: server-rendered pages under `/admin` behind a login, and their JSON twins
 //! under `/v1/admin` (and `/v1/handoffs`) behind bearer tokens. Each file here serves one
 //! resource, its page and its JSON: [`handoffs`] (pages; the JSON is `http::handoffs`),
-//! [`conversations`], [`actions`], [`metrics`], [`users`], [`suggestions`] (the
-//! knowledge base that grows); [`login`] signs people in and out; [`session`] is
+//! [`conversations`], [`actions`], [`metrics`], [`users`] (managing them), [`suggestions`]
+//! (the knowledge base that grows); [`login`] signs people in and out; [`session`] is
 //! the cookie, the signed-in person and the CSRF check of every POST form; [`html`] the markup.
 //!
 //! Handlers convert, call `desk` (and `desk::accounts`) on the blocking pool, and map errors; they
@@ -48,7 +48,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/admin/actions", get(actions::list))
         .route("/admin/actions/{id}/revert", post(actions::revert))
         .route("/admin/metrics", get(metrics::show))
-        .route("/admin/users", get(users::list))
+        .route("/admin/users", get(users::list).post(users::create))
+        .route("/admin/users/{id}/{change}", post(users::apply))
         .route("/admin/suggestions", get(suggestions::list))
         .route("/admin/suggestions/{id}", get(suggestions::show))
         .route("/admin/suggestions/{id}/approve", post(suggestions::approve))
@@ -56,7 +57,8 @@ pub fn routes() -> Router<Arc<App>> {
         .layer(axum::middleware::map_response(page_headers));
     let api = Router::new()
         .route("/v1/admin/me", get(users::me))
-        .route("/v1/admin/users", get(users::api_list))
+        .route("/v1/admin/users", get(users::api_list).post(users::api_create))
+        .route("/v1/admin/users/{id}/{change}", post(users::api_apply))
         .route("/v1/admin/conversations", get(conversations::api_list))
         .route("/v1/admin/conversations/{id}", get(conversations::api_show))
         .route("/v1/admin/metrics", get(metrics::api))
