@@ -355,25 +355,56 @@ fn run_tiles(tiles: &[Tile], parallel: bool, run: impl Fn(&Tile) + Sync + Send) 
     }
 }
 
-/// `dst[m×n] = bias (broadcast over rows) + lhs[m×k] · W[k×n]`, row-major activations.
-fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
+/// What [`linear`] applies to its output after the product.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Act {
+    None,
+    /// The exact GELU, applied per tile while the tile is still in cache (the feed-forward
+    /// input); a separate pass over the whole `[tokens, intermediate]` matrix ran on one thread.
+    Gelu,
+}
+
+/// `dst[m×n] = act(bias (broadcast over rows) + lhs[m×k] · W[k×n])`, row-major activations.
+fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act: Act) {
     let (k, n) = (w.k, w.n);
     assert!(dst.len() == m * n && lhs.len() == m * k && bias.len() == n, "linear: shapes");
-    for row in dst.chunks_exact_mut(n) {
-        row.copy_from_slice(bias);
-    }
     let threads = rayon::current_num_threads();
     let work = m * n * k;
+    // Each tile writes the bias into its own rows × columns before the product and applies the
+    // activation after it: both then run on the tile's thread, on data already in its cache,
+    // instead of as serial passes over the whole output. Both closures are only called with one tile's rows (`< m`) and columns (`≤ n`), and tiles
+    // are disjoint, so each touches `dst` only where no other thread does.
+    let d = dst.as_mut_ptr() as usize;
+    let prologue = |(r0, r1): (usize, usize), (c0, c1): (usize, usize)| {
+        for r in r0..r1 {
+            // SAFETY: row `r`, columns `c0..c1` of the `m × n` floats of `dst`, owned by this
+            // tile (see above).
+            unsafe { std::slice::from_raw_parts_mut((d as *mut f32).add(r * n + c0), c1 - c0) }.copy_from_slice(&bias[c0..c1]);
+        }
+    };
+    let epilogue = |(r0, r1): (usize, usize), (c0, c1): (usize, usize)| {
+        if act == Act::Gelu {
+            for r in r0..r1 {
+                // SAFETY: as in the prologue: this tile's part of row `r` of `dst`.
+                gelu(unsafe { std::slice::from_raw_parts_mut((d as *mut f32).add(r * n + c0), c1 - c0) });
+            }
+        }
+    };
+    let cols = |(q0, q1): (usize, usize)| (2 * q0 * PANEL, 2 * q1 * PANEL);
     #[cfg(target_arch = "x86_64")]
     if let Some(q) = &w.int8 {
         let mut xq = vec![0u8; m * k];
         let mut rq = vec![vnni::RowQuant { scale: 1.0, zero: 0 }; m];
         quantize_rows(lhs, k, &mut xq, &mut rq);
-        let (d, x, r) = (dst.as_mut_ptr() as usize, xq.as_ptr() as usize, rq.as_ptr() as usize);
-        // SAFETY: `int8` is only set when AVX-512F and VNNI were detected, for `k % 4 == 0` and
-        // `n % 32 == 0`, with the layout `Weight::quantize` builds for exactly `k × n`; `xq` and
-        // `rq` hold `m` rows; tiles cover disjoint rows × columns of `dst`.
-        let run = |&(rows, cols): &Tile| unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, cols) };
+        let (x, r) = (xq.as_ptr() as usize, rq.as_ptr() as usize);
+        let run = |&(rows, pairs): &Tile| {
+            prologue(rows, cols(pairs));
+            // SAFETY: `int8` is only set when AVX-512F and VNNI were detected, for `k % 4 == 0`
+            // and `n % 32 == 0`, with the layout `Weight::quantize` builds for exactly `k × n`;
+            // `xq` and `rq` hold `m` rows; tiles cover disjoint rows × columns of `dst`.
+            unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, pairs) };
+            epilogue(rows, cols(pairs));
+        };
         // An int8 product costs about a quarter of the f32 one, so threads pay off only later.
         run_tiles(&tiles(m, k, n, 1), threads > 1 && work >= 4 * PARALLEL_MIN, run);
         return;
@@ -381,19 +412,29 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
     #[cfg(target_arch = "x86_64")]
     if w.packed {
         let tiles = tiles(m, k, n, 4);
-        let (d, x, wp) = (dst.as_mut_ptr() as usize, lhs.as_ptr() as usize, w.data.as_ptr() as usize);
-        // SAFETY: `packed` is only set when AVX-512F was detected; the shapes were asserted
-        // above and the packed layout is built by `Weight::new` for exactly `k × n`; tiles cover
-        // disjoint rows × columns of `dst`, so no two threads write the same element.
-        let run = |&(rows, cols): &Tile| unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, rows, cols) };
+        let (x, wp) = (lhs.as_ptr() as usize, w.data.as_ptr() as usize);
+        let run = |&(rows, pairs): &Tile| {
+            prologue(rows, cols(pairs));
+            // SAFETY: `packed` is only set when AVX-512F was detected; the shapes were asserted
+            // above and the packed layout is built by `Weight::new` for exactly `k × n`; tiles
+            // cover disjoint rows × columns of `dst`, so no two threads write the same element.
+            unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, rows, pairs) };
+            epilogue(rows, cols(pairs));
+        };
         run_tiles(&tiles, threads > 1 && work >= PARALLEL_MIN, run);
         return;
+    }
+    for row in dst.chunks_exact_mut(n) {
+        row.copy_from_slice(bias);
     }
     let par = if work >= PARALLEL_GEMM_MIN && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
     // SAFETY: the slices have exactly the sizes and row-major strides passed (asserted above),
     // and `dst` does not alias the inputs.
     unsafe {
         gemm(m, n, k, dst.as_mut_ptr(), 1, n as isize, true, lhs.as_ptr(), 1, k as isize, w.data.as_ptr(), 1, n as isize, 1.0, 1.0, false, false, false, par);
+    }
+    if act == Act::Gelu {
+        gelu(dst);
     }
 }
 
@@ -425,22 +466,53 @@ macro_rules! multiversion {
     };
 }
 
+/// `Σ f(x[i])` over 16 independent lanes, so that it vectorises: a plain `sum()` over floats
+/// must add in order, one dependent add at a time (the compiler may not reassociate).
+#[inline(always)]
+fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 multiversion! {
     /// `x[i] = LayerNorm(x[i] + r[i])` per row (`r` may be empty for no residual).
-    fn add_layer_norm(x: &mut [f32], r: &[f32], g: &[f32], b: &[f32], h: usize, eps: f32) {
+    fn add_layer_norm_rows(x: &mut [f32], r: &[f32], g: &[f32], b: &[f32], h: usize, eps: f32) {
         for (i, row) in x.chunks_exact_mut(h).enumerate() {
             if !r.is_empty() {
                 for (v, add) in row.iter_mut().zip(&r[i * h..(i + 1) * h]) {
                     *v += add;
                 }
             }
-            let mean = row.iter().sum::<f32>() / h as f32;
-            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+            let mean = lane_sum(row, |v| v) / h as f32;
+            let var = lane_sum(row, |v| (v - mean) * (v - mean)) / h as f32;
             let inv = 1.0 / (var + eps).sqrt();
             for ((v, g), b) in row.iter_mut().zip(g).zip(b) {
                 *v = (*v - mean) * inv * g + b;
             }
         }
+    }
+}
+
+/// Rows per parallel LayerNorm task: a few microseconds of work, well above rayon's overhead.
+const LN_ROWS: usize = 64;
+
+/// [`add_layer_norm_rows`] over blocks of rows in parallel (it is one of the passes between the
+/// matrix products, which on one thread left the other core idle).
+fn add_layer_norm(x: &mut [f32], r: &[f32], g: &[f32], b: &[f32], h: usize, eps: f32) {
+    if x.len() <= LN_ROWS * h || rayon::current_num_threads() < 2 {
+        return add_layer_norm_rows(x, r, g, b, h, eps);
+    }
+    if r.is_empty() {
+        x.par_chunks_mut(LN_ROWS * h).for_each(|x| add_layer_norm_rows(x, &[], g, b, h, eps));
+    } else {
+        x.par_chunks_mut(LN_ROWS * h).zip(r.par_chunks(LN_ROWS * h)).for_each(|(x, r)| add_layer_norm_rows(x, r, g, b, h, eps));
     }
 }
 
@@ -508,49 +580,83 @@ fn exp_nonpositive(x: f32) -> f32 {
     p * f32::from_bits(((i + 127) << 23) as u32)
 }
 
+/// Keys per block of the attention scores: one AVX-512 register.
+const KEYS: usize = 16;
+
 multiversion! {
     /// Self-attention of one text and one head. `qkv` holds the text's rows of the packed QKV
     /// matrix (`len × 3h`); the head's context is written to `out` (`len × dh`, row-major).
     /// `scratch` is reused between calls.
     fn attend(qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
-        let row = 3 * h;
-        let (qo, ko, vo) = (head * dh, h + head * dh, 2 * h + head * dh);
-        scratch.clear();
-        scratch.resize(len * (dh + 1), 0.0);
-        let (kt, scores) = scratch.split_at_mut(dh * len);
-        // The head's keys, transposed to `dh × len`: a query's scores against every key are then
-        // `dh` unit-stride multiply-adds across all keys at once, instead of `len` short dot
-        // products each ending in a horizontal sum.
-        for j in 0..len {
-            for d in 0..dh {
-                kt[d * len + j] = qkv[j * row + ko + d];
+        // The head size as a constant: a query's context then lives in registers across keys.
+        match dh {
+            32 => attend_head::<32>(qkv, len, h, head, scale, scratch, out),
+            64 => attend_head::<64>(qkv, len, h, head, scale, scratch, out),
+            16 => attend_head::<16>(qkv, len, h, head, scale, scratch, out),
+            128 => attend_head::<128>(qkv, len, h, head, scale, scratch, out),
+            _ => panic!("attention head size {dh} is not one the CPU pass is built for (16, 32, 64, 128)"),
+        }
+    }
+}
+
+/// [`attend`] for head size `DH`; inlined into each of its instruction-set versions.
+#[inline(always)]
+fn attend_head<const DH: usize>(qkv: &[f32], len: usize, h: usize, head: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    let row = 3 * h;
+    let (qo, ko, vo) = (head * DH, h + head * DH, 2 * h + head * DH);
+    // Keys padded to whole registers: every loop below runs on full vectors, no scalar tails.
+    // The padding keys are zero and their scores are set to -inf, so they get no weight.
+    let lp = len.div_ceil(KEYS) * KEYS;
+    scratch.clear();
+    scratch.resize(lp * (DH + 1), 0.0);
+    let (kt, scores) = scratch.split_at_mut(DH * lp);
+    // The head's keys, transposed to `dh × lp`: a query's scores against a block of 16 keys are
+    // then `dh` unit-stride multiply-adds into one register, instead of 16 short dot products
+    // each ending in a horizontal sum.
+    for j in 0..len {
+        let k: &[f32; DH] = qkv[j * row + ko..j * row + ko + DH].try_into().expect("head slice");
+        for (d, &kd) in k.iter().enumerate() {
+            kt[d * lp + j] = kd;
+        }
+    }
+    for i in 0..len {
+        let q: [f32; DH] = std::array::from_fn(|d| qkv[i * row + qo + d] * scale);
+        for (c, s) in scores.chunks_exact_mut(KEYS).enumerate() {
+            let mut acc = [0f32; KEYS];
+            for (d, &qd) in q.iter().enumerate() {
+                let k = &kt[d * lp + c * KEYS..d * lp + (c + 1) * KEYS];
+                for (a, &kv) in acc.iter_mut().zip(k) {
+                    *a += qd * kv;
+                }
+            }
+            s.copy_from_slice(&acc);
+        }
+        scores[len..].fill(f32::NEG_INFINITY);
+        let mut mx = [f32::NEG_INFINITY; KEYS];
+        for c in scores.chunks_exact(KEYS) {
+            for (m, &v) in mx.iter_mut().zip(c) {
+                *m = m.max(v);
             }
         }
-        for i in 0..len {
-            let q = &qkv[i * row + qo..i * row + qo + dh];
-            scores.iter_mut().for_each(|s| *s = 0.0);
-            for (d, &qd) in q.iter().enumerate() {
-                let qd = qd * scale;
-                for (s, k) in scores.iter_mut().zip(&kt[d * len..(d + 1) * len]) {
-                    *s += qd * k;
-                }
+        let max = mx.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let mut sums = [0f32; KEYS];
+        for c in scores.chunks_exact_mut(KEYS) {
+            for (sum, v) in sums.iter_mut().zip(c) {
+                *v = exp_nonpositive(*v - max);
+                *sum += *v;
             }
-            let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| if s > m { s } else { m });
-            let mut sum = 0.0;
-            for s in scores.iter_mut() {
-                *s = exp_nonpositive(*s - max);
-                sum += *s;
+        }
+        let inv = 1.0 / sums.iter().sum::<f32>();
+        // Σ_j p_j · v_j, normalised once at the end.
+        let mut o = [0f32; DH];
+        for (j, &p) in scores[..len].iter().enumerate() {
+            let v: &[f32; DH] = qkv[j * row + vo..j * row + vo + DH].try_into().expect("head slice");
+            for (o, &v) in o.iter_mut().zip(v) {
+                *o += p * v;
             }
-            let inv = 1.0 / sum;
-            let o = &mut out[i * dh..(i + 1) * dh];
-            o.iter_mut().for_each(|v| *v = 0.0);
-            for (j, s) in scores.iter().enumerate() {
-                let p = s * inv;
-                let v = &qkv[j * row + vo..j * row + vo + dh];
-                for (o, v) in o.iter_mut().zip(v) {
-                    *o += p * v;
-                }
-            }
+        }
+        for (dst, o) in out[i * DH..(i + 1) * DH].iter_mut().zip(o) {
+            *dst = o * inv;
         }
     }
 }
@@ -602,49 +708,36 @@ impl CpuBert {
         let mut tmp = vec![0f32; n * h];
         let mut ff = vec![0f32; n * self.intermediate];
         let scale = 1.0 / (dh as f32).sqrt();
-        // (text, head) pairs, each writing its own [len × dh] block of `heads_out`.
         let pairs: Vec<(usize, usize)> = (0..batch.len()).flat_map(|s| (0..self.heads).map(move |hd| (s, hd))).collect();
-        let mut heads_out = vec![0f32; n * h];
         for layer in &self.layers {
-            linear(&mut qkv, &x, &layer.qkv_w, &layer.qkv_b, n);
+            linear(&mut qkv, &x, &layer.qkv_w, &layer.qkv_b, n, Act::None);
 
-            // Attention. Blocks of `heads_out` are laid out text by text, head by head, so each
-            // pair owns a disjoint slice and the pairs can run in parallel.
-            let mut blocks: Vec<&mut [f32]> = Vec::with_capacity(pairs.len());
-            let mut rest: &mut [f32] = &mut heads_out;
-            for &(s, _) in &pairs {
-                let (block, tail) = rest.split_at_mut(lens[s] * dh);
-                blocks.push(block);
-                rest = tail;
-            }
+            // Attention per (text, head), each pair computing its context in a scratch block and
+            // copying it into its own columns of its text's rows of `ctx`, on its own thread.
             let work: usize = lens.iter().map(|l| l * l).sum::<usize>() * self.heads * dh;
-            let run = |((s, hd), block): (&(usize, usize), &mut &mut [f32]), scores: &mut Vec<f32>| {
-                let rows = &qkv[offsets[*s] * 3 * h..(offsets[*s] + lens[*s]) * 3 * h];
-                attend(rows, lens[*s], h, *hd, dh, scale, scores, block);
+            let c = ctx.as_mut_ptr() as usize;
+            let run = |&(s, hd): &(usize, usize), (scratch, block): &mut (Vec<f32>, Vec<f32>)| {
+                let (off, len) = (offsets[s], lens[s]);
+                block.resize(len * dh, 0.0);
+                attend(&qkv[off * 3 * h..(off + len) * 3 * h], len, h, hd, dh, scale, scratch, block);
+                for (t, src) in block.chunks_exact(dh).enumerate() {
+                    // SAFETY: `ctx` holds `n × h` floats and row `off + t < n`, columns
+                    // `hd·dh..(hd+1)·dh ≤ h`: this pair's alone, as (text, head) pairs are
+                    // distinct and texts' rows disjoint; nothing else touches `ctx` meanwhile.
+                    unsafe { std::slice::from_raw_parts_mut((c as *mut f32).add((off + t) * h + hd * dh), dh) }.copy_from_slice(src);
+                }
             };
             if work > 200_000 {
-                pairs.par_iter().zip(blocks.par_iter_mut()).for_each_init(Vec::new, |scores, item| run(item, scores));
+                pairs.par_iter().for_each_init(Default::default, |bufs, pair| run(pair, bufs));
             } else {
-                let mut scores = Vec::new();
-                pairs.iter().zip(blocks.iter_mut()).for_each(|item| run(item, &mut scores));
-            }
-            // Gather heads back into token rows: ctx[token, head*dh..] = block(text, head)[t].
-            let mut at = 0;
-            for (s, &len) in lens.iter().enumerate() {
-                for hd in 0..self.heads {
-                    for t in 0..len {
-                        let src = &heads_out[at + t * dh..at + (t + 1) * dh];
-                        ctx[(offsets[s] + t) * h + hd * dh..(offsets[s] + t) * h + (hd + 1) * dh].copy_from_slice(src);
-                    }
-                    at += len * dh;
-                }
+                let mut bufs = Default::default();
+                pairs.iter().for_each(|pair| run(pair, &mut bufs));
             }
 
-            linear(&mut tmp, &ctx, &layer.out_w, &layer.out_b, n);
+            linear(&mut tmp, &ctx, &layer.out_w, &layer.out_b, n, Act::None);
             add_layer_norm(&mut x, &tmp, &layer.ln1_g, &layer.ln1_b, h, self.eps);
-            linear(&mut ff, &x, &layer.ff1_w, &layer.ff1_b, n);
-            gelu(&mut ff);
-            linear(&mut tmp, &ff, &layer.ff2_w, &layer.ff2_b, n);
+            linear(&mut ff, &x, &layer.ff1_w, &layer.ff1_b, n, Act::Gelu);
+            linear(&mut tmp, &ff, &layer.ff2_w, &layer.ff2_b, n, Act::None);
             add_layer_norm(&mut x, &tmp, &layer.ln2_g, &layer.ln2_b, h, self.eps);
         }
 
@@ -694,7 +787,7 @@ mod tests {
             return;
         }
         let mut got = vec![0f32; m * n];
-        linear(&mut got, &lhs, &weight, &bias, m);
+        linear(&mut got, &lhs, &weight, &bias, m, Act::None);
         let want: Vec<f32> = (0..m * n).map(|i| bias[i % n] + (0..k).map(|kk| lhs[(i / n) * k + kk] * w[kk * n + i % n]).sum::<f32>()).collect();
         let err = got.iter().zip(&want).map(|(g, w)| (g - w) * (g - w)).sum::<f32>().sqrt();
         let norm = want.iter().map(|w| w * w).sum::<f32>().sqrt();
@@ -709,7 +802,7 @@ mod tests {
         let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0).collect();
         let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
         let mut got = vec![0f32; m * n];
-        linear(&mut got, &lhs, &Weight::new(w.clone(), k, n), &bias, m);
+        linear(&mut got, &lhs, &Weight::new(w.clone(), k, n), &bias, m, Act::None);
         for r in 0..m {
             for c in 0..n {
                 let want: f32 = bias[c] + (0..k).map(|kk| lhs[r * k + kk] * w[kk * n + c]).sum::<f32>();
