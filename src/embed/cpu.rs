@@ -174,21 +174,18 @@ mod avx512 {
 
     use super::PANEL;
 
-    /// `dst[r, 0..32] += Σ_kk x[r, kk] · W[kk, 0..32]` for `R` rows and one pair of panels.
+    /// `dst[r, 0..32] = bias[0..32] + Σ_kk x[r, kk] · W[kk, 0..32]` for `R` rows and one pair
+    /// of panels. (The bias starts the accumulators: no separate pass writes it into `dst`.)
     ///
     /// # Safety
     /// The CPU has AVX-512F; `dst` addresses `R` rows of 32 floats at stride `ldd`; `x`
     /// addresses `R` rows of `k` floats at stride `ldx`; `w` addresses two consecutive panels of
-    /// `k × 16` floats.
+    /// `k × 16` floats; `bias` addresses 32 floats.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn kernel<const R: usize>(dst: *mut f32, ldd: usize, x: *const f32, ldx: usize, w: *const f32, k: usize) {
+    pub unsafe fn kernel<const R: usize>(dst: *mut f32, ldd: usize, x: *const f32, ldx: usize, w: *const f32, k: usize, bias: *const f32) {
         unsafe {
-            let mut acc0 = [_mm512_setzero_ps(); R];
-            let mut acc1 = [_mm512_setzero_ps(); R];
-            for r in 0..R {
-                acc0[r] = _mm512_loadu_ps(dst.add(r * ldd));
-                acc1[r] = _mm512_loadu_ps(dst.add(r * ldd + PANEL));
-            }
+            let mut acc0 = [_mm512_loadu_ps(bias); R];
+            let mut acc1 = [_mm512_loadu_ps(bias.add(PANEL)); R];
             let w1 = w.add(k * PANEL);
             for kk in 0..k {
                 let a = _mm512_loadu_ps(w.add(kk * PANEL));
@@ -209,29 +206,31 @@ mod avx512 {
     /// One tile: rows `r0..r1` of `dst`/`x`, panel pairs `q0..q1`.
     ///
     /// # Safety
-    /// As [`kernel`], for every row and pair in range; no other thread writes this tile.
+    /// As [`kernel`], for every row and pair in range (`bias` addresses `n` floats); no other
+    /// thread writes this tile.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn tile(dst: *mut f32, x: *const f32, w: *const f32, k: usize, n: usize, (r0, r1): (usize, usize), (q0, q1): (usize, usize)) {
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn tile(dst: *mut f32, x: *const f32, w: *const f32, k: usize, n: usize, bias: *const f32, (r0, r1): (usize, usize), (q0, q1): (usize, usize)) {
         unsafe {
             for q in q0..q1 {
-                let wq = w.add(2 * q * k * PANEL);
+                let (wq, bq) = (w.add(2 * q * k * PANEL), bias.add(2 * q * PANEL));
                 let mut r = r0;
                 while r < r1 {
                     let rows = (r1 - r).min(super::MR);
                     let (d, xr) = (dst.add(r * n + 2 * q * PANEL), x.add(r * k));
                     match rows {
-                        12 => kernel::<12>(d, n, xr, k, wq, k),
-                        11 => kernel::<11>(d, n, xr, k, wq, k),
-                        10 => kernel::<10>(d, n, xr, k, wq, k),
-                        9 => kernel::<9>(d, n, xr, k, wq, k),
-                        8 => kernel::<8>(d, n, xr, k, wq, k),
-                        7 => kernel::<7>(d, n, xr, k, wq, k),
-                        6 => kernel::<6>(d, n, xr, k, wq, k),
-                        5 => kernel::<5>(d, n, xr, k, wq, k),
-                        4 => kernel::<4>(d, n, xr, k, wq, k),
-                        3 => kernel::<3>(d, n, xr, k, wq, k),
-                        2 => kernel::<2>(d, n, xr, k, wq, k),
-                        _ => kernel::<1>(d, n, xr, k, wq, k),
+                        12 => kernel::<12>(d, n, xr, k, wq, k, bq),
+                        11 => kernel::<11>(d, n, xr, k, wq, k, bq),
+                        10 => kernel::<10>(d, n, xr, k, wq, k, bq),
+                        9 => kernel::<9>(d, n, xr, k, wq, k, bq),
+                        8 => kernel::<8>(d, n, xr, k, wq, k, bq),
+                        7 => kernel::<7>(d, n, xr, k, wq, k, bq),
+                        6 => kernel::<6>(d, n, xr, k, wq, k, bq),
+                        5 => kernel::<5>(d, n, xr, k, wq, k, bq),
+                        4 => kernel::<4>(d, n, xr, k, wq, k, bq),
+                        3 => kernel::<3>(d, n, xr, k, wq, k, bq),
+                        2 => kernel::<2>(d, n, xr, k, wq, k, bq),
+                        _ => kernel::<1>(d, n, xr, k, wq, k, bq),
                     }
                     r += rows;
                 }
@@ -333,10 +332,18 @@ const PARALLEL_MIN: usize = 1_500_000;
 /// blocks × panel-pair blocks, sized so a tile's panels and input rows stay in L2. (For the
 /// f32 feed-forward output, `k` = 1536: four panel pairs would be 768 KiB and spill to L3 on
 /// every 12-row block; one pair and 84 rows fit.)
+///
+/// A product of few rows (one question: a dozen) has only a handful of such tiles, and with two
+/// threads 9 tiles take as long as 10: fewer panel pairs per tile then give each thread an even
+/// share.
 fn tiles(m: usize, k: usize, n: usize, elem: usize) -> Vec<Tile> {
     let pairs = n / (2 * PANEL);
-    let tile_pairs = (TILE_PANEL_BYTES / (k * 2 * PANEL * elem)).clamp(1, TILE_PAIRS);
+    let mut tile_pairs = (TILE_PANEL_BYTES / (k * 2 * PANEL * elem)).clamp(1, TILE_PAIRS);
     let tile_rows = (TILE_INPUT_BYTES / (k * elem) / MR * MR).clamp(MR, TILE_ROWS);
+    let min_tiles = 8 * rayon::current_num_threads();
+    while tile_pairs > 1 && m.div_ceil(tile_rows) * pairs.div_ceil(tile_pairs) < min_tiles {
+        tile_pairs -= 1;
+    }
     (0..m.div_ceil(tile_rows))
         .flat_map(|rb| {
             (0..pairs.div_ceil(tile_pairs)).map(move |pb| ((rb * tile_rows, ((rb + 1) * tile_rows).min(m)), (pb * tile_pairs, ((pb + 1) * tile_pairs).min(pairs))))
@@ -370,8 +377,8 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act:
     assert!(dst.len() == m * n && lhs.len() == m * k && bias.len() == n, "linear: shapes");
     let threads = rayon::current_num_threads();
     let work = m * n * k;
-    // Each tile writes the bias into its own rows × columns before the product and applies the
-    // activation after it: both then run on the tile's thread, on data already in its cache,
+    // Each tile starts from the bias (the f32 kernel loads it into its accumulators; elsewhere
+    // the prologue writes it into the tile's rows × columns) and applies the activation after it: both then run on the tile's thread, on data already in its cache,
     // instead of as serial passes over the whole output. Both closures are only called with one tile's rows (`< m`) and columns (`≤ n`), and tiles
     // are disjoint, so each touches `dst` only where no other thread does.
     let d = dst.as_mut_ptr() as usize;
@@ -413,12 +420,12 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act:
     if w.packed {
         let tiles = tiles(m, k, n, 4);
         let (x, wp) = (lhs.as_ptr() as usize, w.data.as_ptr() as usize);
+        let b = bias.as_ptr() as usize;
         let run = |&(rows, pairs): &Tile| {
-            prologue(rows, cols(pairs));
             // SAFETY: `packed` is only set when AVX-512F was detected; the shapes were asserted
             // above and the packed layout is built by `Weight::new` for exactly `k × n`; tiles
             // cover disjoint rows × columns of `dst`, so no two threads write the same element.
-            unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, rows, pairs) };
+            unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, b as *const f32, rows, pairs) };
             epilogue(rows, cols(pairs));
         };
         run_tiles(&tiles, threads > 1 && work >= PARALLEL_MIN, run);
@@ -620,7 +627,10 @@ fn attend_head<const DH: usize>(qkv: &[f32], len: usize, h: usize, head: usize, 
         }
     }
     for i in 0..len {
-        let q: [f32; DH] = std::array::from_fn(|d| qkv[i * row + qo + d] * scale);
+        let mut q = [0f32; DH];
+        for (q, &v) in q.iter_mut().zip(&qkv[i * row + qo..i * row + qo + DH]) {
+            *q = v * scale;
+        }
         for (c, s) in scores.chunks_exact_mut(KEYS).enumerate() {
             let mut acc = [0f32; KEYS];
             for (d, &qd) in q.iter().enumerate() {
