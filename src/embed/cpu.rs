@@ -6,9 +6,14 @@
 //! - packs the tokens of every text in a batch into one `[tokens, hidden]` matrix, so no FLOP is
 //!   spent on padding and each projection is one matrix product: an AVX-512 kernel over weights
 //!   packed once at load (see [`Weight`]), or `gemm` (the kernel crate candle uses) elsewhere;
-//! - fuses QKV into one GEMM, writes biases as the GEMM's initial value, and runs attention per
-//!   (text, head) directly on slices of the packed QKV matrix, in parallel;
-//! - fuses residual + LayerNorm and uses a vectorisable erf for the exact (erf) GELU.
+//! - fuses QKV into one GEMM, writes biases as the GEMM's initial value, applies GELU to each
+//!   tile of the feed-forward product while it is in cache, and runs attention per (text, head)
+//!   directly on slices of the packed QKV matrix, in parallel (with AVX-512, 8 queries at a time:
+//!   `avx512::attend32`);
+//! - fuses residual + LayerNorm (in parallel over rows, with vectorised sums) and uses a
+//!   vectorisable erf for the exact (erf) GELU;
+//! - leaves no pass between the products on one thread, and is entered on a rayon worker (see
+//!   `MiniLm::embed`), so the other core does not idle or sleep between parallel regions.
 //! The weights are the same tensors candle loaded; the candle tensor path remains for CUDA.
 
 use gemm::{gemm, Parallelism};
@@ -234,6 +239,106 @@ mod avx512 {
                     }
                     r += rows;
                 }
+            }
+        }
+    }
+
+    /// Queries per block in [`attend32`]: 8 queries × 2 registers of context are 16 accumulators.
+    const QB: usize = 8;
+
+    /// Self-attention of one text and one head of size 32 (see `super::attend`), `QB` queries at
+    /// a time.
+    ///
+    /// Why blocks of queries, in intrinsics: one query's scores against 16 keys are a chain of 32
+    /// multiply-adds into one register, and its context a chain of `len`, each waiting on the
+    /// last; `QB` queries side by side are independent chains that keep both FMA units busy and
+    /// share every load of a key or value. (Left to the compiler, these loops came out as
+    /// separate multiplies and adds over half-width registers: Rust never fuses `a * b + c`.)
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `qkv` holds `len ≥ 1` rows of `3h` floats, `out` `len × 32`, and
+    /// `head · 32 + 32 ≤ h`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn attend32(qkv: &[f32], len: usize, h: usize, head: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+        const DH: usize = 32;
+        const KEYS: usize = super::KEYS;
+        let row = 3 * h;
+        let (qo, ko, vo) = (head * DH, h + head * DH, 2 * h + head * DH);
+        // Keys padded to whole registers; the padding keys are zero and their scores -inf.
+        let lp = len.div_ceil(KEYS) * KEYS;
+        scratch.clear();
+        scratch.resize(lp * DH + QB * lp + QB * DH, 0.0);
+        let (kt, rest) = scratch.split_at_mut(DH * lp);
+        let (scores, q) = rest.split_at_mut(QB * lp);
+        // The head's keys, transposed to `32 × lp`: 16 keys' scores are then 32 multiply-adds of
+        // a broadcast query element by a unit-stride row of keys.
+        for j in 0..len {
+            for d in 0..DH {
+                kt[d * lp + j] = qkv[j * row + ko + d];
+            }
+        }
+        let (qkv, kt) = (qkv.as_ptr(), kt.as_ptr());
+        // SAFETY: every pointer below stays in its buffer: query and value rows `< len` of `qkv`
+        // (columns `≤ 3h`), key rows `< 32` of `kt` (`32 × lp`), `scores` rows `< QB` of `lp`,
+        // and `out` rows `< len` of 32.
+        unsafe {
+            let mut i0 = 0;
+            while i0 < len {
+                // The block's queries, scaled. Past the last query the block repeats it:
+                // computed like the others, never written out, so no loop needs a tail.
+                for r in 0..QB {
+                    let i = (i0 + r).min(len - 1);
+                    for d in 0..DH {
+                        q[r * DH + d] = *qkv.add(i * row + qo + d) * scale;
+                    }
+                }
+                for c in 0..lp / KEYS {
+                    let mut acc = [_mm512_setzero_ps(); QB];
+                    for d in 0..DH {
+                        let k = _mm512_loadu_ps(kt.add(d * lp + c * KEYS));
+                        for r in 0..QB {
+                            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*q.get_unchecked(r * DH + d)), k, acc[r]);
+                        }
+                    }
+                    for r in 0..QB {
+                        _mm512_storeu_ps(scores.as_mut_ptr().add(r * lp + c * KEYS), acc[r]);
+                    }
+                }
+                let mut inv = [0f32; QB];
+                for (s, inv) in scores.chunks_exact_mut(lp).zip(inv.iter_mut()) {
+                    s[len..].fill(f32::NEG_INFINITY);
+                    let mut mx = _mm512_set1_ps(f32::NEG_INFINITY);
+                    for c in s.chunks_exact(KEYS) {
+                        mx = _mm512_max_ps(mx, _mm512_loadu_ps(c.as_ptr()));
+                    }
+                    let max = _mm512_reduce_max_ps(mx);
+                    let mut sums = [0f32; KEYS];
+                    for c in s.chunks_exact_mut(KEYS) {
+                        for (sum, v) in sums.iter_mut().zip(c) {
+                            *v = super::exp_nonpositive(*v - max);
+                            *sum += *v;
+                        }
+                    }
+                    *inv = 1.0 / sums.iter().sum::<f32>();
+                }
+                // Σ_j p_j · v_j, normalised once at the end.
+                let mut o0 = [_mm512_setzero_ps(); QB];
+                let mut o1 = [_mm512_setzero_ps(); QB];
+                for j in 0..len {
+                    let v = qkv.add(j * row + vo);
+                    let (v0, v1) = (_mm512_loadu_ps(v), _mm512_loadu_ps(v.add(PANEL)));
+                    for r in 0..QB {
+                        let p = _mm512_set1_ps(*scores.get_unchecked(r * lp + j));
+                        o0[r] = _mm512_fmadd_ps(p, v0, o0[r]);
+                        o1[r] = _mm512_fmadd_ps(p, v1, o1[r]);
+                    }
+                }
+                for r in 0..QB.min(len - i0) {
+                    let (dst, s) = (out.as_mut_ptr().add((i0 + r) * DH), _mm512_set1_ps(inv[r]));
+                    _mm512_storeu_ps(dst, _mm512_mul_ps(o0[r], s));
+                    _mm512_storeu_ps(dst.add(PANEL), _mm512_mul_ps(o1[r], s));
+                }
+                i0 += QB;
             }
         }
     }
@@ -590,11 +695,22 @@ fn exp_nonpositive(x: f32) -> f32 {
 /// Keys per block of the attention scores: one AVX-512 register.
 const KEYS: usize = 16;
 
+/// Self-attention of one text and one head. `qkv` holds the text's rows of the packed QKV
+/// matrix (`len × 3h`); the head's context is written to `out` (`len × dh`, row-major).
+/// `scratch` is reused between calls.
+fn attend(qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if dh == 32 && packed_kernel_available() {
+        assert!(len > 0 && qkv.len() == len * 3 * h && out.len() == len * dh && head * dh + dh <= h, "attend: shapes");
+        // SAFETY: AVX-512F was detected; the shapes were just asserted.
+        return unsafe { avx512::attend32(qkv, len, h, head, scale, scratch, out) };
+    }
+    attend_portable(qkv, len, h, head, dh, scale, scratch, out)
+}
+
 multiversion! {
-    /// Self-attention of one text and one head. `qkv` holds the text's rows of the packed QKV
-    /// matrix (`len × 3h`); the head's context is written to `out` (`len × dh`, row-major).
-    /// `scratch` is reused between calls.
-    fn attend(qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    /// [`attend`] in plain loops the compiler vectorises, for any head size and instruction set.
+    fn attend_portable(qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
         // The head size as a constant: a query's context then lives in registers across keys.
         match dh {
             32 => attend_head::<32>(qkv, len, h, head, scale, scratch, out),
