@@ -274,6 +274,7 @@ mod avx512 {
     /// The CPU has AVX-512F; `qkv` holds `len ≥ 1` rows of `3h` floats, `out` `len × 32`, and
     /// `head · 32 + 32 ≤ h`.
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::needless_range_loop)] // as in `kernel`: `r` indexes several register arrays
     pub unsafe fn attend32(qkv: &[f32], len: usize, h: usize, head: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
         const DH: usize = 32;
         const KEYS: usize = super::KEYS;
@@ -713,6 +714,7 @@ const KEYS: usize = 16;
 /// Self-attention of one text and one head. `qkv` holds the text's rows of the packed QKV
 /// matrix (`len × 3h`); the head's context is written to `out` (`len × dh`, row-major).
 /// `scratch` is reused between calls.
+#[allow(clippy::too_many_arguments)]
 fn attend(qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if dh == 32 && packed_kernel_available() {
