@@ -6,9 +6,14 @@
 //! - packs the tokens of every text in a batch into one `[tokens, hidden]` matrix, so no FLOP is
 //!   spent on padding and each projection is one matrix product: an AVX-512 kernel over weights
 //!   packed once at load (see [`Weight`]), or `gemm` (the kernel crate candle uses) elsewhere;
-//! - fuses QKV into one GEMM, writes biases as the GEMM's initial value, and runs attention per
-//!   (text, head) directly on slices of the packed QKV matrix, in parallel;
-//! - fuses residual + LayerNorm and uses a vectorisable erf for the exact (erf) GELU.
+//! - fuses QKV into one GEMM, writes biases as the GEMM's initial value, applies GELU to each
+//!   tile of the feed-forward product while it is in cache, and runs attention per (text, head)
+//!   directly on slices of the packed QKV matrix, in parallel (with AVX-512, 8 queries at a time:
+//!   `avx512::attend32`);
+//! - fuses residual + LayerNorm (in parallel over rows, with vectorised sums) and uses a
+//!   vectorisable erf for the exact (erf) GELU;
+//! - leaves no pass between the products on one thread, and is entered on a rayon worker (see
+//!   `MiniLm::embed`), so the other core does not idle or sleep between parallel regions.
 //! The weights are the same tensors candle loaded; the candle tensor path remains for CUDA.
 
 use gemm::{gemm, Parallelism};
@@ -174,23 +179,29 @@ mod avx512 {
 
     use super::PANEL;
 
-    /// `dst[r, 0..32] += Σ_kk x[r, kk] · W[kk, 0..32]` for `R` rows and one pair of panels.
+    /// Rows of `W` per block of [`tile`]: two panels' worth is 16 KiB, half of L1.
+    const KC: usize = 128;
+
+    /// `dst[r, 0..32] = init[r, 0..32] + Σ_kk x[r, kk] · W[kk, 0..32]` over `kc` rows of `W`,
+    /// for `R` rows and one pair of panels. `init` is the bias (`ldi` = 0) for the first block of
+    /// `k`, so no separate pass writes it into `dst`, and `dst` itself (`ldi` = `ldd`) after.
     ///
     /// # Safety
-    /// The CPU has AVX-512F; `dst` addresses `R` rows of 32 floats at stride `ldd`; `x`
-    /// addresses `R` rows of `k` floats at stride `ldx`; `w` addresses two consecutive panels of
-    /// `k × 16` floats.
+    /// The CPU has AVX-512F; `dst` addresses `R` rows of 32 floats at stride `ldd`, `init` at
+    /// stride `ldi`; `x` addresses `R` rows of `kc` floats at stride `ldx`; `w` addresses `kc`
+    /// rows of two panels `kw × 16` floats apart.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn kernel<const R: usize>(dst: *mut f32, ldd: usize, x: *const f32, ldx: usize, w: *const f32, k: usize) {
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn kernel<const R: usize>(dst: *mut f32, ldd: usize, x: *const f32, ldx: usize, w: *const f32, kc: usize, kw: usize, init: *const f32, ldi: usize) {
         unsafe {
             let mut acc0 = [_mm512_setzero_ps(); R];
             let mut acc1 = [_mm512_setzero_ps(); R];
             for r in 0..R {
-                acc0[r] = _mm512_loadu_ps(dst.add(r * ldd));
-                acc1[r] = _mm512_loadu_ps(dst.add(r * ldd + PANEL));
+                acc0[r] = _mm512_loadu_ps(init.add(r * ldi));
+                acc1[r] = _mm512_loadu_ps(init.add(r * ldi + PANEL));
             }
-            let w1 = w.add(k * PANEL);
-            for kk in 0..k {
+            let w1 = w.add(kw * PANEL);
+            for kk in 0..kc {
                 let a = _mm512_loadu_ps(w.add(kk * PANEL));
                 let b = _mm512_loadu_ps(w1.add(kk * PANEL));
                 for r in 0..R {
@@ -206,35 +217,144 @@ mod avx512 {
         }
     }
 
-    /// One tile: rows `r0..r1` of `dst`/`x`, panel pairs `q0..q1`.
+    /// One tile: rows `r0..r1` of `dst`/`x`, panel pairs `q0..q1`, in blocks of [`KC`] rows of
+    /// `W`.
+    ///
+    /// Why blocks of `k`: a pair of panels over all of `k` = 384 is 48 KiB, more than L1, so each
+    /// 12-row block streamed it from L2 again; 128 rows of it (16 KiB) stay in L1 for every row
+    /// block of the tile. (Measured alone on one core: 3-10% faster for every product shape.)
     ///
     /// # Safety
-    /// As [`kernel`], for every row and pair in range; no other thread writes this tile.
+    /// As [`kernel`], for every row and pair in range (`bias` addresses `n` floats); no other
+    /// thread writes this tile.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn tile(dst: *mut f32, x: *const f32, w: *const f32, k: usize, n: usize, (r0, r1): (usize, usize), (q0, q1): (usize, usize)) {
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn tile(dst: *mut f32, x: *const f32, w: *const f32, k: usize, n: usize, bias: *const f32, (r0, r1): (usize, usize), (q0, q1): (usize, usize)) {
         unsafe {
-            for q in q0..q1 {
-                let wq = w.add(2 * q * k * PANEL);
-                let mut r = r0;
-                while r < r1 {
-                    let rows = (r1 - r).min(super::MR);
-                    let (d, xr) = (dst.add(r * n + 2 * q * PANEL), x.add(r * k));
-                    match rows {
-                        12 => kernel::<12>(d, n, xr, k, wq, k),
-                        11 => kernel::<11>(d, n, xr, k, wq, k),
-                        10 => kernel::<10>(d, n, xr, k, wq, k),
-                        9 => kernel::<9>(d, n, xr, k, wq, k),
-                        8 => kernel::<8>(d, n, xr, k, wq, k),
-                        7 => kernel::<7>(d, n, xr, k, wq, k),
-                        6 => kernel::<6>(d, n, xr, k, wq, k),
-                        5 => kernel::<5>(d, n, xr, k, wq, k),
-                        4 => kernel::<4>(d, n, xr, k, wq, k),
-                        3 => kernel::<3>(d, n, xr, k, wq, k),
-                        2 => kernel::<2>(d, n, xr, k, wq, k),
-                        _ => kernel::<1>(d, n, xr, k, wq, k),
+            let mut k0 = 0;
+            while k0 < k {
+                let kc = KC.min(k - k0);
+                for q in q0..q1 {
+                    let (wq, bq) = (w.add(2 * q * k * PANEL + k0 * PANEL), bias.add(2 * q * PANEL));
+                    let mut r = r0;
+                    while r < r1 {
+                        let rows = (r1 - r).min(super::MR);
+                        let (d, xr) = (dst.add(r * n + 2 * q * PANEL), x.add(r * k + k0));
+                        let (init, ldi) = if k0 == 0 { (bq, 0) } else { (d as *const f32, n) };
+                        macro_rules! call {
+                            ($($n:literal)*) => {
+                                match rows {
+                                    $($n => kernel::<$n>(d, n, xr, k, wq, kc, k, init, ldi),)*
+                                    _ => kernel::<1>(d, n, xr, k, wq, kc, k, init, ldi),
+                                }
+                            };
+                        }
+                        call!(12 11 10 9 8 7 6 5 4 3 2);
+                        r += rows;
                     }
-                    r += rows;
                 }
+                k0 += kc;
+            }
+        }
+    }
+
+    /// Queries per block in [`attend32`]: 8 queries × 2 registers of context are 16 accumulators.
+    const QB: usize = 8;
+
+    /// Self-attention of one text and one head of size 32 (see `super::attend`), `QB` queries at
+    /// a time.
+    ///
+    /// Why blocks of queries, in intrinsics: one query's scores against 16 keys are a chain of 32
+    /// multiply-adds into one register, and its context a chain of `len`, each waiting on the
+    /// last; `QB` queries side by side are independent chains that keep both FMA units busy and
+    /// share every load of a key or value. (Left to the compiler, these loops came out as
+    /// separate multiplies and adds over half-width registers: Rust never fuses `a * b + c`.)
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `qkv` holds `len ≥ 1` rows of `3h` floats, `out` `len × 32`, and
+    /// `head · 32 + 32 ≤ h`.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::needless_range_loop)] // as in `kernel`: `r` indexes several register arrays
+    pub unsafe fn attend32(qkv: &[f32], len: usize, h: usize, head: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+        const DH: usize = 32;
+        const KEYS: usize = super::KEYS;
+        let row = 3 * h;
+        let (qo, ko, vo) = (head * DH, h + head * DH, 2 * h + head * DH);
+        // Keys padded to whole registers; the padding keys are zero and their scores -inf.
+        let lp = len.div_ceil(KEYS) * KEYS;
+        scratch.clear();
+        scratch.resize(lp * DH + QB * lp + QB * DH, 0.0);
+        let (kt, rest) = scratch.split_at_mut(DH * lp);
+        let (scores, q) = rest.split_at_mut(QB * lp);
+        // The head's keys, transposed to `32 × lp`: 16 keys' scores are then 32 multiply-adds of
+        // a broadcast query element by a unit-stride row of keys.
+        for j in 0..len {
+            for d in 0..DH {
+                kt[d * lp + j] = qkv[j * row + ko + d];
+            }
+        }
+        let (qkv, kt) = (qkv.as_ptr(), kt.as_ptr());
+        // SAFETY: every pointer below stays in its buffer: query and value rows `< len` of `qkv`
+        // (columns `≤ 3h`), key rows `< 32` of `kt` (`32 × lp`), `scores` rows `< QB` of `lp`,
+        // and `out` rows `< len` of 32.
+        unsafe {
+            let mut i0 = 0;
+            while i0 < len {
+                // The block's queries, scaled. Past the last query the block repeats it:
+                // computed like the others, never written out, so no loop needs a tail.
+                for r in 0..QB {
+                    let i = (i0 + r).min(len - 1);
+                    for d in 0..DH {
+                        q[r * DH + d] = *qkv.add(i * row + qo + d) * scale;
+                    }
+                }
+                for c in 0..lp / KEYS {
+                    let mut acc = [_mm512_setzero_ps(); QB];
+                    for d in 0..DH {
+                        let k = _mm512_loadu_ps(kt.add(d * lp + c * KEYS));
+                        for r in 0..QB {
+                            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*q.get_unchecked(r * DH + d)), k, acc[r]);
+                        }
+                    }
+                    for r in 0..QB {
+                        _mm512_storeu_ps(scores.as_mut_ptr().add(r * lp + c * KEYS), acc[r]);
+                    }
+                }
+                let mut inv = [0f32; QB];
+                for (s, inv) in scores.chunks_exact_mut(lp).zip(inv.iter_mut()) {
+                    s[len..].fill(f32::NEG_INFINITY);
+                    let mut mx = _mm512_set1_ps(f32::NEG_INFINITY);
+                    for c in s.chunks_exact(KEYS) {
+                        mx = _mm512_max_ps(mx, _mm512_loadu_ps(c.as_ptr()));
+                    }
+                    let max = _mm512_reduce_max_ps(mx);
+                    let mut sums = [0f32; KEYS];
+                    for c in s.chunks_exact_mut(KEYS) {
+                        for (sum, v) in sums.iter_mut().zip(c) {
+                            *v = super::exp_nonpositive(*v - max);
+                            *sum += *v;
+                        }
+                    }
+                    *inv = 1.0 / sums.iter().sum::<f32>();
+                }
+                // Σ_j p_j · v_j, normalised once at the end.
+                let mut o0 = [_mm512_setzero_ps(); QB];
+                let mut o1 = [_mm512_setzero_ps(); QB];
+                for j in 0..len {
+                    let v = qkv.add(j * row + vo);
+                    let (v0, v1) = (_mm512_loadu_ps(v), _mm512_loadu_ps(v.add(PANEL)));
+                    for r in 0..QB {
+                        let p = _mm512_set1_ps(*scores.get_unchecked(r * lp + j));
+                        o0[r] = _mm512_fmadd_ps(p, v0, o0[r]);
+                        o1[r] = _mm512_fmadd_ps(p, v1, o1[r]);
+                    }
+                }
+                for r in 0..QB.min(len - i0) {
+                    let (dst, s) = (out.as_mut_ptr().add((i0 + r) * DH), _mm512_set1_ps(inv[r]));
+                    _mm512_storeu_ps(dst, _mm512_mul_ps(o0[r], s));
+                    _mm512_storeu_ps(dst.add(PANEL), _mm512_mul_ps(o1[r], s));
+                }
+                i0 += QB;
             }
         }
     }
@@ -333,10 +453,18 @@ const PARALLEL_MIN: usize = 1_500_000;
 /// blocks × panel-pair blocks, sized so a tile's panels and input rows stay in L2. (For the
 /// f32 feed-forward output, `k` = 1536: four panel pairs would be 768 KiB and spill to L3 on
 /// every 12-row block; one pair and 84 rows fit.)
+///
+/// A product of few rows (one question: a dozen) has only a handful of such tiles, and with two
+/// threads 9 tiles take as long as 10: fewer panel pairs per tile then give each thread an even
+/// share.
 fn tiles(m: usize, k: usize, n: usize, elem: usize) -> Vec<Tile> {
     let pairs = n / (2 * PANEL);
-    let tile_pairs = (TILE_PANEL_BYTES / (k * 2 * PANEL * elem)).clamp(1, TILE_PAIRS);
+    let mut tile_pairs = (TILE_PANEL_BYTES / (k * 2 * PANEL * elem)).clamp(1, TILE_PAIRS);
     let tile_rows = (TILE_INPUT_BYTES / (k * elem) / MR * MR).clamp(MR, TILE_ROWS);
+    let min_tiles = 8 * rayon::current_num_threads();
+    while tile_pairs > 1 && m.div_ceil(tile_rows) * pairs.div_ceil(tile_pairs) < min_tiles {
+        tile_pairs -= 1;
+    }
     (0..m.div_ceil(tile_rows))
         .flat_map(|rb| {
             (0..pairs.div_ceil(tile_pairs)).map(move |pb| ((rb * tile_rows, ((rb + 1) * tile_rows).min(m)), (pb * tile_pairs, ((pb + 1) * tile_pairs).min(pairs))))
@@ -355,25 +483,56 @@ fn run_tiles(tiles: &[Tile], parallel: bool, run: impl Fn(&Tile) + Sync + Send) 
     }
 }
 
-/// `dst[m×n] = bias (broadcast over rows) + lhs[m×k] · W[k×n]`, row-major activations.
-fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
+/// What [`linear`] applies to its output after the product.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Act {
+    None,
+    /// The exact GELU, applied per tile while the tile is still in cache (the feed-forward
+    /// input); a separate pass over the whole `[tokens, intermediate]` matrix ran on one thread.
+    Gelu,
+}
+
+/// `dst[m×n] = act(bias (broadcast over rows) + lhs[m×k] · W[k×n])`, row-major activations.
+fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act: Act) {
     let (k, n) = (w.k, w.n);
     assert!(dst.len() == m * n && lhs.len() == m * k && bias.len() == n, "linear: shapes");
-    for row in dst.chunks_exact_mut(n) {
-        row.copy_from_slice(bias);
-    }
     let threads = rayon::current_num_threads();
     let work = m * n * k;
+    // Each tile starts from the bias (the f32 kernel loads it into its accumulators; elsewhere
+    // the prologue writes it into the tile's rows × columns) and applies the activation after it: both then run on the tile's thread, on data already in its cache,
+    // instead of as serial passes over the whole output. Both closures are only called with one tile's rows (`< m`) and columns (`≤ n`), and tiles
+    // are disjoint, so each touches `dst` only where no other thread does.
+    let d = dst.as_mut_ptr() as usize;
+    let prologue = |(r0, r1): (usize, usize), (c0, c1): (usize, usize)| {
+        for r in r0..r1 {
+            // SAFETY: row `r`, columns `c0..c1` of the `m × n` floats of `dst`, owned by this
+            // tile (see above).
+            unsafe { std::slice::from_raw_parts_mut((d as *mut f32).add(r * n + c0), c1 - c0) }.copy_from_slice(&bias[c0..c1]);
+        }
+    };
+    let epilogue = |(r0, r1): (usize, usize), (c0, c1): (usize, usize)| {
+        if act == Act::Gelu {
+            for r in r0..r1 {
+                // SAFETY: as in the prologue: this tile's part of row `r` of `dst`.
+                gelu(unsafe { std::slice::from_raw_parts_mut((d as *mut f32).add(r * n + c0), c1 - c0) });
+            }
+        }
+    };
+    let cols = |(q0, q1): (usize, usize)| (2 * q0 * PANEL, 2 * q1 * PANEL);
     #[cfg(target_arch = "x86_64")]
     if let Some(q) = &w.int8 {
         let mut xq = vec![0u8; m * k];
         let mut rq = vec![vnni::RowQuant { scale: 1.0, zero: 0 }; m];
         quantize_rows(lhs, k, &mut xq, &mut rq);
-        let (d, x, r) = (dst.as_mut_ptr() as usize, xq.as_ptr() as usize, rq.as_ptr() as usize);
-        // SAFETY: `int8` is only set when AVX-512F and VNNI were detected, for `k % 4 == 0` and
-        // `n % 32 == 0`, with the layout `Weight::quantize` builds for exactly `k × n`; `xq` and
-        // `rq` hold `m` rows; tiles cover disjoint rows × columns of `dst`.
-        let run = |&(rows, cols): &Tile| unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, cols) };
+        let (x, r) = (xq.as_ptr() as usize, rq.as_ptr() as usize);
+        let run = |&(rows, pairs): &Tile| {
+            prologue(rows, cols(pairs));
+            // SAFETY: `int8` is only set when AVX-512F and VNNI were detected, for `k % 4 == 0`
+            // and `n % 32 == 0`, with the layout `Weight::quantize` builds for exactly `k × n`;
+            // `xq` and `rq` hold `m` rows; tiles cover disjoint rows × columns of `dst`.
+            unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, pairs) };
+            epilogue(rows, cols(pairs));
+        };
         // An int8 product costs about a quarter of the f32 one, so threads pay off only later.
         run_tiles(&tiles(m, k, n, 1), threads > 1 && work >= 4 * PARALLEL_MIN, run);
         return;
@@ -381,19 +540,29 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize) {
     #[cfg(target_arch = "x86_64")]
     if w.packed {
         let tiles = tiles(m, k, n, 4);
-        let (d, x, wp) = (dst.as_mut_ptr() as usize, lhs.as_ptr() as usize, w.data.as_ptr() as usize);
-        // SAFETY: `packed` is only set when AVX-512F was detected; the shapes were asserted
-        // above and the packed layout is built by `Weight::new` for exactly `k × n`; tiles cover
-        // disjoint rows × columns of `dst`, so no two threads write the same element.
-        let run = |&(rows, cols): &Tile| unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, rows, cols) };
+        let (x, wp) = (lhs.as_ptr() as usize, w.data.as_ptr() as usize);
+        let b = bias.as_ptr() as usize;
+        let run = |&(rows, pairs): &Tile| {
+            // SAFETY: `packed` is only set when AVX-512F was detected; the shapes were asserted
+            // above and the packed layout is built by `Weight::new` for exactly `k × n`; tiles
+            // cover disjoint rows × columns of `dst`, so no two threads write the same element.
+            unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, b as *const f32, rows, pairs) };
+            epilogue(rows, cols(pairs));
+        };
         run_tiles(&tiles, threads > 1 && work >= PARALLEL_MIN, run);
         return;
+    }
+    for row in dst.chunks_exact_mut(n) {
+        row.copy_from_slice(bias);
     }
     let par = if work >= PARALLEL_GEMM_MIN && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
     // SAFETY: the slices have exactly the sizes and row-major strides passed (asserted above),
     // and `dst` does not alias the inputs.
     unsafe {
         gemm(m, n, k, dst.as_mut_ptr(), 1, n as isize, true, lhs.as_ptr(), 1, k as isize, w.data.as_ptr(), 1, n as isize, 1.0, 1.0, false, false, false, par);
+    }
+    if act == Act::Gelu {
+        gelu(dst);
     }
 }
 
@@ -425,22 +594,53 @@ macro_rules! multiversion {
     };
 }
 
+/// `Σ f(x[i])` over 16 independent lanes, so that it vectorises: a plain `sum()` over floats
+/// must add in order, one dependent add at a time (the compiler may not reassociate).
+#[inline(always)]
+fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 multiversion! {
     /// `x[i] = LayerNorm(x[i] + r[i])` per row (`r` may be empty for no residual).
-    fn add_layer_norm(x: &mut [f32], r: &[f32], g: &[f32], b: &[f32], h: usize, eps: f32) {
+    fn add_layer_norm_rows(x: &mut [f32], r: &[f32], g: &[f32], b: &[f32], h: usize, eps: f32) {
         for (i, row) in x.chunks_exact_mut(h).enumerate() {
             if !r.is_empty() {
                 for (v, add) in row.iter_mut().zip(&r[i * h..(i + 1) * h]) {
                     *v += add;
                 }
             }
-            let mean = row.iter().sum::<f32>() / h as f32;
-            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+            let mean = lane_sum(row, |v| v) / h as f32;
+            let var = lane_sum(row, |v| (v - mean) * (v - mean)) / h as f32;
             let inv = 1.0 / (var + eps).sqrt();
             for ((v, g), b) in row.iter_mut().zip(g).zip(b) {
                 *v = (*v - mean) * inv * g + b;
             }
         }
+    }
+}
+
+/// Rows per parallel LayerNorm task: a few microseconds of work, well above rayon's overhead.
+const LN_ROWS: usize = 64;
+
+/// [`add_layer_norm_rows`] over blocks of rows in parallel (it is one of the passes between the
+/// matrix products, which on one thread left the other core idle).
+fn add_layer_norm(x: &mut [f32], r: &[f32], g: &[f32], b: &[f32], h: usize, eps: f32) {
+    if x.len() <= LN_ROWS * h || rayon::current_num_threads() < 2 {
+        return add_layer_norm_rows(x, r, g, b, h, eps);
+    }
+    if r.is_empty() {
+        x.par_chunks_mut(LN_ROWS * h).for_each(|x| add_layer_norm_rows(x, &[], g, b, h, eps));
+    } else {
+        x.par_chunks_mut(LN_ROWS * h).zip(r.par_chunks(LN_ROWS * h)).for_each(|(x, r)| add_layer_norm_rows(x, r, g, b, h, eps));
     }
 }
 
@@ -508,49 +708,98 @@ fn exp_nonpositive(x: f32) -> f32 {
     p * f32::from_bits(((i + 127) << 23) as u32)
 }
 
+/// Keys per block of the attention scores: one AVX-512 register.
+const KEYS: usize = 16;
+
+/// Self-attention of one text and one head. `qkv` holds the text's rows of the packed QKV
+/// matrix (`len × 3h`); the head's context is written to `out` (`len × dh`, row-major).
+/// `scratch` is reused between calls.
+#[allow(clippy::too_many_arguments)]
+fn attend(qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if dh == 32 && packed_kernel_available() {
+        assert!(len > 0 && qkv.len() == len * 3 * h && out.len() == len * dh && head * dh + dh <= h, "attend: shapes");
+        // SAFETY: AVX-512F was detected; the shapes were just asserted.
+        return unsafe { avx512::attend32(qkv, len, h, head, scale, scratch, out) };
+    }
+    attend_portable(qkv, len, h, head, dh, scale, scratch, out)
+}
+
 multiversion! {
-    /// Self-attention of one text and one head. `qkv` holds the text's rows of the packed QKV
-    /// matrix (`len × 3h`); the head's context is written to `out` (`len × dh`, row-major).
-    /// `scratch` is reused between calls.
-    fn attend(qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
-        let row = 3 * h;
-        let (qo, ko, vo) = (head * dh, h + head * dh, 2 * h + head * dh);
-        scratch.clear();
-        scratch.resize(len * (dh + 1), 0.0);
-        let (kt, scores) = scratch.split_at_mut(dh * len);
-        // The head's keys, transposed to `dh × len`: a query's scores against every key are then
-        // `dh` unit-stride multiply-adds across all keys at once, instead of `len` short dot
-        // products each ending in a horizontal sum.
-        for j in 0..len {
-            for d in 0..dh {
-                kt[d * len + j] = qkv[j * row + ko + d];
+    /// [`attend`] in plain loops the compiler vectorises, for any head size and instruction set.
+    fn attend_portable(qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+        // The head size as a constant: a query's context then lives in registers across keys.
+        match dh {
+            32 => attend_head::<32>(qkv, len, h, head, scale, scratch, out),
+            64 => attend_head::<64>(qkv, len, h, head, scale, scratch, out),
+            16 => attend_head::<16>(qkv, len, h, head, scale, scratch, out),
+            128 => attend_head::<128>(qkv, len, h, head, scale, scratch, out),
+            _ => panic!("attention head size {dh} is not one the CPU pass is built for (16, 32, 64, 128)"),
+        }
+    }
+}
+
+/// [`attend`] for head size `DH`; inlined into each of its instruction-set versions.
+#[inline(always)]
+fn attend_head<const DH: usize>(qkv: &[f32], len: usize, h: usize, head: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    let row = 3 * h;
+    let (qo, ko, vo) = (head * DH, h + head * DH, 2 * h + head * DH);
+    // Keys padded to whole registers: every loop below runs on full vectors, no scalar tails.
+    // The padding keys are zero and their scores are set to -inf, so they get no weight.
+    let lp = len.div_ceil(KEYS) * KEYS;
+    scratch.clear();
+    scratch.resize(lp * (DH + 1), 0.0);
+    let (kt, scores) = scratch.split_at_mut(DH * lp);
+    // The head's keys, transposed to `dh × lp`: a query's scores against a block of 16 keys are
+    // then `dh` unit-stride multiply-adds into one register, instead of 16 short dot products
+    // each ending in a horizontal sum.
+    for j in 0..len {
+        let k: &[f32; DH] = qkv[j * row + ko..j * row + ko + DH].try_into().expect("head slice");
+        for (d, &kd) in k.iter().enumerate() {
+            kt[d * lp + j] = kd;
+        }
+    }
+    for i in 0..len {
+        let mut q = [0f32; DH];
+        for (q, &v) in q.iter_mut().zip(&qkv[i * row + qo..i * row + qo + DH]) {
+            *q = v * scale;
+        }
+        for (c, s) in scores.chunks_exact_mut(KEYS).enumerate() {
+            let mut acc = [0f32; KEYS];
+            for (d, &qd) in q.iter().enumerate() {
+                let k = &kt[d * lp + c * KEYS..d * lp + (c + 1) * KEYS];
+                for (a, &kv) in acc.iter_mut().zip(k) {
+                    *a += qd * kv;
+                }
+            }
+            s.copy_from_slice(&acc);
+        }
+        scores[len..].fill(f32::NEG_INFINITY);
+        let mut mx = [f32::NEG_INFINITY; KEYS];
+        for c in scores.chunks_exact(KEYS) {
+            for (m, &v) in mx.iter_mut().zip(c) {
+                *m = m.max(v);
             }
         }
-        for i in 0..len {
-            let q = &qkv[i * row + qo..i * row + qo + dh];
-            scores.iter_mut().for_each(|s| *s = 0.0);
-            for (d, &qd) in q.iter().enumerate() {
-                let qd = qd * scale;
-                for (s, k) in scores.iter_mut().zip(&kt[d * len..(d + 1) * len]) {
-                    *s += qd * k;
-                }
+        let max = mx.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let mut sums = [0f32; KEYS];
+        for c in scores.chunks_exact_mut(KEYS) {
+            for (sum, v) in sums.iter_mut().zip(c) {
+                *v = exp_nonpositive(*v - max);
+                *sum += *v;
             }
-            let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| if s > m { s } else { m });
-            let mut sum = 0.0;
-            for s in scores.iter_mut() {
-                *s = exp_nonpositive(*s - max);
-                sum += *s;
+        }
+        let inv = 1.0 / sums.iter().sum::<f32>();
+        // Σ_j p_j · v_j, normalised once at the end.
+        let mut o = [0f32; DH];
+        for (j, &p) in scores[..len].iter().enumerate() {
+            let v: &[f32; DH] = qkv[j * row + vo..j * row + vo + DH].try_into().expect("head slice");
+            for (o, &v) in o.iter_mut().zip(v) {
+                *o += p * v;
             }
-            let inv = 1.0 / sum;
-            let o = &mut out[i * dh..(i + 1) * dh];
-            o.iter_mut().for_each(|v| *v = 0.0);
-            for (j, s) in scores.iter().enumerate() {
-                let p = s * inv;
-                let v = &qkv[j * row + vo..j * row + vo + dh];
-                for (o, v) in o.iter_mut().zip(v) {
-                    *o += p * v;
-                }
-            }
+        }
+        for (dst, o) in out[i * DH..(i + 1) * DH].iter_mut().zip(o) {
+            *dst = o * inv;
         }
     }
 }
@@ -602,49 +851,36 @@ impl CpuBert {
         let mut tmp = vec![0f32; n * h];
         let mut ff = vec![0f32; n * self.intermediate];
         let scale = 1.0 / (dh as f32).sqrt();
-        // (text, head) pairs, each writing its own [len × dh] block of `heads_out`.
         let pairs: Vec<(usize, usize)> = (0..batch.len()).flat_map(|s| (0..self.heads).map(move |hd| (s, hd))).collect();
-        let mut heads_out = vec![0f32; n * h];
         for layer in &self.layers {
-            linear(&mut qkv, &x, &layer.qkv_w, &layer.qkv_b, n);
+            linear(&mut qkv, &x, &layer.qkv_w, &layer.qkv_b, n, Act::None);
 
-            // Attention. Blocks of `heads_out` are laid out text by text, head by head, so each
-            // pair owns a disjoint slice and the pairs can run in parallel.
-            let mut blocks: Vec<&mut [f32]> = Vec::with_capacity(pairs.len());
-            let mut rest: &mut [f32] = &mut heads_out;
-            for &(s, _) in &pairs {
-                let (block, tail) = rest.split_at_mut(lens[s] * dh);
-                blocks.push(block);
-                rest = tail;
-            }
+            // Attention per (text, head), each pair computing its context in a scratch block and
+            // copying it into its own columns of its text's rows of `ctx`, on its own thread.
             let work: usize = lens.iter().map(|l| l * l).sum::<usize>() * self.heads * dh;
-            let run = |((s, hd), block): (&(usize, usize), &mut &mut [f32]), scores: &mut Vec<f32>| {
-                let rows = &qkv[offsets[*s] * 3 * h..(offsets[*s] + lens[*s]) * 3 * h];
-                attend(rows, lens[*s], h, *hd, dh, scale, scores, block);
+            let c = ctx.as_mut_ptr() as usize;
+            let run = |&(s, hd): &(usize, usize), (scratch, block): &mut (Vec<f32>, Vec<f32>)| {
+                let (off, len) = (offsets[s], lens[s]);
+                block.resize(len * dh, 0.0);
+                attend(&qkv[off * 3 * h..(off + len) * 3 * h], len, h, hd, dh, scale, scratch, block);
+                for (t, src) in block.chunks_exact(dh).enumerate() {
+                    // SAFETY: `ctx` holds `n × h` floats and row `off + t < n`, columns
+                    // `hd·dh..(hd+1)·dh ≤ h`: this pair's alone, as (text, head) pairs are
+                    // distinct and texts' rows disjoint; nothing else touches `ctx` meanwhile.
+                    unsafe { std::slice::from_raw_parts_mut((c as *mut f32).add((off + t) * h + hd * dh), dh) }.copy_from_slice(src);
+                }
             };
             if work > 200_000 {
-                pairs.par_iter().zip(blocks.par_iter_mut()).for_each_init(Vec::new, |scores, item| run(item, scores));
+                pairs.par_iter().for_each_init(Default::default, |bufs, pair| run(pair, bufs));
             } else {
-                let mut scores = Vec::new();
-                pairs.iter().zip(blocks.iter_mut()).for_each(|item| run(item, &mut scores));
-            }
-            // Gather heads back into token rows: ctx[token, head*dh..] = block(text, head)[t].
-            let mut at = 0;
-            for (s, &len) in lens.iter().enumerate() {
-                for hd in 0..self.heads {
-                    for t in 0..len {
-                        let src = &heads_out[at + t * dh..at + (t + 1) * dh];
-                        ctx[(offsets[s] + t) * h + hd * dh..(offsets[s] + t) * h + (hd + 1) * dh].copy_from_slice(src);
-                    }
-                    at += len * dh;
-                }
+                let mut bufs = Default::default();
+                pairs.iter().for_each(|pair| run(pair, &mut bufs));
             }
 
-            linear(&mut tmp, &ctx, &layer.out_w, &layer.out_b, n);
+            linear(&mut tmp, &ctx, &layer.out_w, &layer.out_b, n, Act::None);
             add_layer_norm(&mut x, &tmp, &layer.ln1_g, &layer.ln1_b, h, self.eps);
-            linear(&mut ff, &x, &layer.ff1_w, &layer.ff1_b, n);
-            gelu(&mut ff);
-            linear(&mut tmp, &ff, &layer.ff2_w, &layer.ff2_b, n);
+            linear(&mut ff, &x, &layer.ff1_w, &layer.ff1_b, n, Act::Gelu);
+            linear(&mut tmp, &ff, &layer.ff2_w, &layer.ff2_b, n, Act::None);
             add_layer_norm(&mut x, &tmp, &layer.ln2_g, &layer.ln2_b, h, self.eps);
         }
 
@@ -694,7 +930,7 @@ mod tests {
             return;
         }
         let mut got = vec![0f32; m * n];
-        linear(&mut got, &lhs, &weight, &bias, m);
+        linear(&mut got, &lhs, &weight, &bias, m, Act::None);
         let want: Vec<f32> = (0..m * n).map(|i| bias[i % n] + (0..k).map(|kk| lhs[(i / n) * k + kk] * w[kk * n + i % n]).sum::<f32>()).collect();
         let err = got.iter().zip(&want).map(|(g, w)| (g - w) * (g - w)).sum::<f32>().sqrt();
         let norm = want.iter().map(|w| w * w).sum::<f32>().sqrt();
@@ -702,18 +938,35 @@ mod tests {
     }
 
     #[test]
+    fn attention_kernels_agree() {
+        // Lengths below, at and past a block of 8 queries and 16 keys; head 2 of 12 (h = 384).
+        let (h, dh) = (384, 32);
+        for len in [1, 8, 13, 37] {
+            let qkv: Vec<f32> = (0..len * 3 * h).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+            let (mut want, mut got) = (vec![0f32; len * dh], vec![0f32; len * dh]);
+            attend_portable(&qkv, len, h, 2, dh, 0.17, &mut Vec::new(), &mut want);
+            attend(&qkv, len, h, 2, dh, 0.17, &mut Vec::new(), &mut got);
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() < 1e-4, "len {len}, element {i}: {g} vs {w}");
+            }
+        }
+    }
+
+    #[test]
     fn packed_and_row_major_products_agree() {
-        // 13 rows exercises a full 12-row block and a 1-row tail; 64 columns two panel pairs.
-        let (m, k, n) = (13, 40, 64);
-        let lhs: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
-        let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0).collect();
-        let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
-        let mut got = vec![0f32; m * n];
-        linear(&mut got, &lhs, &Weight::new(w.clone(), k, n), &bias, m);
-        for r in 0..m {
-            for c in 0..n {
-                let want: f32 = bias[c] + (0..k).map(|kk| lhs[r * k + kk] * w[kk * n + c]).sum::<f32>();
-                assert!((got[r * n + c] - want).abs() < 1e-4, "({r},{c}): {} vs {want}", got[r * n + c]);
+        // 13 rows exercises a full 12-row block and a 1-row tail; 64 columns two panel pairs;
+        // k = 300 three blocks of the AVX-512 kernel's k, the last one partial.
+        for (m, k, n) in [(13, 40, 64), (13, 300, 64)] {
+            let lhs: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+            let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0).collect();
+            let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
+            let mut got = vec![0f32; m * n];
+            linear(&mut got, &lhs, &Weight::new(w.clone(), k, n), &bias, m, Act::None);
+            for r in 0..m {
+                for c in 0..n {
+                    let want: f32 = bias[c] + (0..k).map(|kk| lhs[r * k + kk] * w[kk * n + c]).sum::<f32>();
+                    assert!((got[r * n + c] - want).abs() < 1e-4, "k {k} ({r},{c}): {} vs {want}", got[r * n + c]);
+                }
             }
         }
     }

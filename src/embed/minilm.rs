@@ -276,6 +276,17 @@ impl Embedder for MiniLm {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        // On one of rayon's threads (`scope`, unlike `in_place_scope`, runs its closure in the
+        // pool): every parallel region inside (tokenizing, each matrix product, attention) then
+        // starts from a worker whose partner is usually still spinning, where from an outside
+        // thread each one was a round trip through the pool's sleeping threads and a lock.
+        rayon::scope(|_| self.embed_here(texts))
+    }
+}
+
+impl MiniLm {
+    /// [`Embedder::embed`] on the calling thread.
+    fn embed_here(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let tokens = self.tokenize(texts)?;
         // Sort by length (longest first, as sentence-transformers does) so each batch pads little.
         let mut order: Vec<usize> = (0..texts.len()).collect();
