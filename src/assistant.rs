@@ -185,17 +185,6 @@ impl Assistant {
         Self { config, retriever, understander, orders, journal: Arc::new(journal), guide: Arc::new(guide), client_failures: FailureLimiter::new(window) }
     }
 
-    /// [`Assistant::handle`] on the blocking pool, for servers. A turn's journal and order-store
-    /// calls are synchronous SQLite: usually well under a millisecond, but a WAL checkpoint's
-    /// fsync, or a writer waiting for another's lock, takes far longer, and on one of the
-    /// runtime's few worker threads that stalls every connection it serves. Here the runtime
-    /// only moves bytes; the model work inside still goes through the retriever's bound, and the
-    /// server's `max_in_flight` bounds the threads this takes.
-    pub async fn handle_blocking(self: &Arc<Self>, q: Question) -> Result<Answer, AssistantError> {
-        let (this, rt) = (self.clone(), tokio::runtime::Handle::current());
-        tokio::task::spawn_blocking(move || rt.block_on(this.handle(q))).await.map_err(|e| AssistantError::Worker(e.to_string()))?
-    }
-
     /// Answers one message.
     pub async fn handle(self: &Arc<Self>, q: Question) -> Result<Answer, AssistantError> {
         let started = Instant::now();

@@ -167,7 +167,7 @@ impl Email {
             sender_email: (mail.auth != Auth::Fail).then(|| from.clone()),
             ..Default::default()
         };
-        let answer = assistant.handle_blocking(question).await?;
+        let answer = assistant.handle(question).await?;
         let subject = thread::reply_subject(&mail.subject);
         let references = thread::reply_references(&mail.references, &message_id);
         journal.record_email(&EmailRecord {

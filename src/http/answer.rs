@@ -66,5 +66,5 @@ pub async fn answer(
         client: Some(peer.ip().to_string()),
         sender_email: None,
     };
-    Ok(Json(app.assistant.handle_blocking(question).await?))
+    Ok(Json(app.assistant.handle(question).await?))
 }
