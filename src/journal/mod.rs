@@ -267,7 +267,15 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
 const HANDOFF_COLUMNS: &str = "id, conversation_id, created_at, reason, status, packet, claimed_by, claimed_at, resolved_by, resolved_at";
 
 pub fn now() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    timestamp(time::OffsetDateTime::now_utc())
+}
+
+/// A UTC time as stored: RFC 3339 with exactly six fractional digits, so that text order is time
+/// order. (`Rfc3339` formatting drops trailing zeros, and "…05.12Z" sorts after "…05.1234Z";
+/// paging, purges and every `ORDER BY` on these columns compare text.)
+pub fn timestamp(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second(), t.microsecond())
 }
 
 impl Journal {
@@ -503,7 +511,7 @@ impl Journal {
 
     /// Conversations with no turn since `cutoff`.
     pub fn conversations_idle_since(&self, cutoff: time::OffsetDateTime) -> Result<Vec<String>, JournalError> {
-        let cutoff = cutoff.to_offset(time::UtcOffset::UTC).format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let cutoff = timestamp(cutoff);
         self.ids("SELECT id FROM conversations WHERE updated_at < ?1", &cutoff)
     }
 
@@ -596,4 +604,19 @@ fn handoff_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HandoffRecord> {
         resolved_by: r.get(8)?,
         resolved_at: r.get(9)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_times_sort_as_text_in_time_order() {
+        let base = time::OffsetDateTime::from_unix_timestamp(1_795_770_300).unwrap();
+        let a = timestamp(base + time::Duration::milliseconds(120));
+        let b = timestamp(base + time::Duration::microseconds(123_400));
+        assert_eq!(a, "2026-11-27T09:05:00.120000Z");
+        assert!(a < b, "{a} < {b}");
+        assert!(timestamp(base) < a);
+    }
 }
