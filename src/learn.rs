@@ -34,7 +34,7 @@ use crate::{
     desk::accounts::{AccountError, Role, Staff},
     embed::Embedder,
     index::{IndexError, IndexHandle},
-    journal::{Centroid, ClusterRecord, GapRecord, Journal, JournalError, NewGap},
+    journal::{Centroid, ClusterRecord, GapRecord, Journal, JournalError},
     kb::KbError,
 };
 
@@ -83,23 +83,15 @@ impl LearnError {
     }
 }
 
-/// A question the assistant could not answer well, as the assistant reports it.
-#[derive(Debug, Clone)]
-pub struct Gap<'a> {
-    pub conversation_id: &'a str,
-    pub question: &'a str,
-    /// `weak_grounding`, `repeated_failure` or `low_confidence`.
-    pub reason: &'a str,
-    pub intent: Option<&'a str>,
-    /// The question's embedding (understanding computed it already).
-    pub vector: &'a [f32],
-}
+/// A question the assistant could not answer well, as the assistant reports it: the journal's
+/// record of one (its `vector` is the question's embedding; `record` normalises it).
+pub use crate::journal::NewGap as Gap;
 
 /// Remembers `gap` in the cluster of its nearest centre, or a new one. Returns the cluster id.
 pub fn record(journal: &Journal, cfg: &LearnConfig, gap: &Gap<'_>) -> Result<i64, LearnError> {
     let vector = unit(gap.vector);
-    let new = NewGap { conversation_id: gap.conversation_id, question: gap.question, reason: gap.reason, intent: gap.intent, vector: &vector };
-    Ok(journal.record_gap(&new, |centroids| nearest(centroids, &vector, cfg.similarity))?)
+    let gap = Gap { vector: &vector, ..gap.clone() };
+    Ok(journal.record_gap(&gap, |centroids| nearest(centroids, &vector, cfg.similarity))?)
 }
 
 /// The cluster whose centre is closest to `v`, when at least `threshold` close.

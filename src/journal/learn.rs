@@ -46,10 +46,10 @@ CREATE INDEX IF NOT EXISTS gaps_conversation ON gaps(conversation_id, id);
 pub struct NewGap<'a> {
     pub conversation_id: &'a str,
     pub question: &'a str,
-    /// Why it counts as unanswered: a hand-off reason code, or `low_confidence`.
+    /// Why it counts as unanswered: `weak_grounding`, `repeated_failure` or `low_confidence`.
     pub reason: &'a str,
     pub intent: Option<&'a str>,
-    /// The question's unit-length embedding.
+    /// The question's embedding (understanding computed it already).
     pub vector: &'a [f32],
 }
 
