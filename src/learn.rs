@@ -32,7 +32,7 @@ use serde::Serialize;
 use crate::{
     config::LearnConfig,
     desk::accounts::{AccountError, Role, Staff},
-    embed::Embedder,
+    embed::{dot, normalize, Embedder},
     index::{IndexError, IndexHandle},
     journal::{Centroid, ClusterRecord, GapRecord, Journal, JournalError},
     kb::KbError,
@@ -99,38 +99,22 @@ fn nearest(centroids: &[Centroid], v: &[f32], threshold: f32) -> Option<i64> {
     centroids
         .iter()
         .filter(|c| c.members > 0 && c.sum.len() == v.len())
-        .map(|c| (c.cluster_id, cosine(&c.sum, v)))
+        .map(|c| (c.cluster_id, dot(&unit(&c.sum), v)))
         .filter(|(_, s)| *s >= threshold)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(id, _)| id)
 }
 
+/// `v` scaled to unit length: cosines are then dot products.
 fn unit(v: &[f32]) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter().map(|x| x / norm).collect()
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        dot / (na * nb)
-    }
+    let mut u = v.to_vec();
+    normalize(&mut u);
+    u
 }
 
 /// Notes a person's reply to a handed-off conversation against its latest gap.
 pub fn attach_reply(journal: &Journal, conversation_id: &str, reply: &str, by: &str) -> Result<bool, LearnError> {
     Ok(journal.attach_gap_reply(conversation_id, reply, by)?)
-}
-
-/// A cluster in the list of suggestions.
-#[derive(Debug, Clone, Serialize)]
-pub struct SuggestionSummary {
-    #[serde(flatten)]
-    pub cluster: ClusterRecord,
 }
 
 /// Suggestions with `status` (`open`, `approved`, `dismissed`; any when `None`). Open ones are
@@ -161,7 +145,8 @@ pub struct Draft {
 pub fn suggestion(journal: &Journal, id: i64) -> Result<Suggestion, LearnError> {
     let (cluster, mut questions) = journal.gap_cluster(id)?.ok_or(LearnError::NotFound(id))?;
     let centre = unit(&cluster.centroid);
-    questions.sort_by(|a, b| cosine(&b.vector, &centre).total_cmp(&cosine(&a.vector, &centre)));
+    // Stored question vectors are unit length (`record` normalises them).
+    questions.sort_by(|a, b| dot(&b.vector, &centre).total_cmp(&dot(&a.vector, &centre)));
     let draft = draft(&questions);
     Ok(Suggestion { cluster, questions, draft })
 }
@@ -467,7 +452,7 @@ mod tests {
         assert_eq!(deleted.questions, 2);
         let (cluster, questions) = j.gap_cluster(a).unwrap().unwrap();
         assert_eq!((cluster.members, questions.len()), (1, 1));
-        assert!((cosine(&cluster.centroid, &[1.0, 0.0]) - 1.0).abs() < 1e-5, "the centre is the remaining question again");
+        assert!((dot(&unit(&cluster.centroid), &[1.0, 0.0]) - 1.0).abs() < 1e-5, "the centre is the remaining question again");
         assert!(j.gap_cluster(solo).unwrap().is_none(), "an emptied open cluster goes");
     }
 

@@ -10,13 +10,12 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
     Json,
 };
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
     blocking,
     html::{esc, form, json_block, page},
-    session::{Desk, Posted},
+    session::{Desk, Empty, Posted},
 };
 use crate::{
     app::App,
@@ -65,9 +64,6 @@ pub async fn list(desk: Desk, State(app): State<Arc<App>>) -> Response {
         Err(e) => desk.error(e),
     }
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 pub async fn revert(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<Empty>) -> Response {
     let staff = posted.desk.staff.clone();

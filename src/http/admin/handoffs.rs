@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{
     blocking,
     html::{esc, form, json_block, page},
-    session::{Desk, Posted},
+    session::{Desk, Empty, Posted},
     transcript,
 };
 use crate::{
@@ -166,9 +166,6 @@ fn back(id: &str) -> Response {
 fn urlencode(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect()
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 pub async fn claim(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<Empty>) -> Response {
     let (who, hid) = (posted.desk.staff.email.clone(), id.clone());

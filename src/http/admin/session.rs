@@ -90,6 +90,10 @@ impl FromRequestParts<Arc<App>> for Desk {
     }
 }
 
+/// A form with no fields but the CSRF token (a button: claim, resolve, undo, dismiss).
+#[derive(serde::Deserialize)]
+pub struct Empty {}
+
 /// A POST form of a signed-in page, its CSRF token checked.
 pub struct Posted<T> {
     pub desk: Desk,

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use super::{
     blocking,
     html::{esc, form, page},
-    session::{Desk, Posted},
+    session::{Desk, Empty, Posted},
 };
 use crate::{
     app::App,
@@ -205,9 +205,6 @@ pub async fn approve(State(app): State<Arc<App>>, Path(id): Path<String>, posted
         Err(e) => posted.desk.error(e),
     }
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 pub async fn dismiss(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<Empty>) -> Response {
     let id = match parse_id(&id) {
