@@ -46,6 +46,40 @@ pub struct CpuBert {
     pub heads: usize,
     pub intermediate: usize,
     pub eps: f32,
+    /// Activation buffers kept between calls (see [`Scratch`]).
+    pub scratch: parking_lot::Mutex<Vec<Scratch>>,
+}
+
+/// One forward pass's activation matrices, reused by later passes.
+///
+/// Why: a batch of 32 passages needs about 18 MB of them; allocated afresh, every call paid for
+/// mapping, zeroing and unmapping those pages again (page faults and zeroing were ~3% of a
+/// passage batch's time). Buffers above [`SCRATCH_KEEP`] are dropped rather than kept, so one
+/// long reindex batch does not pin its memory in a serving process for good.
+#[derive(Default)]
+pub struct Scratch {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    tmp: Vec<f32>,
+    ff: Vec<f32>,
+}
+
+/// The most bytes of activations one pooled [`Scratch`] may keep, and how many are kept (one per
+/// pass that may run at once; more are rare and simply allocate).
+const SCRATCH_KEEP: usize = 32 << 20;
+const SCRATCH_POOL: usize = 4;
+
+impl Scratch {
+    fn bytes(&self) -> usize {
+        4 * (self.x.capacity() + self.qkv.capacity() + self.ctx.capacity() + self.tmp.capacity() + self.ff.capacity())
+    }
+}
+
+/// Sets `v` to `len` elements without clearing what it holds: every caller overwrites them all.
+fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    v.resize(len, 0.0);
+    &mut v[..len]
 }
 
 /// A linear layer's weight matrix `[k (in) × n (out)]`, in the layout its kernel reads.
@@ -82,7 +116,7 @@ impl Weight {
     /// From a row-major `[k × n]` matrix.
     pub fn new(row_major: Vec<f32>, k: usize, n: usize) -> Self {
         assert_eq!(row_major.len(), k * n, "weight matrix size");
-        if !packed_kernel_available() || n % (2 * PANEL) != 0 {
+        if !packed_kernel_available() || n % (F32_PANELS * PANEL) != 0 {
             return Self { data: row_major, k, n, packed: false, int8: None };
         }
         let mut data = vec![0f32; k * n];
@@ -149,14 +183,23 @@ fn int8_kernel_available() -> bool {
 
 /// Floats per panel: one AVX-512 register.
 const PANEL: usize = 16;
-/// Rows per micro-kernel call: 12 rows × 2 panels = 24 accumulators, plus 2 weight vectors and a
-/// broadcast, fit the 32 vector registers.
+/// Rows per int8 micro-kernel call: 12 rows × 2 panels = 24 accumulators, plus 2 weight vectors
+/// and a broadcast, fit the 32 vector registers.
 const MR: usize = 12;
-/// A tile (the unit of parallel work) is up to this many rows by this many panel pairs.
+/// The f32 micro-kernel's shape: 6 rows × 4 panels = 24 accumulators, plus 4 weight vectors and a
+/// broadcast. Measured on the 2-core Cascade Lake this was tuned on, 32 passages a batch: 6×4
+/// ran 1.07× ONNX Runtime, 8×3 1.03×, 12×2 0.96× and 4×6 0.98×. Per step of `k`, 12×2 issues
+/// 12 broadcasts and, as compiled, 12 pointer adds for its 24 multiply-adds (the rows are `k`
+/// apart and there are too few registers for 12 row pointers); 6×4 issues 6 of each, so the
+/// 4-wide front end no longer starves the two FMA units.
+const F32_ROWS: usize = 6;
+const F32_PANELS: usize = 4;
+/// A tile (the unit of parallel work) is up to this many rows by this many panel groups (pairs
+/// for int8, [`F32_PANELS`] for f32).
 const TILE_ROWS: usize = 96;
-const TILE_PAIRS: usize = 4;
+const TILE_GROUPS: usize = 4;
 /// A tile's panels and its rows of the input should stay in a core's L2 (1 MiB on the Xeons this
-/// was tuned on) while each 12-row block streams every panel of the tile past: these budgets
+/// was tuned on) while each block of rows streams every panel of the tile past: these budgets
 /// keep both within it with room to spare.
 const TILE_PANEL_BYTES: usize = 256 * 1024;
 const TILE_INPUT_BYTES: usize = 512 * 1024;
@@ -179,53 +222,60 @@ mod avx512 {
 
     use super::PANEL;
 
-    /// Rows of `W` per block of [`tile`]: two panels' worth is 16 KiB, half of L1.
-    const KC: usize = 128;
+    /// Panels per micro-kernel call (see [`super::F32_ROWS`]).
+    pub const P: usize = super::F32_PANELS;
+    /// Rows of `W` per block of [`tile`]: `P` panels' worth stays within half of L1.
+    const KC: usize = 4096 / (P * PANEL);
 
-    /// `dst[r, 0..32] = init[r, 0..32] + Σ_kk x[r, kk] · W[kk, 0..32]` over `kc` rows of `W`,
-    /// for `R` rows and one pair of panels. `init` is the bias (`ldi` = 0) for the first block of
-    /// `k`, so no separate pass writes it into `dst`, and `dst` itself (`ldi` = `ldd`) after.
+    /// `dst[r, 0..16P] = init[r, 0..16P] + Σ_kk x[r, kk] · W[kk, 0..16P]` over `kc` rows of `W`,
+    /// for `R` rows and one group of `P` panels. `init` is the bias (`ldi` = 0) for the first
+    /// block of `k`, so no separate pass writes it into `dst`, and `dst` itself (`ldi` = `ldd`)
+    /// after.
     ///
     /// # Safety
-    /// The CPU has AVX-512F; `dst` addresses `R` rows of 32 floats at stride `ldd`, `init` at
+    /// The CPU has AVX-512F; `dst` addresses `R` rows of `16P` floats at stride `ldd`, `init` at
     /// stride `ldi`; `x` addresses `R` rows of `kc` floats at stride `ldx`; `w` addresses `kc`
-    /// rows of two panels `kw × 16` floats apart.
+    /// rows of `P` panels `kw × 16` floats apart.
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
     pub unsafe fn kernel<const R: usize>(dst: *mut f32, ldd: usize, x: *const f32, ldx: usize, w: *const f32, kc: usize, kw: usize, init: *const f32, ldi: usize) {
         unsafe {
-            let mut acc0 = [_mm512_setzero_ps(); R];
-            let mut acc1 = [_mm512_setzero_ps(); R];
+            let mut acc = [[_mm512_setzero_ps(); P]; R];
             for r in 0..R {
-                acc0[r] = _mm512_loadu_ps(init.add(r * ldi));
-                acc1[r] = _mm512_loadu_ps(init.add(r * ldi + PANEL));
+                for p in 0..P {
+                    acc[r][p] = _mm512_loadu_ps(init.add(r * ldi + p * PANEL));
+                }
             }
-            let w1 = w.add(kw * PANEL);
             for kk in 0..kc {
-                let a = _mm512_loadu_ps(w.add(kk * PANEL));
-                let b = _mm512_loadu_ps(w1.add(kk * PANEL));
+                let mut wv = [_mm512_setzero_ps(); P];
+                for p in 0..P {
+                    wv[p] = _mm512_loadu_ps(w.add(p * kw * PANEL + kk * PANEL));
+                }
                 for r in 0..R {
                     let xv = _mm512_set1_ps(*x.add(r * ldx + kk));
-                    acc0[r] = _mm512_fmadd_ps(xv, a, acc0[r]);
-                    acc1[r] = _mm512_fmadd_ps(xv, b, acc1[r]);
+                    for p in 0..P {
+                        acc[r][p] = _mm512_fmadd_ps(xv, wv[p], acc[r][p]);
+                    }
                 }
             }
             for r in 0..R {
-                _mm512_storeu_ps(dst.add(r * ldd), acc0[r]);
-                _mm512_storeu_ps(dst.add(r * ldd + PANEL), acc1[r]);
+                for p in 0..P {
+                    _mm512_storeu_ps(dst.add(r * ldd + p * PANEL), acc[r][p]);
+                }
             }
         }
     }
 
-    /// One tile: rows `r0..r1` of `dst`/`x`, panel pairs `q0..q1`, in blocks of [`KC`] rows of
+    /// One tile: rows `r0..r1` of `dst`/`x`, panel groups `q0..q1`, in blocks of [`KC`] rows of
     /// `W`.
     ///
-    /// Why blocks of `k`: a pair of panels over all of `k` = 384 is 48 KiB, more than L1, so each
-    /// 12-row block streamed it from L2 again; 128 rows of it (16 KiB) stay in L1 for every row
-    /// block of the tile. (Measured alone on one core: 3-10% faster for every product shape.)
+    /// Why blocks of `k`: a group of panels over all of `k` = 384 is 48 KiB or more, more than
+    /// L1, so each row block would stream it from L2 again; [`KC`] rows of it stay in L1 for
+    /// every row block of the tile. (Measured alone on one core: 3-10% faster for every product
+    /// shape.)
     ///
     /// # Safety
-    /// As [`kernel`], for every row and pair in range (`bias` addresses `n` floats); no other
+    /// As [`kernel`], for every row and group in range (`bias` addresses `n` floats); no other
     /// thread writes this tile.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
@@ -235,11 +285,11 @@ mod avx512 {
             while k0 < k {
                 let kc = KC.min(k - k0);
                 for q in q0..q1 {
-                    let (wq, bq) = (w.add(2 * q * k * PANEL + k0 * PANEL), bias.add(2 * q * PANEL));
+                    let (wq, bq) = (w.add(P * q * k * PANEL + k0 * PANEL), bias.add(P * q * PANEL));
                     let mut r = r0;
                     while r < r1 {
-                        let rows = (r1 - r).min(super::MR);
-                        let (d, xr) = (dst.add(r * n + 2 * q * PANEL), x.add(r * k + k0));
+                        let rows = (r1 - r).min(super::F32_ROWS);
+                        let (d, xr) = (dst.add(r * n + P * q * PANEL), x.add(r * k + k0));
                         let (init, ldi) = if k0 == 0 { (bq, 0) } else { (d as *const f32, n) };
                         macro_rules! call {
                             ($($n:literal)*) => {
@@ -449,25 +499,25 @@ const PARALLEL_GEMM_MIN: usize = 40_000_000;
 /// Below this many multiply-adds, spreading a product over threads costs more than it saves.
 const PARALLEL_MIN: usize = 1_500_000;
 
-/// The units of parallel work of an `m × k` by `k × n` product with `elem`-byte elements: row
-/// blocks × panel-pair blocks, sized so a tile's panels and input rows stay in L2. (For the
-/// f32 feed-forward output, `k` = 1536: four panel pairs would be 768 KiB and spill to L3 on
-/// every 12-row block; one pair and 84 rows fit.)
+/// The units of parallel work of an `m × k` by `k × n` product with `elem`-byte elements, for a
+/// kernel of `mr` rows by `width` panels: row blocks × panel-group blocks, sized so a tile's
+/// panels and input rows stay in L2. (For the f32 feed-forward output, `k` = 1536: four groups
+/// of panels would spill to L3 on every block of rows; one group and 84 rows fit.)
 ///
 /// A product of few rows (one question: a dozen) has only a handful of such tiles, and with two
-/// threads 9 tiles take as long as 10: fewer panel pairs per tile then give each thread an even
+/// threads 9 tiles take as long as 10: fewer panel groups per tile then give each thread an even
 /// share.
-fn tiles(m: usize, k: usize, n: usize, elem: usize) -> Vec<Tile> {
-    let pairs = n / (2 * PANEL);
-    let mut tile_pairs = (TILE_PANEL_BYTES / (k * 2 * PANEL * elem)).clamp(1, TILE_PAIRS);
-    let tile_rows = (TILE_INPUT_BYTES / (k * elem) / MR * MR).clamp(MR, TILE_ROWS);
+fn tiles(m: usize, k: usize, n: usize, elem: usize, width: usize, mr: usize) -> Vec<Tile> {
+    let groups = n / (width * PANEL);
+    let mut tile_groups = (TILE_PANEL_BYTES / (k * width * PANEL * elem)).clamp(1, TILE_GROUPS);
+    let tile_rows = (TILE_INPUT_BYTES / (k * elem) / mr * mr).clamp(mr, TILE_ROWS);
     let min_tiles = 8 * rayon::current_num_threads();
-    while tile_pairs > 1 && m.div_ceil(tile_rows) * pairs.div_ceil(tile_pairs) < min_tiles {
-        tile_pairs -= 1;
+    while tile_groups > 1 && m.div_ceil(tile_rows) * groups.div_ceil(tile_groups) < min_tiles {
+        tile_groups -= 1;
     }
     (0..m.div_ceil(tile_rows))
         .flat_map(|rb| {
-            (0..pairs.div_ceil(tile_pairs)).map(move |pb| ((rb * tile_rows, ((rb + 1) * tile_rows).min(m)), (pb * tile_pairs, ((pb + 1) * tile_pairs).min(pairs))))
+            (0..groups.div_ceil(tile_groups)).map(move |gb| ((rb * tile_rows, ((rb + 1) * tile_rows).min(m)), (gb * tile_groups, ((gb + 1) * tile_groups).min(groups))))
         })
         .collect()
 }
@@ -518,7 +568,7 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act:
             }
         }
     };
-    let cols = |(q0, q1): (usize, usize)| (2 * q0 * PANEL, 2 * q1 * PANEL);
+    let cols = |width: usize, (q0, q1): (usize, usize)| (width * q0 * PANEL, width * q1 * PANEL);
     #[cfg(target_arch = "x86_64")]
     if let Some(q) = &w.int8 {
         let mut xq = vec![0u8; m * k];
@@ -526,28 +576,28 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act:
         quantize_rows(lhs, k, &mut xq, &mut rq);
         let (x, r) = (xq.as_ptr() as usize, rq.as_ptr() as usize);
         let run = |&(rows, pairs): &Tile| {
-            prologue(rows, cols(pairs));
+            prologue(rows, cols(2, pairs));
             // SAFETY: `int8` is only set when AVX-512F and VNNI were detected, for `k % 4 == 0`
             // and `n % 32 == 0`, with the layout `Weight::quantize` builds for exactly `k × n`;
             // `xq` and `rq` hold `m` rows; tiles cover disjoint rows × columns of `dst`.
             unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, pairs) };
-            epilogue(rows, cols(pairs));
+            epilogue(rows, cols(2, pairs));
         };
         // An int8 product costs about a quarter of the f32 one, so threads pay off only later.
-        run_tiles(&tiles(m, k, n, 1), threads > 1 && work >= 4 * PARALLEL_MIN, run);
+        run_tiles(&tiles(m, k, n, 1, 2, MR), threads > 1 && work >= 4 * PARALLEL_MIN, run);
         return;
     }
     #[cfg(target_arch = "x86_64")]
     if w.packed {
-        let tiles = tiles(m, k, n, 4);
+        let tiles = tiles(m, k, n, 4, F32_PANELS, F32_ROWS);
         let (x, wp) = (lhs.as_ptr() as usize, w.data.as_ptr() as usize);
         let b = bias.as_ptr() as usize;
-        let run = |&(rows, pairs): &Tile| {
+        let run = |&(rows, groups): &Tile| {
             // SAFETY: `packed` is only set when AVX-512F was detected; the shapes were asserted
             // above and the packed layout is built by `Weight::new` for exactly `k × n`; tiles
             // cover disjoint rows × columns of `dst`, so no two threads write the same element.
-            unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, b as *const f32, rows, pairs) };
-            epilogue(rows, cols(pairs));
+            unsafe { avx512::tile(d as *mut f32, x as *const f32, wp as *const f32, k, n, b as *const f32, rows, groups) };
+            epilogue(rows, cols(F32_PANELS, groups));
         };
         run_tiles(&tiles, threads > 1 && work >= PARALLEL_MIN, run);
         return;
@@ -832,8 +882,10 @@ impl CpuBert {
         }).collect();
         let n: usize = lens.iter().sum();
 
+        let mut bufs = self.scratch.lock().pop().unwrap_or_default();
+        let Scratch { x, qkv, ctx, tmp, ff } = &mut bufs;
+        let (x, qkv, ctx, tmp, ff) = (sized(x, n * h), sized(qkv, n * 3 * h), sized(ctx, n * h), sized(tmp, n * h), sized(ff, n * self.intermediate));
         // Embeddings, packed: row t of text s is word[id] + position[t] + segment 0.
-        let mut x = vec![0f32; n * h];
         for (s, seq) in batch.iter().enumerate() {
             for t in 0..lens[s] {
                 let id = seq.get(t).copied().unwrap_or(0) as usize;
@@ -844,16 +896,12 @@ impl CpuBert {
                 }
             }
         }
-        add_layer_norm(&mut x, &[], &self.ln_g, &self.ln_b, h, self.eps);
+        add_layer_norm(x, &[], &self.ln_g, &self.ln_b, h, self.eps);
 
-        let mut qkv = vec![0f32; n * 3 * h];
-        let mut ctx = vec![0f32; n * h];
-        let mut tmp = vec![0f32; n * h];
-        let mut ff = vec![0f32; n * self.intermediate];
         let scale = 1.0 / (dh as f32).sqrt();
         let pairs: Vec<(usize, usize)> = (0..batch.len()).flat_map(|s| (0..self.heads).map(move |hd| (s, hd))).collect();
         for layer in &self.layers {
-            linear(&mut qkv, &x, &layer.qkv_w, &layer.qkv_b, n, Act::None);
+            linear(qkv, x, &layer.qkv_w, &layer.qkv_b, n, Act::None);
 
             // Attention per (text, head), each pair computing its context in a scratch block and
             // copying it into its own columns of its text's rows of `ctx`, on its own thread.
@@ -877,15 +925,15 @@ impl CpuBert {
                 pairs.iter().for_each(|pair| run(pair, &mut bufs));
             }
 
-            linear(&mut tmp, &ctx, &layer.out_w, &layer.out_b, n, Act::None);
-            add_layer_norm(&mut x, &tmp, &layer.ln1_g, &layer.ln1_b, h, self.eps);
-            linear(&mut ff, &x, &layer.ff1_w, &layer.ff1_b, n, Act::Gelu);
-            linear(&mut tmp, &ff, &layer.ff2_w, &layer.ff2_b, n, Act::None);
-            add_layer_norm(&mut x, &tmp, &layer.ln2_g, &layer.ln2_b, h, self.eps);
+            linear(tmp, ctx, &layer.out_w, &layer.out_b, n, Act::None);
+            add_layer_norm(x, tmp, &layer.ln1_g, &layer.ln1_b, h, self.eps);
+            linear(ff, x, &layer.ff1_w, &layer.ff1_b, n, Act::Gelu);
+            linear(tmp, ff, &layer.ff2_w, &layer.ff2_b, n, Act::None);
+            add_layer_norm(x, tmp, &layer.ln2_g, &layer.ln2_b, h, self.eps);
         }
 
         // Mean over each text's tokens (no padding exists to mask), then L2 normalisation.
-        (0..batch.len())
+        let pooled = (0..batch.len())
             .map(|s| {
                 let mut v = vec![0f32; h];
                 for t in 0..lens[s] {
@@ -897,7 +945,13 @@ impl CpuBert {
                 v.iter_mut().for_each(|a| *a /= norm);
                 v
             })
-            .collect()
+            .collect();
+        let mut pool = self.scratch.lock();
+        if bufs.bytes() <= SCRATCH_KEEP && pool.len() < SCRATCH_POOL {
+            pool.push(bufs);
+        }
+        drop(pool);
+        pooled
     }
 }
 
@@ -954,9 +1008,10 @@ mod tests {
 
     #[test]
     fn packed_and_row_major_products_agree() {
-        // 13 rows exercises a full 12-row block and a 1-row tail; 64 columns two panel pairs;
-        // k = 300 three blocks of the AVX-512 kernel's k, the last one partial.
-        for (m, k, n) in [(13, 40, 64), (13, 300, 64)] {
+        // 13 rows exercises full blocks of rows and a tail; 192 columns whole groups of panels
+        // for either kernel shape; k = 300 several blocks of the AVX-512 kernel's k, the last
+        // one partial.
+        for (m, k, n) in [(13, 40, 192), (13, 300, 192)] {
             let lhs: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
             let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0).collect();
             let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();

@@ -338,6 +338,7 @@ fn cpu_weights(get: &dyn Fn(&str) -> Result<Tensor, EmbedError>, layers: &[Layer
         heads: cfg.num_attention_heads,
         intermediate,
         eps: cfg.layer_norm_eps as f32,
+        scratch: Default::default(),
     })
 }
 
