@@ -118,6 +118,7 @@ impl App {
         let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal, guide));
         let email = crate::email::Email::from_config(&config).map(Arc::new);
         let accounts = open_accounts(&config)?;
-        Ok(Self { config, assistant, live: Arc::new(Live::new()), email, accounts })
+        let live = Arc::new(Live::new(config.server.max_streams));
+        Ok(Self { config, assistant, live, email, accounts })
     }
 }

@@ -251,9 +251,11 @@ pub struct GateConfig {
     /// `min_dense` and this, it must also contain `min_coverage` of the question's content words.
     pub strong_dense: f32,
     pub min_coverage: f32,
-    /// A product page question is answered from the product's own content only when the best
-    /// passage's cosine reaches this; otherwise the assistant says it doesn't know.
-    pub product_min_dense: f32,
+    /// No longer used: the answer selector (`answer::select`) decides whether a product page's
+    /// content answers a question. Still accepted, so a config file written for an earlier
+    /// version loads; [`Config::load`] logs a warning when it is set.
+    #[serde(skip_serializing)]
+    pub product_min_dense: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -288,6 +290,10 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// `/v1/answer` requests served at once; more are refused at once with 503 + Retry-After.
     pub max_in_flight: usize,
+    /// Live reply streams (`/v1/conversations/{id}/events`) open at once, over all widgets;
+    /// more are refused with 503 + Retry-After (and a widget falls back to reading the
+    /// conversation again when it next opens).
+    pub max_streams: usize,
     /// Origins of store pages whose chat widget may call the API from the browser
     /// (`https://shop.example`), or `"*"` for any. The service's own pages need no entry.
     pub allowed_origins: Vec<String>,
@@ -343,7 +349,7 @@ impl Default for IdentityConfig {
 
 impl Default for GateConfig {
     fn default() -> Self {
-        Self { min_intent_confidence: 0.45, min_dense: 0.35, strong_dense: 0.7, min_coverage: 0.5, product_min_dense: 0.7 }
+        Self { min_intent_confidence: 0.45, min_dense: 0.35, strong_dense: 0.7, min_coverage: 0.5, product_min_dense: None }
     }
 }
 
@@ -355,7 +361,7 @@ impl Default for ModelConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080, index_refresh_secs: 2, max_body_bytes: 64 * 1024, request_timeout_secs: 30, max_in_flight: 48, allowed_origins: Vec::new() }
+        Self { host: "127.0.0.1".into(), port: 8080, index_refresh_secs: 2, max_body_bytes: 64 * 1024, request_timeout_secs: 30, max_in_flight: 48, max_streams: 2000, allowed_origins: Vec::new() }
     }
 }
 
@@ -369,6 +375,9 @@ impl Config {
         };
         cfg.apply_env(|name| std::env::var(name).ok())?;
         cfg.validate()?;
+        if cfg.gate.product_min_dense.is_some() {
+            tracing::warn!("gate.product_min_dense is no longer used (the answer selector decides product-page answers); remove it from the config file");
+        }
         Ok(cfg)
     }
 
@@ -475,6 +484,9 @@ impl Config {
         }
         if self.server.max_in_flight == 0 {
             return Err(ConfigError::Invalid("server.max_in_flight must be at least 1".into()));
+        }
+        if self.server.max_streams == 0 {
+            return Err(ConfigError::Invalid("server.max_streams must be at least 1".into()));
         }
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid("server.max_body_bytes must be at least 1024".into()));
@@ -594,6 +606,16 @@ mod tests {
         cfg.server.allowed_origins = vec!["*".into()];
         cfg.admin.api_token = "short".into();
         assert!(cfg.validate().is_err(), "a short admin token is refused");
+    }
+
+    #[test]
+    fn a_retired_setting_still_loads_and_is_not_written_back() {
+        // Config files written for 0.1 set gate.product_min_dense; it no longer does anything,
+        // but such a file must keep loading (unknown keys are errors).
+        let cfg: Config = toml::from_str("[gate]\nproduct_min_dense = 0.7\nmin_dense = 0.4\n").unwrap();
+        assert_eq!(cfg.gate.product_min_dense, Some(0.7));
+        assert_eq!(cfg.gate.min_dense, 0.4);
+        assert!(!toml::to_string(&cfg).unwrap().contains("product_min_dense"));
     }
 
     #[test]

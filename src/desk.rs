@@ -254,10 +254,10 @@ mod tests {
     #[test]
     fn a_reply_is_journaled_as_an_agent_turn_and_reaches_a_watching_widget() {
         let journal = Journal::open_in_memory().unwrap();
-        let live = Live::new();
+        let live = Live::default();
         journal.create("c1", "widget").unwrap();
         let id = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();
-        let mut watcher = live.watch("c1");
+        let mut watcher = live.watch("c1").unwrap();
         let d = reply(&journal, &live, &id, Some("Priya"), "  Hi, Priya here. Let me look.  ").unwrap();
         assert_eq!((d.conversation_id.as_str(), d.live_watchers), ("c1", 1));
         let pushed = watcher.try_recv().unwrap();
@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn unknown_hand_offs_and_empty_replies_are_refused() {
         let journal = Journal::open_in_memory().unwrap();
-        let live = Live::new();
+        let live = Live::default();
         assert_eq!(reply(&journal, &live, "HO-NOPE", None, "hello").unwrap_err().code(), "handoff_not_found");
         journal.create("c1", "widget").unwrap();
         let id = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();

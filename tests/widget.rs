@@ -539,3 +539,22 @@ fn a_transcript_is_served_only_for_widget_conversations() {
     assert!(turns[1]["citations"].as_array().is_some_and(|c| !c.is_empty()));
     assert!(turns[1].get("gate").is_none() && !text.contains("\"understanding\""), "internal scores stay internal");
 }
+
+#[test]
+fn live_reply_streams_are_bounded_per_conversation() {
+    // A shopper with a few tabs open gets a stream in each; a client opening them in a loop is
+    // refused with a stable code and a hint when to retry, instead of holding connections
+    // without bound.
+    app().assistant.journal.create("c_many_tabs", "widget").unwrap();
+    let url = format!("{}/v1/conversations/c_many_tabs/events", server());
+    let open: Vec<reqwest::Response> = (0..shopkeep::journal::live::PER_CONVERSATION).map(|_| get(&url, &[])).collect();
+    assert!(open.iter().all(|r| r.status() == 200));
+    let refused = get(&url, &[]);
+    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+    let (status, text) = body(refused);
+    assert_eq!(status, 503, "{text}");
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["error"]["code"], "too_many_streams");
+    // Other conversations are not affected.
+    app().assistant.journal.create("c_one_tab", "widget").unwrap();
+    assert_eq!(get(&format!("{}/v1/conversations/c_one_tab/events", server()), &[]).status(), 200);
+}

@@ -13,23 +13,52 @@ use super::StoredTurn;
 /// Turns a slow watcher may fall behind by before it re-reads the journal instead.
 const BUFFER: usize = 16;
 
-#[derive(Default)]
+/// Open streams one conversation may have: a shopper with a few tabs open, not a loop.
+pub const PER_CONVERSATION: usize = 8;
+
+/// Why a stream was not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WatchRefused {
+    #[error("this conversation already has {PER_CONVERSATION} open streams")]
+    Conversation,
+    #[error("the server has as many open streams as it allows")]
+    Server,
+}
+
 pub struct Live {
     channels: Mutex<HashMap<String, broadcast::Sender<StoredTurn>>>,
+    /// Open streams the whole server allows (`server.max_streams`). Each is a held connection
+    /// and a task; without a bound, a client that opens streams in a loop would exhaust memory
+    /// and file descriptors for every shopper.
+    max_streams: usize,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self::new(crate::config::ServerConfig::default().max_streams)
+    }
 }
 
 impl Live {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(max_streams: usize) -> Self {
+        Self { channels: Mutex::default(), max_streams }
     }
 
     /// Starts watching a conversation. Subscribe before reading the journal's backlog, so that
-    /// no turn falls between the two (the watcher skips ids it has already seen).
-    pub fn watch(&self, conversation_id: &str) -> broadcast::Receiver<StoredTurn> {
+    /// no turn falls between the two (the watcher skips ids it has already seen). Refused past
+    /// [`PER_CONVERSATION`] streams on one conversation or `max_streams` on the server; a
+    /// stream's place is freed when its receiver is dropped (the client went away).
+    pub fn watch(&self, conversation_id: &str) -> Result<broadcast::Receiver<StoredTurn>, WatchRefused> {
         let mut channels = self.channels.lock();
         // Forget conversations nobody watches any more (their widgets closed).
         channels.retain(|_, tx| tx.receiver_count() > 0);
-        channels.entry(conversation_id.to_string()).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe()
+        if channels.get(conversation_id).is_some_and(|tx| tx.receiver_count() >= PER_CONVERSATION) {
+            return Err(WatchRefused::Conversation);
+        }
+        if channels.values().map(broadcast::Sender::receiver_count).sum::<usize>() >= self.max_streams {
+            return Err(WatchRefused::Server);
+        }
+        Ok(channels.entry(conversation_id.to_string()).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe())
     }
 
     /// Pushes a journaled turn to the conversation's watchers; returns how many it reached.
@@ -54,9 +83,9 @@ mod tests {
 
     #[test]
     fn watchers_get_their_conversations_turns_only() {
-        let live = Live::new();
-        let mut a = live.watch("a");
-        let mut b = live.watch("b");
+        let live = Live::new(10);
+        let mut a = live.watch("a").unwrap();
+        let mut b = live.watch("b").unwrap();
         assert_eq!(live.publish(&turn("a", 1)), 1);
         assert_eq!(live.publish(&turn("nobody", 2)), 0);
         assert_eq!(a.try_recv().unwrap().id, 1);
@@ -65,10 +94,24 @@ mod tests {
 
     #[test]
     fn a_conversation_nobody_watches_is_forgotten() {
-        let live = Live::new();
-        drop(live.watch("a"));
-        let _b = live.watch("b");
+        let live = Live::new(10);
+        drop(live.watch("a").unwrap());
+        let _b = live.watch("b").unwrap();
         assert_eq!(live.channels.lock().len(), 1);
         assert_eq!(live.publish(&turn("a", 1)), 0);
+    }
+
+    #[test]
+    fn streams_are_bounded_per_conversation_and_per_server_and_freed_when_closed() {
+        let live = Live::new(10);
+        let mut open: Vec<_> = (0..PER_CONVERSATION).map(|_| live.watch("tabs").unwrap()).collect();
+        assert_eq!(live.watch("tabs").unwrap_err(), WatchRefused::Conversation);
+        open.pop();
+        open.push(live.watch("tabs").expect("a closed tab frees its place"));
+        open.push(live.watch("b").unwrap());
+        open.push(live.watch("c").unwrap());
+        assert_eq!(live.watch("d").unwrap_err(), WatchRefused::Server, "10 open in all");
+        drop(open);
+        assert!(live.watch("d").is_ok());
     }
 }

@@ -14,6 +14,7 @@ mod search;
 
 pub use email::EmailRecord;
 pub use learn::{Centroid, ClusterRecord, GapRecord, NewGap};
+pub use live::WatchRefused;
 pub use search::{fts_query, ConversationPage, PageParams, DEFAULT_PAGE, MARK_END, MARK_START, MAX_PAGE};
 
 use std::path::Path;

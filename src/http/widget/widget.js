@@ -307,7 +307,15 @@
     if (source || !conversation || typeof EventSource === "undefined") return;
     source = new EventSource(BASE + "/v1/conversations/" + encodeURIComponent(conversation) + "/events?after=" + lastAgentTurn);
     source.addEventListener("open", function () { host.setAttribute("data-live", "open"); });
-    source.addEventListener("error", function () { host.setAttribute("data-live", "reconnecting"); });
+    source.addEventListener("error", function () {
+      host.setAttribute("data-live", "reconnecting");
+      // A refused stream (503 when the server holds as many as it allows) is not retried by
+      // EventSource itself: try again a little later, with the replies missed meanwhile.
+      if (source.readyState === EventSource.CLOSED) {
+        source = null;
+        setTimeout(listen, 5000 + Math.floor(Math.random() * 5000));
+      }
+    });
     source.addEventListener("turn", function (e) {
       try { showAgentTurn(JSON.parse(e.data)); } catch (err) { /* a malformed event is skipped */ }
     });
