@@ -16,8 +16,9 @@
 //! and never answered, the assistant's own replies are marked `Auto-Submitted: auto-replied`,
 //! and a Message-ID seen before is not answered twice.
 //!
-//! This module does not answer anything itself, keep an outgoing queue (a failed send is
-//! logged and reported, not retried), or speak TLS (see `config::EmailConfig`).
+//! This module does not answer anything itself, keep an outgoing queue (a send that fails for a
+//! reason that may pass is tried twice more over five seconds, then logged and reported), or
+//! speak TLS (see `config::EmailConfig`).
 
 pub mod imap;
 pub mod parse;

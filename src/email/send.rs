@@ -91,12 +91,37 @@ impl SmtpMailer {
     }
 }
 
+/// Waits before the second and third try of a send that failed for a reason that may pass.
+const RETRY_AFTER: [std::time::Duration; 2] = [std::time::Duration::from_secs(1), std::time::Duration::from_secs(4)];
+
+/// Whether trying the same send again may succeed: the server said "try later" (4xx: greylisting,
+/// a full queue, a restart) or the connection failed. A 5xx refusal, a malformed reply or a
+/// message lettre cannot send are final.
+fn worth_retrying(e: &lettre::transport::smtp::Error) -> bool {
+    e.is_transient() || !(e.is_permanent() || e.is_client() || e.is_response() || e.is_transport_shutdown())
+}
+
 impl Mailer for SmtpMailer {
+    /// Sends, trying twice more over five seconds when the failure may pass (see
+    /// [`worth_retrying`]), so a mail server restarting or greylisting does not cost a customer
+    /// their reply. A message the server took but whose acknowledgement was lost may then arrive
+    /// twice; it carries the same Message-ID, which mail clients show once.
     fn send<'a>(&'a self, mail: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
             let message = compose(mail)?;
-            self.transport.send(message).await.map_err(|e| SendError::Smtp(e.to_string()))?;
-            Ok(())
+            let mut waits = RETRY_AFTER.iter();
+            loop {
+                match self.transport.send(message.clone()).await {
+                    Ok(_) => return Ok(()),
+                    Err(e) => match waits.next() {
+                        Some(wait) if worth_retrying(&e) => {
+                            tracing::warn!(to = %mail.to, error = %e, "SMTP send failed; trying again in {wait:?}");
+                            tokio::time::sleep(*wait).await;
+                        }
+                        _ => return Err(SendError::Smtp(e.to_string())),
+                    },
+                }
+            }
         })
     }
 }
@@ -142,5 +167,91 @@ mod tests {
         assert_eq!(parsed.subject, "Re: Refunds");
         assert!(parsed.text.contains("5–7 business days"));
         assert!(parsed.loop_signal.is_some(), "our own answers read as automatic, so we never answer them: {raw}");
+    }
+
+    /// A scripted SMTP server on loopback: connection `i` is greeted with `greetings[i]` (the
+    /// last one repeats); a 220 greeting then gets a plain successful exchange. Returns the port
+    /// and the number of connections and of messages accepted so far.
+    async fn scripted_server(greetings: Vec<&'static str>) -> (u16, std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let counts = std::sync::Arc::new([std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0)]);
+        let seen = counts.clone();
+        tokio::spawn(async move {
+            loop {
+                let (socket, _) = listener.accept().await.unwrap();
+                let i = seen[0].fetch_add(1, SeqCst);
+                let greeting = greetings[i.min(greetings.len() - 1)];
+                let (read, mut write) = socket.into_split();
+                write.write_all(format!("{greeting}\r\n").as_bytes()).await.unwrap();
+                if !greeting.starts_with("220") {
+                    continue;
+                }
+                let mut lines = BufReader::new(read).lines();
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        seen[1].fetch_add(1, SeqCst);
+                        "250 2.0.0 queued"
+                    } else {
+                        match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+                            "DATA" => {
+                                in_data = true;
+                                "354 go ahead"
+                            }
+                            "QUIT" => "221 bye",
+                            _ => "250 ok",
+                        }
+                    };
+                    write.write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
+                    if reply.starts_with("221") {
+                        break;
+                    }
+                }
+            }
+        });
+        (port, counts)
+    }
+
+    fn mailer(port: u16) -> SmtpMailer {
+        SmtpMailer::new(&EmailConfig { smtp_host: "127.0.0.1".into(), smtp_port: port, ..EmailConfig::default() })
+    }
+
+    fn outgoing() -> Outgoing {
+        Outgoing {
+            from: "support@shop.test".into(),
+            from_name: None,
+            to: "customer@customer.test".into(),
+            reply_to: None,
+            subject: "Re: Refunds".into(),
+            message_id: "r2@shop.test".into(),
+            in_reply_to: None,
+            references: Vec::new(),
+            text: "Refunds take 5–7 business days.".into(),
+            automatic: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_says_try_later_gets_the_mail_on_a_later_try() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (port, counts) = scripted_server(vec!["421 4.3.2 restarting, try again later", "220 mail.shop.test ESMTP"]).await;
+        mailer(port).send(&outgoing()).await.expect("sent on the second try");
+        assert_eq!((counts[0].load(SeqCst), counts[1].load(SeqCst)), (2, 1), "two connections, one message");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_final_and_reported() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (port, counts) = scripted_server(vec!["554 5.7.1 no service for you"]).await;
+        let err = mailer(port).send(&outgoing()).await.unwrap_err();
+        assert!(matches!(err, SendError::Smtp(_)), "{err}");
+        assert_eq!(counts[0].load(SeqCst), 1, "a 5xx is not retried");
     }
 }

@@ -139,12 +139,12 @@ impl Weight {
     }
 
     /// Switches this weight to int8 products. Returns false, leaving it f32, where the CPU lacks
-    /// AVX-512 VNNI or the shape does not fit the kernel (`k` a multiple of 4, `n` of 32).
+    /// AVX-512 VNNI or the shape does not fit the kernel (`k` a multiple of 4, `n` of 64).
     pub fn quantize(&mut self) -> bool {
         if self.int8.is_some() {
             return true;
         }
-        if !int8_kernel_available() || self.k % 4 != 0 || self.n % (2 * PANEL) != 0 {
+        if !int8_kernel_available() || self.k % 4 != 0 || self.n % (I8_PANELS * PANEL) != 0 {
             return false;
         }
         let (k, n) = (self.k, self.n);
@@ -183,9 +183,9 @@ fn int8_kernel_available() -> bool {
 
 /// Floats per panel: one AVX-512 register.
 const PANEL: usize = 16;
-/// Rows per int8 micro-kernel call: 12 rows × 2 panels = 24 accumulators, plus 2 weight vectors
-/// and a broadcast, fit the 32 vector registers.
-const MR: usize = 12;
+/// The int8 micro-kernel's shape, rows × panels, for the same reason as the f32 one's.
+const I8_ROWS: usize = 6;
+const I8_PANELS: usize = 4;
 /// The f32 micro-kernel's shape: 6 rows × 4 panels = 24 accumulators, plus 4 weight vectors and a
 /// broadcast. Measured on the 2-core Cascade Lake this was tuned on, 32 passages a batch: 6×4
 /// ran 1.07× ONNX Runtime, 8×3 1.03×, 12×2 0.96× and 4×6 0.98×. Per step of `k`, 12×2 issues
@@ -194,8 +194,8 @@ const MR: usize = 12;
 /// 4-wide front end no longer starves the two FMA units.
 const F32_ROWS: usize = 6;
 const F32_PANELS: usize = 4;
-/// A tile (the unit of parallel work) is up to this many rows by this many panel groups (pairs
-/// for int8, [`F32_PANELS`] for f32).
+/// A tile (the unit of parallel work) is up to this many rows by this many groups of panels (of
+/// [`F32_PANELS`] or [`I8_PANELS`]).
 const TILE_ROWS: usize = 96;
 const TILE_GROUPS: usize = 4;
 /// A tile's panels and its rows of the input should stay in a core's L2 (1 MiB on the Xeons this
@@ -423,59 +423,64 @@ mod vnni {
         pub zero: i32,
     }
 
-    /// `dst[r, 0..32] += x[r, ·] · W[·, 0..32]` for `R` rows and one pair of panels, from
+    /// Panels per micro-kernel call (see [`super::I8_ROWS`]).
+    const P: usize = super::I8_PANELS;
+
+    /// `dst[r, 0..16P] += x[r, ·] · W[·, 0..16P]` for `R` rows and one group of `P` panels, from
     /// unsigned activation bytes and signed weight bytes, dequantised once at the end.
     ///
     /// # Safety
-    /// The CPU has AVX-512F and VNNI; `dst` addresses `R` rows of 32 floats at stride `ldd`; `x`
-    /// addresses `R` rows of `4 · groups` bytes at stride `ldx`, `rq` their `R` quantisations;
-    /// `w` addresses two consecutive int8 panels of `groups × 64` bytes; `scale` and `colsum`
-    /// address the pair's 32 columns.
+    /// The CPU has AVX-512F and VNNI; `dst` addresses `R` rows of `16P` floats at stride `ldd`;
+    /// `x` addresses `R` rows of `4 · groups` bytes at stride `ldx`, `rq` their `R`
+    /// quantisations; `w` addresses `P` consecutive int8 panels of `groups × 64` bytes; `scale`
+    /// and `colsum` address the group's `16P` columns.
     #[target_feature(enable = "avx512f,avx512vnni")]
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
     pub unsafe fn kernel<const R: usize>(dst: *mut f32, ldd: usize, x: *const u8, ldx: usize, rq: *const RowQuant, w: *const i8, groups: usize, scale: *const f32, colsum: *const i32) {
         unsafe {
-            let mut acc0 = [_mm512_setzero_si512(); R];
-            let mut acc1 = [_mm512_setzero_si512(); R];
-            let w1 = w.add(groups * 4 * PANEL);
+            let mut acc = [[_mm512_setzero_si512(); P]; R];
             for g in 0..groups {
-                let a = _mm512_loadu_si512(w.add(g * 4 * PANEL) as *const _);
-                let b = _mm512_loadu_si512(w1.add(g * 4 * PANEL) as *const _);
+                let mut wv = [_mm512_setzero_si512(); P];
+                for p in 0..P {
+                    wv[p] = _mm512_loadu_si512(w.add((p * groups + g) * 4 * PANEL) as *const _);
+                }
                 for r in 0..R {
                     let xv = _mm512_set1_epi32(std::ptr::read_unaligned(x.add(r * ldx + 4 * g) as *const i32));
-                    acc0[r] = _mm512_dpbusd_epi32(acc0[r], xv, a);
-                    acc1[r] = _mm512_dpbusd_epi32(acc1[r], xv, b);
+                    for p in 0..P {
+                        acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], xv, wv[p]);
+                    }
                 }
             }
-            let (cs0, cs1) = (_mm512_loadu_si512(colsum as *const _), _mm512_loadu_si512(colsum.add(PANEL) as *const _));
-            let (ws0, ws1) = (_mm512_loadu_ps(scale), _mm512_loadu_ps(scale.add(PANEL)));
-            for r in 0..R {
-                let q = *rq.add(r);
-                let (zero, s) = (_mm512_set1_epi32(q.zero), _mm512_set1_ps(q.scale));
-                let v0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc0[r], _mm512_mullo_epi32(zero, cs0)));
-                let v1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc1[r], _mm512_mullo_epi32(zero, cs1)));
-                let d = dst.add(r * ldd);
-                _mm512_storeu_ps(d, _mm512_fmadd_ps(v0, _mm512_mul_ps(s, ws0), _mm512_loadu_ps(d)));
-                _mm512_storeu_ps(d.add(PANEL), _mm512_fmadd_ps(v1, _mm512_mul_ps(s, ws1), _mm512_loadu_ps(d.add(PANEL))));
+            for p in 0..P {
+                let cs = _mm512_loadu_si512(colsum.add(p * PANEL) as *const _);
+                let ws = _mm512_loadu_ps(scale.add(p * PANEL));
+                for r in 0..R {
+                    let q = *rq.add(r);
+                    let (zero, s) = (_mm512_set1_epi32(q.zero), _mm512_set1_ps(q.scale));
+                    let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][p], _mm512_mullo_epi32(zero, cs)));
+                    let d = dst.add(r * ldd + p * PANEL);
+                    _mm512_storeu_ps(d, _mm512_fmadd_ps(v, _mm512_mul_ps(s, ws), _mm512_loadu_ps(d)));
+                }
             }
         }
     }
 
-    /// One tile: rows `r0..r1`, panel pairs `q0..q1`.
+    /// One tile: rows `r0..r1`, panel groups `q0..q1`.
     ///
     /// # Safety
-    /// As [`kernel`], for every row and pair in range; no other thread writes this tile.
+    /// As [`kernel`], for every row and group in range; no other thread writes this tile.
     #[target_feature(enable = "avx512f,avx512vnni")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn tile(dst: *mut f32, x: *const u8, rq: *const RowQuant, w: &super::Int8Weight, k: usize, n: usize, (r0, r1): (usize, usize), (q0, q1): (usize, usize)) {
         unsafe {
             let groups = k / 4;
             for q in q0..q1 {
-                let wq = w.data.as_ptr().add(2 * q * groups * 4 * PANEL);
-                let (scale, colsum) = (w.scale.as_ptr().add(2 * q * PANEL), w.colsum.as_ptr().add(2 * q * PANEL));
+                let wq = w.data.as_ptr().add(P * q * groups * 4 * PANEL);
+                let (scale, colsum) = (w.scale.as_ptr().add(P * q * PANEL), w.colsum.as_ptr().add(P * q * PANEL));
                 let mut r = r0;
                 while r < r1 {
-                    let rows = (r1 - r).min(super::MR);
-                    let (d, xr, qr) = (dst.add(r * n + 2 * q * PANEL), x.add(r * k), rq.add(r));
+                    let rows = (r1 - r).min(super::I8_ROWS);
+                    let (d, xr, qr) = (dst.add(r * n + P * q * PANEL), x.add(r * k), rq.add(r));
                     macro_rules! call {
                         ($($n:literal)*) => {
                             match rows {
@@ -575,16 +580,16 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act:
         let mut rq = vec![vnni::RowQuant { scale: 1.0, zero: 0 }; m];
         quantize_rows(lhs, k, &mut xq, &mut rq);
         let (x, r) = (xq.as_ptr() as usize, rq.as_ptr() as usize);
-        let run = |&(rows, pairs): &Tile| {
-            prologue(rows, cols(2, pairs));
+        let run = |&(rows, groups): &Tile| {
+            prologue(rows, cols(I8_PANELS, groups));
             // SAFETY: `int8` is only set when AVX-512F and VNNI were detected, for `k % 4 == 0`
-            // and `n % 32 == 0`, with the layout `Weight::quantize` builds for exactly `k × n`;
+            // and `n % 64 == 0`, with the layout `Weight::quantize` builds for exactly `k × n`;
             // `xq` and `rq` hold `m` rows; tiles cover disjoint rows × columns of `dst`.
-            unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, pairs) };
-            epilogue(rows, cols(2, pairs));
+            unsafe { vnni::tile(d as *mut f32, x as *const u8, r as *const vnni::RowQuant, q, k, n, rows, groups) };
+            epilogue(rows, cols(I8_PANELS, groups));
         };
         // An int8 product costs about a quarter of the f32 one, so threads pay off only later.
-        run_tiles(&tiles(m, k, n, 1, 2, MR), threads > 1 && work >= 4 * PARALLEL_MIN, run);
+        run_tiles(&tiles(m, k, n, 1, I8_PANELS, I8_ROWS), threads > 1 && work >= 4 * PARALLEL_MIN, run);
         return;
     }
     #[cfg(target_arch = "x86_64")]
@@ -972,9 +977,9 @@ mod tests {
 
     #[test]
     fn int8_products_stay_within_a_percent_of_fp32() {
-        // 13 rows (a full 12-row block and a tail) by 64 columns, k = 48; activations with an
-        // outlier column, as BERT's have.
-        let (m, k, n) = (13, 48, 64);
+        // 13 rows (whole blocks of rows and a tail) by 128 columns (two groups of panels),
+        // k = 48; activations with an outlier column, as BERT's have.
+        let (m, k, n) = (13, 48, 128);
         let lhs: Vec<f32> = (0..m * k).map(|i| if i % k == 5 { 12.0 } else { ((i * 37 % 101) as f32 - 40.0) / 50.0 }).collect();
         let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 480.0).collect();
         let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
