@@ -40,7 +40,9 @@ pub enum AppError {
 pub fn load_embedder(cfg: &Config) -> Result<Arc<dyn Embedder>, EmbedError> {
     let files = locate_model(cfg.model.dir.as_deref(), &cfg.model.models_root, cfg.model.allow_hub)?;
     tracing::info!(weights = %files.weights.display(), precision = %cfg.model.precision, "loading embedding model");
-    Ok(Arc::new(MiniLm::load(&files)?.with_precision(cfg.model.precision)))
+    let model = MiniLm::load(&files)?.with_precision(cfg.model.precision);
+    tracing::info!(device = model.device_name(), "embedding model loaded");
+    Ok(Arc::new(model))
 }
 
 /// Opens the order database, seeding the demo store into an empty one.

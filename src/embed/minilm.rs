@@ -89,6 +89,15 @@ impl MiniLm {
         Self::load_with(files, device, backend)
     }
 
+    /// Where the forward pass runs, for the log: "cuda" or "cpu".
+    pub fn device_name(&self) -> &'static str {
+        if self.device.is_cuda() {
+            "cuda"
+        } else {
+            "cpu"
+        }
+    }
+
     /// Loads for a given device and forward pass (`PackedCpu` needs the CPU device).
     pub fn load_with(files: &ModelFiles, device: Device, backend: Backend) -> Result<Self, EmbedError> {
         let cfg: BertConfig = serde_json::from_slice(&std::fs::read(&files.config).map_err(|e| file_err(&files.config, e))?)
@@ -344,8 +353,19 @@ fn cpu_weights(get: &dyn Fn(&str) -> Result<Tensor, EmbedError>, layers: &[Layer
 
 fn default_device() -> Device {
     #[cfg(feature = "cuda")]
-    if let Ok(d) = Device::new_cuda(0) {
-        return d;
+    {
+        use candle_core::cuda_backend::cudarc::driver::sys::is_culib_present;
+        // CUDA's libraries are loaded at run time, and cudarc panics where one is missing, so a
+        // `cuda` build on a machine without a GPU driver would not start. Look for the driver
+        // first; a device that still fails to open (no cuBLAS, say) also falls back to the CPU.
+        // SAFETY: only tries to open the driver library, which has no side effects if found.
+        if unsafe { is_culib_present() } {
+            match std::panic::catch_unwind(|| Device::new_cuda(0)) {
+                Ok(Ok(d)) => return d,
+                Ok(Err(e)) => tracing::warn!("no usable CUDA device ({e}); embedding on the CPU"),
+                Err(_) => tracing::warn!("CUDA libraries incomplete (see the message above); embedding on the CPU"),
+            }
+        }
     }
     Device::Cpu
 }
