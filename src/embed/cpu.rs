@@ -308,6 +308,53 @@ mod avx512 {
         }
     }
 
+    /// [`super::gelu`] 16 lanes at a time, with the erf polynomial's one division done as a
+    /// reciprocal estimate refined by a Newton step (relative error ~1e-8, below f32's own):
+    /// `vdivps` on 16 lanes takes as long as the rest of the polynomial, and GELU runs on every
+    /// element of the widest activation matrix.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gelu(x: &mut [f32]) {
+        unsafe {
+            let c = |v: f32| _mm512_set1_ps(v);
+            let sign = _mm512_set1_epi32(i32::MIN);
+            let mut chunks = x.chunks_exact_mut(PANEL);
+            let one = c(1.0);
+            let apply = |v: __m512| -> __m512 {
+                let z = _mm512_mul_ps(v, c(std::f32::consts::FRAC_1_SQRT_2));
+                // Beyond 8, erf is 1 in f32; clamping keeps p¹⁶ finite (its reciprocal estimate of
+                // an infinity would turn the Newton step into NaN).
+                let a = _mm512_min_ps(_mm512_abs_ps(z), c(8.0));
+                // Abramowitz & Stegun 7.1.28, as in `super::erf`.
+                let mut p = c(0.000_043_063_8);
+                for k in [0.000_276_567_2, 0.000_152_014_3, 0.009_270_527, 0.042_282_01, 0.070_523_08, 1.0] {
+                    p = _mm512_fmadd_ps(p, a, c(k));
+                }
+                let p2 = _mm512_mul_ps(p, p);
+                let p4 = _mm512_mul_ps(p2, p2);
+                let p8 = _mm512_mul_ps(p4, p4);
+                let p16 = _mm512_mul_ps(p8, p8);
+                let r = _mm512_rcp14_ps(p16);
+                let r = _mm512_mul_ps(r, _mm512_fnmadd_ps(p16, r, c(2.0)));
+                let erf_abs = _mm512_sub_ps(one, r);
+                // erf is odd: give it z's sign.
+                let erf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(erf_abs), _mm512_and_si512(_mm512_castps_si512(z), sign)));
+                _mm512_mul_ps(_mm512_mul_ps(c(0.5), v), _mm512_add_ps(one, erf))
+            };
+            for ch in &mut chunks {
+                _mm512_storeu_ps(ch.as_mut_ptr(), apply(_mm512_loadu_ps(ch.as_ptr())));
+            }
+            let rest = chunks.into_remainder();
+            if !rest.is_empty() {
+                let m: __mmask16 = (1u32 << rest.len()).wrapping_sub(1) as __mmask16;
+                let v = _mm512_maskz_loadu_ps(m, rest.as_ptr());
+                _mm512_mask_storeu_ps(rest.as_mut_ptr(), m, apply(v));
+            }
+        }
+    }
+
     /// Queries per block in [`attend32`]: 8 queries × 2 registers of context are 16 accumulators.
     const QB: usize = 8;
 
@@ -733,9 +780,19 @@ fn erf(x: f32) -> f32 {
     r.copysign(x)
 }
 
+/// The exact GELU, `x · Φ(x)`, in place.
+fn gelu(x: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if packed_kernel_available() {
+        // SAFETY: AVX-512F was detected.
+        return unsafe { avx512::gelu(x) };
+    }
+    gelu_portable(x)
+}
+
 multiversion! {
-    /// The exact GELU, `x · Φ(x)`.
-    fn gelu(x: &mut [f32]) {
+    /// [`gelu`] in a plain loop the compiler vectorises.
+    fn gelu_portable(x: &mut [f32]) {
         for v in x.iter_mut() {
             *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
         }
@@ -994,6 +1051,40 @@ mod tests {
         let err = got.iter().zip(&want).map(|(g, w)| (g - w) * (g - w)).sum::<f32>().sqrt();
         let norm = want.iter().map(|w| w * w).sum::<f32>().sqrt();
         assert!(err / norm < 0.01, "relative error {}", err / norm);
+    }
+
+    #[test]
+    fn the_gelu_kernels_agree_with_the_exact_gelu() {
+        // Two whole registers and a tail; from deep negative to large positive, and the
+        // outliers BERT's activations have.
+        let mut x: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) / 3.0).collect();
+        x.extend([-1e4, -60.0, -15.0, 15.0, 60.0, 1e4]);
+        let (mut fast, mut plain) = (x.clone(), x.clone());
+        gelu(&mut fast);
+        gelu_portable(&mut plain);
+        for ((f, p), &v) in fast.iter().zip(&plain).zip(&x) {
+            let exact = 0.5 * v as f64 * (1.0 + libm_erf(v as f64 / std::f64::consts::SQRT_2));
+            assert!((*f as f64 - exact).abs() < 1e-5 * (1.0 + exact.abs()), "gelu({v}) = {f}, exact {exact}");
+            assert!((f - p).abs() <= 1e-6 * (1.0 + p.abs()), "gelu({v}): {f} vs {p}");
+        }
+    }
+
+    /// erf by its Taylor series (|x| < 3) or continued fraction, in f64: a reference only.
+    fn libm_erf(x: f64) -> f64 {
+        if x.abs() < 3.0 {
+            let (mut term, mut sum, mut n) = (x, x, 0.0);
+            while term.abs() > 1e-17 {
+                n += 1.0;
+                term *= -x * x / n;
+                sum += term / (2.0 * n + 1.0);
+            }
+            2.0 / std::f64::consts::PI.sqrt() * sum
+        } else {
+            // erfc(x) ≈ e^{-x²} / (x √π) · (1 - 1/(2x²) + 3/(4x⁴)) is ample beyond 3.
+            let y = x.abs();
+            let erfc = (-y * y).exp() / (y * std::f64::consts::PI.sqrt()) * (1.0 - 1.0 / (2.0 * y * y) + 3.0 / (4.0 * y.powi(4)));
+            (1.0 - erfc).copysign(x)
+        }
     }
 
     #[test]
