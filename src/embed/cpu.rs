@@ -65,10 +65,11 @@ pub struct Scratch {
     ff: Vec<f32>,
 }
 
-/// The most bytes of activations one pooled [`Scratch`] may keep, and how many are kept (one per
-/// pass that may run at once; more are rare and simply allocate).
+/// The most bytes of activations one pooled [`Scratch`] may keep, and how many are kept: the
+/// server embeds on one worker (`embed::batch`) and a reindex on one thread, so two cover a
+/// reindex beside a live server; more passes at once are rare and simply allocate.
 const SCRATCH_KEEP: usize = 32 << 20;
-const SCRATCH_POOL: usize = 4;
+const SCRATCH_POOL: usize = 2;
 
 impl Scratch {
     fn bytes(&self) -> usize {
