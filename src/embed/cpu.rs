@@ -195,6 +195,8 @@ const I8_PANELS: usize = 4;
 /// 4-wide front end no longer starves the two FMA units.
 const F32_ROWS: usize = 6;
 const F32_PANELS: usize = 4;
+// The tiles' dispatch instantiates the kernels for 2..=6 rows.
+const _: () = assert!(F32_ROWS <= 6 && I8_ROWS <= 6);
 /// A tile (the unit of parallel work) is up to this many rows by this many groups of panels (of
 /// [`F32_PANELS`] or [`I8_PANELS`]).
 const TILE_ROWS: usize = 96;
@@ -300,7 +302,7 @@ mod avx512 {
                                 }
                             };
                         }
-                        call!(12 11 10 9 8 7 6 5 4 3 2);
+                        call!(6 5 4 3 2);
                         r += rows;
                     }
                 }
@@ -537,7 +539,7 @@ mod vnni {
                             }
                         };
                     }
-                    call!(12 11 10 9 8 7 6 5 4 3 2);
+                    call!(6 5 4 3 2);
                     r += rows;
                 }
             }
