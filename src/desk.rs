@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn a_reply_is_journaled_as_an_agent_turn_and_reaches_a_watching_widget() {
         let journal = Journal::open_in_memory().unwrap();
-        let live = Live::default();
+        let live = Live::new(8);
         journal.create("c1", "widget").unwrap();
         let id = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();
         let mut watcher = live.watch("c1").unwrap();
@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn unknown_hand_offs_and_empty_replies_are_refused() {
         let journal = Journal::open_in_memory().unwrap();
-        let live = Live::default();
+        let live = Live::new(8);
         assert_eq!(reply(&journal, &live, "HO-NOPE", None, "hello").unwrap_err().code(), "handoff_not_found");
         journal.create("c1", "widget").unwrap();
         let id = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();

@@ -25,7 +25,7 @@ use crate::{
     actions::awaits_confirmation,
     app::App,
     assistant::valid_conversation_id,
-    journal::{Conversation, StoredTurn, WatchRefused},
+    journal::{Conversation, StoredTurn},
 };
 
 /// What the customer saw of one turn.
@@ -135,13 +135,7 @@ pub async fn events(
     let last_event = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let after = last_event.or(q.after).unwrap_or(0).max(0);
     // Watch before reading the backlog, so a reply written in between arrives one way or the other.
-    let rx = app.live.watch(&id).map_err(|refused| {
-        let code = match refused {
-            WatchRefused::Conversation => "too_many_streams",
-            WatchRefused::Server => "overloaded",
-        };
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, refused.to_string()).retry_after(5)
-    })?;
+    let rx = app.live.watch(&id).map_err(|refused| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, refused.code(), refused.to_string()).retry_after(5))?;
     let backlog = app.assistant.journal.turns_since(&id, after, Some("agent"))?;
     let watch = Watch { app, id, rx, pending: backlog.into(), last: after };
     // A first comment makes the response start at once, so the widget knows it is connected.

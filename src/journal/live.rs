@@ -25,18 +25,22 @@ pub enum WatchRefused {
     Server,
 }
 
+impl WatchRefused {
+    /// Stable code for the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Conversation => "too_many_streams",
+            Self::Server => "overloaded",
+        }
+    }
+}
+
 pub struct Live {
     channels: Mutex<HashMap<String, broadcast::Sender<StoredTurn>>>,
     /// Open streams the whole server allows (`server.max_streams`). Each is a held connection
     /// and a task; without a bound, a client that opens streams in a loop would exhaust memory
     /// and file descriptors for every shopper.
     max_streams: usize,
-}
-
-impl Default for Live {
-    fn default() -> Self {
-        Self::new(crate::config::ServerConfig::default().max_streams)
-    }
 }
 
 impl Live {
