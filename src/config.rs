@@ -297,6 +297,11 @@ pub struct ServerConfig {
     /// Origins of store pages whose chat widget may call the API from the browser
     /// (`https://shop.example`), or `"*"` for any. The service's own pages need no entry.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies in front of the service (addresses or networks: `["127.0.0.1"]`,
+    /// `["10.0.0.0/8"]`). A request from one of them is counted, by the per-address rate
+    /// limits, against the client it names in `X-Forwarded-For`; from any other peer that
+    /// header is ignored. Empty (the default): the connection's own address counts.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -361,7 +366,7 @@ impl Default for ModelConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080, index_refresh_secs: 2, max_body_bytes: 64 * 1024, request_timeout_secs: 30, max_in_flight: 48, max_streams: 2000, allowed_origins: Vec::new() }
+        Self { host: "127.0.0.1".into(), port: 8080, index_refresh_secs: 2, max_body_bytes: 64 * 1024, request_timeout_secs: 30, max_in_flight: 48, max_streams: 2000, allowed_origins: Vec::new(), trusted_proxies: Vec::new() }
     }
 }
 
@@ -427,6 +432,9 @@ impl Config {
         }
         if let Some(v) = get("SHOPKEEP_ALLOWED_ORIGINS") {
             self.server.allowed_origins = v.split([',', ' ']).map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
+        }
+        if let Some(v) = get("SHOPKEEP_TRUSTED_PROXIES") {
+            self.server.trusted_proxies = v.split([',', ' ']).map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
         }
         if let Some(v) = get("SHOPKEEP_ADMIN_TOKEN") {
             self.admin.api_token = v;
@@ -496,6 +504,7 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("server.allowed_origins: {origin:?} is not an origin like \"https://shop.example\" (scheme and host, no path) or \"*\"")));
             }
         }
+        crate::http::client::parse_networks(&self.server.trusted_proxies).map_err(|e| ConfigError::Invalid(format!("server.trusted_proxies: {e}")))?;
         if !self.webhook.url.is_empty() {
             if !(self.webhook.url.starts_with("http://") || self.webhook.url.starts_with("https://")) {
                 return Err(ConfigError::Invalid(format!("webhook.url: {:?} must start with http:// or https://", self.webhook.url)));
@@ -606,6 +615,17 @@ mod tests {
         cfg.server.allowed_origins = vec!["*".into()];
         cfg.admin.api_token = "short".into();
         assert!(cfg.validate().is_err(), "a short admin token is refused");
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_env_and_are_checked() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|n| (n == "SHOPKEEP_TRUSTED_PROXIES").then(|| "127.0.0.1, 10.0.0.0/8".into())).unwrap();
+        assert_eq!(cfg.server.trusted_proxies, ["127.0.0.1", "10.0.0.0/8"]);
+        assert!(cfg.validate().is_ok());
+        cfg.server.trusted_proxies = vec!["my-proxy.internal".into()];
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("server.trusted_proxies") && e.contains("my-proxy.internal"), "{e}");
     }
 
     #[test]

@@ -316,6 +316,36 @@ fn the_http_answer_endpoint_round_trips_a_conversation() {
 }
 
 #[test]
+fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    // The store's nginx on loopback forwards every customer: without `trusted_proxies` they
+    // would all be 127.0.0.1 and share one limit.
+    let base = app();
+    let mut cfg = base.config.clone();
+    cfg.server.trusted_proxies = vec!["127.0.0.1".into()];
+    let url = common::serve(Arc::new(App { config: cfg, assistant: base.assistant.clone(), live: base.live.clone(), email: None, accounts: base.accounts.clone() }));
+    let ask_from = |client: &str, message: &str| -> Value {
+        rt().block_on(async {
+            let r = reqwest::Client::new()
+                .post(format!("{url}/v1/answer"))
+                .header("x-forwarded-for", format!("203.0.113.66, {client}"))
+                .json(&json!({ "message": message }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        })
+    };
+    for i in 0..10 {
+        ask_from("198.51.100.20", &format!("where is order LF-1002{i:02}? email guess{i}@example.com"));
+    }
+    let right = "Where is my order LF-100001? My email is maya.chen@example.com";
+    assert!(ask_from("198.51.100.20", right)["order"].is_null(), "the guesser is limited");
+    let other = ask_from("198.51.100.21", right);
+    assert_eq!(other["order"]["number"], "LF-100001", "another customer behind the same proxy is not: {other}");
+}
+
+#[test]
 fn malformed_and_oversized_requests_get_stable_error_codes() {
     let cases: Vec<(reqwest::Body, &str, u16, &str)> = vec![
         ("{not json".into(), "application/json", 400, "malformed_json"),

@@ -1,15 +1,15 @@
 //! `POST /v1/answer`: one customer message in, the assistant's answer out.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use axum::{
-    extract::{rejection::JsonRejection, ConnectInfo, State},
+    extract::{rejection::JsonRejection, State},
     http::StatusCode,
     Json,
 };
 use serde::Deserialize;
 
-use super::ApiError;
+use super::{client::ClientAddr, ApiError};
 use crate::{
     app::App,
     assistant::{Answer, AssistantError, CustomerHint, PageContext, Question},
@@ -53,7 +53,7 @@ impl From<AssistantError> for ApiError {
 
 pub async fn answer(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     body: Result<Json<AnswerRequest>, JsonRejection>,
 ) -> Result<Json<Answer>, ApiError> {
     let Json(req) = body?;
@@ -63,7 +63,7 @@ pub async fn answer(
         message: req.message,
         customer: req.customer.map(|c| CustomerHint { email: c.email, token: c.token }),
         context: req.context.map(|c| PageContext { product_id: c.product_id, page_url: c.page_url }),
-        client: Some(peer.ip().to_string()),
+        client: Some(client.to_string()),
         sender_email: None,
     };
     Ok(Json(app.assistant.handle(question).await?))

@@ -4,6 +4,7 @@
 pub mod admin;
 mod answer;
 mod auth;
+pub mod client;
 mod conversations;
 mod email;
 mod error;

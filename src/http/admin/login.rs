@@ -16,9 +16,13 @@ use serde::Deserialize;
 
 use super::{
     html::{error_page, esc, page},
-    session::{cookie, read_cookie, unix_now, ClientAddr, Posted, COOKIE, LOGIN_COOKIE},
+    session::{cookie, read_cookie, unix_now, Posted, COOKIE, LOGIN_COOKIE},
 };
-use crate::{app::App, desk::accounts::{constant_time_eq, AccountError}, http::ApiError};
+use crate::{
+    app::App,
+    desk::accounts::{constant_time_eq, AccountError},
+    http::{client::ClientAddr, ApiError},
+};
 
 fn form_page(app: &App, email: &str, message: Option<&str>, status: StatusCode) -> Response {
     let mut token = [0u8; 32];

@@ -4,10 +4,10 @@
 //! page handler reads a POST form: it checks the form's `csrf` field against the session's token
 //! first, in constant time, and answers 403 when it is missing or wrong.
 
-use std::{collections::HashMap, net::IpAddr, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
-    extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request},
+    extract::{Form, FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
@@ -118,18 +118,5 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for Posted<T> {
             .and_then(serde_json::from_value)
             .map_err(|e| error_page(StatusCode::UNPROCESSABLE_ENTITY, "invalid_form", &e.to_string(), Some(&desk.viewer())))?;
         Ok(Posted { desk, form })
-    }
-}
-
-/// The client's address, for the login rate limit. Behind a reverse proxy this is the proxy's
-/// address (every client shares one limit); see the README.
-pub struct ClientAddr(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        Ok(ClientAddr(ip))
     }
 }
