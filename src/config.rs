@@ -138,6 +138,10 @@ pub struct EmailConfig {
     /// Shared secret of `POST /v1/email/inbound` (header `X-Shopkeep-Key` or `?key=`); empty:
     /// the webhook is off (403 `email_inbound_disabled`).
     pub inbound_secret: String,
+    /// The authserv-id of the store's own receiving mail server (the first field of the
+    /// Authentication-Results headers it adds, such as `mx.shop.example`). Set, only its results
+    /// are believed; empty, every such header counts (any failure in any of them wins).
+    pub authserv_id: String,
 }
 
 impl Default for EmailConfig {
@@ -157,6 +161,7 @@ impl Default for EmailConfig {
             poll_secs: 60,
             idle: true,
             inbound_secret: String::new(),
+            authserv_id: String::new(),
         }
     }
 }
@@ -460,6 +465,7 @@ impl Config {
             ("SHOPKEEP_EMAIL_IMAP_PASSWORD", &mut e.imap_password),
             ("SHOPKEEP_EMAIL_IMAP_MAILBOX", &mut e.imap_mailbox),
             ("SHOPKEEP_EMAIL_INBOUND_SECRET", &mut e.inbound_secret),
+            ("SHOPKEEP_EMAIL_AUTHSERV_ID", &mut e.authserv_id),
         ] {
             if let Some(v) = get(name) {
                 *field = v;

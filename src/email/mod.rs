@@ -9,7 +9,8 @@
 //!
 //! Identity: the From address is offered as the customer's email (order number + email, or
 //! email alone where the policy allows), unless the receiving server's Authentication-Results
-//! say the sender failed DMARC, DKIM or SPF. Replies always go to the From address, never to a
+//! say the sender failed DMARC, DKIM or SPF (with `email.authserv_id` set, only that server's
+//! results are believed: a sender can write such headers into the mail itself). Replies always go to the From address, never to a
 //! Reply-To, so order data only ever goes to the address that was checked.
 //!
 //! No mail loops: auto-replies, bounces, list mail and the store's own address are recognised
@@ -165,7 +166,7 @@ impl Email {
             channel: "email".into(),
             message,
             client: Some(format!("email:{from}")),
-            sender_email: (mail.auth != Auth::Fail).then(|| from.clone()),
+            sender_email: (mail.auth(&self.config.authserv_id) != Auth::Fail).then(|| from.clone()),
             ..Default::default()
         };
         let answer = assistant.handle(question).await?;

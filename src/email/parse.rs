@@ -28,7 +28,8 @@ pub struct InboundMail {
     /// The whole body as plain text, quotes and signature included (see `strip`).
     pub text: String,
     pub attachments: Vec<Attachment>,
-    pub auth: Auth,
+    /// Each Authentication-Results header, top (the last server to receive it) first.
+    pub auth_results: Vec<AuthResult>,
     /// Why this mail must not be answered (an auto-reply, a bounce, list mail), if it must not.
     pub loop_signal: Option<String>,
 }
@@ -39,6 +40,30 @@ pub struct Attachment {
     pub name: Option<String>,
     pub content_type: String,
     pub size: usize,
+}
+
+/// One Authentication-Results header: who wrote it, and what it says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthResult {
+    /// The authserv-id, lower-cased: the name of the server that checked (its first field).
+    pub authserv_id: String,
+    pub auth: Auth,
+}
+
+impl InboundMail {
+    /// What the store's own receiving server says of the sender. With `authserv_id` set
+    /// (`email.authserv_id`), only headers bearing that id count: anyone can write an
+    /// Authentication-Results header into the mail they send, and only the store's server is
+    /// known to strip forged copies of its own (RFC 8601, 5). Empty: every header counts, and
+    /// any failure in any of them wins (a forged "pass" can then hide nothing that failed).
+    pub fn auth(&self, authserv_id: &str) -> Auth {
+        let counted = self.auth_results.iter().filter(|r| authserv_id.is_empty() || r.authserv_id.eq_ignore_ascii_case(authserv_id.trim()));
+        counted.fold(Auth::None, |acc, r| match (acc, r.auth) {
+            (Auth::Fail, _) | (_, Auth::Fail) => Auth::Fail,
+            (Auth::Pass, _) | (_, Auth::Pass) => Auth::Pass,
+            _ => Auth::None,
+        })
+    }
 }
 
 /// What the receiving mail server's Authentication-Results say of the sender.
@@ -77,7 +102,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
                 size: p.contents().len(),
             })
             .collect(),
-        auth: auth(&msg),
+        auth_results: auth_results(&msg),
         loop_signal: loop_signal(&msg),
     })
 }
@@ -110,28 +135,33 @@ fn body_text(msg: &Message<'_>) -> String {
     parts.join("\n").replace("\r\n", "\n")
 }
 
-/// Reads every Authentication-Results header. Any failing method counts: a forged From fails
-/// DMARC or SPF at the store's server even when another method passes for another domain.
-fn auth(msg: &Message<'_>) -> Auth {
-    let mut result = Auth::None;
+/// Reads every Authentication-Results header. Within one, any failing method counts: a forged
+/// From fails DMARC or SPF at the store's server even when another method passes for another
+/// domain.
+fn auth_results(msg: &Message<'_>) -> Vec<AuthResult> {
+    let mut out = Vec::new();
     for (name, value) in msg.headers_raw() {
         if !name.eq_ignore_ascii_case("Authentication-Results") {
             continue;
         }
         let v = value.to_ascii_lowercase();
-        for method in ["dmarc", "dkim", "spf"] {
+        let authserv_id = v.split(';').next().and_then(|id| id.split_whitespace().next()).unwrap_or_default().to_string();
+        let mut auth = Auth::None;
+        'methods: for method in ["dmarc", "dkim", "spf"] {
             for outcome in ["fail", "softfail", "pass"] {
                 if v.split(|c: char| c == ';' || c.is_whitespace()).any(|tok| tok == format!("{method}={outcome}")) {
-                    match outcome {
-                        "pass" if result == Auth::None => result = Auth::Pass,
-                        "pass" => {}
-                        _ => return Auth::Fail,
+                    if outcome == "pass" {
+                        auth = Auth::Pass;
+                    } else {
+                        auth = Auth::Fail;
+                        break 'methods;
                     }
                 }
             }
         }
+        out.push(AuthResult { authserv_id, auth });
     }
-    result
+    out
 }
 
 /// Signs of mail written by a machine: answering it would start a mail loop or write to a list.
@@ -196,7 +226,7 @@ mod tests {
         assert_eq!(m.references, ["first@mail.gmail.com", "shopkeep.aaa@shop.test"]);
         assert_eq!(m.from.as_deref(), Some("maya.chen@example.com"), "addresses are compared lower-cased");
         assert_eq!(m.from_name.as_deref(), Some("Maya Chen"));
-        assert_eq!(m.auth, Auth::Pass);
+        assert_eq!(m.auth(""), Auth::Pass);
         assert_eq!(m.loop_signal, None);
         assert_eq!(strip(&m.text), "How long will the refund take?", "the text/plain alternative, without quote and sign-off");
     }
@@ -250,12 +280,31 @@ mod tests {
 
     #[test]
     fn a_failing_authentication_result_is_honoured() {
-        assert_eq!(fixture!("auth-fail.eml").auth, Auth::Fail);
-        let with = |ar: &str| parse(format!("From: a@customer.test\r\nAuthentication-Results: mx.shop.test; {ar}\r\n\r\nhi\r\n").as_bytes()).unwrap().auth;
+        assert_eq!(fixture!("auth-fail.eml").auth(""), Auth::Fail);
+        let with = |ar: &str| parse(format!("From: a@customer.test\r\nAuthentication-Results: mx.shop.test; {ar}\r\n\r\nhi\r\n").as_bytes()).unwrap().auth("");
         assert_eq!(with("spf=softfail smtp.mailfrom=customer.test"), Auth::Fail);
         assert_eq!(with("dkim=pass header.d=customer.test; dmarc=fail"), Auth::Fail, "one failure is enough");
         assert_eq!(with("dkim=pass header.d=customer.test"), Auth::Pass);
-        assert_eq!(parse(b"From: a@customer.test\r\n\r\nhi\r\n").unwrap().auth, Auth::None);
+        assert_eq!(parse(b"From: a@customer.test\r\n\r\nhi\r\n").unwrap().auth(""), Auth::None);
+    }
+
+    #[test]
+    fn only_the_stores_own_server_is_believed_when_it_is_named() {
+        // The sender wrote a passing result into the mail; the store's server found it forged.
+        let raw = "From: maya.chen@example.com\r\n\
+            Authentication-Results: MX.shop.test; spf=fail smtp.mailfrom=example.com; dmarc=fail header.from=example.com\r\n\
+            Authentication-Results: mx.shop.test.evil; dkim=pass header.d=example.com\r\n\
+            Authentication-Results: mail.example.com; dmarc=pass\r\n\r\nhi\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.auth_results.len(), 3);
+        assert_eq!(m.auth_results[0], AuthResult { authserv_id: "mx.shop.test".into(), auth: Auth::Fail });
+        assert_eq!(m.auth("mx.shop.test"), Auth::Fail);
+        assert_eq!(m.auth(""), Auth::Fail, "unnamed, any failure still wins");
+        // A forged header alone says nothing once the store's server is named.
+        let forged = parse(b"From: maya.chen@example.com\r\nAuthentication-Results: mx.shop.test.evil; dmarc=pass\r\n\r\nhi\r\n").unwrap();
+        assert_eq!(forged.auth("mx.shop.test"), Auth::None);
+        let own = parse(b"From: maya.chen@example.com\r\nAuthentication-Results: mx.shop.test;\r\n dmarc=pass header.from=example.com\r\n\r\nhi\r\n").unwrap();
+        assert_eq!(own.auth("mx.shop.test"), Auth::Pass, "a folded header is read whole");
     }
 
     #[test]
