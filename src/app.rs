@@ -32,6 +32,8 @@ pub enum AppError {
     Accounts(#[from] crate::desk::accounts::AccountError),
     #[error(transparent)]
     Policy(#[from] crate::actions::PolicyError),
+    #[error(transparent)]
+    Email(#[from] crate::email::send::SendError),
     #[error("data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
 }
@@ -118,7 +120,7 @@ impl App {
         let retriever = Retriever::new(embedder, index, config.model.max_concurrent);
         let guide = crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?);
         let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal, guide));
-        let email = crate::email::Email::from_config(&config).map(Arc::new);
+        let email = crate::email::Email::from_config(&config)?.map(Arc::new);
         let accounts = open_accounts(&config)?;
         let live = Arc::new(Live::new(config.server.max_streams));
         Ok(Self { config, assistant, live, email, accounts })

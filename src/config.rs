@@ -125,12 +125,19 @@ pub struct EmailConfig {
     pub smtp_port: u16,
     pub smtp_username: String,
     pub smtp_password: String,
+    /// "none", "starttls" (ports 587 and 25) or "tls" (465). See `email::tls`.
+    pub smtp_tls: crate::email::tls::TlsMode,
     /// Incoming mail by IMAP, polled by `shopkeep serve`. Empty host: no polling.
     pub imap_host: String,
     pub imap_port: u16,
     pub imap_username: String,
     pub imap_password: String,
     pub imap_mailbox: String,
+    /// "none", "starttls" (port 143) or "tls" (993).
+    pub imap_tls: crate::email::tls::TlsMode,
+    /// A PEM file of CA certificates to trust besides the public roots (a mail server with a
+    /// private CA or a self-signed certificate). Empty: the public roots only.
+    pub tls_ca_file: String,
     /// Seconds between checks; with IDLE, the longest wait before checking anyway.
     pub poll_secs: u64,
     /// Wait with IMAP IDLE (new mail is answered at once) when the server offers it.
@@ -153,11 +160,14 @@ impl Default for EmailConfig {
             smtp_port: 25,
             smtp_username: String::new(),
             smtp_password: String::new(),
+            smtp_tls: Default::default(),
             imap_host: String::new(),
             imap_port: 143,
             imap_username: String::new(),
             imap_password: String::new(),
             imap_mailbox: "INBOX".into(),
+            imap_tls: Default::default(),
+            tls_ca_file: String::new(),
             poll_secs: 60,
             idle: true,
             inbound_secret: String::new(),
@@ -466,6 +476,7 @@ impl Config {
             ("SHOPKEEP_EMAIL_IMAP_MAILBOX", &mut e.imap_mailbox),
             ("SHOPKEEP_EMAIL_INBOUND_SECRET", &mut e.inbound_secret),
             ("SHOPKEEP_EMAIL_AUTHSERV_ID", &mut e.authserv_id),
+            ("SHOPKEEP_EMAIL_TLS_CA_FILE", &mut e.tls_ca_file),
         ] {
             if let Some(v) = get(name) {
                 *field = v;
@@ -476,6 +487,12 @@ impl Config {
         }
         if let Some(v) = get("SHOPKEEP_EMAIL_IMAP_PORT") {
             e.imap_port = parse("SHOPKEEP_EMAIL_IMAP_PORT", v)?;
+        }
+        if let Some(v) = get("SHOPKEEP_EMAIL_SMTP_TLS") {
+            e.smtp_tls = v.parse().map_err(|message| ConfigError::Env { name: "SHOPKEEP_EMAIL_SMTP_TLS".into(), message })?;
+        }
+        if let Some(v) = get("SHOPKEEP_EMAIL_IMAP_TLS") {
+            e.imap_tls = v.parse().map_err(|message| ConfigError::Env { name: "SHOPKEEP_EMAIL_IMAP_TLS".into(), message })?;
         }
         if let Some(v) = get("SHOPKEEP_EMAIL_POLL_SECS") {
             e.poll_secs = parse("SHOPKEEP_EMAIL_POLL_SECS", v)?;
@@ -537,6 +554,22 @@ impl Config {
         if !e.imap_host.is_empty() && e.store_address.is_empty() {
             return Err(ConfigError::Invalid("email.imap_host is set but email.store_address is not (replies need a From)".into()));
         }
+        // A mailbox password in the clear is readable by anything on the path; only a server on
+        // this machine may be spoken to without TLS when a password is sent.
+        use crate::email::tls::TlsMode;
+        if !e.smtp_host.is_empty() && e.smtp_tls == TlsMode::None && !e.smtp_username.is_empty() && !is_loopback_host(&e.smtp_host) {
+            return Err(ConfigError::Invalid(format!(
+                "email.smtp_tls is \"none\" but a password would go to {} in the clear; set email.smtp_tls = \"starttls\" (port 587) or \"tls\" (port 465)",
+                e.smtp_host
+            )));
+        }
+        if !e.imap_host.is_empty() && e.imap_tls == TlsMode::None && !is_loopback_host(&e.imap_host) {
+            return Err(ConfigError::Invalid(format!(
+                "email.imap_tls is \"none\" but the mailbox password would go to {} in the clear; set email.imap_tls = \"tls\" (port 993) or \"starttls\" (port 143)",
+                e.imap_host
+            )));
+        }
+        crate::email::tls::read_ca_file(&e.tls_ca_file).map_err(|err| ConfigError::Invalid(err.to_string()))?;
         if !e.inbound_secret.is_empty() && e.inbound_secret.chars().count() < MIN_ADMIN_TOKEN_CHARS {
             return Err(ConfigError::Invalid(format!("email.inbound_secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
         }
@@ -562,6 +595,11 @@ impl Config {
 
 /// `scheme://host[:port]` exactly as a browser sends it in `Origin` (or `*`). A trailing slash or
 /// a path would never match, so it is refused rather than silently ignored.
+/// `localhost` or a loopback address: a server on this machine.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 fn is_origin(s: &str) -> bool {
     if s == "*" {
         return true;
@@ -603,6 +641,35 @@ mod tests {
         cfg.email.helpdesk_address = String::new();
         cfg.email.store_address = String::new();
         assert!(cfg.validate().is_err(), "polling without a From for the replies is refused");
+    }
+
+    #[test]
+    fn a_mailbox_password_never_goes_in_the_clear_off_this_machine() {
+        use crate::email::tls::TlsMode;
+        let mut cfg = Config::default();
+        cfg.apply_env(|n| match n {
+            "SHOPKEEP_EMAIL_STORE_ADDRESS" => Some("support@shop.test".into()),
+            "SHOPKEEP_EMAIL_IMAP_HOST" => Some("imap.shop.example".into()),
+            "SHOPKEEP_EMAIL_SMTP_HOST" => Some("smtp.shop.example".into()),
+            "SHOPKEEP_EMAIL_SMTP_USERNAME" => Some("support@shop.test".into()),
+            _ => None,
+        })
+        .unwrap();
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("email.smtp_tls") && e.contains("smtp.shop.example"), "{e}");
+        cfg.apply_env(|n| (n == "SHOPKEEP_EMAIL_SMTP_TLS").then(|| "starttls".into())).unwrap();
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("email.imap_tls"), "{e}");
+        cfg.apply_env(|n| (n == "SHOPKEEP_EMAIL_IMAP_TLS").then(|| "tls".into())).unwrap();
+        assert_eq!((cfg.email.smtp_tls, cfg.email.imap_tls), (TlsMode::Starttls, TlsMode::Tls));
+        assert!(cfg.validate().is_ok());
+        assert!(cfg.apply_env(|n| (n == "SHOPKEEP_EMAIL_IMAP_TLS").then(|| "ssl".into())).is_err(), "an unknown mode is an error");
+        // A server on this machine may be plain.
+        cfg.email.imap_tls = TlsMode::None;
+        cfg.email.imap_host = "127.0.0.1".into();
+        assert!(cfg.validate().is_ok());
+        cfg.email.tls_ca_file = "/nonexistent/ca.pem".into();
+        assert!(cfg.validate().unwrap_err().to_string().contains("email.tls_ca_file"));
     }
 
     #[test]

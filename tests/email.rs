@@ -4,7 +4,9 @@
 //! by IMAP and answers by SMTP in the same thread; the customer's reply to that answer lands in
 //! the same conversation; auto-replies and bounces get no answer; a mail that fails its
 //! Authentication-Results gets no order data; a hand-off goes to the helpdesk and a person's
-//! reply reaches the customer in their thread; the inbound webhook takes raw MIME.
+//! reply reaches the customer in their thread; the inbound webhook takes raw MIME. shopkeep
+//! reaches both servers over verified TLS (IMAP from the first byte, SMTP by STARTTLS; the other
+//! two modes in their own test), trusting the test CA that scripts/mail-servers.sh made.
 //!
 //! Without the mail servers these tests fail saying to run scripts/mail-servers.sh (which
 //! installs Debian's postfix and dovecot-imapd). They never pass without them.
@@ -21,7 +23,13 @@ use lettre::{address::Envelope, AsyncSmtpTransport, AsyncTransport, Tokio1Execut
 use serde_json::{json, Value};
 use shopkeep::{
     app::App,
-    email::{parse::parse, InboundMail},
+    config::EmailConfig,
+    email::{
+        parse::parse,
+        send::{Mailer, Outgoing, SmtpMailer},
+        tls::TlsMode,
+        InboundMail,
+    },
 };
 
 const ADMIN_TOKEN: &str = "email-test-admin-token-0123456789";
@@ -45,9 +53,23 @@ fn imap_port() -> u16 {
     port("SHOPKEEP_TEST_IMAP", 1143)
 }
 
+fn smtps_port() -> u16 {
+    port("SHOPKEEP_TEST_SMTPS", 4465)
+}
+
+fn imaps_port() -> u16 {
+    port("SHOPKEEP_TEST_IMAPS", 1993)
+}
+
+/// The CA scripts/mail-servers.sh signed the servers' certificate with.
+fn test_ca() -> String {
+    let dir = std::env::var("SHOPKEEP_MAIL_DIR").unwrap_or_else(|_| "/tmp/shopkeep-mail".into());
+    format!("{dir}/tls/ca.pem")
+}
+
 /// Fails the test (never skips it) when the mail servers are not running.
 fn require_mail_servers() {
-    for (what, port) in [("SMTP", smtp_port()), ("IMAP", imap_port())] {
+    for (what, port) in [("SMTP", smtp_port()), ("IMAP", imap_port()), ("SMTP over TLS", smtps_port()), ("IMAP over TLS", imaps_port())] {
         if std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).is_err() {
             panic!("no {what} server on 127.0.0.1:{port}: run `scripts/mail-servers.sh start` (it installs and starts Postfix and Dovecot; scripts/test.sh does it for you)");
         }
@@ -73,8 +95,11 @@ fn app() -> &'static (Arc<App>, String) {
         e.helpdesk_address = HELPDESK.0.into();
         e.smtp_host = "127.0.0.1".into();
         e.smtp_port = smtp_port();
+        e.smtp_tls = TlsMode::Starttls;
         e.imap_host = "127.0.0.1".into();
-        e.imap_port = imap_port();
+        e.imap_port = imaps_port();
+        e.imap_tls = TlsMode::Tls;
+        e.tls_ca_file = test_ca();
         e.imap_username = "support@shop.test".into();
         e.imap_password = "support-pass".into();
         e.poll_secs = 2;
@@ -306,4 +331,51 @@ mod reqwest {
             (res.status().as_u16(), res.json().await.unwrap_or(serde_json::Value::Null))
         })
     }
+}
+
+#[test]
+fn every_tls_mode_is_verified_and_an_unverifiable_server_is_refused() {
+    require_mail_servers();
+    let base = EmailConfig {
+        smtp_host: "127.0.0.1".into(),
+        imap_host: "127.0.0.1".into(),
+        imap_username: CUSTOMER.0.into(),
+        imap_password: CUSTOMER.1.into(),
+        tls_ca_file: test_ca(),
+        ..EmailConfig::default()
+    };
+    // IMAP with STARTTLS on the plain port, trusting the store's CA.
+    let starttls = EmailConfig { imap_port: imap_port(), imap_tls: TlsMode::Starttls, ..base.clone() };
+    let mut session = rt().block_on(shopkeep::email::imap::connect(&starttls)).expect("STARTTLS, then login");
+    rt().block_on(session.logout()).unwrap();
+    // TLS from the first byte, but only the public roots: the certificate does not verify, and
+    // the password is never sent.
+    let unverified = EmailConfig { imap_port: imaps_port(), imap_tls: TlsMode::Tls, tls_ca_file: String::new(), ..base.clone() };
+    let e = rt().block_on(shopkeep::email::imap::connect(&unverified)).err().expect("an unknown issuer is refused").to_string();
+    assert!(e.contains("TLS") && e.to_lowercase().contains("certificate"), "{e}");
+
+    // SMTP with TLS from the first byte: the mail arrives.
+    let mail = |id: &str| Outgoing {
+        from: "support@shop.test".into(),
+        from_name: None,
+        to: CUSTOMER.0.into(),
+        reply_to: None,
+        subject: "Your order".into(),
+        message_id: id.into(),
+        in_reply_to: None,
+        references: vec![],
+        text: "Sent over TLS.".into(),
+        automatic: true,
+    };
+    let id = format!("tls.{}@shop.test", uuid::Uuid::new_v4().simple());
+    let wrapped = SmtpMailer::new(&EmailConfig { smtp_port: smtps_port(), smtp_tls: TlsMode::Tls, ..base.clone() }).unwrap();
+    rt().block_on(wrapped.send(&mail(&id))).expect("sent over TLS");
+    let (got, _) = wait_for(CUSTOMER, "Message-ID", &id);
+    assert_eq!(got.text.trim(), "Sent over TLS.");
+    // STARTTLS with only the public roots: refused, not sent in the clear instead.
+    let unverified = SmtpMailer::new(&EmailConfig { smtp_port: smtp_port(), smtp_tls: TlsMode::Starttls, tls_ca_file: String::new(), ..base }).unwrap();
+    let refused = format!("refused.{}@shop.test", uuid::Uuid::new_v4().simple());
+    assert!(rt().block_on(unverified.send(&mail(&refused))).is_err());
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(rt().block_on(imap_search(CUSTOMER, "Message-ID", &refused)).is_empty(), "nothing went out unprotected");
 }

@@ -2,7 +2,8 @@
 //! every unseen message (oldest first) and marks it \Seen, then waits: with IDLE where the
 //! server offers it (new mail is answered at once; `email.poll_secs` is the longest wait before
 //! looking anyway), else by polling every `email.poll_secs`. A lost connection is retried with
-//! a growing pause. Plain IMAP (no TLS): the mailbox server is the store's own.
+//! a growing pause. The connection is protected as `email.imap_tls` says (TLS from the first
+//! byte, STARTTLS, or plain to a server on this machine; see `tls`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,7 +11,10 @@ use async_imap::Session;
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
 
-use super::{Email, Outcome};
+use super::{
+    tls::{self, BoxedStream, TlsError, TlsMode},
+    Email, Outcome,
+};
 use crate::{assistant::Assistant, config::EmailConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +25,10 @@ pub enum ImapError {
     NoGreeting,
     #[error("IMAP: {0}")]
     Imap(#[from] async_imap::error::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("TLS with {host}: {source}")]
+    Handshake { host: String, source: std::io::Error },
 }
 
 /// Starts the poller when `email.imap_host` is set (and the channel is on).
@@ -41,14 +49,48 @@ pub fn spawn(email: Option<Arc<Email>>, assistant: Arc<Assistant>) -> Option<tok
     }))
 }
 
-async fn connect(cfg: &EmailConfig) -> Result<Session<TcpStream>, ImapError> {
+/// Connects, protects the connection as `email.imap_tls` says, and logs in. A server that
+/// refuses STARTTLS, or whose certificate does not verify, is an error: the password is never
+/// sent over a connection that was meant to be protected and is not.
+pub async fn connect(cfg: &EmailConfig) -> Result<Session<BoxedStream>, ImapError> {
     let err = |source| ImapError::Connect { host: cfg.imap_host.clone(), port: cfg.imap_port, source };
-    let stream = tokio::time::timeout(Duration::from_secs(30), TcpStream::connect((cfg.imap_host.as_str(), cfg.imap_port)))
+    let tcp = tokio::time::timeout(Duration::from_secs(30), TcpStream::connect((cfg.imap_host.as_str(), cfg.imap_port)))
         .await
         .map_err(|_| err(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out")))?
         .map_err(err)?;
-    let mut client = async_imap::Client::new(stream);
-    client.read_response().await.ok_or(ImapError::NoGreeting)?.map_err(|e| ImapError::Imap(e.into()))?;
+    let handshake = |tcp: TcpStream| async {
+        let connector = tokio_rustls::TlsConnector::from(tls::client_config(&tls::read_ca_file(&cfg.tls_ca_file)?)?);
+        let name = tls::server_name(&cfg.imap_host)?;
+        let stream = tokio::time::timeout(Duration::from_secs(30), connector.connect(name, tcp))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"))
+            .and_then(|r| r)
+            .map_err(|source| ImapError::Handshake { host: cfg.imap_host.clone(), source })?;
+        Ok::<BoxedStream, ImapError>(Box::new(stream))
+    };
+    let greeting = |e: Option<std::io::Result<_>>| -> Result<(), ImapError> {
+        e.ok_or(ImapError::NoGreeting)?.map_err(|e| ImapError::Imap(e.into()))?;
+        Ok(())
+    };
+    let client = match cfg.imap_tls {
+        TlsMode::None => {
+            let mut client = async_imap::Client::new(Box::new(tcp) as BoxedStream);
+            greeting(client.read_response().await)?;
+            client
+        }
+        TlsMode::Tls => {
+            let mut client = async_imap::Client::new(handshake(tcp).await?);
+            greeting(client.read_response().await)?;
+            client
+        }
+        TlsMode::Starttls => {
+            let mut plain = async_imap::Client::new(tcp);
+            greeting(plain.read_response().await)?;
+            plain.run_command_and_check_ok("STARTTLS", None).await?;
+            // The server says nothing more until the handshake; the session starts over on TLS.
+            async_imap::Client::new(handshake(plain.into_inner()).await?)
+        }
+    };
     let session = client.login(&cfg.imap_username, &cfg.imap_password).await.map_err(|(e, _)| e)?;
     Ok(session)
 }
@@ -80,7 +122,7 @@ async fn run(email: &Email, assistant: &Arc<Assistant>) -> Result<(), ImapError>
 
 /// Answers every unseen message, oldest first, marking each \Seen once handled. A message that
 /// can't be handled is logged and marked too: retrying it forever would block the mailbox.
-pub async fn answer_unseen(session: &mut Session<TcpStream>, email: &Email, assistant: &Arc<Assistant>) -> Result<usize, ImapError> {
+pub async fn answer_unseen(session: &mut Session<BoxedStream>, email: &Email, assistant: &Arc<Assistant>) -> Result<usize, ImapError> {
     let mut uids: Vec<u32> = session.uid_search("UNSEEN").await?.into_iter().collect();
     uids.sort_unstable();
     for uid in &uids {

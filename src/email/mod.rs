@@ -17,15 +17,18 @@
 //! and never answered, the assistant's own replies are marked `Auto-Submitted: auto-replied`,
 //! and a Message-ID seen before is not answered twice.
 //!
-//! This module does not answer anything itself, keep an outgoing queue (a send that fails for a
-//! reason that may pass is tried twice more over five seconds, then logged and reported), or
-//! speak TLS (see `config::EmailConfig`).
+//! Both servers are reached with TLS, STARTTLS or, on this machine only, plain text
+//! (`email.smtp_tls`, `email.imap_tls`; roots and the IMAP stream in [`tls`]).
+//!
+//! This module does not answer anything itself, or keep an outgoing queue (a send that fails
+//! for a reason that may pass is tried twice more over five seconds, then logged and reported).
 
 pub mod imap;
 pub mod parse;
 pub mod send;
 pub mod strip;
 pub mod thread;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -98,12 +101,13 @@ pub struct Email {
 impl Email {
     /// The channel as configured: `None` when `email.store_address` is unset; SMTP when
     /// `email.smtp_host` is set.
-    pub fn from_config(config: &Config) -> Option<Self> {
+    /// Fails when the SMTP transport cannot be set up (its TLS roots).
+    pub fn from_config(config: &Config) -> Result<Option<Self>, send::SendError> {
         if config.email.store_address.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let mailer: Option<Arc<dyn Mailer>> = (!config.email.smtp_host.is_empty()).then(|| Arc::new(SmtpMailer::new(&config.email)) as Arc<dyn Mailer>);
-        Some(Self::with_mailer(config, mailer))
+        let mailer: Option<Arc<dyn Mailer>> = if config.email.smtp_host.is_empty() { None } else { Some(Arc::new(SmtpMailer::new(&config.email)?)) };
+        Ok(Some(Self::with_mailer(config, mailer)))
     }
 
     pub fn with_mailer(config: &Config, mailer: Option<Arc<dyn Mailer>>) -> Self {

@@ -1,5 +1,5 @@
-//! Mail out. [`Mailer`] is the seam: [`SmtpMailer`] sends by SMTP (lettre, plain SMTP to the
-//! store's own mail server, which relays onwards); unit tests record instead.
+//! Mail out. [`Mailer`] is the seam: [`SmtpMailer`] sends by SMTP (lettre; with STARTTLS or
+//! TLS as `email.smtp_tls` says, see `tls`); unit tests record instead.
 
 use futures_util::future::BoxFuture;
 use lettre::{
@@ -7,11 +7,15 @@ use lettre::{
         header::{ContentType, HeaderName, HeaderValue},
         Mailbox,
     },
-    transport::smtp::authentication::Credentials,
+    transport::smtp::{
+        authentication::Credentials,
+        client::{Certificate, Tls, TlsParameters},
+    },
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use serde::Serialize;
 
+use super::tls::{self, TlsMode};
 use crate::config::EmailConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +26,8 @@ pub enum SendError {
     Compose(String),
     #[error("SMTP: {0}")]
     Smtp(String),
+    #[error("SMTP TLS setup: {0}")]
+    Tls(String),
 }
 
 /// A message to send.
@@ -80,14 +86,25 @@ pub struct SmtpMailer {
 }
 
 impl SmtpMailer {
-    pub fn new(cfg: &EmailConfig) -> Self {
-        // Plain SMTP (no TLS stack in the binary): the store's own mail server, on this machine
-        // or its network, takes the mail and relays it with TLS.
+    /// The transport `email.smtp_tls` asks for. With STARTTLS a server that does not offer it
+    /// is an error at send time, never a silent fallback to plain text.
+    pub fn new(cfg: &EmailConfig) -> Result<Self, SendError> {
+        // "dangerous" only in that TLS is chosen here rather than by lettre's defaults.
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.smtp_host).port(cfg.smtp_port).timeout(Some(std::time::Duration::from_secs(30)));
+        if cfg.smtp_tls != TlsMode::None {
+            let tls_err = |e: &dyn std::fmt::Display| SendError::Tls(e.to_string());
+            let mut params = TlsParameters::builder(cfg.smtp_host.clone());
+            let pem = tls::read_ca_file(&cfg.tls_ca_file).map_err(|e| tls_err(&e))?;
+            if !pem.is_empty() {
+                params = params.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| tls_err(&e))?);
+            }
+            let params = params.build_rustls().map_err(|e| tls_err(&e))?;
+            b = b.tls(if cfg.smtp_tls == TlsMode::Starttls { Tls::Required(params) } else { Tls::Wrapper(params) });
+        }
         if !cfg.smtp_username.is_empty() {
             b = b.credentials(Credentials::new(cfg.smtp_username.clone(), cfg.smtp_password.clone()));
         }
-        Self { transport: b.build() }
+        Ok(Self { transport: b.build() })
     }
 }
 
@@ -95,10 +112,10 @@ impl SmtpMailer {
 const RETRY_AFTER: [std::time::Duration; 2] = [std::time::Duration::from_secs(1), std::time::Duration::from_secs(4)];
 
 /// Whether trying the same send again may succeed: the server said "try later" (4xx: greylisting,
-/// a full queue, a restart) or the connection failed. A 5xx refusal, a malformed reply or a
-/// message lettre cannot send are final.
+/// a full queue, a restart) or the connection failed. A 5xx refusal, a malformed reply, a
+/// certificate that does not verify or a message lettre cannot send are final.
 fn worth_retrying(e: &lettre::transport::smtp::Error) -> bool {
-    e.is_transient() || !(e.is_permanent() || e.is_client() || e.is_response() || e.is_transport_shutdown())
+    e.is_transient() || !(e.is_permanent() || e.is_client() || e.is_response() || e.is_transport_shutdown() || e.is_tls())
 }
 
 impl Mailer for SmtpMailer {
@@ -220,7 +237,7 @@ mod tests {
     }
 
     fn mailer(port: u16) -> SmtpMailer {
-        SmtpMailer::new(&EmailConfig { smtp_host: "127.0.0.1".into(), smtp_port: port, ..EmailConfig::default() })
+        SmtpMailer::new(&EmailConfig { smtp_host: "127.0.0.1".into(), smtp_port: port, ..EmailConfig::default() }).unwrap()
     }
 
     fn outgoing() -> Outgoing {
