@@ -76,7 +76,12 @@ pub fn verify_signature(secret: &str, header: &str, body: &[u8], now_unix: u64, 
 /// The wait after `attempts` failed attempts: `backoff_ms · 2^(attempts-1)`, capped at an hour,
 /// with ±20 % jitter so a fleet of failed deliveries does not retry in lockstep.
 pub fn backoff(cfg: &WebhookConfig, attempts: u32) -> Duration {
-    let base = Duration::from_millis(cfg.backoff_ms).saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
+    backoff_from(Duration::from_millis(cfg.backoff_ms), attempts)
+}
+
+/// `first · 2^(attempts-1)`, capped at an hour, ±20 % jitter (the email outbox waits so too).
+pub fn backoff_from(first: Duration, attempts: u32) -> Duration {
+    let base = first.saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
     let base = base.min(MAX_BACKOFF);
     base.mul_f64(rand::thread_rng().gen_range(0.8..1.2))
 }

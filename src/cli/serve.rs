@@ -30,6 +30,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
         tokio::spawn(crate::webhook::run(app.config.webhook.clone(), app.assistant.journal.clone()));
         // Mail in by IMAP, when configured (`email.imap_host`).
         let _poller = crate::email::imap::spawn(app.email.clone(), app.assistant.clone());
+        // Mail the SMTP server could not take at once goes out from the outbox.
+        if let Some(email) = app.email.clone() {
+            tokio::spawn(crate::email::outbox::run(email, app.assistant.journal.clone()));
+        }
         crate::http::serve(listener, app, async {
             let _ = tokio::signal::ctrl_c().await;
         })

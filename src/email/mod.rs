@@ -20,10 +20,13 @@
 //! Both servers are reached with TLS, STARTTLS or, on this machine only, plain text
 //! (`email.smtp_tls`, `email.imap_tls`; roots and the IMAP stream in [`tls`]).
 //!
-//! This module does not answer anything itself, or keep an outgoing queue (a send that fails
-//! for a reason that may pass is tried twice more over five seconds, then logged and reported).
+//! A send that fails for a reason that may pass is tried twice more over five seconds, then kept
+//! in the [`outbox`] and tried again later, for hours; a refusal that will not pass is reported.
+//!
+//! This module does not answer anything itself.
 
 pub mod imap;
+pub mod outbox;
 pub mod parse;
 pub mod send;
 pub mod strip;
@@ -41,7 +44,7 @@ pub use thread::address_domain;
 use crate::{
     assistant::{Answer, Assistant, AssistantError, Question, MAX_MESSAGE_CHARS},
     config::{Config, EmailConfig, StoreConfig},
-    journal::{EmailRecord, JournalError},
+    journal::{EmailRecord, Journal, JournalError},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,16 @@ impl EmailError {
     }
 }
 
+/// What became of one message to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// In the outbox, to be sent when the server can take it.
+    Queued,
+    /// No SMTP server is configured (or `--no-send`), or there was nothing to send.
+    NotSent,
+}
+
 /// What became of one inbound mail.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -77,8 +90,10 @@ pub enum Outcome {
         conversation_id: String,
         message_id: String,
         reply_message_id: String,
-        /// The reply went out by SMTP (false: no SMTP server configured, or `--no-send`).
+        /// The reply went out by SMTP (false: no SMTP server configured, `--no-send`, or queued).
         sent: bool,
+        /// The server could not take it now; the outbox sends it when it can.
+        queued: bool,
         /// The hand-off this mail caused, if any, and whether the helpdesk was sent the packet.
         handoff: Option<String>,
         forwarded_to_helpdesk: bool,
@@ -197,22 +212,42 @@ impl Email {
             automatic: true,
         };
         journal.record_email(&EmailRecord { message_id: reply.message_id.clone(), conversation_id: answer.conversation_id.clone(), direction: "out".into(), customer_address: from.clone(), subject: subject.clone(), references })?;
-        let sent = self.send(&reply).await?;
+        let delivery = self.send(&assistant.journal, &answer.conversation_id, &reply).await?;
         let mut forwarded = false;
         if let Some(h) = &answer.handoff {
-            forwarded = self.forward_handoff(assistant, &h.id, &mail, &from).await?;
+            forwarded = self.forward_handoff(assistant, &h.id, &mail, &from).await? != Delivery::NotSent;
         }
-        Ok(Outcome::Answered { conversation_id: answer.conversation_id, message_id, reply_message_id: reply.message_id.clone(), sent, handoff: answer.handoff.map(|h| h.id), forwarded_to_helpdesk: forwarded, reply })
+        Ok(Outcome::Answered {
+            conversation_id: answer.conversation_id,
+            message_id,
+            reply_message_id: reply.message_id.clone(),
+            sent: delivery == Delivery::Sent,
+            queued: delivery == Delivery::Queued,
+            handoff: answer.handoff.map(|h| h.id),
+            forwarded_to_helpdesk: forwarded,
+            reply,
+        })
     }
 
-    async fn send(&self, mail: &Outgoing) -> Result<bool, EmailError> {
-        match &self.mailer {
-            Some(m) => {
-                m.send(mail).await?;
-                Ok(true)
+    /// Sends now, or, when the server cannot take it now (after the quick retries), keeps it in
+    /// the outbox for [`outbox::run`] to send later: a mail server restarting for a minute must
+    /// not cost a customer their answer. A refusal that will not pass is an error, as before.
+    pub async fn send(&self, journal: &Journal, conversation_id: &str, mail: &Outgoing) -> Result<Delivery, EmailError> {
+        let Some(m) = &self.mailer else { return Ok(Delivery::NotSent) };
+        match m.send(mail).await {
+            Ok(()) => Ok(Delivery::Sent),
+            Err(e) if e.may_pass() => {
+                outbox::queue(journal, conversation_id, mail, &e.to_string())?;
+                tracing::warn!(to = %mail.to, message_id = %mail.message_id, "email: {e}; kept in the outbox to send later");
+                Ok(Delivery::Queued)
             }
-            None => Ok(false),
+            Err(e) => Err(e.into()),
         }
+    }
+
+    /// The mailer, when SMTP is configured.
+    pub fn mailer(&self) -> Option<&Arc<dyn Mailer>> {
+        self.mailer.as_ref()
     }
 
     /// The answer as an email: the reply, its sources as links, the sign-off, and the
@@ -258,11 +293,11 @@ impl Email {
 
     /// Sends the hand-off packet to the helpdesk (Reply-To: the customer). Returns whether it
     /// was sent.
-    async fn forward_handoff(&self, assistant: &Arc<Assistant>, handoff_id: &str, mail: &InboundMail, from: &str) -> Result<bool, EmailError> {
+    async fn forward_handoff(&self, assistant: &Arc<Assistant>, handoff_id: &str, mail: &InboundMail, from: &str) -> Result<Delivery, EmailError> {
         if self.config.helpdesk_address.is_empty() {
-            return Ok(false);
+            return Ok(Delivery::NotSent);
         }
-        let Some(h) = assistant.journal.handoff(handoff_id)? else { return Ok(false) };
+        let Some(h) = assistant.journal.handoff(handoff_id)? else { return Ok(Delivery::NotSent) };
         let p = &h.packet;
         let mut body = format!(
             "A customer's email was handed to the team.\n\nHand-off: {}\nReason: {}\nConversation: {}\nCustomer: {}\nIdentity: {}\nIntent: {}\n",
@@ -312,7 +347,7 @@ impl Email {
             text: body,
             automatic: true,
         };
-        self.send(&forward).await
+        self.send(&assistant.journal, &h.conversation_id, &forward).await
     }
 
     /// A person's reply to an email conversation, sent to the customer under their latest mail.
@@ -334,7 +369,7 @@ impl Email {
             automatic: false,
         };
         assistant.journal.record_email(&EmailRecord { message_id: mail.message_id.clone(), conversation_id: conversation_id.into(), direction: "out".into(), customer_address: last.customer_address, subject, references })?;
-        self.send(&mail).await?;
+        self.send(&assistant.journal, conversation_id, &mail).await?;
         Ok(Some(mail))
     }
 }

@@ -26,12 +26,16 @@ pub enum SendError {
     Compose(String),
     #[error("SMTP: {0}")]
     Smtp(String),
+    /// The server said "try later" or could not be reached, even after the quick retries: the
+    /// outbox tries again later (see `outbox`).
+    #[error("SMTP, for now: {0}")]
+    Unavailable(String),
     #[error("SMTP TLS setup: {0}")]
     Tls(String),
 }
 
 /// A message to send.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Outgoing {
     pub from: String,
     pub from_name: Option<String>,
@@ -85,6 +89,13 @@ pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
 }
 
+impl SendError {
+    /// Whether the same send may succeed later (the outbox keeps it).
+    pub fn may_pass(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
 impl SmtpMailer {
     /// The transport `email.smtp_tls` asks for. With STARTTLS a server that does not offer it
     /// is an error at send time, never a silent fallback to plain text.
@@ -135,7 +146,9 @@ impl Mailer for SmtpMailer {
                             tracing::warn!(to = %mail.to, error = %e, "SMTP send failed; trying again in {wait:?}");
                             tokio::time::sleep(*wait).await;
                         }
-                        _ => return Err(SendError::Smtp(e.to_string())),
+                        Some(_) => return Err(SendError::Smtp(e.to_string())),
+                        None if worth_retrying(&e) => return Err(SendError::Unavailable(e.to_string())),
+                        None => return Err(SendError::Smtp(e.to_string())),
                     },
                 }
             }
@@ -269,6 +282,16 @@ mod tests {
         let (port, counts) = scripted_server(vec!["554 5.7.1 no service for you"]).await;
         let err = mailer(port).send(&outgoing()).await.unwrap_err();
         assert!(matches!(err, SendError::Smtp(_)), "{err}");
+        assert!(!err.may_pass(), "a refusal does not go to the outbox");
         assert_eq!(counts[0].load(SeqCst), 1, "a 5xx is not retried");
+    }
+
+    #[tokio::test]
+    async fn a_server_still_saying_try_later_after_the_quick_retries_may_pass() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (port, counts) = scripted_server(vec!["421 4.3.2 restarting, try again later"]).await;
+        let err = mailer(port).send(&outgoing()).await.unwrap_err();
+        assert!(err.may_pass(), "kept for the outbox: {err}");
+        assert_eq!(counts[0].load(SeqCst), 3, "three tries");
     }
 }

@@ -19,6 +19,19 @@ CREATE TABLE IF NOT EXISTS email_messages (
     refs TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS email_messages_conversation ON email_messages(conversation_id, at);
+-- Mail that could not be sent at once, tried again until sent or given up (see `email::outbox`).
+-- The message itself is kept as JSON so a restart loses nothing; it goes with its conversation.
+CREATE TABLE IF NOT EXISTS email_outbox (
+    message_id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    mail TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at_ms INTEGER NOT NULL,
+    last_error TEXT,
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS email_outbox_due ON email_outbox(status, next_at_ms);
 ";
 
 /// One message of an email conversation.
@@ -86,6 +99,80 @@ impl Journal {
              WHERE conversation_id = ?1 AND direction = 'in' ORDER BY at DESC, rowid DESC LIMIT 1",
             [conversation_id],
             email_row,
+        )
+        .optional()
+        .map_err(Into::into)
+    }
+}
+
+/// A message in the outbox, as [`Journal::outbox_entry`] reads it back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxEntry {
+    pub message_id: String,
+    pub conversation_id: String,
+    /// The message, as `email::send::Outgoing` serialises it.
+    pub mail: String,
+    /// "pending", "sent" or "failed" (given up).
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// What became of one attempt to send from the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboxAttempt {
+    Sent,
+    Retry { error: String, at_ms: i64 },
+    GaveUp(String),
+}
+
+/// The outbox: mail that could not be sent when it was written.
+impl Journal {
+    /// Queues a message that failed `attempts` times so far, to be tried at `at_ms` (unix
+    /// milliseconds). Queuing a Message-ID twice keeps the first.
+    pub fn queue_email(&self, message_id: &str, conversation_id: &str, mail_json: &str, attempts: u32, error: &str, at_ms: i64) -> Result<(), JournalError> {
+        self.conn.lock().execute(
+            "INSERT OR IGNORE INTO email_outbox (message_id, conversation_id, mail, attempts, last_error, next_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![message_id, conversation_id, mail_json, attempts, error, at_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Pending messages due by `now_ms`, oldest first: (Message-ID, the message as JSON, attempts so far).
+    pub fn due_emails(&self, now_ms: i64, limit: usize) -> Result<Vec<(String, String, u32)>, JournalError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare("SELECT message_id, mail, attempts FROM email_outbox WHERE status = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2")?;
+        let rows = stmt.query_map(params![now_ms, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// Records attempt number `attempt` and what follows from it.
+    pub fn record_email_attempt(&self, message_id: &str, attempt: u32, outcome: &OutboxAttempt) -> Result<(), JournalError> {
+        let conn = self.conn.lock();
+        match outcome {
+            OutboxAttempt::Sent => conn.execute(
+                "UPDATE email_outbox SET status = 'sent', attempts = ?2, sent_at = ?3 WHERE message_id = ?1",
+                params![message_id, attempt, now()],
+            )?,
+            OutboxAttempt::Retry { error, at_ms } => conn.execute(
+                "UPDATE email_outbox SET attempts = ?2, last_error = ?3, next_at_ms = ?4 WHERE message_id = ?1",
+                params![message_id, attempt, error, at_ms],
+            )?,
+            OutboxAttempt::GaveUp(error) => conn.execute(
+                "UPDATE email_outbox SET status = 'failed', attempts = ?2, last_error = ?3 WHERE message_id = ?1",
+                params![message_id, attempt, error],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// The outbox entry of a message, if it was ever queued.
+    pub fn outbox_entry(&self, message_id: &str) -> Result<Option<OutboxEntry>, JournalError> {
+        let conn = self.conn.lock();
+        conn.query_row(
+            "SELECT message_id, conversation_id, mail, status, attempts, last_error FROM email_outbox WHERE message_id = ?1",
+            [message_id],
+            |r| Ok(OutboxEntry { message_id: r.get(0)?, conversation_id: r.get(1)?, mail: r.get(2)?, status: r.get(3)?, attempts: r.get(4)?, last_error: r.get(5)? }),
         )
         .optional()
         .map_err(Into::into)
