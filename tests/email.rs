@@ -21,8 +21,10 @@ use std::{
 use futures_util::StreamExt;
 use lettre::{address::Envelope, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::{json, Value};
+use common::visitor::Visitor;
 use shopkeep::{
     app::App,
+    desk::accounts::Role,
     config::EmailConfig,
     email::{
         parse::parse,
@@ -33,6 +35,9 @@ use shopkeep::{
 };
 
 const ADMIN_TOKEN: &str = "email-test-admin-token-0123456789";
+/// A person on the desk's pages.
+const DESK_AGENT: &str = "priya@shop.test";
+const DESK_PASSWORD: &str = "a long enough desk password";
 const INBOUND_SECRET: &str = "email-test-inbound-secret-0123456789";
 const CUSTOMER: (&str, &str) = ("customer@customer.test", "customer-pass");
 const HELPDESK: (&str, &str) = ("helpdesk@shop.test", "helpdesk-pass");
@@ -106,6 +111,7 @@ fn app() -> &'static (Arc<App>, String) {
         e.inbound_secret = INBOUND_SECRET.into();
         cfg.validate().expect("valid config");
         let app = Arc::new(App::with_embedder(cfg, common::model_dyn()).expect("app opens"));
+        app.accounts.create_user(DESK_AGENT, None, Role::Agent, DESK_PASSWORD).unwrap();
         let listener = rt().block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (a, b) = (app.clone(), app.clone());
@@ -281,6 +287,34 @@ fn a_hand_off_reaches_the_helpdesk_and_a_persons_reply_reaches_the_customer_in_t
     assert_eq!(personal.subject, "Re: Damaged lamp");
     assert!(personal.text.contains("A replacement is on its way.") && personal.text.contains("Priya"), "{}", personal.text);
     assert_eq!(raw_header(&raw, "Auto-Submitted"), None, "a person's reply is not automatic");
+
+    // The customer writes back: the conversation stays with the person, and the helpdesk hears
+    // of the new mail under the hand-off's reference.
+    let again = unique("writes-back");
+    let threading = format!("In-Reply-To: <{emailed}>\nReferences: <{asked}> <{emailed}>\n");
+    smtp_send(Some(CUSTOMER.0), "support@shop.test", &customer_mail(CUSTOMER.0, &again, "Re: Damaged lamp", &threading, "Thanks! Will it come with a new shade too?"));
+    let (follow, raw) = wait_for(HELPDESK, "Subject", &format!("[{}] Follow-up", handoff.id));
+    assert!(follow.text.contains("Will it come with a new shade too?"), "{}", follow.text);
+    assert!(raw_header(&raw, "Reply-To").is_some_and(|r| r.contains(CUSTOMER.0)), "{raw}");
+    assert_eq!(conversation_of(&again), conversation_of(&asked));
+
+    // A person answers on the desk's page: that reaches the customer by email too, under the
+    // mail they just wrote, beside the assistant's note that a person has it.
+    let mut desk = Visitor::new(url);
+    assert_eq!(desk.login(DESK_AGENT, DESK_PASSWORD).status, 303);
+    let csrf = desk.csrf();
+    let r = desk.post(&format!("/admin/handoffs/{}/reply", handoff.id), &[("csrf", &csrf), ("message", "The new shade ships separately tomorrow.")]);
+    assert_eq!(r.status, 303, "{}", r.text);
+    let start = Instant::now();
+    let from_desk = loop {
+        let found = rt().block_on(imap_search(CUSTOMER, "In-Reply-To", &again));
+        if let Some(m) = found.iter().map(|raw| parse(raw).unwrap()).find(|m| m.text.contains("The new shade ships separately tomorrow.")) {
+            break m;
+        }
+        assert!(start.elapsed() < WAIT, "the desk's reply never reached the customer");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(from_desk.subject, "Re: Damaged lamp");
 }
 
 #[test]

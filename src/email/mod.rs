@@ -216,6 +216,9 @@ impl Email {
         let mut forwarded = false;
         if let Some(h) = &answer.handoff {
             forwarded = self.forward_handoff(assistant, &h.id, &mail, &from).await? != Delivery::NotSent;
+        } else if answer.with_person {
+            // The conversation is already with a person: they hear of the new mail too.
+            forwarded = self.forward_follow_up(assistant, &answer.conversation_id, &mail, &from, text).await? != Delivery::NotSent;
         }
         Ok(Outcome::Answered {
             conversation_id: answer.conversation_id,
@@ -350,9 +353,48 @@ impl Email {
         self.send(&assistant.journal, &h.conversation_id, &forward).await
     }
 
-    /// A person's reply to an email conversation, sent to the customer under their latest mail.
-    /// `Ok(None)` when the conversation did not come by email.
-    pub async fn send_agent_reply(&self, assistant: &Assistant, conversation_id: &str, agent: &str, text: &str) -> Result<Option<Outgoing>, EmailError> {
+    /// A customer's new mail in a conversation already handed to the team, forwarded to the
+    /// helpdesk under the hand-off's reference (Reply-To: the customer), so the person handling
+    /// it does not have to watch the desk for it.
+    async fn forward_follow_up(&self, assistant: &Arc<Assistant>, conversation_id: &str, mail: &InboundMail, from: &str, message: &str) -> Result<Delivery, EmailError> {
+        if self.config.helpdesk_address.is_empty() {
+            return Ok(Delivery::NotSent);
+        }
+        let Some(h) = assistant.journal.handoffs_of(conversation_id)?.into_iter().max_by(|a, b| a.created_at.cmp(&b.created_at)) else { return Ok(Delivery::NotSent) };
+        let mut body = format!(
+            "The customer wrote again in a conversation handed to the team.\n\nHand-off: {} ({})\nConversation: {}\nCustomer: {}\n\nThey wrote:\n{}\n",
+            h.id,
+            h.status,
+            conversation_id,
+            from,
+            message.trim()
+        );
+        if !mail.attachments.is_empty() {
+            body.push_str("\nAttachments (not opened):\n");
+            for a in &mail.attachments {
+                body.push_str(&format!("- {} ({}, {} bytes)\n", a.name.as_deref().unwrap_or("unnamed"), a.content_type, a.size));
+            }
+        }
+        body.push_str(&format!("\nReply to the customer with POST /v1/handoffs/{}/reply or on the desk: the answer reaches them by email, in their thread.\n", h.id));
+        let forward = Outgoing {
+            from: self.config.store_address.clone(),
+            from_name: Some(self.store.name.clone()),
+            to: self.config.helpdesk_address.clone(),
+            reply_to: Some(from.to_string()),
+            subject: format!("[{}] Follow-up: {}", h.id, if mail.subject.is_empty() { "Customer email" } else { &mail.subject }),
+            message_id: thread::new_message_id(self.store_domain()),
+            in_reply_to: None,
+            references: vec![],
+            text: body,
+            automatic: true,
+        };
+        self.send(&assistant.journal, conversation_id, &forward).await
+    }
+
+    /// A person's reply to an email conversation, sent to the customer under their latest mail
+    /// (from the desk's page or the API alike), with what became of it. `Ok(None)` when the
+    /// conversation did not come by email.
+    pub async fn send_agent_reply(&self, assistant: &Assistant, conversation_id: &str, agent: &str, text: &str) -> Result<Option<(Outgoing, Delivery)>, EmailError> {
         let Some(last) = assistant.journal.last_inbound_email(conversation_id)? else { return Ok(None) };
         let subject = thread::reply_subject(&last.subject);
         let references = thread::reply_references(&last.references, &last.message_id);
@@ -369,7 +411,7 @@ impl Email {
             automatic: false,
         };
         assistant.journal.record_email(&EmailRecord { message_id: mail.message_id.clone(), conversation_id: conversation_id.into(), direction: "out".into(), customer_address: last.customer_address, subject, references })?;
-        self.send(&assistant.journal, conversation_id, &mail).await?;
-        Ok(Some(mail))
+        let delivery = self.send(&assistant.journal, conversation_id, &mail).await?;
+        Ok(Some((mail, delivery)))
     }
 }

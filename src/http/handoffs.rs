@@ -81,11 +81,13 @@ pub async fn reply(Admin(staff): Admin, State(app): State<Arc<App>>, Path(id): P
     let emailed = match &app.email {
         Some(email) => {
             let agent = delivered.turn.turn.detail["agent"].as_str().unwrap_or(desk::DEFAULT_AGENT);
-            email.send_agent_reply(&app.assistant, &delivered.conversation_id, agent, &delivered.turn.turn.text).await?.map(|m| m.message_id)
+            email.send_agent_reply(&app.assistant, &delivered.conversation_id, agent, &delivered.turn.turn.text).await?
         }
         None => None,
     };
     let mut out = serde_json::to_value(&delivered).map_err(|e| ApiError::internal(e.to_string()))?;
-    out["emailed"] = json!(emailed);
+    out["emailed"] = json!(emailed.as_ref().map(|(m, _)| &m.message_id));
+    // The mail server could not take it now: it goes out from the outbox when it can.
+    out["email_queued"] = json!(emailed.as_ref().is_some_and(|(_, d)| *d == crate::email::Delivery::Queued));
     Ok((StatusCode::CREATED, Json(out)))
 }

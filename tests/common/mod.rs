@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod visitor;
+
 use std::{
     path::{Path, PathBuf},
     sync::{Arc, OnceLock},

@@ -190,8 +190,17 @@ pub struct ReplyForm {
 
 pub async fn reply(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<ReplyForm>) -> Response {
     let (name, hid, text) = (posted.desk.staff.name.clone(), id.clone(), posted.form.message.clone());
-    match blocking(move || desk::reply(&app.assistant.journal, &app.live, &hid, Some(&name), &text)).await {
-        Ok(_) => back(&id),
-        Err(e) => posted.desk.error(e),
+    let a = app.clone();
+    let delivered = match blocking(move || desk::reply(&a.assistant.journal, &a.live, &hid, Some(&name), &text)).await {
+        Ok(d) => d,
+        Err(e) => return posted.desk.error(e),
+    };
+    // A conversation that came by email gets the reply by email, in its thread, as from the API.
+    if let Some(email) = &app.email {
+        let agent = delivered.turn.turn.detail["agent"].as_str().unwrap_or(desk::DEFAULT_AGENT);
+        if let Err(e) = email.send_agent_reply(&app.assistant, &delivered.conversation_id, agent, &delivered.turn.turn.text).await {
+            return posted.desk.error(e);
+        }
     }
+    back(&id)
 }
