@@ -31,11 +31,12 @@
 //!         └─► /admin/suggestions: an admin edits and approves the draft
 //!               └─► kb/<slug>.md ── index::add_documents (new passages only) ── refresh
 //!
-//! mail (IMAP poll/IDLE · POST /v1/email/inbound · shopkeep email ingest)
+//! mail (IMAP poll/IDLE · POST /v1/email/inbound · shopkeep email ingest; TLS in email::tls)
 //!   └─► email::parse ── strip ── loop check ── thread (journal::email: Message-ID → conversation)
-//!         └─► Assistant::handle (channel "email"; the From as the customer's email unless
-//!             Authentication-Results fail) ──► reply by SMTP (email::send), threaded;
-//!             a hand-off's packet ──► the helpdesk address
+//!         └─► Assistant::handle (channel "email"; the From as the customer's email unless the
+//!             store's server's Authentication-Results fail) ──► reply by SMTP (email::send),
+//!             threaded; what the server cannot take now ──► email::outbox (retried for hours);
+//!             a hand-off's packet, and later mail while it is with a person ──► the helpdesk
 //! ```
 //!
 //! Model work runs off the async runtime: requests share one worker that embeds concurrent
