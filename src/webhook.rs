@@ -178,7 +178,8 @@ async fn deliver(cfg: &WebhookConfig, client: &reqwest::Client, journal: Arc<Jou
     }
 }
 
-/// What became of one attempt.
+/// What became of one attempt at a delivery: a hand-off to the webhook, or a mail from the
+/// email outbox (`email::outbox`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
     Delivered,

@@ -73,7 +73,7 @@ impl EmailError {
 
 /// What became of one message to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
+pub enum Dispatch {
     Sent,
     /// In the outbox, to be sent when the server can take it.
     Queued,
@@ -215,17 +215,17 @@ impl Email {
         let delivery = self.send(&assistant.journal, &answer.conversation_id, &reply).await?;
         let mut forwarded = false;
         if let Some(h) = &answer.handoff {
-            forwarded = self.forward_handoff(assistant, &h.id, &mail, &from).await? != Delivery::NotSent;
+            forwarded = self.forward_handoff(assistant, &h.id, &mail, &from).await? != Dispatch::NotSent;
         } else if answer.with_person {
             // The conversation is already with a person: they hear of the new mail too.
-            forwarded = self.forward_follow_up(assistant, &answer.conversation_id, &mail, &from, text).await? != Delivery::NotSent;
+            forwarded = self.forward_follow_up(assistant, &answer.conversation_id, &mail, &from, text).await? != Dispatch::NotSent;
         }
         Ok(Outcome::Answered {
             conversation_id: answer.conversation_id,
             message_id,
             reply_message_id: reply.message_id.clone(),
-            sent: delivery == Delivery::Sent,
-            queued: delivery == Delivery::Queued,
+            sent: delivery == Dispatch::Sent,
+            queued: delivery == Dispatch::Queued,
             handoff: answer.handoff.map(|h| h.id),
             forwarded_to_helpdesk: forwarded,
             reply,
@@ -235,14 +235,14 @@ impl Email {
     /// Sends now, or, when the server cannot take it now (after the quick retries), keeps it in
     /// the outbox for [`outbox::run`] to send later: a mail server restarting for a minute must
     /// not cost a customer their answer. A refusal that will not pass is an error, as before.
-    pub async fn send(&self, journal: &Journal, conversation_id: &str, mail: &Outgoing) -> Result<Delivery, EmailError> {
-        let Some(m) = &self.mailer else { return Ok(Delivery::NotSent) };
+    pub async fn send(&self, journal: &Journal, conversation_id: &str, mail: &Outgoing) -> Result<Dispatch, EmailError> {
+        let Some(m) = &self.mailer else { return Ok(Dispatch::NotSent) };
         match m.send(mail).await {
-            Ok(()) => Ok(Delivery::Sent),
+            Ok(()) => Ok(Dispatch::Sent),
             Err(e) if e.may_pass() => {
                 outbox::queue(journal, conversation_id, mail, &e.to_string())?;
                 tracing::warn!(to = %mail.to, message_id = %mail.message_id, "email: {e}; kept in the outbox to send later");
-                Ok(Delivery::Queued)
+                Ok(Dispatch::Queued)
             }
             Err(e) => Err(e.into()),
         }
@@ -294,13 +294,12 @@ impl Email {
         out
     }
 
-    /// Sends the hand-off packet to the helpdesk (Reply-To: the customer). Returns whether it
-    /// was sent.
-    async fn forward_handoff(&self, assistant: &Arc<Assistant>, handoff_id: &str, mail: &InboundMail, from: &str) -> Result<Delivery, EmailError> {
+    /// Sends the hand-off packet to the helpdesk (Reply-To: the customer).
+    async fn forward_handoff(&self, assistant: &Arc<Assistant>, handoff_id: &str, mail: &InboundMail, from: &str) -> Result<Dispatch, EmailError> {
         if self.config.helpdesk_address.is_empty() {
-            return Ok(Delivery::NotSent);
+            return Ok(Dispatch::NotSent);
         }
-        let Some(h) = assistant.journal.handoff(handoff_id)? else { return Ok(Delivery::NotSent) };
+        let Some(h) = assistant.journal.handoff(handoff_id)? else { return Ok(Dispatch::NotSent) };
         let p = &h.packet;
         let mut body = format!(
             "A customer's email was handed to the team.\n\nHand-off: {}\nReason: {}\nConversation: {}\nCustomer: {}\nIdentity: {}\nIntent: {}\n",
@@ -327,41 +326,21 @@ impl Email {
         if let Some(draft) = p["suggested_reply"].as_str().filter(|d| !d.is_empty()) {
             body.push_str(&format!("\nSuggested reply:\n{draft}\n"));
         }
-        if !mail.attachments.is_empty() {
-            body.push_str("\nAttachments (not opened):\n");
-            for a in &mail.attachments {
-                body.push_str(&format!("- {} ({}, {} bytes)\n", a.name.as_deref().unwrap_or("unnamed"), a.content_type, a.size));
-            }
-        }
-        body.push_str(&format!(
-            "\nReply to the customer with POST /v1/handoffs/{}/reply: the answer reaches them by email, in their thread.\n\nThe packet:\n{}\n",
-            h.id,
-            serde_json::to_string_pretty(p).unwrap_or_default()
-        ));
-        let forward = Outgoing {
-            from: self.config.store_address.clone(),
-            from_name: Some(self.store.name.clone()),
-            to: self.config.helpdesk_address.clone(),
-            reply_to: Some(from.to_string()),
-            subject: format!("[{}] {}", h.id, if mail.subject.is_empty() { "Customer email" } else { &mail.subject }),
-            message_id: thread::new_message_id(self.store_domain()),
-            in_reply_to: None,
-            references: vec![],
-            text: body,
-            automatic: true,
-        };
+        let packet = format!("\nThe packet:\n{}\n", serde_json::to_string_pretty(p).unwrap_or_default());
+        let forward = self.helpdesk_mail(&h.id, "", from, mail, body, &packet);
         self.send(&assistant.journal, &h.conversation_id, &forward).await
     }
 
     /// A customer's new mail in a conversation already handed to the team, forwarded to the
     /// helpdesk under the hand-off's reference (Reply-To: the customer), so the person handling
     /// it does not have to watch the desk for it.
-    async fn forward_follow_up(&self, assistant: &Arc<Assistant>, conversation_id: &str, mail: &InboundMail, from: &str, message: &str) -> Result<Delivery, EmailError> {
+    async fn forward_follow_up(&self, assistant: &Arc<Assistant>, conversation_id: &str, mail: &InboundMail, from: &str, message: &str) -> Result<Dispatch, EmailError> {
         if self.config.helpdesk_address.is_empty() {
-            return Ok(Delivery::NotSent);
+            return Ok(Dispatch::NotSent);
         }
-        let Some(h) = assistant.journal.handoffs_of(conversation_id)?.into_iter().max_by(|a, b| a.created_at.cmp(&b.created_at)) else { return Ok(Delivery::NotSent) };
-        let mut body = format!(
+        // Oldest first: the latest hand-off is the one the team is working on.
+        let Some(h) = assistant.journal.handoffs_of(conversation_id)?.pop() else { return Ok(Dispatch::NotSent) };
+        let body = format!(
             "The customer wrote again in a conversation handed to the team.\n\nHand-off: {} ({})\nConversation: {}\nCustomer: {}\n\nThey wrote:\n{}\n",
             h.id,
             h.status,
@@ -369,32 +348,42 @@ impl Email {
             from,
             message.trim()
         );
+        let forward = self.helpdesk_mail(&h.id, "Follow-up: ", from, mail, body, "");
+        self.send(&assistant.journal, conversation_id, &forward).await
+    }
+
+    /// A message to the team's helpdesk about hand-off `handoff_id`: Reply-To the customer,
+    /// the subject tagged with the hand-off, the mail's attachments noted (not opened), how to
+    /// answer, then `appendix`.
+    fn helpdesk_mail(&self, handoff_id: &str, label: &str, customer: &str, mail: &InboundMail, mut body: String, appendix: &str) -> Outgoing {
         if !mail.attachments.is_empty() {
             body.push_str("\nAttachments (not opened):\n");
             for a in &mail.attachments {
                 body.push_str(&format!("- {} ({}, {} bytes)\n", a.name.as_deref().unwrap_or("unnamed"), a.content_type, a.size));
             }
         }
-        body.push_str(&format!("\nReply to the customer with POST /v1/handoffs/{}/reply or on the desk: the answer reaches them by email, in their thread.\n", h.id));
-        let forward = Outgoing {
+        body.push_str(&format!("\nReply to the customer on the desk or with POST /v1/handoffs/{handoff_id}/reply: the answer reaches them by email, in their thread.\n"));
+        body.push_str(appendix);
+        Outgoing {
             from: self.config.store_address.clone(),
             from_name: Some(self.store.name.clone()),
             to: self.config.helpdesk_address.clone(),
-            reply_to: Some(from.to_string()),
-            subject: format!("[{}] Follow-up: {}", h.id, if mail.subject.is_empty() { "Customer email" } else { &mail.subject }),
+            reply_to: Some(customer.to_string()),
+            subject: format!("[{handoff_id}] {label}{}", if mail.subject.is_empty() { "Customer email" } else { &mail.subject }),
             message_id: thread::new_message_id(self.store_domain()),
             in_reply_to: None,
             references: vec![],
             text: body,
             automatic: true,
-        };
-        self.send(&assistant.journal, conversation_id, &forward).await
+        }
     }
 
     /// A person's reply to an email conversation, sent to the customer under their latest mail
     /// (from the desk's page or the API alike), with what became of it. `Ok(None)` when the
     /// conversation did not come by email.
-    pub async fn send_agent_reply(&self, assistant: &Assistant, conversation_id: &str, agent: &str, text: &str) -> Result<Option<(Outgoing, Delivery)>, EmailError> {
+    pub async fn send_agent_reply(&self, assistant: &Assistant, reply: &crate::desk::Delivered) -> Result<Option<(Outgoing, Dispatch)>, EmailError> {
+        let (conversation_id, text) = (reply.conversation_id.as_str(), reply.turn.turn.text.as_str());
+        let agent = reply.turn.turn.detail["agent"].as_str().unwrap_or(crate::desk::DEFAULT_AGENT);
         let Some(last) = assistant.journal.last_inbound_email(conversation_id)? else { return Ok(None) };
         let subject = thread::reply_subject(&last.subject);
         let references = thread::reply_references(&last.references, &last.message_id);

@@ -11,7 +11,10 @@
 use std::{sync::Arc, time::Duration};
 
 use super::{send::Outgoing, Email};
-use crate::journal::{Journal, JournalError, OutboxAttempt};
+use crate::{
+    journal::{Journal, JournalError},
+    webhook::Delivery as Attempt,
+};
 
 /// Attempts in all, the first (in `Email::send`) included.
 pub const MAX_ATTEMPTS: u32 = 12;
@@ -43,17 +46,17 @@ pub async fn deliver_due(email: &Email, journal: &Arc<Journal>, now_ms: i64) -> 
     for (message_id, json, attempts) in due {
         let attempt = attempts + 1;
         let outcome = match serde_json::from_str::<Outgoing>(&json) {
-            Err(e) => OutboxAttempt::GaveUp(format!("unreadable message: {e}")),
+            Err(e) => Attempt::GaveUp(format!("unreadable message: {e}")),
             Ok(mail) => match mailer.send(&mail).await {
                 Ok(()) => {
                     sent += 1;
                     tracing::info!(message_id, attempt, "email: sent from the outbox");
-                    OutboxAttempt::Sent
+                    Attempt::Delivered
                 }
-                Err(e) if e.may_pass() && attempt < MAX_ATTEMPTS => OutboxAttempt::Retry { error: e.to_string(), at_ms: later(attempt) },
+                Err(e) if e.may_pass() && attempt < MAX_ATTEMPTS => Attempt::Retry { error: e.to_string(), at_ms: later(attempt) },
                 Err(e) => {
                     tracing::error!(message_id, attempt, to = %mail.to, "email: gave up sending: {e}");
-                    OutboxAttempt::GaveUp(e.to_string())
+                    Attempt::GaveUp(e.to_string())
                 }
             },
         };
@@ -84,7 +87,7 @@ mod tests {
     use super::*;
     use crate::{
         config::Config,
-        email::{send::SendError, Delivery, Mailer},
+        email::{send::SendError, Dispatch, Mailer},
     };
 
     /// Fails with `failures` in order, then accepts; remembers what it accepted.
@@ -134,7 +137,7 @@ mod tests {
     #[tokio::test]
     async fn a_reply_the_server_cannot_take_now_is_sent_later() {
         let (email, journal, flaky) = setup(vec![SendError::Unavailable("421 try later".into()), SendError::Unavailable("connection refused".into())]);
-        assert_eq!(email.send(&journal, "c1", &mail("r1@shop.test")).await.unwrap(), Delivery::Queued);
+        assert_eq!(email.send(&journal, "c1", &mail("r1@shop.test")).await.unwrap(), Dispatch::Queued);
         let entry = journal.outbox_entry("r1@shop.test").unwrap().expect("kept");
         assert_eq!((entry.status.as_str(), entry.attempts, entry.last_error.as_deref()), ("pending", 1, Some("SMTP, for now: 421 try later")));
         assert_eq!(deliver_due(&email, &journal, unix_ms()).await.unwrap(), 0, "not due before its wait");
@@ -156,7 +159,7 @@ mod tests {
         assert!(journal.outbox_entry("r2@shop.test").unwrap().is_none());
 
         let (email, journal, flaky) = setup((0..MAX_ATTEMPTS).map(|_| SendError::Unavailable("connection refused".into())).collect());
-        assert_eq!(email.send(&journal, "c1", &mail("r3@shop.test")).await.unwrap(), Delivery::Queued);
+        assert_eq!(email.send(&journal, "c1", &mail("r3@shop.test")).await.unwrap(), Dispatch::Queued);
         let far = unix_ms() + 1_000 * 3_600_000;
         for _ in 1..MAX_ATTEMPTS {
             deliver_due(&email, &journal, far).await.unwrap();

@@ -79,15 +79,12 @@ pub async fn reply(Admin(staff): Admin, State(app): State<Arc<App>>, Path(id): P
     let delivered = desk::reply(&app.assistant.journal, &app.live, &id, agent.as_deref(), &req.message)?;
     // A conversation that came by email gets the reply by email, in its thread.
     let emailed = match &app.email {
-        Some(email) => {
-            let agent = delivered.turn.turn.detail["agent"].as_str().unwrap_or(desk::DEFAULT_AGENT);
-            email.send_agent_reply(&app.assistant, &delivered.conversation_id, agent, &delivered.turn.turn.text).await?
-        }
+        Some(email) => email.send_agent_reply(&app.assistant, &delivered).await?,
         None => None,
     };
     let mut out = serde_json::to_value(&delivered).map_err(|e| ApiError::internal(e.to_string()))?;
     out["emailed"] = json!(emailed.as_ref().map(|(m, _)| &m.message_id));
     // The mail server could not take it now: it goes out from the outbox when it can.
-    out["email_queued"] = json!(emailed.as_ref().is_some_and(|(_, d)| *d == crate::email::Delivery::Queued));
+    out["email_queued"] = json!(emailed.as_ref().is_some_and(|(_, d)| *d == crate::email::Dispatch::Queued));
     Ok((StatusCode::CREATED, Json(out)))
 }

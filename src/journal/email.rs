@@ -118,14 +118,6 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
-/// What became of one attempt to send from the outbox.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OutboxAttempt {
-    Sent,
-    Retry { error: String, at_ms: i64 },
-    GaveUp(String),
-}
-
 /// The outbox: mail that could not be sent when it was written.
 impl Journal {
     /// Queues a message that failed `attempts` times so far, to be tried at `at_ms` (unix
@@ -147,18 +139,19 @@ impl Journal {
     }
 
     /// Records attempt number `attempt` and what follows from it.
-    pub fn record_email_attempt(&self, message_id: &str, attempt: u32, outcome: &OutboxAttempt) -> Result<(), JournalError> {
+    pub fn record_email_attempt(&self, message_id: &str, attempt: u32, outcome: &crate::webhook::Delivery) -> Result<(), JournalError> {
+        use crate::webhook::Delivery;
         let conn = self.conn.lock();
         match outcome {
-            OutboxAttempt::Sent => conn.execute(
+            Delivery::Delivered => conn.execute(
                 "UPDATE email_outbox SET status = 'sent', attempts = ?2, sent_at = ?3 WHERE message_id = ?1",
                 params![message_id, attempt, now()],
             )?,
-            OutboxAttempt::Retry { error, at_ms } => conn.execute(
+            Delivery::Retry { error, at_ms } => conn.execute(
                 "UPDATE email_outbox SET attempts = ?2, last_error = ?3, next_at_ms = ?4 WHERE message_id = ?1",
                 params![message_id, attempt, error, at_ms],
             )?,
-            OutboxAttempt::GaveUp(error) => conn.execute(
+            Delivery::GaveUp(error) => conn.execute(
                 "UPDATE email_outbox SET status = 'failed', attempts = ?2, last_error = ?3 WHERE message_id = ?1",
                 params![message_id, attempt, error],
             )?,

@@ -12,7 +12,7 @@ mod learn;
 pub mod live;
 mod search;
 
-pub use email::{EmailRecord, OutboxAttempt, OutboxEntry};
+pub use email::{EmailRecord, OutboxEntry};
 pub use learn::{Centroid, ClusterRecord, GapRecord, NewGap};
 pub use live::WatchRefused;
 pub use search::{fts_query, ConversationPage, PageParams, DEFAULT_PAGE, MARK_END, MARK_START, MAX_PAGE};

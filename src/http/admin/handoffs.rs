@@ -197,8 +197,7 @@ pub async fn reply(State(app): State<Arc<App>>, Path(id): Path<String>, posted: 
     };
     // A conversation that came by email gets the reply by email, in its thread, as from the API.
     if let Some(email) = &app.email {
-        let agent = delivered.turn.turn.detail["agent"].as_str().unwrap_or(desk::DEFAULT_AGENT);
-        if let Err(e) = email.send_agent_reply(&app.assistant, &delivered.conversation_id, agent, &delivered.turn.turn.text).await {
+        if let Err(e) = email.send_agent_reply(&app.assistant, &delivered).await {
             return posted.desk.error(e);
         }
     }
