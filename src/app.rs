@@ -80,7 +80,7 @@ pub struct App {
 /// login limits.
 pub fn open_accounts(cfg: &Config) -> Result<Arc<Accounts>, AppError> {
     let a = &cfg.admin;
-    let limits = Limits { session_secs: a.session_hours as i64 * 3600, login_failures: a.login_failures, login_window_secs: a.login_window_secs as i64 };
+    let limits = Limits::new(a.session_hours as i64 * 3600, a.login_failures, a.login_window_secs as i64);
     Ok(Arc::new(Accounts::open(&cfg.database_path(), limits)?))
 }
 

@@ -2,7 +2,10 @@
 //! gate → journal. Every channel (HTTP, widget, email, CLI) calls [`Assistant::handle`]; none has
 //! answering logic of its own.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -93,6 +96,10 @@ pub enum AssistantError {
     BadConversationId,
     #[error("channel must be one of api, widget, email, cli")]
     BadChannel,
+    /// A conversation id the server never issued: ids are chosen by the server, so a client
+    /// cannot fix one in advance (conversation fixation) or guess its way into another's.
+    #[error("no such conversation: send no conversation_id to start one")]
+    ConversationNotFound,
     #[error(transparent)]
     Retrieve(#[from] RetrieveError),
     #[error(transparent)]
@@ -103,6 +110,15 @@ pub enum AssistantError {
     Journal(#[from] JournalError),
     #[error("worker stopped: {0}")]
     Worker(String),
+    /// Too many failed identity checks from this conversation, client address or against this
+    /// order: refused outright (HTTP 429) until the oldest failure leaves the window. A refusal
+    /// is not a hand-off, so failed guesses cannot fill the team's queue.
+    #[error("{message}")]
+    VerificationLimited { retry_after_secs: u64, message: String },
+    /// This client (or everyone together) opened as many hand-offs as `handoff.*` allows in
+    /// the last hour: refused (HTTP 429) rather than queued.
+    #[error("{message}")]
+    HandoffLimited { retry_after_secs: u64, message: String },
 }
 
 impl AssistantError {
@@ -113,16 +129,19 @@ impl AssistantError {
             Self::MessageTooLong => "message_too_long",
             Self::BadConversationId => "invalid_conversation_id",
             Self::BadChannel => "invalid_channel",
+            Self::ConversationNotFound => "conversation_not_found",
             Self::Retrieve(_) => "retrieval_failed",
             Self::Understand(_) => "understanding_failed",
             Self::Orders(_) => "order_store_failed",
             Self::Journal(_) => "journal_failed",
             Self::Worker(_) => "internal",
+            Self::VerificationLimited { .. } => "verification_limited",
+            Self::HandoffLimited { .. } => "handoff_limited",
         }
     }
 
     pub fn is_client_error(&self) -> bool {
-        matches!(self, Self::EmptyMessage | Self::MessageTooLong | Self::BadConversationId | Self::BadChannel)
+        matches!(self, Self::EmptyMessage | Self::MessageTooLong | Self::BadConversationId | Self::BadChannel | Self::ConversationNotFound)
     }
 }
 
@@ -150,7 +169,46 @@ pub struct Assistant {
     pub journal: Arc<Journal>,
     /// Guided actions and the policy they follow.
     pub guide: Arc<Guide>,
-    client_failures: FailureLimiter,
+    /// Failed identity checks per conversation, client address and order number (keys are
+    /// prefixed with which), in one sliding window.
+    failures: FailureLimiter,
+    /// New hand-offs in the last hour, per client address and in all ("all").
+    handoffs: FailureLimiter,
+    /// Turns being answered, per conversation (see [`TurnLocks`]).
+    turn_locks: TurnLocks,
+}
+
+/// One turn at a time per conversation. A turn reads the conversation's state, awaits model
+/// work, and writes the state back: two messages of one conversation answered at once would
+/// each start from the same state and one update would be lost (and their turns could
+/// interleave). Messages of different conversations never wait for each other. Entries live only
+/// while a turn holds or waits for them.
+#[derive(Default)]
+struct TurnLocks(parking_lot::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+/// Held for the length of a turn; gives the conversation's entry back when the last holder goes.
+struct TurnGuard<'a> {
+    locks: &'a TurnLocks,
+    id: String,
+    lock: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl TurnLocks {
+    async fn lock(&self, id: &str) -> TurnGuard<'_> {
+        let lock = self.0.lock().entry(id.to_string()).or_default().clone();
+        TurnGuard { locks: self, id: id.to_string(), lock: Some(lock.lock_owned().await) }
+    }
+}
+
+impl Drop for TurnGuard<'_> {
+    fn drop(&mut self) {
+        let mut map = self.locks.0.lock();
+        drop(self.lock.take());
+        // Only the map's own reference left: nobody holds or awaits this conversation.
+        if map.get(&self.id).is_some_and(|l| Arc::strong_count(l) == 1) {
+            map.remove(&self.id);
+        }
+    }
 }
 
 /// What one part of a reply produced.
@@ -182,11 +240,11 @@ impl Assistant {
     pub fn new(mut config: Config, retriever: Retriever, understander: Arc<Understander>, orders: Arc<dyn OrderStore>, journal: Journal, guide: Guide) -> Self {
         guide.policy.apply_identity(&mut config.identity);
         let window = std::time::Duration::from_secs(config.identity.failure_window_secs);
-        Self { config, retriever, understander, orders, journal: Arc::new(journal), guide: Arc::new(guide), client_failures: FailureLimiter::new(window) }
+        Self { config, retriever, understander, orders, journal: Arc::new(journal), guide: Arc::new(guide), failures: FailureLimiter::new(window), handoffs: FailureLimiter::new(Duration::from_secs(3600)), turn_locks: TurnLocks::default() }
     }
 
     /// Answers one message.
-    pub async fn handle(self: &Arc<Self>, q: Question) -> Result<Answer, AssistantError> {
+    pub async fn handle(self: &Arc<Self>, mut q: Question) -> Result<Answer, AssistantError> {
         let started = Instant::now();
         let message = q.message.trim().to_string();
         if message.is_empty() {
@@ -198,18 +256,27 @@ impl Assistant {
         if !matches!(q.channel.as_str(), "api" | "widget" | "email" | "cli") {
             return Err(AssistantError::BadChannel);
         }
-        let conversation_id = match &q.conversation_id {
-            Some(id) if valid_conversation_id(id) => id.clone(),
-            Some(_) => return Err(AssistantError::BadConversationId),
-            None => format!("c_{}", uuid::Uuid::new_v4().simple()),
-        };
-
         // Journal reads and writes are single-row SQLite statements (well under a millisecond in
         // WAL mode), so they run inline rather than hopping to the blocking pool.
-        let mut conversation = match self.journal.conversation(&conversation_id)? {
-            Some(c) => c,
-            None => self.journal.create(&conversation_id, &q.channel)?,
+        let (conversation_id, mut conversation, _turn) = match &q.conversation_id {
+            Some(id) if !valid_conversation_id(id) => return Err(AssistantError::BadConversationId),
+            Some(id) => {
+                // Taken before the state is read, held until it is written back.
+                let turn = self.turn_locks.lock(id).await;
+                match self.journal.conversation(id)? {
+                    Some(c) => (id.clone(), c, Some(turn)),
+                    None => return Err(AssistantError::ConversationNotFound),
+                }
+            }
+            None => {
+                let id = format!("c_{}", uuid::Uuid::new_v4().simple());
+                let c = self.journal.create(&id, &q.channel)?;
+                // A new id is known to nobody else yet: no other turn can race this one.
+                (id, c, None)
+            }
         };
+        // From here on the question carries the id it is answered in (the action log records it).
+        q.conversation_id = Some(conversation_id.clone());
         let first_turn = self.journal.turns(&conversation_id)?.is_empty();
 
         // A conversation with a person stays with the person.
@@ -241,6 +308,7 @@ impl Assistant {
         }
         let outcome;
         if let Some(reason) = reason {
+            self.admit_handoff(&q)?;
             let packet = self.packet(&conversation_id, &message, &understanding, &state, &part, &reason)?;
             let id = self.journal.open_handoff(&conversation_id, reason.code(), &packet)?;
             crate::webhook::queue(&self.config.webhook, &self.journal, &id)?;
@@ -425,12 +493,41 @@ impl Assistant {
         Ok(())
     }
 
-    /// Verifies what the customer offered; returns the verdict (recording failures).
+    /// Counts a new hand-off against the hourly caps, or refuses it when a cap is reached.
+    fn admit_handoff(&self, q: &Question) -> Result<(), AssistantError> {
+        let cfg = &self.config.handoff;
+        let client_key = format!("client:{}", q.client.as_deref().unwrap_or("local"));
+        let waits = [self.handoffs.retry_after(&client_key, cfg.max_per_client_per_hour as usize), self.handoffs.retry_after("all", cfg.max_per_hour as usize)];
+        if let Some(wait) = waits.into_iter().flatten().max() {
+            let retry_after_secs = wait.as_secs().max(1);
+            let message = Voice::new(&self.config.store).handoffs_limited(retry_after_secs);
+            return Err(AssistantError::HandoffLimited { retry_after_secs, message });
+        }
+        self.handoffs.record(&client_key);
+        self.handoffs.record("all");
+        Ok(())
+    }
+
+    /// Verifies what the customer offered; returns the verdict (recording failures), or
+    /// [`AssistantError::VerificationLimited`] when this conversation, client or order has had
+    /// too many failed checks.
     fn try_verify(&self, q: &Question, u: &Understanding, state: &mut ConversationState) -> Result<Verdict, AssistantError> {
         let cfg = &self.config.identity;
-        let client_key = q.client.clone().unwrap_or_else(|| "local".into());
-        if state.failed_verifications >= cfg.max_failures_per_conversation || self.client_failures.count(&client_key) >= cfg.max_failures_per_client as usize {
-            return Ok(Verdict::Limited);
+        let client_key = format!("client:{}", q.client.as_deref().unwrap_or("local"));
+        let order_key = state.pending_order.as_deref().map(|n| format!("order:{}", crate::orders::normalise_order_number(n)));
+        let conversation_key = format!("conversation:{}", q.conversation_id.as_deref().unwrap_or_default());
+        let waits = [
+            self.failures.retry_after(&conversation_key, cfg.max_failures_per_conversation as usize),
+            self.failures.retry_after(&client_key, cfg.max_failures_per_client as usize),
+            order_key.as_deref().and_then(|k| self.failures.retry_after(k, cfg.max_failures_per_order as usize)),
+        ];
+        if let Some(wait) = waits.into_iter().flatten().max() {
+            // The refused claim is forgotten, as after a failure, so it is not retried by itself.
+            state.pending_order = None;
+            state.pending_email = None;
+            let retry_after_secs = wait.as_secs().max(1);
+            let message = Voice::new(&self.config.store).verification_limited(retry_after_secs);
+            return Err(AssistantError::VerificationLimited { retry_after_secs, message });
         }
         let (first_name, last_name) = match u.entities.names.first().map(|n| n.split_whitespace().collect::<Vec<_>>()) {
             Some(parts) if parts.len() >= 2 => (Some(parts[0].to_string()), Some(parts[parts.len() - 1].to_string())),
@@ -450,13 +547,22 @@ impl Assistant {
             Verdict::Verified(id) => {
                 state.customer_id = Some(id.customer_id.clone());
                 state.verified_by = Some(id.method.as_str().into());
-                if claim.order_number.is_some() {
-                    state.order_in_focus = claim.order_number.clone();
+                // An account-level check (email alone, a user id) verifies the person, not the
+                // order number they typed: only an order they own comes into focus, so another
+                // customer's order never reaches a reply, a packet or the desk.
+                if let Some(number) = &claim.order_number {
+                    if self.orders.order(number)?.is_some_and(|o| o.customer_id == id.customer_id) {
+                        state.order_in_focus = Some(number.clone());
+                    }
                 }
             }
             Verdict::Failed => {
                 state.failed_verifications += 1;
-                self.client_failures.record(&client_key);
+                self.failures.record(&client_key);
+                self.failures.record(&conversation_key);
+                if let Some(k) = &order_key {
+                    self.failures.record(k);
+                }
                 // Forget the failed claim so the next attempt starts clean.
                 state.pending_order = None;
                 state.pending_email = None;
@@ -502,10 +608,7 @@ impl Assistant {
                 }
                 Verdict::Failed => {
                     state.flow = serde_json::to_value(Flow::awaiting_identity(&request)).ok();
-                    return Ok(Some(Part { text: voice.verification_failed(), gate: Some(json!({"decision": "verification_failed"})), ..Default::default() }));
-                }
-                Verdict::Limited => {
-                    return Ok(Some(Part { text: voice.verification_limited(), handoff: Some(HandoffReason::VerificationLimit), ..Default::default() }));
+                    return Ok(Some(Part { text: voice.verification_failed(self.config.identity.allow_order_postcode), gate: Some(json!({"decision": "verification_failed"})), ..Default::default() }));
                 }
             }
         }
@@ -555,7 +658,7 @@ impl Assistant {
                     state.order_in_focus = Some(o.number.clone());
                     Ok(o)
                 }
-                _ => Err(Part { text: voice.verification_failed(), failed: true, ..Default::default() }),
+                _ => Err(Part { text: voice.verification_failed(self.config.identity.allow_order_postcode), failed: true, ..Default::default() }),
             });
         }
         let orders = self.orders.orders_for_customer(&customer_id)?;
@@ -580,7 +683,7 @@ impl Assistant {
                     Verdict::Verified(_) => {}
                     Verdict::Incomplete => {
                         state.pending_intent = Some(intent.as_str().to_string());
-                        let ask = if state.pending_order.is_some() { voice.ask_for_contact_detail() } else { voice.ask_for_identity() };
+                        let ask = if state.pending_order.is_some() { voice.ask_for_contact_detail(self.config.identity.allow_order_postcode) } else { voice.ask_for_identity(self.config.identity.allow_order_postcode) };
                         // "Can I swap these trousers for a bigger size?" is also a policy question:
                         // answer what the help centre says, then ask for what the order needs.
                         let mut part = self.kb_answer(message, None, Some(intent)).await?;
@@ -593,10 +696,7 @@ impl Assistant {
                     Verdict::Failed => {
                         // Not a failed turn: the limit on verification attempts governs these.
                         state.pending_intent = Some(intent.as_str().to_string());
-                        return Ok(Part { text: voice.verification_failed(), gate: Some(json!({"decision": "verification_failed"})), ..Default::default() });
-                    }
-                    Verdict::Limited => {
-                        return Ok(Part { text: voice.verification_limited(), handoff: Some(HandoffReason::VerificationLimit), ..Default::default() });
+                        return Ok(Part { text: voice.verification_failed(self.config.identity.allow_order_postcode), gate: Some(json!({"decision": "verification_failed"})), ..Default::default() });
                     }
                 }
             }
@@ -734,8 +834,10 @@ impl Assistant {
     /// Everything a person needs to pick the conversation up.
     fn packet(&self, conversation_id: &str, message: &str, u: &Understanding, state: &ConversationState, part: &Part, reason: &HandoffReason) -> Result<serde_json::Value, AssistantError> {
         let transcript: Vec<_> = self.journal.turns(conversation_id)?.into_iter().map(|t| json!({"role": t.role, "text": t.text})).chain([json!({"role": "customer", "text": message})]).collect();
-        let order = match &state.order_in_focus {
-            Some(n) if state.customer_id.is_some() => self.orders.order(n)?.map(|o| serde_json::to_value(&o).unwrap_or_default()),
+        // Only an order the verified customer owns goes to the person: the focus is checked when
+        // it is set, and again here, because the packet is what the desk shows as theirs.
+        let order = match (&state.order_in_focus, &state.customer_id) {
+            (Some(n), Some(customer)) => self.orders.order(n)?.filter(|o| &o.customer_id == customer).map(|o| serde_json::to_value(&o).unwrap_or_default()),
             _ => None,
         };
         let passages: Vec<_> = part

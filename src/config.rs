@@ -39,6 +39,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// Hand-offs POSTed to the store's helpdesk: see `webhook`.
     pub webhook: WebhookConfig,
+    /// Bounds on new hand-offs, so one client cannot bury real customers in the team's queue.
+    pub handoff: HandoffConfig,
     /// The email channel: mail in (IMAP, webhook, `shopkeep email ingest`), replies out by SMTP.
     pub email: EmailConfig,
     /// The knowledge base that grows: unanswered questions clustered into suggested articles.
@@ -87,6 +89,26 @@ pub struct WebhookConfig {
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self { url: String::new(), secret: String::new(), max_attempts: 8, backoff_ms: 5000, timeout_secs: 10 }
+    }
+}
+
+/// Caps on new hand-offs per hour. Beyond a cap the customer gets a 429 with `Retry-After` and
+/// the support address instead of a new entry in the queue; a conversation already with a person
+/// is not affected (it has its hand-off).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HandoffConfig {
+    /// New hand-offs one client address may open in an hour.
+    pub max_per_client_per_hour: u32,
+    /// New hand-offs all clients together may open in an hour.
+    pub max_per_hour: u32,
+}
+
+impl Default for HandoffConfig {
+    fn default() -> Self {
+        // A person asking twice in an hour is normal, five times from one address is not; a
+        // small team clears a few hundred hand-offs a day.
+        Self { max_per_client_per_hour: 5, max_per_hour: 300 }
     }
 }
 
@@ -243,14 +265,21 @@ pub struct IdentityConfig {
     pub allow_email_only: bool,
     /// First and last name plus postcode.
     pub allow_name_postcode: bool,
+    /// An order number plus the order's shipping postcode. Off unless the policy lists
+    /// `order_postcode`: order numbers are sequential and postcodes cluster, so it is guessable.
+    pub allow_order_postcode: bool,
     /// A τ-bench style user id plus the postcode on file (a name + postcode claim spelled as the id).
     pub allow_user_id_postcode: bool,
     /// Secret for the store's signed customer tokens (HMAC-SHA256); empty disables tokens.
     pub token_secret: String,
-    /// Failed verification attempts allowed per conversation before it is handed to a person.
+    /// Failed verification attempts allowed per conversation; beyond it order lookups in that
+    /// conversation are refused (429) for `failure_window_secs`.
     pub max_failures_per_conversation: u32,
     /// Failed attempts allowed per client address in `failure_window_secs`.
     pub max_failures_per_client: u32,
+    /// Failed attempts allowed against one order number in `failure_window_secs`, from any
+    /// address: guessing one order's email from many addresses stops here.
+    pub max_failures_per_order: u32,
     pub failure_window_secs: u64,
 }
 
@@ -316,7 +345,71 @@ pub struct ServerConfig {
     /// `["10.0.0.0/8"]`). A request from one of them is counted, by the per-address rate
     /// limits, against the client it names in `X-Forwarded-For`; from any other peer that
     /// header is ignored. Empty (the default): the connection's own address counts.
-    pub trusted_proxies: Vec<String>,
+    pub trusted_proxies: Vec<Network>,
+    /// Connections open at once; more are closed as soon as they are accepted. Keep it below
+    /// the process's file-descriptor limit (`ulimit -n`), with room for the database and index.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (a trusted proxy is not limited).
+    pub max_connections_per_client: usize,
+    /// A connection must send a request's headers within this long of opening, or of its last
+    /// response when kept alive; otherwise it is closed (slow or idle clients).
+    pub header_timeout_secs: u64,
+    /// `/v1/answer`'s body must arrive within this long of its headers; otherwise 408. Only a
+    /// request whose body has arrived takes one of `max_in_flight`.
+    pub body_timeout_secs: u64,
+}
+
+/// An address or a network in CIDR notation (`10.0.0.0/8`, `fd00::/8`, `127.0.0.1`), as
+/// `server.trusted_proxies` lists them. An IPv4-mapped IPv6 peer matches as its IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Network(ipnet::IpNet);
+
+impl std::str::FromStr for Network {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let bad = || format!("{s:?} is not an IP address or a network like \"10.0.0.0/8\"");
+        let net = match s.split_once('/') {
+            Some((addr, prefix)) => {
+                let addr = addr.parse::<std::net::IpAddr>().map_err(|_| bad())?.to_canonical();
+                ipnet::IpNet::new(addr, prefix.parse().map_err(|_| bad())?).map_err(|_| bad())?
+            }
+            None => ipnet::IpNet::from(s.parse::<std::net::IpAddr>().map_err(|_| bad())?.to_canonical()),
+        };
+        Ok(Network(net))
+    }
+}
+
+impl TryFrom<String> for Network {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Network> for String {
+    fn from(n: Network) -> String {
+        n.to_string()
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A single address is written as it was given, without its /32 or /128.
+        if self.0.prefix_len() == self.0.max_prefix_len() {
+            write!(f, "{}", self.0.addr())
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+impl Network {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
 }
 
 impl Default for Config {
@@ -334,6 +427,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             privacy: PrivacyConfig::default(),
             webhook: WebhookConfig::default(),
+            handoff: HandoffConfig::default(),
             email: EmailConfig::default(),
             learn: LearnConfig::default(),
         }
@@ -358,10 +452,12 @@ impl Default for IdentityConfig {
         Self {
             allow_email_only: false,
             allow_name_postcode: false,
+            allow_order_postcode: false,
             allow_user_id_postcode: false,
             token_secret: String::new(),
             max_failures_per_conversation: 3,
             max_failures_per_client: 10,
+            max_failures_per_order: 5,
             failure_window_secs: 600,
         }
     }
@@ -381,7 +477,21 @@ impl Default for ModelConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080, index_refresh_secs: 2, max_body_bytes: 64 * 1024, request_timeout_secs: 30, max_in_flight: 48, max_streams: 2000, allowed_origins: Vec::new(), trusted_proxies: Vec::new() }
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            index_refresh_secs: 2,
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+            max_in_flight: 48,
+            max_streams: 2000,
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            max_connections: 8192,
+            max_connections_per_client: 256,
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+        }
     }
 }
 
@@ -449,7 +559,12 @@ impl Config {
             self.server.allowed_origins = v.split([',', ' ']).map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
         }
         if let Some(v) = get("SHOPKEEP_TRUSTED_PROXIES") {
-            self.server.trusted_proxies = v.split([',', ' ']).map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
+            self.server.trusted_proxies = v
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| o.parse().map_err(|message| ConfigError::Env { name: "SHOPKEEP_TRUSTED_PROXIES".into(), message }))
+                .collect::<Result<_, _>>()?;
         }
         if let Some(v) = get("SHOPKEEP_ADMIN_TOKEN") {
             self.admin.api_token = v;
@@ -527,7 +642,9 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("server.allowed_origins: {origin:?} is not an origin like \"https://shop.example\" (scheme and host, no path) or \"*\"")));
             }
         }
-        crate::http::client::parse_networks(&self.server.trusted_proxies).map_err(|e| ConfigError::Invalid(format!("server.trusted_proxies: {e}")))?;
+        if self.server.max_connections == 0 || self.server.max_connections_per_client == 0 || self.server.header_timeout_secs == 0 || self.server.body_timeout_secs == 0 {
+            return Err(ConfigError::Invalid("server.max_connections, max_connections_per_client, header_timeout_secs and body_timeout_secs must be at least 1".into()));
+        }
         if !self.webhook.url.is_empty() {
             if !(self.webhook.url.starts_with("http://") || self.webhook.url.starts_with("https://")) {
                 return Err(ConfigError::Invalid(format!("webhook.url: {:?} must start with http:// or https://", self.webhook.url)));
@@ -694,11 +811,33 @@ mod tests {
     fn trusted_proxies_come_from_env_and_are_checked() {
         let mut cfg = Config::default();
         cfg.apply_env(|n| (n == "SHOPKEEP_TRUSTED_PROXIES").then(|| "127.0.0.1, 10.0.0.0/8".into())).unwrap();
-        assert_eq!(cfg.server.trusted_proxies, ["127.0.0.1", "10.0.0.0/8"]);
+        assert_eq!(cfg.server.trusted_proxies, ["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);
         assert!(cfg.validate().is_ok());
-        cfg.server.trusted_proxies = vec!["my-proxy.internal".into()];
-        let e = cfg.validate().unwrap_err().to_string();
-        assert!(e.contains("server.trusted_proxies") && e.contains("my-proxy.internal"), "{e}");
+        let e = Config::default().apply_env(|n| (n == "SHOPKEEP_TRUSTED_PROXIES").then(|| "my-proxy.internal".into())).unwrap_err().to_string();
+        assert!(e.contains("SHOPKEEP_TRUSTED_PROXIES") && e.contains("my-proxy.internal"), "{e}");
+        let e = toml::from_str::<Config>("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n").unwrap_err().to_string();
+        assert!(e.contains("10.0.0.0/33"), "a file with a bad network does not load: {e}");
+    }
+
+    #[test]
+    fn networks_parse_and_match() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let n: Network = "10.0.0.0/8".parse().unwrap();
+        assert!(n.contains(ip("10.200.3.4")));
+        assert!(!n.contains(ip("11.0.0.1")));
+        assert!(!n.contains(ip("::1")), "an IPv6 address is never in an IPv4 network");
+        let one: Network = "127.0.0.1".parse().unwrap();
+        assert!(one.contains(ip("127.0.0.1")));
+        assert!(one.contains(ip("::ffff:127.0.0.1")), "an IPv4-mapped peer is the IPv4 address");
+        assert!(!one.contains(ip("127.0.0.2")));
+        assert_eq!(one.to_string(), "127.0.0.1");
+        let v6: Network = "fd00::/8".parse().unwrap();
+        assert!(v6.contains(ip("fd12::1")));
+        let all: Network = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(ip("203.0.113.9")));
+        for bad in ["10.0.0.0/33", "localhost", "10.0.0/8", "", "::1/129"] {
+            assert!(bad.parse::<Network>().is_err(), "{bad:?} is refused");
+        }
     }
 
     #[test]

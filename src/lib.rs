@@ -64,7 +64,8 @@
 //! - [`eval`]: the development-set evaluations behind `shopkeep eval`.
 //! - [`actions`]: guided returns, exchanges, cancellations and order changes: policy as
 //!   configuration, flows across turns, idempotent execution with an action log.
-//! - [`app`]: shared services built once; [`http`]: the HTTP channel; [`cli`]: the commands.
+//! - [`app`]: shared services built once; [`http`]: the HTTP channel (its connections bounded
+//!   and timed out in [`http::conn`]); [`cli`]: the commands.
 
 pub mod actions;
 pub mod answer;

@@ -1,8 +1,14 @@
 //! Step: identity before order data. A customer is verified by an order number plus that order's
 //! email or postcode; by email alone or by name plus postcode where the store allows it; or by a
 //! signed customer token from the store's own login. A failure always gets the same reply,
-//! whether or not the order exists, and failures are limited per conversation and per client
-//! address so order numbers cannot be enumerated.
+//! whether or not the order exists, and failures are limited per conversation, per client
+//! address and per order (across addresses) so order numbers cannot be enumerated and one
+//! order's details cannot be guessed from many addresses.
+//!
+//! An order number with its shipping postcode is a weak proof: order numbers are sequential and
+//! postcodes cluster (one common postcode opened 1 in 8 demo orders), so it is off unless the
+//! store's policy lists `order_postcode`. The email on the order, a signed token, or (where the
+//! store allows) the account's email, or name and postcode, stay the ways in.
 //!
 //! This module answers "who is this?"; it does not decide what they may do (policy) or fetch
 //! what they asked for (the assistant).
@@ -73,8 +79,6 @@ pub enum Verdict {
     /// Checked and wrong. Deliberately carries no detail: the reply must not reveal which part
     /// failed or whether the order exists.
     Failed,
-    /// Too many failures; no further checks for this conversation or client for now.
-    Limited,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +93,7 @@ fn norm(s: &str) -> String {
 
 /// Checks a claim against the order store.
 pub fn check(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Result<Verdict, VerifyError> {
-    let by_order = check_order(store, claim)?;
+    let by_order = check_order(store, cfg, claim)?;
     if matches!(by_order, Verdict::Verified(_)) {
         return Ok(by_order);
     }
@@ -103,9 +107,10 @@ pub fn check(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Res
     })
 }
 
-fn check_order(store: &dyn OrderStore, claim: &Claim) -> Result<Verdict, VerifyError> {
+fn check_order(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Result<Verdict, VerifyError> {
     if let Some(number) = &claim.order_number {
-        if claim.email.is_none() && claim.postcode.is_none() {
+        let postcode = claim.postcode.as_ref().filter(|_| cfg.allow_order_postcode);
+        if claim.email.is_none() && postcode.is_none() {
             return Ok(Verdict::Incomplete);
         }
         let Some(order) = store.order(number)? else { return Ok(Verdict::Failed) };
@@ -115,7 +120,7 @@ fn check_order(store: &dyn OrderStore, claim: &Claim) -> Result<Verdict, VerifyE
                 return Ok(Verdict::Verified(Identity { customer_id: customer.id, method: Method::OrderEmail }));
             }
         }
-        if let Some(postcode) = &claim.postcode {
+        if let Some(postcode) = postcode {
             let on_order = order.shipping_address.as_ref().map(|a| norm(&a.postcode));
             let on_file = customer.default_address.as_ref().map(|a| norm(&a.postcode));
             let given = norm(postcode);
@@ -226,6 +231,18 @@ impl FailureLimiter {
         }
     }
 
+    /// How long until `key` is below `limit` again; `None` when it is below now.
+    pub fn retry_after(&self, key: &str, limit: usize) -> Option<Duration> {
+        if self.count(key) < limit.max(1) {
+            return None;
+        }
+        let map = self.failures.lock();
+        let q = map.get(key)?;
+        // The failure that must expire for the count to drop below the limit.
+        let oldest = q.get(q.len() - limit.max(1))?;
+        Some(self.window.saturating_sub(oldest.elapsed()).max(Duration::from_secs(1)))
+    }
+
     pub fn record(&self, key: &str) {
         let mut map = self.failures.lock();
         // Bound memory under an enumeration attempt from many addresses: forget stale keys.
@@ -259,5 +276,8 @@ mod tests {
         l.record("a");
         assert_eq!(l.count("a"), 2);
         assert_eq!(l.count("b"), 0);
+        assert_eq!(l.retry_after("a", 3), None);
+        let wait = l.retry_after("a", 2).expect("at the limit");
+        assert!(wait > Duration::from_secs(58) && wait <= Duration::from_secs(60), "{wait:?}");
     }
 }

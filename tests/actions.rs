@@ -459,8 +459,12 @@ fn end_to_end_identity_then_proposal_then_yes() {
     let cfg = common::config(dir.path());
     let app = App::with_embedder(cfg, common::model_dyn()).expect("app opens");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let conversation = std::cell::RefCell::new(None::<String>);
     let ask = |msg: &str| {
-        rt.block_on(app.assistant.handle(Question { conversation_id: Some("e2e-1".into()), channel: "api".into(), message: msg.into(), client: Some("t".into()), ..Default::default() })).unwrap()
+        let q = Question { conversation_id: conversation.borrow().clone(), channel: "api".into(), message: msg.into(), client: Some("t".into()), ..Default::default() };
+        let a = rt.block_on(app.assistant.handle(q)).unwrap();
+        *conversation.borrow_mut() = Some(a.conversation_id.clone());
+        a
     };
     let a = ask("I want to cancel my order LF-100003");
     assert!(a.reply.contains("email") || a.reply.contains("postcode"), "identity first: {}", a.reply);
@@ -515,11 +519,15 @@ fn tau_a_mistyped_order_number_does_not_undo_a_name_and_postcode_proof() {
     // The wrong postcode with it still fails.
     let claim = Claim { postcode: Some("19123".into()), ..claim };
     assert_eq!(check(store, &cfg, &claim).unwrap(), Verdict::Failed);
-    // On the demo policy (no name + postcode) an order number that does not match fails as before.
+    // On the demo policy (neither name + postcode nor order + postcode) a postcode proves
+    // nothing: the claim is incomplete (the customer is asked for the order's email), and an
+    // order number with the wrong email fails as before.
     let demo = Chat::demo();
     let mut cfg = shopkeep::config::IdentityConfig::default();
     Policy::profile("demo").unwrap().apply_identity(&mut cfg);
     let claim = Claim { order_number: Some("LF-100003".into()), postcode: Some("00000".into()), first_name: Some("Maya".into()), last_name: Some("Chen".into()), ..Default::default() };
+    assert_eq!(check(demo.store.as_ref(), &cfg, &claim).unwrap(), Verdict::Incomplete);
+    let claim = Claim { email: Some("someone.else@example.com".into()), ..claim };
     assert_eq!(check(demo.store.as_ref(), &cfg, &claim).unwrap(), Verdict::Failed);
 }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{json, Value};
 use shopkeep::{
     app::App,
-    assistant::{Answer, CustomerHint, PageContext, Question},
+    assistant::{Answer, AssistantError, CustomerHint, PageContext, Question},
     verify::sign_token,
 };
 
@@ -26,6 +26,9 @@ fn app() -> Arc<App> {
         // covers delivery), so they stay in the outbox where the tests can see them.
         cfg.webhook.url = "http://127.0.0.1:9/helpdesk".into();
         cfg.webhook.secret = "answer-tests-webhook-secret".into();
+        // These tests all speak from 127.0.0.1; the hourly hand-off caps are specified in
+        // tests/hardening.rs.
+        cfg.handoff.max_per_client_per_hour = 1000;
         let app = Arc::new(App::with_embedder(cfg, common::model_dyn()).expect("app opens"));
         (dir, app)
     })
@@ -33,7 +36,7 @@ fn app() -> Arc<App> {
     .clone()
 }
 
-fn ask_in(conversation: Option<&str>, client: &str, message: &str) -> Answer {
+fn try_ask_in(conversation: Option<&str>, client: &str, message: &str) -> Result<Answer, AssistantError> {
     let q = Question {
         conversation_id: conversation.map(String::from),
         channel: "api".into(),
@@ -41,7 +44,11 @@ fn ask_in(conversation: Option<&str>, client: &str, message: &str) -> Answer {
         client: Some(client.into()),
         ..Default::default()
     };
-    rt().block_on(app().assistant.handle(q)).expect("answer")
+    rt().block_on(app().assistant.handle(q))
+}
+
+fn ask_in(conversation: Option<&str>, client: &str, message: &str) -> Answer {
+    try_ask_in(conversation, client, message).expect("answer")
 }
 
 fn ask(message: &str) -> Answer {
@@ -85,17 +92,24 @@ fn a_wrong_email_gets_the_same_generic_refusal_as_an_unknown_order() {
 }
 
 #[test]
-fn repeated_failed_checks_are_limited_and_handed_off() {
+fn repeated_failed_checks_are_refused_with_a_retry_time_not_handed_off() {
     let mut conv = None;
-    let mut last = None;
-    for i in 0..4 {
+    for i in 0..3 {
         let a = ask_in(conv.as_deref(), "10.2.0.1", &format!("status of order LF-10002{i} please, email guess{i}@example.com"));
+        assert!(a.order.is_none() && a.handoff.is_none(), "{}", a.reply);
         conv = Some(a.conversation_id.clone());
-        last = Some(a);
     }
-    let last = last.unwrap();
-    assert!(last.order.is_none());
-    assert_eq!(handoff_code(&last), Some("verification_limit"), "{}", last.reply);
+    let queued = app().assistant.journal.handoffs_of(conv.as_deref().unwrap()).unwrap().len();
+    match try_ask_in(conv.as_deref(), "10.2.0.1", "status of order LF-100023 please, email guess3@example.com") {
+        Err(AssistantError::VerificationLimited { retry_after_secs, message }) => {
+            assert!(retry_after_secs > 0 && retry_after_secs <= 600, "{retry_after_secs}");
+            assert!(message.contains("try again in"), "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The refusal costs the team nothing: no hand-off was opened for the guesses.
+    assert_eq!(app().assistant.journal.handoffs_of(conv.as_deref().unwrap()).unwrap().len(), queued);
+    assert_eq!(queued, 0);
 }
 
 #[test]
@@ -105,8 +119,8 @@ fn failures_are_limited_per_client_address_across_conversations() {
         ask_in(None, client, &format!("where is order LF-1001{i:02}? email nobody{i}@example.com"));
     }
     // Even the right details are no longer checked for this client.
-    let a = ask_in(None, client, "Where is my order LF-100001? My email is maya.chen@example.com");
-    assert!(a.order.is_none(), "{}", a.reply);
+    let refused = try_ask_in(None, client, "Where is my order LF-100001? My email is maya.chen@example.com");
+    assert!(matches!(refused, Err(AssistantError::VerificationLimited { .. })), "{refused:?}");
 }
 
 #[test]
@@ -119,9 +133,13 @@ fn a_verified_customer_cannot_read_another_customers_order() {
 }
 
 #[test]
-fn postcode_verifies_as_well_as_email() {
+fn an_order_number_and_postcode_alone_do_not_open_an_order_by_default() {
+    // Order numbers are sequential and postcodes cluster: the demo policy leaves this factor
+    // out (tests/hardening.rs shows a store that turns it on).
     let a = ask("what's the status of order LF-100003, zip 97210");
-    assert_eq!(a.order.as_ref().map(|o| o.status.as_str()), Some("pending"), "{}", a.reply);
+    assert!(a.order.is_none(), "{}", a.reply);
+    assert!(a.reply.contains("email"), "asks for the email instead: {}", a.reply);
+    assert!(!a.reply.contains("postcode"), "never offers a way in that would be refused: {}", a.reply);
 }
 
 #[test]
@@ -321,9 +339,9 @@ fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
     // would all be 127.0.0.1 and share one limit.
     let base = app();
     let mut cfg = base.config.clone();
-    cfg.server.trusted_proxies = vec!["127.0.0.1".into()];
+    cfg.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let url = common::serve(Arc::new(App { config: cfg, assistant: base.assistant.clone(), live: base.live.clone(), email: None, accounts: base.accounts.clone() }));
-    let ask_from = |client: &str, message: &str| -> Value {
+    let ask_from = |client: &str, message: &str| -> (u16, Option<String>, Value) {
         rt().block_on(async {
             let r = reqwest::Client::new()
                 .post(format!("{url}/v1/answer"))
@@ -332,16 +350,20 @@ fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(r.status(), 200);
-            r.json::<Value>().await.unwrap()
+            let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), retry, r.json::<Value>().await.unwrap())
         })
     };
     for i in 0..10 {
-        ask_from("198.51.100.20", &format!("where is order LF-1002{i:02}? email guess{i}@example.com"));
+        let (status, _, _) = ask_from("198.51.100.20", &format!("where is order LF-1002{i:02}? email guess{i}@example.com"));
+        assert_eq!(status, 200);
     }
     let right = "Where is my order LF-100001? My email is maya.chen@example.com";
-    assert!(ask_from("198.51.100.20", right)["order"].is_null(), "the guesser is limited");
-    let other = ask_from("198.51.100.21", right);
+    let (status, retry, body) = ask_from("198.51.100.20", right);
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("verification_limited")), "the guesser is limited: {body}");
+    assert!(retry.and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s > 0 && s <= 600), "with a Retry-After");
+    let (status, _, other) = ask_from("198.51.100.21", right);
+    assert_eq!(status, 200);
     assert_eq!(other["order"]["number"], "LF-100001", "another customer behind the same proxy is not: {other}");
 }
 

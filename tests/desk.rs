@@ -205,6 +205,53 @@ fn failed_logins_are_limited_per_client_address() {
 }
 
 #[test]
+fn parallel_guesses_are_counted_before_they_are_checked() {
+    // 100 guesses at once from one address: only the first `login_failures` are evaluated
+    // (each costs argon2's 19 MiB); the rest are refused before any password work.
+    let accounts = Arc::new(Accounts::open_in_memory(Limits::default()).unwrap());
+    accounts.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
+    let ip: IpAddr = "10.0.5.1".parse().unwrap();
+    let codes: Vec<&'static str> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..100).map(|_| s.spawn(|| accounts.login(AGENT, "wrong password!!", ip, 100).unwrap_err().code())).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let evaluated = codes.iter().filter(|c| **c == "invalid_credentials").count();
+    assert_eq!(evaluated, Limits::default().login_failures, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == "too_many_attempts").count(), 100 - evaluated);
+}
+
+#[test]
+fn signing_in_to_ones_own_account_does_not_reset_guesses_at_another() {
+    let limits = Limits::new(3600, 5, 300);
+    let accounts = Accounts::open_in_memory(limits).unwrap();
+    accounts.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
+    accounts.create_user("mallory@example.com", None, Role::Agent, PASSWORD).unwrap();
+    let ip: IpAddr = "10.0.6.1".parse().unwrap();
+    for _ in 0..4 {
+        assert_eq!(accounts.login(AGENT, "wrong password!!", ip, 100).unwrap_err().code(), "invalid_credentials");
+    }
+    // The guesser signs in to their own account from the same address...
+    assert!(accounts.login("mallory@example.com", PASSWORD, ip, 101).is_ok());
+    // ...which does not buy more guesses: the fifth fails, and then the address waits.
+    assert_eq!(accounts.login(AGENT, "wrong password!!", ip, 102).unwrap_err().code(), "invalid_credentials");
+    assert_eq!(accounts.login(AGENT, PASSWORD, ip, 103).unwrap_err().code(), "too_many_attempts");
+}
+
+#[test]
+fn guessing_one_persons_password_from_many_addresses_is_stopped() {
+    let limits = Limits::new(3600, 5, 300);
+    let accounts = Accounts::open_in_memory(limits).unwrap();
+    accounts.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
+    for i in 0..limits.account_failures {
+        let ip: IpAddr = format!("10.0.7.{i}").parse().unwrap();
+        assert_eq!(accounts.login(AGENT, "wrong password!!", ip, 100).unwrap_err().code(), "invalid_credentials");
+    }
+    let fresh: IpAddr = "10.0.8.1".parse().unwrap();
+    assert_eq!(accounts.login(AGENT, PASSWORD, fresh, 101).unwrap_err().code(), "too_many_attempts", "the account waits too");
+    assert!(accounts.login(AGENT, PASSWORD, fresh, 401).is_ok(), "after the window");
+}
+
+#[test]
 fn the_cli_creates_users_from_stdin_and_prints_their_tokens() {
     use std::{io::Write, process::{Command, Stdio}};
     let dir = tempfile::tempdir().unwrap();

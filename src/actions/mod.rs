@@ -161,8 +161,10 @@ impl Guide {
     pub fn ask_identity(&self) -> String {
         use policy::IdentityMethod as M;
         let mut ways = Vec::new();
-        if self.policy.allows_identity(M::OrderEmail) || self.policy.allows_identity(M::OrderPostcode) {
+        if self.policy.allows_identity(M::OrderPostcode) {
             ways.push("your order number and the email address (or shipping postcode) used at checkout");
+        } else if self.policy.allows_identity(M::OrderEmail) {
+            ways.push("your order number and the email address used at checkout");
         }
         if self.policy.allows_identity(M::Email) {
             ways.push("the email address on your account");

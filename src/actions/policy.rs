@@ -70,7 +70,7 @@ pub struct IdentityPolicy {
 
 impl Default for IdentityPolicy {
     fn default() -> Self {
-        Self { methods: vec![IdentityMethod::OrderEmail, IdentityMethod::OrderPostcode, IdentityMethod::Token] }
+        Self { methods: vec![IdentityMethod::OrderEmail, IdentityMethod::Token] }
     }
 }
 
@@ -310,6 +310,7 @@ impl Policy {
     pub fn apply_identity(&self, cfg: &mut IdentityConfig) {
         cfg.allow_email_only = self.allows_identity(IdentityMethod::Email);
         cfg.allow_name_postcode = self.allows_identity(IdentityMethod::NamePostcode);
+        cfg.allow_order_postcode = self.allows_identity(IdentityMethod::OrderPostcode);
         cfg.allow_user_id_postcode = self.allows_identity(IdentityMethod::UserIdPostcode);
     }
 

@@ -37,11 +37,14 @@ impl<'a> Voice<'a> {
         )
     }
 
-    pub fn ask_for_identity(&self) -> String {
+    /// `postcode`: whether an order's shipping postcode is accepted as proof (the identity
+    /// policy's `order_postcode`); the phrases never offer a way in that would be refused.
+    pub fn ask_for_identity(&self, postcode: bool) -> String {
+        let detail = if postcode { "the email address (or shipping postcode)" } else { "the email address" };
         if self.formal() {
-            "To look up your order, please provide your order number and the email address (or shipping postcode) used at checkout.".into()
+            format!("To look up your order, please provide your order number and {detail} used at checkout.")
         } else {
-            "Happy to check that for you! Please send your order number and the email address (or shipping postcode) you used at checkout.".into()
+            format!("Happy to check that for you! Please send your order number and {detail} you used at checkout.")
         }
     }
 
@@ -49,18 +52,35 @@ impl<'a> Voice<'a> {
         "Which order is this about? Please send the order number (it's in your order confirmation email).".into()
     }
 
-    pub fn ask_for_contact_detail(&self) -> String {
-        "Thanks! To confirm it's your order, please also send the email address or shipping postcode used at checkout.".into()
+    pub fn ask_for_contact_detail(&self, postcode: bool) -> String {
+        let detail = if postcode { "the email address or shipping postcode" } else { "the email address" };
+        format!("Thanks! To confirm it's your order, please also send {detail} used at checkout.")
     }
 
     /// The one reply to every failed verification: it must not reveal which part was wrong or
     /// whether the order exists.
-    pub fn verification_failed(&self) -> String {
-        "I'm sorry, I couldn't verify those details. Please check the order number and the email address or postcode used at checkout, and try again.".into()
+    pub fn verification_failed(&self, postcode: bool) -> String {
+        let detail = if postcode { "the email address or postcode" } else { "the email address" };
+        format!("I'm sorry, I couldn't verify those details. Please check the order number and {detail} used at checkout, and try again.")
     }
 
-    pub fn verification_limited(&self) -> String {
-        "For your security I can't check any more details in this conversation.".into()
+    /// Said with a 429 when the hourly cap on new hand-offs is reached.
+    pub fn handoffs_limited(&self, retry_after_secs: u64) -> String {
+        let minutes = retry_after_secs.div_ceil(60).max(1);
+        format!(
+            "Our team has more requests than it can take from here right now. Please write to {} or try again in {minutes} minutes.",
+            self.store.support_email
+        )
+    }
+
+    /// Said with a 429 when too many checks failed: when to try again, and the other way in.
+    pub fn verification_limited(&self, retry_after_secs: u64) -> String {
+        let minutes = retry_after_secs.div_ceil(60).max(1);
+        let when = if minutes == 1 { "a minute".to_string() } else { format!("{minutes} minutes") };
+        format!(
+            "For your security I can't check any more details right now. Please try again in {when}, or write to {} and a person will help.",
+            self.store.support_email
+        )
     }
 
     pub fn clarify(&self) -> String {

@@ -50,8 +50,6 @@ pub enum HandoffReason {
     CustomerAsked,
     /// A complaint deserves a person.
     Complaint,
-    /// Too many failed identity checks.
-    VerificationLimit,
     /// What they ask for needs a decision the store's policy does not let the assistant make.
     OutsidePolicy { detail: String },
     /// A change to an order (cancel, return, exchange, edit) that a person carries out.
@@ -66,7 +64,6 @@ impl HandoffReason {
             Self::Sensitive { .. } => "sensitive",
             Self::CustomerAsked => "customer_asked",
             Self::Complaint => "complaint",
-            Self::VerificationLimit => "verification_limit",
             Self::OutsidePolicy { .. } => "outside_policy",
             Self::ActionRequested { .. } => "action_requested",
         }

@@ -40,7 +40,7 @@ pub enum AccountError {
     Sqlite(#[from] rusqlite::Error),
     #[error("wrong email or password")]
     BadCredentials,
-    #[error("too many failed logins from this address; try again in {retry_after} s")]
+    #[error("too many failed logins from this address or to this account; try again in {retry_after} s")]
     TooManyAttempts { retry_after: i64 },
     #[error("a user with email {0} already exists")]
     UserExists(String),
@@ -230,13 +230,66 @@ pub struct Session {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub session_secs: i64,
+    /// Failed logins from one address within the window.
     pub login_failures: usize,
+    /// Failed logins to one account within the window, from any addresses: twice the address
+    /// limit, so one address alone cannot lock a person out, while many addresses guessing one
+    /// person's password are stopped.
+    pub account_failures: usize,
     pub login_window_secs: i64,
+}
+
+impl Limits {
+    pub fn new(session_secs: i64, login_failures: usize, login_window_secs: i64) -> Self {
+        Self { session_secs, login_failures, account_failures: login_failures.saturating_mul(2), login_window_secs }
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { session_secs: DEFAULT_SESSION_SECS, login_failures: DEFAULT_LOGIN_FAILURES, login_window_secs: DEFAULT_LOGIN_WINDOW_SECS }
+        Self::new(DEFAULT_SESSION_SECS, DEFAULT_LOGIN_FAILURES, DEFAULT_LOGIN_WINDOW_SECS)
+    }
+}
+
+/// Login attempts within the window (unix seconds), per client address and per account. An
+/// attempt is written down *before* its password is checked, under the lock, so parallel
+/// guesses cannot all pass the limit check first and be evaluated after.
+#[derive(Default)]
+struct Attempts {
+    by_address: HashMap<IpAddr, Vec<i64>>,
+    by_account: HashMap<String, Vec<i64>>,
+}
+
+/// At most this many argon2 computations run at once (each takes 19 MiB and a core for tens of
+/// milliseconds); more wait their turn, so a burst of logins cannot grow memory without bound.
+const MAX_CONCURRENT_HASHES: usize = 2;
+
+/// The gate in front of argon2: a counting semaphore for the blocking threads logins run on.
+struct HashGate {
+    running: Mutex<usize>,
+    freed: parking_lot::Condvar,
+}
+
+static HASH_GATE: HashGate = HashGate { running: Mutex::new(0), freed: parking_lot::Condvar::new() };
+
+impl HashGate {
+    fn run<T>(&self, work: impl FnOnce() -> T) -> T {
+        let mut running = self.running.lock();
+        while *running >= MAX_CONCURRENT_HASHES {
+            self.freed.wait(&mut running);
+        }
+        *running += 1;
+        drop(running);
+        // Given back even if `work` panics.
+        struct Leave<'a>(&'a HashGate);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                *self.0.running.lock() -= 1;
+                self.0.freed.notify_one();
+            }
+        }
+        let _leave = Leave(self);
+        work()
     }
 }
 
@@ -293,8 +346,8 @@ Migration {
 pub struct Accounts {
     conn: Mutex<Connection>,
     limits: Limits,
-    /// Failed login times (unix seconds) per client address, within the window.
-    failures: Mutex<HashMap<IpAddr, Vec<i64>>>,
+    /// Login attempts per address and per account, within the window.
+    failures: Mutex<Attempts>,
 }
 
 /// A hash to verify against when the email is unknown, so a wrong email costs as long as a
@@ -326,7 +379,7 @@ impl Accounts {
             tx.execute("INSERT INTO desk_migrations (version, applied_at) VALUES (?1, ?2)", params![m.version, crate::journal::now()])?;
         }
         tx.commit()?;
-        Ok(Self { conn: Mutex::new(conn), limits, failures: Mutex::new(HashMap::new()) })
+        Ok(Self { conn: Mutex::new(conn), limits, failures: Mutex::new(Attempts::default()) })
     }
 
     /// Adds a user from the server's command line (`shopkeep admin create-user`). Slow (argon2).
@@ -446,10 +499,20 @@ impl Accounts {
     }
 
     /// Checks a password and opens a session: returns the session's id (for the cookie; only its
-    /// hash is stored) and the session. Failures count against `client`; past the limit every
-    /// attempt from it is refused, right or wrong, until the window has passed. Slow (argon2).
+    /// hash is stored) and the session. Failures count against `client` and against the account;
+    /// past either limit every attempt is refused, right or wrong, before any password is
+    /// checked, until the window has passed. Slow (argon2).
     pub fn login(&self, email: &str, password: &str, client: IpAddr, now: i64) -> Result<(String, Session), AccountError> {
-        self.check_rate(client, now)?;
+        let account = normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+        self.reserve_attempt(client, &account, now)?;
+        let result = self.check_password(email, password, now);
+        if result.is_ok() {
+            self.forgive_attempt(client, &account, now);
+        }
+        result
+    }
+
+    fn check_password(&self, email: &str, password: &str, now: i64) -> Result<(String, Session), AccountError> {
         let found = normalise_email(email).ok().map(|e| self.user_with_hash(&e)).transpose()?.flatten();
         let (user, hash) = match found {
             Some((u, h)) => (Some(u), h),
@@ -457,17 +520,8 @@ impl Accounts {
         };
         // A disabled user's right password is refused like a wrong one (after the same work).
         let ok = verify_password(password, &hash) && user.as_ref().is_some_and(|u| !u.disabled);
-        let Some(user) = user.filter(|_| ok) else {
-            let mut failures = self.failures.lock();
-            // Many addresses failing once each must not grow the map without bound.
-            if failures.len() >= MAX_TRACKED_ADDRESSES {
-                let since = now - self.limits.login_window_secs;
-                failures.retain(|_, times| times.last().is_some_and(|&t| t > since));
-            }
-            failures.entry(client).or_default().push(now);
-            return Err(AccountError::BadCredentials);
-        };
-        self.failures.lock().remove(&client);
+        // A failure stays written down as the attempt reserved it.
+        let Some(user) = user.filter(|_| ok) else { return Err(AccountError::BadCredentials) };
         let id = random_hex();
         let csrf = random_hex();
         let expires_at = now + self.limits.session_secs;
@@ -482,16 +536,44 @@ impl Accounts {
         Ok((id, Session { staff: Staff::from_user(user), csrf, expires_at }))
     }
 
-    fn check_rate(&self, client: IpAddr, now: i64) -> Result<(), AccountError> {
-        let mut failures = self.failures.lock();
+    /// Writes down an attempt for `client` and `account`, or refuses it when either is at its
+    /// limit. Done under one lock, before the password is checked.
+    fn reserve_attempt(&self, client: IpAddr, account: &str, now: i64) -> Result<(), AccountError> {
+        let mut f = self.failures.lock();
         let window = self.limits.login_window_secs;
-        let times = failures.entry(client).or_default();
-        times.retain(|&t| t > now - window);
-        if times.len() >= self.limits.login_failures {
-            let retry_after = times.first().map_or(window, |&first| first + window - now).max(1);
+        let since = now - window;
+        // Many addresses (or accounts) failing once each must not grow the maps without bound.
+        if f.by_address.len() >= MAX_TRACKED_ADDRESSES {
+            f.by_address.retain(|_, times| times.last().is_some_and(|&t| t > since));
+        }
+        if f.by_account.len() >= MAX_TRACKED_ADDRESSES {
+            f.by_account.retain(|_, times| times.last().is_some_and(|&t| t > since));
+        }
+        let wait = |times: &mut Vec<i64>, limit: usize| {
+            times.retain(|&t| t > since);
+            (times.len() >= limit).then(|| times.first().map_or(window, |&first| first + window - now).max(1))
+        };
+        let by_address = wait(f.by_address.entry(client).or_default(), self.limits.login_failures);
+        let by_account = wait(f.by_account.entry(account.to_string()).or_default(), self.limits.account_failures);
+        if let Some(retry_after) = by_address.max(by_account) {
             return Err(AccountError::TooManyAttempts { retry_after });
         }
+        f.by_address.entry(client).or_default().push(now);
+        f.by_account.entry(account.to_string()).or_default().push(now);
         Ok(())
+    }
+
+    /// A successful login takes back its own reserved attempt and clears its account's failures
+    /// (the owner has proved themselves), but leaves the address's other failures: signing in
+    /// to one's own account must not reset guesses made at others.
+    fn forgive_attempt(&self, client: IpAddr, account: &str, now: i64) {
+        let mut f = self.failures.lock();
+        if let Some(times) = f.by_address.get_mut(&client) {
+            if let Some(i) = times.iter().rposition(|&t| t == now) {
+                times.remove(i);
+            }
+        }
+        f.by_account.remove(account);
     }
 
     /// The session with this id, while it has not expired.
@@ -608,11 +690,11 @@ fn normalise_email(email: &str) -> Result<String, AccountError> {
 /// argon2id with the crate's defaults (RFC 9106's second recommendation: 19 MiB, 2 passes).
 fn hash_password(password: &str) -> Result<String, AccountError> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| AccountError::Hash(e.to_string()))
+    HASH_GATE.run(|| Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| AccountError::Hash(e.to_string())))
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| HASH_GATE.run(|| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()))
 }
 
 /// 256 random bits from the OS, as hex.
@@ -629,10 +711,8 @@ fn sha256_hex(s: &str) -> String {
 /// Compares without stopping at the first difference, so response times say nothing about how
 /// much of a guessed secret was right.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

@@ -188,7 +188,16 @@ impl Email {
             sender_email: (mail.auth(&self.config.authserv_id) != Auth::Fail).then(|| from.clone()),
             ..Default::default()
         };
-        let answer = assistant.handle(question).await?;
+        let answer = match assistant.handle(question).await {
+            Ok(a) => a,
+            // Mail cannot be told to retry later: the sender is not answered (and not handed
+            // off) until the failures leave the window, and the refusal is logged.
+            Err(e @ (AssistantError::VerificationLimited { .. } | AssistantError::HandoffLimited { .. })) => {
+                tracing::info!(%from, code = e.code(), "email not answered: {e}");
+                return Ok(Outcome::Rejected { code: e.code(), message: e.to_string() });
+            }
+            Err(e) => return Err(e.into()),
+        };
         let subject = thread::reply_subject(&mail.subject);
         let references = thread::reply_references(&mail.references, &message_id);
         journal.record_email(&EmailRecord {

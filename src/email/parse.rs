@@ -7,6 +7,19 @@
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 use serde::Serialize;
 
+/// Message ids kept from `References` (the thread's root and the nearest ancestors): threading
+/// needs only those, and a header of 50,000 ids must not cost a lookup each.
+pub const MAX_REFERENCES: usize = 50;
+
+/// HTML read from one body part. A customer's question is at the top and the answer path keeps
+/// 4,000 characters of it, so what lies beyond is quoted history or padding.
+pub const MAX_HTML_BYTES: usize = 512 * 1024;
+
+/// Deeper element nesting than this is not a real mail: such HTML is converted by
+/// [`html_to_text_linear`] instead of html2text, whose cost grows faster than linearly with
+/// depth (16k nested divs took 1.3 s, 100k over a minute).
+pub const MAX_HTML_DEPTH: usize = 256;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("not an email message (no headers could be read)")]
@@ -89,7 +102,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
     Ok(InboundMail {
         message_id: msg.message_id().map(clean_id).filter(|s| !s.is_empty()),
         in_reply_to: ids(msg.in_reply_to()),
-        references: ids(msg.references()),
+        references: bounded_references(ids(msg.references())),
         from: from.and_then(|a| a.address()).map(|a| a.trim().to_lowercase()),
         from_name: from.and_then(|a| a.name()).map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
         subject: msg.subject().unwrap_or_default().trim().to_string(),
@@ -111,6 +124,16 @@ fn clean_id(s: &str) -> String {
     s.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
 }
 
+/// The first (the thread's root) and the last `MAX_REFERENCES - 1` (the nearest ancestors).
+fn bounded_references(mut ids: Vec<String>) -> Vec<String> {
+    if ids.len() > MAX_REFERENCES {
+        let tail = ids.split_off(ids.len() - (MAX_REFERENCES - 1));
+        ids.truncate(1);
+        ids.extend(tail);
+    }
+    ids
+}
+
 fn ids(v: &HeaderValue<'_>) -> Vec<String> {
     let raw: Vec<String> = match v {
         HeaderValue::Text(t) => vec![t.to_string()],
@@ -126,13 +149,119 @@ fn body_text(msg: &Message<'_>) -> String {
     let mut parts = Vec::new();
     for part in msg.text_bodies() {
         if part.is_text_html() {
-            let html = part.text_contents().unwrap_or_default();
-            parts.push(html2text::from_read(html.as_bytes(), 10_000).unwrap_or_else(|_| html.to_string()));
+            parts.push(html_to_text(part.text_contents().unwrap_or_default()));
         } else if let Some(t) = part.text_contents() {
             parts.push(t.to_string());
         }
     }
     parts.join("\n").replace("\r\n", "\n")
+}
+
+/// HTML as plain text, in time linear in its size: at most [`MAX_HTML_BYTES`] are read, and
+/// HTML nested deeper than [`MAX_HTML_DEPTH`] is converted by [`html_to_text_linear`].
+pub fn html_to_text(html: &str) -> String {
+    let mut end = html.len().min(MAX_HTML_BYTES);
+    while !html.is_char_boundary(end) {
+        end -= 1;
+    }
+    let html = &html[..end];
+    if nesting_depth(html) > MAX_HTML_DEPTH {
+        return html_to_text_linear(html);
+    }
+    html2text::from_read(html.as_bytes(), 10_000).unwrap_or_else(|_| html_to_text_linear(html))
+}
+
+/// The deepest element nesting, by a single pass over the tags (void elements and
+/// self-closing tags do not nest; a close tag pops one level whatever its name, which is
+/// enough to bound the work).
+fn nesting_depth(html: &str) -> usize {
+    const VOID: [&str; 14] = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"];
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let Some(close) = rest.find('>') else { break };
+        let tag = &rest[..close];
+        rest = &rest[close + 1..];
+        if tag.starts_with('/') {
+            depth = depth.saturating_sub(1);
+        } else if tag.starts_with('!') || tag.starts_with('?') || tag.ends_with('/') {
+            continue;
+        } else {
+            let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
+            if !name.is_empty() && !VOID.contains(&name.as_str()) {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+        }
+    }
+    deepest
+}
+
+/// A plain, linear HTML-to-text: block elements break lines, `<script>` and `<style>` are
+/// dropped, other tags are removed and the common entities decoded. Used where html2text would
+/// be too slow; it loses only layout.
+pub fn html_to_text_linear(html: &str) -> String {
+    const BLOCKS: [&str; 16] = ["br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "table", "hr"];
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        push_decoded(&mut out, &rest[..i]);
+        rest = &rest[i + 1..];
+        let Some(close) = rest.find('>') else { break };
+        let tag = &rest[..close];
+        rest = &rest[close + 1..];
+        let name: String = tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
+        if (name == "script" || name == "style") && !tag.starts_with('/') {
+            // Skip to the matching close tag (case-insensitively), or to the end.
+            // What is skipped is consumed, so the whole pass stays linear.
+            let needle = format!("</{name}");
+            match rest.as_bytes().windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle.as_bytes())) {
+                Some(j) => rest = &rest[j..],
+                None => rest = "",
+            }
+        } else if BLOCKS.contains(&name.as_str()) && !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    push_decoded(&mut out, rest);
+    out.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+}
+
+fn push_decoded(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let end = rest[..rest.len().min(12)].find(';');
+        let decoded = end.and_then(|e| {
+            let entity = &rest[1..e];
+            let c = match entity {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => entity.strip_prefix('#').and_then(|n| match n.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => n.parse().ok(),
+                }).and_then(char::from_u32),
+            }?;
+            Some((c, e + 1))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
 }
 
 /// Reads every Authentication-Results header. Within one, any failing method counts: a forged
@@ -238,6 +367,39 @@ mod tests {
         assert!(text.contains("Do you ship to") && text.contains("Canada"), "{text}");
         assert!(!text.contains('<'), "no markup: {text}");
         assert!(!text.contains("Sam"), "sign-off cut: {text}");
+    }
+
+    #[test]
+    fn deeply_nested_html_is_read_in_linear_time() {
+        // 100,000 nested divs (1.1 MB) took over a minute through html2text alone.
+        for depth in [16_000usize, 64_000, 100_000] {
+            let html = format!("{}Where is my order LF-100001?{}", "<div>".repeat(depth), "</div>".repeat(depth));
+            let started = std::time::Instant::now();
+            let text = html_to_text(&html);
+            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{depth} deep took {:?}", started.elapsed());
+            assert!(text.contains("Where is my order LF-100001?"), "{depth}: {text:.80}");
+        }
+        // Ordinary HTML still goes through html2text (quotes become "> " lines).
+        let text = html_to_text("<p>Is this in stock?</p><blockquote>old &amp; quoted</blockquote>");
+        assert!(text.contains("Is this in stock?") && text.contains("> old & quoted"), "{text}");
+    }
+
+    #[test]
+    fn the_linear_converter_keeps_text_and_drops_markup_scripts_and_styles() {
+        let text = html_to_text_linear("<style>p{color:red}</style><p>Hi &amp; thanks&#33;</p><SCRIPT>alert(1)</SCRIPT><div>Order&nbsp;LF-1 &#x2014; &bogus; &</div>");
+        assert_eq!(text, "Hi & thanks!\nOrder LF-1 \u{2014} &bogus; &");
+    }
+
+    #[test]
+    fn a_huge_references_header_keeps_the_root_and_the_nearest_ancestors() {
+        let refs: Vec<String> = (0..50_000).map(|i| format!("<m{i}@x.test>")).collect();
+        let raw = format!("From: a@b.test\r\nTo: s@shop.test\r\nSubject: Re: hi\r\nMessage-ID: <new@b.test>\r\nReferences: {}\r\n\r\nhello\r\n", refs.join(" "));
+        let started = std::time::Instant::now();
+        let m = parse(raw.as_bytes()).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!(m.references.len(), MAX_REFERENCES);
+        assert_eq!(m.references.first().map(String::as_str), Some("m0@x.test"));
+        assert_eq!(m.references.last().map(String::as_str), Some("m49999@x.test"));
     }
 
     #[test]

@@ -159,13 +159,16 @@ pub fn evaluate(
         case_cfg.policy.profile = "tau-retail".into();
         case_cfg.policy.path = None;
         let assistant = Arc::new(Assistant::new(case_cfg, retriever, understander.clone(), store.clone(), journal, Guide::new(policy.clone())));
-        let conversation = format!("tau-{}", case.id.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_', "-"));
+        // The server chooses conversation ids: the first message starts one, the rest continue it.
+        let mut conversation: Option<String> = None;
+        let client = format!("tau-{}", case.id);
         let mut transcript = Vec::new();
         let mut handoff_done = false;
         let mut message = case.message.clone();
         for _ in 0..5 {
-            let q = Question { conversation_id: Some(conversation.clone()), channel: "api".into(), message: message.clone(), client: Some(conversation.clone()), ..Default::default() };
+            let q = Question { conversation_id: conversation.clone(), channel: "api".into(), message: message.clone(), client: Some(client.clone()), ..Default::default() };
             let answer = rt.block_on(assistant.handle(q)).map_err(|e| setup(&e))?;
+            conversation = Some(answer.conversation_id.clone());
             transcript.push(format!("customer: {message}"));
             transcript.push(format!("assistant: {}", answer.reply));
             if answer.handoff.is_some() {

@@ -46,7 +46,14 @@ pub struct ContextIn {
 
 impl From<AssistantError> for ApiError {
     fn from(e: AssistantError) -> Self {
-        let status = if e.is_client_error() { StatusCode::BAD_REQUEST } else { StatusCode::INTERNAL_SERVER_ERROR };
+        let status = match e {
+            AssistantError::ConversationNotFound => StatusCode::NOT_FOUND,
+            AssistantError::VerificationLimited { retry_after_secs, .. } | AssistantError::HandoffLimited { retry_after_secs, .. } => {
+                return ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.code(), e.to_string()).retry_after(retry_after_secs.min(u32::MAX as u64) as u32)
+            }
+            _ if e.is_client_error() => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
         ApiError::new(status, e.code(), e.to_string())
     }
 }

@@ -5,6 +5,7 @@ pub mod admin;
 mod answer;
 mod auth;
 pub mod client;
+pub mod conn;
 mod conversations;
 mod email;
 mod error;
@@ -37,13 +38,17 @@ pub fn router(app: Arc<App>) -> Router {
     let body_limit = cfg.max_body_bytes;
     let timeout = Duration::from_secs(cfg.request_timeout_secs);
     // /v1/answer admits at most `max_in_flight` requests at once; beyond that it sheds load
-    // with an immediate 503 and Retry-After rather than queueing without bound.
-    let answer_route = post(answer::answer).layer(
-        tower::ServiceBuilder::new()
-            .layer(axum::error_handling::HandleErrorLayer::new(error::overloaded))
-            .load_shed()
-            .concurrency_limit(cfg.max_in_flight),
-    );
+    // with an immediate 503 and Retry-After rather than queueing without bound. The body is read
+    // (within its deadline) before a slot is taken, so slow senders cannot hold the slots.
+    let body = conn::BodyLimits { max_bytes: body_limit, timeout: Duration::from_secs(cfg.body_timeout_secs) };
+    let answer_route = post(answer::answer)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(error::overloaded))
+                .load_shed()
+                .concurrency_limit(cfg.max_in_flight),
+        )
+        .layer(axum::middleware::from_fn_with_state(body, conn::buffer_body));
     // What the chat widget calls from a store's pages, which live on other origins.
     let widget_api = Router::new()
         .route("/v1/answer", answer_route)
@@ -108,7 +113,8 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             }
         })
     };
-    let result = axum::serve(listener, router(app).into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await;
+    let limits = conn::ConnectionLimits::from_config(&app.config.server);
+    let result = conn::serve(listener, router(app), limits, shutdown).await;
     refresher.abort();
     result
 }

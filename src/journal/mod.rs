@@ -359,12 +359,24 @@ impl Journal {
     }
 
     /// Stores a hand-off packet; returns its id.
+    /// Opens a hand-off for the conversation, or returns the one it already has unresolved: a
+    /// conversation has at most one open hand-off, so two messages racing each other (or a
+    /// client repeating itself) reach one person once, not the queue twice.
     pub fn open_handoff(&self, conversation_id: &str, reason: &str, packet: &serde_json::Value) -> Result<String, JournalError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let open: Option<String> = tx
+            .query_row("SELECT id FROM handoffs WHERE conversation_id = ?1 AND status != 'resolved' ORDER BY created_at LIMIT 1", [conversation_id], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = open {
+            return Ok(id);
+        }
         let id = format!("HO-{}", &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase());
-        self.conn.lock().execute(
+        tx.execute(
             "INSERT INTO handoffs (id, conversation_id, created_at, reason, packet) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, conversation_id, now(), reason, packet.to_string()],
         )?;
+        tx.commit()?;
         Ok(id)
     }
 

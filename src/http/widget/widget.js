@@ -263,6 +263,10 @@
     input.value = ""; input.style.height = "auto";
     addMessage("customer", text);
     setBusy(true);
+    post(text, false);
+  }
+
+  function post(text, retried) {
     var body = { message: text, channel: "widget" };
     if (conversation) body.conversation_id = conversation;
     if (TOKEN) body.customer = { token: TOKEN };
@@ -271,14 +275,21 @@
     fetch(BASE + "/v1/answer", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { return { ok: r.ok, status: r.status, body: j }; }); })
       .then(function (res) {
-        setBusy(false);
         if (!res.ok) {
           var code = res.body && res.body.error && res.body.error.code;
-          if (code === "invalid_conversation_id") { conversation = null; saveId(null); }
+          // The kept conversation is gone (erased, purged, another server): start a new one
+          // with the same message rather than losing it.
+          if ((code === "conversation_not_found" || code === "invalid_conversation_id") && conversation && !retried) {
+            conversation = null; saveId(null);
+            post(text, true);
+            return;
+          }
+          setBusy(false);
           note(res.status === 503 ? "We're very busy right now. Please try again in a moment." :
             (res.body && res.body.error && res.body.error.message) || "Sorry, something went wrong. Please try again.");
           return;
         }
+        setBusy(false);
         render(res.body);
       })
       .catch(function () { setBusy(false); note("Sorry, we couldn't reach " + STORE + ". Please check your connection and try again."); })
