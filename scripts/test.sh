@@ -2,7 +2,8 @@
 # Runs every test: fetches (and verifies) the model first, installs the headless browser the
 # widget tests drive (Debian's chromium and chromium-driver) when it is missing, starts the
 # loopback mail servers the email tests use (scripts/mail-servers.sh: Postfix and Dovecot,
-# installed when missing), then the whole suite.
+# installed when missing), then the whole suite, then the API's contract check
+# (scripts/api-contract.sh: schemathesis from PyPI against /openapi.json).
 #   scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +26,8 @@ if ! scripts/mail-servers.sh start; then
   echo "warning: the mail servers could not be started; tests/email.rs will fail" >&2
 fi
 cargo test --locked "$@"
+# The API against its own OpenAPI description (schemathesis, every check), on the binary the
+# tests just built. Skipped when arguments narrow the run to some tests.
+if [ $# -eq 0 ]; then
+  scripts/api-contract.sh target/debug/shopkeep
+fi

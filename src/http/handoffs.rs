@@ -75,7 +75,8 @@ pub struct ReplyRequest {
 pub async fn reply(Admin(staff): Admin, State(app): State<Arc<App>>, Path(id): Path<String>, body: Result<Json<ReplyRequest>, JsonRejection>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(req) = body?;
     // A user's own token signs with their name unless they give another.
-    let agent = req.agent.or(staff.user_id.map(|_| staff.name));
+    // A blank name is no name: the signed-in person's, else the default.
+    let agent = req.agent.filter(|a| !a.trim().is_empty()).or(staff.user_id.map(|_| staff.name));
     let delivered = desk::reply(&app.assistant.journal, &app.live, &id, agent.as_deref(), &req.message)?;
     // A conversation that came by email gets the reply by email, in its thread.
     let emailed = match &app.email {

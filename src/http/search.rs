@@ -12,7 +12,7 @@ use crate::{app::App, index::SearchOptions};
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     pub query: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub k: Option<usize>,
     #[serde(default)]
     pub product_id: Option<String>,
@@ -59,4 +59,14 @@ pub async fn search(State(app): State<Arc<App>>, body: Result<Json<SearchRequest
             })
             .collect(),
     ))
+}
+
+/// JSON has one kind of number, and JSON Schema counts `5.0` as the integer 5: so does `k`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    use serde::{de::Error, Deserialize};
+    match Option::<f64>::deserialize(d)? {
+        None => Ok(None),
+        Some(f) if f.fract() == 0.0 && (0.0..=1e9).contains(&f) => Ok(Some(f as usize)),
+        Some(f) => Err(D::Error::custom(format!("k must be a whole number from 1 to 50, not {f}"))),
+    }
 }

@@ -181,14 +181,15 @@ impl Journal {
     /// the pages on either side.
     pub fn conversations_page(&self, f: &ConversationFilter, page: &PageParams) -> Result<ConversationPage, JournalError> {
         let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-        let (anchor, direction) = match (&page.cursor, &page.newer) {
-            (Some(_), Some(_)) => return Err(JournalError::BadCursor),
-            (Some(c), None) => (Some(Key::decode(c)?), Direction::Older),
-            (None, Some(c)) => (Some(Key::decode(c)?), Direction::Newer),
+        let blank = |o: &Option<String>| o.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+        // An empty cursor (a form's blank field) is no cursor; with both, `cursor` (the older
+        // page) is followed, so every well-formed request has one meaning.
+        let (anchor, direction) = match (blank(&page.cursor), blank(&page.newer)) {
+            (Some(c), _) => (Some(Key::decode(&c)?), Direction::Older),
+            (None, Some(c)) => (Some(Key::decode(&c)?), Direction::Newer),
             (None, None) => (None, Direction::Older),
         };
         let empty = ConversationPage { conversations: Vec::new(), next_cursor: None, prev_cursor: None, limit };
-        let blank = |o: &Option<String>| o.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
         let mut w = Where::default();
         if let Some(channel) = blank(&f.channel) {
             w.push("c.channel = ?", channel);
@@ -422,7 +423,10 @@ mod tests {
         for bad in ["zz", "00", &"ab".repeat(2000)] {
             assert!(matches!(j.conversations_page(&f, &params(Some(bad.to_string()), None)), Err(JournalError::BadCursor)), "{bad}");
         }
-        assert!(matches!(j.conversations_page(&f, &PageParams { cursor: Some("00".into()), newer: Some("00".into()), limit: None }), Err(JournalError::BadCursor)));
+        let older = j.conversations_page(&widget, &params(first.next_cursor.clone(), None)).unwrap();
+        let both = j.conversations_page(&widget, &params(first.next_cursor.clone(), first.next_cursor.clone())).unwrap();
+        assert_eq!(both.conversations.iter().map(|c| &c.id).collect::<Vec<_>>(), older.conversations.iter().map(|c| &c.id).collect::<Vec<_>>(), "with both, the cursor is followed");
+        assert!(matches!(j.conversations_page(&f, &params(Some("".into()), Some("00".into()))), Err(JournalError::BadCursor)), "an empty cursor is none: the bad newer is read");
         assert_eq!(j.conversations_page(&f, &PageParams { limit: Some(100_000), ..Default::default() }).unwrap().limit, MAX_PAGE);
     }
 }

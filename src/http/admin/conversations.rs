@@ -149,11 +149,16 @@ fn valid_day(d: &Option<String>) -> bool {
 }
 
 fn check(f: &ConversationFilter) -> Result<(), ApiError> {
-    if valid_day(&f.from) && valid_day(&f.to) {
-        Ok(())
-    } else {
-        Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_date", "dates are YYYY-MM-DD"))
+    if !(valid_day(&f.from) && valid_day(&f.to)) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_date", "dates are YYYY-MM-DD"));
     }
+    // An outcome no conversation can have is a mistake, not an empty page.
+    if let Some(o) = f.outcome.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+        if !["answered", "unresolved", "handoff"].contains(&o) {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("outcome must be answered, unresolved or handoff, not {o:?}")));
+        }
+    }
+    Ok(())
 }
 
 pub async fn list(desk: Desk, State(app): State<Arc<App>>, query: Result<Query<ConversationFilter>, QueryRejection>, paging: Result<Query<PageParams>, QueryRejection>) -> Response {

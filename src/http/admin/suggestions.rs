@@ -231,7 +231,9 @@ fn suggestion_json(s: &Suggestion, mask: bool) -> Value {
     json!({"suggestion": s.cluster, "questions": questions, "draft": s.draft})
 }
 
-pub async fn api_list(_: Admin, State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn api_list(_: Admin, State(app): State<Arc<App>>, query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
+    // The API's error shape, like every other query string of the JSON API (not axum's text).
+    let Query(q) = query.map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text()))?;
     let status = status_of(q)?;
     let mask = app.config.privacy.mask_logs;
     let list = blocking(move || learn::suggestions(&app.assistant.journal, &app.config.learn, Some(&status))).await?;
@@ -254,6 +256,7 @@ pub async fn api_show(_: Admin, State(app): State<Arc<App>>, Path(id): Path<Stri
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApproveBody {
     pub title: String,
     pub body: String,
