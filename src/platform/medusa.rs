@@ -250,7 +250,16 @@ impl Platform for Medusa {
 
     fn orders_for_customer(&self, customer_id: &str) -> Result<Vec<Order>, PlatformError> {
         let list: OrderList = self.get(&format!("/admin/orders?customer_id={}&fields=id,display_id&order=-created_at&limit=50", enc(customer_id)))?;
-        list.orders.iter().map(|o| self.order_by_id(&o.id).and_then(|w| map_order(&w))).collect()
+        let mut out = Vec::new();
+        for o in &list.orders {
+            match self.order_by_id(&o.id).and_then(|w| map_order(&w)) {
+                Ok(order) => out.push(order),
+                // One order shopkeep cannot read must not hide the customer's others.
+                Err(e @ PlatformError::Protocol { .. }) => tracing::warn!(order = %o.id, error = %e, "skipping a Medusa order shopkeep cannot read"),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     fn products(&self, ids: &[String]) -> Result<Vec<Product>, PlatformError> {
@@ -623,7 +632,13 @@ fn map_product(p: &WireProduct) -> Product {
     }
 }
 
-// The Admin API's shapes, as far as shopkeep reads them (unknown fields are ignored).
+// The Admin API's shapes, as far as shopkeep reads them (unknown fields are ignored). Medusa
+// sends `null` for an empty list or a record without metadata as often as it leaves them out,
+// so every list and nested record reads `null` as empty.
+
+fn null_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 #[derive(Debug, Default, Deserialize)]
 struct WireError {
@@ -634,6 +649,7 @@ struct WireError {
 #[derive(Debug, Deserialize)]
 struct OrderList {
     #[serde(default)]
+    #[serde(deserialize_with = "null_default")]
     orders: Vec<OrderRef>,
 }
 
@@ -665,11 +681,16 @@ struct WireOrder {
     tax_total: Option<f64>,
     payment_status: Option<String>,
     fulfillment_status: Option<String>,
+    #[serde(deserialize_with = "null_default")]
     items: Vec<WireItem>,
     shipping_address: Option<WireAddress>,
+    #[serde(deserialize_with = "null_default")]
     shipping_methods: Vec<WireShippingMethod>,
+    #[serde(deserialize_with = "null_default")]
     payment_collections: Vec<WirePaymentCollection>,
+    #[serde(deserialize_with = "null_default")]
     fulfillments: Vec<WireFulfillment>,
+    #[serde(deserialize_with = "null_default")]
     returns: Vec<WireReturn>,
 }
 
@@ -719,6 +740,7 @@ struct WireShippingMethod {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 struct WirePaymentCollection {
+    #[serde(deserialize_with = "null_default")]
     payments: Vec<WirePayment>,
 }
 
@@ -728,6 +750,7 @@ struct WirePayment {
     amount: f64,
     provider_id: String,
     captured_at: Option<String>,
+    #[serde(deserialize_with = "null_default")]
     refunds: Vec<WireRefund>,
 }
 
@@ -745,8 +768,11 @@ struct WireFulfillment {
     shipped_at: Option<String>,
     delivered_at: Option<String>,
     canceled_at: Option<String>,
+    #[serde(deserialize_with = "null_default")]
     labels: Vec<WireLabel>,
+    #[serde(deserialize_with = "null_default")]
     items: Vec<WireFulfillmentItem>,
+    #[serde(deserialize_with = "null_default")]
     metadata: FulfillmentMetadata,
 }
 
@@ -777,7 +803,9 @@ struct WireReturn {
     status: String,
     created_at: Option<String>,
     refund_amount: Option<f64>,
+    #[serde(deserialize_with = "null_default")]
     items: Vec<WireReturnItem>,
+    #[serde(deserialize_with = "null_default")]
     metadata: ReturnMetadata,
 }
 
@@ -813,6 +841,7 @@ struct OneCustomer {
 #[derive(Debug, Deserialize)]
 struct CustomerList {
     #[serde(default)]
+    #[serde(deserialize_with = "null_default")]
     customers: Vec<WireCustomer>,
 }
 
@@ -824,12 +853,14 @@ struct WireCustomer {
     first_name: Option<String>,
     last_name: Option<String>,
     phone: Option<String>,
+    #[serde(deserialize_with = "null_default")]
     addresses: Vec<WireAddress>,
 }
 
 #[derive(Debug, Deserialize)]
 struct OptionList {
     #[serde(default)]
+    #[serde(deserialize_with = "null_default")]
     shipping_options: Vec<OptionRef>,
 }
 
@@ -837,6 +868,7 @@ struct OptionList {
 struct OptionRef {
     id: String,
     #[serde(default)]
+    #[serde(deserialize_with = "null_default")]
     rules: Vec<OptionRule>,
 }
 
@@ -856,6 +888,7 @@ struct OptionRule {
 #[derive(Debug, Deserialize)]
 struct ProductList {
     #[serde(default)]
+    #[serde(deserialize_with = "null_default")]
     products: Vec<WireProduct>,
 }
 
@@ -866,9 +899,13 @@ struct WireProduct {
     title: String,
     description: Option<String>,
     status: Option<String>,
+    #[serde(deserialize_with = "null_default")]
     tags: Vec<WireTag>,
+    #[serde(deserialize_with = "null_default")]
     categories: Vec<WireCategory>,
+    #[serde(deserialize_with = "null_default")]
     options: Vec<WireOption>,
+    #[serde(deserialize_with = "null_default")]
     variants: Vec<WireVariant>,
 }
 
@@ -889,6 +926,7 @@ struct WireCategory {
 struct WireOption {
     id: String,
     title: String,
+    #[serde(deserialize_with = "null_default")]
     values: Vec<WireOptionValue>,
 }
 
@@ -903,9 +941,12 @@ struct WireOptionValue {
 struct WireVariant {
     id: String,
     sku: Option<String>,
+    #[serde(deserialize_with = "null_default")]
     options: Vec<WireVariantOption>,
+    #[serde(deserialize_with = "null_default")]
     prices: Vec<WirePrice>,
     manage_inventory: Option<bool>,
+    #[serde(deserialize_with = "null_default")]
     inventory_items: Vec<WireVariantInventory>,
 }
 
@@ -913,12 +954,14 @@ struct WireVariant {
 #[serde(default)]
 struct WireVariantInventory {
     required_quantity: Option<f64>,
+    #[serde(deserialize_with = "null_default")]
     inventory: WireInventory,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 struct WireInventory {
+    #[serde(deserialize_with = "null_default")]
     location_levels: Vec<WireLevel>,
 }
 

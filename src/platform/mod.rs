@@ -167,7 +167,7 @@ impl Operation {
     }
 }
 
-/// One of the platform's own ids for what it did ("return" → "ret_01…").
+/// One of the platform's own ids for what it did ("return" → "return_01…").
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PlatformId {
     pub kind: String,

@@ -63,13 +63,13 @@ fn a_shipped_order_is_shipped_and_a_packed_one_is_still_processing() {
 fn a_requested_return_shows_on_the_order_and_its_lines() {
     let mut w = order("order-1003.json");
     let line = w.items[0].id.clone();
-    w.returns.push(WireReturn { id: "ret_01TEST".into(), status: "requested".into(), items: vec![WireReturnItem { item_id: line, quantity: 1.0 }], ..Default::default() });
+    w.returns.push(WireReturn { id: "return_01TEST".into(), status: "requested".into(), items: vec![WireReturnItem { item_id: line, quantity: 1.0 }], ..Default::default() });
     w.items[0].detail.as_mut().unwrap().return_requested_quantity = 1.0;
     let o = map_order(&w).unwrap();
     assert_eq!(o.status, OrderStatus::ReturnRequested);
     assert_eq!(o.items[0].status, ItemStatus::ReturnRequested);
     assert_eq!(o.items[1].status, ItemStatus::Ordered);
-    assert_eq!(o.returns[0].number, "ret_01TEST");
+    assert_eq!(o.returns[0].number, "return_01TEST");
     assert_eq!(o.returns[0].item_ids, ["TEE-S"]);
     assert_eq!(o.returns[0].refund_cents, 2800);
     // That line has nothing left to return; the other still has.
@@ -150,4 +150,18 @@ fn an_unreachable_server_is_reported_as_such() {
     let op = Operation { key: "k".into(), order: "#1001".into(), kind: OperationKind::Cancel { reason: None } };
     assert!(matches!(m.carry_out(&op), Err(PlatformError::Unreachable { .. })));
     assert!(matches!(m.order("#1001"), Err(PlatformError::Unreachable { .. })));
+}
+
+#[test]
+fn nulls_where_lists_and_metadata_would_be_read_as_empty() {
+    // A fulfilment made without metadata, and an order whose lists come back null.
+    let mut v: serde_json::Value = serde_json::from_str(&fixture("order-1003.json")).unwrap();
+    v["order"]["fulfillments"][0]["metadata"] = serde_json::Value::Null;
+    v["order"]["returns"] = serde_json::Value::Null;
+    v["order"]["fulfillments"][0]["labels"] = serde_json::Value::Null;
+    let w: OneOrder = serde_json::from_value(v).unwrap();
+    let o = map_order(&w.order).unwrap();
+    assert_eq!(o.fulfilments[0].carrier, None);
+    assert_eq!(o.fulfilments[0].tracking_number, "");
+    assert!(o.returns.is_empty());
 }
