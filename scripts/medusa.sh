@@ -77,9 +77,9 @@ stop() {
     local pid; pid="$(cat "$STATE/medusa.pid")"
     if kill -0 "$pid" 2>/dev/null; then
       log "stopping Medusa (pid $pid)"
-      kill "$pid" || true
+      kill -- "-$pid" 2>/dev/null || kill "$pid" || true
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-      kill -0 "$pid" 2>/dev/null && kill -9 "$pid" || true
+      kill -0 "$pid" 2>/dev/null && { kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid"; } || true
     fi
     rm -f "$STATE/medusa.pid"
   fi
@@ -113,9 +113,17 @@ start() {
   (cd "$APP" && ./node_modules/.bin/medusa user -e "$ADMIN_EMAIL" -p "$ADMIN_PASSWORD" >"$STATE/user.log" 2>&1) || { log "creating the admin user failed: see $STATE/user.log"; exit 1; }
   echo "migrate $(since "$t")s" >>"$STATE/timings.txt"
 
+  if up; then
+    log "something else already answers on 127.0.0.1:$PORT (a Medusa this script did not start?): stop it first"
+    exit 1
+  fi
   t="$(now)"
   log "starting Medusa on 127.0.0.1:$PORT"
-  (cd "$APP" && nohup ./node_modules/.bin/medusa start -H 127.0.0.1 -p "$PORT" >"$STATE/medusa.log" 2>&1 & echo $! >"$STATE/medusa.pid")
+  # Its own session (setsid), so stop ends the server and anything it started, by its id.
+  cd "$APP"
+  setsid nohup ./node_modules/.bin/medusa start -H 127.0.0.1 -p "$PORT" >"$STATE/medusa.log" 2>&1 &
+  echo $! >"$STATE/medusa.pid"
+  cd "$ROOT"
   for _ in $(seq 1 120); do
     up && break
     kill -0 "$(cat "$STATE/medusa.pid")" 2>/dev/null || { log "Medusa exited: see $STATE/medusa.log"; tail -20 "$STATE/medusa.log" >&2; exit 1; }
