@@ -2,8 +2,10 @@
 # Runs every test: fetches (and verifies) the model first, installs the headless browser the
 # widget tests drive (Debian's chromium and chromium-driver) when it is missing, starts the
 # loopback mail servers the email tests use (scripts/mail-servers.sh: Postfix and Dovecot,
-# installed when missing), then the whole suite, then the API's contract check
-# (scripts/api-contract.sh: schemathesis from PyPI against /openapi.json).
+# installed when missing), a freshly seeded Medusa server for tests/medusa.rs (scripts/medusa.sh:
+# npm install cached outside the clone, PostgreSQL and Medusa on loopback), then the whole suite,
+# then the API's contract check (scripts/api-contract.sh: schemathesis from PyPI against
+# /openapi.json).
 #   scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,11 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
 fi
 if ! scripts/mail-servers.sh start; then
   echo "warning: the mail servers could not be started; tests/email.rs will fail" >&2
+fi
+# The Medusa conversations change the store, so it is reseeded on every run (about a minute
+# once the npm install is cached; the first run adds the install, about two minutes).
+if ! scripts/medusa.sh start; then
+  echo "warning: the Medusa test server could not be started; tests/medusa.rs will skip" >&2
 fi
 cargo test --locked "$@"
 # The API against its own OpenAPI description (schemathesis, every check), on the binary the

@@ -34,6 +34,8 @@ pub enum AppError {
     Policy(#[from] crate::actions::PolicyError),
     #[error(transparent)]
     Email(#[from] crate::email::send::SendError),
+    #[error(transparent)]
+    Platform(#[from] crate::platform::PlatformError),
     #[error("data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
 }
@@ -47,11 +49,13 @@ pub fn load_embedder(cfg: &Config) -> Result<Arc<dyn Embedder>, EmbedError> {
     Ok(Arc::new(model))
 }
 
-/// Opens the order database, seeding the demo store into an empty one.
+/// Opens the order database, seeding the demo store into an empty one (unless orders live on a
+/// store platform: then the database holds the copies read from it).
 pub fn open_orders(cfg: &Config) -> Result<Arc<SqliteOrderStore>, AppError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AppError::DataDir { path: cfg.data_dir.display().to_string(), source })?;
     let store = SqliteOrderStore::open(&cfg.database_path())?;
-    if store.counts()?.orders == 0 && store.counts()?.products == 0 {
+    let embedded = cfg.platform.kind == crate::config::PlatformKind::Embedded;
+    if embedded && store.counts()?.orders == 0 && store.counts()?.products == 0 {
         tracing::info!("empty order database: seeding the demo store");
         demo::seed_demo(&store, time::OffsetDateTime::now_utc().date())?;
     }
@@ -119,7 +123,9 @@ impl App {
         let journal = Journal::open(&config.database_path())?;
         let retriever = Retriever::new(embedder, index, config.model.max_concurrent);
         let guide = crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?);
-        let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal, guide));
+        let platform = crate::platform::from_config(&config.platform, orders.clone())?;
+        tracing::info!(platform = platform.name(), "orders live on this platform");
+        let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal, guide).with_platform(platform));
         let email = crate::email::Email::from_config(&config)?.map(Arc::new);
         let accounts = open_accounts(&config)?;
         let live = Arc::new(Live::new(config.server.max_streams));

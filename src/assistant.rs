@@ -169,6 +169,9 @@ pub struct Assistant {
     pub journal: Arc<Journal>,
     /// Guided actions and the policy they follow.
     pub guide: Arc<Guide>,
+    /// Where orders live when not in `orders` itself: a turn about an order re-reads it from
+    /// here into `orders` first (see [`crate::platform::refresh`]).
+    pub platform: Option<Arc<dyn crate::platform::Platform>>,
     /// Failed identity checks per conversation, client address and order number (keys are
     /// prefixed with which), in one sliding window.
     failures: FailureLimiter,
@@ -240,7 +243,41 @@ impl Assistant {
     pub fn new(mut config: Config, retriever: Retriever, understander: Arc<Understander>, orders: Arc<dyn OrderStore>, journal: Journal, guide: Guide) -> Self {
         guide.policy.apply_identity(&mut config.identity);
         let window = std::time::Duration::from_secs(config.identity.failure_window_secs);
-        Self { config, retriever, understander, orders, journal: Arc::new(journal), guide: Arc::new(guide), failures: FailureLimiter::new(window), handoffs: FailureLimiter::new(Duration::from_secs(3600)), turn_locks: TurnLocks::default() }
+        Self { config, retriever, understander, orders, journal: Arc::new(journal), guide: Arc::new(guide), platform: None, failures: FailureLimiter::new(window), handoffs: FailureLimiter::new(Duration::from_secs(3600)), turn_locks: TurnLocks::default() }
+    }
+
+    /// Answers from, and carries changes out on, `platform` (an embedded one changes nothing:
+    /// its orders are `orders`).
+    pub fn with_platform(mut self, platform: Arc<dyn crate::platform::Platform>) -> Self {
+        if platform.is_embedded() {
+            return self;
+        }
+        let guide = (*self.guide).clone().with_platform(platform.clone());
+        self.guide = Arc::new(guide);
+        self.platform = Some(platform);
+        self
+    }
+
+    /// Re-reads from the platform what this turn may look at: the orders named so far, the
+    /// offered email's customer, the verified customer's orders. A platform that does not answer
+    /// leaves the last copy in place (logged): reads degrade, writes are refused at execution.
+    async fn refresh(&self, u: &Understanding, state: &ConversationState) {
+        let Some(platform) = self.platform.clone() else { return };
+        let mut want = crate::platform::Want { email: state.pending_email.clone(), customer_id: state.customer_id.clone(), ..Default::default() };
+        want.order_numbers.extend(u.entities.order_numbers.iter().cloned());
+        want.order_numbers.extend(state.pending_order.iter().cloned());
+        want.order_numbers.extend(state.order_in_focus.iter().cloned());
+        want.order_numbers.dedup();
+        if want.order_numbers.is_empty() && want.email.is_none() && want.customer_id.is_none() {
+            return;
+        }
+        let orders = self.orders.clone();
+        let started = Instant::now();
+        match tokio::task::spawn_blocking(move || crate::platform::refresh(platform.as_ref(), orders.as_ref(), &want)).await {
+            Ok(Ok(r)) => tracing::debug!(orders = r.orders, customers = r.customers, ms = started.elapsed().as_millis() as u64, "re-read from the store platform"),
+            Ok(Err(e)) => tracing::warn!(code = e.code(), error = %e, "could not re-read from the store platform; answering from the last copy"),
+            Err(e) => tracing::warn!(error = %e, "platform refresh stopped"),
+        }
     }
 
     /// Answers one message.
@@ -401,6 +438,8 @@ impl Assistant {
 
         // Identity: a signed token, or what the customer has told us so far.
         self.update_identity(q, u, state)?;
+        // Orders on a store platform are read fresh before anything looks at them.
+        self.refresh(u, state).await;
 
         // A guided action waiting on this reply, or a request to change something.
         if let Some(part) = self.guided(q, message, u, state).await? {

@@ -45,6 +45,52 @@ pub struct Config {
     pub email: EmailConfig,
     /// The knowledge base that grows: unanswered questions clustered into suggested articles.
     pub learn: LearnConfig,
+    /// Where the store's orders live: shopkeep's own store, or a store platform (see `platform`).
+    pub platform: PlatformConfig,
+}
+
+/// Which platform holds the store's orders (see `platform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformKind {
+    /// shopkeep's own order store: the demo store, imports, τ-bench evaluation.
+    #[default]
+    Embedded,
+    /// A Medusa 2.x server, through its Admin API.
+    Medusa,
+}
+
+impl std::str::FromStr for PlatformKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "embedded" => Ok(Self::Embedded),
+            "medusa" => Ok(Self::Medusa),
+            other => Err(format!("{other:?} is not a platform (embedded or medusa)")),
+        }
+    }
+}
+
+/// The store platform: `kind`, and for a remote one where it is and the key it accepts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlatformConfig {
+    pub kind: PlatformKind,
+    /// The platform's base URL ("https://shop.example/" for Medusa's server).
+    pub url: String,
+    /// Medusa: a secret API key (`sk_…`, Settings → Secret API keys), sent as HTTP Basic.
+    pub api_key: String,
+    /// How long one request to the platform may take.
+    pub timeout_secs: u64,
+    /// The HMAC-SHA256 key of the platform's change events (`POST /v1/platform/events`, sent by
+    /// contrib/medusa/src/subscribers/shopkeep.ts); empty turns the route off. 16+ characters.
+    pub events_secret: String,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        Self { kind: PlatformKind::Embedded, url: String::new(), api_key: String::new(), timeout_secs: 15, events_secret: String::new() }
+    }
 }
 
 /// Which questions count as unanswered, and how they are grouped (see `learn`).
@@ -430,6 +476,7 @@ impl Default for Config {
             handoff: HandoffConfig::default(),
             email: EmailConfig::default(),
             learn: LearnConfig::default(),
+            platform: PlatformConfig::default(),
         }
     }
 }
@@ -618,6 +665,21 @@ impl Config {
         if let Some(v) = get("SHOPKEEP_SECURE_COOKIES") {
             self.admin.secure_cookies = parse("SHOPKEEP_SECURE_COOKIES", v)?;
         }
+        if let Some(v) = get("SHOPKEEP_PLATFORM_KIND") {
+            self.platform.kind = v.parse().map_err(|message| ConfigError::Env { name: "SHOPKEEP_PLATFORM_KIND".into(), message })?;
+        }
+        if let Some(v) = get("SHOPKEEP_PLATFORM_URL") {
+            self.platform.url = v;
+        }
+        if let Some(v) = get("SHOPKEEP_PLATFORM_API_KEY") {
+            self.platform.api_key = v;
+        }
+        if let Some(v) = get("SHOPKEEP_PLATFORM_EVENTS_SECRET") {
+            self.platform.events_secret = v;
+        }
+        if let Some(v) = get("SHOPKEEP_PLATFORM_TIMEOUT_SECS") {
+            self.platform.timeout_secs = parse("SHOPKEEP_PLATFORM_TIMEOUT_SECS", v)?;
+        }
         Ok(())
     }
 
@@ -693,6 +755,31 @@ impl Config {
         if self.admin.session_hours == 0 || self.admin.login_failures == 0 || self.admin.login_window_secs == 0 {
             return Err(ConfigError::Invalid("admin.session_hours, admin.login_failures and admin.login_window_secs must be at least 1".into()));
         }
+        let p = &self.platform;
+        if p.kind != PlatformKind::Embedded {
+            let host = p.url.strip_prefix("https://").or_else(|| p.url.strip_prefix("http://")).map(|rest| rest.split(['/', '?']).next().unwrap_or_default());
+            let Some(host) = host.filter(|h| !h.is_empty()) else {
+                return Err(ConfigError::Invalid(format!("platform.url: {:?} must be the platform's http:// or https:// address", p.url)));
+            };
+            if p.api_key.trim().is_empty() {
+                return Err(ConfigError::Invalid("platform.api_key is empty (Medusa: a secret API key from Settings → Secret API keys)".into()));
+            }
+            // The key opens the store's whole admin: only a server on this machine may get it
+            // in the clear.
+            let bare = match host.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => host.split(':').next().unwrap_or_default(),
+            };
+            if p.url.starts_with("http://") && !is_loopback_host(bare) {
+                return Err(ConfigError::Invalid(format!("platform.url: {:?} would send the API key in the clear; use https:// (plain http only to this machine)", p.url)));
+            }
+            if p.timeout_secs == 0 {
+                return Err(ConfigError::Invalid("platform.timeout_secs must be at least 1".into()));
+            }
+            if !p.events_secret.is_empty() && p.events_secret.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+                return Err(ConfigError::Invalid(format!("platform.events_secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
+            }
+        }
         if !matches!(self.store.tone.as_str(), "friendly" | "formal") {
             return Err(ConfigError::Invalid(format!("store.tone must be \"friendly\" or \"formal\", not {:?}", self.store.tone)));
         }
@@ -728,6 +815,30 @@ fn is_origin(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_platform_comes_from_env_and_its_key_never_travels_in_the_clear() {
+        let mut cfg = Config::default();
+        assert_eq!(cfg.platform.kind, PlatformKind::Embedded);
+        cfg.apply_env(|n| match n {
+            "SHOPKEEP_PLATFORM_KIND" => Some("medusa".into()),
+            "SHOPKEEP_PLATFORM_URL" => Some("http://127.0.0.1:9000".into()),
+            "SHOPKEEP_PLATFORM_API_KEY" => Some("sk_test".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!((cfg.platform.kind, cfg.platform.url.as_str()), (PlatformKind::Medusa, "http://127.0.0.1:9000"));
+        assert!(cfg.validate().is_ok());
+        cfg.platform.url = "http://shop.example".into();
+        assert!(cfg.validate().unwrap_err().to_string().contains("in the clear"));
+        cfg.platform.url = "https://shop.example/".into();
+        assert!(cfg.validate().is_ok());
+        cfg.platform.api_key = String::new();
+        assert!(cfg.validate().is_err());
+        assert!(Config::default().apply_env(|n| (n == "SHOPKEEP_PLATFORM_KIND").then(|| "shopify".into())).is_err());
+        let from_file: Config = toml::from_str("[platform]\nkind = \"medusa\"\nurl = \"https://m.example\"\napi_key = \"sk_1\"\n").unwrap();
+        assert_eq!(from_file.platform.kind, PlatformKind::Medusa);
+    }
 
     #[test]
     fn file_then_env_override_defaults() {

@@ -13,6 +13,8 @@
 //!   └─► assistant::Assistant::handle
 //!         ├─ understand   intent + confidence, entities, several requests, sensitive topics
 //!         ├─ verify       identity before any order data (order + email/postcode, token)
+//!         ├─ platform     where orders live: re-read from a store platform (Medusa) into
+//!         │               the order store before a turn looks at them
 //!         ├─ orders       the OrderStore (SQLite): orders, fulfilments, products, stock
 //!         ├─ retrieve     Evidence: hybrid search (BM25 + dense, RRF) on the current generation
 //!         ├─ answer       gate (answer or hand off), compose (templates + quoted passages)
@@ -50,6 +52,10 @@
 //! - [`retrieve`]: a question's evidence, with the concurrency bound on model work.
 //! - [`understand`]: what the customer wants; [`verify`]: who is asking.
 //! - [`orders`]: the order store, importers and the demo store.
+//! - [`platform`]: where the store's orders live and who carries out changes: the embedded
+//!   order store, or a Medusa 2.x store through its Admin API (reads re-read each turn; a
+//!   confirmed change executed by the platform, its refusal told in plain words, an operation it
+//!   cannot do by API prepared as a staff task).
 //! - [`answer`]: the confidence gate, reply composition, citations and hand-off reasons.
 //! - [`assistant`]: one turn of a conversation, end to end; [`journal`]: its record, and
 //!   [`journal::live`]: turns pushed to open chat widgets.
@@ -82,6 +88,7 @@ pub mod journal;
 pub mod kb;
 pub mod learn;
 pub mod orders;
+pub mod platform;
 pub mod privacy;
 pub mod retrieve;
 pub mod understand;

@@ -18,7 +18,10 @@
 //! Identity is checked before this step runs (the assistant verifies, per the policy's
 //! methods); this step only ever sees the verified customer's id and only finds their orders.
 //! It does not compose policy answers from the help centre, and does not talk to carriers or
-//! payment providers: refunds and charges are recorded on the order for them.
+//! payment providers: refunds and charges are recorded on the order for them. Where the store's
+//! orders live on a platform ([`Guide::with_platform`]), the platform carries the confirmed
+//! change out and refunds ([`plan::execute_via`], [`crate::platform::settle`]); the action log
+//! stays here.
 
 pub mod plan;
 pub mod policy;
@@ -32,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-pub use plan::{execute, revert, Action, Done, Plan, Step};
+pub use plan::{execute, execute_via, revert, Action, Done, Plan, Step};
 pub use policy::{Policy, PolicyError, Refusal};
 
 use crate::orders::{OrderError, OrderStore};
@@ -46,6 +49,9 @@ pub enum ActionError {
     /// Not allowed (any more): the reason is for the customer.
     #[error("{0}")]
     Refused(String),
+    /// The store's platform refused the change or could not be reached; nothing was changed.
+    #[error(transparent)]
+    Platform(#[from] crate::platform::PlatformError),
 }
 
 impl ActionError {
@@ -54,6 +60,7 @@ impl ActionError {
             Self::Orders(_) => "actions.storage",
             Self::NotFound(_) => "actions.not_found",
             Self::Refused(_) => "actions.refused",
+            Self::Platform(e) => e.code(),
         }
     }
 }
@@ -150,11 +157,20 @@ pub fn is_no(message: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Guide {
     pub policy: Policy,
+    /// Where confirmed changes are carried out when orders live on a store platform (see
+    /// [`crate::platform`]); `None`: in the order store itself.
+    pub platform: Option<std::sync::Arc<dyn crate::platform::Platform>>,
 }
 
 impl Guide {
     pub fn new(policy: Policy) -> Self {
-        Self { policy }
+        Self { policy, platform: None }
+    }
+
+    /// Carries confirmed changes out on `platform` (an embedded one changes nothing).
+    pub fn with_platform(mut self, platform: std::sync::Arc<dyn crate::platform::Platform>) -> Self {
+        self.platform = Some(platform).filter(|p| !p.is_embedded());
+        self
     }
 
     /// What to say when a request needs the customer's identity first.
@@ -290,8 +306,16 @@ impl Guide {
         let mut lines = Vec::new();
         let mut actions = Vec::new();
         let mut done = Vec::new();
+        let mut staff = Vec::new();
         for p in &f.plans {
-            match execute(store, &self.policy, p, Some(conversation_id), now) {
+            match execute_via(self.platform.as_deref(), store, &self.policy, p, Some(conversation_id), now) {
+                // Prepared for a person: never "done" (see `platform::settle`).
+                Ok(d) if d.pending_approval => {
+                    lines.push(format!("{} Reference: {}.", d.confirmation.trim_end(), d.reference));
+                    actions.push(json!({"status": "pending_approval", "id": p.id, "action_id": d.action_id, "reference": d.reference, "kind": p.action.kind(), "action": p.action}));
+                    staff.push(format!("{} (reference {})", p.summary, d.reference));
+                    done.push(d.reference);
+                }
                 Ok(d) => {
                     lines.push(if d.already { format!("Already done: {} (reference {}).", d.confirmation, d.reference) } else { format!("Done: {} Reference: {}.", d.confirmation.trim_end(), d.reference) });
                     actions.push(json!({"status": if d.already { "already_done" } else { "executed" }, "id": p.id, "action_id": d.action_id, "reference": d.reference, "kind": p.action.kind(), "action": p.action}));
@@ -301,11 +325,21 @@ impl Guide {
                     lines.push(format!("I couldn't do this one: {} ({why}).", p.summary));
                     actions.push(json!({"status": "failed", "id": p.id, "kind": p.action.kind(), "action": p.action, "reason": why}));
                 }
+                // The platform said no, or did not answer: the customer hears why in plain
+                // words, and that nothing was changed.
+                Err(ActionError::Platform(e)) => {
+                    tracing::warn!(plan = %p.id, code = e.code(), error = %e, "the store platform did not carry out a confirmed action");
+                    let why = e.customer_text(p.action.order());
+                    lines.push(format!("I couldn't do this one: {} ({why}).", p.summary));
+                    actions.push(json!({"status": "failed", "id": p.id, "kind": p.action.kind(), "action": p.action, "reason": why, "code": e.code()}));
+                }
                 Err(e) => return Err(e),
             }
         }
         let order = f.plans.iter().find_map(|p| p.action.order().map(String::from));
-        Ok(Turn { text: lines.join("\n"), flow: Some(Flow { stage: Stage::Done, request: String::new(), plans: Vec::new(), done }), actions, handoff: None, order })
+        // A staff task goes to the team's queue with everything prepared.
+        let handoff = (!staff.is_empty()).then(|| format!("Prepared for approval: {}", staff.join("; ")));
+        Ok(Turn { text: lines.join("\n"), flow: Some(Flow { stage: Stage::Done, request: String::new(), plans: Vec::new(), done }), actions, handoff, order })
     }
 }
 

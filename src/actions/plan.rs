@@ -973,6 +973,11 @@ pub struct Done {
     pub confirmation: String,
     /// The plan had been carried out before (a repeated "yes" or a retried request).
     pub already: bool,
+    /// Only prepared, for a person to approve and carry out (the platform cannot do it by API):
+    /// nothing has changed yet.
+    pub pending_approval: bool,
+    /// The store platform's own ids for what it did (none for the embedded store).
+    pub platform_ids: Vec<crate::platform::PlatformId>,
 }
 
 fn reference_for(prefix: &str, plan_id: &str) -> String {
@@ -982,6 +987,20 @@ fn reference_for(prefix: &str, plan_id: &str) -> String {
 /// Carries a confirmed plan out in one transaction, with its log entry. The plan's id makes it
 /// idempotent.
 pub fn execute(store: &dyn OrderStore, policy: &Policy, plan: &Plan, conversation_id: Option<&str>, now: OffsetDateTime) -> Result<Done, ActionError> {
+    execute_via(None, store, policy, plan, conversation_id, now)
+}
+
+/// [`execute`], with the change carried out by the store's `platform` when orders live on one:
+/// the order is re-read from it first and checked as always, then the platform does the change
+/// inside the transaction (its refusal, or no answer, rolls everything back), and its result is
+/// what is saved and logged (see [`crate::platform::settle`]).
+pub fn execute_via(platform: Option<&dyn crate::platform::Platform>, store: &dyn OrderStore, policy: &Policy, plan: &Plan, conversation_id: Option<&str>, now: OffsetDateTime) -> Result<Done, ActionError> {
+    let platform = platform.filter(|p| !p.is_embedded());
+    if let (Some(p), Some(n)) = (platform, plan.action.order()) {
+        if store.transaction(|tx| tx.action_by_key(&plan.id))?.is_none() {
+            crate::platform::mirror_order(p, store, n)?;
+        }
+    }
     store.transaction(|tx| {
         if let Some(prev) = tx.action_by_key(&plan.id)? {
             return Ok(Done {
@@ -989,6 +1008,8 @@ pub fn execute(store: &dyn OrderStore, policy: &Policy, plan: &Plan, conversatio
                 reference: prev.doc["reference"].as_str().unwrap_or(&prev.id).to_string(),
                 confirmation: prev.doc["confirmation"].as_str().unwrap_or_default().to_string(),
                 already: true,
+                pending_approval: crate::platform::is_staff_task(&prev),
+                platform_ids: serde_json::from_value(prev.doc["platform_ids"].clone()).unwrap_or_default(),
             });
         }
         let mut customer = tx.customer(&plan.customer_id)?.ok_or_else(|| ActionError::NotFound(format!("customer {}", plan.customer_id)))?;
@@ -1158,6 +1179,16 @@ pub fn execute(store: &dyn OrderStore, policy: &Policy, plan: &Plan, conversatio
                 (action_id.clone(), format!("Your default address is now {}.", address.one_line()))
             }
         };
+        // On a platform, the platform does the change; what it reports replaces the local one.
+        let (reference, confirmation, status, platform_ids) = match platform {
+            Some(p) => {
+                let s = crate::platform::settle(p, tx, plan, reference, confirmation)?;
+                order = if s.status == "executed" { s.order.or(order) } else { order_before.clone() };
+                customer = customer_before.clone();
+                (s.reference, s.confirmation, s.status, s.platform_ids)
+            }
+            None => (reference, confirmation, "executed", Vec::new()),
+        };
         if let Some(o) = &order {
             tx.save_order(o)?;
         }
@@ -1173,17 +1204,19 @@ pub fn execute(store: &dyn OrderStore, policy: &Policy, plan: &Plan, conversatio
             conversation_id: conversation_id.map(String::from),
             order_number: plan.action.order().map(String::from),
             kind: plan.action.kind().into(),
-            status: "executed".into(),
+            status: status.into(),
             doc: json!({
                 "action": plan.action,
                 "summary": plan.summary,
                 "reference": reference,
                 "confirmation": confirmation,
+                "platform": platform.map(|p| p.name()),
+                "platform_ids": platform_ids,
                 "before": {"order": order_before, "customer": customer_before},
                 "after": {"order": order, "customer": customer},
             }),
         })?;
-        Ok(Done { action_id, reference, confirmation, already: false })
+        Ok(Done { action_id, reference, confirmation, already: false, pending_approval: status == "staff_task", platform_ids })
     })
 }
 
@@ -1259,6 +1292,10 @@ pub fn revert(store: &dyn OrderStore, action_id: &str, admin: &str, now: OffsetD
         let entry = tx.action_by_key(&logged.key)?.ok_or_else(|| ActionError::NotFound(format!("action {action_id}")))?;
         if entry.status != "executed" {
             return Err(ActionError::Refused(format!("action {action_id} is {}, not executed", entry.status)));
+        }
+        // Undoing only our copy would leave the platform's order as it is.
+        if let Some(platform) = entry.doc["platform"].as_str() {
+            return Err(ActionError::Refused(format!("action {action_id} was carried out in {platform}; undo it there")));
         }
         let after_order: Option<Order> = serde_json::from_value(entry.doc["after"]["order"].clone()).ok().flatten();
         let before_order: Option<Order> = serde_json::from_value(entry.doc["before"]["order"].clone()).ok().flatten();

@@ -12,6 +12,7 @@ mod error;
 mod handoffs;
 mod health;
 mod openapi;
+mod platform;
 mod search;
 mod storefront;
 mod widget;
@@ -70,6 +71,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/handoffs/{id}/reply", post(handoffs::reply))
         // Raw mail is larger than any API request (this limit replaces the general one).
         .route("/v1/email/inbound", post(email::inbound).layer(axum::extract::DefaultBodyLimit::max(email::MAX_EMAIL_BYTES)))
+        .route("/v1/platform/events", post(platform::events))
         .merge(admin::routes())
         .route("/openapi.json", get(openapi::openapi))
         // axum's own limit (not tower-http's) so an oversized body reaches the JSON extractor's
