@@ -542,3 +542,147 @@ fn tau_an_exchange_that_can_happen_once_waits_while_another_item_on_that_order_i
     assert!(t.text.contains("only once"), "{}", t.text);
     assert!(chat.log().is_empty());
 }
+
+// --- Never a change the customer didn't ask for (tau-retail) ---------------------------------------
+
+fn plans_of(chat: &Chat) -> Vec<Value> {
+    chat.flow.as_ref().map(|f| f.plans.iter().map(|p| serde_json::to_value(p).unwrap()).collect()).unwrap_or_default()
+}
+
+#[test]
+fn tau_scope_the_accounts_address_is_not_the_address_of_every_pending_order() {
+    let shared = require_shared!();
+    // Liam has pending orders; he asks for his account's address only.
+    let mut chat = tau_chat(&shared, "liam_kovacs_4286");
+    let t = chat.say("Please update the default address on my account to 100 Birch Lane, Portland, OR 97205. My current orders can keep shipping where they are.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let plans = plans_of(&chat);
+    assert_eq!(plans.len(), 1, "{}", t.text);
+    assert_eq!(plans[0]["action"]["kind"], "change_default_address", "{}", t.text);
+}
+
+#[test]
+fn tau_scope_one_orders_address_changes_that_order_and_nothing_else() {
+    let shared = require_shared!();
+    let mut chat = tau_chat(&shared, "yusuf_garcia_3055");
+    let t = chat.say("Could you change the delivery address of #W2564042 to 470 Harbor View Road, Boise, ID 83702? Leave my account address alone.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let plans = plans_of(&chat);
+    assert_eq!(plans.len(), 1, "{}", t.text);
+    assert_eq!((plans[0]["action"]["kind"].as_str(), plans[0]["action"]["order"].as_str()), (Some("change_order_address"), Some("#W2564042")), "{}", t.text);
+}
+
+#[test]
+fn tau_scope_an_address_change_that_does_not_say_whose_address_is_asked_about() {
+    let shared = require_shared!();
+    let mut chat = tau_chat(&shared, "yusuf_garcia_3055");
+    let t = chat.say("I've moved to 840 Orchard Way, Columbus, OH 43215. Please update my address.");
+    assert!(!chat.awaits_yes(), "{}", t.text);
+    assert!(t.text.contains("default address on your account") && t.text.contains("both"), "{}", t.text);
+    assert!(chat.log().is_empty());
+}
+
+#[test]
+fn tau_superlative_the_highest_resolution_waterproof_one_at_the_price_paid_is_resolved_and_stated() {
+    let shared = require_shared!();
+    // Lei's action camera (#W4072946): 1080p, waterproof, silver, $538.60. In stock and
+    // waterproof at no more than that: 4K black $466.75, 4K silver $481.50, 1080p black $503.51.
+    let mut chat = tau_chat(&shared, "lei_anderson_8271");
+    let t = chat.say("I'd like to exchange my action camera for the highest-resolution waterproof one at the price I paid. Use my PayPal for any difference.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let plans = plans_of(&chat);
+    assert_eq!(plans[0]["action"]["new_item_ids"], serde_json::json!(["6117189161"]), "4K, and silver as before: {}", t.text);
+    assert!(t.text.contains("4K") && t.text.contains("highest resolution"), "the comparison is stated: {}", t.text);
+}
+
+#[test]
+fn tau_superlative_video_resolutions_are_ordered_by_their_size_not_their_digits() {
+    let order = variant::value_order(&["4K".to_string(), "1080p".to_string(), "5K".to_string(), "2K".to_string()]).unwrap();
+    assert_eq!(order, ["1080p", "2K", "4K", "5K"]);
+}
+
+#[test]
+fn tau_reference_the_same_option_as_my_other_item_is_read_from_the_other_order() {
+    let shared = require_shared!();
+    // Fatima Wilson has an electric kettle on #W4556683 and another on #W7990410.
+    let mut chat = tau_chat(&shared, "fatima_wilson_6873");
+    let t = chat.say("I'd like the electric kettle from #W4556683 swapped for one with the same material as my other electric kettle (from order #W7990410); keep the rest as it is. My mastercard ending in 9779 for the difference.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let plans = plans_of(&chat);
+    assert_eq!(plans.len(), 1, "only the kettle being replaced: {}", t.text);
+    assert_eq!(plans[0]["action"]["order"], "#W4556683", "{}", t.text);
+    assert_eq!(plans[0]["action"]["new_item_ids"], serde_json::json!(["1240311797"]), "{}", t.text);
+    assert!(t.text.contains("#W7990410"), "where the material came from is stated: {}", t.text);
+}
+
+#[test]
+fn tau_preference_if_only_one_can_be_done_the_preferred_one_is_proposed() {
+    let shared = require_shared!();
+    // A delivered order takes a return or an exchange, not both.
+    let mut chat = tau_chat(&shared, "sophia_nguyen_2370");
+    let t = chat.say("I want to return the yoga mat and exchange the dumbbell set for a new identical one, both from order #W6619432. If you can only do one of the two, I prefer the exchange. Use my PayPal for any refund or difference.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let plans = plans_of(&chat);
+    assert_eq!(plans.len(), 1, "{}", t.text);
+    assert_eq!(plans[0]["action"]["kind"], "exchange_items", "{}", t.text);
+    assert!(t.text.contains("prefer"), "the other one is not silently dropped: {}", t.text);
+}
+
+#[test]
+fn tau_hesitation_nothing_is_proposed_while_the_customer_is_still_deciding() {
+    let shared = require_shared!();
+    for message in [
+        "I'm thinking about returning the pet bed, but I'm not sure yet. Don't do anything for now.",
+        "I want to return the pet bed, but please hold off, I need to rethink it before I confirm anything.",
+        "I might want to return the pet bed. Let me think it over before you set anything up.",
+    ] {
+        let mut chat = tau_chat(&shared, "mia_thomas_4629");
+        let t = chat.say(message);
+        assert!(!chat.awaits_yes(), "{message}: {}", t.text);
+        assert!(!t.actions.iter().any(|a| a["status"] == "proposed"), "{message}: {}", t.text);
+        assert!(t.text.contains("haven't decided"), "{message}: {}", t.text);
+    }
+}
+
+#[test]
+fn tau_hesitation_about_one_request_does_not_hold_back_the_other() {
+    let shared = require_shared!();
+    let mut chat = tau_chat(&shared, "daiki_johnson_9523");
+    let t = chat.say("I want to return the air purifier from #W9502127 to my original payment method. Also tell me whether I could return the vacuum cleaner, but I'm not sure yet, so don't process that one.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let plans = plans_of(&chat);
+    assert_eq!(plans.len(), 1, "{}", t.text);
+    assert_eq!(plans[0]["action"]["item_ids"], serde_json::json!(["9534205511"]), "the air purifier only: {}", t.text);
+}
+
+#[test]
+fn tau_several_changes_are_confirmed_or_declined_one_by_one() {
+    let shared = require_shared!();
+    let mut chat = tau_chat(&shared, "anya_brown_2024");
+    let t = chat.say("Please change my account's default address to 1210 Mill Pond Drive, Portland, OR 97205, and also ship order #W8883368 there.");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    assert_eq!(plans_of(&chat).len(), 2, "{}", t.text);
+    assert!(t.text.contains("\n1. ") && t.text.contains("\n2. "), "one line per change: {}", t.text);
+    let done = chat.say("only the first one please");
+    assert_eq!(statuses(&done), ["executed", "declined"], "{}", done.text);
+    let log = chat.log();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].kind, "change_default_address");
+}
+
+#[test]
+fn tau_every_slot_of_a_proposal_is_grounded_and_the_grounding_is_logged() {
+    let shared = require_shared!();
+    let mut chat = tau_chat(&shared, "mia_garcia_4516");
+    let t = chat.say("I'd like to return the gaming mouse from #W7387996, refund to the original payment method");
+    assert!(chat.awaits_yes(), "{}", t.text);
+    let grounds = t.actions.iter().find(|a| a["status"] == "proposed").unwrap()["grounds"].as_array().unwrap().clone();
+    let slot = |s: &str| grounds.iter().find(|g| g["slot"] == s).unwrap_or_else(|| panic!("no {s} in {grounds:?}")).clone();
+    assert_eq!((slot("order")["from"].as_str(), slot("order")["words"].as_str()), (Some("said"), Some("#W7387996")));
+    assert_eq!(slot("items")["from"], "said");
+    assert!(slot("items")["words"].as_str().unwrap().contains("gaming mouse"), "{grounds:?}");
+    assert_eq!(slot("payment")["from"], "said");
+    chat.say("yes");
+    let log = chat.log();
+    assert_eq!(log[0].doc["grounds"].as_array().map(Vec::len), Some(grounds.len()), "{:?}", log[0].doc);
+}

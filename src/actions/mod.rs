@@ -196,6 +196,21 @@ impl Guide {
     pub fn turn(&self, store: &dyn OrderStore, customer_id: &str, conversation_id: &str, message: &str, flow: Option<Flow>, now: OffsetDateTime) -> Result<Option<Turn>, ActionError> {
         match flow {
             Some(f) if f.stage == Stage::Confirm => {
+                // "Only the first", "yes to the return but not the exchange": one by one.
+                if let Some(chosen) = selection(message, &f.plans) {
+                    let declined: Vec<serde_json::Value> = f.plans.iter().enumerate().filter(|(i, _)| !chosen.contains(i)).map(|(_, p)| json!({"status": "declined", "id": p.id, "kind": p.action.kind(), "action": p.action})).collect();
+                    if chosen.is_empty() {
+                        return Ok(Some(Turn { text: "Okay, I haven't changed anything. Is there something else I can help with?".into(), flow: None, actions: declined, ..Default::default() }));
+                    }
+                    let plans: Vec<Plan> = f.plans.iter().enumerate().filter(|(i, _)| chosen.contains(i)).map(|(_, p)| p.clone()).collect();
+                    let skipped: Vec<String> = f.plans.iter().enumerate().filter(|(i, _)| !chosen.contains(i)).map(|(_, p)| p.summary.clone()).collect();
+                    let mut t = self.carry_out(store, conversation_id, Flow { plans, ..f }, now)?;
+                    if !skipped.is_empty() {
+                        t.text.push_str(&format!("\nLeft as it is, as you said: {}", skipped.join(" ")));
+                    }
+                    t.actions.extend(declined);
+                    return Ok(Some(t));
+                }
                 if is_yes(message) {
                     return self.carry_out(store, conversation_id, f, now).map(Some);
                 }
@@ -258,11 +273,13 @@ impl Guide {
         let mut plans = Vec::new();
         let mut asks = Vec::new();
         let mut refusals = Vec::new();
+        let mut holds: Vec<String> = Vec::new();
         for s in steps {
             match s {
                 Step::Plan(p) => plans.push(p),
                 Step::Ask(q) => asks.push(q),
                 Step::Refuse(r) => refusals.push(r),
+                Step::Hold(h) => holds.push(h),
             }
         }
         let mut text = Vec::new();
@@ -270,6 +287,8 @@ impl Guide {
         for r in &refusals {
             text.push(format!("I'm sorry, I can't do that: {}.", r.reason));
         }
+        actions.extend(holds.iter().map(|h| json!({"status": "held", "reason": h})));
+        text.extend(holds.iter().cloned());
         let handoff = refusals.iter().find(|r| r.exception_possible).map(|r| r.reason.clone());
         let order = plans.iter().find_map(|p| p.action.order().map(String::from));
         if handoff.is_some() {
@@ -287,6 +306,9 @@ impl Guide {
             return Turn { text: text.join("\n\n"), flow: Some(Flow { stage: Stage::Details, request: request.to_string(), plans: Vec::new(), done: Vec::new() }), actions, handoff: None, order };
         }
         if plans.is_empty() {
+            if text.is_empty() {
+                text.push("I haven't changed anything: I couldn't tell exactly what you'd like me to do. Could you say which item or order, and what should happen to it?".into());
+            }
             return Turn { text: text.join("\n\n"), flow: None, actions, handoff: None, order };
         }
         let mut confirm = list(&plans);
@@ -295,7 +317,11 @@ impl Guide {
         } else if self.policy.exchanges.once_per_order && plans.iter().any(|p| matches!(p.action, Action::ExchangeItems { .. })) {
             confirm.push_str("\n\nPlease check that this lists every item you want to exchange on that order: an order can only be exchanged once.");
         }
-        confirm.push_str("\n\nShall I go ahead? Please reply \"yes\" to confirm, or tell me what to change.");
+        if plans.len() > 1 {
+            confirm.push_str("\n\nShall I go ahead? Reply \"yes\" for all of them, or say which ones (for example \"only 1\" or \"yes, but not 2\"), or tell me what to change.");
+        } else {
+            confirm.push_str("\n\nShall I go ahead? Please reply \"yes\" to confirm, or tell me what to change.");
+        }
         text.push(confirm);
         actions.extend(proposed(&plans));
         Turn { text: text.join("\n\n"), flow: Some(Flow { stage: Stage::Confirm, request: request.to_string(), plans, done: Vec::new() }), actions, handoff: None, order }
@@ -363,7 +389,77 @@ fn list(plans: &[Plan]) -> String {
 }
 
 fn proposed(plans: &[Plan]) -> Vec<serde_json::Value> {
-    plans.iter().map(|p| json!({"status": "proposed", "id": p.id, "kind": p.action.kind(), "action": p.action, "summary": p.summary, "amount_cents": p.amount_cents})).collect()
+    plans.iter().map(|p| json!({"status": "proposed", "id": p.id, "kind": p.action.kind(), "action": p.action, "summary": p.summary, "amount_cents": p.amount_cents, "grounds": p.grounds})).collect()
+}
+
+/// Which of several stated plans a reply picks: "only 1", "yes to the return but not the
+/// exchange", "the first and the third", "no to 2". `None` when it names none of them with a yes
+/// or a no (a plain "yes", or an amendment).
+pub fn selection(message: &str, plans: &[Plan]) -> Option<Vec<usize>> {
+    if plans.len() < 2 {
+        return None;
+    }
+    let m = message.trim().to_lowercase();
+    let words: Vec<&str> = m.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    if words.len() > 24 {
+        return None;
+    }
+    let refers = |w: &str| -> Vec<usize> {
+        let ordinal = match w {
+            "1" | "first" => Some(0),
+            "2" | "second" => Some(1),
+            "3" | "third" => Some(2),
+            "4" | "fourth" => Some(3),
+            "5" | "fifth" => Some(4),
+            "last" => Some(plans.len() - 1),
+            _ => None,
+        };
+        if let Some(i) = ordinal {
+            return if i < plans.len() { vec![i] } else { Vec::new() };
+        }
+        let kind = |p: &Plan| -> bool {
+            match w {
+                "return" | "returns" | "refund" => matches!(p.action, Action::ReturnItems { .. }),
+                "exchange" | "exchanges" | "swap" => matches!(p.action, Action::ExchangeItems { .. }),
+                "cancel" | "cancellation" | "cancelling" => matches!(p.action, Action::CancelOrder { .. }),
+                "payment" => matches!(p.action, Action::ChangeOrderPayment { .. }),
+                "default" | "account" | "profile" => matches!(p.action, Action::ChangeDefaultAddress { .. }),
+                "address" | "addresses" => matches!(p.action, Action::ChangeOrderAddress { .. } | Action::ChangeDefaultAddress { .. }),
+                _ => {
+                    let digits: String = w.chars().filter(|c| c.is_ascii_digit()).collect();
+                    digits.len() >= 5 && p.action.order().is_some_and(|o| o.chars().filter(|c| c.is_ascii_digit()).collect::<String>() == digits)
+                }
+            }
+        };
+        (0..plans.len()).filter(|&i| kind(&plans[i])).collect()
+    };
+    let mut yes: Vec<usize> = Vec::new();
+    let mut no: Vec<usize> = Vec::new();
+    let mut polarity: Option<bool> = None;
+    let mut found = false;
+    for w in &words {
+        match *w {
+            "yes" | "ok" | "okay" | "only" | "just" | "do" | "proceed" | "confirm" | "sure" => polarity = Some(true),
+            "no" | "not" | "don't" | "dont" | "except" | "skip" | "drop" | "without" | "leave" => polarity = Some(false),
+            _ => {
+                let hit = refers(w);
+                if hit.is_empty() {
+                    continue;
+                }
+                found = true;
+                match polarity {
+                    Some(true) => yes.extend(hit),
+                    Some(false) => no.extend(hit),
+                    None => {}
+                }
+            }
+        }
+    }
+    if !found || yes.is_empty() && no.is_empty() {
+        return None;
+    }
+    let chosen: Vec<usize> = if yes.is_empty() { (0..plans.len()).filter(|i| !no.contains(i)).collect() } else { (0..plans.len()).filter(|i| yes.contains(i) && !no.contains(i)).collect() };
+    Some(chosen)
 }
 
 #[cfg(test)]

@@ -16,12 +16,13 @@ use time::OffsetDateTime;
 use super::{
     policy::{Policy, RefundDestination, Refusal, Settlement},
     read::{AddrRef, Catalogue, ItemRef, PayRef, Target, Verb, Wish},
-    variant::{choose, described_values, read_spec, Choice},
+    text::Tok,
+    variant::{choose, described_values, read_spec, Choice, Spec},
     ActionError,
 };
 use crate::orders::{
     format_cents, Address, Customer, ExchangeRecord, ExchangeStatus, ItemStatus, LoggedAction, Order, OrderError, OrderItem, OrderStatus, OrderStore, OrderStoreExt,
-    OrderWriter, Payment, PaymentMethod, PaymentMethodKind, ReturnRecord, ReturnStatus, TransactionKind, Variant,
+    OrderWriter, Payment, PaymentMethod, PaymentMethodKind, Product, ReturnRecord, ReturnStatus, TransactionKind, Variant,
 };
 
 /// A change to the store, with everything needed to carry it out.
@@ -75,6 +76,64 @@ pub struct Plan {
     pub summary: String,
     /// Refund (negative) or charge (positive) this causes, in cents.
     pub amount_cents: i64,
+    /// Where each slot of the action comes from (kept in the action log, shown on the desk).
+    #[serde(default)]
+    pub grounds: Vec<Ground>,
+}
+
+/// A slot of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Slot {
+    Order,
+    Items,
+    NewItems,
+    Payment,
+    Address,
+    Reason,
+}
+
+/// Where a slot's value comes from. A slot that is neither said nor derived uniquely is asked
+/// for, never guessed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Source {
+    /// The customer's own words.
+    Said { words: String },
+    /// Their data (and the policy) allow one value only: how.
+    Derived { how: String },
+}
+
+/// One slot of a plan, its value and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ground {
+    pub slot: Slot,
+    pub value: String,
+    #[serde(flatten)]
+    pub source: Source,
+}
+
+impl Ground {
+    fn said(slot: Slot, value: impl Into<String>, words: impl Into<String>) -> Self {
+        Self { slot, value: value.into(), source: Source::Said { words: words.into().trim().to_string() } }
+    }
+
+    fn derived(slot: Slot, value: impl Into<String>, how: impl Into<String>) -> Self {
+        Self { slot, value: value.into(), source: Source::Derived { how: how.into() } }
+    }
+}
+
+fn items_ground(w: &Wish, lines: &[&OrderItem]) -> Ground {
+    let value = items_label(lines);
+    if !w.items.is_empty() {
+        let words: Vec<String> = w.items.iter().map(|i| format!("{} {}", i.source.trim(), i.said).trim().to_string()).filter(|s| !s.is_empty()).collect();
+        return Ground::said(Slot::Items, value, if words.is_empty() { w.text.clone() } else { words.join("; ") });
+    }
+    if w.except.is_empty() {
+        Ground::derived(Slot::Items, value, "every open item of the order, as you asked for all of it")
+    } else {
+        Ground::derived(Slot::Items, value, "every open item of the order except those you said to keep")
+    }
 }
 
 /// What planning one request produced.
@@ -84,6 +143,47 @@ pub enum Step {
     /// Something is missing or ambiguous; the question lists the choices.
     Ask(String),
     Refuse(Refusal),
+    /// Not set up because the customer hasn't decided; said, but no question that stops the rest.
+    Hold(String),
+}
+
+/// How the order of a plan was found.
+fn order_ground(w: &Wish, o: &Order) -> Ground {
+    let key = crate::orders::normalise_order_number(&o.number);
+    match w.orders.iter().find(|n| crate::orders::normalise_order_number(n) == key) {
+        Some(n) => Ground::said(Slot::Order, &o.number, n),
+        None if w.all_orders => Ground::derived(Slot::Order, &o.number, format!("you asked for all your orders it applies to; {} is one ({})", o.number, o.status.label().to_lowercase())),
+        None => Ground::derived(Slot::Order, &o.number, format!("the only one of your orders that fits ({})", o.status.label().to_lowercase())),
+    }
+}
+
+/// How the payment method of a plan was found.
+fn payment_ground(desk: &Desk, w: &Wish, id: &str, default_how: &str) -> Ground {
+    let value = describe_method(desk.customer, id);
+    match w.payment.first() {
+        Some(r) => Ground::said(Slot::Payment, value, pay_words(r)),
+        None => Ground::derived(Slot::Payment, value, default_how),
+    }
+}
+
+fn pay_words(r: &PayRef) -> String {
+    match r {
+        PayRef::Id(id) => id.clone(),
+        PayRef::Kind(k) => k.label().to_string(),
+        PayRef::Brand(b) => b.clone(),
+        PayRef::Original => "the original payment method".into(),
+        PayRef::StoreCredit => "store credit".into(),
+    }
+}
+
+fn address_ground(r: Option<&AddrRef>, a: &Address) -> Ground {
+    match r {
+        Some(AddrRef::Written(_)) => Ground::said(Slot::Address, a.one_line(), a.one_line()),
+        Some(AddrRef::Default) => Ground::derived(Slot::Address, a.one_line(), "the default address on your account, as you said"),
+        Some(AddrRef::OfOrder(n)) => Ground::derived(Slot::Address, a.one_line(), format!("the address of order {n}, as you said")),
+        Some(AddrRef::Place(words)) => Ground::derived(Slot::Address, a.one_line(), format!("the only address of yours in {}", words.first().cloned().unwrap_or_default())),
+        None => Ground::derived(Slot::Address, a.one_line(), "unknown"),
+    }
 }
 
 /// The customer's data the planner works on.
@@ -206,6 +306,9 @@ struct Sim {
     /// Gift card balance changes from earlier plans (a cancellation refunds a gift card).
     balance: HashMap<String, i64>,
     items_changed: BTreeSet<String>,
+    /// Orders with an exchange or item change planned in this request: another item of the same
+    /// order joins that one action (merged), rather than being refused as a second change.
+    swapped: BTreeSet<String>,
     status: HashMap<String, OrderStatus>,
     used_lines: BTreeSet<(String, usize)>,
 }
@@ -253,6 +356,25 @@ fn find_lines(desk: &Desk, item: &ItemRef, orders: &[usize], sim: &Sim) -> Resul
             found = narrowed;
         }
     }
+    // "The more expensive one", "the cheaper of the two": a comparison across their lines.
+    if found.len() > 1 && !item.plural {
+        let s = item.source.to_lowercase();
+        let dir = if ["more expensive", "most expensive", "pricier", "priciest", "costlier"].iter().any(|p| s.contains(p)) {
+            1
+        } else if ["less expensive", "least expensive", "cheaper", "cheapest", "less costly"].iter().any(|p| s.contains(p)) {
+            -1
+        } else {
+            0
+        };
+        if dir != 0 {
+            let price = |&(oi, li): &(usize, usize)| desk.orders[oi].items[li].price_cents * dir;
+            let best = found.iter().map(price).max().unwrap_or(0);
+            let top: Vec<(usize, usize)> = found.iter().copied().filter(|f| price(f) == best).collect();
+            if top.len() == 1 {
+                return Ok(top);
+            }
+        }
+    }
     if found.len() == 1 || item.plural {
         return Ok(found);
     }
@@ -275,10 +397,23 @@ pub fn plan_all(desk: &Desk, wishes: &[Wish]) -> Vec<Step> {
     for i in 0..wishes.len() {
         for j in i + 1..wishes.len() {
             let later_items = wishes[j].items.clone();
-            if matches!(wishes[i].verb, Verb::Exchange | Verb::Modify) && matches!(wishes[j].verb, Verb::Exchange | Verb::Modify) {
+            if wishes[i].target == Target::Items && matches!(wishes[i].verb, Verb::Exchange | Verb::Modify) && matches!(wishes[j].verb, Verb::Exchange | Verb::Modify) {
                 wishes[i].items.retain(|it| it.target.is_some() || !later_items.iter().any(|l| l.products == it.products && l.target.is_some()));
             }
         }
+    }
+    // "If you can only do one, I prefer the exchange": the preferred request (with its own
+    // fallbacks) is planned first, so where both cannot be done it is the other that cannot.
+    if wishes.iter().any(|w| w.preferred) {
+        let mut groups: Vec<Vec<Wish>> = Vec::new();
+        for w in wishes.drain(..) {
+            match groups.last_mut() {
+                Some(g) if w.fallback_of_previous => g.push(w),
+                _ => groups.push(vec![w]),
+            }
+        }
+        groups.sort_by_key(|g| !g[0].preferred);
+        wishes = groups.into_iter().flatten().collect();
     }
     let mut last_failed = false;
     let mut prev_orders: Vec<String> = Vec::new();
@@ -289,21 +424,35 @@ pub fn plan_all(desk: &Desk, wishes: &[Wish]) -> Vec<Step> {
     let mut last_blocked: Vec<String> = Vec::new();
     for (wi, w) in wishes.iter().enumerate() {
         // "Ship it to …. I need to change the address": the second says the first again.
-        if matches!(w.target, Target::OrderAddress | Target::DefaultAddress) && w.address.is_none() && wishes[..wi].iter().any(|p| p.target == w.target && p.address.is_some()) {
+        let address_target = |t: Target| matches!(t, Target::OrderAddress | Target::DefaultAddress | Target::UnclearAddress);
+        if address_target(w.target) && w.address.is_none() && wishes[..wi].iter().any(|p| (p.target == w.target || w.target == Target::UnclearAddress && address_target(p.target)) && p.address.is_some()) {
             continue;
         }
         if w.fallback_of_previous && !last_failed {
             continue;
         }
         let mut w = w.clone();
-        if w.fallback_of_previous && w.orders.is_empty() {
+        if (w.fallback_of_previous || w.same_order_as_previous) && w.orders.is_empty() {
             w.orders = prev_orders.clone();
         }
         if w.target == Target::Items && w.items.is_empty() && !w.all_items && !w.all_orders && w.orders.is_empty() && w.verb != Verb::Cancel {
             // "return them", "exchange it": nothing to go on here.
-            if w.fallback_of_previous || w.conditional {
+            if w.fallback_of_previous {
                 continue;
             }
+            if w.conditional {
+                // Never silently dropped: a condition on something unnamed is asked about.
+                steps.push(Step::Ask(format!("you said \"{}\": which item or order is that about, and should I do it?", w.text.trim())));
+                last_failed = false;
+                continue;
+            }
+        }
+        if w.hesitant {
+            // A confirmation is a safety net, not a licence: what they haven't decided on is
+            // not proposed at all.
+            steps.push(Step::Hold(format!("You said you haven't decided about \"{}\", so I haven't set that up. Tell me when you'd like me to go ahead.", w.text.trim())));
+            last_failed = false;
+            continue;
         }
         if w.conditional {
             steps.push(Step::Ask(format!("you said \"{}\" depends on something I can't check for you. Please tell me plainly whether you want it done", w.text.trim())));
@@ -312,6 +461,23 @@ pub fn plan_all(desk: &Desk, wishes: &[Wish]) -> Vec<Step> {
         }
         let before = steps.len();
         plan_wish(desk, &w, &mut sim, &mut steps);
+        // The one the customer ranked lower, where the preferred one took the order: say so.
+        if !w.preferred && wishes.iter().any(|p| p.preferred) {
+            let preferred_orders: Vec<String> = steps[..before]
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Plan(p) => p.action.order().map(String::from),
+                    _ => None,
+                })
+                .collect();
+            for s in steps[before..].iter_mut() {
+                if let Step::Refuse(r) = s {
+                    if let Some(n) = preferred_orders.iter().find(|n| r.reason.contains(n.as_str())) {
+                        r.reason = format!("order {n} can take only one of the two, and you said which you prefer, so I've set that one up and left this out ({})", r.reason);
+                    }
+                }
+            }
+        }
         last_failed = steps[before..].iter().any(|s| matches!(s, Step::Refuse(_))) || steps.len() == before;
         if w.fallback_of_previous && steps[before..].iter().any(|s| matches!(s, Step::Plan(_))) {
             // The customer's fallback took over from the wish that failed.
@@ -334,10 +500,30 @@ pub fn plan_all(desk: &Desk, wishes: &[Wish]) -> Vec<Step> {
                 }
             }
         }
-        prev_orders = steps[before..].iter().filter_map(|s| match s {
+        let planned: Vec<String> = steps[before..].iter().filter_map(|s| match s {
             Step::Plan(p) => p.action.order().map(String::from),
             _ => None,
         }).collect();
+        prev_orders = planned.clone();
+        // What a fallback ("if cancelling part of it isn't possible, cancel the whole order")
+        // is about: the orders where this wish could not be done, not those it was.
+        if last_failed && !planned.is_empty() {
+            let all: Vec<usize> = (0..desk.orders.len()).collect();
+            let mut failed: Vec<String> = w.orders.iter().filter(|n| !planned.contains(n)).cloned().collect();
+            for item in &w.items {
+                if let Ok(found) = find_lines(desk, item, &all, &Sim::default()) {
+                    for (oi, _) in found {
+                        let n = desk.orders[oi].number.clone();
+                        if !planned.contains(&n) && !failed.contains(&n) {
+                            failed.push(n);
+                        }
+                    }
+                }
+            }
+            if !failed.is_empty() {
+                prev_orders = failed;
+            }
+        }
         if prev_orders.is_empty() {
             prev_orders = w.orders.clone();
         }
@@ -461,16 +647,38 @@ fn plan_wish(desk: &Desk, w: &Wish, sim: &mut Sim, steps: &mut Vec<Step>) {
                     id: new_id(),
                     customer_id: desk.customer.id.clone(),
                     summary: format!("Change the default address on your account to {}.", a.one_line()),
+                    grounds: vec![address_ground(w.address.as_ref(), &a)],
                     action: Action::ChangeDefaultAddress { address: a },
                     amount_cents: 0,
                 })),
                 Err(q) => steps.push(Step::Ask(q)),
             }
         }
+        Target::UnclearAddress => {
+            // "Update my address": with an order whose address could still change, ask which.
+            let open: Vec<&Order> = desk.orders.iter().filter(|o| policy.changes.allowed_states.contains(&sim.status(o))).collect();
+            if open.is_empty() {
+                let mut account = w.clone();
+                account.target = Target::DefaultAddress;
+                return plan_wish(desk, &account, sim, steps);
+            }
+            steps.push(Step::Ask(format!(
+                "should I change the default address on your account, the shipping address of {} ({}), or both?",
+                if open.len() == 1 { "your order that hasn't shipped" } else { "your orders that haven't shipped" },
+                join_and(&open.iter().map(|o| o.number.clone()).collect::<Vec<_>>())
+            )));
+        }
         Target::OrderAddress => {
             let orders = match orders_for(desk, w, &policy.changes.allowed_states, sim) {
                 Ok(o) => o,
                 Err(s) => return steps.push(s),
+            };
+            // "My laptop order": the order that has the product named, when one has it.
+            let orders: Vec<usize> = if w.orders.is_empty() && !w.all_orders && orders.len() > 1 && !w.items.is_empty() {
+                let with: Vec<usize> = orders.iter().copied().filter(|&i| desk.orders[i].items.iter().any(|l| w.items.iter().any(|it| it.products.contains(&l.product_id)))).collect();
+                if with.len() == 1 { with } else { orders }
+            } else {
+                orders
             };
             let orders: Vec<usize> = if w.orders.is_empty() && !w.all_orders && orders.len() > 1 {
                 return steps.push(Step::Ask(format!(
@@ -501,6 +709,7 @@ fn plan_wish(desk: &Desk, w: &Wish, sim: &mut Sim, steps: &mut Vec<Step>) {
                     id: new_id(),
                     customer_id: desk.customer.id.clone(),
                     summary: format!("Ship order {} to {} instead of {}.", o.number, address.one_line(), o.shipping_address.as_ref().map_or_else(|| "no address".into(), Address::one_line)),
+                    grounds: vec![order_ground(w, o), address_ground(w.address.as_ref(), &address)],
                     action: Action::ChangeOrderAddress { order: o.number.clone(), address: address.clone() },
                     amount_cents: 0,
                 }));
@@ -547,6 +756,7 @@ fn plan_wish(desk: &Desk, w: &Wish, sim: &mut Sim, steps: &mut Vec<Step>) {
                     describe_method(desk.customer, &old),
                     if desk.customer.payment_method(&old).is_some_and(|m| m.kind == PaymentMethodKind::GiftCard) { &policy.cancellation.refund_timing_gift_card } else { &policy.cancellation.refund_timing }
                 ),
+                grounds: vec![order_ground(w, o), payment_ground(desk, w, &new, "")],
                 action: Action::ChangeOrderPayment { order: o.number.clone(), payment_method_id: new },
                 amount_cents: 0,
             }));
@@ -736,6 +946,13 @@ fn plan_cancel(desk: &Desk, w: &Wish, oi: usize, lines: &[usize], sim: &mut Sim,
         )
         .replace("refunded to, ", "refunded to ")
         .replace("refunded to your gift card, back on your gift card immediately", "back on your gift card immediately"),
+        grounds: {
+            let mut g = vec![order_ground(w, o)];
+            if let Some(r) = &reason {
+                g.push(Ground::said(Slot::Reason, r, w.text.trim()));
+            }
+            g
+        },
         action: Action::CancelOrder { order: o.number.clone(), reason, item_ids },
         amount_cents: -amount,
     }));
@@ -825,6 +1042,11 @@ fn plan_return(desk: &Desk, w: &Wish, o: &Order, lines: &[usize], sim: &mut Sim,
             format_cents(amount),
             describe_method(desk.customer, &method)
         ),
+        grounds: vec![
+            order_ground(w, o),
+            items_ground(w, &lines.iter().map(|&l| &o.items[l]).collect::<Vec<_>>()),
+            payment_ground(desk, w, &method, if method == original { "the refund goes back to the original payment method unless you name a gift card" } else { "the store's default refund" }),
+        ],
         action: Action::ReturnItems { order: o.number.clone(), item_ids: lines.iter().map(|&l| o.items[l].item_id.clone()).collect(), refund_method_id: method },
         amount_cents: -amount,
     }));
@@ -832,7 +1054,8 @@ fn plan_return(desk: &Desk, w: &Wish, o: &Order, lines: &[usize], sim: &mut Sim,
 
 fn plan_swap(desk: &Desk, w: &Wish, o: &Order, lines: &[(usize, Option<&ItemRef>)], sim: &mut Sim, steps: &mut Vec<Step>) {
     let policy = desk.policy;
-    let status = sim.status(o);
+    let joins = sim.swapped.contains(&o.number);
+    let status = if joins { o.status } else { sim.status(o) };
     let exchange = !status.is_unshipped();
     let mut o_sim = o.clone();
     o_sim.status = status;
@@ -846,7 +1069,8 @@ fn plan_swap(desk: &Desk, w: &Wish, o: &Order, lines: &[(usize, Option<&ItemRef>
             }
         })
     } else {
-        policy.check_change(&o_sim, "items", changes_done(desk.history, &o.number, "change_order_items"), desk.locked(&o.number, sim))
+        let locked = if joins { policy.changes.items_lock_order && changes_done(desk.history, &o.number, "change_order_items") > 0 } else { desk.locked(&o.number, sim) };
+        policy.check_change(&o_sim, "items", changes_done(desk.history, &o.number, "change_order_items"), locked)
     };
     if let Err(r) = check {
         return steps.push(Step::Refuse(r));
@@ -854,6 +1078,8 @@ fn plan_swap(desk: &Desk, w: &Wish, o: &Order, lines: &[(usize, Option<&ItemRef>
     let mut old_ids = Vec::new();
     let mut new_ids = Vec::new();
     let mut parts = Vec::new();
+    let mut new_grounds: Vec<Ground> = Vec::new();
+    let mut kept: Vec<&OrderItem> = Vec::new();
     let mut diff = 0i64;
     for (li, item) in lines {
         let line = &o.items[*li];
@@ -864,21 +1090,41 @@ fn plan_swap(desk: &Desk, w: &Wish, o: &Order, lines: &[(usize, Option<&ItemRef>
             return steps.push(Step::Ask(format!("what would you like instead of the {}? For example: {}", item_label(line), product.options.iter().map(|(k, v)| format!("{k} ({})", v.join(", "))).collect::<Vec<_>>().join("; "))));
         };
         let available = |v: &Variant| if policy.exchanges.require_in_stock { v.in_stock() } else { v.available };
-        let mut spec = read_spec(&target, product, &line.options);
+        // "The same colour as my other bottle": the value of their other item, found in their
+        // orders, not the one being replaced.
+        let references = match referenced_values(desk, &target, product, o, line) {
+            Ok(r) => r,
+            Err(q) => return steps.push(Step::Ask(q)),
+        };
+        let with_references = |mut spec: Spec| {
+            for (k, v, _) in &references {
+                spec.keep.remove(k);
+                spec.want.insert(k.clone(), std::iter::once(v.clone()).collect());
+            }
+            spec
+        };
+        // "… to item 9844888101": the variant they name by its id.
+        let by_id = target.split(|c: char| !c.is_ascii_alphanumeric()).find_map(|t| product.variants.iter().find(|v| v.item_id == t));
+        let mut spec = with_references(read_spec(&target, product, &line.options));
         if spec.empty {
             // An exchange for nothing different: an identical replacement.
             spec.same_item = true;
         }
-        if spec.is_unconstrained() && !spec.empty && spec.keep.is_empty() {
+        if by_id.is_none() && spec.is_unconstrained() && !spec.empty && spec.keep.is_empty() {
             return steps.push(Step::Ask(format!("what should the new {} be like? Options: {}", product.name, product.options.iter().map(|(k, v)| format!("{k} ({})", v.join(", "))).collect::<Vec<_>>().join("; "))));
         }
-        let mut choice = choose(product, &line.options, line.price_cents, &spec, &available);
+        let mut choice = match by_id {
+            Some(v) if available(v) => Choice::One(v.clone()),
+            Some(v) => Choice::None(format!("{} is not available right now", variant_label(&product.name, v))),
+            None => choose(product, &line.options, line.price_cents, &spec, &available),
+        };
         if let (Choice::None(_), Some(fb)) = (&choice, item.and_then(|i| i.fallback.clone())) {
             if fb.is_empty() {
                 // "If not, only exchange the thermostat": leave this one.
                 continue;
             }
-            choice = choose(product, &line.options, line.price_cents, &read_spec(&fb, product, &line.options), &available);
+            spec = with_references(read_spec(&fb, product, &line.options).relaxed());
+            choice = choose(product, &line.options, line.price_cents, &spec, &available);
         }
         let v = match choice {
             Choice::One(v) => v,
@@ -892,9 +1138,14 @@ fn plan_swap(desk: &Desk, w: &Wish, o: &Order, lines: &[(usize, Option<&ItemRef>
             }
         };
         diff += v.price_cents - line.price_cents;
-        parts.push(format!("{} → {}", item_label(line), variant_label(&product.name, &v)));
+        // Comparisons are stated, so the customer sees what "the highest resolution" or "the
+        // same colour as my other one" turned into.
+        let why = comparison_words(product, &spec, &v, line, &references);
+        parts.push(format!("{} → {}{}", item_label(line), variant_label(&product.name, &v), if why.is_empty() { String::new() } else { format!(" ({why}, {})", format_cents(v.price_cents)) }));
+        new_grounds.push(Ground::said(Slot::NewItems, variant_label(&product.name, &v), if why.is_empty() { target.trim().to_string() } else { format!("{}: {why}", target.trim()) }));
         old_ids.push(line.item_id.clone());
         new_ids.push(v.item_id.clone());
+        kept.push(line);
     }
     if old_ids.is_empty() {
         return;
@@ -948,6 +1199,8 @@ fn plan_swap(desk: &Desk, w: &Wish, o: &Order, lines: &[(usize, Option<&ItemRef>
     if !exchange && desk.customer.payment_method(&method).is_some_and(|m| m.kind == PaymentMethodKind::GiftCard) {
         *sim.balance.entry(method.clone()).or_default() -= diff;
     }
+    let pay_ground = payment_ground(desk, w, &method, "the order's own payment method, as you named no other");
+    sim.swapped.insert(o.number.clone());
     let (verb, action) = if exchange {
         sim.status.insert(o.number.clone(), OrderStatus::ExchangeRequested);
         ("Exchange", Action::ExchangeItems { order: o.number.clone(), item_ids: old_ids, new_item_ids: new_ids, payment_method_id: method })
@@ -959,9 +1212,129 @@ fn plan_swap(desk: &Desk, w: &Wish, o: &Order, lines: &[(usize, Option<&ItemRef>
         id: new_id(),
         customer_id: desk.customer.id.clone(),
         summary: format!("{verb} on order {}: {}. {money}", o.number, parts.join("; ")),
+        grounds: {
+            let mut g = vec![order_ground(w, o), items_ground(w, &kept)];
+            g.extend(new_grounds);
+            g.push(pay_ground);
+            g
+        },
         action,
         amount_cents: diff,
     }));
+}
+
+/// Options a description takes from another item of the customer's: "the same colour as my
+/// other bottle", "to match the size of the one in order #W…", "the same type as the one I
+/// already received". Each found value comes with the order it was read from. A pointer that
+/// fits no item, or items that disagree, is asked about.
+fn referenced_values(desk: &Desk, target: &str, product: &Product, order: &Order, line: &OrderItem) -> Result<Vec<(String, String, String)>, String> {
+    let toks = super::text::tokenize(target);
+    let words: Vec<&Tok> = toks.iter().filter(|t| t.is_word()).collect();
+    let mut out = Vec::new();
+    for i in 0..words.len() {
+        // "same <option> as <pointer>" or "<option> of <pointer>" / "match … <option> of".
+        let (key_words, pointer_at) = if words[i].text == "same" {
+            let Some(as_at) = (i + 1..(i + 5).min(words.len())).find(|&j| words[j].text == "as") else { continue };
+            (&words[i + 1..as_at], as_at + 1)
+        } else if matches!(words[i].text.as_str(), "of" | "from") && i > 0 && words[..i].iter().rev().take(4).any(|t| matches!(t.text.as_str(), "match" | "matches" | "matching" | "same" | "like")) {
+            let lo = (0..i).rev().take_while(|&j| !matches!(words[j].text.as_str(), "the" | "match" | "matches" | "matching" | "same")).last().unwrap_or(i);
+            (&words[lo..i], i + 1)
+        } else {
+            continue;
+        };
+        let pointer: Vec<&str> = words[pointer_at..(pointer_at + 8).min(words.len())].iter().map(|t| t.text.as_str()).collect();
+        let points_at_theirs = pointer.iter().any(|w| matches!(*w, "other" | "another" | "order" | "received" | "bought" | "ordered" | "got" | "have" | "previous" | "earlier" | "first"));
+        if key_words.is_empty() || !points_at_theirs {
+            continue;
+        }
+        let key = option_named(product, key_words)?;
+        let Some(key) = key else { continue };
+        // Which of their items: an order named in the pointer, another product named, else
+        // another line of the same product.
+        let pointer_text = pointer.join(" ");
+        let named_order = desk.orders.iter().find(|o| {
+            let digits: String = o.number.chars().filter(|c| c.is_ascii_digit()).collect();
+            !digits.is_empty() && (pointer.iter().any(|w| *w == digits) || target.contains(&o.number) && pointer_text.contains("order"))
+        });
+        let pointer_stems = super::text::stems(&pointer_text);
+        // "my other electric kettle" is the same product, though "kettle" also ends "Tea Kettle".
+        let names_own = super::text::stems(&product.name).last().is_some_and(|h| pointer_stems.contains(h));
+        let other_product: Option<Vec<String>> = if names_own {
+            None
+        } else {
+            desk.catalogue.products.iter().filter(|p| p.id != product.id && super::text::stems(&p.name).last().is_some_and(|h| pointer_stems.contains(h))).map(|p| vec![p.id.clone()]).next()
+        };
+        let wanted_products: Vec<String> = other_product.unwrap_or_else(|| vec![product.id.clone()]);
+        let other_order = pointer.iter().any(|w| matches!(*w, "other" | "another"));
+        let mut values: BTreeMap<String, String> = BTreeMap::new();
+        for o in desk.orders {
+            if named_order.is_some_and(|n| n.number != o.number) || other_order && named_order.is_none() && o.number == order.number && wanted_products.contains(&product.id) && o.items.iter().filter(|l| l.product_id == product.id).count() < 2 {
+                continue;
+            }
+            for l in &o.items {
+                if !wanted_products.contains(&l.product_id) || o.number == order.number && l.item_id == line.item_id {
+                    continue;
+                }
+                if let Some(v) = l.options.get(&key) {
+                    values.insert(v.clone(), o.number.clone());
+                }
+            }
+        }
+        match values.len() {
+            1 => {
+                let (v, n) = values.into_iter().next().expect("one");
+                out.push((key, v, n));
+            }
+            0 => return Err(format!("I couldn't find the other item whose {key} you want to match; which {key} would you like for the new {}?", product.name)),
+            _ => return Err(format!("your other items have different {key}s ({}); which one should the new {} have?", values.keys().cloned().collect::<Vec<_>>().join(", "), product.name)),
+        }
+    }
+    Ok(out)
+}
+
+/// The product option some words name ("colour" is the color, "frame size"); asked about when
+/// they could be several ("colour" of sunglasses: frame or lens).
+fn option_named(product: &Product, words: &[&Tok]) -> Result<Option<String>, String> {
+    let said: Vec<String> = words.iter().map(|t| if t.stem == "colour" { "color".to_string() } else { super::text::normal_unit(&t.stem).to_string() }).filter(|w| !matches!(w.as_str(), "the" | "a" | "its" | "my")).collect();
+    if said.is_empty() {
+        return Ok(None);
+    }
+    let exact: Vec<&String> = product.options.keys().filter(|k| super::text::stems(k) == said).collect();
+    if let [k] = exact.as_slice() {
+        return Ok(Some((*k).clone()));
+    }
+    let fits: Vec<&String> = product.options.keys().filter(|k| super::text::stems(k).last() == said.last()).collect();
+    match fits.as_slice() {
+        [] => Ok(None),
+        [k] => Ok(Some((*k).clone())),
+        many => Err(format!("which {} do you mean: {}?", said.join(" "), many.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" or "))),
+    }
+}
+
+/// How a comparison in the customer's words was resolved, for the confirmation: "the highest
+/// resolution in stock", "the cheapest in stock", "color as on order #W…".
+fn comparison_words(product: &Product, spec: &Spec, v: &Variant, line: &OrderItem, references: &[(String, String, String)]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for (k, d) in &spec.extreme {
+        let value = v.options.get(k).cloned().unwrap_or_default();
+        out.push(format!("the {value} one, the {} {k} in stock{}", if *d > 0 { "highest" } else { "lowest" }, if spec.want.is_empty() && spec.keep.is_empty() { "" } else { " among those that fit" }));
+    }
+    for (k, (d, _)) in &spec.relative {
+        let (from, to) = (line.options.get(k).cloned().unwrap_or_default(), v.options.get(k).cloned().unwrap_or_default());
+        out.push(format!("{} {k}: {to} instead of {from}", if *d > 0 { "more" } else { "less" }));
+    }
+    match spec.price {
+        -1 => out.push(format!("the cheapest {} in stock{}", product.name, if spec.want.is_empty() && spec.keep.is_empty() && spec.extreme.is_empty() { "" } else { " among those that fit" })),
+        1 => out.push(format!("the most expensive {} in stock{}", product.name, if spec.want.is_empty() && spec.keep.is_empty() && spec.extreme.is_empty() { "" } else { " among those that fit" })),
+        _ => {}
+    }
+    if spec.at_most_paid {
+        out.push(format!("no more than the {} you paid", format_cents(line.price_cents)));
+    }
+    for (k, value, n) in references {
+        out.push(format!("{k} {value}, as on your other item in order {n}"));
+    }
+    out.join("; ")
 }
 
 /// What executing a plan did.
@@ -1208,6 +1581,7 @@ pub fn execute_via(platform: Option<&dyn crate::platform::Platform>, store: &dyn
             doc: json!({
                 "action": plan.action,
                 "summary": plan.summary,
+                "grounds": plan.grounds,
                 "reference": reference,
                 "confirmation": confirmation,
                 "platform": platform.map(|p| p.name()),

@@ -66,6 +66,8 @@ pub struct ItemRef {
     pub plural: bool,
     /// "one … and another …": this mention takes one more line of the same item.
     pub position: usize,
+    /// The words that name it ("the cleaner").
+    pub said: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +75,9 @@ pub enum Target {
     Items,
     OrderAddress,
     DefaultAddress,
+    /// "Update my address": the account's, an order's, or both is not said. Asked when the
+    /// customer has an order whose address could still change.
+    UnclearAddress,
     Payment,
 }
 
@@ -101,6 +106,14 @@ pub struct Wish {
     pub conditional: bool,
     /// Used only when the wish before it cannot be done.
     pub fallback_of_previous: bool,
+    /// The customer has not decided ("I'm not sure yet", "let me think it over"): nothing is
+    /// proposed for it; a confirmation is a safety net, not a licence.
+    pub hesitant: bool,
+    /// "The jigsaw puzzle in the same order": the order of the request before it.
+    pub same_order_as_previous: bool,
+    /// Preferred where only one of several requests can be done ("if you can only do one, I
+    /// prefer the exchange"): planned first, so the other is the one that cannot be done.
+    pub preferred: bool,
     pub text: String,
 }
 
@@ -228,6 +241,8 @@ fn verb_of(t: &[&Tok], i: usize) -> Option<Verb> {
             Verb::Modify
         }
         "cancel" | "cancelling" | "canceling" | "remove" | "removing" => Verb::Cancel,
+        // "set my default address to …".
+        "set" if t[i + 1..].iter().take(6).any(|x| x.text == "address") => Verb::Modify,
         // "could I pay for LF-100003 with my PayPal instead": a payment change. Without "instead"
         // it is a question about payment methods ("can I pay with PayPal?"), not a request.
         "pay" | "charge" if t[i + 1..].iter().take(8).any(|x| matches!(x.text.as_str(), "with" | "using" | "via" | "by" | "to")) && t.iter().any(|x| x.text == "instead") => Verb::Modify,
@@ -235,7 +250,11 @@ fn verb_of(t: &[&Tok], i: usize) -> Option<Verb> {
         "ship" | "deliver" | "redirect" | "reroute" if t[i + 1..].iter().take(5).any(|x| x.text == "to") => Verb::Modify,
         "need" | "want" if prev == "longer" => Verb::Cancel,
         // "also needs to be exchanged", "want it returned": a passive request.
-        "returned" | "exchanged" | "cancelled" | "canceled" | "modified" | "changed" | "swapped" | "replaced" if i > 0 && matches!(prev, "be" | "been" | "it" | "them" | "get") => {
+        "returned" | "exchanged" | "cancelled" | "canceled" | "modified" | "changed" | "swapped" | "replaced"
+            if i > 0 && (matches!(prev, "be" | "been" | "it" | "them" | "get")
+                // "I'd like the kettle from #W… swapped for …".
+                || matches!(w, "returned" | "exchanged" | "swapped" | "replaced" | "cancelled" | "canceled") && t[i.saturating_sub(8)..i].iter().any(|x| matches!(x.text.as_str(), "like" | "want" | "need")) && !t[i.saturating_sub(8)..i].iter().any(|x| x.text == "if")) =>
+        {
             match w {
                 "returned" => Verb::Return,
                 "exchanged" | "swapped" | "replaced" => Verb::Exchange,
@@ -248,7 +267,13 @@ fn verb_of(t: &[&Tok], i: usize) -> Option<Verb> {
 }
 
 fn negated(t: &[&Tok], i: usize) -> bool {
-    let lo = i.saturating_sub(4);
+    negated_after(t, i, 0)
+}
+
+/// Whether the verb at `i` is negated by a word at or after `from` (the start of its clause: "if
+/// it is not available, cancel the order" does not negate "cancel").
+fn negated_after(t: &[&Tok], i: usize, from: usize) -> bool {
+    let lo = i.saturating_sub(4).max(from.min(i));
     let window: Vec<&str> = t[lo..i].iter().map(|x| x.text.as_str()).collect();
     window.iter().enumerate().any(|(k, w)| {
         matches!(*w, "not" | "don't" | "dont" | "never" | "without" | "didn't" | "doesn't" | "won't")
@@ -274,9 +299,14 @@ fn condition_of(toks: &[Tok], sentence_start: usize, at: usize) -> Cond {
     if words.iter().any(|w| *w == "otherwise" || *w == "else") && !words.contains(&"if") {
         return Cond::AfterNegative;
     }
-    let Some(if_at) = words.iter().rposition(|w| *w == "if" || *w == "unless") else { return Cond::Plain };
+    // "When the agent asks for confirmation, return …": a time that is a condition too, when it
+    // has a clause of its own ("I want to know when it ships and …" does not).
+    let Some(if_at) = words.iter().rposition(|w| *w == "if" || *w == "unless" || *w == "when") else { return Cond::Plain };
     let after: &[&str] = &words[if_at + 1..];
     let closed = slice[if_at + 1..].iter().any(|t| t.text == "," || t.text == "then") || after.iter().any(|w| matches!(*w, "i'd" | "i'll" | "please" | "just"));
+    if words[if_at] == "when" && !slice[if_at + 1..].iter().any(|t| t.text == ",") {
+        return Cond::Plain;
+    }
     if !closed {
         // "If not, return it" closes at the comma; "if I can only do one" has no consequent yet.
         return Cond::InCondition;
@@ -379,10 +409,16 @@ pub fn written_address(text: &str) -> Option<Address> {
     }
     let rest: Vec<&str> = parts[i..].to_vec();
     // The ZIP: five digits, alone or after the state ("IL 62701").
-    let zip_at = rest.iter().position(|p| p.split_whitespace().any(|w| w.len() == 5 && w.chars().all(|c| c.is_ascii_digit())))?;
+    // The ZIP may end the sentence ("… OR 97205. My orders can stay as they are").
+    let is_zip = |w: &str| {
+        let d = w.trim_end_matches(|c: char| matches!(c, '.' | '?' | '!' | ';' | ')'));
+        d.len() == 5 && d.chars().all(|c| c.is_ascii_digit())
+    };
+    let zip_at = rest.iter().position(|p| p.split_whitespace().any(is_zip))?;
     let zip_part: Vec<&str> = rest[zip_at].split_whitespace().collect();
-    let zip = zip_part.iter().find(|w| w.len() == 5 && w.chars().all(|c| c.is_ascii_digit()))?.to_string();
-    let before_zip: Vec<&str> = zip_part.iter().take_while(|w| **w != zip).copied().collect();
+    let zip = zip_part.iter().find(|w| is_zip(w))?.trim_end_matches(|c: char| !c.is_ascii_digit()).to_string();
+    let zip_word = zip_part.iter().find(|w| is_zip(w)).copied().unwrap_or("");
+    let before_zip: Vec<&str> = zip_part.iter().take_while(|w| **w != zip_word).copied().collect();
     let mut fields: Vec<String> = rest[..zip_at].iter().map(|s| s.to_string()).collect();
     if !before_zip.is_empty() {
         fields.push(before_zip.join(" "));
@@ -426,6 +462,70 @@ fn place_words(t: &[&Tok]) -> Vec<String> {
     out
 }
 
+/// Words by which a customer says they have not made up their mind about the request they are
+/// in (or the one the sentence adds to).
+const UNDECIDED: &[&str] = &["not sure yet", "not sure whether", "not sure if i", "not sure about", "not sure i want", "not sure i'll", "unsure whether", "unsure if", "unsure about", "haven't decided", "have not decided", "not decided", "still deciding", "undecided", "not certain", "second thoughts", "on the fence", "haven't made up my mind", "not made up my mind"];
+
+/// Words that hold everything back until the customer comes back ("don't do anything yet",
+/// "let me think it over"). Inside an if-clause they are a fallback ("if not, do nothing"), not
+/// hesitation.
+const HOLD: &[&str] = &[
+    "don't do anything", "do not do anything", "don't process", "do not process", "don't start", "do not start", "don't set anything", "don't set it up", "hold off",
+    "nothing should be done", "don't change anything", "do not change anything", "don't make any change", "do not make any change", "before you do anything",
+    "before you set anything", "before you change anything", "let me think", "think it over", "think about it", "sleep on it", "get back to you", "once i've decided",
+    "once i have decided", "when i've decided", "before deciding", "before i decide", "before i confirm", "before confirming", "rethink", "re-think", "reconsider",
+    "talk to my", "check with my", "anything yet", "nothing yet", "nothing for now", "anything for now", "wait until i", "wait till i",
+];
+
+/// Words just before a request verb that make it a thought, not a request ("I might return",
+/// "thinking about cancelling", "considering returning").
+fn tentative_before(t: &[&Tok], k: usize) -> bool {
+    let lo = k.saturating_sub(3);
+    (lo..k).any(|j| {
+        let w = t[j].text.as_str();
+        matches!(w, "maybe" | "perhaps" | "potentially" | "possibly" | "might" | "considering" | "contemplating")
+            || w == "thinking" && matches!(t.get(j + 1).map(|x| x.text.as_str()), Some("about" | "of"))
+            || w == "may" && j > 0 && t[j - 1].text == "i"
+    })
+}
+
+fn holds_back(sentence: &str) -> bool {
+    let l = sentence.to_lowercase().replace('\u{2019}', "'");
+    HOLD.iter().any(|h| l.find(h).is_some_and(|at| !l[..at].split(|c: char| !c.is_alphanumeric()).any(|w| w == "if" || w == "unless")))
+}
+
+fn undecided(text: &str) -> bool {
+    let l = text.to_lowercase().replace('\u{2019}', "'");
+    UNDECIDED.iter().any(|h| l.contains(h))
+}
+
+/// A sentence that ranks two requests of which only one may be possible ("if you can only do
+/// one, I prefer the exchange", "if it has to be one or the other, the return"): the preferred
+/// operation.
+fn preference_between_requests(sentence: &str) -> Option<Verb> {
+    let l = sentence.to_lowercase().replace('\u{2019}', "'");
+    let only_one = ["only do one", "only one of", "only one is possible", "only one can", "one or the other", "can't do both", "cannot do both", "can not do both", "not both", "only one of these", "if only one", "either one but not"]
+        .iter()
+        .any(|p| l.contains(p));
+    if !only_one {
+        return None;
+    }
+    let words: Vec<&str> = l.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    let verb = |w: &str| -> Option<Verb> {
+        Some(match w {
+            "return" | "returning" | "refund" => Verb::Return,
+            "exchange" | "exchanging" | "swap" | "replacement" | "replacing" => Verb::Exchange,
+            "cancel" | "cancellation" | "cancelling" | "canceling" => Verb::Cancel,
+            "change" | "modification" | "changing" => Verb::Modify,
+            _ => return None,
+        })
+    };
+    let pref_at = words.iter().position(|w| matches!(*w, "prefer" | "preferably" | "rather" | "priority" | "prioritize" | "prioritise") || w.starts_with("prefer"))
+        .or_else(|| words.windows(2).position(|p| p == ["matters", "more"] || p == ["more", "important"] || p == ["first", "choice"]));
+    let pref_at = pref_at?;
+    words[pref_at..].iter().find_map(|w| verb(w)).or_else(|| words[..pref_at].iter().rev().find_map(|w| verb(w)))
+}
+
 /// Whether a message plainly asks for an operation (a request verb that is not negated, not
 /// inside a condition, in a message that is not a question): guided actions take it even when
 /// the intent model is unsure.
@@ -466,7 +566,9 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             // payment id or an email.
             if t.kind == Kind::Num && t.text == digits && !digits.is_empty() {
                 let before: Vec<&str> = toks[ti.saturating_sub(4)..ti].iter().map(|x| x.text.as_str()).collect();
-                let reference = before.windows(2).any(|w| w == ["same", "as"] || w == ["as", "order"] || w == ["as", "in"]) || before.last() == Some(&"as");
+                let reference = before.windows(2).any(|w| w == ["same", "as"] || w == ["as", "order"] || w == ["as", "in"]) || before.last() == Some(&"as")
+                    // "… as my other bottle (from order #W…)": the order of the item pointed at.
+                    || before.contains(&"order") && before.iter().any(|w| matches!(*w, "from" | "in" | "on")) && toks[ti.saturating_sub(10)..ti].iter().any(|x| x.text == "other" || x.text == "same");
                 if !order_at.iter().any(|(at, _, _)| *at == ti) {
                     order_at.push((ti, number.clone(), reference));
                 }
@@ -474,11 +576,34 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         }
     }
 
+    // Per sentence: its text, whether it holds everything back, and a preference between
+    // requests it states.
+    let n_sentences = sentence.last().map_or(0, |s| s + 1);
+    let sentence_text: Vec<String> = (0..n_sentences)
+        .map(|si| {
+            let first = sentence.iter().position(|&x| x == si).unwrap_or(0);
+            let last = sentence.iter().rposition(|&x| x == si).unwrap_or(first);
+            message[toks[first].start..toks[last].end].to_string()
+        })
+        .collect();
+    let preference: Vec<Option<Verb>> = sentence_text.iter().map(|t| preference_between_requests(t)).collect();
+    let preferred_verb: Option<Verb> = preference.iter().flatten().next().copied();
+
     // Cues: operation verbs that are requests.
     let mut cues: Vec<(usize, Verb, Cond)> = Vec::new();
+    let mut tentative: Vec<usize> = Vec::new();
     for (k, &ti) in words.iter().enumerate() {
         let Some(v) = verb_of(&wt, k) else { continue };
-        if negated(&wt, k) && !(v == Verb::Cancel && wt[k].text != "cancel" && wt[k].text != "remove") {
+        // "If you can only do one, I prefer the exchange" ranks requests; it asks for none.
+        if preference[sentence[ti]].is_some() {
+            continue;
+        }
+        if tentative_before(&wt, k) {
+            tentative.push(ti);
+        }
+        let boundary = (0..ti).rev().find(|&j| toks[j].is_break() || toks[j].kind == Kind::Semi || toks[j].text == ",");
+        let clause_from = boundary.map_or(0, |b| words.iter().position(|&wi| wi > b).unwrap_or(k));
+        if negated_after(&wt, k, clause_from) && !(v == Verb::Cancel && wt[k].text != "cancel" && wt[k].text != "remove") {
             continue;
         }
         let c = condition_of(&toks, sentence_start(ti), ti);
@@ -530,8 +655,30 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             address: None,
             conditional: cond == Cond::AfterOther,
             fallback_of_previous: cond == Cond::AfterNegative,
+            hesitant: false,
+            same_order_as_previous: ["same order", "that same order", "same purchase"].iter().any(|p| lower.contains(p)),
+            preferred: preferred_verb == Some(verb),
             text: text.clone(),
         };
+        // "Cancel it if my sister hasn't bought one", "… unless my manager approves it": a
+        // condition after the request that the store's data can't answer. Whether it is
+        // possible, available, or not yet shipped is for the planner to check.
+        if let Some(cond_at) = (at + 1..own_end).find(|&j| toks[j].text == "if" || toks[j].text == "unless") {
+            let cond_end = (cond_at + 1..own_end).find(|&j| toks[j].text == "," || toks[j].kind == Kind::Semi).unwrap_or(own_end);
+            let cond_words: Vec<&str> = toks[cond_at + 1..cond_end].iter().filter(|t| t.is_word()).map(|t| t.text.as_str()).collect();
+            let checkable = cond_words.is_empty()
+                || cond_words == ["not"]
+                || cond_words.iter().any(|x| matches!(*x, "possible" | "available" | "stock" | "can" | "could" | "shipped" | "delivered" | "pending" | "arrived" | "processed" | "allowed" | "necessary" | "needed" | "require" | "requires" | "mean" | "means"));
+            // "… if this would mean cancelling the whole order, don't": a limit, not a request.
+            let rest = message[toks[cond_end.min(toks.len() - 1)].start..toks[own_end.saturating_sub(1).max(cond_end.min(toks.len() - 1))].end].to_lowercase();
+            let limits = rest.contains("not") || rest.contains("n't") || rest.contains("no ");
+            if !checkable && !limits {
+                w.conditional = true;
+            }
+        }
+        // Not decided: a thought ("I might return …"), doubt in its own words or the sentences
+        // that add to it ("… but I'm not sure yet"), or a hold in its sentence.
+        w.hesitant = tentative.contains(&at) || undecided(&text) || holds_back(&sentence_text[sentence[at]]);
         w.orders.dedup();
         let has = |x: &str| own_words.iter().any(|t| t.text == x);
         if own_words.iter().any(|t| t.text == "pending" || t.text == "unshipped") || lower.contains("just placed") || lower.contains("not shipped") || lower.contains("haven't shipped") {
@@ -548,21 +695,41 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
 
         // Addresses and payment methods.
         if lower.contains("address") || matches!(toks[at].text.as_str(), "ship" | "deliver" | "redirect" | "reroute") {
-            let default_words = lower.contains("default") || lower.contains("user address") || lower.contains("profile") || lower.contains("account address") || lower.contains("my address") && !lower.contains("order");
-            let order_words = lower.contains("order") || !w.orders.is_empty();
-            w.target = if default_words && !(order_words && (lower.contains("order address") || lower.contains("orders") || !w.orders.is_empty())) { Target::DefaultAddress } else { Target::OrderAddress };
-            if default_words && order_words && (lower.contains("order address") || lower.contains("orders")) && w.target == Target::OrderAddress {
-                // "my user address and all order addresses": both.
-                let mut both = w.clone();
-                both.target = Target::DefaultAddress;
-                both.orders.clear();
-                both.address = address_ref(message, &toks, start, ext_end, &order_at);
-                wishes.push(both);
-                w.all_orders = true;
-            }
+            // What changes is named outside the new address ("change my default address to …",
+            // "ship order N to my default address"): the account's address, an order's, or
+            // both. The account's address is not every order's address, and the reverse.
+            let scope = address_scope(message, &toks, start, own_end);
+            let ship_verb = matches!(toks[at].text.as_str(), "ship" | "deliver" | "redirect" | "reroute");
+            let named_orders = !w.orders.is_empty();
+            let order_side = named_orders || ship_verb || scope.orders;
             w.address = address_ref(message, &toks, start, ext_end, &order_at);
             if w.verb != Verb::Modify && w.verb != Verb::Exchange {
                 w.verb = Verb::Modify;
+            }
+            w.target = match (scope.account, order_side) {
+                (true, false) => Target::DefaultAddress,
+                (false, true) => Target::OrderAddress,
+                (false, false) => Target::UnclearAddress,
+                (true, true) => {
+                    let mut account = w.clone();
+                    account.target = Target::DefaultAddress;
+                    account.orders.clear();
+                    account.all_orders = false;
+                    wishes.push(account);
+                    Target::OrderAddress
+                }
+            };
+            if w.target == Target::OrderAddress && !named_orders && scope.plural {
+                w.all_orders = true;
+            }
+            if w.target == Target::OrderAddress && !scope.plural && !named_orders {
+                // "my order's address": one order, whichever is meant (asked when several).
+                w.all_orders = false;
+                // "my laptop order": the order with the laptop.
+                let before_dest: Vec<&Tok> = own_words.iter().copied().take_while(|t| !(t.text == "to" && t.start > toks[at].start)).collect();
+                for (_, _, ids) in catalogue.mentions(&before_dest) {
+                    w.items.push(ItemRef { products: ids, ..Default::default() });
+                }
             }
             wishes.push(w);
             continue;
@@ -577,7 +744,20 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         }
 
         // Items.
-        let mentions = catalogue.mentions(&own_words);
+        // A later mention that points at another item of theirs ("the same colour as the
+        // bottle in my other order", "to match my other bottle") describes what they want; it
+        // is not one more item to change.
+        let mentions: Vec<(usize, usize, Vec<String>)> = catalogue
+            .mentions(&own_words)
+            .into_iter()
+            .enumerate()
+            .filter(|(mi, (m_at, _, _))| {
+                let before: Vec<&str> = own_words[m_at.saturating_sub(4)..*m_at].iter().map(|t| t.text.as_str()).collect();
+                let pointer = before.contains(&"other") || before.contains(&"another") || before.contains(&"same") && before.contains(&"as") || before.contains(&"match") || before.contains(&"matches");
+                *mi == 0 || !pointer || before.contains(&"and")
+            })
+            .map(|(_, m)| m)
+            .collect();
         let marker_words: &[&str] = match verb {
             Verb::Exchange => &["to", "for", "into", "with", "instead"],
             Verb::Modify => &["to", "for", "into", "instead"],
@@ -664,14 +844,28 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             if let Some(mk) = marker {
                 target_end = clause_end(mk + 1);
             }
-            w.items.push(ItemRef { products: ids.clone(), source, target, fallback: None, plural, position });
+            let said = text_of(*m_at, m_at + m_len);
+            w.items.push(ItemRef { products: ids.clone(), source, target, fallback: None, plural, position, said });
             prev_end = match marker {
                 Some(_) => next_at,
                 None => m_at + m_len,
             };
         }
-        if w.items.is_empty() && (lower.contains(" them") || lower.contains(" it ") || lower.ends_with(" it")) {
-            // "return them": the items of the previous sentence's wish are meant; resolved later.
+        // "I got two skateboards. I want to return them", "… two tablets; return the more
+        // expensive one": a pronoun or "one" with no product of its own means the product named
+        // last before it, when that names one product.
+        let pointer_words = own_words.iter().any(|t| matches!(t.text.as_str(), "it" | "them" | "one" | "ones" | "both"));
+        if w.items.is_empty() && !w.all_items && w.orders.is_empty() && verb != Verb::Cancel && pointer_words {
+            let prior: Vec<&Tok> = toks[..start].iter().filter(|t| t.is_word() || matches!(t.kind, Kind::Id)).collect();
+            if let Some((p_at, p_len, ids)) = catalogue.mentions(&prior).last().cloned() {
+                if ids.len() == 1 {
+                    let last = prior[p_at + p_len - 1];
+                    let plural = own_words.iter().any(|t| matches!(t.text.as_str(), "them" | "both" | "ones")) || (last.text != last.stem && !own_words.iter().any(|t| t.text == "one"));
+                    let source = lower.clone();
+                    let said = message[prior[p_at].start..last.end].to_string();
+                    w.items.push(ItemRef { products: ids, source, target: None, fallback: None, plural, position: 0, said });
+                }
+            }
         }
 
         // Following sentences without an operation: fallbacks and more details.
@@ -720,7 +914,112 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         }
         wishes.push(w);
     }
+    // A sentence of its own that holds everything back ("Don't do anything for now", "Let me
+    // think it over before you set anything up") covers every request in the message.
+    let cue_sentences: Vec<usize> = cues.iter().map(|c| sentence[c.0]).collect();
+    if (0..n_sentences).any(|si| !cue_sentences.contains(&si) && holds_back(&sentence_text[si])) {
+        for w in &mut wishes {
+            w.hesitant = true;
+        }
+    }
+    // "For both orders, I'd prefer the Visa": a payment method said for every request, in a
+    // sentence of its own, goes to those that name none.
+    for si in 0..n_sentences {
+        let l = sentence_text[si].to_lowercase();
+        if cue_sentences.contains(&si) || !["both orders", "all orders", "all of them", "everything", "for both", "for all", "each order", "any payment or refund", "any refund", "any payment"].iter().any(|p| l.contains(p)) {
+            continue;
+        }
+        let st = tokenize(&sentence_text[si]);
+        let sw: Vec<&Tok> = st.iter().filter(|t| t.is_word() || matches!(t.kind, Kind::Id)).collect();
+        let pays = payments(&sw, known.customer);
+        if pays.is_empty() {
+            continue;
+        }
+        for w in wishes.iter_mut().filter(|w| w.payment.is_empty()) {
+            w.payment = pays.clone();
+        }
+    }
+    // "Cancel the order. I no longer need it": the reason said elsewhere in the message, when
+    // it says one only.
+    if let Some(reason) = cancel_reason(message) {
+        for w in wishes.iter_mut().filter(|w| w.verb == Verb::Cancel && w.reason.is_none()) {
+            w.reason = Some(reason.clone());
+        }
+    }
+    // "… to X, and change order N's address to it as well": the address said before.
+    let mut last_address: Option<AddrRef> = None;
+    for w in &mut wishes {
+        if matches!(w.target, Target::OrderAddress | Target::DefaultAddress | Target::UnclearAddress) {
+            let l = w.text.to_lowercase();
+            if w.address.is_none() && [" there", " to it", "that address", "the same address", "same one", "as well", " too"].iter().any(|p| l.contains(p)) {
+                w.address = last_address.clone();
+            }
+            if w.address.is_some() {
+                last_address = w.address.clone();
+            }
+        }
+    }
     wishes
+}
+
+/// Which addresses a request changes, from its words outside the new address.
+#[derive(Debug, Clone, Copy, Default)]
+struct AddressScope {
+    /// The account's (default) address.
+    account: bool,
+    /// An order's shipping address.
+    orders: bool,
+    /// Several orders ("all my pending orders", "the order addresses").
+    plural: bool,
+}
+
+/// The span of the new address in `toks[start..end]`: what follows its "to" ("… to my default
+/// one", "… to 12 Elm St, Austin, TX 78701"), up to where another part of the request starts.
+fn destination(toks: &[Tok], start: usize, end: usize) -> Option<(usize, usize)> {
+    let to_at = (start..end).find(|&i| {
+        (toks[i].text == "to" || toks[i].text == "into")
+            && !(i > 0 && matches!(toks[i - 1].text.as_str(), "want" | "wants" | "need" | "needs" | "like" | "love" | "wish" | "have" | "has" | "going" | "able" | "trying" | "hoping" | "plan" | "decided" | "forgot" | "how" | "go" | "goes"))
+    })?;
+    let stop = (to_at + 1..end)
+        .find(|&j| {
+            let t = toks[j].text.as_str();
+            toks[j].is_break()
+                || toks[j].kind == Kind::Semi
+                || t == "to" && !matches!(toks[j - 1].text.as_str(), "want" | "wants" | "need" | "needs" | "like" | "love" | "wish" | "have" | "has" | "going" | "able" | "trying" | "hoping" | "plan" | "decided" | "forgot" | "how" | "go" | "goes")
+                || matches!(t, "along" | "including" | "plus" | "together")
+                || t == "as" && toks.get(j + 1).is_some_and(|x| x.text == "well") && toks.get(j + 2).is_some_and(|x| x.text == "as")
+                || t == "and" && toks[j + 1..end].iter().take(3).any(|x| x.text == "my" || x.text == "also" || x.text == "the" || x.text == "order")
+        })
+        .unwrap_or(end);
+    Some((to_at + 1, stop))
+}
+
+fn address_scope(message: &str, toks: &[Tok], start: usize, end: usize) -> AddressScope {
+    let end = end.min(toks.len());
+    let dest = destination(toks, start, end);
+    // An aside in brackets ("(it's in my profile)") says where to find the address, not what
+    // changes.
+    let mut depth = 0i32;
+    let aside: Vec<bool> = (start..end)
+        .map(|i| {
+            if toks[i].text == "(" {
+                depth += 1;
+            }
+            let inside = depth > 0;
+            if toks[i].text == ")" {
+                depth -= 1;
+            }
+            inside
+        })
+        .collect();
+    let outside: Vec<&Tok> = (start..end).filter(|i| !dest.is_some_and(|(a, b)| *i >= a && *i < b) && !aside[i - start]).map(|i| &toks[i]).filter(|t| t.is_word()).collect();
+    let words: Vec<String> = outside.iter().map(|t| message[t.start..t.end].to_lowercase()).collect();
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let pair = |a: &str, b: &str| words.windows(2).any(|p| p[0] == a && p[1] == b);
+    let account = has("default") || has("account") || has("account's") || has("profile") || pair("user", "address") || pair("on", "file") || has("billing");
+    let plural = has("orders") || pair("order", "addresses") || has("all") && has("order") || has("both") && has("order");
+    let orders = has("order") || plural || has("order's") || !account && (pair("shipping", "address") || pair("delivery", "address"));
+    AddressScope { account, orders, plural }
 }
 
 fn address_ref(message: &str, toks: &[Tok], start: usize, end: usize, order_at: &[(usize, String, bool)]) -> Option<AddrRef> {

@@ -22,6 +22,9 @@ pub struct Spec {
     pub avoid: BTreeSet<(String, String)>,
     /// Options that must stay as they are.
     pub keep: BTreeSet<String>,
+    /// Those of `keep` the customer named themselves ("same size"), not implied by "the same
+    /// one but …" or "the 13-inch version".
+    pub keep_said: BTreeSet<String>,
     /// Options the customer does not care about.
     pub free: BTreeSet<String>,
     /// Option → direction (+1 more, -1 less) and how many steps, when said.
@@ -34,6 +37,8 @@ pub struct Spec {
     pub price: i32,
     /// Must cost less than the current item.
     pub cheaper: bool,
+    /// Must cost no more than the current item ("at the price I paid", "without paying more").
+    pub at_most_paid: bool,
     /// "The same one", "an identical replacement": every option as it is.
     pub same_item: bool,
     /// Nothing at all was described.
@@ -41,8 +46,16 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// For a fallback ("if no exact item is available, …"): what they named still holds, what
+    /// "the same one" implied does not.
+    pub fn relaxed(mut self) -> Self {
+        self.same_item = false;
+        self.keep = self.keep_said.clone();
+        self
+    }
+
     pub fn is_unconstrained(&self) -> bool {
-        self.want.is_empty() && self.avoid.is_empty() && self.relative.is_empty() && self.extreme.is_empty() && self.price == 0 && !self.cheaper && !self.same_item && self.prefer.is_empty()
+        self.want.is_empty() && self.avoid.is_empty() && self.relative.is_empty() && self.extreme.is_empty() && self.price == 0 && !self.cheaper && !self.at_most_paid && !self.same_item && self.prefer.is_empty()
     }
 }
 
@@ -109,7 +122,15 @@ fn size_alias(w: &str) -> Option<&'static str> {
 pub fn value_order(values: &[String]) -> Option<Vec<String>> {
     let num = |v: &str| -> Option<f64> {
         let digits: String = v.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-        digits.parse().ok()
+        let n: f64 = digits.parse().ok()?;
+        // Video resolutions are named two ways: "4K" by its width in thousands of pixels,
+        // "1080p" by its height. On one scale (width): 1080p is 1920 wide, 4K about 4000.
+        let unit = v.trim().trim_start_matches(|c: char| c.is_ascii_digit() || c == '.').trim().to_lowercase();
+        Some(match unit.as_str() {
+            "k" => n * 1000.0,
+            "p" => n * 16.0 / 9.0,
+            _ => n,
+        })
     };
     if values.iter().all(|v| num(v).is_some()) {
         let mut v = values.to_vec();
@@ -222,7 +243,10 @@ fn find_values(w: &Words, product: &Product) -> Vec<Hit> {
                     && product.options.values().flatten().filter(|o| stems(o).first() == Some(&vs[0])).count() == 1;
                 if exact || first_only {
                     let len = if exact { vs.len() } else { 1 };
-                    if !needs_key || key_near(w, key, i, len, 2).is_some() {
+                    // "prefer art over animals": a common word ranked against another value is
+                    // that value.
+                    let ranked = i > 0 && matches!(w.text(i - 1), "prefer" | "preferably" | "over" | "than" | "rather");
+                    if !needs_key || ranked || key_near(w, key, i, len, 2).is_some() {
                         hits.push(Hit { key: key.clone(), value: value.clone(), at: i, len });
                     }
                     i += len;
@@ -350,7 +374,10 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
         if avoid {
             spec.avoid.insert((h.key.clone(), h.value.clone()));
         } else if keep {
-            spec.keep.insert(h.key.clone());
+            // "same v-neck", "keeping the leather strap": the value they name, which is what
+            // they have now, or what they mean by "the same".
+            spec.want.entry(h.key.clone()).or_default().insert(h.value.clone());
+            spec.keep_said.insert(h.key.clone());
         } else if prefer || spec.prefer.iter().any(|p| p.0 == h.key) && spec.want.get(&h.key).is_none() {
             spec.prefer.push((h.key.clone(), h.value.clone()));
         } else {
@@ -378,7 +405,8 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
             let mut j = i + 1;
             while j < w.len() && j <= i + 6 {
                 if let Some(k) = key_at(j) {
-                    spec.keep.insert(k);
+                    spec.keep.insert(k.clone());
+                    spec.keep_said.insert(k);
                 } else if !matches!(w.text(j), "the" | "and" | "its" | "my" | "a" | "of" | "but" | "as" | "or" | "other" | "it") && !covered(j) {
                     break;
                 }
@@ -389,6 +417,14 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
             {
                 spec.same_item = true;
             }
+        }
+        // "a new identical one", "an identical replacement".
+        if word == "identical" {
+            spec.same_item = true;
+        }
+        // "the 13-inch version", "the blue variant": the item they have, with that changed.
+        if matches!(word, "version" | "variant") && (i.saturating_sub(4)..i).any(|j| w.text(j) == "the") {
+            spec.same_item = true;
         }
         if (word == "other" || word == "all") && i + 1 < w.len() && matches!(w.text(i + 1), "option" | "options" | "spec" | "specs" | "specifications" | "features" | "attributes") {
             let before: Vec<&str> = (i.saturating_sub(4)..i).map(|j| w.text(j)).collect();
@@ -422,6 +458,13 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
             spec.price = 1;
         } else if word == "cheaper" || word == "less" && i + 1 < w.len() && w.text(i + 1) == "expensive" {
             spec.cheaper = true;
+        }
+        // "at the price I paid", "for what I paid", "no more than I paid", "without paying more".
+        if matches!(word, "paid" | "spent") && (i.saturating_sub(5)..i).any(|j| matches!(w.text(j), "price" | "what" | "than" | "same" | "amount")) {
+            spec.at_most_paid = true;
+        }
+        if word == "paying" && i + 1 < w.len() && matches!(w.text(i + 1), "more" | "extra") && (i.saturating_sub(2)..i).any(|j| matches!(w.text(j), "without" | "not" | "no")) {
+            spec.at_most_paid = true;
         }
         // "1000 more pieces", "500 pieces less".
         if toks[w.idx[i]].kind == Kind::Num && i + 1 < w.len() {
@@ -545,7 +588,7 @@ pub fn choose(product: &Product, current: &BTreeMap<String, String>, current_pri
                 return false;
             }
         }
-        if spec.same_item && spec.want.is_empty() && spec.relative.is_empty() && v.options != *current {
+        if spec.same_item && spec.want.is_empty() && spec.relative.is_empty() && spec.extreme.is_empty() && spec.price == 0 && v.options != *current {
             return false;
         }
         for (k, (d, steps)) in &spec.relative {
@@ -561,6 +604,9 @@ pub fn choose(product: &Product, current: &BTreeMap<String, String>, current_pri
             }
         }
         if spec.cheaper && v.price_cents >= current_price {
+            return false;
+        }
+        if spec.at_most_paid && v.price_cents > current_price {
             return false;
         }
         true
