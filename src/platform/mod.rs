@@ -481,7 +481,7 @@ mod tests {
 
     #[test]
     fn only_whole_order_cancellations_returns_and_address_changes_go_to_the_platform() {
-        let plan = |action: Action| Plan { id: "k1".into(), customer_id: "c".into(), action, summary: "s".into(), amount_cents: 0 };
+        let plan = |action: Action| Plan { id: "k1".into(), customer_id: "c".into(), action, summary: "s".into(), amount_cents: 0, grounds: Vec::new() };
         let cancel = Operation::from_plan(&plan(Action::CancelOrder { order: "#1001".into(), reason: None, item_ids: vec![] })).unwrap();
         assert_eq!(cancel.kind, OperationKind::Cancel { reason: None });
         assert_eq!(cancel.key, "k1");
