@@ -41,7 +41,8 @@ run() { # name file batch [precision]
         path=$(sed -nE 's/.*\[(.*)\].*/\1/p' <<<"$line")
     done
     o=$(best "${ort[@]}"); s=$(best "${ours[@]}")
-    p=$(python3 -c "import sys; print(min(float(a) for a in sys.argv[1:]))" "${p50s[@]}")
+    # (An older binary prints no p50: then "-".)
+    p=$(python3 -c "import sys; v=[float(a) for a in sys.argv[1:] if a]; print(min(v) if v else '-')" "${p50s[@]}")
     printf '%-28s %10s %10s %7s %9s  %s\n' "$1" "$o" "$s" "$(python3 -c "print(f'{$s/$o:.2f}x')")" "$p" "$path"
 }
 head -400 "$bench/questions.txt" > "${TMPDIR:-/tmp}/shopkeep-q400.txt"

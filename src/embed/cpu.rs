@@ -15,6 +15,7 @@
 //!   vectorisable erf for the exact (erf) GELU;
 //! - leaves no pass between the products on one thread, and is entered on a rayon worker (see
 //!   `MiniLm::embed`), so the other core does not idle or sleep between parallel regions.
+//!
 //! The weights are the same tensors candle loaded; the candle tensor path remains for CUDA.
 //!
 //! Which kernels run is chosen once, at load ([`Kernels`]: AVX-512, AVX2 with or without
@@ -297,7 +298,7 @@ impl Weight {
     /// From a row-major `[k × n]` matrix, laid out for `kernels`.
     pub fn new(row_major: Vec<f32>, k: usize, n: usize, kernels: Kernels) -> Self {
         assert_eq!(row_major.len(), k * n, "weight matrix size");
-        if kernels == Kernels::Portable || n % (F32_PANELS * PANEL) != 0 {
+        if kernels == Kernels::Portable || !n.is_multiple_of(F32_PANELS * PANEL) {
             return Self { data: row_major, k, n, packed: false, kernels, int8: None };
         }
         let mut data = vec![0f32; k * n];
@@ -327,7 +328,7 @@ impl Weight {
             return true;
         }
         let Some(kernel) = self.kernels.int8() else { return false };
-        if self.k % 4 != 0 || self.n % (I8_PANELS * PANEL) != 0 {
+        if !self.k.is_multiple_of(4) || !self.n.is_multiple_of(I8_PANELS * PANEL) {
             return false;
         }
         let (k, n) = (self.k, self.n);
