@@ -24,8 +24,8 @@
 //! every call, which for the dozen rows of one question costs as much as the arithmetic, and
 //! below its threading threshold runs on one core. Measured on a shared 2-core AMD EPYC (AVX-512
 //! machine, each path forced), one question at a time, p50: portable (`gemm`) 10-11 ms, the
-//! packed AVX2 kernels 4.5 ms, AVX-512 2.8 ms; the figures for every path are in the README's
-//! Speed section. The portable path (`gemm` and loops the compiler vectorises) is the
+//! packed AVX2 kernels 2.2 ms in a quiet minute (4.5 in a busy one); the figures for every
+//! path are in the README's Speed section. The portable path (`gemm` and loops the compiler vectorises) is the
 //! reference the parity tests compare every other path with.
 
 use gemm::{gemm, Parallelism};
@@ -449,8 +449,10 @@ mod avx512 {
     /// then every group's second): each panel is then read from memory front to back in one
     /// run, and the first row block prefetches it ahead. With few rows (one question: a dozen)
     /// there is little arithmetic per byte of `W` and the product waits on memory; in 4 KiB
-    /// runs the hardware prefetcher never got ahead (one question on a 2-core EPYC: 4.4 →
-    /// 2.8 ms p50, best of noisy rounds on a shared machine).
+    /// runs the hardware prefetcher never got ahead. (One question at a time on a shared
+    /// 2-core EPYC, interleaved with the previous order: 345 → 368 questions/s, best of three;
+    /// on the AVX2 kernel, whose tiles are one panel wide, the change was larger: 8.2 → 4.5 ms
+    /// p50 in the same busy minutes.)
     ///
     /// # Safety
     /// As [`kernel`], for every row and group in range (`bias` addresses `n` floats); no other
