@@ -28,7 +28,10 @@ fn lines(name: &str) -> Vec<String> {
 
 fn model() -> MiniLm {
     let files = locate_model(None, &root().join("models"), false).expect("run scripts/fetch-models.sh first");
-    MiniLm::load(&files).expect("model loads")
+    let model = MiniLm::load(&files).expect("model loads");
+    // SHOPKEEP_CPU_KERNELS=avx512|avx2-vnni|avx2|portable forces the kernels measured.
+    eprintln!("embedding path: {}", model.path());
+    model
 }
 
 fn bench(c: &mut Criterion) {

@@ -42,11 +42,17 @@ pub enum AppError {
 
 /// Finds and loads the embedding model the config points at.
 pub fn load_embedder(cfg: &Config) -> Result<Arc<dyn Embedder>, EmbedError> {
+    Ok(Arc::new(load_model(cfg)?))
+}
+
+/// [`load_embedder`], as the model itself (`shopkeep bench embed` reports its [`MiniLm::path`]).
+pub fn load_model(cfg: &Config) -> Result<MiniLm, EmbedError> {
     let files = locate_model(cfg.model.dir.as_deref(), &cfg.model.models_root, cfg.model.allow_hub)?;
     tracing::info!(weights = %files.weights.display(), precision = %cfg.model.precision, "loading embedding model");
     let model = MiniLm::load(&files)?.with_precision(cfg.model.precision);
-    tracing::info!(device = model.device_name(), "embedding model loaded");
-    Ok(Arc::new(model))
+    // `path` says which kernels run (AVX-512, AVX2, portable; SHOPKEEP_CPU_KERNELS forces one).
+    tracing::info!(device = model.device_name(), path = %model.path(), "embedding model loaded");
+    Ok(model)
 }
 
 /// Opens the order database, seeding the demo store into an empty one (unless orders live on a

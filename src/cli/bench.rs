@@ -1,9 +1,10 @@
 //! `shopkeep bench embed --input FILE --batch N`: prints one line in the same form as
-//! ../shared/bench/ort_baseline.py (texts, seconds, texts/s), so both can be compared in one run.
+//! ../shared/bench/ort_baseline.py (texts, seconds, texts/s), so both can be compared in one run,
+//! followed by the path that embedded (e.g. `[cpu avx2 fp32]`; `SHOPKEEP_CPU_KERNELS` forces one).
 
 use std::{path::PathBuf, time::Instant};
 
-use crate::{app::load_embedder, config::Config};
+use crate::{app::load_model, config::Config, embed::Embedder};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -29,18 +30,33 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
             anyhow::ensure!(batch >= 1, "--batch must be at least 1");
             let text = std::fs::read_to_string(&input)?;
             let lines: Vec<&str> = text.lines().collect();
-            let embedder = load_embedder(&cfg)?;
+            let embedder = load_model(&cfg)?;
             // Same protocol as the baseline: one warm-up batch of the first 32 lines, then batches
             // formed after sorting by length.
             embedder.embed(&lines[..lines.len().min(32)])?;
             let mut order: Vec<&str> = lines.clone();
             order.sort_by_key(|l| l.len());
             let started = Instant::now();
+            let mut each = Vec::with_capacity(order.len().div_ceil(batch));
             for chunk in order.chunks(batch) {
+                let t = Instant::now();
                 embedder.embed(chunk)?;
+                each.push(t.elapsed().as_secs_f64());
             }
             let secs = started.elapsed().as_secs_f64();
-            println!("shopkeep {} texts batch {}: {:.3} s, {:.1} texts/s", lines.len(), batch, secs, lines.len() as f64 / secs);
+            each.sort_by(f64::total_cmp);
+            let p50 = each[each.len() / 2] * 1e3;
+            // The median batch's time and the path after the rate, which scripts/bench-embed.sh
+            // reads as it is (one question's latency is the p50 at --batch 1).
+            println!(
+                "shopkeep {} texts batch {}: {:.3} s, {:.1} texts/s, p50 {:.2} ms a batch [{}]",
+                lines.len(),
+                batch,
+                secs,
+                lines.len() as f64 / secs,
+                p50,
+                embedder.path()
+            );
             Ok(())
         }
     }

@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Tensor};
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use super::{
-    cpu::{CpuBert, CpuLayer, Weight},
+    cpu::{CpuBert, CpuLayer, Kernels, Weight},
     locate::ModelFiles,
     EmbedError, Embedder, Precision,
 };
@@ -98,8 +98,38 @@ impl MiniLm {
         }
     }
 
-    /// Loads for a given device and forward pass (`PackedCpu` needs the CPU device).
+    /// Loads on the CPU with the given kernels (which the CPU must support: see
+    /// [`Kernels::available`]), whatever `SHOPKEEP_CPU_KERNELS` says: the parity tests run
+    /// every level in one process.
+    pub fn load_with_kernels(files: &ModelFiles, kernels: Kernels) -> Result<Self, EmbedError> {
+        assert!(kernels.supported(), "this CPU cannot run the {kernels} kernels");
+        Self::load_inner(files, Device::Cpu, Backend::PackedCpu, kernels)
+    }
+
+    /// The CPU kernels the packed pass runs (`None` on the tensor path).
+    pub fn kernels(&self) -> Option<Kernels> {
+        self.cpu.as_ref().map(|c| c.kernels)
+    }
+
+    /// Which code embeds, for the log and `shopkeep bench embed`: e.g. `cpu avx2 fp32`,
+    /// `cpu avx512 int8 (avx512-vnni)`, `cuda`.
+    pub fn path(&self) -> String {
+        match &self.cpu {
+            None => format!("{} tensor", self.device_name()),
+            Some(cpu) => match (self.precision, cpu.kernels.int8()) {
+                (Precision::Int8, Some(i8k)) => format!("cpu {} int8 ({i8k})", cpu.kernels),
+                (p, _) => format!("cpu {} {p}", cpu.kernels),
+            },
+        }
+    }
+
+    /// Loads for a given device and forward pass (`PackedCpu` needs the CPU device), with the
+    /// kernels [`Kernels::from_env`] picks.
     pub fn load_with(files: &ModelFiles, device: Device, backend: Backend) -> Result<Self, EmbedError> {
+        Self::load_inner(files, device, backend, Kernels::from_env())
+    }
+
+    fn load_inner(files: &ModelFiles, device: Device, backend: Backend, kernels: Kernels) -> Result<Self, EmbedError> {
         let cfg: BertConfig = serde_json::from_slice(&std::fs::read(&files.config).map_err(|e| file_err(&files.config, e))?)
             .map_err(|e| file_err(&files.config, e))?;
         let mut tokenizer = Tokenizer::from_file(&files.tokenizer).map_err(|e| file_err(&files.tokenizer, e))?;
@@ -155,7 +185,7 @@ impl MiniLm {
         }
         // Only one copy of the weights stays in memory: the flat CPU one or the tensors.
         let (cpu, tensors) = match backend {
-            Backend::PackedCpu if device.is_cpu() => (Some(cpu_weights(&get, &layers, &cfg)?), None),
+            Backend::PackedCpu if device.is_cpu() => (Some(cpu_weights(&get, &layers, &cfg, kernels)?), None),
             _ => (
                 None,
                 Some(Tensors {
@@ -180,14 +210,15 @@ impl MiniLm {
         })
     }
 
-    /// Sets the CPU pass's precision. `int8` needs the packed CPU pass on a CPU with AVX-512
-    /// VNNI; elsewhere the model stays fp32, with a warning, and [`MiniLm::precision`] says so.
+    /// Sets the CPU pass's precision. `int8` needs the packed CPU pass with AVX2 or AVX-512
+    /// kernels; elsewhere (the portable kernels, a GPU) the model stays fp32, with a warning, and
+    /// [`MiniLm::precision`] says so.
     pub fn with_precision(mut self, precision: Precision) -> Self {
         if precision == Precision::Int8 {
             if self.cpu.as_mut().is_some_and(CpuBert::quantize) {
                 self.precision = Precision::Int8;
             } else {
-                tracing::warn!("int8 embeddings need the CPU forward pass on a CPU with AVX-512 VNNI; running fp32");
+                tracing::warn!("int8 embeddings need the CPU forward pass with AVX2 or AVX-512 kernels; running fp32");
             }
         }
         self
@@ -312,11 +343,11 @@ impl MiniLm {
 }
 
 /// Copies the loaded tensors into the CPU pass's flat layout.
-fn cpu_weights(get: &dyn Fn(&str) -> Result<Tensor, EmbedError>, layers: &[Layer], cfg: &BertConfig) -> Result<CpuBert, EmbedError> {
+fn cpu_weights(get: &dyn Fn(&str) -> Result<Tensor, EmbedError>, layers: &[Layer], cfg: &BertConfig, kernels: Kernels) -> Result<CpuBert, EmbedError> {
     let flat = |t: &Tensor| -> Result<Vec<f32>, EmbedError> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
     let weight = |t: &Tensor| -> Result<Weight, EmbedError> {
         let (k, n) = t.dims2()?;
-        Ok(Weight::new(flat(t)?, k, n))
+        Ok(Weight::new(flat(t)?, k, n, kernels))
     };
     let mut cpu_layers = Vec::with_capacity(layers.len());
     for l in layers {
@@ -347,6 +378,7 @@ fn cpu_weights(get: &dyn Fn(&str) -> Result<Tensor, EmbedError>, layers: &[Layer
         heads: cfg.num_attention_heads,
         intermediate,
         eps: cfg.layer_norm_eps as f32,
+        kernels,
         scratch: Default::default(),
     })
 }

@@ -17,14 +17,17 @@ pub use batch::Batching;
 pub use cache::Cached;
 pub use hash::HashEmbedder;
 pub use locate::{locate_model, ModelFiles};
+pub use cpu::{Kernels, KERNELS_ENV};
 pub use minilm::{Backend, MiniLm};
 
 /// The numeric precision of the CPU forward pass's matrix products.
 ///
 /// `fp32` is exact to the reference (cosine ≥ 0.9999). `int8` quantises weights per column and
-/// activations per row and multiplies with AVX-512 VNNI: several times fewer instructions per
-/// product, vectors within cosine 0.99 of fp32 (tested), close enough that an index built with one
-/// serves questions embedded with the other. Where the CPU lacks VNNI, `int8` runs as `fp32`.
+/// activations per row and multiplies bytes: with AVX-512 VNNI or AVX-VNNI (`vpdpbusd`), or on
+/// plain AVX2 with `vpmaddubsw` + `vpmaddwd` (7-bit weights): several times fewer instructions
+/// per product and a quarter of the weight bytes, vectors within cosine 0.99 of fp32 (tested),
+/// close enough that an index built with one serves questions embedded with the other. On the
+/// portable kernels (no AVX2), `int8` runs as `fp32`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
