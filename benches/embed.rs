@@ -23,11 +23,23 @@ fn lines(name: &str) -> Vec<String> {
     }
     eprintln!("../shared/bench/{name} absent: using the demo KB's passages");
     let loaded = kb::load_dir(&root().join("kb")).expect("kb loads");
-    loaded.documents.iter().flat_map(kb::chunk).map(|p| if name.starts_with("questions") { p.heading.clone() + "?" } else { p.text }).collect()
+    loaded
+        .documents
+        .iter()
+        .flat_map(kb::chunk)
+        .map(|p| {
+            if name.starts_with("questions") {
+                p.heading.clone() + "?"
+            } else {
+                p.text
+            }
+        })
+        .collect()
 }
 
 fn model() -> MiniLm {
-    let files = locate_model(None, &root().join("models"), false).expect("run scripts/fetch-models.sh first");
+    let files = locate_model(None, &root().join("models"), false)
+        .expect("run scripts/fetch-models.sh first");
     let model = MiniLm::load(&files).expect("model loads");
     // SHOPKEEP_CPU_KERNELS=avx512|avx2-vnni|avx2|portable forces the kernels measured.
     eprintln!("embedding path: {}", model.path());
@@ -52,9 +64,13 @@ fn bench(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements(32));
     let qbatch: Vec<&str> = questions.iter().take(32).map(String::as_str).collect();
-    g.bench_function("batch32_questions", |b| b.iter(|| model.embed(&qbatch).unwrap()));
+    g.bench_function("batch32_questions", |b| {
+        b.iter(|| model.embed(&qbatch).unwrap())
+    });
     let pbatch: Vec<&str> = passages.iter().take(32).map(String::as_str).collect();
-    g.bench_function("batch32_passages", |b| b.iter(|| model.embed(&pbatch).unwrap()));
+    g.bench_function("batch32_passages", |b| {
+        b.iter(|| model.embed(&pbatch).unwrap())
+    });
     g.finish();
 }
 

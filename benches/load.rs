@@ -36,7 +36,9 @@ const KB_QUESTIONS: &[&str] = &[
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -47,12 +49,21 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn run_mix(url: &str, clients: usize, requests: usize, kind: &str, fresh: Arc<Vec<String>>) {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, next, url, kind, fresh) = (client.clone(), next.clone(), url.to_string(), kind.to_string(), fresh.clone());
+        let (client, next, url, kind, fresh) = (
+            client.clone(),
+            next.clone(),
+            url.to_string(),
+            kind.to_string(),
+            fresh.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut shed = 0;
@@ -108,8 +119,13 @@ async fn run_mix(url: &str, clients: usize, requests: usize, kind: &str, fresh: 
 fn main() {
     // `cargo bench` passes --bench; ignore harness flags.
     let clients: usize = arg("--clients").and_then(|v| v.parse().ok()).unwrap_or(16);
-    let requests: usize = arg("--requests").and_then(|v| v.parse().ok()).unwrap_or(400);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let requests: usize = arg("--requests")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let _keep;
     let url = match arg("--url") {
         Some(u) => u,
@@ -120,16 +136,33 @@ fn main() {
             cfg.data_dir = dir.path().to_path_buf();
             cfg.kb_dir = root.join("kb");
             cfg.model.models_root = root.join("models");
-            let app = Arc::new(shopkeep::app::App::open(cfg).expect("app opens (run scripts/fetch-models.sh first)"));
-            let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+            let app = Arc::new(
+                shopkeep::app::App::open(cfg)
+                    .expect("app opens (run scripts/fetch-models.sh first)"),
+            );
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
             let addr = listener.local_addr().unwrap();
             rt.spawn(shopkeep::http::serve(listener, app, std::future::pending()));
             _keep = dir;
             format!("http://{addr}")
         }
     };
-    let file = arg("--questions").map(std::path::PathBuf::from).unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/questions.txt"));
-    let fresh: Vec<String> = std::fs::read_to_string(&file).map(|t| t.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()).unwrap_or_default();
+    let file = arg("--questions")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/bench/questions.txt")
+        });
+    let fresh: Vec<String> = std::fs::read_to_string(&file)
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     let fresh = Arc::new(fresh);
     rt.block_on(async {
         // Warm-up: the first requests load caches.
@@ -139,7 +172,10 @@ fn main() {
         if fresh.len() >= requests {
             run_mix(&url, clients, requests, "fresh", fresh.clone()).await;
         } else {
-            println!("fresh: skipped ({} has fewer than {requests} questions; pass --questions FILE)", file.display());
+            println!(
+                "fresh: skipped ({} has fewer than {requests} questions; pass --questions FILE)",
+                file.display()
+            );
         }
     });
 }

@@ -33,26 +33,61 @@ fn bench(c: &mut Criterion) {
                 updated: None,
                 product_id: None,
                 source: String::new(),
-                blocks: vec![Block { headings: vec![p.heading.clone()], text: format!("{} Reference {copy}-{n}.", p.text) }],
+                blocks: vec![Block {
+                    headings: vec![p.heading.clone()],
+                    text: format!("{} Reference {copy}-{n}.", p.text),
+                }],
                 hash: String::new(),
             });
             n += 1;
         }
     }
     let empty_kb = tempfile::tempdir().unwrap();
-    std::fs::write(empty_kb.path().join("placeholder.md"), "---\nid: placeholder\ntopics: [x]\n---\n# Placeholder\nNothing.\n").unwrap();
+    std::fs::write(
+        empty_kb.path().join("placeholder.md"),
+        "---\nid: placeholder\ntopics: [x]\n---\n# Placeholder\nNothing.\n",
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let embedder = HashEmbedder::new(384);
-    let summary = build(BuildOptions { kb_dir: empty_kb.path(), index_root: dir.path(), extra_documents: extra }, &embedder, &mut ()).unwrap();
+    let summary = build(
+        BuildOptions {
+            kb_dir: empty_kb.path(),
+            index_root: dir.path(),
+            extra_documents: extra,
+        },
+        &embedder,
+        &mut (),
+    )
+    .unwrap();
     eprintln!("index of {} passages", summary.passages);
     let handle = IndexHandle::open(dir.path()).unwrap();
-    let questions = ["how long does standard shipping take", "can I return a final sale item", "what payment methods do you accept", "is there a fee to cancel my membership"];
-    let vectors: Vec<Vec<f32>> = questions.iter().map(|q| embedder.embed_one(q).unwrap()).collect();
+    let questions = [
+        "how long does standard shipping take",
+        "can I return a final sale item",
+        "what payment methods do you accept",
+        "is there a fee to cancel my membership",
+    ];
+    let vectors: Vec<Vec<f32>> = questions
+        .iter()
+        .map(|q| embedder.embed_one(q).unwrap())
+        .collect();
     let mut i = 0;
     c.bench_function("hybrid_search_10k", |b| {
         b.iter(|| {
             i = (i + 1) % questions.len();
-            handle.current().search(questions[i], &vectors[i], &SearchOptions { k: 5, product_id: None, help_only: false }).unwrap()
+            handle
+                .current()
+                .search(
+                    questions[i],
+                    &vectors[i],
+                    &SearchOptions {
+                        k: 5,
+                        product_id: None,
+                        help_only: false,
+                    },
+                )
+                .unwrap()
         })
     });
 }

@@ -37,7 +37,10 @@ pub enum AppError {
     #[error(transparent)]
     Platform(#[from] crate::platform::PlatformError),
     #[error("data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Finds and loads the embedding model the config points at.
@@ -47,7 +50,11 @@ pub fn load_embedder(cfg: &Config) -> Result<Arc<dyn Embedder>, EmbedError> {
 
 /// [`load_embedder`], as the model itself (`shopkeep bench embed` reports its [`MiniLm::path`]).
 pub fn load_model(cfg: &Config) -> Result<MiniLm, EmbedError> {
-    let files = locate_model(cfg.model.dir.as_deref(), &cfg.model.models_root, cfg.model.allow_hub)?;
+    let files = locate_model(
+        cfg.model.dir.as_deref(),
+        &cfg.model.models_root,
+        cfg.model.allow_hub,
+    )?;
     tracing::info!(weights = %files.weights.display(), precision = %cfg.model.precision, "loading embedding model");
     let model = MiniLm::load(&files)?.with_precision(cfg.model.precision);
     // `path` says which kernels run (AVX-512, AVX2, portable; SHOPKEEP_CPU_KERNELS forces one).
@@ -58,7 +65,10 @@ pub fn load_model(cfg: &Config) -> Result<MiniLm, EmbedError> {
 /// Opens the order database, seeding the demo store into an empty one (unless orders live on a
 /// store platform: then the database holds the copies read from it).
 pub fn open_orders(cfg: &Config) -> Result<Arc<SqliteOrderStore>, AppError> {
-    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AppError::DataDir { path: cfg.data_dir.display().to_string(), source })?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AppError::DataDir {
+        path: cfg.data_dir.display().to_string(),
+        source,
+    })?;
     let store = SqliteOrderStore::open(&cfg.database_path())?;
     let embedded = cfg.platform.kind == crate::config::PlatformKind::Embedded;
     if embedded && store.counts()?.orders == 0 && store.counts()?.products == 0 {
@@ -69,9 +79,22 @@ pub fn open_orders(cfg: &Config) -> Result<Arc<SqliteOrderStore>, AppError> {
 }
 
 /// Builds the index from the knowledge base plus the store's product content.
-pub fn build_index(cfg: &Config, orders: &dyn OrderStore, embedder: &dyn Embedder, progress: &mut dyn crate::index::BuildProgress) -> Result<BuildSummary, AppError> {
+pub fn build_index(
+    cfg: &Config,
+    orders: &dyn OrderStore,
+    embedder: &dyn Embedder,
+    progress: &mut dyn crate::index::BuildProgress,
+) -> Result<BuildSummary, AppError> {
     let extra = demo::product_documents(orders)?;
-    Ok(build(BuildOptions { kb_dir: &cfg.kb_dir, index_root: &cfg.index_root(), extra_documents: extra }, embedder, progress)?)
+    Ok(build(
+        BuildOptions {
+            kb_dir: &cfg.kb_dir,
+            index_root: &cfg.index_root(),
+            extra_documents: extra,
+        },
+        embedder,
+        progress,
+    )?)
 }
 
 /// Everything a request needs.
@@ -90,7 +113,11 @@ pub struct App {
 /// login limits.
 pub fn open_accounts(cfg: &Config) -> Result<Arc<Accounts>, AppError> {
     let a = &cfg.admin;
-    let limits = Limits::new(a.session_hours as i64 * 3600, a.login_failures, a.login_window_secs as i64);
+    let limits = Limits::new(
+        a.session_hours as i64 * 3600,
+        a.login_failures,
+        a.login_window_secs as i64,
+    );
     Ok(Arc::new(Accounts::open(&cfg.database_path(), limits)?))
 }
 
@@ -109,32 +136,61 @@ impl App {
             Err(IndexError::Missing(_)) => {
                 eprintln!("no index yet: building it from {}", config.kb_dir.display());
                 let summary = build_index(&config, orders.as_ref(), embedder.as_ref(), &mut ())?;
-                eprintln!("indexed {} documents, {} passages in {:.1}s", summary.documents, summary.passages, summary.seconds);
+                eprintln!(
+                    "indexed {} documents, {} passages in {:.1}s",
+                    summary.documents, summary.passages, summary.seconds
+                );
                 IndexHandle::open(&config.index_root())?
             }
             Err(e) => return Err(e.into()),
         };
         let index = Arc::new(index);
         let generation = index.current();
-        if generation.manifest.model_id != embedder.model_id() || generation.manifest.dim != embedder.dim() {
-            return Err(IndexError::ModelMismatch { built: generation.manifest.model_id.clone(), running: embedder.model_id().to_string() }.into());
+        if generation.manifest.model_id != embedder.model_id()
+            || generation.manifest.dim != embedder.dim()
+        {
+            return Err(IndexError::ModelMismatch {
+                built: generation.manifest.model_id.clone(),
+                running: embedder.model_id().to_string(),
+            }
+            .into());
         }
         // Requests share one model worker that batches concurrent questions, behind a cache
         // of repeat questions (see `embed::batch` and `embed::cache`).
-        let mut embedder: Arc<dyn Embedder> = Arc::new(Batching::new(embedder, config.model.max_batch));
+        let mut embedder: Arc<dyn Embedder> =
+            Arc::new(Batching::new(embedder, config.model.max_batch));
         if config.model.cache_entries > 0 {
             embedder = Arc::new(Cached::new(embedder, config.model.cache_entries));
         }
-        let understander = Arc::new(Understander::from_default_location(&config.model.models_root)?);
+        let understander = Arc::new(Understander::from_default_location(
+            &config.model.models_root,
+        )?);
         let journal = Journal::open(&config.database_path())?;
         let retriever = Retriever::new(embedder, index, config.model.max_concurrent);
-        let guide = crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?);
+        let guide =
+            crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?);
         let platform = crate::platform::from_config(&config.platform, orders.clone())?;
         tracing::info!(platform = platform.name(), "orders live on this platform");
-        let assistant = Arc::new(Assistant::new(config.clone(), retriever, understander, orders, journal, guide).with_platform(platform));
+        let assistant = Arc::new(
+            Assistant::new(
+                config.clone(),
+                retriever,
+                understander,
+                orders,
+                journal,
+                guide,
+            )
+            .with_platform(platform),
+        );
         let email = crate::email::Email::from_config(&config)?.map(Arc::new);
         let accounts = open_accounts(&config)?;
         let live = Arc::new(Live::new(config.server.max_streams));
-        Ok(Self { config, assistant, live, email, accounts })
+        Ok(Self {
+            config,
+            assistant,
+            live,
+            email,
+            accounts,
+        })
     }
 }

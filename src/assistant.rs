@@ -83,7 +83,11 @@ pub struct Answer {
 
 /// Conversation ids: 1–64 letters, digits, '-' or '_' (they appear in URLs and logs).
 pub fn valid_conversation_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,11 +118,17 @@ pub enum AssistantError {
     /// order: refused outright (HTTP 429) until the oldest failure leaves the window. A refusal
     /// is not a hand-off, so failed guesses cannot fill the team's queue.
     #[error("{message}")]
-    VerificationLimited { retry_after_secs: u64, message: String },
+    VerificationLimited {
+        retry_after_secs: u64,
+        message: String,
+    },
     /// This client (or everyone together) opened as many hand-offs as `handoff.*` allows in
     /// the last hour: refused (HTTP 429) rather than queued.
     #[error("{message}")]
-    HandoffLimited { retry_after_secs: u64, message: String },
+    HandoffLimited {
+        retry_after_secs: u64,
+        message: String,
+    },
 }
 
 impl AssistantError {
@@ -141,7 +151,14 @@ impl AssistantError {
     }
 
     pub fn is_client_error(&self) -> bool {
-        matches!(self, Self::EmptyMessage | Self::MessageTooLong | Self::BadConversationId | Self::BadChannel | Self::ConversationNotFound)
+        matches!(
+            self,
+            Self::EmptyMessage
+                | Self::MessageTooLong
+                | Self::BadConversationId
+                | Self::BadChannel
+                | Self::ConversationNotFound
+        )
     }
 }
 
@@ -187,7 +204,9 @@ pub struct Assistant {
 /// interleave). Messages of different conversations never wait for each other. Entries live only
 /// while a turn holds or waits for them.
 #[derive(Default)]
-struct TurnLocks(parking_lot::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+struct TurnLocks(
+    parking_lot::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+);
 
 /// Held for the length of a turn; gives the conversation's entry back when the last holder goes.
 struct TurnGuard<'a> {
@@ -199,7 +218,11 @@ struct TurnGuard<'a> {
 impl TurnLocks {
     async fn lock(&self, id: &str) -> TurnGuard<'_> {
         let lock = self.0.lock().entry(id.to_string()).or_default().clone();
-        TurnGuard { locks: self, id: id.to_string(), lock: Some(lock.lock_owned().await) }
+        TurnGuard {
+            locks: self,
+            id: id.to_string(),
+            lock: Some(lock.lock_owned().await),
+        }
     }
 }
 
@@ -234,16 +257,37 @@ struct Part {
 
 impl Part {
     fn text(t: impl Into<String>) -> Self {
-        Self { text: t.into(), ..Default::default() }
+        Self {
+            text: t.into(),
+            ..Default::default()
+        }
     }
 }
 
 impl Assistant {
     /// The policy's identity methods decide which identity checks run.
-    pub fn new(mut config: Config, retriever: Retriever, understander: Arc<Understander>, orders: Arc<dyn OrderStore>, journal: Journal, guide: Guide) -> Self {
+    pub fn new(
+        mut config: Config,
+        retriever: Retriever,
+        understander: Arc<Understander>,
+        orders: Arc<dyn OrderStore>,
+        journal: Journal,
+        guide: Guide,
+    ) -> Self {
         guide.policy.apply_identity(&mut config.identity);
         let window = std::time::Duration::from_secs(config.identity.failure_window_secs);
-        Self { config, retriever, understander, orders, journal: Arc::new(journal), guide: Arc::new(guide), platform: None, failures: FailureLimiter::new(window), handoffs: FailureLimiter::new(Duration::from_secs(3600)), turn_locks: TurnLocks::default() }
+        Self {
+            config,
+            retriever,
+            understander,
+            orders,
+            journal: Arc::new(journal),
+            guide: Arc::new(guide),
+            platform: None,
+            failures: FailureLimiter::new(window),
+            handoffs: FailureLimiter::new(Duration::from_secs(3600)),
+            turn_locks: TurnLocks::default(),
+        }
     }
 
     /// Answers from, and carries changes out on, `platform` (an embedded one changes nothing:
@@ -262,20 +306,40 @@ impl Assistant {
     /// offered email's customer, the verified customer's orders. A platform that does not answer
     /// leaves the last copy in place (logged): reads degrade, writes are refused at execution.
     async fn refresh(&self, u: &Understanding, state: &ConversationState) {
-        let Some(platform) = self.platform.clone() else { return };
-        let mut want = crate::platform::Want { email: state.pending_email.clone(), customer_id: state.customer_id.clone(), ..Default::default() };
-        want.order_numbers.extend(u.entities.order_numbers.iter().cloned());
-        want.order_numbers.extend(state.pending_order.iter().cloned());
-        want.order_numbers.extend(state.order_in_focus.iter().cloned());
+        let Some(platform) = self.platform.clone() else {
+            return;
+        };
+        let mut want = crate::platform::Want {
+            email: state.pending_email.clone(),
+            customer_id: state.customer_id.clone(),
+            ..Default::default()
+        };
+        want.order_numbers
+            .extend(u.entities.order_numbers.iter().cloned());
+        want.order_numbers
+            .extend(state.pending_order.iter().cloned());
+        want.order_numbers
+            .extend(state.order_in_focus.iter().cloned());
         want.order_numbers.dedup();
         if want.order_numbers.is_empty() && want.email.is_none() && want.customer_id.is_none() {
             return;
         }
         let orders = self.orders.clone();
         let started = Instant::now();
-        match tokio::task::spawn_blocking(move || crate::platform::refresh(platform.as_ref(), orders.as_ref(), &want)).await {
-            Ok(Ok(r)) => tracing::debug!(orders = r.orders, customers = r.customers, ms = started.elapsed().as_millis() as u64, "re-read from the store platform"),
-            Ok(Err(e)) => tracing::warn!(code = e.code(), error = %e, "could not re-read from the store platform; answering from the last copy"),
+        match tokio::task::spawn_blocking(move || {
+            crate::platform::refresh(platform.as_ref(), orders.as_ref(), &want)
+        })
+        .await
+        {
+            Ok(Ok(r)) => tracing::debug!(
+                orders = r.orders,
+                customers = r.customers,
+                ms = started.elapsed().as_millis() as u64,
+                "re-read from the store platform"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(code = e.code(), error = %e, "could not re-read from the store platform; answering from the last copy")
+            }
             Err(e) => tracing::warn!(error = %e, "platform refresh stopped"),
         }
     }
@@ -296,7 +360,9 @@ impl Assistant {
         // Journal reads and writes are single-row SQLite statements (well under a millisecond in
         // WAL mode), so they run inline rather than hopping to the blocking pool.
         let (conversation_id, mut conversation, _turn) = match &q.conversation_id {
-            Some(id) if !valid_conversation_id(id) => return Err(AssistantError::BadConversationId),
+            Some(id) if !valid_conversation_id(id) => {
+                return Err(AssistantError::BadConversationId)
+            }
             Some(id) => {
                 // Taken before the state is read, held until it is written back.
                 let turn = self.turn_locks.lock(id).await;
@@ -320,16 +386,46 @@ impl Assistant {
         if conversation.state.handed_off {
             let reply = Voice::new(&self.config.store).with_person();
             let turns = [
-                TurnRecord { conversation_id: conversation_id.clone(), role: "customer".into(), text: message.clone(), intent: None, confidence: None, detail: json!({}), latency_ms: None },
-                TurnRecord { conversation_id: conversation_id.clone(), role: "assistant".into(), text: reply.clone(), intent: None, confidence: None, detail: json!({"with_person": true}), latency_ms: Some(started.elapsed().as_millis() as u64) },
+                TurnRecord {
+                    conversation_id: conversation_id.clone(),
+                    role: "customer".into(),
+                    text: message.clone(),
+                    intent: None,
+                    confidence: None,
+                    detail: json!({}),
+                    latency_ms: None,
+                },
+                TurnRecord {
+                    conversation_id: conversation_id.clone(),
+                    role: "assistant".into(),
+                    text: reply.clone(),
+                    intent: None,
+                    confidence: None,
+                    detail: json!({"with_person": true}),
+                    latency_ms: Some(started.elapsed().as_millis() as u64),
+                },
             ];
-            self.journal.record(&conversation_id, &conversation.state, "handoff", &turns)?;
-            return Ok(Answer { conversation_id, reply, intent: None, confidence: 1.0, citations: vec![], order: None, actions: vec![], handoff: None, with_person: true, awaiting_confirmation: false });
+            self.journal
+                .record(&conversation_id, &conversation.state, "handoff", &turns)?;
+            return Ok(Answer {
+                conversation_id,
+                reply,
+                intent: None,
+                confidence: 1.0,
+                citations: vec![],
+                order: None,
+                actions: vec![],
+                handoff: None,
+                with_person: true,
+                awaiting_confirmation: false,
+            });
         }
 
         let understanding = self.understand(&message).await?;
         let mut state = conversation.state.clone();
-        let part = self.respond(&q, &message, &understanding, &mut state, first_turn).await?;
+        let part = self
+            .respond(&q, &message, &understanding, &mut state, first_turn)
+            .await?;
 
         let voice = Voice::new(&self.config.store);
         let mut reply = part.text.clone();
@@ -346,15 +442,32 @@ impl Assistant {
         let outcome;
         if let Some(reason) = reason {
             self.admit_handoff(&q)?;
-            let packet = self.packet(&conversation_id, &message, &understanding, &state, &part, &reason)?;
-            let id = self.journal.open_handoff(&conversation_id, reason.code(), &packet)?;
+            let packet = self.packet(
+                &conversation_id,
+                &message,
+                &understanding,
+                &state,
+                &part,
+                &reason,
+            )?;
+            let id = self
+                .journal
+                .open_handoff(&conversation_id, reason.code(), &packet)?;
             crate::webhook::queue(&self.config.webhook, &self.journal, &id)?;
-            reply = if reply.is_empty() { voice.handed_off(&id) } else { format!("{reply}\n\n{}", voice.handed_off(&id)) };
+            reply = if reply.is_empty() {
+                voice.handed_off(&id)
+            } else {
+                format!("{reply}\n\n{}", voice.handed_off(&id))
+            };
             state.handed_off = true;
             handoff = Some(Handoff { id, reason });
             outcome = "handoff";
         } else {
-            outcome = if part.failed { "unresolved" } else { "answered" };
+            outcome = if part.failed {
+                "unresolved"
+            } else {
+                "answered"
+            };
         }
         conversation.state = state;
 
@@ -368,7 +481,8 @@ impl Assistant {
             actions: part.actions.clone(),
             handoff,
             with_person: conversation.state.handed_off,
-            awaiting_confirmation: !conversation.state.handed_off && crate::actions::awaits_confirmation(conversation.state.flow.as_ref()),
+            awaiting_confirmation: !conversation.state.handed_off
+                && crate::actions::awaits_confirmation(conversation.state.flow.as_ref()),
         };
         let latency = started.elapsed().as_millis() as u64;
         let turns = [
@@ -391,8 +505,15 @@ impl Assistant {
                 latency_ms: Some(latency),
             },
         ];
-        self.journal.record(&conversation_id, &conversation.state, outcome, &turns)?;
-        self.remember_gap(&conversation_id, &message, &understanding, &answer, part.low_confidence);
+        self.journal
+            .record(&conversation_id, &conversation.state, outcome, &turns)?;
+        self.remember_gap(
+            &conversation_id,
+            &message,
+            &understanding,
+            &answer,
+            part.low_confidence,
+        );
         Ok(answer)
     }
 
@@ -400,16 +521,36 @@ impl Assistant {
     /// handed off for weak grounding or after repeated failure, or answered only just. Hand-offs
     /// for other reasons (a person asked for, a sensitive topic, an order change) are not gaps
     /// in the knowledge base. Remembering is best effort: it never fails the customer's answer.
-    fn remember_gap(&self, conversation_id: &str, message: &str, u: &Understanding, answer: &Answer, low_confidence: bool) {
+    fn remember_gap(
+        &self,
+        conversation_id: &str,
+        message: &str,
+        u: &Understanding,
+        answer: &Answer,
+        low_confidence: bool,
+    ) {
         if !self.config.learn.enabled || u.vector.is_empty() {
             return;
         }
         let reason = match &answer.handoff {
-            Some(h) if matches!(h.reason, HandoffReason::WeakGrounding { .. } | HandoffReason::RepeatedFailure) => h.reason.code(),
+            Some(h)
+                if matches!(
+                    h.reason,
+                    HandoffReason::WeakGrounding { .. } | HandoffReason::RepeatedFailure
+                ) =>
+            {
+                h.reason.code()
+            }
             None if low_confidence => "low_confidence",
             _ => return,
         };
-        let gap = crate::learn::Gap { conversation_id, question: message, reason, intent: answer.intent.as_deref(), vector: &u.vector };
+        let gap = crate::learn::Gap {
+            conversation_id,
+            question: message,
+            reason,
+            intent: answer.intent.as_deref(),
+            vector: &u.vector,
+        };
         if let Err(e) = crate::learn::record(&self.journal, &self.config.learn, &gap) {
             tracing::warn!(error = %e, "could not remember an unanswered question");
         }
@@ -427,13 +568,32 @@ impl Assistant {
     }
 
     /// Decides what to say (before the repeated-failure rule and hand-off packaging).
-    async fn respond(&self, q: &Question, message: &str, u: &Understanding, state: &mut ConversationState, first_turn: bool) -> Result<Part, AssistantError> {
+    async fn respond(
+        &self,
+        q: &Question,
+        message: &str,
+        u: &Understanding,
+        state: &mut ConversationState,
+        first_turn: bool,
+    ) -> Result<Part, AssistantError> {
         let voice = Voice::new(&self.config.store);
         if let Some(s) = &u.sensitive {
-            return Ok(Part { handoff: Some(HandoffReason::Sensitive { kind: serde_json::to_value(s.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(), matched: s.matched.clone() }), ..Default::default() });
+            return Ok(Part {
+                handoff: Some(HandoffReason::Sensitive {
+                    kind: serde_json::to_value(s.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    matched: s.matched.clone(),
+                }),
+                ..Default::default()
+            });
         }
         if u.asks_for_human {
-            return Ok(Part { handoff: Some(HandoffReason::CustomerAsked), ..Default::default() });
+            return Ok(Part {
+                handoff: Some(HandoffReason::CustomerAsked),
+                ..Default::default()
+            });
         }
 
         // Identity: a signed token, or what the customer has told us so far.
@@ -447,11 +607,21 @@ impl Assistant {
         }
 
         // A reply to our request for details resumes the question that was waiting on them.
-        let resumed = state.pending_intent.as_deref().and_then(|s| s.parse::<Intent>().ok()).filter(|_| {
-            !u.entities.order_numbers.is_empty() || !u.entities.emails.is_empty() || !u.entities.postcodes.is_empty()
-        });
-        let follow_up = state.order_in_focus.is_some() && matches!(u.intent, Intent::DeliveryInfo) && mentions_own_order(message);
-        let mut intents: Vec<Intent> = if let Some(i) = resumed.filter(|_| u.confidence < 0.9 || !needs_order(u.intent) || u.intent == Intent::OrderStatus) {
+        let resumed = state
+            .pending_intent
+            .as_deref()
+            .and_then(|s| s.parse::<Intent>().ok())
+            .filter(|_| {
+                !u.entities.order_numbers.is_empty()
+                    || !u.entities.emails.is_empty()
+                    || !u.entities.postcodes.is_empty()
+            });
+        let follow_up = state.order_in_focus.is_some()
+            && matches!(u.intent, Intent::DeliveryInfo)
+            && mentions_own_order(message);
+        let mut intents: Vec<Intent> = if let Some(i) = resumed.filter(|_| {
+            u.confidence < 0.9 || !needs_order(u.intent) || u.intent == Intent::OrderStatus
+        }) {
             vec![i]
         } else if follow_up {
             vec![Intent::OrderStatus]
@@ -464,23 +634,45 @@ impl Assistant {
         };
         // "When will order LF-100001 arrive?" is about that order, not shipping in general.
         for i in intents.iter_mut() {
-            if *i == Intent::DeliveryInfo && (!u.entities.order_numbers.is_empty() || mentions_own_order(message) && state.order_in_focus.is_some()) {
+            if *i == Intent::DeliveryInfo
+                && (!u.entities.order_numbers.is_empty()
+                    || mentions_own_order(message) && state.order_in_focus.is_some())
+            {
                 *i = Intent::OrderStatus;
             }
         }
         intents.dedup();
 
-        if resumed.is_none() && u.confidence < self.config.gate.min_intent_confidence && u.requests.len() <= 1 {
+        if resumed.is_none()
+            && u.confidence < self.config.gate.min_intent_confidence
+            && u.requests.len() <= 1
+        {
             // Unsure what they want. A question whose words strongly match a help-centre passage
             // is still answered from it; anything else gets a clarifying question, never a
             // guess at an order action.
-            let clarify = Part { text: voice.clarify(), failed: true, gate: Some(json!({"decision": "clarify", "intent_confidence": u.confidence, "margin": u.margin})), ..Default::default() };
+            let clarify = Part {
+                text: voice.clarify(),
+                failed: true,
+                gate: Some(
+                    json!({"decision": "clarify", "intent_confidence": u.confidence, "margin": u.margin}),
+                ),
+                ..Default::default()
+            };
             let about_an_order = needs_order(u.intent) && !u.entities.order_numbers.is_empty();
-            if about_an_order || matches!(u.intent, Intent::Greeting | Intent::ContactHuman | Intent::Complaint) {
+            if about_an_order
+                || matches!(
+                    u.intent,
+                    Intent::Greeting | Intent::ContactHuman | Intent::Complaint
+                )
+            {
                 return Ok(clarify);
             }
             let part = self.kb_answer(message, None, Some(u.intent)).await?;
-            return Ok(if part.handoff.is_some() { clarify } else { part });
+            return Ok(if part.handoff.is_some() {
+                clarify
+            } else {
+                part
+            });
         }
 
         let mut parts = Vec::new();
@@ -489,7 +681,10 @@ impl Assistant {
         }
         let mut combined = Part::default();
         let mut texts = Vec::new();
-        if first_turn && parts.iter().all(|p| p.handoff.is_none()) && !matches!(u.intent, Intent::Greeting) {
+        if first_turn
+            && parts.iter().all(|p| p.handoff.is_none())
+            && !matches!(u.intent, Intent::Greeting)
+        {
             texts.push(voice.greeting());
         }
         combined.failed = !parts.is_empty() && parts.iter().all(|p| p.failed);
@@ -511,7 +706,12 @@ impl Assistant {
         Ok(combined)
     }
 
-    fn update_identity(&self, q: &Question, u: &Understanding, state: &mut ConversationState) -> Result<(), AssistantError> {
+    fn update_identity(
+        &self,
+        q: &Question,
+        u: &Understanding,
+        state: &mut ConversationState,
+    ) -> Result<(), AssistantError> {
         if let Some(token) = q.customer.as_ref().and_then(|c| c.token.as_deref()) {
             let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
             if let Some(id) = verify::verify_token(&self.config.identity.token_secret, token, now) {
@@ -536,11 +736,18 @@ impl Assistant {
     fn admit_handoff(&self, q: &Question) -> Result<(), AssistantError> {
         let cfg = &self.config.handoff;
         let client_key = format!("client:{}", q.client.as_deref().unwrap_or("local"));
-        let waits = [self.handoffs.retry_after(&client_key, cfg.max_per_client_per_hour as usize), self.handoffs.retry_after("all", cfg.max_per_hour as usize)];
+        let waits = [
+            self.handoffs
+                .retry_after(&client_key, cfg.max_per_client_per_hour as usize),
+            self.handoffs.retry_after("all", cfg.max_per_hour as usize),
+        ];
         if let Some(wait) = waits.into_iter().flatten().max() {
             let retry_after_secs = wait.as_secs().max(1);
             let message = Voice::new(&self.config.store).handoffs_limited(retry_after_secs);
-            return Err(AssistantError::HandoffLimited { retry_after_secs, message });
+            return Err(AssistantError::HandoffLimited {
+                retry_after_secs,
+                message,
+            });
         }
         self.handoffs.record(&client_key);
         self.handoffs.record("all");
@@ -550,15 +757,33 @@ impl Assistant {
     /// Verifies what the customer offered; returns the verdict (recording failures), or
     /// [`AssistantError::VerificationLimited`] when this conversation, client or order has had
     /// too many failed checks.
-    fn try_verify(&self, q: &Question, u: &Understanding, state: &mut ConversationState) -> Result<Verdict, AssistantError> {
+    fn try_verify(
+        &self,
+        q: &Question,
+        u: &Understanding,
+        state: &mut ConversationState,
+    ) -> Result<Verdict, AssistantError> {
         let cfg = &self.config.identity;
         let client_key = format!("client:{}", q.client.as_deref().unwrap_or("local"));
-        let order_key = state.pending_order.as_deref().map(|n| format!("order:{}", crate::orders::normalise_order_number(n)));
-        let conversation_key = format!("conversation:{}", q.conversation_id.as_deref().unwrap_or_default());
+        let order_key = state
+            .pending_order
+            .as_deref()
+            .map(|n| format!("order:{}", crate::orders::normalise_order_number(n)));
+        let conversation_key = format!(
+            "conversation:{}",
+            q.conversation_id.as_deref().unwrap_or_default()
+        );
         let waits = [
-            self.failures.retry_after(&conversation_key, cfg.max_failures_per_conversation as usize),
-            self.failures.retry_after(&client_key, cfg.max_failures_per_client as usize),
-            order_key.as_deref().and_then(|k| self.failures.retry_after(k, cfg.max_failures_per_order as usize)),
+            self.failures.retry_after(
+                &conversation_key,
+                cfg.max_failures_per_conversation as usize,
+            ),
+            self.failures
+                .retry_after(&client_key, cfg.max_failures_per_client as usize),
+            order_key.as_deref().and_then(|k| {
+                self.failures
+                    .retry_after(k, cfg.max_failures_per_order as usize)
+            }),
         ];
         if let Some(wait) = waits.into_iter().flatten().max() {
             // The refused claim is forgotten, as after a failure, so it is not retried by itself.
@@ -566,10 +791,21 @@ impl Assistant {
             state.pending_email = None;
             let retry_after_secs = wait.as_secs().max(1);
             let message = Voice::new(&self.config.store).verification_limited(retry_after_secs);
-            return Err(AssistantError::VerificationLimited { retry_after_secs, message });
+            return Err(AssistantError::VerificationLimited {
+                retry_after_secs,
+                message,
+            });
         }
-        let (first_name, last_name) = match u.entities.names.first().map(|n| n.split_whitespace().collect::<Vec<_>>()) {
-            Some(parts) if parts.len() >= 2 => (Some(parts[0].to_string()), Some(parts[parts.len() - 1].to_string())),
+        let (first_name, last_name) = match u
+            .entities
+            .names
+            .first()
+            .map(|n| n.split_whitespace().collect::<Vec<_>>())
+        {
+            Some(parts) if parts.len() >= 2 => (
+                Some(parts[0].to_string()),
+                Some(parts[parts.len() - 1].to_string()),
+            ),
             _ => (None, None),
         };
         let claim = Claim {
@@ -581,7 +817,8 @@ impl Assistant {
             user_id: u.entities.user_ids.first().cloned(),
             more_emails: u.entities.emails.iter().skip(1).cloned().collect(),
         };
-        let verdict = verify::check(self.orders.as_ref(), cfg, &claim).map_err(|verify::VerifyError::Orders(e)| AssistantError::Orders(e))?;
+        let verdict = verify::check(self.orders.as_ref(), cfg, &claim)
+            .map_err(|verify::VerifyError::Orders(e)| AssistantError::Orders(e))?;
         match &verdict {
             Verdict::Verified(id) => {
                 state.customer_id = Some(id.customer_id.clone());
@@ -590,7 +827,11 @@ impl Assistant {
                 // order number they typed: only an order they own comes into focus, so another
                 // customer's order never reaches a reply, a packet or the desk.
                 if let Some(number) = &claim.order_number {
-                    if self.orders.order(number)?.is_some_and(|o| o.customer_id == id.customer_id) {
+                    if self
+                        .orders
+                        .order(number)?
+                        .is_some_and(|o| o.customer_id == id.customer_id)
+                    {
                         state.order_in_focus = Some(number.clone());
                     }
                 }
@@ -614,12 +855,26 @@ impl Assistant {
     /// Guided actions (see [`crate::actions`]): runs when a flow is waiting on the customer or
     /// the message asks to return, exchange, cancel or change something. `None` leaves the
     /// message to the rest of `respond`.
-    async fn guided(&self, q: &Question, message: &str, u: &Understanding, state: &mut ConversationState) -> Result<Option<Part>, AssistantError> {
-        let flow: Option<Flow> = state.flow.clone().and_then(|v| serde_json::from_value(v).ok());
+    async fn guided(
+        &self,
+        q: &Question,
+        message: &str,
+        u: &Understanding,
+        state: &mut ConversationState,
+    ) -> Result<Option<Part>, AssistantError> {
+        let flow: Option<Flow> = state
+            .flow
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok());
         // The intent model, or a plain request verb next to an order number or an identity (the
         // model can be unsure of a long, many-part request).
-        let names_something = !u.entities.order_numbers.is_empty() || !u.entities.emails.is_empty() || !u.entities.user_ids.is_empty() || state.customer_id.is_some();
-        let asks = is_action(u.intent) || u.requests.iter().any(|r| is_action(r.intent)) || names_something && crate::actions::read::asks_for_operation(message);
+        let names_something = !u.entities.order_numbers.is_empty()
+            || !u.entities.emails.is_empty()
+            || !u.entities.user_ids.is_empty()
+            || state.customer_id.is_some();
+        let asks = is_action(u.intent)
+            || u.requests.iter().any(|r| is_action(r.intent))
+            || names_something && crate::actions::read::asks_for_operation(message);
         if flow.is_none() && !asks {
             return Ok(None);
         }
@@ -640,45 +895,72 @@ impl Assistant {
                     if flow.is_none() {
                         let part = self.kb_answer(message, None, Some(u.intent)).await?;
                         if part.handoff.is_none() && !part.failed && !part.citations.is_empty() {
-                            return Ok(Some(Part { text: format!("{}\n\n{ask}", part.text), ..part }));
+                            return Ok(Some(Part {
+                                text: format!("{}\n\n{ask}", part.text),
+                                ..part
+                            }));
                         }
                     }
-                    return Ok(Some(Part { text: ask, gate: Some(json!({"decision": "verify"})), ..Default::default() }));
+                    return Ok(Some(Part {
+                        text: ask,
+                        gate: Some(json!({"decision": "verify"})),
+                        ..Default::default()
+                    }));
                 }
                 Verdict::Failed => {
                     state.flow = serde_json::to_value(Flow::awaiting_identity(&request)).ok();
-                    return Ok(Some(Part { text: voice.verification_failed(self.config.identity.allow_order_postcode), gate: Some(json!({"decision": "verification_failed"})), ..Default::default() }));
+                    return Ok(Some(Part {
+                        text: voice.verification_failed(self.config.identity.allow_order_postcode),
+                        gate: Some(json!({"decision": "verification_failed"})),
+                        ..Default::default()
+                    }));
                 }
             }
         }
         let customer = state.customer_id.clone().expect("verified above");
-        let (guide, orders, conversation, text) = (self.guide.clone(), self.orders.clone(), state_conversation(q), message.to_string());
+        let (guide, orders, conversation, text) = (
+            self.guide.clone(),
+            self.orders.clone(),
+            state_conversation(q),
+            message.to_string(),
+        );
         let now = time::OffsetDateTime::now_utc();
-        let turn = tokio::task::spawn_blocking(move || guide.turn(orders.as_ref(), &customer, &conversation, &text, flow, now))
-            .await
-            .map_err(|e| AssistantError::Worker(e.to_string()))?
-            .map_err(|e| match e {
-                crate::actions::ActionError::Orders(o) => AssistantError::Orders(o),
-                other => AssistantError::Worker(other.to_string()),
-            })?;
+        let turn = tokio::task::spawn_blocking(move || {
+            guide.turn(orders.as_ref(), &customer, &conversation, &text, flow, now)
+        })
+        .await
+        .map_err(|e| AssistantError::Worker(e.to_string()))?
+        .map_err(|e| match e {
+            crate::actions::ActionError::Orders(o) => AssistantError::Orders(o),
+            other => AssistantError::Worker(other.to_string()),
+        })?;
         let Some(turn) = turn else {
             state.flow = None;
             return Ok(None);
         };
-        state.flow = turn.flow.as_ref().and_then(|f| serde_json::to_value(f).ok());
+        state.flow = turn
+            .flow
+            .as_ref()
+            .and_then(|f| serde_json::to_value(f).ok());
         state.pending_intent = None;
         if let Some(n) = &turn.order {
             state.order_in_focus = Some(n.clone());
         }
         let order = match &turn.order {
-            Some(n) => self.orders.order(n)?.filter(|o| Some(&o.customer_id) == state.customer_id.as_ref()).map(|o| compose::order_card(&o)),
+            Some(n) => self
+                .orders
+                .order(n)?
+                .filter(|o| Some(&o.customer_id) == state.customer_id.as_ref())
+                .map(|o| compose::order_card(&o)),
             None => None,
         };
         Ok(Some(Part {
             text: turn.text,
             order,
             actions: turn.actions,
-            handoff: turn.handoff.map(|detail| HandoffReason::OutsidePolicy { detail }),
+            handoff: turn
+                .handoff
+                .map(|detail| HandoffReason::OutsidePolicy { detail }),
             gate: Some(json!({"decision": "guided_action"})),
             ..Default::default()
         }))
@@ -686,10 +968,19 @@ impl Assistant {
 
     /// The verified customer's order for this turn: named in the message, else the one in focus,
     /// else their only recent order. `Err(Part)` carries the reply when there is none to show.
-    fn order_for_turn(&self, u: &Understanding, state: &mut ConversationState) -> Result<Result<Order, Part>, AssistantError> {
+    fn order_for_turn(
+        &self,
+        u: &Understanding,
+        state: &mut ConversationState,
+    ) -> Result<Result<Order, Part>, AssistantError> {
         let voice = Voice::new(&self.config.store);
         let customer_id = state.customer_id.clone().expect("verified");
-        let wanted = u.entities.order_numbers.first().cloned().or_else(|| state.order_in_focus.clone());
+        let wanted = u
+            .entities
+            .order_numbers
+            .first()
+            .cloned()
+            .or_else(|| state.order_in_focus.clone());
         if let Some(number) = wanted {
             return Ok(match self.orders.order(&number)? {
                 // Another customer's order gets the same reply as a wrong guess.
@@ -697,7 +988,11 @@ impl Assistant {
                     state.order_in_focus = Some(o.number.clone());
                     Ok(o)
                 }
-                _ => Err(Part { text: voice.verification_failed(self.config.identity.allow_order_postcode), failed: true, ..Default::default() }),
+                _ => Err(Part {
+                    text: voice.verification_failed(self.config.identity.allow_order_postcode),
+                    failed: true,
+                    ..Default::default()
+                }),
             });
         }
         let orders = self.orders.orders_for_customer(&customer_id)?;
@@ -708,13 +1003,27 @@ impl Assistant {
                 Ok(one.clone())
             }
             many => {
-                let list: Vec<String> = many.iter().take(5).map(|o| format!("{} ({})", o.number, o.status.label().to_lowercase())).collect();
-                Err(Part::text(format!("Which order do you mean? Your most recent orders are: {}.", list.join(", "))))
+                let list: Vec<String> = many
+                    .iter()
+                    .take(5)
+                    .map(|o| format!("{} ({})", o.number, o.status.label().to_lowercase()))
+                    .collect();
+                Err(Part::text(format!(
+                    "Which order do you mean? Your most recent orders are: {}.",
+                    list.join(", ")
+                )))
             }
         })
     }
 
-    async fn respond_to(&self, intent: Intent, q: &Question, message: &str, u: &Understanding, state: &mut ConversationState) -> Result<Part, AssistantError> {
+    async fn respond_to(
+        &self,
+        intent: Intent,
+        q: &Question,
+        message: &str,
+        u: &Understanding,
+        state: &mut ConversationState,
+    ) -> Result<Part, AssistantError> {
         let voice = Voice::new(&self.config.store);
         if needs_order(intent) {
             if state.customer_id.is_none() {
@@ -722,12 +1031,20 @@ impl Assistant {
                     Verdict::Verified(_) => {}
                     Verdict::Incomplete => {
                         state.pending_intent = Some(intent.as_str().to_string());
-                        let ask = if state.pending_order.is_some() { voice.ask_for_contact_detail(self.config.identity.allow_order_postcode) } else { voice.ask_for_identity(self.config.identity.allow_order_postcode) };
+                        let ask = if state.pending_order.is_some() {
+                            voice.ask_for_contact_detail(self.config.identity.allow_order_postcode)
+                        } else {
+                            voice.ask_for_identity(self.config.identity.allow_order_postcode)
+                        };
                         // "Can I swap these trousers for a bigger size?" is also a policy question:
                         // answer what the help centre says, then ask for what the order needs.
                         let mut part = self.kb_answer(message, None, Some(intent)).await?;
                         if part.handoff.is_some() {
-                            return Ok(Part { text: ask, gate: Some(json!({"decision": "verify"})), ..Default::default() });
+                            return Ok(Part {
+                                text: ask,
+                                gate: Some(json!({"decision": "verify"})),
+                                ..Default::default()
+                            });
                         }
                         part.text = format!("{}\n\n{ask}", part.text);
                         return Ok(part);
@@ -735,7 +1052,12 @@ impl Assistant {
                     Verdict::Failed => {
                         // Not a failed turn: the limit on verification attempts governs these.
                         state.pending_intent = Some(intent.as_str().to_string());
-                        return Ok(Part { text: voice.verification_failed(self.config.identity.allow_order_postcode), gate: Some(json!({"decision": "verification_failed"})), ..Default::default() });
+                        return Ok(Part {
+                            text: voice
+                                .verification_failed(self.config.identity.allow_order_postcode),
+                            gate: Some(json!({"decision": "verification_failed"})),
+                            ..Default::default()
+                        });
                     }
                 }
             }
@@ -747,15 +1069,33 @@ impl Assistant {
             let card = compose::order_card(&order);
             return Ok(match intent {
                 Intent::OrderStatus => {
-                    let text = if asks_when(message) { compose::delivery_reply(&order) } else { compose::order_status_reply(&order) };
-                    Part { text, order: Some(card), gate: Some(json!({"decision": "answer", "source": "order"})), ..Default::default() }
+                    let text = if asks_when(message) {
+                        compose::delivery_reply(&order)
+                    } else {
+                        compose::order_status_reply(&order)
+                    };
+                    Part {
+                        text,
+                        order: Some(card),
+                        gate: Some(json!({"decision": "answer", "source": "order"})),
+                        ..Default::default()
+                    }
                 }
                 Intent::RefundStatus => match compose::refund_status_reply(&order) {
-                    Some(text) => Part { text, order: Some(card), ..Default::default() },
+                    Some(text) => Part {
+                        text,
+                        order: Some(card),
+                        ..Default::default()
+                    },
                     None => {
                         // No refund on record: say so from the data, and quote refund timing.
-                        let mut p = self.kb_answer("how long do refunds take", None, None).await?;
-                        p.text = format!("There's no refund recorded on order {} yet. {}", order.number, p.text);
+                        let mut p = self
+                            .kb_answer("how long do refunds take", None, None)
+                            .await?;
+                        p.text = format!(
+                            "There's no refund recorded on order {} yet. {}",
+                            order.number, p.text
+                        );
                         p.order = Some(card);
                         p
                     }
@@ -765,7 +1105,10 @@ impl Assistant {
                     let mut p = self.kb_answer(message, None, None).await?;
                     p.text = format!("{}\n\n{}", compose::order_status_reply(&order), p.text);
                     p.order = Some(card);
-                    p.handoff = Some(HandoffReason::ActionRequested { action: intent.as_str().to_string(), order: Some(order.number.clone()) });
+                    p.handoff = Some(HandoffReason::ActionRequested {
+                        action: intent.as_str().to_string(),
+                        order: Some(order.number.clone()),
+                    });
                     p.failed = false;
                     p
                 }
@@ -780,24 +1123,40 @@ impl Assistant {
                 if p.handoff.is_none() {
                     p
                 } else {
-                    Part { text: voice.out_of_scope(), gate: Some(json!({"decision": "out_of_scope"})), ..Default::default() }
+                    Part {
+                        text: voice.out_of_scope(),
+                        gate: Some(json!({"decision": "out_of_scope"})),
+                        ..Default::default()
+                    }
                 }
             }
-            Intent::Complaint => Part { handoff: Some(HandoffReason::Complaint), ..Default::default() },
+            Intent::Complaint => Part {
+                handoff: Some(HandoffReason::Complaint),
+                ..Default::default()
+            },
             Intent::Feedback => {
                 let mut p = self.kb_answer(message, None, None).await?;
-                p.text = if p.handoff.is_some() { voice.thanks_for_feedback() } else { format!("{}\n\n{}", voice.thanks_for_feedback(), p.text) };
+                p.text = if p.handoff.is_some() {
+                    voice.thanks_for_feedback()
+                } else {
+                    format!("{}\n\n{}", voice.thanks_for_feedback(), p.text)
+                };
                 p.handoff = None;
                 p.failed = false;
                 p
             }
             Intent::StockCheck | Intent::ProductQuestion => {
                 let product = q.context.as_ref().and_then(|c| c.product_id.clone());
-                let mut p = self.kb_answer(message, product.as_deref(), Some(intent)).await?;
+                let mut p = self
+                    .kb_answer(message, product.as_deref(), Some(intent))
+                    .await?;
                 if intent == Intent::StockCheck {
                     if let Some(pid) = &product {
                         if let Some(text) = self.stock_reply(pid)? {
-                            p = Part { text, ..Default::default() };
+                            p = Part {
+                                text,
+                                ..Default::default()
+                            };
                         }
                     }
                 }
@@ -809,13 +1168,21 @@ impl Assistant {
 
     /// Stock from the order store's variants, for a product page question.
     fn stock_reply(&self, product_id: &str) -> Result<Option<String>, AssistantError> {
-        let Some(product) = self.orders.product(product_id)? else { return Ok(None) };
+        let Some(product) = self.orders.product(product_id)? else {
+            return Ok(None);
+        };
         let (in_stock, out): (Vec<_>, Vec<_>) = product.variants.iter().partition(|v| v.in_stock());
         let label = |v: &&crate::orders::Variant| v.options_label();
         Ok(Some(if out.is_empty() {
-            format!("Good news: every option of the {} is in stock.", product.name)
+            format!(
+                "Good news: every option of the {} is in stock.",
+                product.name
+            )
         } else if in_stock.is_empty() {
-            format!("The {} is out of stock in every option right now.", product.name)
+            format!(
+                "The {} is out of stock in every option right now.",
+                product.name
+            )
         } else {
             format!(
                 "The {} is in stock in: {}. Out of stock: {}.",
@@ -827,7 +1194,12 @@ impl Assistant {
     }
 
     /// A knowledge-base answer, gated on grounding.
-    async fn kb_answer(&self, question: &str, product_id: Option<&str>, intent: Option<Intent>) -> Result<Part, AssistantError> {
+    async fn kb_answer(
+        &self,
+        question: &str,
+        product_id: Option<&str>,
+        intent: Option<Intent>,
+    ) -> Result<Part, AssistantError> {
         let voice = Voice::new(&self.config.store);
         // A product page question searches that product first, then the whole help centre.
         if let Some(pid) = product_id {
@@ -835,30 +1207,77 @@ impl Assistant {
             // and abstains when none is likely to answer. Without its file: no product answers.
             match crate::answer::select::shared(&self.config.model.models_root) {
                 Ok(selector) => {
-                    let qvec = self.retriever.embed(vec![question.to_string()]).await?.pop().unwrap_or_default();
-                    let opts = SearchOptions { k: crate::answer::select::CANDIDATES, product_id: Some(pid.to_string()), help_only: false };
-                    let hits = self.retriever.search_with_vector(question, &qvec, &opts)?.hits;
-                    let (embedder, q, candidates) = (self.retriever.embedder().clone(), question.to_string(), hits.clone());
-                    let choice = self.retriever.run_model(move || selector.select_hits(&q, &qvec, &candidates, embedder.as_ref())).await?.map_err(RetrieveError::from)?;
+                    let qvec = self
+                        .retriever
+                        .embed(vec![question.to_string()])
+                        .await?
+                        .pop()
+                        .unwrap_or_default();
+                    let opts = SearchOptions {
+                        k: crate::answer::select::CANDIDATES,
+                        product_id: Some(pid.to_string()),
+                        help_only: false,
+                    };
+                    let hits = self
+                        .retriever
+                        .search_with_vector(question, &qvec, &opts)?
+                        .hits;
+                    let (embedder, q, candidates) = (
+                        self.retriever.embedder().clone(),
+                        question.to_string(),
+                        hits.clone(),
+                    );
+                    let choice = self
+                        .retriever
+                        .run_model(move || {
+                            selector.select_hits(&q, &qvec, &candidates, embedder.as_ref())
+                        })
+                        .await?
+                        .map_err(RetrieveError::from)?;
                     if let Some(choice) = choice {
                         let top = &hits[choice.index];
                         let (text, citation) = compose::policy_reply(&voice, question, top);
                         let gate_log = json!({"decision": "answer", "source": "product", "probability": choice.probability, "threshold": choice.threshold, "dense": top.dense});
-                        return Ok(Part { text, citations: vec![citation], gate: Some(gate_log), hits, ..Default::default() });
+                        return Ok(Part {
+                            text,
+                            citations: vec![citation],
+                            gate: Some(gate_log),
+                            hits,
+                            ..Default::default()
+                        });
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "product questions go to the help centre until the answer selector loads"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "product questions go to the help centre until the answer selector loads")
+                }
             }
         }
         // Product pages answer product questions; policy and order questions are answered by the
         // help centre, never by a product page that happens to share words.
-        let help_only = !matches!(intent, None | Some(Intent::ProductQuestion | Intent::StockCheck | Intent::OutOfScope));
-        let hits = self.retriever.search(question, &SearchOptions { k: 5, product_id: None, help_only }).await?.hits;
+        let help_only = !matches!(
+            intent,
+            None | Some(Intent::ProductQuestion | Intent::StockCheck | Intent::OutOfScope)
+        );
+        let hits = self
+            .retriever
+            .search(
+                question,
+                &SearchOptions {
+                    k: 5,
+                    product_id: None,
+                    help_only,
+                },
+            )
+            .await?
+            .hits;
         let grounding = gate::assess(question, &hits, &self.config.gate);
         let gate_log = json!({"decision": if grounding.strong { "answer" } else { "handoff" }, "grounding": grounding, "intent": intent.map(|i| i.as_str())});
         if !grounding.strong {
             return Ok(Part {
-                handoff: Some(HandoffReason::WeakGrounding { dense: grounding.dense, bm25: grounding.bm25 }),
+                handoff: Some(HandoffReason::WeakGrounding {
+                    dense: grounding.dense,
+                    bm25: grounding.bm25,
+                }),
                 gate: Some(gate_log),
                 hits,
                 failed: true,
@@ -867,16 +1286,41 @@ impl Assistant {
         }
         let (text, citation) = compose::policy_reply(&voice, question, &hits[0]);
         let low_confidence = grounding.dense < self.config.learn.low_confidence_dense;
-        Ok(Part { text, citations: vec![citation], gate: Some(gate_log), hits, low_confidence, ..Default::default() })
+        Ok(Part {
+            text,
+            citations: vec![citation],
+            gate: Some(gate_log),
+            hits,
+            low_confidence,
+            ..Default::default()
+        })
     }
 
     /// Everything a person needs to pick the conversation up.
-    fn packet(&self, conversation_id: &str, message: &str, u: &Understanding, state: &ConversationState, part: &Part, reason: &HandoffReason) -> Result<serde_json::Value, AssistantError> {
-        let transcript: Vec<_> = self.journal.turns(conversation_id)?.into_iter().map(|t| json!({"role": t.role, "text": t.text})).chain([json!({"role": "customer", "text": message})]).collect();
+    fn packet(
+        &self,
+        conversation_id: &str,
+        message: &str,
+        u: &Understanding,
+        state: &ConversationState,
+        part: &Part,
+        reason: &HandoffReason,
+    ) -> Result<serde_json::Value, AssistantError> {
+        let transcript: Vec<_> = self
+            .journal
+            .turns(conversation_id)?
+            .into_iter()
+            .map(|t| json!({"role": t.role, "text": t.text}))
+            .chain([json!({"role": "customer", "text": message})])
+            .collect();
         // Only an order the verified customer owns goes to the person: the focus is checked when
         // it is set, and again here, because the packet is what the desk shows as theirs.
         let order = match (&state.order_in_focus, &state.customer_id) {
-            (Some(n), Some(customer)) => self.orders.order(n)?.filter(|o| &o.customer_id == customer).map(|o| serde_json::to_value(&o).unwrap_or_default()),
+            (Some(n), Some(customer)) => self
+                .orders
+                .order(n)?
+                .filter(|o| &o.customer_id == customer)
+                .map(|o| serde_json::to_value(&o).unwrap_or_default()),
             _ => None,
         };
         let passages: Vec<_> = part
@@ -908,7 +1352,15 @@ impl Assistant {
 
 /// Intents that ask for a change guided actions carry out.
 fn is_action(intent: Intent) -> bool {
-    matches!(intent, Intent::CancelOrder | Intent::ChangeOrder | Intent::ChangeAddress | Intent::ReturnRequest | Intent::ExchangeRequest | Intent::RefundRequest)
+    matches!(
+        intent,
+        Intent::CancelOrder
+            | Intent::ChangeOrder
+            | Intent::ChangeAddress
+            | Intent::ReturnRequest
+            | Intent::ExchangeRequest
+            | Intent::RefundRequest
+    )
 }
 
 fn state_conversation(q: &Question) -> String {
@@ -917,11 +1369,24 @@ fn state_conversation(q: &Question) -> String {
 
 fn mentions_own_order(message: &str) -> bool {
     let m = message.to_lowercase();
-    ["my order", "my package", "my parcel", "my shipment", "my delivery", "it arrive", "it get here", "it come", "it ship", "arrive", "get here"].iter().any(|p| m.contains(p))
+    [
+        "my order",
+        "my package",
+        "my parcel",
+        "my shipment",
+        "my delivery",
+        "it arrive",
+        "it get here",
+        "it come",
+        "it ship",
+        "arrive",
+        "get here",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 fn asks_when(message: &str) -> bool {
     let m = message.to_lowercase();
     m.contains("when") || m.contains("arrive") || m.contains("how long") || m.contains("eta")
 }
-

@@ -89,7 +89,13 @@ pub struct PlatformConfig {
 
 impl Default for PlatformConfig {
     fn default() -> Self {
-        Self { kind: PlatformKind::Embedded, url: String::new(), api_key: String::new(), timeout_secs: 15, events_secret: String::new() }
+        Self {
+            kind: PlatformKind::Embedded,
+            url: String::new(),
+            api_key: String::new(),
+            timeout_secs: 15,
+            events_secret: String::new(),
+        }
     }
 }
 
@@ -112,7 +118,12 @@ pub struct LearnConfig {
 
 impl Default for LearnConfig {
     fn default() -> Self {
-        Self { enabled: true, similarity: 0.7, min_questions: 2, low_confidence_dense: 0.5 }
+        Self {
+            enabled: true,
+            similarity: 0.7,
+            min_questions: 2,
+            low_confidence_dense: 0.5,
+        }
     }
 }
 
@@ -134,7 +145,13 @@ pub struct WebhookConfig {
 
 impl Default for WebhookConfig {
     fn default() -> Self {
-        Self { url: String::new(), secret: String::new(), max_attempts: 8, backoff_ms: 5000, timeout_secs: 10 }
+        Self {
+            url: String::new(),
+            secret: String::new(),
+            max_attempts: 8,
+            backoff_ms: 5000,
+            timeout_secs: 10,
+        }
     }
 }
 
@@ -154,7 +171,10 @@ impl Default for HandoffConfig {
     fn default() -> Self {
         // A person asking twice in an hour is normal, five times from one address is not; a
         // small team clears a few hundred hand-offs a day.
-        Self { max_per_client_per_hour: 5, max_per_hour: 300 }
+        Self {
+            max_per_client_per_hour: 5,
+            max_per_hour: 300,
+        }
     }
 }
 
@@ -172,7 +192,10 @@ pub struct PrivacyConfig {
 
 impl Default for PrivacyConfig {
     fn default() -> Self {
-        Self { retention_days: 365, mask_logs: true }
+        Self {
+            retention_days: 365,
+            mask_logs: true,
+        }
     }
 }
 
@@ -263,7 +286,13 @@ pub struct AdminConfig {
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        Self { api_token: String::new(), secure_cookies: false, session_hours: 12, login_failures: 5, login_window_secs: 300 }
+        Self {
+            api_token: String::new(),
+            secure_cookies: false,
+            session_hours: 12,
+            login_failures: 5,
+            login_window_secs: 300,
+        }
     }
 }
 
@@ -282,7 +311,10 @@ pub struct PolicyConfig {
 
 impl Default for PolicyConfig {
     fn default() -> Self {
-        Self { profile: "demo".into(), path: None }
+        Self {
+            profile: "demo".into(),
+            path: None,
+        }
     }
 }
 
@@ -419,10 +451,17 @@ impl std::str::FromStr for Network {
         let bad = || format!("{s:?} is not an IP address or a network like \"10.0.0.0/8\"");
         let net = match s.split_once('/') {
             Some((addr, prefix)) => {
-                let addr = addr.parse::<std::net::IpAddr>().map_err(|_| bad())?.to_canonical();
+                let addr = addr
+                    .parse::<std::net::IpAddr>()
+                    .map_err(|_| bad())?
+                    .to_canonical();
                 ipnet::IpNet::new(addr, prefix.parse().map_err(|_| bad())?).map_err(|_| bad())?
             }
-            None => ipnet::IpNet::from(s.parse::<std::net::IpAddr>().map_err(|_| bad())?.to_canonical()),
+            None => ipnet::IpNet::from(
+                s.parse::<std::net::IpAddr>()
+                    .map_err(|_| bad())?
+                    .to_canonical(),
+            ),
         };
         Ok(Network(net))
     }
@@ -512,13 +551,27 @@ impl Default for IdentityConfig {
 
 impl Default for GateConfig {
     fn default() -> Self {
-        Self { min_intent_confidence: 0.45, min_dense: 0.35, strong_dense: 0.7, min_coverage: 0.5, product_min_dense: None }
+        Self {
+            min_intent_confidence: 0.45,
+            min_dense: 0.35,
+            strong_dense: 0.7,
+            min_coverage: 0.5,
+            product_min_dense: None,
+        }
     }
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { dir: None, models_root: PathBuf::from("models"), allow_hub: true, max_concurrent: 64, max_batch: 64, cache_entries: 4096, precision: Default::default() }
+        Self {
+            dir: None,
+            models_root: PathBuf::from("models"),
+            allow_hub: true,
+            max_concurrent: 64,
+            max_batch: 64,
+            cache_entries: 4096,
+            precision: Default::default(),
+        }
     }
 }
 
@@ -547,7 +600,9 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let mut cfg = match path {
             Some(p) => Self::from_file(p)?,
-            None if Path::new("shopkeep.toml").is_file() => Self::from_file(Path::new("shopkeep.toml"))?,
+            None if Path::new("shopkeep.toml").is_file() => {
+                Self::from_file(Path::new("shopkeep.toml"))?
+            }
             None => Self::default(),
         };
         cfg.apply_env(|name| std::env::var(name).ok())?;
@@ -559,15 +614,24 @@ impl Config {
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File { path: path.display().to_string(), message: e.to_string() })?;
-        toml::from_str(&text).map_err(|e| ConfigError::File { path: path.display().to_string(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// Applies `SHOPKEEP_*` variables through `get` (a parameter so tests need not touch the
     /// process environment).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn parse<T: std::str::FromStr>(name: &str, v: String) -> Result<T, ConfigError> {
-            v.parse().map_err(|_| ConfigError::Env { name: name.into(), message: format!("cannot parse {v:?}") })
+            v.parse().map_err(|_| ConfigError::Env {
+                name: name.into(),
+                message: format!("cannot parse {v:?}"),
+            })
         }
         if let Some(v) = get("SHOPKEEP_DATA_DIR") {
             self.data_dir = v.into();
@@ -603,14 +667,24 @@ impl Config {
             self.server.port = parse("SHOPKEEP_PORT", v)?;
         }
         if let Some(v) = get("SHOPKEEP_ALLOWED_ORIGINS") {
-            self.server.allowed_origins = v.split([',', ' ']).map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
+            self.server.allowed_origins = v
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(String::from)
+                .collect();
         }
         if let Some(v) = get("SHOPKEEP_TRUSTED_PROXIES") {
             self.server.trusted_proxies = v
                 .split([',', ' '])
                 .map(str::trim)
                 .filter(|o| !o.is_empty())
-                .map(|o| o.parse().map_err(|message| ConfigError::Env { name: "SHOPKEEP_TRUSTED_PROXIES".into(), message }))
+                .map(|o| {
+                    o.parse().map_err(|message| ConfigError::Env {
+                        name: "SHOPKEEP_TRUSTED_PROXIES".into(),
+                        message,
+                    })
+                })
                 .collect::<Result<_, _>>()?;
         }
         if let Some(v) = get("SHOPKEEP_ADMIN_TOKEN") {
@@ -651,10 +725,16 @@ impl Config {
             e.imap_port = parse("SHOPKEEP_EMAIL_IMAP_PORT", v)?;
         }
         if let Some(v) = get("SHOPKEEP_EMAIL_SMTP_TLS") {
-            e.smtp_tls = v.parse().map_err(|message| ConfigError::Env { name: "SHOPKEEP_EMAIL_SMTP_TLS".into(), message })?;
+            e.smtp_tls = v.parse().map_err(|message| ConfigError::Env {
+                name: "SHOPKEEP_EMAIL_SMTP_TLS".into(),
+                message,
+            })?;
         }
         if let Some(v) = get("SHOPKEEP_EMAIL_IMAP_TLS") {
-            e.imap_tls = v.parse().map_err(|message| ConfigError::Env { name: "SHOPKEEP_EMAIL_IMAP_TLS".into(), message })?;
+            e.imap_tls = v.parse().map_err(|message| ConfigError::Env {
+                name: "SHOPKEEP_EMAIL_IMAP_TLS".into(),
+                message,
+            })?;
         }
         if let Some(v) = get("SHOPKEEP_EMAIL_POLL_SECS") {
             e.poll_secs = parse("SHOPKEEP_EMAIL_POLL_SECS", v)?;
@@ -666,7 +746,10 @@ impl Config {
             self.admin.secure_cookies = parse("SHOPKEEP_SECURE_COOKIES", v)?;
         }
         if let Some(v) = get("SHOPKEEP_PLATFORM_KIND") {
-            self.platform.kind = v.parse().map_err(|message| ConfigError::Env { name: "SHOPKEEP_PLATFORM_KIND".into(), message })?;
+            self.platform.kind = v.parse().map_err(|message| ConfigError::Env {
+                name: "SHOPKEEP_PLATFORM_KIND".into(),
+                message,
+            })?;
         }
         if let Some(v) = get("SHOPKEEP_PLATFORM_URL") {
             self.platform.url = v;
@@ -685,81 +768,137 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.model.max_concurrent == 0 {
-            return Err(ConfigError::Invalid("model.max_concurrent must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "model.max_concurrent must be at least 1".into(),
+            ));
         }
         if self.model.max_batch == 0 {
-            return Err(ConfigError::Invalid("model.max_batch must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "model.max_batch must be at least 1".into(),
+            ));
         }
         if self.server.max_in_flight == 0 {
-            return Err(ConfigError::Invalid("server.max_in_flight must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "server.max_in_flight must be at least 1".into(),
+            ));
         }
         if self.server.max_streams == 0 {
-            return Err(ConfigError::Invalid("server.max_streams must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "server.max_streams must be at least 1".into(),
+            ));
         }
         if self.server.max_body_bytes < 1024 {
-            return Err(ConfigError::Invalid("server.max_body_bytes must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "server.max_body_bytes must be at least 1024".into(),
+            ));
         }
         for origin in &self.server.allowed_origins {
             if !is_origin(origin) {
                 return Err(ConfigError::Invalid(format!("server.allowed_origins: {origin:?} is not an origin like \"https://shop.example\" (scheme and host, no path) or \"*\"")));
             }
         }
-        if self.server.max_connections == 0 || self.server.max_connections_per_client == 0 || self.server.header_timeout_secs == 0 || self.server.body_timeout_secs == 0 {
+        if self.server.max_connections == 0
+            || self.server.max_connections_per_client == 0
+            || self.server.header_timeout_secs == 0
+            || self.server.body_timeout_secs == 0
+        {
             return Err(ConfigError::Invalid("server.max_connections, max_connections_per_client, header_timeout_secs and body_timeout_secs must be at least 1".into()));
         }
         if !self.webhook.url.is_empty() {
-            if !(self.webhook.url.starts_with("http://") || self.webhook.url.starts_with("https://")) {
-                return Err(ConfigError::Invalid(format!("webhook.url: {:?} must start with http:// or https://", self.webhook.url)));
+            if !(self.webhook.url.starts_with("http://")
+                || self.webhook.url.starts_with("https://"))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "webhook.url: {:?} must start with http:// or https://",
+                    self.webhook.url
+                )));
             }
             if self.webhook.secret.chars().count() < MIN_ADMIN_TOKEN_CHARS {
                 return Err(ConfigError::Invalid(format!("webhook.secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters when webhook.url is set (the helpdesk checks the signature with it)")));
             }
             if self.webhook.max_attempts == 0 || self.webhook.timeout_secs == 0 {
-                return Err(ConfigError::Invalid("webhook.max_attempts and webhook.timeout_secs must be at least 1".into()));
+                return Err(ConfigError::Invalid(
+                    "webhook.max_attempts and webhook.timeout_secs must be at least 1".into(),
+                ));
             }
         }
-        if !(0.0..=1.0).contains(&self.learn.similarity) || !(0.0..=1.0).contains(&self.learn.low_confidence_dense) {
-            return Err(ConfigError::Invalid("learn.similarity and learn.low_confidence_dense must be between 0 and 1".into()));
+        if !(0.0..=1.0).contains(&self.learn.similarity)
+            || !(0.0..=1.0).contains(&self.learn.low_confidence_dense)
+        {
+            return Err(ConfigError::Invalid(
+                "learn.similarity and learn.low_confidence_dense must be between 0 and 1".into(),
+            ));
         }
-        if !self.admin.api_token.is_empty() && self.admin.api_token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
-            return Err(ConfigError::Invalid(format!("admin.api_token must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
+        if !self.admin.api_token.is_empty()
+            && self.admin.api_token.chars().count() < MIN_ADMIN_TOKEN_CHARS
+        {
+            return Err(ConfigError::Invalid(format!(
+                "admin.api_token must be at least {MIN_ADMIN_TOKEN_CHARS} characters"
+            )));
         }
         let e = &self.email;
-        for (key, address) in [("email.store_address", &e.store_address), ("email.helpdesk_address", &e.helpdesk_address)] {
+        for (key, address) in [
+            ("email.store_address", &e.store_address),
+            ("email.helpdesk_address", &e.helpdesk_address),
+        ] {
             if !address.is_empty() && crate::email::address_domain(address).is_none() {
-                return Err(ConfigError::Invalid(format!("{key}: {address:?} is not an email address")));
+                return Err(ConfigError::Invalid(format!(
+                    "{key}: {address:?} is not an email address"
+                )));
             }
         }
         if !e.imap_host.is_empty() && e.store_address.is_empty() {
-            return Err(ConfigError::Invalid("email.imap_host is set but email.store_address is not (replies need a From)".into()));
+            return Err(ConfigError::Invalid(
+                "email.imap_host is set but email.store_address is not (replies need a From)"
+                    .into(),
+            ));
         }
         // A mailbox password in the clear is readable by anything on the path; only a server on
         // this machine may be spoken to without TLS when a password is sent.
         use crate::email::tls::TlsMode;
-        if !e.smtp_host.is_empty() && e.smtp_tls == TlsMode::None && !e.smtp_username.is_empty() && !is_loopback_host(&e.smtp_host) {
+        if !e.smtp_host.is_empty()
+            && e.smtp_tls == TlsMode::None
+            && !e.smtp_username.is_empty()
+            && !is_loopback_host(&e.smtp_host)
+        {
             return Err(ConfigError::Invalid(format!(
                 "email.smtp_tls is \"none\" but a password would go to {} in the clear; set email.smtp_tls = \"starttls\" (port 587) or \"tls\" (port 465)",
                 e.smtp_host
             )));
         }
-        if !e.imap_host.is_empty() && e.imap_tls == TlsMode::None && !is_loopback_host(&e.imap_host) {
+        if !e.imap_host.is_empty() && e.imap_tls == TlsMode::None && !is_loopback_host(&e.imap_host)
+        {
             return Err(ConfigError::Invalid(format!(
                 "email.imap_tls is \"none\" but the mailbox password would go to {} in the clear; set email.imap_tls = \"tls\" (port 993) or \"starttls\" (port 143)",
                 e.imap_host
             )));
         }
-        crate::email::tls::read_ca_file(&e.tls_ca_file).map_err(|err| ConfigError::Invalid(err.to_string()))?;
-        if !e.inbound_secret.is_empty() && e.inbound_secret.chars().count() < MIN_ADMIN_TOKEN_CHARS {
-            return Err(ConfigError::Invalid(format!("email.inbound_secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
+        crate::email::tls::read_ca_file(&e.tls_ca_file)
+            .map_err(|err| ConfigError::Invalid(err.to_string()))?;
+        if !e.inbound_secret.is_empty() && e.inbound_secret.chars().count() < MIN_ADMIN_TOKEN_CHARS
+        {
+            return Err(ConfigError::Invalid(format!(
+                "email.inbound_secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters"
+            )));
         }
-        if self.admin.session_hours == 0 || self.admin.login_failures == 0 || self.admin.login_window_secs == 0 {
+        if self.admin.session_hours == 0
+            || self.admin.login_failures == 0
+            || self.admin.login_window_secs == 0
+        {
             return Err(ConfigError::Invalid("admin.session_hours, admin.login_failures and admin.login_window_secs must be at least 1".into()));
         }
         let p = &self.platform;
         if p.kind != PlatformKind::Embedded {
-            let host = p.url.strip_prefix("https://").or_else(|| p.url.strip_prefix("http://")).map(|rest| rest.split(['/', '?']).next().unwrap_or_default());
+            let host = p
+                .url
+                .strip_prefix("https://")
+                .or_else(|| p.url.strip_prefix("http://"))
+                .map(|rest| rest.split(['/', '?']).next().unwrap_or_default());
             let Some(host) = host.filter(|h| !h.is_empty()) else {
-                return Err(ConfigError::Invalid(format!("platform.url: {:?} must be the platform's http:// or https:// address", p.url)));
+                return Err(ConfigError::Invalid(format!(
+                    "platform.url: {:?} must be the platform's http:// or https:// address",
+                    p.url
+                )));
             };
             if p.api_key.trim().is_empty() {
                 return Err(ConfigError::Invalid("platform.api_key is empty (Medusa: a secret API key from Settings → Secret API keys)".into()));
@@ -774,14 +913,23 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("platform.url: {:?} would send the API key in the clear; use https:// (plain http only to this machine)", p.url)));
             }
             if p.timeout_secs == 0 {
-                return Err(ConfigError::Invalid("platform.timeout_secs must be at least 1".into()));
+                return Err(ConfigError::Invalid(
+                    "platform.timeout_secs must be at least 1".into(),
+                ));
             }
-            if !p.events_secret.is_empty() && p.events_secret.chars().count() < MIN_ADMIN_TOKEN_CHARS {
-                return Err(ConfigError::Invalid(format!("platform.events_secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters")));
+            if !p.events_secret.is_empty()
+                && p.events_secret.chars().count() < MIN_ADMIN_TOKEN_CHARS
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "platform.events_secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters"
+                )));
             }
         }
         if !matches!(self.store.tone.as_str(), "friendly" | "formal") {
-            return Err(ConfigError::Invalid(format!("store.tone must be \"friendly\" or \"formal\", not {:?}", self.store.tone)));
+            return Err(ConfigError::Invalid(format!(
+                "store.tone must be \"friendly\" or \"formal\", not {:?}",
+                self.store.tone
+            )));
         }
         Ok(())
     }
@@ -793,7 +941,9 @@ impl Config {
 
     /// The index root in effect.
     pub fn index_root(&self) -> PathBuf {
-        self.index_dir.clone().unwrap_or_else(|| self.data_dir.join("index"))
+        self.index_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("index"))
     }
 }
 
@@ -801,15 +951,27 @@ impl Config {
 /// a path would never match, so it is refused rather than silently ignored.
 /// `localhost` or a loopback address: a server on this machine.
 fn is_loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn is_origin(s: &str) -> bool {
     if s == "*" {
         return true;
     }
-    let Some(rest) = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")) else { return false };
-    !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
 #[cfg(test)]
@@ -827,16 +989,28 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        assert_eq!((cfg.platform.kind, cfg.platform.url.as_str()), (PlatformKind::Medusa, "http://127.0.0.1:9000"));
+        assert_eq!(
+            (cfg.platform.kind, cfg.platform.url.as_str()),
+            (PlatformKind::Medusa, "http://127.0.0.1:9000")
+        );
         assert!(cfg.validate().is_ok());
         cfg.platform.url = "http://shop.example".into();
-        assert!(cfg.validate().unwrap_err().to_string().contains("in the clear"));
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("in the clear"));
         cfg.platform.url = "https://shop.example/".into();
         assert!(cfg.validate().is_ok());
         cfg.platform.api_key = String::new();
         assert!(cfg.validate().is_err());
-        assert!(Config::default().apply_env(|n| (n == "SHOPKEEP_PLATFORM_KIND").then(|| "shopify".into())).is_err());
-        let from_file: Config = toml::from_str("[platform]\nkind = \"medusa\"\nurl = \"https://m.example\"\napi_key = \"sk_1\"\n").unwrap();
+        assert!(Config::default()
+            .apply_env(|n| (n == "SHOPKEEP_PLATFORM_KIND").then(|| "shopify".into()))
+            .is_err());
+        let from_file: Config = toml::from_str(
+            "[platform]\nkind = \"medusa\"\nurl = \"https://m.example\"\napi_key = \"sk_1\"\n",
+        )
+        .unwrap();
         assert_eq!(from_file.platform.kind, PlatformKind::Medusa);
     }
 
@@ -846,7 +1020,8 @@ mod tests {
         assert_eq!(cfg.kb_dir, PathBuf::from("docs"));
         assert_eq!(cfg.server.port, 9000);
         assert_eq!(cfg.server.host, "127.0.0.1");
-        cfg.apply_env(|n| (n == "SHOPKEEP_PORT").then(|| "9100".to_string())).unwrap();
+        cfg.apply_env(|n| (n == "SHOPKEEP_PORT").then(|| "9100".to_string()))
+            .unwrap();
         assert_eq!(cfg.server.port, 9100);
         assert_eq!(cfg.index_root(), PathBuf::from("./index"));
     }
@@ -862,13 +1037,23 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        assert_eq!((cfg.email.store_address.as_str(), cfg.email.imap_port, cfg.email.poll_secs), ("support@shop.test", 1143, 5));
+        assert_eq!(
+            (
+                cfg.email.store_address.as_str(),
+                cfg.email.imap_port,
+                cfg.email.poll_secs
+            ),
+            ("support@shop.test", 1143, 5)
+        );
         assert!(cfg.validate().is_ok());
         cfg.email.helpdesk_address = "not an address".into();
         assert!(cfg.validate().is_err());
         cfg.email.helpdesk_address = String::new();
         cfg.email.store_address = String::new();
-        assert!(cfg.validate().is_err(), "polling without a From for the replies is refused");
+        assert!(
+            cfg.validate().is_err(),
+            "polling without a From for the replies is refused"
+        );
     }
 
     #[test]
@@ -884,35 +1069,59 @@ mod tests {
         })
         .unwrap();
         let e = cfg.validate().unwrap_err().to_string();
-        assert!(e.contains("email.smtp_tls") && e.contains("smtp.shop.example"), "{e}");
-        cfg.apply_env(|n| (n == "SHOPKEEP_EMAIL_SMTP_TLS").then(|| "starttls".into())).unwrap();
+        assert!(
+            e.contains("email.smtp_tls") && e.contains("smtp.shop.example"),
+            "{e}"
+        );
+        cfg.apply_env(|n| (n == "SHOPKEEP_EMAIL_SMTP_TLS").then(|| "starttls".into()))
+            .unwrap();
         let e = cfg.validate().unwrap_err().to_string();
         assert!(e.contains("email.imap_tls"), "{e}");
-        cfg.apply_env(|n| (n == "SHOPKEEP_EMAIL_IMAP_TLS").then(|| "tls".into())).unwrap();
-        assert_eq!((cfg.email.smtp_tls, cfg.email.imap_tls), (TlsMode::Starttls, TlsMode::Tls));
+        cfg.apply_env(|n| (n == "SHOPKEEP_EMAIL_IMAP_TLS").then(|| "tls".into()))
+            .unwrap();
+        assert_eq!(
+            (cfg.email.smtp_tls, cfg.email.imap_tls),
+            (TlsMode::Starttls, TlsMode::Tls)
+        );
         assert!(cfg.validate().is_ok());
-        assert!(cfg.apply_env(|n| (n == "SHOPKEEP_EMAIL_IMAP_TLS").then(|| "ssl".into())).is_err(), "an unknown mode is an error");
+        assert!(
+            cfg.apply_env(|n| (n == "SHOPKEEP_EMAIL_IMAP_TLS").then(|| "ssl".into()))
+                .is_err(),
+            "an unknown mode is an error"
+        );
         // A server on this machine may be plain.
         cfg.email.imap_tls = TlsMode::None;
         cfg.email.imap_host = "127.0.0.1".into();
         assert!(cfg.validate().is_ok());
         cfg.email.tls_ca_file = "/nonexistent/ca.pem".into();
-        assert!(cfg.validate().unwrap_err().to_string().contains("email.tls_ca_file"));
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("email.tls_ca_file"));
     }
 
     #[test]
     fn allowed_origins_and_the_admin_token_come_from_env_and_are_checked() {
         let mut cfg = Config::default();
         cfg.apply_env(|n| match n {
-            "SHOPKEEP_ALLOWED_ORIGINS" => Some("https://shop.example, http://localhost:3000".into()),
+            "SHOPKEEP_ALLOWED_ORIGINS" => {
+                Some("https://shop.example, http://localhost:3000".into())
+            }
             "SHOPKEEP_ADMIN_TOKEN" => Some("a-long-enough-admin-token".into()),
             _ => None,
         })
         .unwrap();
-        assert_eq!(cfg.server.allowed_origins, ["https://shop.example", "http://localhost:3000"]);
+        assert_eq!(
+            cfg.server.allowed_origins,
+            ["https://shop.example", "http://localhost:3000"]
+        );
         assert!(cfg.validate().is_ok());
         cfg.server.allowed_origins = vec!["https://shop.example/".into()];
-        assert!(cfg.validate().is_err(), "a path never matches an Origin header");
+        assert!(
+            cfg.validate().is_err(),
+            "a path never matches an Origin header"
+        );
         cfg.server.allowed_origins = vec!["*".into()];
         cfg.admin.api_token = "short".into();
         assert!(cfg.validate().is_err(), "a short admin token is refused");
@@ -921,13 +1130,30 @@ mod tests {
     #[test]
     fn trusted_proxies_come_from_env_and_are_checked() {
         let mut cfg = Config::default();
-        cfg.apply_env(|n| (n == "SHOPKEEP_TRUSTED_PROXIES").then(|| "127.0.0.1, 10.0.0.0/8".into())).unwrap();
-        assert_eq!(cfg.server.trusted_proxies, ["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);
+        cfg.apply_env(|n| {
+            (n == "SHOPKEEP_TRUSTED_PROXIES").then(|| "127.0.0.1, 10.0.0.0/8".into())
+        })
+        .unwrap();
+        assert_eq!(
+            cfg.server.trusted_proxies,
+            ["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]
+        );
         assert!(cfg.validate().is_ok());
-        let e = Config::default().apply_env(|n| (n == "SHOPKEEP_TRUSTED_PROXIES").then(|| "my-proxy.internal".into())).unwrap_err().to_string();
-        assert!(e.contains("SHOPKEEP_TRUSTED_PROXIES") && e.contains("my-proxy.internal"), "{e}");
-        let e = toml::from_str::<Config>("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n").unwrap_err().to_string();
-        assert!(e.contains("10.0.0.0/33"), "a file with a bad network does not load: {e}");
+        let e = Config::default()
+            .apply_env(|n| (n == "SHOPKEEP_TRUSTED_PROXIES").then(|| "my-proxy.internal".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("SHOPKEEP_TRUSTED_PROXIES") && e.contains("my-proxy.internal"),
+            "{e}"
+        );
+        let e = toml::from_str::<Config>("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("10.0.0.0/33"),
+            "a file with a bad network does not load: {e}"
+        );
     }
 
     #[test]
@@ -936,10 +1162,16 @@ mod tests {
         let n: Network = "10.0.0.0/8".parse().unwrap();
         assert!(n.contains(ip("10.200.3.4")));
         assert!(!n.contains(ip("11.0.0.1")));
-        assert!(!n.contains(ip("::1")), "an IPv6 address is never in an IPv4 network");
+        assert!(
+            !n.contains(ip("::1")),
+            "an IPv6 address is never in an IPv4 network"
+        );
         let one: Network = "127.0.0.1".parse().unwrap();
         assert!(one.contains(ip("127.0.0.1")));
-        assert!(one.contains(ip("::ffff:127.0.0.1")), "an IPv4-mapped peer is the IPv4 address");
+        assert!(
+            one.contains(ip("::ffff:127.0.0.1")),
+            "an IPv4-mapped peer is the IPv4 address"
+        );
         assert!(!one.contains(ip("127.0.0.2")));
         assert_eq!(one.to_string(), "127.0.0.1");
         let v6: Network = "fd00::/8".parse().unwrap();
@@ -955,7 +1187,8 @@ mod tests {
     fn a_retired_setting_still_loads_and_is_not_written_back() {
         // Config files written for 0.1 set gate.product_min_dense; it no longer does anything,
         // but such a file must keep loading (unknown keys are errors).
-        let cfg: Config = toml::from_str("[gate]\nproduct_min_dense = 0.7\nmin_dense = 0.4\n").unwrap();
+        let cfg: Config =
+            toml::from_str("[gate]\nproduct_min_dense = 0.7\nmin_dense = 0.4\n").unwrap();
         assert_eq!(cfg.gate.product_min_dense, Some(0.7));
         assert_eq!(cfg.gate.min_dense, 0.4);
         assert!(!toml::to_string(&cfg).unwrap().contains("product_min_dense"));
@@ -965,6 +1198,8 @@ mod tests {
     fn typos_and_bad_values_are_errors() {
         assert!(toml::from_str::<Config>("kb_dri = \"x\"").is_err());
         let mut cfg = Config::default();
-        assert!(cfg.apply_env(|n| (n == "SHOPKEEP_PORT").then(|| "eighty".to_string())).is_err());
+        assert!(cfg
+            .apply_env(|n| (n == "SHOPKEEP_PORT").then(|| "eighty".to_string()))
+            .is_err());
     }
 }

@@ -13,7 +13,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::{
-    journal::{live::Live, Conversation, HandoffRecord, HandoffTransition, Journal, JournalError, StoredTurn, TurnRecord},
+    journal::{
+        live::Live, Conversation, HandoffRecord, HandoffTransition, Journal, JournalError,
+        StoredTurn, TurnRecord,
+    },
     orders::{LoggedAction, OrderStore},
 };
 use accounts::{Role, Staff};
@@ -99,7 +102,9 @@ pub fn handoffs(journal: &Journal, status: &str) -> Result<Vec<HandoffRecord>, D
 
 /// One hand-off, whatever its status.
 pub fn handoff(journal: &Journal, id: &str) -> Result<HandoffRecord, DeskError> {
-    journal.handoff(id)?.ok_or_else(|| DeskError::HandoffNotFound(id.to_string()))
+    journal
+        .handoff(id)?
+        .ok_or_else(|| DeskError::HandoffNotFound(id.to_string()))
 }
 
 /// `who` takes an open hand-off. Claiming one's own claim again is fine (a double click);
@@ -109,10 +114,21 @@ pub fn claim(journal: &Journal, id: &str, who: &str) -> Result<HandoffRecord, De
     match h.status.as_str() {
         "resolved" => Err(DeskError::HandoffResolved(h.id)),
         "claimed" if h.claimed_by.as_deref() == Some(who) => Ok(h),
-        "claimed" => Err(DeskError::HandoffClaimed { id: h.id, by: h.claimed_by.unwrap_or_default() }),
+        "claimed" => Err(DeskError::HandoffClaimed {
+            id: h.id,
+            by: h.claimed_by.unwrap_or_default(),
+        }),
         _ => {
             let at = crate::journal::now();
-            let t = HandoffTransition { from_status: &h.status, from_claimant: h.claimed_by.as_deref(), status: "claimed", claimed_by: Some(who), claimed_at: Some(&at), resolved_by: None, resolved_at: None };
+            let t = HandoffTransition {
+                from_status: &h.status,
+                from_claimant: h.claimed_by.as_deref(),
+                status: "claimed",
+                claimed_by: Some(who),
+                claimed_at: Some(&at),
+                resolved_by: None,
+                resolved_at: None,
+            };
             if journal.transition_handoff(id, &t)? {
                 handoff(journal, id)
             } else {
@@ -124,16 +140,32 @@ pub fn claim(journal: &Journal, id: &str, who: &str) -> Result<HandoffRecord, De
 }
 
 /// Closes a hand-off: an open one, one's own claim, or (`overrule`, for admins) anyone's.
-pub fn resolve(journal: &Journal, id: &str, who: &str, overrule: bool) -> Result<HandoffRecord, DeskError> {
+pub fn resolve(
+    journal: &Journal,
+    id: &str,
+    who: &str,
+    overrule: bool,
+) -> Result<HandoffRecord, DeskError> {
     let h = handoff(journal, id)?;
     match (h.status.as_str(), h.claimed_by.as_deref()) {
         ("resolved", _) => Err(DeskError::HandoffResolved(h.id)),
-        ("claimed", Some(by)) if by != who && !overrule => Err(DeskError::HandoffClaimed { id: h.id, by: by.to_string() }),
+        ("claimed", Some(by)) if by != who && !overrule => Err(DeskError::HandoffClaimed {
+            id: h.id,
+            by: by.to_string(),
+        }),
         _ => {
             let at = crate::journal::now();
             let claimed_by = h.claimed_by.as_deref().unwrap_or(who);
             let claimed_at = h.claimed_at.clone().unwrap_or_else(|| at.clone());
-            let t = HandoffTransition { from_status: &h.status, from_claimant: h.claimed_by.as_deref(), status: "resolved", claimed_by: Some(claimed_by), claimed_at: Some(&claimed_at), resolved_by: Some(who), resolved_at: Some(&at) };
+            let t = HandoffTransition {
+                from_status: &h.status,
+                from_claimant: h.claimed_by.as_deref(),
+                status: "resolved",
+                claimed_by: Some(claimed_by),
+                claimed_at: Some(&claimed_at),
+                resolved_by: Some(who),
+                resolved_at: Some(&at),
+            };
             if journal.transition_handoff(id, &t)? {
                 handoff(journal, id)
             } else {
@@ -153,25 +185,50 @@ pub struct ConversationRecord {
     pub actions: Vec<LoggedAction>,
 }
 
-pub fn conversation(journal: &Journal, orders: &dyn OrderStore, id: &str) -> Result<ConversationRecord, DeskError> {
-    let conversation = journal.conversation(id)?.ok_or_else(|| DeskError::ConversationNotFound(id.to_string()))?;
+pub fn conversation(
+    journal: &Journal,
+    orders: &dyn OrderStore,
+    id: &str,
+) -> Result<ConversationRecord, DeskError> {
+    let conversation = journal
+        .conversation(id)?
+        .ok_or_else(|| DeskError::ConversationNotFound(id.to_string()))?;
     let turns = journal.turns_since(id, 0, None)?;
     let handoffs = journal.handoffs_of(id)?;
-    let actions = action_log(orders)?.into_iter().filter(|a| a.conversation_id.as_deref() == Some(id)).collect();
-    Ok(ConversationRecord { conversation, turns, handoffs, actions })
+    let actions = action_log(orders)?
+        .into_iter()
+        .filter(|a| a.conversation_id.as_deref() == Some(id))
+        .collect();
+    Ok(ConversationRecord {
+        conversation,
+        turns,
+        handoffs,
+        actions,
+    })
 }
 
 /// The action log, newest first.
 pub fn action_log(orders: &dyn OrderStore) -> Result<Vec<LoggedAction>, DeskError> {
-    let mut all = orders.actions_for(None, None).map_err(crate::actions::ActionError::from)?;
+    let mut all = orders
+        .actions_for(None, None)
+        .map_err(crate::actions::ActionError::from)?;
     all.reverse();
     Ok(all)
 }
 
 /// An admin undoes a logged action (see [`crate::actions::revert`]); returns the reversal's id.
-pub fn undo_action(orders: &dyn OrderStore, staff: &Staff, action_id: &str) -> Result<String, DeskError> {
+pub fn undo_action(
+    orders: &dyn OrderStore,
+    staff: &Staff,
+    action_id: &str,
+) -> Result<String, DeskError> {
     staff.require(Role::Admin)?;
-    Ok(crate::actions::revert(orders, action_id, &staff.email, time::OffsetDateTime::now_utc())?)
+    Ok(crate::actions::revert(
+        orders,
+        action_id,
+        &staff.email,
+        time::OffsetDateTime::now_utc(),
+    )?)
 }
 
 /// The desk's metrics: how much the assistant handles alone, why it hands off, what customers
@@ -198,12 +255,26 @@ pub struct Metrics {
 pub fn metrics(journal: &Journal) -> Result<Metrics, DeskError> {
     let s = journal.stats()?;
     let conversations: i64 = s.outcomes.iter().map(|(_, n)| n).sum();
-    let answered = s.outcomes.iter().find(|(o, _)| o == "answered").map_or(0, |(_, n)| *n);
+    let answered = s
+        .outcomes
+        .iter()
+        .find(|(o, _)| o == "answered")
+        .map_or(0, |(_, n)| *n);
     // Nearest-rank percentile over the sorted latencies.
-    let pct = |p: f64| (!s.latencies_ms.is_empty()).then(|| s.latencies_ms[((p * s.latencies_ms.len() as f64).ceil() as usize).clamp(1, s.latencies_ms.len()) - 1]);
+    let pct = |p: f64| {
+        (!s.latencies_ms.is_empty()).then(|| {
+            s.latencies_ms[((p * s.latencies_ms.len() as f64).ceil() as usize)
+                .clamp(1, s.latencies_ms.len())
+                - 1]
+        })
+    };
     Ok(Metrics {
         conversations,
-        automation_rate: if conversations > 0 { answered as f64 / conversations as f64 } else { 0.0 },
+        automation_rate: if conversations > 0 {
+            answered as f64 / conversations as f64
+        } else {
+            0.0
+        },
         latency_p50_ms: pct(0.5),
         latency_p90_ms: pct(0.9),
         latency_p99_ms: pct(0.99),
@@ -211,13 +282,27 @@ pub fn metrics(journal: &Journal) -> Result<Metrics, DeskError> {
         handoff_reasons: s.handoff_reasons,
         intents: s.intents,
         daily: s.daily,
-        feedback_up: s.feedback.iter().find(|(r, _)| r == "up").map_or(0, |(_, n)| *n),
-        feedback_down: s.feedback.iter().find(|(r, _)| r == "down").map_or(0, |(_, n)| *n),
+        feedback_up: s
+            .feedback
+            .iter()
+            .find(|(r, _)| r == "up")
+            .map_or(0, |(_, n)| *n),
+        feedback_down: s
+            .feedback
+            .iter()
+            .find(|(r, _)| r == "down")
+            .map_or(0, |(_, n)| *n),
     })
 }
 
 /// A person's reply to the customer of hand-off `handoff_id`.
-pub fn reply(journal: &Journal, live: &Live, handoff_id: &str, agent: Option<&str>, text: &str) -> Result<Delivered, DeskError> {
+pub fn reply(
+    journal: &Journal,
+    live: &Live,
+    handoff_id: &str,
+    agent: Option<&str>,
+    text: &str,
+) -> Result<Delivered, DeskError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(DeskError::EmptyReply);
@@ -229,7 +314,9 @@ pub fn reply(journal: &Journal, live: &Live, handoff_id: &str, agent: Option<&st
     if agent.is_empty() || agent.chars().count() > 80 {
         return Err(DeskError::BadAgentName);
     }
-    let handoff = journal.handoff(handoff_id)?.ok_or_else(|| DeskError::HandoffNotFound(handoff_id.to_string()))?;
+    let handoff = journal
+        .handoff(handoff_id)?
+        .ok_or_else(|| DeskError::HandoffNotFound(handoff_id.to_string()))?;
     let turn = journal.append(&TurnRecord {
         conversation_id: handoff.conversation_id.clone(),
         role: "agent".into(),
@@ -244,7 +331,12 @@ pub fn reply(journal: &Journal, live: &Live, handoff_id: &str, agent: Option<&st
         tracing::warn!(error = %e, "could not note the reply for the suggested articles");
     }
     let live_watchers = live.publish(&turn);
-    Ok(Delivered { handoff_id: handoff.id, conversation_id: handoff.conversation_id, turn, live_watchers })
+    Ok(Delivered {
+        handoff_id: handoff.id,
+        conversation_id: handoff.conversation_id,
+        turn,
+        live_watchers,
+    })
 }
 
 #[cfg(test)]
@@ -256,12 +348,24 @@ mod tests {
         let journal = Journal::open_in_memory().unwrap();
         let live = Live::new(8);
         journal.create("c1", "widget").unwrap();
-        let id = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();
+        let id = journal
+            .open_handoff("c1", "customer_asked", &json!({}))
+            .unwrap();
         let mut watcher = live.watch("c1").unwrap();
-        let d = reply(&journal, &live, &id, Some("Priya"), "  Hi, Priya here. Let me look.  ").unwrap();
+        let d = reply(
+            &journal,
+            &live,
+            &id,
+            Some("Priya"),
+            "  Hi, Priya here. Let me look.  ",
+        )
+        .unwrap();
         assert_eq!((d.conversation_id.as_str(), d.live_watchers), ("c1", 1));
         let pushed = watcher.try_recv().unwrap();
-        assert_eq!((pushed.turn.role.as_str(), pushed.turn.text.as_str()), ("agent", "Hi, Priya here. Let me look."));
+        assert_eq!(
+            (pushed.turn.role.as_str(), pushed.turn.text.as_str()),
+            ("agent", "Hi, Priya here. Let me look.")
+        );
         assert_eq!(pushed.turn.detail["agent"], "Priya");
         let stored = journal.turns_since("c1", 0, Some("agent")).unwrap();
         assert_eq!(stored.len(), 1);
@@ -272,37 +376,94 @@ mod tests {
     fn unknown_hand_offs_and_empty_replies_are_refused() {
         let journal = Journal::open_in_memory().unwrap();
         let live = Live::new(8);
-        assert_eq!(reply(&journal, &live, "HO-NOPE", None, "hello").unwrap_err().code(), "handoff_not_found");
+        assert_eq!(
+            reply(&journal, &live, "HO-NOPE", None, "hello")
+                .unwrap_err()
+                .code(),
+            "handoff_not_found"
+        );
         journal.create("c1", "widget").unwrap();
-        let id = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();
-        assert_eq!(reply(&journal, &live, &id, None, "   ").unwrap_err().code(), "empty_message");
-        assert_eq!(reply(&journal, &live, &id, None, &"x".repeat(MAX_REPLY_CHARS + 1)).unwrap_err().code(), "message_too_long");
+        let id = journal
+            .open_handoff("c1", "customer_asked", &json!({}))
+            .unwrap();
+        assert_eq!(
+            reply(&journal, &live, &id, None, "   ").unwrap_err().code(),
+            "empty_message"
+        );
+        assert_eq!(
+            reply(&journal, &live, &id, None, &"x".repeat(MAX_REPLY_CHARS + 1))
+                .unwrap_err()
+                .code(),
+            "message_too_long"
+        );
     }
 
     #[test]
     fn a_hand_off_is_claimed_once_and_resolved_by_its_claimant_or_an_admin() {
         let journal = Journal::open_in_memory().unwrap();
         journal.create("c1", "widget").unwrap();
-        let id = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();
+        let id = journal
+            .open_handoff("c1", "customer_asked", &json!({}))
+            .unwrap();
         let h = claim(&journal, &id, "priya@example.com").unwrap();
-        assert_eq!((h.status.as_str(), h.claimed_by.as_deref()), ("claimed", Some("priya@example.com")));
+        assert_eq!(
+            (h.status.as_str(), h.claimed_by.as_deref()),
+            ("claimed", Some("priya@example.com"))
+        );
         assert!(h.claimed_at.is_some());
-        assert_eq!(claim(&journal, &id, "priya@example.com").unwrap().status, "claimed", "claiming one's own again is fine");
-        assert_eq!(claim(&journal, &id, "sam@example.com").unwrap_err().code(), "handoff_claimed");
-        assert_eq!(resolve(&journal, &id, "sam@example.com", false).unwrap_err().code(), "handoff_claimed");
+        assert_eq!(
+            claim(&journal, &id, "priya@example.com").unwrap().status,
+            "claimed",
+            "claiming one's own again is fine"
+        );
+        assert_eq!(
+            claim(&journal, &id, "sam@example.com").unwrap_err().code(),
+            "handoff_claimed"
+        );
+        assert_eq!(
+            resolve(&journal, &id, "sam@example.com", false)
+                .unwrap_err()
+                .code(),
+            "handoff_claimed"
+        );
         let done = resolve(&journal, &id, "priya@example.com", false).unwrap();
-        assert_eq!((done.status.as_str(), done.resolved_by.as_deref()), ("resolved", Some("priya@example.com")));
-        assert_eq!(claim(&journal, &id, "sam@example.com").unwrap_err().code(), "handoff_resolved");
-        assert_eq!(resolve(&journal, &id, "priya@example.com", false).unwrap_err().code(), "handoff_resolved");
+        assert_eq!(
+            (done.status.as_str(), done.resolved_by.as_deref()),
+            ("resolved", Some("priya@example.com"))
+        );
+        assert_eq!(
+            claim(&journal, &id, "sam@example.com").unwrap_err().code(),
+            "handoff_resolved"
+        );
+        assert_eq!(
+            resolve(&journal, &id, "priya@example.com", false)
+                .unwrap_err()
+                .code(),
+            "handoff_resolved"
+        );
         assert_eq!(handoffs(&journal, "resolved").unwrap().len(), 1);
-        assert_eq!(handoffs(&journal, "pending").unwrap_err().code(), "invalid_status");
+        assert_eq!(
+            handoffs(&journal, "pending").unwrap_err().code(),
+            "invalid_status"
+        );
 
         let m = metrics(&journal).unwrap();
-        assert_eq!((m.conversations, m.handoff_reasons.clone()), (1, vec![("customer_asked".to_string(), 1)]));
+        assert_eq!(
+            (m.conversations, m.handoff_reasons.clone()),
+            (1, vec![("customer_asked".to_string(), 1)])
+        );
         assert_eq!(m.latency_p50_ms, None);
 
-        let other = journal.open_handoff("c1", "customer_asked", &json!({})).unwrap();
+        let other = journal
+            .open_handoff("c1", "customer_asked", &json!({}))
+            .unwrap();
         claim(&journal, &other, "priya@example.com").unwrap();
-        assert_eq!(resolve(&journal, &other, "admin@example.com", true).unwrap().resolved_by.as_deref(), Some("admin@example.com"));
+        assert_eq!(
+            resolve(&journal, &other, "admin@example.com", true)
+                .unwrap()
+                .resolved_by
+                .as_deref(),
+            Some("admin@example.com")
+        );
     }
 }

@@ -55,7 +55,10 @@ pub enum LearnError {
     #[error("the knowledge base already has {0}; choose another title")]
     ArticleExists(String),
     #[error("writing {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Access(#[from] AccountError),
     #[error(transparent)]
@@ -90,8 +93,13 @@ pub use crate::journal::NewGap as Gap;
 /// Remembers `gap` in the cluster of its nearest centre, or a new one. Returns the cluster id.
 pub fn record(journal: &Journal, cfg: &LearnConfig, gap: &Gap<'_>) -> Result<i64, LearnError> {
     let vector = unit(gap.vector);
-    let gap = Gap { vector: &vector, ..gap.clone() };
-    Ok(journal.record_gap(&gap, |centroids| nearest(centroids, &vector, cfg.similarity))?)
+    let gap = Gap {
+        vector: &vector,
+        ..gap.clone()
+    };
+    Ok(journal.record_gap(&gap, |centroids| {
+        nearest(centroids, &vector, cfg.similarity)
+    })?)
 }
 
 /// The cluster whose centre is closest to `v`, when at least `threshold` close.
@@ -113,14 +121,27 @@ fn unit(v: &[f32]) -> Vec<f32> {
 }
 
 /// Notes a person's reply to a handed-off conversation against its latest gap.
-pub fn attach_reply(journal: &Journal, conversation_id: &str, reply: &str, by: &str) -> Result<bool, LearnError> {
+pub fn attach_reply(
+    journal: &Journal,
+    conversation_id: &str,
+    reply: &str,
+    by: &str,
+) -> Result<bool, LearnError> {
     Ok(journal.attach_gap_reply(conversation_id, reply, by)?)
 }
 
 /// Suggestions with `status` (`open`, `approved`, `dismissed`; any when `None`). Open ones are
 /// listed once they have `learn.min_questions` questions.
-pub fn suggestions(journal: &Journal, cfg: &LearnConfig, status: Option<&str>) -> Result<Vec<ClusterRecord>, LearnError> {
-    let min = if status == Some("open") { cfg.min_questions.max(1) as i64 } else { 1 };
+pub fn suggestions(
+    journal: &Journal,
+    cfg: &LearnConfig,
+    status: Option<&str>,
+) -> Result<Vec<ClusterRecord>, LearnError> {
+    let min = if status == Some("open") {
+        cfg.min_questions.max(1) as i64
+    } else {
+        1
+    };
     Ok(journal.gap_clusters(status, min)?)
 }
 
@@ -148,7 +169,11 @@ pub fn suggestion(journal: &Journal, id: i64) -> Result<Suggestion, LearnError> 
     // Stored question vectors are unit length (`record` normalises them).
     questions.sort_by(|a, b| dot(&b.vector, &centre).total_cmp(&dot(&a.vector, &centre)));
     let draft = draft(&questions);
-    Ok(Suggestion { cluster, questions, draft })
+    Ok(Suggestion {
+        cluster,
+        questions,
+        draft,
+    })
 }
 
 /// The draft article of a cluster whose questions are ordered most central first. The title is
@@ -172,7 +197,10 @@ pub fn draft(questions: &[GapRecord]) -> Draft {
             }
         }
     }
-    Draft { title, body: replies.join("\n\n") }
+    Draft {
+        title,
+        body: replies.join("\n\n"),
+    }
 }
 
 /// A customer's question as an article title: one line, trimmed, capitalised, at most
@@ -192,14 +220,36 @@ fn without_salutations(reply: &str) -> String {
     let mut lines: Vec<&str> = reply.lines().map(str::trim_end).collect();
     let is_greeting = |l: &str| {
         let w = l.trim().to_lowercase();
-        (w.starts_with("hi") || w.starts_with("hello") || w.starts_with("hey") || w.starts_with("dear")) && w.len() < 40 && (w.ends_with(',') || w.ends_with('!') || !w.contains(' ') || w.split_whitespace().count() <= 3)
+        (w.starts_with("hi")
+            || w.starts_with("hello")
+            || w.starts_with("hey")
+            || w.starts_with("dear"))
+            && w.len() < 40
+            && (w.ends_with(',')
+                || w.ends_with('!')
+                || !w.contains(' ')
+                || w.split_whitespace().count() <= 3)
     };
     let is_sign_off = |l: &str| {
         let w = l.trim().to_lowercase();
         let w = w.trim_end_matches([',', '!', '.']);
-        matches!(w, "thanks" | "thank you" | "best" | "best wishes" | "kind regards" | "regards" | "cheers" | "all the best" | "many thanks") || (l.trim().starts_with('—') || l.trim().starts_with("--")) && l.len() < 60
+        matches!(
+            w,
+            "thanks"
+                | "thank you"
+                | "best"
+                | "best wishes"
+                | "kind regards"
+                | "regards"
+                | "cheers"
+                | "all the best"
+                | "many thanks"
+        ) || (l.trim().starts_with('—') || l.trim().starts_with("--")) && l.len() < 60
     };
-    while lines.first().is_some_and(|l| l.trim().is_empty() || is_greeting(l)) {
+    while lines
+        .first()
+        .is_some_and(|l| l.trim().is_empty() || is_greeting(l))
+    {
         lines.remove(0);
     }
     // Sign-offs are the last lines: drop from the first sign-off line on, when what follows is
@@ -241,7 +291,14 @@ pub struct Publish<'a> {
 /// written into the knowledge base as Markdown, added to the index, and the index swapped, so
 /// the next customer who asks is answered from it. A failure to index removes the file again:
 /// the knowledge base and the index never disagree about an approval.
-pub fn approve(journal: &Journal, publish: &Publish<'_>, staff: &Staff, id: i64, title: &str, body: &str) -> Result<Article, LearnError> {
+pub fn approve(
+    journal: &Journal,
+    publish: &Publish<'_>,
+    staff: &Staff,
+    id: i64,
+    title: &str,
+    body: &str,
+) -> Result<Article, LearnError> {
     staff.require(Role::Admin)?;
     let title = title.trim();
     let body = body.trim();
@@ -253,13 +310,20 @@ pub fn approve(journal: &Journal, publish: &Publish<'_>, staff: &Staff, id: i64,
     }
     let (cluster, questions) = journal.gap_cluster(id)?.ok_or(LearnError::NotFound(id))?;
     if cluster.status != "open" {
-        return Err(LearnError::Decided { id, status: cluster.status });
+        return Err(LearnError::Decided {
+            id,
+            status: cluster.status,
+        });
     }
     let slug = slug(title, id);
     let rel = format!("{slug}.md");
     let path = publish.kb_dir.join(&rel);
     let topics: Vec<String> = {
-        let mut t: Vec<String> = questions.iter().filter_map(|q| q.intent.clone()).filter(|i| i != "out_of_scope").collect();
+        let mut t: Vec<String> = questions
+            .iter()
+            .filter_map(|q| q.intent.clone())
+            .filter(|i| i != "out_of_scope")
+            .collect();
         t.sort();
         t.dedup();
         t
@@ -273,7 +337,8 @@ pub fn approve(journal: &Journal, publish: &Publish<'_>, staff: &Staff, id: i64,
     write_new(&path, text.as_bytes())?;
     let indexed = (|| -> Result<_, LearnError> {
         let doc = crate::kb::read_document(&path, &rel)?;
-        let summary = crate::index::add_documents(publish.index.root(), vec![doc], publish.embedder)?;
+        let summary =
+            crate::index::add_documents(publish.index.root(), vec![doc], publish.embedder)?;
         publish.index.refresh()?;
         Ok(summary)
     })();
@@ -287,9 +352,19 @@ pub fn approve(journal: &Journal, publish: &Publish<'_>, staff: &Staff, id: i64,
     if !journal.decide_gap_cluster(id, "approved", &staff.email, Some((&slug, &rel)))? {
         // Someone decided in between; the article stands (it is in the index now) and the
         // cluster keeps their decision.
-        tracing::warn!(suggestion = id, "suggestion was decided while its article was being published");
+        tracing::warn!(
+            suggestion = id,
+            "suggestion was decided while its article was being published"
+        );
     }
-    Ok(Article { suggestion: id, id: slug, path: rel, title: title.to_string(), passages: summary.embedded, generation: summary.generation })
+    Ok(Article {
+        suggestion: id,
+        id: slug,
+        path: rel,
+        title: title.to_string(),
+        passages: summary.embedded,
+        generation: summary.generation,
+    })
 }
 
 /// An admin dismisses suggestion `id`: not something the knowledge base should answer. Its
@@ -298,7 +373,10 @@ pub fn dismiss(journal: &Journal, staff: &Staff, id: i64) -> Result<(), LearnErr
     staff.require(Role::Admin)?;
     let (cluster, _) = journal.gap_cluster(id)?.ok_or(LearnError::NotFound(id))?;
     if !journal.decide_gap_cluster(id, "dismissed", &staff.email, None)? {
-        return Err(LearnError::Decided { id, status: cluster.status });
+        return Err(LearnError::Decided {
+            id,
+            status: cluster.status,
+        });
     }
     Ok(())
 }
@@ -307,7 +385,10 @@ pub fn dismiss(journal: &Journal, staff: &Staff, id: i64) -> Result<(), LearnErr
 /// `suggestion-<id>` when the title has no such words.
 pub fn slug(title: &str, id: i64) -> String {
     let mut s = String::new();
-    for word in title.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in title
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         if s.len() + word.len() + 1 > 60 {
             break;
         }
@@ -341,9 +422,15 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
         let path = p.display().to_string();
         move |source| LearnError::Io { path, source }
     };
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     if path.exists() {
         return Err(LearnError::ArticleExists(name));
     }
@@ -355,7 +442,9 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
     let _ = std::fs::remove_file(&tmp);
     match placed {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(LearnError::ArticleExists(name)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(LearnError::ArticleExists(name))
+        }
         Err(e) => Err(io(path)(e)),
     }
 }
@@ -368,26 +457,56 @@ mod tests {
         if j.conversation(conversation).unwrap().is_none() {
             j.create(conversation, "api").unwrap();
         }
-        record(j, cfg, &Gap { conversation_id: conversation, question, reason: "weak_grounding", intent: Some("place_order"), vector: v }).unwrap()
+        record(
+            j,
+            cfg,
+            &Gap {
+                conversation_id: conversation,
+                question,
+                reason: "weak_grounding",
+                intent: Some("place_order"),
+                vector: v,
+            },
+        )
+        .unwrap()
     }
 
     #[test]
     fn close_questions_share_a_cluster_and_distant_ones_start_their_own() {
         let j = Journal::open_in_memory().unwrap();
         let cfg = LearnConfig::default();
-        let a = gap(&j, &cfg, "c_1", "Do you offer gift wrapping?", &[1.0, 0.0, 0.0]);
-        let b = gap(&j, &cfg, "c_2", "Can you gift wrap my order?", &[0.9, 0.3, 0.0]);
+        let a = gap(
+            &j,
+            &cfg,
+            "c_1",
+            "Do you offer gift wrapping?",
+            &[1.0, 0.0, 0.0],
+        );
+        let b = gap(
+            &j,
+            &cfg,
+            "c_2",
+            "Can you gift wrap my order?",
+            &[0.9, 0.3, 0.0],
+        );
         let c = gap(&j, &cfg, "c_3", "Do you plant trees?", &[0.0, 0.0, 1.0]);
         assert_eq!(a, b);
         assert_ne!(a, c);
         let listed = suggestions(&j, &cfg, Some("open")).unwrap();
-        assert_eq!(listed.iter().map(|c| (c.id, c.members)).collect::<Vec<_>>(), vec![(a, 2)], "a lone question is not suggested yet");
+        assert_eq!(
+            listed.iter().map(|c| (c.id, c.members)).collect::<Vec<_>>(),
+            vec![(a, 2)],
+            "a lone question is not suggested yet"
+        );
     }
 
     #[test]
     fn the_centre_moves_with_its_members() {
         let j = Journal::open_in_memory().unwrap();
-        let cfg = LearnConfig { similarity: 0.8, ..Default::default() };
+        let cfg = LearnConfig {
+            similarity: 0.8,
+            ..Default::default()
+        };
         let a = gap(&j, &cfg, "c_1", "q1", &[1.0, 0.0]);
         // 0.77 from the first question: too far on its own.
         assert_ne!(gap(&j, &cfg, "c_2", "q2", &[0.77, 0.64]), a);
@@ -407,8 +526,17 @@ mod tests {
         assert!(!attach_reply(&j, "c_1", "Anything else I can help with?", "Priya").unwrap());
         assert!(!attach_reply(&j, "c_unknown", "Hello", "Priya").unwrap());
         let s = suggestion(&j, id).unwrap();
-        assert_eq!(s.questions[0].reply.as_deref(), Some("Yes, for £3 at checkout."));
-        assert_eq!(s.draft, Draft { title: "Do you offer gift wrapping?".into(), body: "Yes, for £3 at checkout.".into() });
+        assert_eq!(
+            s.questions[0].reply.as_deref(),
+            Some("Yes, for £3 at checkout.")
+        );
+        assert_eq!(
+            s.draft,
+            Draft {
+                title: "Do you offer gift wrapping?".into(),
+                body: "Yes, for £3 at checkout.".into()
+            }
+        );
     }
 
     #[test]
@@ -429,13 +557,23 @@ mod tests {
             q("can I gift wrap LF-100003? my email is sam@example.com", Some("Hi Sam,\n\nYes: tick \"gift wrap\" at checkout, £3 per order.\nWrite to sam@example.com if not.\n\nThanks,\nPriya")),
             q("do you  gift wrap\npresents?", Some("Hello!\nYes: tick \"gift wrap\" at checkout, £3 per order.\nWrite to sam@example.com if not.")),
         ]);
-        assert_eq!(d.title, "Do you gift wrap presents?", "the question without an order number or address gives the title");
-        assert_eq!(d.body, "Yes: tick \"gift wrap\" at checkout, £3 per order.\nWrite to s***@example.com if not.", "one copy of a repeated reply, masked");
+        assert_eq!(
+            d.title, "Do you gift wrap presents?",
+            "the question without an order number or address gives the title"
+        );
+        assert_eq!(
+            d.body,
+            "Yes: tick \"gift wrap\" at checkout, £3 per order.\nWrite to s***@example.com if not.",
+            "one copy of a repeated reply, masked"
+        );
     }
 
     #[test]
     fn slugs_are_safe_file_names() {
-        assert_eq!(slug("Do you offer gift-wrapping?", 7), "do-you-offer-gift-wrapping");
+        assert_eq!(
+            slug("Do you offer gift-wrapping?", 7),
+            "do-you-offer-gift-wrapping"
+        );
         assert_eq!(slug("../../etc/passwd", 7), "etc-passwd");
         assert_eq!(slug("¿¡!!", 7), "suggestion-7");
         assert!(slug(&"word ".repeat(40), 1).len() <= 60);
@@ -448,12 +586,20 @@ mod tests {
         let a = gap(&j, &cfg, "c_1", "Do you offer gift wrapping?", &[1.0, 0.0]);
         gap(&j, &cfg, "c_2", "Gift wrap?", &[0.95, 0.31]);
         let solo = gap(&j, &cfg, "c_3", "Trees?", &[0.0, 1.0]);
-        let deleted = j.delete_conversations(&["c_2".into(), "c_3".into()]).unwrap();
+        let deleted = j
+            .delete_conversations(&["c_2".into(), "c_3".into()])
+            .unwrap();
         assert_eq!(deleted.questions, 2);
         let (cluster, questions) = j.gap_cluster(a).unwrap().unwrap();
         assert_eq!((cluster.members, questions.len()), (1, 1));
-        assert!((dot(&unit(&cluster.centroid), &[1.0, 0.0]) - 1.0).abs() < 1e-5, "the centre is the remaining question again");
-        assert!(j.gap_cluster(solo).unwrap().is_none(), "an emptied open cluster goes");
+        assert!(
+            (dot(&unit(&cluster.centroid), &[1.0, 0.0]) - 1.0).abs() < 1e-5,
+            "the centre is the remaining question again"
+        );
+        assert!(
+            j.gap_cluster(solo).unwrap().is_none(),
+            "an emptied open cluster goes"
+        );
     }
 
     #[test]
@@ -461,11 +607,30 @@ mod tests {
         let j = Journal::open_in_memory().unwrap();
         let cfg = LearnConfig::default();
         let id = gap(&j, &cfg, "c_1", "Do you offer gift wrapping?", &[1.0, 0.0]);
-        let agent = Staff { user_id: None, email: "priya@example.com".into(), name: "Priya".into(), role: Role::Agent };
-        assert!(matches!(dismiss(&j, &agent, id), Err(LearnError::Access(_))));
-        let admin = Staff { user_id: None, email: "ada@example.com".into(), name: "Ada".into(), role: Role::Admin };
+        let agent = Staff {
+            user_id: None,
+            email: "priya@example.com".into(),
+            name: "Priya".into(),
+            role: Role::Agent,
+        };
+        assert!(matches!(
+            dismiss(&j, &agent, id),
+            Err(LearnError::Access(_))
+        ));
+        let admin = Staff {
+            user_id: None,
+            email: "ada@example.com".into(),
+            name: "Ada".into(),
+            role: Role::Admin,
+        };
         dismiss(&j, &admin, id).unwrap();
-        assert!(matches!(dismiss(&j, &admin, id), Err(LearnError::Decided { .. })));
-        assert!(matches!(dismiss(&j, &admin, 999), Err(LearnError::NotFound(999))));
+        assert!(matches!(
+            dismiss(&j, &admin, id),
+            Err(LearnError::Decided { .. })
+        ));
+        assert!(matches!(
+            dismiss(&j, &admin, 999),
+            Err(LearnError::NotFound(999))
+        ));
     }
 }

@@ -10,11 +10,11 @@
 
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex};
 use crate::{
     journal::{Deleted as Removed, Journal, JournalError},
     orders::{OrderError, OrderStore},
 };
+use regex::{Captures, Regex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrivacyError {
@@ -39,12 +39,19 @@ impl PrivacyError {
 
 // Card-like: 13–19 digits, optionally in groups split by single spaces or dashes. Checked with
 // Luhn before masking so order numbers and tracking numbers are left readable.
-static CARD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d(?:[ -]?\d){12,18}\b").expect("card pattern"));
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b([a-z0-9._%+-])[a-z0-9._%+-]*@([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})\b").expect("email pattern"));
+static CARD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b\d(?:[ -]?\d){12,18}\b").expect("card pattern"));
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([a-z0-9._%+-])[a-z0-9._%+-]*@([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})\b")
+        .expect("email pattern")
+});
 // Phone-like: an optional +, then 7–15 digits with spaces, dots, dashes or brackets between
 // them. Dates (2026-11-27) and amounts are excluded by shape below.
-static PHONE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:\+|\b)\(?\d[\d .()-]{5,18}\d\b").expect("phone pattern"));
-static DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$").expect("date pattern"));
+static PHONE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:\+|\b)\(?\d[\d .()-]{5,18}\d\b").expect("phone pattern"));
+static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$").expect("date pattern")
+});
 // A street address: a house number, one to four capitalised words and a street suffix, with an
 // optional flat or suite. Deliberately narrow: a false positive only hides a few words.
 static STREET: LazyLock<Regex> = LazyLock::new(|| {
@@ -90,7 +97,12 @@ pub fn for_log(text: &str, on: bool) -> std::borrow::Cow<'_, str> {
 
 fn luhn(digits: &str) -> bool {
     let mut sum = 0;
-    for (i, d) in digits.bytes().rev().map(|b| u32::from(b - b'0')).enumerate() {
+    for (i, d) in digits
+        .bytes()
+        .rev()
+        .map(|b| u32::from(b - b'0'))
+        .enumerate()
+    {
         sum += if i % 2 == 1 {
             let d2 = d * 2;
             if d2 > 9 {
@@ -108,7 +120,11 @@ fn luhn(digits: &str) -> bool {
 /// Erases every conversation of the customer with `email`: those verified as that customer,
 /// those where the address was written (an unverified customer giving their email), and those
 /// by email from that address.
-pub fn erase_customer(journal: &Journal, orders: &dyn OrderStore, email: &str) -> Result<Removed, PrivacyError> {
+pub fn erase_customer(
+    journal: &Journal,
+    orders: &dyn OrderStore,
+    email: &str,
+) -> Result<Removed, PrivacyError> {
     let email = email.trim();
     if !EMAIL.is_match(email) || email.contains(char::is_whitespace) {
         return Err(PrivacyError::BadEmail(email.to_string()));
@@ -125,7 +141,11 @@ pub fn erase_customer(journal: &Journal, orders: &dyn OrderStore, email: &str) -
 }
 
 /// Purges conversations whose last turn is older than `days` days (0 keeps everything).
-pub fn purge_older_than(journal: &Journal, days: u32, now: time::OffsetDateTime) -> Result<Removed, PrivacyError> {
+pub fn purge_older_than(
+    journal: &Journal,
+    days: u32,
+    now: time::OffsetDateTime,
+) -> Result<Removed, PrivacyError> {
     if days == 0 {
         return Ok(Removed::default());
     }
@@ -140,26 +160,48 @@ mod tests {
 
     #[test]
     fn emails_keep_their_first_letter_and_domain() {
-        assert_eq!(mask("write to maya.chen@example.com please"), "write to m***@example.com please");
+        assert_eq!(
+            mask("write to maya.chen@example.com please"),
+            "write to m***@example.com please"
+        );
     }
 
     #[test]
     fn phone_numbers_are_masked_in_common_shapes() {
-        for phone in ["+1 (503) 555-0142", "503-555-0142", "+44 20 7946 0958", "07700 900123", "555.0142.99"] {
-            assert_eq!(mask(&format!("call me on {phone} tonight")), "call me on [phone] tonight", "{phone}");
+        for phone in [
+            "+1 (503) 555-0142",
+            "503-555-0142",
+            "+44 20 7946 0958",
+            "07700 900123",
+            "555.0142.99",
+        ] {
+            assert_eq!(
+                mask(&format!("call me on {phone} tonight")),
+                "call me on [phone] tonight",
+                "{phone}"
+            );
         }
     }
 
     #[test]
     fn card_numbers_keep_only_the_last_four_digits() {
-        assert_eq!(mask("card 4242 4242 4242 4242 was charged"), "card [card ••••4242] was charged");
+        assert_eq!(
+            mask("card 4242 4242 4242 4242 was charged"),
+            "card [card ••••4242] was charged"
+        );
         assert_eq!(mask("4111-1111-1111-1111"), "[card ••••1111]");
     }
 
     #[test]
     fn street_addresses_are_masked_with_their_flat() {
-        assert_eq!(mask("ship to 742 Evergreen Terrace, Springfield"), "ship to [address], Springfield");
-        assert_eq!(mask("my address is 12 Market St, Apt 4B now"), "my address is [address] now");
+        assert_eq!(
+            mask("ship to 742 Evergreen Terrace, Springfield"),
+            "ship to [address], Springfield"
+        );
+        assert_eq!(
+            mask("my address is 12 Market St, Apt 4B now"),
+            "my address is [address] now"
+        );
         assert_eq!(mask("1600 Pennsylvania Avenue"), "[address]");
     }
 

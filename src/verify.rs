@@ -88,11 +88,18 @@ pub enum VerifyError {
 }
 
 fn norm(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
+    s.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Checks a claim against the order store.
-pub fn check(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Result<Verdict, VerifyError> {
+pub fn check(
+    store: &dyn OrderStore,
+    cfg: &IdentityConfig,
+    claim: &Claim,
+) -> Result<Verdict, VerifyError> {
     let by_order = check_order(store, cfg, claim)?;
     if matches!(by_order, Verdict::Verified(_)) {
         return Ok(by_order);
@@ -107,17 +114,28 @@ pub fn check(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Res
     })
 }
 
-fn check_order(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Result<Verdict, VerifyError> {
+fn check_order(
+    store: &dyn OrderStore,
+    cfg: &IdentityConfig,
+    claim: &Claim,
+) -> Result<Verdict, VerifyError> {
     if let Some(number) = &claim.order_number {
         let postcode = claim.postcode.as_ref().filter(|_| cfg.allow_order_postcode);
         if claim.email.is_none() && postcode.is_none() {
             return Ok(Verdict::Incomplete);
         }
-        let Some(order) = store.order(number)? else { return Ok(Verdict::Failed) };
-        let Some(customer) = store.customer(&order.customer_id)? else { return Ok(Verdict::Failed) };
+        let Some(order) = store.order(number)? else {
+            return Ok(Verdict::Failed);
+        };
+        let Some(customer) = store.customer(&order.customer_id)? else {
+            return Ok(Verdict::Failed);
+        };
         if let Some(email) = &claim.email {
             if norm(email) == norm(&customer.email) {
-                return Ok(Verdict::Verified(Identity { customer_id: customer.id, method: Method::OrderEmail }));
+                return Ok(Verdict::Verified(Identity {
+                    customer_id: customer.id,
+                    method: Method::OrderEmail,
+                }));
             }
         }
         if let Some(postcode) = postcode {
@@ -125,9 +143,16 @@ fn check_order(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> R
             let on_file = customer.default_address.as_ref().map(|a| norm(&a.postcode));
             let given = norm(postcode);
             // ZIP+4 given, 5-digit ZIP stored (or the reverse): compare the 5-digit part.
-            let same = |stored: &Option<String>| stored.as_deref().is_some_and(|s| !s.is_empty() && (s == given || s.split('-').next() == given.split('-').next()));
+            let same = |stored: &Option<String>| {
+                stored.as_deref().is_some_and(|s| {
+                    !s.is_empty() && (s == given || s.split('-').next() == given.split('-').next())
+                })
+            };
             if same(&on_order) || same(&on_file) {
-                return Ok(Verdict::Verified(Identity { customer_id: customer.id, method: Method::OrderPostcode }));
+                return Ok(Verdict::Verified(Identity {
+                    customer_id: customer.id,
+                    method: Method::OrderPostcode,
+                }));
             }
         }
         return Ok(Verdict::Failed);
@@ -135,25 +160,41 @@ fn check_order(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> R
     Ok(Verdict::Incomplete)
 }
 
-fn check_account(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) -> Result<Verdict, VerifyError> {
+fn check_account(
+    store: &dyn OrderStore,
+    cfg: &IdentityConfig,
+    claim: &Claim,
+) -> Result<Verdict, VerifyError> {
     if cfg.allow_user_id_postcode {
         if let (Some(id), Some(postcode)) = (&claim.user_id, &claim.postcode) {
             // The same proof as a name and postcode: the id spells the name, the postcode must be
             // the one on file.
             return Ok(match store.customer(id)? {
-                Some(c) if c.default_address.as_ref().is_some_and(|a| norm(&a.postcode) == norm(postcode)) => {
-                    Verdict::Verified(Identity { customer_id: c.id, method: Method::NamePostcode })
+                Some(c)
+                    if c.default_address
+                        .as_ref()
+                        .is_some_and(|a| norm(&a.postcode) == norm(postcode)) =>
+                {
+                    Verdict::Verified(Identity {
+                        customer_id: c.id,
+                        method: Method::NamePostcode,
+                    })
                 }
                 _ => Verdict::Failed,
             });
         }
     }
     if cfg.allow_name_postcode {
-        if let (Some(first), Some(last), Some(postcode)) = (&claim.first_name, &claim.last_name, &claim.postcode) {
+        if let (Some(first), Some(last), Some(postcode)) =
+            (&claim.first_name, &claim.last_name, &claim.postcode)
+        {
             let matches = store.customers_by_name_postcode(first, last, postcode)?;
             // Two customers with the same name and postcode: ambiguous, so not verified.
             return Ok(match matches.as_slice() {
-                [one] => Verdict::Verified(Identity { customer_id: one.id.clone(), method: Method::NamePostcode }),
+                [one] => Verdict::Verified(Identity {
+                    customer_id: one.id.clone(),
+                    method: Method::NamePostcode,
+                }),
                 _ => Verdict::Failed,
             });
         }
@@ -162,7 +203,10 @@ fn check_account(store: &dyn OrderStore, cfg: &IdentityConfig, claim: &Claim) ->
         if let Some(email) = &claim.email {
             for e in std::iter::once(email).chain(&claim.more_emails) {
                 if let Some(c) = store.customer_by_email(e)? {
-                    return Ok(Verdict::Verified(Identity { customer_id: c.id, method: Method::Email }));
+                    return Ok(Verdict::Verified(Identity {
+                        customer_id: c.id,
+                        method: Method::Email,
+                    }));
                 }
             }
             return Ok(Verdict::Failed);
@@ -202,7 +246,10 @@ pub fn verify_token(secret: &str, token: &str, now_unix: u64) -> Option<Identity
     mac.update(payload.as_bytes());
     // verify_slice compares in constant time.
     mac.verify_slice(&hex::decode(sig).ok()?).ok()?;
-    Some(Identity { customer_id, method: Method::Token })
+    Some(Identity {
+        customer_id,
+        method: Method::Token,
+    })
 }
 
 /// Sliding-window failure counter per key (a conversation id, a client address).
@@ -213,7 +260,10 @@ pub struct FailureLimiter {
 
 impl FailureLimiter {
     pub fn new(window: Duration) -> Self {
-        Self { window, failures: Mutex::new(HashMap::new()) }
+        Self {
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Failures recorded for `key` within the window.
@@ -222,7 +272,10 @@ impl FailureLimiter {
         let now = Instant::now();
         match map.get_mut(key) {
             Some(q) => {
-                while q.front().is_some_and(|t| now.duration_since(*t) > self.window) {
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > self.window)
+                {
                     q.pop_front();
                 }
                 q.len()
@@ -240,7 +293,11 @@ impl FailureLimiter {
         let q = map.get(key)?;
         // The failure that must expire for the count to drop below the limit.
         let oldest = q.get(q.len() - limit.max(1))?;
-        Some(self.window.saturating_sub(oldest.elapsed()).max(Duration::from_secs(1)))
+        Some(
+            self.window
+                .saturating_sub(oldest.elapsed())
+                .max(Duration::from_secs(1)),
+        )
     }
 
     pub fn record(&self, key: &str) {
@@ -248,9 +305,14 @@ impl FailureLimiter {
         // Bound memory under an enumeration attempt from many addresses: forget stale keys.
         if map.len() > 100_000 {
             let now = Instant::now();
-            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) <= self.window));
+            map.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) <= self.window)
+            });
         }
-        map.entry(key.to_string()).or_default().push_back(Instant::now());
+        map.entry(key.to_string())
+            .or_default()
+            .push_back(Instant::now());
     }
 }
 
@@ -261,7 +323,12 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_reject_forgery_and_expiry() {
         let t = sign_token("s3cret", "cust_42", 2_000_000_000);
-        assert_eq!(verify_token("s3cret", &t, 1_900_000_000).unwrap().customer_id, "cust_42");
+        assert_eq!(
+            verify_token("s3cret", &t, 1_900_000_000)
+                .unwrap()
+                .customer_id,
+            "cust_42"
+        );
         assert!(verify_token("other", &t, 1_900_000_000).is_none());
         assert!(verify_token("s3cret", &t, 2_000_000_001).is_none());
         assert!(verify_token("s3cret", &t.replace("cust_42", "cust_43"), 1_900_000_000).is_none());
@@ -278,6 +345,9 @@ mod tests {
         assert_eq!(l.count("b"), 0);
         assert_eq!(l.retry_after("a", 3), None);
         let wait = l.retry_after("a", 2).expect("at the limit");
-        assert!(wait > Duration::from_secs(58) && wait <= Duration::from_secs(60), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(58) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
     }
 }

@@ -42,7 +42,8 @@ pub enum WebhookError {
 
 /// HMAC-SHA256(secret, "<t>.<body>"), what both sides compute.
 fn mac(secret: &str, t: u64, body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -51,12 +52,21 @@ fn mac(secret: &str, t: u64, body: &[u8]) -> Hmac<Sha256> {
 
 /// `t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 pub fn sign(secret: &str, t: u64, body: &[u8]) -> String {
-    format!("t={t},v1={}", hex::encode(mac(secret, t, body).finalize().into_bytes()))
+    format!(
+        "t={t},v1={}",
+        hex::encode(mac(secret, t, body).finalize().into_bytes())
+    )
 }
 
 /// The receiver's check: the header is well formed, the MAC matches (compared in constant time)
 /// and the time stamp is within `tolerance` of `now`.
-pub fn verify_signature(secret: &str, header: &str, body: &[u8], now_unix: u64, tolerance: Duration) -> bool {
+pub fn verify_signature(
+    secret: &str,
+    header: &str,
+    body: &[u8],
+    now_unix: u64,
+    tolerance: Duration,
+) -> bool {
     let mut t = None;
     let mut v1 = None;
     for part in header.split(',') {
@@ -66,7 +76,9 @@ pub fn verify_signature(secret: &str, header: &str, body: &[u8], now_unix: u64, 
             _ => {}
         }
     }
-    let (Some(t), Some(v1)) = (t, v1) else { return false };
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
     if now_unix.abs_diff(t) > tolerance.as_secs() {
         return false;
     }
@@ -103,7 +115,10 @@ pub async fn run(cfg: WebhookConfig, journal: Arc<Journal>) {
     if cfg.url.is_empty() {
         return;
     }
-    let client = match reqwest::Client::builder().timeout(Duration::from_secs(cfg.timeout_secs)).build() {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(cfg.timeout_secs))
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("hand-off webhook is off: cannot build an HTTP client: {e}");
@@ -127,7 +142,13 @@ pub async fn run(cfg: WebhookConfig, journal: Arc<Journal>) {
 }
 
 /// One attempt at one delivery; records the outcome and when to try again.
-async fn deliver(cfg: &WebhookConfig, client: &reqwest::Client, journal: Arc<Journal>, handoff_id: String, attempts: u32) {
+async fn deliver(
+    cfg: &WebhookConfig,
+    client: &reqwest::Client,
+    journal: Arc<Journal>,
+    handoff_id: String,
+    attempts: u32,
+) {
     let j = journal.clone();
     let id = handoff_id.clone();
     let handoff = match tokio::task::spawn_blocking(move || j.handoff(&id)).await {
@@ -140,7 +161,8 @@ async fn deliver(cfg: &WebhookConfig, client: &reqwest::Client, journal: Arc<Jou
         // Erased since it was queued (privacy): nothing to send, and nothing to retry.
         None => Ok(()),
         Some(h) => {
-            let body = json!({"event": HANDOFF_CREATED, "handoff": h, "attempt": attempt}).to_string();
+            let body =
+                json!({"event": HANDOFF_CREATED, "handoff": h, "attempt": attempt}).to_string();
             let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
             let sent = client
                 .post(&cfg.url)
@@ -167,10 +189,16 @@ async fn deliver(cfg: &WebhookConfig, client: &reqwest::Client, journal: Arc<Jou
         Err(e) => {
             let wait = backoff(cfg, attempt);
             tracing::info!(handoff = %handoff_id, attempt, retry_in_ms = wait.as_millis() as u64, "hand-off webhook failed, will retry: {e}");
-            Delivery::Retry { error: e.to_string(), at_ms: unix_ms() + wait.as_millis() as i64 }
+            Delivery::Retry {
+                error: e.to_string(),
+                at_ms: unix_ms() + wait.as_millis() as i64,
+            }
         }
     };
-    let recorded = tokio::task::spawn_blocking(move || journal.record_delivery(&handoff_id, attempt, &outcome)).await;
+    let recorded = tokio::task::spawn_blocking(move || {
+        journal.record_delivery(&handoff_id, attempt, &outcome)
+    })
+    .await;
     match recorded {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!("hand-off webhook: recording a delivery failed: {e}"),
@@ -194,20 +222,37 @@ mod tests {
     #[test]
     fn a_signature_verifies_only_with_the_same_secret_body_and_a_fresh_time() {
         let h = sign("helpdesk-secret-123", 1_800_000_000, b"{\"a\":1}");
-        let ok = |secret: &str, body: &[u8], now: u64| verify_signature(secret, &h, body, now, Duration::from_secs(300));
+        let ok = |secret: &str, body: &[u8], now: u64| {
+            verify_signature(secret, &h, body, now, Duration::from_secs(300))
+        };
         assert!(ok("helpdesk-secret-123", b"{\"a\":1}", 1_800_000_100));
         assert!(!ok("another-secret-456", b"{\"a\":1}", 1_800_000_100));
         assert!(!ok("helpdesk-secret-123", b"{\"a\":2}", 1_800_000_100));
-        assert!(!ok("helpdesk-secret-123", b"{\"a\":1}", 1_800_001_000), "a replay ten minutes later");
-        assert!(!verify_signature("s", "garbage", b"", 0, Duration::from_secs(1)));
+        assert!(
+            !ok("helpdesk-secret-123", b"{\"a\":1}", 1_800_001_000),
+            "a replay ten minutes later"
+        );
+        assert!(!verify_signature(
+            "s",
+            "garbage",
+            b"",
+            0,
+            Duration::from_secs(1)
+        ));
     }
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
-        let cfg = WebhookConfig { backoff_ms: 1000, ..Default::default() };
+        let cfg = WebhookConfig {
+            backoff_ms: 1000,
+            ..Default::default()
+        };
         for (attempts, base) in [(1u32, 1000.0), (2, 2000.0), (3, 4000.0), (6, 32000.0)] {
             let ms = backoff(&cfg, attempts).as_millis() as f64;
-            assert!((0.8 * base..=1.2 * base).contains(&ms), "attempt {attempts}: {ms} ms");
+            assert!(
+                (0.8 * base..=1.2 * base).contains(&ms),
+                "attempt {attempts}: {ms} ms"
+            );
         }
         assert!(backoff(&cfg, 40) <= MAX_BACKOFF.mul_f64(1.2));
     }

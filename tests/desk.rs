@@ -40,9 +40,15 @@ fn app() -> Arc<App> {
         // Tests share 127.0.0.1: the limit itself is tested on an app of its own.
         cfg.admin.login_failures = 1000;
         let app = Arc::new(App::with_embedder(cfg, common::model_dyn()).expect("app opens"));
-        app.accounts.create_user(AGENT, Some("Priya"), Role::Agent, PASSWORD).unwrap();
-        app.accounts.create_user(AGENT_2, Some("Sam"), Role::Agent, PASSWORD).unwrap();
-        app.accounts.create_user(ADMIN, Some("Ada"), Role::Admin, PASSWORD).unwrap();
+        app.accounts
+            .create_user(AGENT, Some("Priya"), Role::Agent, PASSWORD)
+            .unwrap();
+        app.accounts
+            .create_user(AGENT_2, Some("Sam"), Role::Agent, PASSWORD)
+            .unwrap();
+        app.accounts
+            .create_user(ADMIN, Some("Ada"), Role::Admin, PASSWORD)
+            .unwrap();
         (dir, app)
     })
     .1
@@ -57,19 +63,35 @@ fn server() -> String {
 fn api(method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Reply {
     let url = format!("{}{path}", server());
     rt().block_on(async {
-        let mut req = reqwest::Client::new().request(method, url).bearer_auth(token);
+        let mut req = reqwest::Client::new()
+            .request(method, url)
+            .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
         }
         let r = req.send().await.unwrap();
         let (status, headers) = (r.status().as_u16(), r.headers().clone());
-        Reply { status, headers, text: r.text().await.unwrap() }
+        Reply {
+            status,
+            headers,
+            text: r.text().await.unwrap(),
+        }
     })
 }
 
 fn answer(req: Value) -> Value {
     let url = format!("{}/v1/answer", server());
-    rt().block_on(async { reqwest::Client::new().post(url).json(&req).send().await.unwrap().json().await.unwrap() })
+    rt().block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .json(&req)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
 }
 
 /// A hand-off straight in the journal (no model needed): its id.
@@ -77,13 +99,23 @@ fn handoff() -> String {
     let journal = &app().assistant.journal;
     let conversation = uuid_like();
     journal.create(&conversation, "widget").unwrap();
-    journal.open_handoff(&conversation, "customer_asked", &json!({"transcript": [{"role": "customer", "text": "a person please"}]})).unwrap()
+    journal
+        .open_handoff(
+            &conversation,
+            "customer_asked",
+            &json!({"transcript": [{"role": "customer", "text": "a person please"}]}),
+        )
+        .unwrap()
 }
 
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("desk-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "desk-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn token(email: &str) -> String {
@@ -96,36 +128,67 @@ fn token(email: &str) -> String {
 fn a_wrong_password_is_refused_and_the_right_one_opens_a_strict_http_only_session() {
     let mut v = Visitor::new(&server());
     let r = v.get("/admin/handoffs");
-    assert_eq!((r.status, r.location()), (303, "/admin/login"), "pages need a session");
+    assert_eq!(
+        (r.status, r.location()),
+        (303, "/admin/login"),
+        "pages need a session"
+    );
 
     let r = v.login(AGENT, "not the password at all");
     assert_eq!(r.status, 401);
     assert!(r.text.contains("Wrong email or password"));
     let r = v.login("nobody@example.com", PASSWORD);
-    assert_eq!(r.status, 401, "an unknown email reads the same as a wrong password");
+    assert_eq!(
+        r.status, 401,
+        "an unknown email reads the same as a wrong password"
+    );
 
     let r = v.login(AGENT, PASSWORD);
-    assert_eq!((r.status, r.location()), (303, "/admin/handoffs"), "{}", r.text);
-    let session = r.cookies().into_iter().find(|c| c.starts_with("shopkeep_desk=")).expect("a session cookie");
+    assert_eq!(
+        (r.status, r.location()),
+        (303, "/admin/handoffs"),
+        "{}",
+        r.text
+    );
+    let session = r
+        .cookies()
+        .into_iter()
+        .find(|c| c.starts_with("shopkeep_desk="))
+        .expect("a session cookie");
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/admin", "Max-Age="] {
         assert!(session.contains(attribute), "{attribute} in {session}");
     }
-    assert!(!session.contains("Secure"), "plain http here (admin.secure_cookies is off)");
-    let value = session.split(';').next().unwrap().split_once('=').unwrap().1;
+    assert!(
+        !session.contains("Secure"),
+        "plain http here (admin.secure_cookies is off)"
+    );
+    let value = session
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1;
     assert_eq!(value.len(), 64, "256 random bits, hex");
 
     let page = v.get("/admin/handoffs");
     assert_eq!(page.status, 200);
     assert!(page.text.contains(AGENT) && page.text.contains("(agent)"));
     assert_eq!(page.headers["cache-control"], "no-store");
-    assert!(page.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(page.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
 }
 
 #[test]
 fn the_login_form_and_every_signed_in_form_need_their_csrf_token() {
     let mut v = Visitor::new(&server());
     // Posting the login form without having loaded it (no double-submit cookie).
-    let r = v.post("/admin/login", &[("csrf", "guess"), ("email", AGENT), ("password", PASSWORD)]);
+    let r = v.post(
+        "/admin/login",
+        &[("csrf", "guess"), ("email", AGENT), ("password", PASSWORD)],
+    );
     assert_eq!(r.status, 403);
 
     assert_eq!(v.login(AGENT, PASSWORD).status, 303);
@@ -134,15 +197,37 @@ fn the_login_form_and_every_signed_in_form_need_their_csrf_token() {
     let r = v.post(&claim, &[]);
     assert_eq!(r.status, 403, "no token");
     assert!(r.text.contains("csrf_failed"));
-    let r = v.post(&claim, &[("csrf", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]);
+    let r = v.post(
+        &claim,
+        &[(
+            "csrf",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        )],
+    );
     assert_eq!(r.status, 403, "a wrong token");
-    assert_eq!(app().assistant.journal.handoff(&id).unwrap().unwrap().status, "open", "nothing happened");
+    assert_eq!(
+        app()
+            .assistant
+            .journal
+            .handoff(&id)
+            .unwrap()
+            .unwrap()
+            .status,
+        "open",
+        "nothing happened"
+    );
 
     let csrf = v.csrf();
     let r = v.post(&claim, &[("csrf", &csrf)]);
-    assert_eq!((r.status, r.location()), (303, format!("/admin/handoffs/{id}").as_str()));
+    assert_eq!(
+        (r.status, r.location()),
+        (303, format!("/admin/handoffs/{id}").as_str())
+    );
     let h = app().assistant.journal.handoff(&id).unwrap().unwrap();
-    assert_eq!((h.status.as_str(), h.claimed_by.as_deref()), ("claimed", Some(AGENT)));
+    assert_eq!(
+        (h.status.as_str(), h.claimed_by.as_deref()),
+        ("claimed", Some(AGENT))
+    );
 
     // Another person's session token does not work in this session.
     let mut other = Visitor::new(&server());
@@ -159,43 +244,93 @@ fn logout_ends_the_session_and_sessions_expire() {
     let csrf = v.csrf();
     let r = v.post("/admin/logout", &[("csrf", &csrf)]);
     assert_eq!((r.status, r.location()), (303, "/admin/login"));
-    assert!(r.cookies().iter().any(|c| c.starts_with("shopkeep_desk=;") && c.contains("Max-Age=0")), "{:?}", r.cookies());
+    assert!(
+        r.cookies()
+            .iter()
+            .any(|c| c.starts_with("shopkeep_desk=;") && c.contains("Max-Age=0")),
+        "{:?}",
+        r.cookies()
+    );
     // Even with the old cookie kept, the session is gone on the server.
     v.cookies = old_cookies;
     let r = v.get("/admin/handoffs");
     assert_eq!((r.status, r.location()), (303, "/admin/login"));
 
     // Expiry, at the clock the store is given.
-    let accounts = Accounts::open_in_memory(Limits { session_secs: 60, ..Limits::default() }).unwrap();
-    accounts.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
+    let accounts = Accounts::open_in_memory(Limits {
+        session_secs: 60,
+        ..Limits::default()
+    })
+    .unwrap();
+    accounts
+        .create_user(AGENT, None, Role::Agent, PASSWORD)
+        .unwrap();
     let ip: IpAddr = "10.0.0.1".parse().unwrap();
     let (id, session) = accounts.login(AGENT, PASSWORD, ip, 1_000).unwrap();
     assert_eq!(session.expires_at, 1_060);
     assert!(accounts.session(&id, 1_059).unwrap().is_some());
     assert!(accounts.session(&id, 1_060).unwrap().is_none(), "expired");
-    assert!(accounts.session(&id, 1_000).unwrap().is_none(), "and removed");
+    assert!(
+        accounts.session(&id, 1_000).unwrap().is_none(),
+        "and removed"
+    );
 }
 
 #[test]
 fn failed_logins_are_limited_per_client_address() {
-    let limits = Limits { login_failures: 3, login_window_secs: 60, ..Limits::default() };
+    let limits = Limits {
+        login_failures: 3,
+        login_window_secs: 60,
+        ..Limits::default()
+    };
     let accounts = Accounts::open_in_memory(limits).unwrap();
-    accounts.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
+    accounts
+        .create_user(AGENT, None, Role::Agent, PASSWORD)
+        .unwrap();
     let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
     for _ in 0..3 {
-        assert_eq!(accounts.login(AGENT, "wrong password!!", a, 100).unwrap_err().code(), "invalid_credentials");
+        assert_eq!(
+            accounts
+                .login(AGENT, "wrong password!!", a, 100)
+                .unwrap_err()
+                .code(),
+            "invalid_credentials"
+        );
     }
     let e = accounts.login(AGENT, PASSWORD, a, 110).unwrap_err();
-    assert_eq!(e.code(), "too_many_attempts", "even the right password waits");
-    assert!(accounts.login(AGENT, PASSWORD, b, 110).is_ok(), "another address is not affected");
-    assert!(accounts.login(AGENT, PASSWORD, a, 161).is_ok(), "after the window");
+    assert_eq!(
+        e.code(),
+        "too_many_attempts",
+        "even the right password waits"
+    );
+    assert!(
+        accounts.login(AGENT, PASSWORD, b, 110).is_ok(),
+        "another address is not affected"
+    );
+    assert!(
+        accounts.login(AGENT, PASSWORD, a, 161).is_ok(),
+        "after the window"
+    );
 
     // Over HTTP: 429 with Retry-After, on an app of its own (the shared one serves every test
     // from 127.0.0.1).
     let base = app();
-    let own = Arc::new(Accounts::open_in_memory(Limits { login_failures: 2, login_window_secs: 600, ..Limits::default() }).unwrap());
+    let own = Arc::new(
+        Accounts::open_in_memory(Limits {
+            login_failures: 2,
+            login_window_secs: 600,
+            ..Limits::default()
+        })
+        .unwrap(),
+    );
     own.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
-    let limited = serve(Arc::new(App { config: base.config.clone(), assistant: base.assistant.clone(), live: base.live.clone(), email: None, accounts: own }));
+    let limited = serve(Arc::new(App {
+        config: base.config.clone(),
+        assistant: base.assistant.clone(),
+        live: base.live.clone(),
+        email: None,
+        accounts: own,
+    }));
     let mut v = Visitor::new(&limited);
     assert_eq!(v.login(AGENT, "wrong password!!").status, 401);
     assert_eq!(v.login(AGENT, "wrong password!!").status, 401);
@@ -209,51 +344,110 @@ fn parallel_guesses_are_counted_before_they_are_checked() {
     // 100 guesses at once from one address: only the first `login_failures` are evaluated
     // (each costs argon2's 19 MiB); the rest are refused before any password work.
     let accounts = Arc::new(Accounts::open_in_memory(Limits::default()).unwrap());
-    accounts.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
+    accounts
+        .create_user(AGENT, None, Role::Agent, PASSWORD)
+        .unwrap();
     let ip: IpAddr = "10.0.5.1".parse().unwrap();
     let codes: Vec<&'static str> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..100).map(|_| s.spawn(|| accounts.login(AGENT, "wrong password!!", ip, 100).unwrap_err().code())).collect();
+        let handles: Vec<_> = (0..100)
+            .map(|_| {
+                s.spawn(|| {
+                    accounts
+                        .login(AGENT, "wrong password!!", ip, 100)
+                        .unwrap_err()
+                        .code()
+                })
+            })
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let evaluated = codes.iter().filter(|c| **c == "invalid_credentials").count();
+    let evaluated = codes
+        .iter()
+        .filter(|c| **c == "invalid_credentials")
+        .count();
     assert_eq!(evaluated, Limits::default().login_failures, "{codes:?}");
-    assert_eq!(codes.iter().filter(|c| **c == "too_many_attempts").count(), 100 - evaluated);
+    assert_eq!(
+        codes.iter().filter(|c| **c == "too_many_attempts").count(),
+        100 - evaluated
+    );
 }
 
 #[test]
 fn signing_in_to_ones_own_account_does_not_reset_guesses_at_another() {
     let limits = Limits::new(3600, 5, 300);
     let accounts = Accounts::open_in_memory(limits).unwrap();
-    accounts.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
-    accounts.create_user("mallory@example.com", None, Role::Agent, PASSWORD).unwrap();
+    accounts
+        .create_user(AGENT, None, Role::Agent, PASSWORD)
+        .unwrap();
+    accounts
+        .create_user("mallory@example.com", None, Role::Agent, PASSWORD)
+        .unwrap();
     let ip: IpAddr = "10.0.6.1".parse().unwrap();
     for _ in 0..4 {
-        assert_eq!(accounts.login(AGENT, "wrong password!!", ip, 100).unwrap_err().code(), "invalid_credentials");
+        assert_eq!(
+            accounts
+                .login(AGENT, "wrong password!!", ip, 100)
+                .unwrap_err()
+                .code(),
+            "invalid_credentials"
+        );
     }
     // The guesser signs in to their own account from the same address...
-    assert!(accounts.login("mallory@example.com", PASSWORD, ip, 101).is_ok());
+    assert!(accounts
+        .login("mallory@example.com", PASSWORD, ip, 101)
+        .is_ok());
     // ...which does not buy more guesses: the fifth fails, and then the address waits.
-    assert_eq!(accounts.login(AGENT, "wrong password!!", ip, 102).unwrap_err().code(), "invalid_credentials");
-    assert_eq!(accounts.login(AGENT, PASSWORD, ip, 103).unwrap_err().code(), "too_many_attempts");
+    assert_eq!(
+        accounts
+            .login(AGENT, "wrong password!!", ip, 102)
+            .unwrap_err()
+            .code(),
+        "invalid_credentials"
+    );
+    assert_eq!(
+        accounts.login(AGENT, PASSWORD, ip, 103).unwrap_err().code(),
+        "too_many_attempts"
+    );
 }
 
 #[test]
 fn guessing_one_persons_password_from_many_addresses_is_stopped() {
     let limits = Limits::new(3600, 5, 300);
     let accounts = Accounts::open_in_memory(limits).unwrap();
-    accounts.create_user(AGENT, None, Role::Agent, PASSWORD).unwrap();
+    accounts
+        .create_user(AGENT, None, Role::Agent, PASSWORD)
+        .unwrap();
     for i in 0..limits.account_failures {
         let ip: IpAddr = format!("10.0.7.{i}").parse().unwrap();
-        assert_eq!(accounts.login(AGENT, "wrong password!!", ip, 100).unwrap_err().code(), "invalid_credentials");
+        assert_eq!(
+            accounts
+                .login(AGENT, "wrong password!!", ip, 100)
+                .unwrap_err()
+                .code(),
+            "invalid_credentials"
+        );
     }
     let fresh: IpAddr = "10.0.8.1".parse().unwrap();
-    assert_eq!(accounts.login(AGENT, PASSWORD, fresh, 101).unwrap_err().code(), "too_many_attempts", "the account waits too");
-    assert!(accounts.login(AGENT, PASSWORD, fresh, 401).is_ok(), "after the window");
+    assert_eq!(
+        accounts
+            .login(AGENT, PASSWORD, fresh, 101)
+            .unwrap_err()
+            .code(),
+        "too_many_attempts",
+        "the account waits too"
+    );
+    assert!(
+        accounts.login(AGENT, PASSWORD, fresh, 401).is_ok(),
+        "after the window"
+    );
 }
 
 #[test]
 fn the_cli_creates_users_from_stdin_and_prints_their_tokens() {
-    use std::{io::Write, process::{Command, Stdio}};
+    use std::{
+        io::Write,
+        process::{Command, Stdio},
+    };
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str], stdin: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_shopkeep"))
@@ -265,27 +459,68 @@ fn the_cli_creates_users_from_stdin_and_prints_their_tokens() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
-    let create = ["admin", "create-user", "--email", "Ada@Example.com", "--role", "admin", "--name", "Ada", "--password-stdin"];
+    let create = [
+        "admin",
+        "create-user",
+        "--email",
+        "Ada@Example.com",
+        "--role",
+        "admin",
+        "--name",
+        "Ada",
+        "--password-stdin",
+    ];
     let (ok, out, err) = run(&create, &format!("{PASSWORD}\n"));
     assert!(ok, "{out}{err}");
     assert!(out.contains("created ada@example.com (admin)"), "{out}");
     let (ok, _, err) = run(&create, &format!("{PASSWORD}\n"));
     assert!(!ok && err.contains("already exists"), "{err}");
-    let (ok, _, err) = run(&["admin", "create-user", "--email", "x@example.com", "--password-stdin"], "short\n");
+    let (ok, _, err) = run(
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "x@example.com",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
     assert!(!ok && err.contains("at least 12"), "{err}");
 
     let (ok, token, err) = run(&["admin", "create-token", "--email", "ada@example.com"], "");
     assert!(ok, "{err}");
     let token = token.trim();
-    let accounts = Accounts::open(&common::config(dir.path()).database_path(), Limits::default()).unwrap();
-    let staff = accounts.staff_for_token(token).unwrap().expect("the printed token works");
-    assert_eq!((staff.email.as_str(), staff.role), ("ada@example.com", Role::Admin));
+    let accounts = Accounts::open(
+        &common::config(dir.path()).database_path(),
+        Limits::default(),
+    )
+    .unwrap();
+    let staff = accounts
+        .staff_for_token(token)
+        .unwrap()
+        .expect("the printed token works");
+    assert_eq!(
+        (staff.email.as_str(), staff.role),
+        ("ada@example.com", Role::Admin)
+    );
     let ip: IpAddr = "10.0.0.9".parse().unwrap();
-    assert!(accounts.login("ada@example.com", PASSWORD, ip, 0).is_ok(), "the password from stdin, without its newline");
+    assert!(
+        accounts.login("ada@example.com", PASSWORD, ip, 0).is_ok(),
+        "the password from stdin, without its newline"
+    );
 }
 
 // --- Roles and tokens ----------------------------------------------------------------------------
@@ -296,57 +531,134 @@ fn per_user_tokens_act_as_their_user_with_their_role() {
     assert!(agent.starts_with("skd_"));
     let me = api(reqwest::Method::GET, "/v1/admin/me", &agent, None);
     assert_eq!(me.status, 200, "{}", me.text);
-    assert_eq!((me.json()["email"].as_str(), me.json()["role"].as_str()), (Some(AGENT), Some("agent")));
-    assert_eq!(api(reqwest::Method::GET, "/v1/handoffs", &agent, None).status, 200);
+    assert_eq!(
+        (me.json()["email"].as_str(), me.json()["role"].as_str()),
+        (Some(AGENT), Some("agent"))
+    );
+    assert_eq!(
+        api(reqwest::Method::GET, "/v1/handoffs", &agent, None).status,
+        200
+    );
 
-    let r = api(reqwest::Method::GET, "/v1/admin/me", "skd_0000000000000000000000000000000000000000000000000000000000000000", None);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (401, Some("unauthorized")));
+    let r = api(
+        reqwest::Method::GET,
+        "/v1/admin/me",
+        "skd_0000000000000000000000000000000000000000000000000000000000000000",
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
     assert_eq!(r.headers["www-authenticate"], "Bearer");
 
     let r = api(reqwest::Method::GET, "/v1/admin/users", &agent, None);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("forbidden")), "user management is for admins");
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "user management is for admins"
+    );
     let r = api(reqwest::Method::GET, "/v1/admin/users", &token(ADMIN), None);
     assert_eq!(r.status, 200);
-    assert!(r.json()["users"].as_array().unwrap().iter().all(|u| u.get("password_hash").is_none()));
+    assert!(r.json()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u.get("password_hash").is_none()));
 
     // A reply sent with a user's token is signed with their name.
     let id = handoff();
-    let r = api(reqwest::Method::POST, &format!("/v1/handoffs/{id}/reply"), &agent, Some(json!({"message": "Hi, Priya here."})));
+    let r = api(
+        reqwest::Method::POST,
+        &format!("/v1/handoffs/{id}/reply"),
+        &agent,
+        Some(json!({"message": "Hi, Priya here."})),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json()["turn"]["detail"]["agent"], "Priya");
 }
 
 #[test]
 fn an_agent_cannot_undo_an_action_and_an_admin_can_once() {
-    let first = answer(json!({"message": "Please cancel order LF-100003, my email is maya.chen@example.com", "channel": "widget"}));
+    let first = answer(
+        json!({"message": "Please cancel order LF-100003, my email is maya.chen@example.com", "channel": "widget"}),
+    );
     assert_eq!(first["awaiting_confirmation"], true, "{first}");
-    let done = answer(json!({"message": "yes", "conversation_id": first["conversation_id"], "channel": "widget"}));
+    let done = answer(
+        json!({"message": "yes", "conversation_id": first["conversation_id"], "channel": "widget"}),
+    );
     assert!(!done["actions"].as_array().unwrap().is_empty(), "{done}");
-    let log = api(reqwest::Method::GET, "/v1/admin/actions", &token(AGENT), None);
+    let log = api(
+        reqwest::Method::GET,
+        "/v1/admin/actions",
+        &token(AGENT),
+        None,
+    );
     assert_eq!(log.status, 200);
-    let action = log.json()["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "cancel_order" && a["status"] == "executed").expect("logged")["id"].as_str().unwrap().to_string();
+    let action = log.json()["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "cancel_order" && a["status"] == "executed")
+        .expect("logged")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let revert = format!("/v1/admin/actions/{action}/revert");
     let r = api(reqwest::Method::POST, &revert, &token(AGENT), None);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
     // Nor through the page, with a valid CSRF token.
     let mut v = Visitor::new(&server());
     assert_eq!(v.login(AGENT, PASSWORD).status, 303);
     let actions = v.get("/admin/actions");
-    assert!(actions.text.contains(&action) && !actions.text.contains("Undo"), "no undo button for agents");
+    assert!(
+        actions.text.contains(&action) && !actions.text.contains("Undo"),
+        "no undo button for agents"
+    );
     let csrf = v.csrf();
-    assert_eq!(v.post(&format!("/admin/actions/{action}/revert"), &[("csrf", &csrf)]).status, 403);
+    assert_eq!(
+        v.post(
+            &format!("/admin/actions/{action}/revert"),
+            &[("csrf", &csrf)]
+        )
+        .status,
+        403
+    );
 
     let mut admin = Visitor::new(&server());
     assert_eq!(admin.login(ADMIN, PASSWORD).status, 303);
     assert!(admin.get("/admin/actions").text.contains("Undo"));
     let csrf = admin.csrf();
-    let r = admin.post(&format!("/admin/actions/{action}/revert"), &[("csrf", &csrf)]);
-    assert_eq!((r.status, r.location()), (303, "/admin/actions"), "{}", r.text);
+    let r = admin.post(
+        &format!("/admin/actions/{action}/revert"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(
+        (r.status, r.location()),
+        (303, "/admin/actions"),
+        "{}",
+        r.text
+    );
     let r = api(reqwest::Method::POST, &revert, &token(ADMIN), None);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("action_not_revertible")), "already undone");
-    let r = api(reqwest::Method::POST, "/v1/admin/actions/ACT-NOSUCH/revert", &token(ADMIN), None);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("action_not_found")));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (409, Some("action_not_revertible")),
+        "already undone"
+    );
+    let r = api(
+        reqwest::Method::POST,
+        "/v1/admin/actions/ACT-NOSUCH/revert",
+        &token(ADMIN),
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (404, Some("action_not_found"))
+    );
 }
 
 // --- Claim and resolve ---------------------------------------------------------------------------
@@ -355,25 +667,80 @@ fn an_agent_cannot_undo_an_action_and_an_admin_can_once() {
 fn a_claimed_hand_off_is_a_conflict_for_another_agent() {
     let (priya, sam) = (token(AGENT), token(AGENT_2));
     let id = handoff();
-    let post = |path: &str, t: &str| api(reqwest::Method::POST, &format!("/v1/handoffs/{id}/{path}"), t, None);
+    let post = |path: &str, t: &str| {
+        api(
+            reqwest::Method::POST,
+            &format!("/v1/handoffs/{id}/{path}"),
+            t,
+            None,
+        )
+    };
     let r = post("claim", &priya);
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!((r.json()["status"].as_str(), r.json()["claimed_by"].as_str()), (Some("claimed"), Some(AGENT)));
+    assert_eq!(
+        (r.json()["status"].as_str(), r.json()["claimed_by"].as_str()),
+        (Some("claimed"), Some(AGENT))
+    );
     let r = post("claim", &sam);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("handoff_claimed")));
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains(AGENT));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (409, Some("handoff_claimed"))
+    );
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(AGENT));
     assert_eq!(post("resolve", &sam).status, 409);
     let r = post("resolve", &priya);
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("resolved")));
-    assert_eq!(post("resolve", &priya).json()["error"]["code"], "handoff_resolved");
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("resolved"))
+    );
+    assert_eq!(
+        post("resolve", &priya).json()["error"]["code"],
+        "handoff_resolved"
+    );
 
-    let listed = api(reqwest::Method::GET, "/v1/handoffs?status=resolved", &sam, None);
-    assert!(listed.json()["handoffs"].as_array().unwrap().iter().any(|h| h["id"] == id.as_str()));
+    let listed = api(
+        reqwest::Method::GET,
+        "/v1/handoffs?status=resolved",
+        &sam,
+        None,
+    );
+    assert!(listed.json()["handoffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["id"] == id.as_str()));
     let open = api(reqwest::Method::GET, "/v1/handoffs", &sam, None);
-    assert!(!open.json()["handoffs"].as_array().unwrap().iter().any(|h| h["id"] == id.as_str()), "gone from the open queue");
-    assert_eq!(api(reqwest::Method::GET, "/v1/handoffs?status=whatever", &sam, None).status, 422);
-    let r = api(reqwest::Method::POST, "/v1/handoffs/HO-NOSUCH/claim", &sam, None);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("handoff_not_found")));
+    assert!(
+        !open.json()["handoffs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["id"] == id.as_str()),
+        "gone from the open queue"
+    );
+    assert_eq!(
+        api(
+            reqwest::Method::GET,
+            "/v1/handoffs?status=whatever",
+            &sam,
+            None
+        )
+        .status,
+        422
+    );
+    let r = api(
+        reqwest::Method::POST,
+        "/v1/handoffs/HO-NOSUCH/claim",
+        &sam,
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (404, Some("handoff_not_found"))
+    );
 }
 
 // --- The conversation log ------------------------------------------------------------------------
@@ -381,63 +748,161 @@ fn a_claimed_hand_off_is_a_conflict_for_another_agent() {
 #[test]
 fn conversations_are_filtered_searched_and_shown_with_their_gate_scores() {
     let marker = "zanzibarquokka";
-    let a = answer(json!({"message": format!("How long do refunds take? <b>{marker}</b>"), "channel": "widget"}));
+    let a = answer(
+        json!({"message": format!("How long do refunds take? <b>{marker}</b>"), "channel": "widget"}),
+    );
     let id = a["conversation_id"].as_str().unwrap().to_string();
     let t = token(AGENT);
-    let list = |q: &str| api(reqwest::Method::GET, &format!("/v1/admin/conversations?{q}"), &t, None);
-    let ids = |r: Reply| r.json()["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let list = |q: &str| {
+        api(
+            reqwest::Method::GET,
+            &format!("/v1/admin/conversations?{q}"),
+            &t,
+            None,
+        )
+    };
+    let ids = |r: Reply| {
+        r.json()["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(list(&format!("q={marker}"))), vec![id.clone()]);
-    assert_eq!(ids(list(&format!("q={}", marker.to_uppercase()))), vec![id.clone()], "case-insensitive");
+    assert_eq!(
+        ids(list(&format!("q={}", marker.to_uppercase()))),
+        vec![id.clone()],
+        "case-insensitive"
+    );
     assert!(ids(list(&format!("q={marker}&channel=api"))).is_empty());
-    assert_eq!(ids(list(&format!("q={marker}&channel=widget&outcome=answered"))), vec![id.clone()]);
+    assert_eq!(
+        ids(list(&format!("q={marker}&channel=widget&outcome=answered"))),
+        vec![id.clone()]
+    );
     assert!(ids(list(&format!("q={marker}&outcome=handoff"))).is_empty());
     assert!(ids(list(&format!("q={marker}&from=2999-01-01"))).is_empty());
     let today = time::OffsetDateTime::now_utc().date().to_string();
-    assert_eq!(ids(list(&format!("q={marker}&from={today}&to={today}"))), vec![id.clone()]);
-    assert!(ids(list("q=%25")).len() <= ids(list("")).len(), "a % is a literal character");
+    assert_eq!(
+        ids(list(&format!("q={marker}&from={today}&to={today}"))),
+        vec![id.clone()]
+    );
+    assert!(
+        ids(list("q=%25")).len() <= ids(list("")).len(),
+        "a % is a literal character"
+    );
     let r = list("from=yesterday");
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (422, Some("invalid_date")));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (422, Some("invalid_date"))
+    );
 
-    let record = api(reqwest::Method::GET, &format!("/v1/admin/conversations/{id}"), &t, None).json();
+    let record = api(
+        reqwest::Method::GET,
+        &format!("/v1/admin/conversations/{id}"),
+        &t,
+        None,
+    )
+    .json();
     let turns = record["turns"].as_array().unwrap();
     assert_eq!(turns.len(), 2);
     let gate = &turns[1]["detail"]["gate"];
-    let decision = if gate.is_array() { &gate[0]["decision"] } else { &gate["decision"] };
+    let decision = if gate.is_array() {
+        &gate[0]["decision"]
+    } else {
+        &gate["decision"]
+    };
     assert_eq!(decision, "answer", "{record}");
-    assert!(!turns[1]["detail"]["citations"].as_array().unwrap().is_empty());
-    assert_eq!(api(reqwest::Method::GET, "/v1/admin/conversations/nope", &t, None).status, 404);
+    assert!(!turns[1]["detail"]["citations"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        api(
+            reqwest::Method::GET,
+            "/v1/admin/conversations/nope",
+            &t,
+            None
+        )
+        .status,
+        404
+    );
 
     // The pages escape what customers wrote.
     let mut v = Visitor::new(&server());
     assert_eq!(v.login(AGENT, PASSWORD).status, 303);
     let page = v.get(&format!("/admin/conversations?q={marker}"));
-    assert!(page.text.contains(&format!("&lt;b&gt;{marker}&lt;/b&gt;")) && !page.text.contains(&format!("<b>{marker}")), "{}", page.text);
+    assert!(
+        page.text.contains(&format!("&lt;b&gt;{marker}&lt;/b&gt;"))
+            && !page.text.contains(&format!("<b>{marker}")),
+        "{}",
+        page.text
+    );
     let page = v.get(&format!("/admin/conversations/{id}"));
     assert_eq!(page.status, 200);
-    assert!(page.text.contains("gate: answer") && page.text.contains("larkfield.example/help/"), "gate decisions and citations: {}", page.text);
+    assert!(
+        page.text.contains("gate: answer") && page.text.contains("larkfield.example/help/"),
+        "gate decisions and citations: {}",
+        page.text
+    );
 }
 
 #[test]
 fn metrics_count_outcomes_hand_offs_intents_latency_and_channels() {
     answer(json!({"message": "How long do refunds take?", "channel": "widget"}));
     answer(json!({"message": "I need a human agent", "channel": "api"}));
-    let r = api(reqwest::Method::GET, "/v1/admin/metrics", &token(AGENT), None);
+    let r = api(
+        reqwest::Method::GET,
+        "/v1/admin/metrics",
+        &token(AGENT),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     let m = r.json();
     assert!(m["conversations"].as_i64().unwrap() >= 2, "{m}");
     let rate = m["automation_rate"].as_f64().unwrap();
     assert!(rate > 0.0 && rate < 1.0, "{m}");
-    assert!(m["handoff_reasons"].as_array().unwrap().iter().any(|p| p[0] == "customer_asked" && p[1].as_i64() >= Some(1)), "{m}");
-    assert!(m["intents"].as_array().unwrap().iter().any(|p| p[0] == "return_policy"), "{m}");
-    assert!(m["latency_p50_ms"].as_u64().is_some() && m["latency_p50_ms"].as_u64() <= m["latency_p99_ms"].as_u64(), "{m}");
-    let channels: Vec<&str> = m["daily"].as_array().unwrap().iter().map(|d| d[1].as_str().unwrap()).collect();
-    assert!(channels.contains(&"widget") && channels.contains(&"api"), "{m}");
+    assert!(
+        m["handoff_reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p[0] == "customer_asked" && p[1].as_i64() >= Some(1)),
+        "{m}"
+    );
+    assert!(
+        m["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p[0] == "return_policy"),
+        "{m}"
+    );
+    assert!(
+        m["latency_p50_ms"].as_u64().is_some()
+            && m["latency_p50_ms"].as_u64() <= m["latency_p99_ms"].as_u64(),
+        "{m}"
+    );
+    let channels: Vec<&str> = m["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d[1].as_str().unwrap())
+        .collect();
+    assert!(
+        channels.contains(&"widget") && channels.contains(&"api"),
+        "{m}"
+    );
 
     let mut v = Visitor::new(&server());
     assert_eq!(v.login(AGENT, PASSWORD).status, 303);
     let page = v.get("/admin/metrics");
     assert_eq!(page.status, 200);
-    assert!(page.text.contains("Automation rate") && page.text.contains("<meter") && page.text.contains("customer_asked"));
+    assert!(
+        page.text.contains("Automation rate")
+            && page.text.contains("<meter")
+            && page.text.contains("customer_asked")
+    );
 }
 
 // --- In the browser ------------------------------------------------------------------------------
@@ -448,46 +913,106 @@ fn a_person_signs_in_opens_the_queue_replies_and_the_customer_sees_it_in_the_wid
     // The customer asks for a person in the storefront's widget.
     let shopper = Browser::start(1280, 900);
     shopper.goto(&format!("{}/", server()));
-    shopper.wait_for("the widget to load", &format!("{WIDGET} return !!w && w.hasAttribute('data-ready');"));
+    shopper.wait_for(
+        "the widget to load",
+        &format!("{WIDGET} return !!w && w.hasAttribute('data-ready');"),
+    );
     shopper.click(&shopper.exec(&format!("{WIDGET} return $('.sk-launcher');"), vec![]));
-    shopper.wait_for("the panel to open", &format!("{WIDGET} return !$('.sk-panel').hidden;"));
+    shopper.wait_for(
+        "the panel to open",
+        &format!("{WIDGET} return !$('.sk-panel').hidden;"),
+    );
     let input = shopper.exec(&format!("{WIDGET} return $('#sk-input');"), vec![]);
     shopper.type_into(&input, "I want to speak to a person\u{E007}");
-    let handoff = shopper.wait_for("the hand-off", &format!("{WIDGET} return w.getAttribute('data-handoff');")).as_str().unwrap().to_string();
-    shopper.wait_for("the live stream to connect", &format!("{WIDGET} return w.getAttribute('data-live') === 'open';"));
+    let handoff = shopper
+        .wait_for(
+            "the hand-off",
+            &format!("{WIDGET} return w.getAttribute('data-handoff');"),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    shopper.wait_for(
+        "the live stream to connect",
+        &format!("{WIDGET} return w.getAttribute('data-live') === 'open';"),
+    );
 
     // A person signs in to the desk in a browser of their own.
     let agent = Browser::start(1280, 900);
     agent.goto(&format!("{}/admin/handoffs", server()));
-    agent.wait_for("the login page", "return location.pathname === '/admin/login' && !!document.getElementById('email');");
-    agent.type_into(&agent.exec("return document.getElementById('email');", vec![]), AGENT);
-    agent.type_into(&agent.exec("return document.getElementById('password');", vec![]), PASSWORD);
-    agent.click(&agent.exec("return document.querySelector('form button[type=submit]');", vec![]));
+    agent.wait_for(
+        "the login page",
+        "return location.pathname === '/admin/login' && !!document.getElementById('email');",
+    );
+    agent.type_into(
+        &agent.exec("return document.getElementById('email');", vec![]),
+        AGENT,
+    );
+    agent.type_into(
+        &agent.exec("return document.getElementById('password');", vec![]),
+        PASSWORD,
+    );
+    agent.click(&agent.exec(
+        "return document.querySelector('form button[type=submit]');",
+        vec![],
+    ));
     agent.wait_for("the queue", "return location.pathname === '/admin/handoffs' && document.querySelector('h1').textContent === 'Hand-offs';");
 
     // The queue lists the customer's hand-off; the person opens it, sees the packet and replies.
-    let link = agent.wait_for("the hand-off in the queue", &format!("return document.querySelector('a[href=\"/admin/handoffs/{handoff}\"]');"));
+    let link = agent.wait_for(
+        "the hand-off in the queue",
+        &format!("return document.querySelector('a[href=\"/admin/handoffs/{handoff}\"]');"),
+    );
     agent.click(&link);
     agent.wait_for("the hand-off page", &format!("return location.pathname === '/admin/handoffs/{handoff}' && !!document.getElementById('message');"));
     let packet = agent.exec("return document.querySelector('main').innerText;", vec![]);
     let packet = packet.as_str().unwrap();
-    assert!(packet.contains("I want to speak to a person") && packet.contains("customer_asked") && packet.contains("Suggested draft"), "{packet}");
+    assert!(
+        packet.contains("I want to speak to a person")
+            && packet.contains("customer_asked")
+            && packet.contains("Suggested draft"),
+        "{packet}"
+    );
     agent.click(&agent.exec("return document.getElementById('claim');", vec![]));
     agent.wait_for("the claim", "return document.getElementById('status') && document.getElementById('status').textContent === 'claimed';");
-    agent.type_into(&agent.exec("return document.getElementById('message');", vec![]), "Hi, this is Priya from the desk. I'm on it.");
+    agent.type_into(
+        &agent.exec("return document.getElementById('message');", vec![]),
+        "Hi, this is Priya from the desk. I'm on it.",
+    );
     agent.click(&agent.exec("return document.getElementById('send');", vec![]));
     agent.wait_for("the reply in the desk's transcript", "return Array.from(document.querySelectorAll('.turn.agent .text')).some(t => t.textContent.includes('Priya from the desk'));");
 
     // The customer sees it in the widget, live.
-    let shown = shopper.wait_for("the agent's reply in the widget", &format!("{WIDGET} const a = $$('.sk-agent').pop(); return a && a.innerText;"));
-    assert!(shown.as_str().unwrap().contains("Hi, this is Priya from the desk"), "{shown}");
-    assert!(shown.as_str().unwrap().contains("Priya"), "signed with the agent's name: {shown}");
+    let shown = shopper.wait_for(
+        "the agent's reply in the widget",
+        &format!("{WIDGET} const a = $$('.sk-agent').pop(); return a && a.innerText;"),
+    );
+    assert!(
+        shown
+            .as_str()
+            .unwrap()
+            .contains("Hi, this is Priya from the desk"),
+        "{shown}"
+    );
+    assert!(
+        shown.as_str().unwrap().contains("Priya"),
+        "signed with the agent's name: {shown}"
+    );
 
     // Resolving closes it: it leaves the open queue.
     agent.click(&agent.exec("return document.getElementById('resolve');", vec![]));
-    agent.wait_for("the resolution", "return document.getElementById('status').textContent === 'resolved';");
+    agent.wait_for(
+        "the resolution",
+        "return document.getElementById('status').textContent === 'resolved';",
+    );
     agent.goto(&format!("{}/admin/handoffs", server()));
-    assert_eq!(agent.exec(&format!("return !!document.querySelector('a[href=\"/admin/handoffs/{handoff}\"]');"), vec![]), false);
+    assert_eq!(
+        agent.exec(
+            &format!("return !!document.querySelector('a[href=\"/admin/handoffs/{handoff}\"]');"),
+            vec![]
+        ),
+        false
+    );
 }
 
 // --- Managing users (admins) ---------------------------------------------------------------------
@@ -500,7 +1025,14 @@ fn new_email(label: &str) -> String {
 /// The id of the user with `email`, from the admin API.
 fn user_id(email: &str) -> i64 {
     let users = api(reqwest::Method::GET, "/v1/admin/users", &token(ADMIN), None).json();
-    users["users"].as_array().unwrap().iter().find(|u| u["email"] == email).unwrap_or_else(|| panic!("{email} in {users}"))["id"].as_i64().unwrap()
+    users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == email)
+        .unwrap_or_else(|| panic!("{email} in {users}"))["id"]
+        .as_i64()
+        .unwrap()
 }
 
 /// A visitor signed in as `email`.
@@ -516,39 +1048,125 @@ fn an_admin_adds_an_agent_in_the_browser_who_can_then_sign_in() {
     let mut admin = signed_in(&server(), ADMIN, PASSWORD);
     let page = admin.get("/admin/users");
     assert_eq!(page.status, 200);
-    assert!(page.text.contains("Add a user") && page.text.contains("Last sign-in"), "{}", page.text);
+    assert!(
+        page.text.contains("Add a user") && page.text.contains("Last sign-in"),
+        "{}",
+        page.text
+    );
     let csrf = csrf_of(&page.text);
     let email = new_email("new-agent");
 
-    let r = admin.post("/admin/users", &[("email", &email), ("name", "Noor"), ("role", "agent"), ("password", PASSWORD)]);
+    let r = admin.post(
+        "/admin/users",
+        &[
+            ("email", &email),
+            ("name", "Noor"),
+            ("role", "agent"),
+            ("password", PASSWORD),
+        ],
+    );
     assert_eq!(r.status, 403, "no CSRF token, no user");
-    let r = admin.post("/admin/users", &[("csrf", &csrf), ("email", &email), ("name", "Noor"), ("role", "agent"), ("password", "too short")]);
+    let r = admin.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("email", &email),
+            ("name", "Noor"),
+            ("role", "agent"),
+            ("password", "too short"),
+        ],
+    );
     assert_eq!(r.status, 422);
-    assert!(r.text.contains("weak_password") && r.text.contains("at least 12"), "{}", r.text);
-    let r = admin.post("/admin/users", &[("csrf", &csrf), ("email", &email), ("name", "Noor"), ("role", "agent"), ("password", PASSWORD)]);
-    assert_eq!((r.status, r.location()), (303, "/admin/users"), "{}", r.text);
-    let r = admin.post("/admin/users", &[("csrf", &csrf), ("email", &email), ("name", "Noor"), ("role", "agent"), ("password", PASSWORD)]);
+    assert!(
+        r.text.contains("weak_password") && r.text.contains("at least 12"),
+        "{}",
+        r.text
+    );
+    let r = admin.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("email", &email),
+            ("name", "Noor"),
+            ("role", "agent"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(
+        (r.status, r.location()),
+        (303, "/admin/users"),
+        "{}",
+        r.text
+    );
+    let r = admin.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("email", &email),
+            ("name", "Noor"),
+            ("role", "agent"),
+            ("password", PASSWORD),
+        ],
+    );
     assert_eq!(r.status, 409, "the same email twice");
 
     let page = admin.get("/admin/users");
-    let row = page.text.split("<tr data-user=").find(|r| r.contains(&email)).expect("listed");
-    assert!(row.contains("Noor") && row.contains(">agent<") && row.contains("active") && row.contains("never"), "{row}");
-    assert!(page.text.contains("user_created") && page.text.contains(ADMIN), "the audit log says who added them");
+    let row = page
+        .text
+        .split("<tr data-user=")
+        .find(|r| r.contains(&email))
+        .expect("listed");
+    assert!(
+        row.contains("Noor")
+            && row.contains(">agent<")
+            && row.contains("active")
+            && row.contains("never"),
+        "{row}"
+    );
+    assert!(
+        page.text.contains("user_created") && page.text.contains(ADMIN),
+        "the audit log says who added them"
+    );
 
     let mut noor = signed_in(&server(), &email, PASSWORD);
     let queue = noor.get("/admin/handoffs");
     assert!(queue.status == 200 && queue.text.contains("(agent)"));
     let listed = api(reqwest::Method::GET, "/v1/admin/users", &token(ADMIN), None).json();
-    let noor_row = listed["users"].as_array().unwrap().iter().find(|u| u["email"] == email.as_str()).unwrap().clone();
+    let noor_row = listed["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == email.as_str())
+        .unwrap()
+        .clone();
     assert!(noor_row["last_login_at"].is_string(), "{noor_row}");
 
     // And through the API.
     let api_email = new_email("api-agent");
-    let r = api(reqwest::Method::POST, "/v1/admin/users", &token(ADMIN), Some(json!({"email": api_email, "role": "agent", "password": PASSWORD})));
+    let r = api(
+        reqwest::Method::POST,
+        "/v1/admin/users",
+        &token(ADMIN),
+        Some(json!({"email": api_email, "role": "agent", "password": PASSWORD})),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!((r.json()["user"]["role"].as_str(), r.json()["user"]["disabled"].as_bool()), (Some("agent"), Some(false)));
-    let r = api(reqwest::Method::POST, "/v1/admin/users", &token(ADMIN), Some(json!({"email": new_email("x"), "role": "owner", "password": PASSWORD})));
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (422, Some("invalid_role")));
+    assert_eq!(
+        (
+            r.json()["user"]["role"].as_str(),
+            r.json()["user"]["disabled"].as_bool()
+        ),
+        (Some("agent"), Some(false))
+    );
+    let r = api(
+        reqwest::Method::POST,
+        "/v1/admin/users",
+        &token(ADMIN),
+        Some(json!({"email": new_email("x"), "role": "owner", "password": PASSWORD})),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (422, Some("invalid_role"))
+    );
     signed_in(&server(), &api_email, PASSWORD);
 }
 
@@ -558,79 +1176,237 @@ fn agents_cannot_reach_user_management() {
     let r = agent.get("/admin/users");
     assert_eq!(r.status, 403);
     assert!(r.text.contains("data-code=\"forbidden\""), "{}", r.text);
-    assert!(!agent.get("/admin/handoffs").text.contains("href=\"/admin/users\""), "no Users link for agents");
+    assert!(
+        !agent
+            .get("/admin/handoffs")
+            .text
+            .contains("href=\"/admin/users\""),
+        "no Users link for agents"
+    );
     let csrf = agent.csrf();
     let victim = user_id(AGENT_2);
-    let r = agent.post("/admin/users", &[("csrf", &csrf), ("email", &new_email("sneaky")), ("role", "admin"), ("password", PASSWORD)]);
+    let r = agent.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("email", &new_email("sneaky")),
+            ("role", "admin"),
+            ("password", PASSWORD),
+        ],
+    );
     assert_eq!(r.status, 403, "{}", r.text);
     for change in ["role", "disable", "password", "revoke-tokens"] {
-        let r = agent.post(&format!("/admin/users/{victim}/{change}"), &[("csrf", &csrf), ("role", "admin"), ("password", PASSWORD)]);
+        let r = agent.post(
+            &format!("/admin/users/{victim}/{change}"),
+            &[("csrf", &csrf), ("role", "admin"), ("password", PASSWORD)],
+        );
         assert_eq!(r.status, 403, "{change}: {}", r.text);
         assert!(r.text.contains("data-code=\"forbidden\""));
     }
 
     let t = token(AGENT);
-    let r = api(reqwest::Method::POST, "/v1/admin/users", &t, Some(json!({"email": new_email("sneaky"), "role": "admin", "password": PASSWORD})));
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("forbidden")));
-    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{victim}/disable"), &t, None);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("forbidden")));
-    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{}/role", user_id(AGENT)), &t, Some(json!({"role": "admin"})));
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (403, Some("forbidden")), "not even for themselves");
-    assert!(signed_in(&server(), AGENT_2, PASSWORD).get("/admin/handoffs").status == 200, "nothing happened to Sam");
-    assert_eq!(api(reqwest::Method::GET, "/v1/admin/me", &t, None).json()["role"], "agent");
+    let r = api(
+        reqwest::Method::POST,
+        "/v1/admin/users",
+        &t,
+        Some(json!({"email": new_email("sneaky"), "role": "admin", "password": PASSWORD})),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let r = api(
+        reqwest::Method::POST,
+        &format!("/v1/admin/users/{victim}/disable"),
+        &t,
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let r = api(
+        reqwest::Method::POST,
+        &format!("/v1/admin/users/{}/role", user_id(AGENT)),
+        &t,
+        Some(json!({"role": "admin"})),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "not even for themselves"
+    );
+    assert!(
+        signed_in(&server(), AGENT_2, PASSWORD)
+            .get("/admin/handoffs")
+            .status
+            == 200,
+        "nothing happened to Sam"
+    );
+    assert_eq!(
+        api(reqwest::Method::GET, "/v1/admin/me", &t, None).json()["role"],
+        "agent"
+    );
 }
 
 #[test]
 fn disabling_a_user_ends_their_session_and_token_at_once() {
     let admin = token(ADMIN);
     let email = new_email("leaver");
-    let r = api(reqwest::Method::POST, "/v1/admin/users", &admin, Some(json!({"email": email, "name": "Lee", "role": "agent", "password": PASSWORD})));
+    let r = api(
+        reqwest::Method::POST,
+        "/v1/admin/users",
+        &admin,
+        Some(json!({"email": email, "name": "Lee", "role": "agent", "password": PASSWORD})),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
     let id = r.json()["user"]["id"].as_i64().unwrap();
     let their_token = token(&email);
     let mut lee = signed_in(&server(), &email, PASSWORD);
     assert_eq!(lee.get("/admin/handoffs").status, 200);
-    assert_eq!(api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status, 200);
+    assert_eq!(
+        api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status,
+        200
+    );
 
     // An admin disables them on the users page.
     let mut ada = signed_in(&server(), ADMIN, PASSWORD);
     let csrf = ada.csrf();
     let r = ada.post(&format!("/admin/users/{id}/disable"), &[("csrf", &csrf)]);
-    assert_eq!((r.status, r.location()), (303, "/admin/users"), "{}", r.text);
+    assert_eq!(
+        (r.status, r.location()),
+        (303, "/admin/users"),
+        "{}",
+        r.text
+    );
     let r = lee.get("/admin/handoffs");
-    assert_eq!((r.status, r.location()), (303, "/admin/login"), "the open session is over");
-    assert_eq!(api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status, 401, "the token stops working");
-    assert_eq!(Visitor::new(&server()).login(&email, PASSWORD).status, 401, "and they cannot sign in again");
+    assert_eq!(
+        (r.status, r.location()),
+        (303, "/admin/login"),
+        "the open session is over"
+    );
+    assert_eq!(
+        api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status,
+        401,
+        "the token stops working"
+    );
+    assert_eq!(
+        Visitor::new(&server()).login(&email, PASSWORD).status,
+        401,
+        "and they cannot sign in again"
+    );
     let page = ada.get("/admin/users");
-    let row = page.text.split("<tr data-user=").find(|r| r.contains(&email)).unwrap();
+    let row = page
+        .text
+        .split("<tr data-user=")
+        .find(|r| r.contains(&email))
+        .unwrap();
     assert!(row.contains("disabled") && row.contains("Enable"), "{row}");
     assert!(page.text.contains("user_disabled"));
 
     // Enabled again: the token works again; a new password ends sessions; revoking ends tokens.
-    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{id}/enable"), &admin, None);
-    assert_eq!((r.status, r.json()["user"]["disabled"].as_bool()), (200, Some(false)), "{}", r.text);
-    assert_eq!(api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status, 200);
+    let r = api(
+        reqwest::Method::POST,
+        &format!("/v1/admin/users/{id}/enable"),
+        &admin,
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["user"]["disabled"].as_bool()),
+        (200, Some(false)),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status,
+        200
+    );
     let mut lee = signed_in(&server(), &email, PASSWORD);
     let new_password = "another long enough password";
-    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{id}/password"), &admin, Some(json!({"password": "short"})));
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (422, Some("weak_password")));
-    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{id}/password"), &admin, Some(json!({"password": new_password})));
+    let r = api(
+        reqwest::Method::POST,
+        &format!("/v1/admin/users/{id}/password"),
+        &admin,
+        Some(json!({"password": "short"})),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (422, Some("weak_password"))
+    );
+    let r = api(
+        reqwest::Method::POST,
+        &format!("/v1/admin/users/{id}/password"),
+        &admin,
+        Some(json!({"password": new_password})),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(lee.get("/admin/handoffs").status, 303, "signed out by the new password");
+    assert_eq!(
+        lee.get("/admin/handoffs").status,
+        303,
+        "signed out by the new password"
+    );
     assert_eq!(Visitor::new(&server()).login(&email, PASSWORD).status, 401);
     signed_in(&server(), &email, new_password);
-    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{id}/revoke-tokens"), &admin, None);
-    assert_eq!((r.status, r.json()["user"]["tokens"].as_i64()), (200, Some(0)), "{}", r.text);
-    assert_eq!(api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status, 401);
+    let r = api(
+        reqwest::Method::POST,
+        &format!("/v1/admin/users/{id}/revoke-tokens"),
+        &admin,
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["user"]["tokens"].as_i64()),
+        (200, Some(0)),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        api(reqwest::Method::GET, "/v1/admin/me", &their_token, None).status,
+        401
+    );
 
-    let r = api(reqwest::Method::POST, &format!("/v1/admin/users/{id}/promote"), &admin, None);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("unknown_change")));
-    let r = api(reqwest::Method::POST, "/v1/admin/users/999999/disable", &admin, None);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("user_not_found")));
+    let r = api(
+        reqwest::Method::POST,
+        &format!("/v1/admin/users/{id}/promote"),
+        &admin,
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (404, Some("unknown_change"))
+    );
+    let r = api(
+        reqwest::Method::POST,
+        "/v1/admin/users/999999/disable",
+        &admin,
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (404, Some("user_not_found"))
+    );
     let audit = api(reqwest::Method::GET, "/v1/admin/users", &admin, None).json()["audit"].clone();
-    let about_lee: Vec<&str> = audit.as_array().unwrap().iter().filter(|a| a["target"] == email.as_str()).map(|a| a["action"].as_str().unwrap()).collect();
-    assert_eq!(about_lee, ["tokens_revoked", "password_reset", "user_enabled", "user_disabled", "user_created"], "newest first: {audit}");
-    assert!(!audit.to_string().contains(new_password), "passwords never reach the log");
+    let about_lee: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["target"] == email.as_str())
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        about_lee,
+        [
+            "tokens_revoked",
+            "password_reset",
+            "user_enabled",
+            "user_disabled",
+            "user_created"
+        ],
+        "newest first: {audit}"
+    );
+    assert!(
+        !audit.to_string().contains(new_password),
+        "passwords never reach the log"
+    );
 }
 
 #[test]
@@ -639,35 +1415,86 @@ fn the_last_admin_cannot_demote_or_disable_themselves() {
     let base = app();
     let own = Arc::new(Accounts::open_in_memory(Limits::default()).unwrap());
     const BOSS: &str = "boss@example.com";
-    let boss = own.create_user(BOSS, Some("Bo"), Role::Admin, PASSWORD).unwrap();
-    let helper = own.create_user("helper@example.com", Some("Hel"), Role::Agent, PASSWORD).unwrap();
+    let boss = own
+        .create_user(BOSS, Some("Bo"), Role::Admin, PASSWORD)
+        .unwrap();
+    let helper = own
+        .create_user("helper@example.com", Some("Hel"), Role::Agent, PASSWORD)
+        .unwrap();
     let boss_token = own.create_token(BOSS).unwrap();
-    let url = serve(Arc::new(App { config: base.config.clone(), assistant: base.assistant.clone(), live: base.live.clone(), email: None, accounts: own }));
+    let url = serve(Arc::new(App {
+        config: base.config.clone(),
+        assistant: base.assistant.clone(),
+        live: base.live.clone(),
+        email: None,
+        accounts: own,
+    }));
 
     let mut bo = signed_in(&url, BOSS, PASSWORD);
     let csrf = bo.csrf();
-    for (change, form) in [("role", vec![("csrf", csrf.as_str()), ("role", "agent")]), ("disable", vec![("csrf", csrf.as_str())])] {
+    for (change, form) in [
+        ("role", vec![("csrf", csrf.as_str()), ("role", "agent")]),
+        ("disable", vec![("csrf", csrf.as_str())]),
+    ] {
         let r = bo.post(&format!("/admin/users/{}/{change}", boss.id), &form);
         assert_eq!(r.status, 409, "{change}: {}", r.text);
-        assert!(r.text.contains("data-code=\"last_admin\"") && r.text.contains("at least one active admin"), "a clear error: {}", r.text);
+        assert!(
+            r.text.contains("data-code=\"last_admin\"")
+                && r.text.contains("at least one active admin"),
+            "a clear error: {}",
+            r.text
+        );
     }
     let own_api = |path: &str, body: Value| {
-        rt().block_on(async { reqwest::Client::new().post(format!("{url}{path}")).bearer_auth(&boss_token).json(&body).send().await.unwrap().json::<Value>().await.unwrap() })
+        rt().block_on(async {
+            reqwest::Client::new()
+                .post(format!("{url}{path}"))
+                .bearer_auth(&boss_token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
     };
-    assert_eq!(own_api(&format!("/v1/admin/users/{}/role", boss.id), json!({"role": "agent"}))["error"]["code"], "last_admin");
-    assert_eq!(own_api(&format!("/v1/admin/users/{}/disable", boss.id), json!({}))["error"]["code"], "last_admin");
+    assert_eq!(
+        own_api(
+            &format!("/v1/admin/users/{}/role", boss.id),
+            json!({"role": "agent"})
+        )["error"]["code"],
+        "last_admin"
+    );
+    assert_eq!(
+        own_api(&format!("/v1/admin/users/{}/disable", boss.id), json!({}))["error"]["code"],
+        "last_admin"
+    );
     assert_eq!(bo.get("/admin/users").status, 200, "still an admin");
 
     // With a second admin, stepping down is fine, and takes effect in the open session.
-    let r = bo.post(&format!("/admin/users/{}/role", helper.id), &[("csrf", &csrf), ("role", "admin")]);
+    let r = bo.post(
+        &format!("/admin/users/{}/role", helper.id),
+        &[("csrf", &csrf), ("role", "admin")],
+    );
     assert_eq!(r.status, 303, "{}", r.text);
-    let r = bo.post(&format!("/admin/users/{}/role", boss.id), &[("csrf", &csrf), ("role", "agent")]);
+    let r = bo.post(
+        &format!("/admin/users/{}/role", boss.id),
+        &[("csrf", &csrf), ("role", "agent")],
+    );
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(bo.get("/admin/users").status, 403, "an agent now");
     // The helper is now the last admin, with the same protection.
     let mut hel = signed_in(&url, "helper@example.com", PASSWORD);
     let csrf = hel.csrf();
-    assert_eq!(hel.post(&format!("/admin/users/{}/disable", helper.id), &[("csrf", &csrf)]).status, 409);
+    assert_eq!(
+        hel.post(
+            &format!("/admin/users/{}/disable", helper.id),
+            &[("csrf", &csrf)]
+        )
+        .status,
+        409
+    );
 }
 
 // --- Paging and full-text search -----------------------------------------------------------------
@@ -678,8 +1505,23 @@ fn conversation_saying(channel: &str, customer: &str, reply: &str) -> String {
     let journal = &app().assistant.journal;
     let id = uuid_like();
     journal.create(&id, channel).unwrap();
-    let turn = |role: &str, text: &str| TurnRecord { conversation_id: id.clone(), role: role.into(), text: text.into(), intent: None, confidence: None, detail: json!({}), latency_ms: None };
-    journal.record(&id, &ConversationState::default(), "answered", &[turn("customer", customer), turn("assistant", reply)]).unwrap();
+    let turn = |role: &str, text: &str| TurnRecord {
+        conversation_id: id.clone(),
+        role: role.into(),
+        text: text.into(),
+        intent: None,
+        confidence: None,
+        detail: json!({}),
+        latency_ms: None,
+    };
+    journal
+        .record(
+            &id,
+            &ConversationState::default(),
+            "answered",
+            &[turn("customer", customer), turn("assistant", reply)],
+        )
+        .unwrap();
     id
 }
 
@@ -693,11 +1535,23 @@ fn paging_shows_every_conversation_exactly_once_past_two_hundred() {
     }
     let t = token(AGENT);
     let page = |query: &str| {
-        let r = api(reqwest::Method::GET, &format!("/v1/admin/conversations?channel={channel}{query}"), &t, None);
+        let r = api(
+            reqwest::Method::GET,
+            &format!("/v1/admin/conversations?channel={channel}{query}"),
+            &t,
+            None,
+        );
         assert_eq!(r.status, 200, "{}", r.text);
         r.json()
     };
-    let ids = |p: &Value| p["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let ids = |p: &Value| {
+        p["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
 
     // Default pages of 50, newest first; conversations started meanwhile do not shift them.
     let mut seen = Vec::new();
@@ -707,7 +1561,11 @@ fn paging_shows_every_conversation_exactly_once_past_two_hundred() {
         let last = pages.last().unwrap().clone();
         assert!(ids(&last).len() <= 50);
         seen.extend(ids(&last));
-        app().assistant.journal.create(&uuid_like(), channel).unwrap();
+        app()
+            .assistant
+            .journal
+            .create(&uuid_like(), channel)
+            .unwrap();
         match last["next_cursor"].as_str() {
             Some(c) => pages.push(page(&format!("&cursor={c}"))),
             None => break,
@@ -722,7 +1580,9 @@ fn paging_shows_every_conversation_exactly_once_past_two_hundred() {
     assert_eq!(seen, made, "every one, newest first");
 
     // Back again from the end, page by page.
-    let mut back = pages.last().unwrap()["prev_cursor"].as_str().map(String::from);
+    let mut back = pages.last().unwrap()["prev_cursor"]
+        .as_str()
+        .map(String::from);
     for expected in pages.iter().rev().skip(1) {
         let p = page(&format!("&newer={}", back.clone().expect("a newer page")));
         assert_eq!(ids(&p), ids(expected));
@@ -732,11 +1592,22 @@ fn paging_shows_every_conversation_exactly_once_past_two_hundred() {
     // 200 at most a page.
     let big = page("&limit=1000");
     assert_eq!((ids(&big).len(), big["limit"].as_u64()), (200, Some(200)));
-    let rest = page(&format!("&limit=200&cursor={}", big["next_cursor"].as_str().unwrap()));
+    let rest = page(&format!(
+        "&limit=200&cursor={}",
+        big["next_cursor"].as_str().unwrap()
+    ));
     assert_eq!(rest["next_cursor"], Value::Null, "null at the end");
     assert!(ids(&rest).len() >= 60);
-    let r = api(reqwest::Method::GET, "/v1/admin/conversations?cursor=not-a-cursor", &t, None);
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (422, Some("invalid_cursor")));
+    let r = api(
+        reqwest::Method::GET,
+        "/v1/admin/conversations?cursor=not-a-cursor",
+        &t,
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (422, Some("invalid_cursor"))
+    );
 
     // On the page, the Older link keeps the filters and leads on.
     let mut v = signed_in(&server(), AGENT, PASSWORD);
@@ -744,11 +1615,23 @@ fn paging_shows_every_conversation_exactly_once_past_two_hundred() {
     assert_eq!(first.status, 200);
     let marker = "rel=\"next\" href=\"";
     let at = first.text.find(marker).expect("an Older link") + marker.len();
-    let older = first.text[at..].split('"').next().unwrap().replace("&amp;", "&");
-    assert!(older.contains(&format!("channel={channel}")) && older.contains("limit=100") && older.contains("cursor="), "{older}");
+    let older = first.text[at..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(
+        older.contains(&format!("channel={channel}"))
+            && older.contains("limit=100")
+            && older.contains("cursor="),
+        "{older}"
+    );
     let second = v.get(&older);
     assert_eq!(second.status, 200);
-    assert!(second.text.contains("rel=\"prev\"") && second.text.contains("Newer"), "a way back");
+    assert!(
+        second.text.contains("rel=\"prev\"") && second.text.contains("Newer"),
+        "a way back"
+    );
     let r = v.get("/admin/conversations?cursor=zz");
     assert_eq!(r.status, 422);
     assert!(r.text.contains("invalid_cursor"));
@@ -757,80 +1640,233 @@ fn paging_shows_every_conversation_exactly_once_past_two_hundred() {
 #[test]
 fn full_text_search_finds_words_highlights_them_and_never_fails_on_what_is_typed() {
     let word = format!("quokkafjord{}", std::process::id());
-    let id = conversation_saying("widget", &format!("<img src=x onerror=alert(1)> My {word} parcel is late"), "Sorry to hear that, lighthousekeeper here");
+    let id = conversation_saying(
+        "widget",
+        &format!("<img src=x onerror=alert(1)> My {word} parcel is late"),
+        "Sorry to hear that, lighthousekeeper here",
+    );
     let t = token(AGENT);
     let search = |q: &str| {
-        let r = api(reqwest::Method::GET, &format!("/v1/admin/conversations?q={}", enc(q)), &t, None);
+        let r = api(
+            reqwest::Method::GET,
+            &format!("/v1/admin/conversations?q={}", enc(q)),
+            &t,
+            None,
+        );
         assert_eq!(r.status, 200, "{q:?}: {}", r.text);
         r.json()
     };
-    let ids = |p: &Value| p["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let ids = |p: &Value| {
+        p["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
     let found = search(&word);
     assert_eq!(ids(&found), vec![id.clone()]);
     let snippet = found["conversations"][0]["snippet_html"].as_str().unwrap();
-    assert!(snippet.contains(&format!("<mark>{word}</mark>")) && snippet.contains("&lt;img") && !snippet.contains("<img"), "{snippet}");
-    assert_eq!(ids(&search(&word.to_uppercase())), vec![id.clone()], "any case");
-    assert_eq!(ids(&search(&word[..8])), vec![id.clone()], "the last word as a prefix");
-    assert_eq!(ids(&search(&format!("{word} parcel"))), vec![id.clone()], "all the words");
+    assert!(
+        snippet.contains(&format!("<mark>{word}</mark>"))
+            && snippet.contains("&lt;img")
+            && !snippet.contains("<img"),
+        "{snippet}"
+    );
+    assert_eq!(
+        ids(&search(&word.to_uppercase())),
+        vec![id.clone()],
+        "any case"
+    );
+    assert_eq!(
+        ids(&search(&word[..8])),
+        vec![id.clone()],
+        "the last word as a prefix"
+    );
+    assert_eq!(
+        ids(&search(&format!("{word} parcel"))),
+        vec![id.clone()],
+        "all the words"
+    );
     assert!(ids(&search(&format!("{word} umbrella"))).is_empty());
-    assert!(ids(&search("lighthousekeeper")).contains(&id), "replies are searched too");
+    assert!(
+        ids(&search("lighthousekeeper")).contains(&id),
+        "replies are searched too"
+    );
 
-    for hostile in ["\"", "*", "NEAR(", "-", "", " ", "\"\"", "NEAR(a b", "a AND", "OR", "-parcel", "text:parcel", "parcel*)", "^", "{a b}", "'", "\\", "%", "\u{E000}x"] {
-        let r = api(reqwest::Method::GET, &format!("/v1/admin/conversations?q={}", enc(hostile)), &t, None);
+    for hostile in [
+        "\"",
+        "*",
+        "NEAR(",
+        "-",
+        "",
+        " ",
+        "\"\"",
+        "NEAR(a b",
+        "a AND",
+        "OR",
+        "-parcel",
+        "text:parcel",
+        "parcel*)",
+        "^",
+        "{a b}",
+        "'",
+        "\\",
+        "%",
+        "\u{E000}x",
+    ] {
+        let r = api(
+            reqwest::Method::GET,
+            &format!("/v1/admin/conversations?q={}", enc(hostile)),
+            &t,
+            None,
+        );
         assert_eq!(r.status, 200, "{hostile:?}: {}", r.text);
     }
     let mut v = signed_in(&server(), AGENT, PASSWORD);
     for hostile in ["\"", "NEAR(", "-", "*"] {
-        assert_eq!(v.get(&format!("/admin/conversations?q={}", enc(hostile))).status, 200, "{hostile:?}");
+        assert_eq!(
+            v.get(&format!("/admin/conversations?q={}", enc(hostile)))
+                .status,
+            200,
+            "{hostile:?}"
+        );
     }
     let page = v.get(&format!("/admin/conversations?q={word}"));
-    assert!(page.text.contains(&format!("<mark>{word}</mark>")) && page.text.contains("&lt;img src=x") && !page.text.contains("<img src=x"), "{}", page.text);
+    assert!(
+        page.text.contains(&format!("<mark>{word}</mark>"))
+            && page.text.contains("&lt;img src=x")
+            && !page.text.contains("<img src=x"),
+        "{}",
+        page.text
+    );
 
     // An erased customer's words no longer match.
     let email = format!("erase-me-{}@example.com", std::process::id());
     let gone = format!("zebracrossing{}", std::process::id());
-    let erased = conversation_saying("widget", &format!("I am {email} and my {gone} order is wrong"), "Let me check.");
+    let erased = conversation_saying(
+        "widget",
+        &format!("I am {email} and my {gone} order is wrong"),
+        "Let me check.",
+    );
     assert_eq!(ids(&search(&gone)), vec![erased.clone()]);
-    let removed = shopkeep::privacy::erase_customer(&app().assistant.journal, app().assistant.orders.as_ref(), &email).unwrap();
+    let removed = shopkeep::privacy::erase_customer(
+        &app().assistant.journal,
+        app().assistant.orders.as_ref(),
+        &email,
+    )
+    .unwrap();
     assert_eq!(removed.conversation_ids, vec![erased]);
     assert!(ids(&search(&gone)).is_empty());
-    assert!(app().assistant.journal.turns_matching(&gone).unwrap().is_empty(), "not in the index either");
+    assert!(
+        app()
+            .assistant
+            .journal
+            .turns_matching(&gone)
+            .unwrap()
+            .is_empty(),
+        "not in the index either"
+    );
 }
 
 #[test]
 fn an_admin_adds_a_colleague_with_the_users_page_in_a_browser_and_they_search_the_conversations() {
     browser::executables();
     let word = format!("pelicanbrief{}", std::process::id());
-    let id = conversation_saying("widget", &format!("Is the {word} lamp back in stock?"), "Yes, since Monday.");
+    let id = conversation_saying(
+        "widget",
+        &format!("Is the {word} lamp back in stock?"),
+        "Yes, since Monday.",
+    );
     let email = new_email("browser-agent");
 
     let admin = Browser::start(1280, 900);
     admin.goto(&format!("{}/admin/login", server()));
-    admin.wait_for("the login page", "return !!document.getElementById('email');");
-    admin.type_into(&admin.exec("return document.getElementById('email');", vec![]), ADMIN);
-    admin.type_into(&admin.exec("return document.getElementById('password');", vec![]), PASSWORD);
-    admin.click(&admin.exec("return document.querySelector('form button[type=submit]');", vec![]));
-    admin.wait_for("the queue", "return location.pathname === '/admin/handoffs';");
-    admin.click(&admin.exec("return document.querySelector('a[href=\"/admin/users\"]');", vec![]));
-    admin.wait_for("the users page", "return !!document.getElementById('new-email');");
-    admin.type_into(&admin.exec("return document.getElementById('new-email');", vec![]), &email);
-    admin.type_into(&admin.exec("return document.getElementById('new-name');", vec![]), "Bea");
-    admin.type_into(&admin.exec("return document.getElementById('new-password');", vec![]), PASSWORD);
+    admin.wait_for(
+        "the login page",
+        "return !!document.getElementById('email');",
+    );
+    admin.type_into(
+        &admin.exec("return document.getElementById('email');", vec![]),
+        ADMIN,
+    );
+    admin.type_into(
+        &admin.exec("return document.getElementById('password');", vec![]),
+        PASSWORD,
+    );
+    admin.click(&admin.exec(
+        "return document.querySelector('form button[type=submit]');",
+        vec![],
+    ));
+    admin.wait_for(
+        "the queue",
+        "return location.pathname === '/admin/handoffs';",
+    );
+    admin.click(&admin.exec(
+        "return document.querySelector('a[href=\"/admin/users\"]');",
+        vec![],
+    ));
+    admin.wait_for(
+        "the users page",
+        "return !!document.getElementById('new-email');",
+    );
+    admin.type_into(
+        &admin.exec("return document.getElementById('new-email');", vec![]),
+        &email,
+    );
+    admin.type_into(
+        &admin.exec("return document.getElementById('new-name');", vec![]),
+        "Bea",
+    );
+    admin.type_into(
+        &admin.exec("return document.getElementById('new-password');", vec![]),
+        PASSWORD,
+    );
     admin.click(&admin.exec("return Array.from(document.querySelectorAll('button')).find(b => b.textContent === 'Add user');", vec![]));
     let row = admin.wait_for("the new user in the table", &format!("const r = Array.from(document.querySelectorAll('tr[data-user]')).find(r => r.innerText.includes('{email}')); return r && r.innerText;"));
-    assert!(row.as_str().unwrap().contains("Bea") && row.as_str().unwrap().contains("agent"), "{row}");
+    assert!(
+        row.as_str().unwrap().contains("Bea") && row.as_str().unwrap().contains("agent"),
+        "{row}"
+    );
 
     // The colleague signs in and finds the conversation by a word from it.
     let bea = Browser::start(1280, 900);
     bea.goto(&format!("{}/admin/login", server()));
-    bea.wait_for("the login page", "return !!document.getElementById('email');");
-    bea.type_into(&bea.exec("return document.getElementById('email');", vec![]), &email);
-    bea.type_into(&bea.exec("return document.getElementById('password');", vec![]), PASSWORD);
-    bea.click(&bea.exec("return document.querySelector('form button[type=submit]');", vec![]));
-    bea.wait_for("the queue", "return location.pathname === '/admin/handoffs';");
+    bea.wait_for(
+        "the login page",
+        "return !!document.getElementById('email');",
+    );
+    bea.type_into(
+        &bea.exec("return document.getElementById('email');", vec![]),
+        &email,
+    );
+    bea.type_into(
+        &bea.exec("return document.getElementById('password');", vec![]),
+        PASSWORD,
+    );
+    bea.click(&bea.exec(
+        "return document.querySelector('form button[type=submit]');",
+        vec![],
+    ));
+    bea.wait_for(
+        "the queue",
+        "return location.pathname === '/admin/handoffs';",
+    );
     bea.goto(&format!("{}/admin/conversations", server()));
-    bea.type_into(&bea.exec("return document.getElementById('q');", vec![]), &format!("{}\u{E007}", &word[..9]));
-    let marked = bea.wait_for("the highlighted match", "const m = document.querySelector('td.match mark'); return m && m.textContent;");
+    bea.type_into(
+        &bea.exec("return document.getElementById('q');", vec![]),
+        &format!("{}\u{E007}", &word[..9]),
+    );
+    let marked = bea.wait_for(
+        "the highlighted match",
+        "const m = document.querySelector('td.match mark'); return m && m.textContent;",
+    );
     assert_eq!(marked.as_str(), Some(word.as_str()));
-    assert_eq!(bea.exec(&format!("return !!document.querySelector('a[href=\"/admin/conversations/{id}\"]');"), vec![]), true);
+    assert_eq!(
+        bea.exec(
+            &format!("return !!document.querySelector('a[href=\"/admin/conversations/{id}\"]');"),
+            vec![]
+        ),
+        true
+    );
 }

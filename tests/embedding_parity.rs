@@ -11,10 +11,15 @@ fn int8_model() -> Arc<MiniLm> {
     static MODEL: OnceLock<Arc<MiniLm>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
-            let files = locate_model(None, &common::root().join("models"), false).expect("model present");
-            let m = MiniLm::load(&files).expect("model loads").with_precision(Precision::Int8);
+            let files =
+                locate_model(None, &common::root().join("models"), false).expect("model present");
+            let m = MiniLm::load(&files)
+                .expect("model loads")
+                .with_precision(Precision::Int8);
             if m.precision() != Precision::Int8 {
-                eprintln!("note: the portable kernels have no int8; the int8 tests run the fp32 fallback");
+                eprintln!(
+                    "note: the portable kernels have no int8; the int8 tests run the fp32 fallback"
+                );
             }
             Arc::new(m)
         })
@@ -23,12 +28,18 @@ fn int8_model() -> Arc<MiniLm> {
 
 fn reference() -> Option<(Vec<String>, Vec<Vec<f32>>)> {
     let shared = common::shared_dir()?;
-    let text = std::fs::read_to_string(shared.join("fixtures/minilm-l6-v2-reference.jsonl")).unwrap();
+    let text =
+        std::fs::read_to_string(shared.join("fixtures/minilm-l6-v2-reference.jsonl")).unwrap();
     let (mut texts, mut refs) = (Vec::new(), Vec::new());
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         texts.push(v["text"].as_str().unwrap().to_string());
-        let mut e: Vec<f32> = v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+        let mut e: Vec<f32> = v["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
         shopkeep::embed::normalize(&mut e);
         refs.push(e);
     }
@@ -38,13 +49,21 @@ fn reference() -> Option<(Vec<String>, Vec<Vec<f32>>)> {
 #[test]
 fn every_reference_text_matches_sentence_transformers() {
     let shared = require_shared!();
-    let text = std::fs::read_to_string(shared.join("fixtures/minilm-l6-v2-reference.jsonl")).unwrap();
+    let text =
+        std::fs::read_to_string(shared.join("fixtures/minilm-l6-v2-reference.jsonl")).unwrap();
     let mut texts = Vec::new();
     let mut refs = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         texts.push(v["text"].as_str().unwrap().to_string());
-        refs.push(v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect::<Vec<f32>>());
+        refs.push(
+            v["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect::<Vec<f32>>(),
+        );
     }
     assert_eq!(texts.len(), 64);
     let model = common::model();
@@ -61,9 +80,18 @@ fn every_reference_text_matches_sentence_transformers() {
         }
         let single = model.embed_one(&texts[i]).unwrap();
         let cos_single = dot(&single, want) / want_norm;
-        assert!(cos_single >= 0.9999, "text {i} alone: cosine {cos_single} for {:?}", texts[i]);
+        assert!(
+            cos_single >= 0.9999,
+            "text {i} alone: cosine {cos_single} for {:?}",
+            texts[i]
+        );
     }
-    assert!(worst.0 >= 0.9999, "worst cosine {} for {:?}", worst.0, worst.1);
+    assert!(
+        worst.0 >= 0.9999,
+        "worst cosine {} for {:?}",
+        worst.0,
+        worst.1
+    );
 }
 
 #[test]
@@ -75,7 +103,11 @@ fn int8_vectors_stay_within_cosine_0_99_of_sentence_transformers() {
     let model = int8_model();
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let got = model.embed(&texts).unwrap();
-    let worst = got.iter().zip(&refs).map(|(g, r)| dot(g, r)).fold(1.0f32, f32::min);
+    let worst = got
+        .iter()
+        .zip(&refs)
+        .map(|(g, r)| dot(g, r))
+        .fold(1.0f32, f32::min);
     assert!(worst >= 0.99, "worst int8 cosine {worst}");
     for (i, t) in texts.iter().enumerate().step_by(8) {
         let one = model.embed_one(t).unwrap();
@@ -105,7 +137,11 @@ fn int8_and_fp32_agree_on_the_store_s_own_questions_and_passages() {
 #[test]
 fn vectors_are_unit_length_and_order_preserving() {
     let model = common::model();
-    let texts = ["where is my order", "a much longer question about returning a pair of linen trousers that did not fit", ""];
+    let texts = [
+        "where is my order",
+        "a much longer question about returning a pair of linen trousers that did not fit",
+        "",
+    ];
     let out = model.embed(&texts).unwrap();
     assert_eq!(out.len(), 3);
     for v in &out {
@@ -136,7 +172,11 @@ const OWN_TEXTS: [&str; 6] = [
 ];
 
 fn worst_cosine(a: &[Vec<f32>], b: &[Vec<f32>]) -> (f32, usize) {
-    a.iter().zip(b).enumerate().map(|(i, (x, y))| (dot(x, y), i)).fold((1.0, 0), |w, c| if c.0 < w.0 { c } else { w })
+    a.iter()
+        .zip(b)
+        .enumerate()
+        .map(|(i, (x, y))| (dot(x, y), i))
+        .fold((1.0, 0), |w, c| if c.0 < w.0 { c } else { w })
 }
 
 #[test]
@@ -161,7 +201,11 @@ fn every_kernel_path_this_cpu_has_matches_the_portable_path_and_the_reference() 
     drop(portable);
     if let Some(refs) = &refs {
         let (cos, i) = worst_cosine(&base[..n_ref], refs);
-        assert!(cos >= 0.9999, "portable: cosine {cos} to the reference for {:?}", texts[i]);
+        assert!(
+            cos >= 0.9999,
+            "portable: cosine {cos} to the reference for {:?}",
+            texts[i]
+        );
     }
     let mut ran = vec![];
     for kernels in Kernels::available() {
@@ -170,30 +214,68 @@ fn every_kernel_path_this_cpu_has_matches_the_portable_path_and_the_reference() 
         assert_eq!(model.path(), format!("cpu {kernels} fp32"));
         let got = model.embed(&texts).unwrap();
         let (cos, i) = worst_cosine(&got, &base);
-        assert!(cos >= 0.9999, "{kernels}: cosine {cos} to the portable path for {:?}", texts[i]);
+        assert!(
+            cos >= 0.9999,
+            "{kernels}: cosine {cos} to the portable path for {:?}",
+            texts[i]
+        );
         if let Some(refs) = &refs {
             let (cos, i) = worst_cosine(&got[..n_ref], refs);
-            assert!(cos >= 0.9999, "{kernels}: cosine {cos} to the reference for {:?}", texts[i]);
+            assert!(
+                cos >= 0.9999,
+                "{kernels}: cosine {cos} to the reference for {:?}",
+                texts[i]
+            );
         }
         for (i, t) in texts.iter().enumerate().step_by(5) {
             let one = model.embed_one(t).unwrap();
-            assert!(dot(&one, &base[i]) >= 0.9999, "{kernels}: {t:?} alone: cosine {}", dot(&one, &base[i]));
+            assert!(
+                dot(&one, &base[i]) >= 0.9999,
+                "{kernels}: {t:?} alone: cosine {}",
+                dot(&one, &base[i])
+            );
         }
         let int8 = model.with_precision(Precision::Int8);
         if kernels == Kernels::Portable {
-            assert_eq!(int8.precision(), Precision::Fp32, "the portable path has no int8");
+            assert_eq!(
+                int8.precision(),
+                Precision::Fp32,
+                "the portable path has no int8"
+            );
         } else {
-            assert_eq!(int8.precision(), Precision::Int8, "{kernels} has an int8 kernel");
-            assert!(int8.path().starts_with(&format!("cpu {kernels} int8 (")), "{}", int8.path());
+            assert_eq!(
+                int8.precision(),
+                Precision::Int8,
+                "{kernels} has an int8 kernel"
+            );
+            assert!(
+                int8.path().starts_with(&format!("cpu {kernels} int8 (")),
+                "{}",
+                int8.path()
+            );
             let q = int8.embed(&texts).unwrap();
             let (cos, i) = worst_cosine(&q, &got);
-            assert!(cos >= 0.99, "{}: cosine {cos} to fp32 for {:?}", int8.path(), texts[i]);
+            assert!(
+                cos >= 0.99,
+                "{}: cosine {cos} to fp32 for {:?}",
+                int8.path(),
+                texts[i]
+            );
             if let Some(refs) = &refs {
                 let (cos, i) = worst_cosine(&q[..n_ref], refs);
-                assert!(cos >= 0.99, "{}: cosine {cos} to the reference for {:?}", int8.path(), texts[i]);
+                assert!(
+                    cos >= 0.99,
+                    "{}: cosine {cos} to the reference for {:?}",
+                    int8.path(),
+                    texts[i]
+                );
             }
             let one = int8.embed_one(texts[0]).unwrap();
-            assert!(dot(&one, &q[0]) >= 0.9999, "{}: one text alone as in a batch", int8.path());
+            assert!(
+                dot(&one, &q[0]) >= 0.9999,
+                "{}: one text alone as in a batch",
+                int8.path()
+            );
             ran.push(int8.path());
         }
         ran.push(format!("cpu {kernels} fp32"));
@@ -211,12 +293,32 @@ fn the_environment_variable_forces_the_kernels_and_bench_embed_says_which_ran() 
             .current_dir(common::root())
             .env(KERNELS_ENV, kernels.to_string())
             .env("SHOPKEEP_DATA_DIR", dir.path().join("data"))
-            .args(["bench", "embed", "--input", input.to_str().unwrap(), "--batch", "2", "--precision", "int8"])
+            .args([
+                "bench",
+                "embed",
+                "--input",
+                input.to_str().unwrap(),
+                "--batch",
+                "2",
+                "--precision",
+                "int8",
+            ])
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        let want = if kernels == Kernels::Portable { "[cpu portable fp32]".to_string() } else { format!("[cpu {kernels} int8 (") };
-        assert!(stdout.contains("texts/s") && stdout.contains(&want), "{KERNELS_ENV}={kernels}: {stdout}");
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let want = if kernels == Kernels::Portable {
+            "[cpu portable fp32]".to_string()
+        } else {
+            format!("[cpu {kernels} int8 (")
+        };
+        assert!(
+            stdout.contains("texts/s") && stdout.contains(&want),
+            "{KERNELS_ENV}={kernels}: {stdout}"
+        );
     }
 }

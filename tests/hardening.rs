@@ -23,7 +23,10 @@ fn rt() -> &'static tokio::runtime::Runtime {
 }
 
 /// An app on the demo store with the given policy file contents (None: the demo profile).
-fn app_with(policy: Option<&str>, tweak: impl FnOnce(&mut shopkeep::config::Config)) -> (tempfile::TempDir, Arc<App>) {
+fn app_with(
+    policy: Option<&str>,
+    tweak: impl FnOnce(&mut shopkeep::config::Config),
+) -> (tempfile::TempDir, Arc<App>) {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::config(dir.path());
     cfg.identity.token_secret = SECRET.into();
@@ -38,7 +41,8 @@ fn app_with(policy: Option<&str>, tweak: impl FnOnce(&mut shopkeep::config::Conf
     static INDEX: OnceLock<(tempfile::TempDir, std::path::PathBuf)> = OnceLock::new();
     let (_, index) = INDEX.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let app = App::with_embedder(common::config(dir.path()), common::model_dyn()).expect("app opens");
+        let app =
+            App::with_embedder(common::config(dir.path()), common::model_dyn()).expect("app opens");
         let root = app.config.index_root();
         (dir, root)
     });
@@ -50,29 +54,46 @@ fn app_with(policy: Option<&str>, tweak: impl FnOnce(&mut shopkeep::config::Conf
 /// The demo policy with other identity methods.
 fn demo_policy_with(methods: &str) -> String {
     let demo = std::fs::read_to_string(common::root().join("policies/demo.toml")).unwrap();
-    let line = demo.lines().find(|l| l.starts_with("methods")).expect("the demo policy lists its identity methods");
+    let line = demo
+        .lines()
+        .find(|l| l.starts_with("methods"))
+        .expect("the demo policy lists its identity methods");
     demo.replace(line, &format!("methods = [{methods}]"))
 }
 
 /// Apps are built once per policy: each builds its own index and store.
 fn demo() -> Arc<App> {
     static APP: OnceLock<(tempfile::TempDir, Arc<App>)> = OnceLock::new();
-    APP.get_or_init(|| app_with(None, |c| c.handoff.max_per_client_per_hour = 1000)).1.clone()
+    APP.get_or_init(|| app_with(None, |c| c.handoff.max_per_client_per_hour = 1000))
+        .1
+        .clone()
 }
 
 fn email_only() -> Arc<App> {
     static APP: OnceLock<(tempfile::TempDir, Arc<App>)> = OnceLock::new();
-    APP.get_or_init(|| app_with(Some(&demo_policy_with(r#""order_email", "email", "token""#)), |c| c.handoff.max_per_client_per_hour = 1000)).1.clone()
+    APP.get_or_init(|| {
+        app_with(
+            Some(&demo_policy_with(r#""order_email", "email", "token""#)),
+            |c| c.handoff.max_per_client_per_hour = 1000,
+        )
+    })
+    .1
+    .clone()
 }
 
 /// A store that accepts the order's postcode, with small caps on new hand-offs.
 fn strict() -> Arc<App> {
     static APP: OnceLock<(tempfile::TempDir, Arc<App>)> = OnceLock::new();
     APP.get_or_init(|| {
-        app_with(Some(&demo_policy_with(r#""order_email", "order_postcode", "token""#)), |c| {
-            c.handoff.max_per_client_per_hour = 3;
-            c.handoff.max_per_hour = 8;
-        })
+        app_with(
+            Some(&demo_policy_with(
+                r#""order_email", "order_postcode", "token""#,
+            )),
+            |c| {
+                c.handoff.max_per_client_per_hour = 3;
+                c.handoff.max_per_hour = 8;
+            },
+        )
     })
     .1
     .clone()
@@ -87,7 +108,12 @@ struct Chat {
 
 impl Chat {
     fn new(app: Arc<App>, client: &str) -> Self {
-        Self { app, client: client.into(), token: None, conversation: None }
+        Self {
+            app,
+            client: client.into(),
+            token: None,
+            conversation: None,
+        }
     }
 
     fn try_say(&mut self, message: &str) -> Result<Answer, AssistantError> {
@@ -96,7 +122,10 @@ impl Chat {
             channel: "api".into(),
             message: message.into(),
             client: Some(self.client.clone()),
-            customer: self.token.clone().map(|t| CustomerHint { email: None, token: Some(t) }),
+            customer: self.token.clone().map(|t| CustomerHint {
+                email: None,
+                token: Some(t),
+            }),
             ..Default::default()
         };
         let a = rt().block_on(self.app.assistant.handle(q))?;
@@ -110,8 +139,17 @@ impl Chat {
 }
 
 fn owner_of(app: &App, order: &str) -> Customer {
-    let o = app.assistant.orders.order(order).unwrap().expect("demo order");
-    app.assistant.orders.customer(&o.customer_id).unwrap().unwrap()
+    let o = app
+        .assistant
+        .orders
+        .order(order)
+        .unwrap()
+        .expect("demo order");
+    app.assistant
+        .orders
+        .customer(&o.customer_id)
+        .unwrap()
+        .unwrap()
 }
 
 /// Every personal detail of `c` that could leak: what a packet must not show about another.
@@ -125,15 +163,32 @@ fn personal_details(c: &Customer) -> Vec<String> {
 
 fn packet_of(app: &App, a: &Answer) -> Value {
     let id = &a.handoff.as_ref().expect("handed off").id;
-    app.assistant.journal.handoff(id).unwrap().expect("stored").packet
+    app.assistant
+        .journal
+        .handoff(id)
+        .unwrap()
+        .expect("stored")
+        .packet
 }
 
 /// The customer asks about someone else's order number, then for a person: whatever the policy,
 /// the packet carries the asker's identity and nothing of the other customer's.
-fn asks_about_anothers_order_then_for_a_person(app: Arc<App>, client: &str, prove: impl FnOnce(&mut Chat)) {
-    let maya = app.assistant.orders.customer_by_email("maya.chen@example.com").unwrap().unwrap();
+fn asks_about_anothers_order_then_for_a_person(
+    app: Arc<App>,
+    client: &str,
+    prove: impl FnOnce(&mut Chat),
+) {
+    let maya = app
+        .assistant
+        .orders
+        .customer_by_email("maya.chen@example.com")
+        .unwrap()
+        .unwrap();
     let other = owner_of(&app, "LF-100005");
-    assert_ne!(other.id, maya.id, "the demo store's LF-100005 is another customer's");
+    assert_ne!(
+        other.id, maya.id,
+        "the demo store's LF-100005 is another customer's"
+    );
     let mut chat = Chat::new(app.clone(), client);
     prove(&mut chat);
     let a = chat.say("Where is order LF-100005?");
@@ -143,14 +198,24 @@ fn asks_about_anothers_order_then_for_a_person(app: Arc<App>, client: &str, prov
         let a = chat.say("I want to talk to a person");
         assert!(a.handoff.is_some(), "{a:?}");
     }
-    let handoffs = app.assistant.journal.handoffs_of(&a.conversation_id).unwrap();
+    let handoffs = app
+        .assistant
+        .journal
+        .handoffs_of(&a.conversation_id)
+        .unwrap();
     assert_eq!(handoffs.len(), 1);
     let packet = handoffs[0].packet.clone();
     let text = packet.to_string();
     for detail in personal_details(&other) {
-        assert!(!text.contains(&detail), "the packet shows {detail:?} of the other customer: {text}");
+        assert!(
+            !text.contains(&detail),
+            "the packet shows {detail:?} of the other customer: {text}"
+        );
     }
-    assert!(packet["order"].is_null() || packet["order"]["customer_id"] == json!(maya.id), "{text}");
+    assert!(
+        packet["order"].is_null() || packet["order"]["customer_id"] == json!(maya.id),
+        "{text}"
+    );
     if !packet["identity"]["customer_id"].is_null() {
         assert_eq!(packet["identity"]["customer_id"], json!(maya.id));
     }
@@ -177,7 +242,12 @@ fn with_order_and_email_identity_another_customers_order_never_reaches_the_packe
 #[test]
 fn with_a_signed_token_another_customers_order_never_reaches_the_packet() {
     let app = demo();
-    let maya = app.assistant.orders.customer_by_email("maya.chen@example.com").unwrap().unwrap();
+    let maya = app
+        .assistant
+        .orders
+        .customer_by_email("maya.chen@example.com")
+        .unwrap()
+        .unwrap();
     asks_about_anothers_order_then_for_a_person(app, "10.20.0.3", |chat| {
         chat.token = Some(sign_token(SECRET, &maya.id, 4_000_000_000));
     });
@@ -188,11 +258,19 @@ fn a_verified_customers_own_order_is_in_their_packet() {
     let app = email_only();
     let mut chat = Chat::new(app.clone(), "10.20.0.4");
     let a = chat.say("Where is order LF-100001? my email is maya.chen@example.com");
-    assert_eq!(a.order.as_ref().map(|o| o.number.as_str()), Some("LF-100001"), "{}", a.reply);
+    assert_eq!(
+        a.order.as_ref().map(|o| o.number.as_str()),
+        Some("LF-100001"),
+        "{}",
+        a.reply
+    );
     let a = chat.say("I want to talk to a person");
     let packet = packet_of(&app, &a);
     assert_eq!(packet["order"]["number"], "LF-100001");
-    assert_eq!(packet["identity"]["customer_id"], json!(owner_of(&app, "LF-100001").id));
+    assert_eq!(
+        packet["identity"]["customer_id"],
+        json!(owner_of(&app, "LF-100001").id)
+    );
 }
 
 #[test]
@@ -201,14 +279,21 @@ fn guessing_one_orders_email_from_many_addresses_is_stopped() {
     let order = "LF-100007";
     let owner = owner_of(&app, order);
     for i in 0..5 {
-        let a = Chat::new(app.clone(), &format!("10.21.0.{i}")).say(&format!("where is order {order}? email guess{i}@example.com"));
+        let a = Chat::new(app.clone(), &format!("10.21.0.{i}")).say(&format!(
+            "where is order {order}? email guess{i}@example.com"
+        ));
         assert!(a.order.is_none());
     }
     // A sixth address, even with the right email, is refused until the window passes.
-    let r = Chat::new(app.clone(), "10.21.0.99").try_say(&format!("where is order {order}? email {}", owner.email));
-    assert!(matches!(r, Err(AssistantError::VerificationLimited { .. })), "{r:?}");
+    let r = Chat::new(app.clone(), "10.21.0.99")
+        .try_say(&format!("where is order {order}? email {}", owner.email));
+    assert!(
+        matches!(r, Err(AssistantError::VerificationLimited { .. })),
+        "{r:?}"
+    );
     // Other orders are not affected.
-    let a = Chat::new(app, "10.21.0.100").say("Where is my order LF-100001? My email is maya.chen@example.com");
+    let a = Chat::new(app, "10.21.0.100")
+        .say("Where is my order LF-100001? My email is maya.chen@example.com");
     assert!(a.order.is_some(), "{}", a.reply);
 }
 
@@ -217,8 +302,15 @@ fn a_store_that_turns_on_the_postcode_factor_gets_it() {
     let app = strict();
     let owner = owner_of(&app, "LF-100003");
     let postcode = owner.default_address.as_ref().unwrap().postcode.clone();
-    let a = Chat::new(app, "10.22.0.1").say(&format!("what's the status of order LF-100003, zip {postcode}"));
-    assert_eq!(a.order.as_ref().map(|o| o.number.as_str()), Some("LF-100003"), "{}", a.reply);
+    let a = Chat::new(app, "10.22.0.1").say(&format!(
+        "what's the status of order LF-100003, zip {postcode}"
+    ));
+    assert_eq!(
+        a.order.as_ref().map(|o| o.number.as_str()),
+        Some("LF-100003"),
+        "{}",
+        a.reply
+    );
 }
 
 #[test]
@@ -230,22 +322,35 @@ fn asking_for_a_person_over_and_over_is_capped_per_client_and_in_all() {
         assert!(a.handoff.is_some(), "{}", a.reply);
     }
     match Chat::new(app.clone(), "10.23.0.1").try_say("I want to talk to a real person please") {
-        Err(AssistantError::HandoffLimited { retry_after_secs, message }) => {
-            assert!(retry_after_secs > 0 && retry_after_secs <= 3600, "{retry_after_secs}");
-            assert!(message.contains(&app.config.store.support_email), "{message}");
+        Err(AssistantError::HandoffLimited {
+            retry_after_secs,
+            message,
+        }) => {
+            assert!(
+                retry_after_secs > 0 && retry_after_secs <= 3600,
+                "{retry_after_secs}"
+            );
+            assert!(
+                message.contains(&app.config.store.support_email),
+                "{message}"
+            );
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
     // Others still reach a person, up to the cap for everyone together (8 an hour here).
     let mut opened = 3;
     for i in 0..5 {
-        let a = Chat::new(app.clone(), &format!("10.23.1.{i}")).say("I want to talk to a real person please");
+        let a = Chat::new(app.clone(), &format!("10.23.1.{i}"))
+            .say("I want to talk to a real person please");
         assert!(a.handoff.is_some(), "{}", a.reply);
         opened += 1;
     }
     assert_eq!(opened, 8);
     let r = Chat::new(app.clone(), "10.23.2.1").try_say("I want to talk to a real person please");
-    assert!(matches!(r, Err(AssistantError::HandoffLimited { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(AssistantError::HandoffLimited { .. })),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -257,9 +362,20 @@ fn a_conversation_has_at_most_one_open_hand_off() {
     let first = a.handoff.expect("handed off").id;
     // The journal itself refuses a second open hand-off for one conversation (two requests
     // racing each other both reach this point).
-    let again = app.assistant.journal.open_handoff(&conversation, "customer_asked", &json!({})).unwrap();
+    let again = app
+        .assistant
+        .journal
+        .open_handoff(&conversation, "customer_asked", &json!({}))
+        .unwrap();
     assert_eq!(again, first);
-    assert_eq!(app.assistant.journal.handoffs_of(&conversation).unwrap().len(), 1);
+    assert_eq!(
+        app.assistant
+            .journal
+            .handoffs_of(&conversation)
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -268,18 +384,36 @@ fn a_conversation_id_the_server_never_issued_is_refused_and_not_created() {
     let url = common::serve(app.clone());
     let post = |body: Value| -> (u16, Value) {
         rt().block_on(async {
-            let r = reqwest::Client::new().post(format!("{url}/v1/answer")).json(&body).send().await.unwrap();
+            let r = reqwest::Client::new()
+                .post(format!("{url}/v1/answer"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         })
     };
     let chosen = "c_11111111111111111111111111111111";
     let (status, body) = post(json!({"conversation_id": chosen, "message": "hello"}));
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("conversation_not_found")), "{body}");
-    assert!(app.assistant.journal.conversation(chosen).unwrap().is_none(), "nothing was created under the chosen id");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("conversation_not_found")),
+        "{body}"
+    );
+    assert!(
+        app.assistant
+            .journal
+            .conversation(chosen)
+            .unwrap()
+            .is_none(),
+        "nothing was created under the chosen id"
+    );
     // The id the server hands out continues the conversation.
     let (status, first) = post(json!({"message": "hello"}));
     assert_eq!(status, 200);
-    let (status, second) = post(json!({"conversation_id": first["conversation_id"], "message": "how long do refunds take?"}));
+    let (status, second) = post(
+        json!({"conversation_id": first["conversation_id"], "message": "how long do refunds take?"}),
+    );
     assert_eq!(status, 200);
     assert_eq!(first["conversation_id"], second["conversation_id"]);
 }
@@ -308,8 +442,17 @@ fn a_refused_guess_is_a_429_with_retry_after_on_the_wire() {
         let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
         (r.status().as_u16(), retry, r.json::<Value>().await.unwrap())
     });
-    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("verification_limited")), "{body}");
-    assert!(retry.and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s > 0), "Retry-After is set");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("verification_limited")),
+        "{body}"
+    );
+    assert!(
+        retry
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|s| s > 0),
+        "Retry-After is set"
+    );
 }
 
 #[test]
@@ -371,7 +514,13 @@ fn fifty_messages_at_once_to_one_conversation_leave_fifty_turns_in_order() {
                 let app = app.clone();
                 let id = id.clone();
                 tokio::spawn(async move {
-                    let q = Question { conversation_id: Some(id), channel: "api".into(), message: format!("message {i}: how long do refunds take?"), client: Some("10.25.0.1".into()), ..Default::default() };
+                    let q = Question {
+                        conversation_id: Some(id),
+                        channel: "api".into(),
+                        message: format!("message {i}: how long do refunds take?"),
+                        client: Some("10.25.0.1".into()),
+                        ..Default::default()
+                    };
                     app.assistant.handle(q).await
                 })
             })
@@ -382,16 +531,31 @@ fn fifty_messages_at_once_to_one_conversation_leave_fifty_turns_in_order() {
         }
         out
     });
-    assert!(answers.iter().all(|a| a.is_ok()), "{:?}", answers.iter().find(|a| a.is_err()));
+    assert!(
+        answers.iter().all(|a| a.is_ok()),
+        "{:?}",
+        answers.iter().find(|a| a.is_err())
+    );
     let turns = app.assistant.journal.turns(&id).unwrap();
-    assert_eq!(turns.len(), 2 + 100, "every message and its reply were recorded");
+    assert_eq!(
+        turns.len(),
+        2 + 100,
+        "every message and its reply were recorded"
+    );
     // Each message is directly followed by its own reply: no two turns interleaved.
     for pair in turns[2..].chunks(2) {
-        assert_eq!((pair[0].role.as_str(), pair[1].role.as_str()), ("customer", "assistant"));
+        assert_eq!(
+            (pair[0].role.as_str(), pair[1].role.as_str()),
+            ("customer", "assistant")
+        );
         assert!(pair[0].text.contains("how long do refunds take?"));
         assert!(pair[1].text.contains("refund"), "{}", pair[1].text);
     }
-    let mut seen: Vec<String> = turns[2..].iter().step_by(2).map(|t| t.text.clone()).collect();
+    let mut seen: Vec<String> = turns[2..]
+        .iter()
+        .step_by(2)
+        .map(|t| t.text.clone())
+        .collect();
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 50, "no message lost or doubled");

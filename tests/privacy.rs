@@ -23,7 +23,10 @@ fn store(db: &Path) -> SqliteOrderStore {
 /// A conversation with one exchange; `verified_as` is the customer the assistant verified.
 fn conversation(journal: &Journal, id: &str, customer_says: &str, verified_as: Option<&str>) {
     journal.create(id, "widget").unwrap();
-    let state = ConversationState { customer_id: verified_as.map(String::from), ..Default::default() };
+    let state = ConversationState {
+        customer_id: verified_as.map(String::from),
+        ..Default::default()
+    };
     let turn = |role: &str, text: &str| TurnRecord {
         conversation_id: id.into(),
         role: role.into(),
@@ -33,7 +36,17 @@ fn conversation(journal: &Journal, id: &str, customer_says: &str, verified_as: O
         detail: json!({}),
         latency_ms: None,
     };
-    journal.record(id, &state, "answered", &[turn("customer", customer_says), turn("assistant", "Thanks, here is what I found.")]).unwrap();
+    journal
+        .record(
+            id,
+            &state,
+            "answered",
+            &[
+                turn("customer", customer_says),
+                turn("assistant", "Thanks, here is what I found."),
+            ],
+        )
+        .unwrap();
 }
 
 #[test]
@@ -42,13 +55,33 @@ fn erasing_a_customer_removes_their_conversations_and_nothing_else() {
     let db = dir.path().join("shopkeep.db");
     let store = store(&db);
     let journal = Journal::open(&db).unwrap();
-    let maya = store.customer_by_email(MAYA).unwrap().expect("demo customer");
+    let maya = store
+        .customer_by_email(MAYA)
+        .unwrap()
+        .expect("demo customer");
 
-    conversation(&journal, "c_verified", "Where is order LF-100001?", Some(&maya.id));
-    journal.open_handoff("c_verified", "customer_asked", &json!({"transcript": []})).unwrap();
+    conversation(
+        &journal,
+        "c_verified",
+        "Where is order LF-100001?",
+        Some(&maya.id),
+    );
+    journal
+        .open_handoff("c_verified", "customer_asked", &json!({"transcript": []}))
+        .unwrap();
     // Never verified, but she wrote her address (in another case).
-    conversation(&journal, "c_typed", "my email is Maya.Chen@Example.com, where is my parcel?", None);
-    conversation(&journal, "c_other", "Where is my order? I'm someone.else@example.com", None);
+    conversation(
+        &journal,
+        "c_typed",
+        "my email is Maya.Chen@Example.com, where is my parcel?",
+        None,
+    );
+    conversation(
+        &journal,
+        "c_other",
+        "Where is my order? I'm someone.else@example.com",
+        None,
+    );
     // By email from her address, never verified and the address never typed.
     conversation(&journal, "c_mail", "Where is my parcel?", None);
     let mail = |id: &str, dir: &str| shopkeep::journal::EmailRecord {
@@ -59,13 +92,28 @@ fn erasing_a_customer_removes_their_conversations_and_nothing_else() {
         subject: "parcel".into(),
         references: vec![],
     };
-    journal.record_email(&mail("m1@mail.example", "in")).unwrap();
-    journal.record_email(&mail("r1@larkfield.example", "out")).unwrap();
+    journal
+        .record_email(&mail("m1@mail.example", "in"))
+        .unwrap();
+    journal
+        .record_email(&mail("r1@larkfield.example", "out"))
+        .unwrap();
 
     let removed = erase_customer(&journal, &store, MAYA).unwrap();
-    assert_eq!(removed.conversation_ids, ["c_mail", "c_typed", "c_verified"].map(String::from).to_vec());
-    assert_eq!((removed.conversations, removed.turns, removed.handoffs), (3, 6, 1));
-    assert!(journal.email("m1@mail.example").unwrap().is_none(), "the mail records go with it");
+    assert_eq!(
+        removed.conversation_ids,
+        ["c_mail", "c_typed", "c_verified"]
+            .map(String::from)
+            .to_vec()
+    );
+    assert_eq!(
+        (removed.conversations, removed.turns, removed.handoffs),
+        (3, 6, 1)
+    );
+    assert!(
+        journal.email("m1@mail.example").unwrap().is_none(),
+        "the mail records go with it"
+    );
     assert!(journal.conversation("c_verified").unwrap().is_none());
     assert!(journal.turns("c_typed").unwrap().is_empty());
     assert!(journal.handoffs_with_status("open").unwrap().is_empty());
@@ -74,7 +122,12 @@ fn erasing_a_customer_removes_their_conversations_and_nothing_else() {
     assert!(!store.orders_for_customer(&maya.id).unwrap().is_empty());
 
     // Erasing again finds nothing: it is idempotent, not an error.
-    assert_eq!(erase_customer(&journal, &store, MAYA).unwrap().conversations, 0);
+    assert_eq!(
+        erase_customer(&journal, &store, MAYA)
+            .unwrap()
+            .conversations,
+        0
+    );
 }
 
 #[test]
@@ -83,7 +136,12 @@ fn an_erased_customers_words_are_gone_from_the_search_index() {
     let db = dir.path().join("shopkeep.db");
     let store = store(&db);
     let journal = Journal::open(&db).unwrap();
-    conversation(&journal, "c_typed", "my email is maya.chen@example.com and my cat is called Marmaduke", None);
+    conversation(
+        &journal,
+        "c_typed",
+        "my email is maya.chen@example.com and my cat is called Marmaduke",
+        None,
+    );
     conversation(&journal, "c_other", "my dog is called Marmalade", None);
     assert_eq!(journal.turns_matching("Marmaduke").unwrap().len(), 1);
     assert_eq!(journal.turns_matching("marma").unwrap().len(), 2, "prefix");
@@ -91,15 +149,32 @@ fn an_erased_customers_words_are_gone_from_the_search_index() {
     erase_customer(&journal, &store, MAYA).unwrap();
     // Read from the index itself, not through the turns: no word of hers is left in it.
     assert!(journal.turns_matching("Marmaduke").unwrap().is_empty());
-    assert!(journal.turns_matching("maya.chen@example.com").unwrap().is_empty());
-    assert_eq!(journal.turns_matching("marma").unwrap().len(), 1, "the other customer's stay");
-    let search = shopkeep::journal::ConversationFilter { q: Some("Marmaduke".into()), ..Default::default() };
-    assert!(journal.conversations_page(&search, &Default::default()).unwrap().conversations.is_empty());
+    assert!(journal
+        .turns_matching("maya.chen@example.com")
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        journal.turns_matching("marma").unwrap().len(),
+        1,
+        "the other customer's stay"
+    );
+    let search = shopkeep::journal::ConversationFilter {
+        q: Some("Marmaduke".into()),
+        ..Default::default()
+    };
+    assert!(journal
+        .conversations_page(&search, &Default::default())
+        .unwrap()
+        .conversations
+        .is_empty());
 
     // Purging takes the words of what it removes too.
     purge_older_than(&journal, 30, OffsetDateTime::now_utc() + Duration::days(31)).unwrap();
     assert!(journal.turns_matching("marma").unwrap().is_empty());
-    assert!(journal.turns_matching("thanks").unwrap().is_empty(), "the replies' words too");
+    assert!(
+        journal.turns_matching("thanks").unwrap().is_empty(),
+        "the replies' words too"
+    );
 }
 
 #[test]
@@ -123,8 +198,18 @@ fn purging_removes_only_conversations_idle_past_the_retention_period() {
     conversation(&journal, "c1", "hello", None);
     conversation(&journal, "c2", "hi", None);
     let now = OffsetDateTime::now_utc();
-    assert_eq!(purge_older_than(&journal, 30, now).unwrap().conversations, 0, "fresh conversations stay");
-    assert_eq!(purge_older_than(&journal, 0, now + Duration::days(4000)).unwrap().conversations, 0, "0 keeps for ever");
+    assert_eq!(
+        purge_older_than(&journal, 30, now).unwrap().conversations,
+        0,
+        "fresh conversations stay"
+    );
+    assert_eq!(
+        purge_older_than(&journal, 0, now + Duration::days(4000))
+            .unwrap()
+            .conversations,
+        0,
+        "0 keeps for ever"
+    );
     let removed = purge_older_than(&journal, 30, now + Duration::days(31)).unwrap();
     assert_eq!((removed.conversations, removed.turns), (2, 4));
     assert!(journal.conversation("c1").unwrap().is_none());
@@ -137,20 +222,46 @@ fn the_erase_command_says_what_it_removed() {
     let store = store(&db);
     let journal = Journal::open(&db).unwrap();
     let maya = store.customer_by_email(MAYA).unwrap().unwrap();
-    conversation(&journal, "c_verified", "Where is order LF-100001?", Some(&maya.id));
+    conversation(
+        &journal,
+        "c_verified",
+        "Where is order LF-100001?",
+        Some(&maya.id),
+    );
     drop(journal);
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_shopkeep"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "privacy", "erase", "--email", MAYA])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "privacy",
+            "erase",
+            "--email",
+            MAYA,
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("removed 1 conversations for maya.chen@example.com (2 turns, 0 hand-offs)"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("removed 1 conversations for maya.chen@example.com (2 turns, 0 hand-offs)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("c_verified"), "{stdout}");
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_shopkeep"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "privacy", "erase", "--email", "nobody"])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "privacy",
+            "erase",
+            "--email",
+            "nobody",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -23,7 +23,10 @@ struct Recording {
 
 impl Recording {
     fn new() -> Self {
-        Self { inner: HashEmbedder::new(256), seen: Mutex::new(Vec::new()) }
+        Self {
+            inner: HashEmbedder::new(256),
+            seen: Mutex::new(Vec::new()),
+        }
     }
     fn take(&self) -> Vec<String> {
         std::mem::take(&mut self.seen.lock().unwrap())
@@ -38,13 +41,25 @@ impl Embedder for Recording {
         self.inner.dim()
     }
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.seen.lock().unwrap().extend(texts.iter().map(|t| t.to_string()));
+        self.seen
+            .lock()
+            .unwrap()
+            .extend(texts.iter().map(|t| t.to_string()));
         self.inner.embed(texts)
     }
 }
 
 fn reindex(kb: &Path, index: &Path, e: &dyn Embedder) -> shopkeep::index::BuildSummary {
-    build(BuildOptions { kb_dir: kb, index_root: index, extra_documents: Vec::new() }, e, &mut ()).unwrap()
+    build(
+        BuildOptions {
+            kb_dir: kb,
+            index_root: index,
+            extra_documents: Vec::new(),
+        },
+        e,
+        &mut (),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -73,14 +88,24 @@ fn editing_one_document_re_embeds_only_its_changed_passages() {
 
     let third = reindex(&kb, &index, &e);
     let embedded = e.take();
-    assert!(third.embedded >= 1 && third.embedded < 3, "re-embedded {} passages", third.embedded);
-    assert!(embedded.iter().all(|t| t.contains("weekends excluded")), "re-embedded other passages: {embedded:?}");
+    assert!(
+        third.embedded >= 1 && third.embedded < 3,
+        "re-embedded {} passages",
+        third.embedded
+    );
+    assert!(
+        embedded.iter().all(|t| t.contains("weekends excluded")),
+        "re-embedded other passages: {embedded:?}"
+    );
     assert_eq!(third.reused + third.embedded, third.passages);
 
     // The new text is what the live index now finds.
     let handle = IndexHandle::open(&index).unwrap();
     let q = "weekends excluded";
-    let hits = handle.current().search(q, &e.inner.embed_one(q).unwrap(), &SearchOptions::default()).unwrap();
+    let hits = handle
+        .current()
+        .search(q, &e.inner.embed_one(q).unwrap(), &SearchOptions::default())
+        .unwrap();
     assert_eq!(hits[0].passage.doc_id, "refunds");
 }
 
@@ -109,13 +134,17 @@ fn searches_keep_succeeding_while_a_reindex_swaps_the_index() {
     let searches = Arc::new(AtomicUsize::new(0));
     let readers: Vec<_> = (0..2)
         .map(|_| {
-            let (handle, e, stop, searches) = (handle.clone(), e.clone(), stop.clone(), searches.clone());
+            let (handle, e, stop, searches) =
+                (handle.clone(), e.clone(), stop.clone(), searches.clone());
             std::thread::spawn(move || {
                 let q = "how long does a refund take";
                 let v = e.embed_one(q).unwrap();
                 while !stop.load(Ordering::Relaxed) {
                     handle.refresh().expect("refresh never fails mid-swap");
-                    let hits = handle.current().search(q, &v, &SearchOptions::default()).expect("search never fails mid-swap");
+                    let hits = handle
+                        .current()
+                        .search(q, &v, &SearchOptions::default())
+                        .expect("search never fails mid-swap");
                     assert!(!hits.is_empty());
                     searches.fetch_add(1, Ordering::Relaxed);
                 }
@@ -137,7 +166,16 @@ fn searches_keep_succeeding_while_a_reindex_swaps_the_index() {
     handle.refresh().unwrap();
     assert_ne!(handle.current().name(), first_generation);
     // Old generations are cleaned up: the current one and the one before it remain.
-    let gens = std::fs::read_dir(&index).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("gen-")).count();
+    let gens = std::fs::read_dir(&index)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("gen-")
+        })
+        .count();
     assert_eq!(gens, 2);
 }
 
@@ -148,7 +186,16 @@ fn a_second_reindex_waits_its_turn_instead_of_corrupting_the_first() {
     std::fs::create_dir_all(&index).unwrap();
     let lock = std::fs::File::create(index.join(".lock")).unwrap();
     lock.lock().unwrap();
-    let err = build(BuildOptions { kb_dir: &common::kb_dir(), index_root: &index, extra_documents: Vec::new() }, &HashEmbedder::new(64), &mut ()).unwrap_err();
+    let err = build(
+        BuildOptions {
+            kb_dir: &common::kb_dir(),
+            index_root: &index,
+            extra_documents: Vec::new(),
+        },
+        &HashEmbedder::new(64),
+        &mut (),
+    )
+    .unwrap_err();
     assert!(matches!(err, IndexError::Locked(_)), "{err}");
 }
 
@@ -175,22 +222,50 @@ fn adding_a_document_embeds_only_its_passages_and_leaves_the_old_generation_whol
     std::fs::write(&article, "---\nid: gift-wrapping\ntitle: Gift wrapping\n---\n# Gift wrapping\n\nTick \"Gift wrap\" at checkout: recycled paper and a handwritten card, £3 per order.\n").unwrap();
     let doc = shopkeep::kb::read_document(&article, "gift-wrapping.md").unwrap();
     let added = shopkeep::index::add_documents(&index, vec![doc.clone()], &e).unwrap();
-    assert_eq!((added.embedded, added.reused, added.passages), (1, first.passages, first.passages + 1));
+    assert_eq!(
+        (added.embedded, added.reused, added.passages),
+        (1, first.passages, first.passages + 1)
+    );
     assert_eq!(e.take().len(), 1, "only the new passage is embedded");
 
     assert!(handle.refresh().unwrap());
     let new = handle.current();
     let qvec = e.embed(&["gift wrap handwritten card"]).unwrap().remove(0);
-    let hits = new.search("gift wrap handwritten card", &qvec, &SearchOptions { k: 3, product_id: None, help_only: false }).unwrap();
-    assert_eq!(hits[0].passage.doc_id, "gift-wrapping", "BM25 and dense both see the new passage");
+    let hits = new
+        .search(
+            "gift wrap handwritten card",
+            &qvec,
+            &SearchOptions {
+                k: 3,
+                product_id: None,
+                help_only: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        hits[0].passage.doc_id, "gift-wrapping",
+        "BM25 and dense both see the new passage"
+    );
     assert!(new.manifest.documents.contains_key("gift-wrapping"));
     // The generation the server held before is untouched (its searches finish on it).
-    let old_hits = old.search("gift wrap handwritten card", &qvec, &SearchOptions { k: 3, product_id: None, help_only: false }).unwrap();
+    let old_hits = old
+        .search(
+            "gift wrap handwritten card",
+            &qvec,
+            &SearchOptions {
+                k: 3,
+                product_id: None,
+                help_only: false,
+            },
+        )
+        .unwrap();
     assert!(old_hits.iter().all(|h| h.passage.doc_id != "gift-wrapping"));
     assert_eq!(old.passages().len(), first.passages);
 
     // A document already indexed goes through a reindex instead; a full reindex then agrees.
-    assert!(matches!(shopkeep::index::add_documents(&index, vec![doc], &e), Err(IndexError::DocumentExists(id)) if id == "gift-wrapping"));
+    assert!(
+        matches!(shopkeep::index::add_documents(&index, vec![doc], &e), Err(IndexError::DocumentExists(id)) if id == "gift-wrapping")
+    );
     let full = reindex(&kb, &index, &e);
     assert_eq!((full.embedded, full.passages), (0, first.passages + 1));
 }

@@ -34,16 +34,27 @@ async fn receive(State(h): State<Helpdesk>, headers: HeaderMap, body: Bytes) -> 
 }
 
 async fn helpdesk(script: &[u16]) -> (String, Helpdesk) {
-    let h = Helpdesk { script: Arc::new(Mutex::new(script.iter().copied().collect())), ..Default::default() };
+    let h = Helpdesk {
+        script: Arc::new(Mutex::new(script.iter().copied().collect())),
+        ..Default::default()
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hooks/shopkeep", listener.local_addr().unwrap());
-    let app = Router::new().route("/hooks/shopkeep", post(receive)).with_state(h.clone());
+    let app = Router::new()
+        .route("/hooks/shopkeep", post(receive))
+        .with_state(h.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, h)
 }
 
 fn config(url: &str, max_attempts: u32) -> WebhookConfig {
-    WebhookConfig { url: url.into(), secret: SECRET.into(), max_attempts, backoff_ms: 50, timeout_secs: 2 }
+    WebhookConfig {
+        url: url.into(),
+        secret: SECRET.into(),
+        max_attempts,
+        backoff_ms: 50,
+        timeout_secs: 2,
+    }
 }
 
 /// A journal with one conversation and one open hand-off, queued for delivery.
@@ -64,7 +75,10 @@ async fn settled(journal: &Journal, id: &str) -> shopkeep::journal::DeliveryReco
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("delivery of {id} still pending after 10 s: {:?}", journal.delivery(id).unwrap());
+    panic!(
+        "delivery of {id} still pending after 10 s: {:?}",
+        journal.delivery(id).unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,14 +95,29 @@ async fn a_hand_off_is_posted_with_its_packet_and_a_signature_the_helpdesk_can_c
     let (headers, body) = &received[0];
     let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
     let signature = headers[SIGNATURE_HEADER].to_str().unwrap();
-    assert!(verify_signature(SECRET, signature, body, now, Duration::from_secs(300)));
-    assert!(!verify_signature("not-the-secret-at-all", signature, body, now, Duration::from_secs(300)));
+    assert!(verify_signature(
+        SECRET,
+        signature,
+        body,
+        now,
+        Duration::from_secs(300)
+    ));
+    assert!(!verify_signature(
+        "not-the-secret-at-all",
+        signature,
+        body,
+        now,
+        Duration::from_secs(300)
+    ));
     assert_eq!(headers["x-shopkeep-event"], "handoff.created");
     assert_eq!(headers["x-shopkeep-delivery"], id.as_str());
     let v: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(v["handoff"]["id"], id.as_str());
     assert_eq!(v["handoff"]["reason"], "sensitive");
-    assert_eq!(v["handoff"]["packet"]["transcript"][0]["text"], "I want a lawyer");
+    assert_eq!(
+        v["handoff"]["packet"]["transcript"][0]["text"],
+        "I want a lawyer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,12 +131,25 @@ async fn a_failing_helpdesk_is_retried_with_backoff_until_it_accepts() {
     let d = settled(&journal, &id).await;
     assert_eq!((d.status.as_str(), d.attempts), ("delivered", 3));
     // Backoff: at least ~50 ms then ~100 ms (less 20 % jitter) between the attempts.
-    assert!(started.elapsed() >= Duration::from_millis(120), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(120),
+        "{:?}",
+        started.elapsed()
+    );
     let received = desk.received.lock().unwrap();
-    let attempts: Vec<u64> = received.iter().map(|(_, b)| serde_json::from_slice::<Value>(b).unwrap()["attempt"].as_u64().unwrap()).collect();
+    let attempts: Vec<u64> = received
+        .iter()
+        .map(|(_, b)| {
+            serde_json::from_slice::<Value>(b).unwrap()["attempt"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(attempts, [1, 2, 3]);
     // Every attempt is the same delivery, so the helpdesk can deduplicate.
-    assert!(received.iter().all(|(h, _)| h["x-shopkeep-delivery"] == id.as_str()));
+    assert!(received
+        .iter()
+        .all(|(h, _)| h["x-shopkeep-delivery"] == id.as_str()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,13 +163,21 @@ async fn a_helpdesk_that_never_accepts_is_given_up_on_and_the_delivery_marked_fa
     assert_eq!((d.status.as_str(), d.attempts), ("failed", 3));
     assert!(d.last_error.unwrap().contains("500"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(desk.received.lock().unwrap().len(), 3, "no attempt after giving up");
+    assert_eq!(
+        desk.received.lock().unwrap().len(),
+        3,
+        "no attempt after giving up"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_helpdesk_keeps_the_hand_off_queued_until_it_is_back() {
     // A port nothing listens on: take one and close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let cfg = config(&format!("http://127.0.0.1:{port}/hook"), 50);
     let (journal, id) = handed_off(&cfg);
     let sender = tokio::spawn(webhook::run(cfg, journal.clone()));
@@ -140,7 +190,10 @@ async fn an_unreachable_helpdesk_keeps_the_hand_off_queued_until_it_is_back() {
     // The helpdesk comes back (as a restarted service would find the outbox): delivered.
     let (url, desk) = helpdesk(&[]).await;
     journal.queue_delivery(&id, 0).unwrap(); // already queued: keeps its row and attempts
-    let cfg = WebhookConfig { max_attempts: 50, ..config(&url, 50) };
+    let cfg = WebhookConfig {
+        max_attempts: 50,
+        ..config(&url, 50)
+    };
     tokio::spawn(webhook::run(cfg, journal.clone()));
     let d = settled(&journal, &id).await;
     assert_eq!(d.status, "delivered");
@@ -159,9 +212,17 @@ fn a_webhook_needs_a_long_enough_secret_and_an_http_url() {
     let mut cfg = shopkeep::config::Config::default();
     cfg.webhook.url = "https://helpdesk.example/hooks".into();
     cfg.webhook.secret = "short".into();
-    assert!(cfg.validate().unwrap_err().to_string().contains("webhook.secret"));
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("webhook.secret"));
     cfg.webhook.secret = SECRET.into();
     assert!(cfg.validate().is_ok());
     cfg.webhook.url = "ftp://helpdesk.example".into();
-    assert!(cfg.validate().unwrap_err().to_string().contains("webhook.url"));
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("webhook.url"));
 }

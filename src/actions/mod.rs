@@ -95,7 +95,12 @@ pub struct Flow {
 impl Flow {
     /// A request waiting for the customer to say who they are.
     pub fn awaiting_identity(request: &str) -> Self {
-        Self { stage: Stage::Identity, request: request.to_string(), plans: Vec::new(), done: Vec::new() }
+        Self {
+            stage: Stage::Identity,
+            request: request.to_string(),
+            plans: Vec::new(),
+            done: Vec::new(),
+        }
     }
 }
 
@@ -122,13 +127,39 @@ pub struct Turn {
 /// Whether a reply confirms.
 pub fn is_yes(message: &str) -> bool {
     let m = message.trim().to_lowercase();
-    let words: Vec<&str> = m.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
-    if words.is_empty() || words.len() > 8 || words.iter().any(|w| matches!(*w, "but" | "instead" | "actually" | "wait" | "not" | "don't" | "no")) {
+    let words: Vec<&str> = m
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty()
+        || words.len() > 8
+        || words.iter().any(|w| {
+            matches!(
+                *w,
+                "but" | "instead" | "actually" | "wait" | "not" | "don't" | "no"
+            )
+        })
+    {
         return false;
     }
     let first = words[0];
-    matches!(first, "yes" | "y" | "yeah" | "yep" | "yup" | "sure" | "ok" | "okay" | "confirm" | "confirmed" | "correct" | "proceed" | "absolutely" | "definitely")
-        || m.starts_with("go ahead")
+    matches!(
+        first,
+        "yes"
+            | "y"
+            | "yeah"
+            | "yep"
+            | "yup"
+            | "sure"
+            | "ok"
+            | "okay"
+            | "confirm"
+            | "confirmed"
+            | "correct"
+            | "proceed"
+            | "absolutely"
+            | "definitely"
+    ) || m.starts_with("go ahead")
         || m.starts_with("please do")
         || m.starts_with("do it")
         || m.starts_with("please go ahead")
@@ -140,12 +171,17 @@ pub fn is_yes(message: &str) -> bool {
 /// Whether a reply declines.
 pub fn is_no(message: &str) -> bool {
     let m = message.trim().to_lowercase();
-    let words: Vec<&str> = m.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = m
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
     if words.is_empty() || words.len() > 10 {
         return false;
     }
-    matches!(words[0], "no" | "nope" | "nah" | "stop" | "cancel" | "don't" | "dont")
-        || m.starts_with("never mind")
+    matches!(
+        words[0],
+        "no" | "nope" | "nah" | "stop" | "cancel" | "don't" | "dont"
+    ) || m.starts_with("never mind")
         || m.starts_with("nevermind")
         || m.starts_with("not now")
         || m.starts_with("do not")
@@ -164,11 +200,17 @@ pub struct Guide {
 
 impl Guide {
     pub fn new(policy: Policy) -> Self {
-        Self { policy, platform: None }
+        Self {
+            policy,
+            platform: None,
+        }
     }
 
     /// Carries confirmed changes out on `platform` (an embedded one changes nothing).
-    pub fn with_platform(mut self, platform: std::sync::Arc<dyn crate::platform::Platform>) -> Self {
+    pub fn with_platform(
+        mut self,
+        platform: std::sync::Arc<dyn crate::platform::Platform>,
+    ) -> Self {
         self.platform = Some(platform).filter(|p| !p.is_embedded());
         self
     }
@@ -178,7 +220,9 @@ impl Guide {
         use policy::IdentityMethod as M;
         let mut ways = Vec::new();
         if self.policy.allows_identity(M::OrderPostcode) {
-            ways.push("your order number and the email address (or shipping postcode) used at checkout");
+            ways.push(
+                "your order number and the email address (or shipping postcode) used at checkout",
+            );
         } else if self.policy.allows_identity(M::OrderEmail) {
             ways.push("your order number and the email address used at checkout");
         }
@@ -188,12 +232,23 @@ impl Guide {
         if self.policy.allows_identity(M::NamePostcode) {
             ways.push("your first and last name and ZIP code");
         }
-        format!("I can help with that. First I need to confirm who you are: please send {}.", ways.join(", or "))
+        format!(
+            "I can help with that. First I need to confirm who you are: please send {}.",
+            ways.join(", or ")
+        )
     }
 
     /// One turn for the verified customer: continues `flow` or starts from `message`. `None`
     /// when the message asks for no action and no flow is waiting (the caller answers it).
-    pub fn turn(&self, store: &dyn OrderStore, customer_id: &str, conversation_id: &str, message: &str, flow: Option<Flow>, now: OffsetDateTime) -> Result<Option<Turn>, ActionError> {
+    pub fn turn(
+        &self,
+        store: &dyn OrderStore,
+        customer_id: &str,
+        conversation_id: &str,
+        message: &str,
+        flow: Option<Flow>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Turn>, ActionError> {
         match flow {
             Some(f) if f.stage == Stage::Confirm => {
                 // "Only the first", "yes to the return but not the exchange": one by one.
@@ -202,11 +257,26 @@ impl Guide {
                     if chosen.is_empty() {
                         return Ok(Some(Turn { text: "Okay, I haven't changed anything. Is there something else I can help with?".into(), flow: None, actions: declined, ..Default::default() }));
                     }
-                    let plans: Vec<Plan> = f.plans.iter().enumerate().filter(|(i, _)| chosen.contains(i)).map(|(_, p)| p.clone()).collect();
-                    let skipped: Vec<String> = f.plans.iter().enumerate().filter(|(i, _)| !chosen.contains(i)).map(|(_, p)| p.summary.clone()).collect();
+                    let plans: Vec<Plan> = f
+                        .plans
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| chosen.contains(i))
+                        .map(|(_, p)| p.clone())
+                        .collect();
+                    let skipped: Vec<String> = f
+                        .plans
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !chosen.contains(i))
+                        .map(|(_, p)| p.summary.clone())
+                        .collect();
                     let mut t = self.carry_out(store, conversation_id, Flow { plans, ..f }, now)?;
                     if !skipped.is_empty() {
-                        t.text.push_str(&format!("\nLeft as it is, as you said: {}", skipped.join(" ")));
+                        t.text.push_str(&format!(
+                            "\nLeft as it is, as you said: {}",
+                            skipped.join(" ")
+                        ));
                     }
                     t.actions.extend(declined);
                     return Ok(Some(t));
@@ -220,18 +290,35 @@ impl Guide {
                 }
                 // Anything else amends the request: read it again with the new words.
                 let request = format!("{}\n{}", f.request, message);
-                self.start(store, customer_id, &request, now).map(|t| t.or_else(|| Some(self.reconfirm(f))))
+                self.start(store, customer_id, &request, now)
+                    .map(|t| t.or_else(|| Some(self.reconfirm(f))))
             }
             Some(f) if f.stage == Stage::Done => {
                 if is_yes(message) {
-                    let text = format!("That's already done (reference {}); nothing more was changed.", f.done.join(", "));
-                    let actions = f.done.iter().map(|r| json!({"status": "already_done", "reference": r})).collect();
-                    return Ok(Some(Turn { text, flow: Some(f), actions, ..Default::default() }));
+                    let text = format!(
+                        "That's already done (reference {}); nothing more was changed.",
+                        f.done.join(", ")
+                    );
+                    let actions = f
+                        .done
+                        .iter()
+                        .map(|r| json!({"status": "already_done", "reference": r}))
+                        .collect();
+                    return Ok(Some(Turn {
+                        text,
+                        flow: Some(f),
+                        actions,
+                        ..Default::default()
+                    }));
                 }
                 self.start(store, customer_id, message, now)
             }
             Some(f) => {
-                let request = if f.request.is_empty() { message.to_string() } else { format!("{}\n{}", f.request, message) };
+                let request = if f.request.is_empty() {
+                    message.to_string()
+                } else {
+                    format!("{}\n{}", f.request, message)
+                };
                 Ok(Some(self.start(store, customer_id, &request, now)?.unwrap_or_else(|| Turn {
                     text: "What would you like me to do: return or exchange items you've received, cancel or change an order that hasn't shipped, or change your address?".into(),
                     flow: Some(Flow { stage: Stage::Details, request, plans: Vec::new(), done: Vec::new() }),
@@ -243,14 +330,30 @@ impl Guide {
     }
 
     fn reconfirm(&self, f: Flow) -> Turn {
-        let text = format!("{}\n\nPlease reply \"yes\" to go ahead, or \"no\" to leave everything as it is.", list(&f.plans));
+        let text = format!(
+            "{}\n\nPlease reply \"yes\" to go ahead, or \"no\" to leave everything as it is.",
+            list(&f.plans)
+        );
         let actions = proposed(&f.plans);
-        Turn { text, flow: Some(f), actions, ..Default::default() }
+        Turn {
+            text,
+            flow: Some(f),
+            actions,
+            ..Default::default()
+        }
     }
 
     /// Reads and plans a request; `None` when it asks for no action at all.
-    pub fn start(&self, store: &dyn OrderStore, customer_id: &str, request: &str, now: OffsetDateTime) -> Result<Option<Turn>, ActionError> {
-        let customer = store.customer(customer_id)?.ok_or_else(|| ActionError::NotFound(format!("customer {customer_id}")))?;
+    pub fn start(
+        &self,
+        store: &dyn OrderStore,
+        customer_id: &str,
+        request: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Turn>, ActionError> {
+        let customer = store
+            .customer(customer_id)?
+            .ok_or_else(|| ActionError::NotFound(format!("customer {customer_id}")))?;
         let orders = store.orders_for_customer(customer_id)?;
         let products = store.products()?;
         let mut history: HashMap<String, Vec<crate::orders::LoggedAction>> = HashMap::new();
@@ -260,11 +363,25 @@ impl Guide {
             }
         }
         let catalogue = read::Catalogue::new(&products);
-        let wishes = read::read(request, &catalogue, &read::Known { customer: &customer, orders: &orders });
+        let wishes = read::read(
+            request,
+            &catalogue,
+            &read::Known {
+                customer: &customer,
+                orders: &orders,
+            },
+        );
         if wishes.is_empty() {
             return Ok(None);
         }
-        let desk = plan::Desk { policy: &self.policy, customer: &customer, orders: &orders, catalogue: &catalogue, now, history: &history };
+        let desk = plan::Desk {
+            policy: &self.policy,
+            customer: &customer,
+            orders: &orders,
+            catalogue: &catalogue,
+            now,
+            history: &history,
+        };
         let steps = plan::plan_all(&desk, &wishes);
         Ok(Some(self.reply(request, steps)))
     }
@@ -283,17 +400,31 @@ impl Guide {
             }
         }
         let mut text = Vec::new();
-        let mut actions: Vec<serde_json::Value> = refusals.iter().map(|r| json!({"status": "refused", "reason": r.reason})).collect();
+        let mut actions: Vec<serde_json::Value> = refusals
+            .iter()
+            .map(|r| json!({"status": "refused", "reason": r.reason}))
+            .collect();
         for r in &refusals {
             text.push(format!("I'm sorry, I can't do that: {}.", r.reason));
         }
         actions.extend(holds.iter().map(|h| json!({"status": "held", "reason": h})));
         text.extend(holds.iter().cloned());
-        let handoff = refusals.iter().find(|r| r.exception_possible).map(|r| r.reason.clone());
-        let order = plans.iter().find_map(|p| p.action.order().map(String::from));
+        let handoff = refusals
+            .iter()
+            .find(|r| r.exception_possible)
+            .map(|r| r.reason.clone());
+        let order = plans
+            .iter()
+            .find_map(|p| p.action.order().map(String::from));
         if handoff.is_some() {
             text.push("A member of our team can look at whether an exception is possible.".into());
-            return Turn { text: text.join("\n\n"), flow: None, actions, handoff, order };
+            return Turn {
+                text: text.join("\n\n"),
+                flow: None,
+                actions,
+                handoff,
+                order,
+            };
         }
         if !asks.is_empty() {
             let mut q = String::from("To go ahead I need a little more from you: ");
@@ -303,47 +434,113 @@ impl Guide {
                 q.push_str(" I'll confirm everything together once I have that.");
             }
             text.push(q);
-            return Turn { text: text.join("\n\n"), flow: Some(Flow { stage: Stage::Details, request: request.to_string(), plans: Vec::new(), done: Vec::new() }), actions, handoff: None, order };
+            return Turn {
+                text: text.join("\n\n"),
+                flow: Some(Flow {
+                    stage: Stage::Details,
+                    request: request.to_string(),
+                    plans: Vec::new(),
+                    done: Vec::new(),
+                }),
+                actions,
+                handoff: None,
+                order,
+            };
         }
         if plans.is_empty() {
             if text.is_empty() {
                 text.push("I haven't changed anything: I couldn't tell exactly what you'd like me to do. Could you say which item or order, and what should happen to it?".into());
             }
-            return Turn { text: text.join("\n\n"), flow: None, actions, handoff: None, order };
+            return Turn {
+                text: text.join("\n\n"),
+                flow: None,
+                actions,
+                handoff: None,
+                order,
+            };
         }
         let mut confirm = list(&plans);
-        if self.policy.changes.items_lock_order && plans.iter().any(|p| matches!(p.action, Action::ChangeOrderItems { .. })) {
+        if self.policy.changes.items_lock_order
+            && plans
+                .iter()
+                .any(|p| matches!(p.action, Action::ChangeOrderItems { .. }))
+        {
             confirm.push_str("\n\nPlease check that this lists every item you want to change on that order: its items can only be changed once, and after that the order can't be changed or cancelled.");
-        } else if self.policy.exchanges.once_per_order && plans.iter().any(|p| matches!(p.action, Action::ExchangeItems { .. })) {
+        } else if self.policy.exchanges.once_per_order
+            && plans
+                .iter()
+                .any(|p| matches!(p.action, Action::ExchangeItems { .. }))
+        {
             confirm.push_str("\n\nPlease check that this lists every item you want to exchange on that order: an order can only be exchanged once.");
         }
         if plans.len() > 1 {
             confirm.push_str("\n\nShall I go ahead? Reply \"yes\" for all of them, or say which ones (for example \"only 1\" or \"yes, but not 2\"), or tell me what to change.");
         } else {
-            confirm.push_str("\n\nShall I go ahead? Please reply \"yes\" to confirm, or tell me what to change.");
+            confirm.push_str(
+                "\n\nShall I go ahead? Please reply \"yes\" to confirm, or tell me what to change.",
+            );
         }
         text.push(confirm);
         actions.extend(proposed(&plans));
-        Turn { text: text.join("\n\n"), flow: Some(Flow { stage: Stage::Confirm, request: request.to_string(), plans, done: Vec::new() }), actions, handoff: None, order }
+        Turn {
+            text: text.join("\n\n"),
+            flow: Some(Flow {
+                stage: Stage::Confirm,
+                request: request.to_string(),
+                plans,
+                done: Vec::new(),
+            }),
+            actions,
+            handoff: None,
+            order,
+        }
     }
 
     /// Executes every confirmed plan, each in its own transaction.
-    fn carry_out(&self, store: &dyn OrderStore, conversation_id: &str, f: Flow, now: OffsetDateTime) -> Result<Turn, ActionError> {
+    fn carry_out(
+        &self,
+        store: &dyn OrderStore,
+        conversation_id: &str,
+        f: Flow,
+        now: OffsetDateTime,
+    ) -> Result<Turn, ActionError> {
         let mut lines = Vec::new();
         let mut actions = Vec::new();
         let mut done = Vec::new();
         let mut staff = Vec::new();
         for p in &f.plans {
-            match execute_via(self.platform.as_deref(), store, &self.policy, p, Some(conversation_id), now) {
+            match execute_via(
+                self.platform.as_deref(),
+                store,
+                &self.policy,
+                p,
+                Some(conversation_id),
+                now,
+            ) {
                 // Prepared for a person: never "done" (see `platform::settle`).
                 Ok(d) if d.pending_approval => {
-                    lines.push(format!("{} Reference: {}.", d.confirmation.trim_end(), d.reference));
+                    lines.push(format!(
+                        "{} Reference: {}.",
+                        d.confirmation.trim_end(),
+                        d.reference
+                    ));
                     actions.push(json!({"status": "pending_approval", "id": p.id, "action_id": d.action_id, "reference": d.reference, "kind": p.action.kind(), "action": p.action}));
                     staff.push(format!("{} (reference {})", p.summary, d.reference));
                     done.push(d.reference);
                 }
                 Ok(d) => {
-                    lines.push(if d.already { format!("Already done: {} (reference {}).", d.confirmation, d.reference) } else { format!("Done: {} Reference: {}.", d.confirmation.trim_end(), d.reference) });
+                    lines.push(if d.already {
+                        format!(
+                            "Already done: {} (reference {}).",
+                            d.confirmation, d.reference
+                        )
+                    } else {
+                        format!(
+                            "Done: {} Reference: {}.",
+                            d.confirmation.trim_end(),
+                            d.reference
+                        )
+                    });
                     actions.push(json!({"status": if d.already { "already_done" } else { "executed" }, "id": p.id, "action_id": d.action_id, "reference": d.reference, "kind": p.action.kind(), "action": p.action}));
                     done.push(d.reference);
                 }
@@ -362,10 +559,25 @@ impl Guide {
                 Err(e) => return Err(e),
             }
         }
-        let order = f.plans.iter().find_map(|p| p.action.order().map(String::from));
+        let order = f
+            .plans
+            .iter()
+            .find_map(|p| p.action.order().map(String::from));
         // A staff task goes to the team's queue with everything prepared.
-        let handoff = (!staff.is_empty()).then(|| format!("Prepared for approval: {}", staff.join("; ")));
-        Ok(Turn { text: lines.join("\n"), flow: Some(Flow { stage: Stage::Done, request: String::new(), plans: Vec::new(), done }), actions, handoff, order })
+        let handoff =
+            (!staff.is_empty()).then(|| format!("Prepared for approval: {}", staff.join("; ")));
+        Ok(Turn {
+            text: lines.join("\n"),
+            flow: Some(Flow {
+                stage: Stage::Done,
+                request: String::new(),
+                plans: Vec::new(),
+                done,
+            }),
+            actions,
+            handoff,
+            order,
+        })
     }
 }
 
@@ -400,7 +612,10 @@ pub fn selection(message: &str, plans: &[Plan]) -> Option<Vec<usize>> {
         return None;
     }
     let m = message.trim().to_lowercase();
-    let words: Vec<&str> = m.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = m
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
     if words.len() > 24 {
         return None;
     }
@@ -420,14 +635,26 @@ pub fn selection(message: &str, plans: &[Plan]) -> Option<Vec<usize>> {
         let kind = |p: &Plan| -> bool {
             match w {
                 "return" | "returns" | "refund" => matches!(p.action, Action::ReturnItems { .. }),
-                "exchange" | "exchanges" | "swap" => matches!(p.action, Action::ExchangeItems { .. }),
-                "cancel" | "cancellation" | "cancelling" => matches!(p.action, Action::CancelOrder { .. }),
+                "exchange" | "exchanges" | "swap" => {
+                    matches!(p.action, Action::ExchangeItems { .. })
+                }
+                "cancel" | "cancellation" | "cancelling" => {
+                    matches!(p.action, Action::CancelOrder { .. })
+                }
                 "payment" => matches!(p.action, Action::ChangeOrderPayment { .. }),
-                "default" | "account" | "profile" => matches!(p.action, Action::ChangeDefaultAddress { .. }),
-                "address" | "addresses" => matches!(p.action, Action::ChangeOrderAddress { .. } | Action::ChangeDefaultAddress { .. }),
+                "default" | "account" | "profile" => {
+                    matches!(p.action, Action::ChangeDefaultAddress { .. })
+                }
+                "address" | "addresses" => matches!(
+                    p.action,
+                    Action::ChangeOrderAddress { .. } | Action::ChangeDefaultAddress { .. }
+                ),
                 _ => {
                     let digits: String = w.chars().filter(|c| c.is_ascii_digit()).collect();
-                    digits.len() >= 5 && p.action.order().is_some_and(|o| o.chars().filter(|c| c.is_ascii_digit()).collect::<String>() == digits)
+                    digits.len() >= 5
+                        && p.action.order().is_some_and(|o| {
+                            o.chars().filter(|c| c.is_ascii_digit()).collect::<String>() == digits
+                        })
                 }
             }
         };
@@ -439,8 +666,12 @@ pub fn selection(message: &str, plans: &[Plan]) -> Option<Vec<usize>> {
     let mut found = false;
     for w in &words {
         match *w {
-            "yes" | "ok" | "okay" | "only" | "just" | "do" | "proceed" | "confirm" | "sure" => polarity = Some(true),
-            "no" | "not" | "don't" | "dont" | "except" | "skip" | "drop" | "without" | "leave" => polarity = Some(false),
+            "yes" | "ok" | "okay" | "only" | "just" | "do" | "proceed" | "confirm" | "sure" => {
+                polarity = Some(true)
+            }
+            "no" | "not" | "don't" | "dont" | "except" | "skip" | "drop" | "without" | "leave" => {
+                polarity = Some(false)
+            }
             _ => {
                 let hit = refers(w);
                 if hit.is_empty() {
@@ -458,7 +689,13 @@ pub fn selection(message: &str, plans: &[Plan]) -> Option<Vec<usize>> {
     if !found || yes.is_empty() && no.is_empty() {
         return None;
     }
-    let chosen: Vec<usize> = if yes.is_empty() { (0..plans.len()).filter(|i| !no.contains(i)).collect() } else { (0..plans.len()).filter(|i| yes.contains(i) && !no.contains(i)).collect() };
+    let chosen: Vec<usize> = if yes.is_empty() {
+        (0..plans.len()).filter(|i| !no.contains(i)).collect()
+    } else {
+        (0..plans.len())
+            .filter(|i| yes.contains(i) && !no.contains(i))
+            .collect()
+    };
     Some(chosen)
 }
 
@@ -468,19 +705,44 @@ mod tests {
 
     #[test]
     fn a_stored_flow_at_the_confirm_stage_awaits_a_yes() {
-        let f = Flow { stage: Stage::Confirm, request: "x".into(), plans: Vec::new(), done: Vec::new() };
-        assert!(awaits_confirmation(Some(&serde_json::to_value(&f).unwrap())));
-        let f = Flow { stage: Stage::Done, ..f };
-        assert!(!awaits_confirmation(Some(&serde_json::to_value(&f).unwrap())));
+        let f = Flow {
+            stage: Stage::Confirm,
+            request: "x".into(),
+            plans: Vec::new(),
+            done: Vec::new(),
+        };
+        assert!(awaits_confirmation(Some(
+            &serde_json::to_value(&f).unwrap()
+        )));
+        let f = Flow {
+            stage: Stage::Done,
+            ..f
+        };
+        assert!(!awaits_confirmation(Some(
+            &serde_json::to_value(&f).unwrap()
+        )));
         assert!(!awaits_confirmation(None));
     }
 
     #[test]
     fn yes_and_no_are_recognised_only_when_they_are_the_answer() {
-        for y in ["yes", "Yes please", "yep, go ahead", "OK", "sure thing", "Go ahead.", "confirm"] {
+        for y in [
+            "yes",
+            "Yes please",
+            "yep, go ahead",
+            "OK",
+            "sure thing",
+            "Go ahead.",
+            "confirm",
+        ] {
             assert!(is_yes(y), "{y}");
         }
-        for n in ["yes but to the gift card instead", "no", "what?", "I want to return the boots"] {
+        for n in [
+            "yes but to the gift card instead",
+            "no",
+            "what?",
+            "I want to return the boots",
+        ] {
             assert!(!is_yes(n), "{n}");
         }
         assert!(is_no("No, leave it"));

@@ -20,7 +20,10 @@ use crate::{
 };
 
 /// The built-in profiles, by name.
-pub const PROFILES: &[(&str, &str)] = &[("demo", include_str!("../../policies/demo.toml")), ("tau-retail", include_str!("../../policies/tau-retail.toml"))];
+pub const PROFILES: &[(&str, &str)] = &[
+    ("demo", include_str!("../../policies/demo.toml")),
+    ("tau-retail", include_str!("../../policies/tau-retail.toml")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -70,7 +73,9 @@ pub struct IdentityPolicy {
 
 impl Default for IdentityPolicy {
     fn default() -> Self {
-        Self { methods: vec![IdentityMethod::OrderEmail, IdentityMethod::Token] }
+        Self {
+            methods: vec![IdentityMethod::OrderEmail, IdentityMethod::Token],
+        }
     }
 }
 
@@ -250,7 +255,10 @@ pub struct Refusal {
 
 impl Refusal {
     fn flat(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into(), exception_possible: false }
+        Self {
+            reason: reason.into(),
+            exception_possible: false,
+        }
     }
 }
 
@@ -259,7 +267,11 @@ fn states(list: &[OrderStatus]) -> String {
     match names.as_slice() {
         [] => "no state".into(),
         [one] => one.to_lowercase(),
-        [rest @ .., last] => format!("{} or {}", rest.join(", ").to_lowercase(), last.to_lowercase()),
+        [rest @ .., last] => format!(
+            "{} or {}",
+            rest.join(", ").to_lowercase(),
+            last.to_lowercase()
+        ),
     }
 }
 
@@ -273,27 +285,45 @@ impl Policy {
     }
 
     pub fn profile(name: &str) -> Result<Self, PolicyError> {
-        let (_, text) = PROFILES.iter().find(|(n, _)| *n == name).ok_or_else(|| PolicyError::UnknownProfile(name.into()))?;
+        let (_, text) = PROFILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| PolicyError::UnknownProfile(name.into()))?;
         Self::parse(text, &format!("profile {name}"))
     }
 
     pub fn from_file(path: &Path) -> Result<Self, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|e| PolicyError::File { path: path.display().to_string(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         Self::parse(&text, &path.display().to_string())
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Self, PolicyError> {
-        let p: Policy = toml::from_str(text).map_err(|e| PolicyError::File { path: origin.into(), message: e.to_string() })?;
+        let p: Policy = toml::from_str(text).map_err(|e| PolicyError::File {
+            path: origin.into(),
+            message: e.to_string(),
+        })?;
         p.validate()?;
         Ok(p)
     }
 
     fn validate(&self) -> Result<(), PolicyError> {
-        let bad = |m: &str| Err(PolicyError::Invalid { name: self.name.clone(), message: m.into() });
+        let bad = |m: &str| {
+            Err(PolicyError::Invalid {
+                name: self.name.clone(),
+                message: m.into(),
+            })
+        };
         if self.returns.refund_to.is_empty() {
             return bad("returns.refund_to must list at least one destination");
         }
-        if !self.returns.refund_to.contains(&self.returns.default_refund) {
+        if !self
+            .returns
+            .refund_to
+            .contains(&self.returns.default_refund)
+        {
             return bad("returns.default_refund must be one of returns.refund_to");
         }
         if self.identity.methods.is_empty() {
@@ -315,12 +345,25 @@ impl Policy {
     }
 
     pub fn is_final_sale(&self, item: &OrderItem, product: Option<&Product>) -> bool {
-        item.final_sale || product.is_some_and(|p| p.tags.iter().any(|t| self.returns.final_sale_tags.iter().any(|f| f == t)))
+        item.final_sale
+            || product.is_some_and(|p| {
+                p.tags
+                    .iter()
+                    .any(|t| self.returns.final_sale_tags.iter().any(|f| f == t))
+            })
     }
 
-    fn window(&self, order: &Order, days: Option<i64>, now: OffsetDateTime, what: &str) -> Result<(), Refusal> {
+    fn window(
+        &self,
+        order: &Order,
+        days: Option<i64>,
+        now: OffsetDateTime,
+        what: &str,
+    ) -> Result<(), Refusal> {
         let Some(days) = days else { return Ok(()) };
-        let Some(delivered) = order.delivered_at() else { return Ok(()) };
+        let Some(delivered) = order.delivered_at() else {
+            return Ok(());
+        };
         // Calendar days, as a customer counts them.
         let age = (now.date() - delivered.date()).whole_days();
         if age > days {
@@ -333,7 +376,12 @@ impl Policy {
     }
 
     /// Whether these lines of `order` may be returned now.
-    pub fn check_return(&self, order: &Order, items: &[(&OrderItem, Option<&Product>)], now: OffsetDateTime) -> Result<(), Refusal> {
+    pub fn check_return(
+        &self,
+        order: &Order,
+        items: &[(&OrderItem, Option<&Product>)],
+        now: OffsetDateTime,
+    ) -> Result<(), Refusal> {
         if !self.returns.allowed_states.contains(&order.status) {
             return Err(Refusal::flat(format!(
                 "order {} is {}, and only {} orders can be returned",
@@ -345,13 +393,21 @@ impl Policy {
         self.window(order, self.returns.window_days, now, "a return")?;
         for (item, product) in items {
             if self.is_final_sale(item, *product) {
-                return Err(Refusal::flat(format!("the {} is final sale, so it can't be returned or exchanged", item.name)));
+                return Err(Refusal::flat(format!(
+                    "the {} is final sale, so it can't be returned or exchanged",
+                    item.name
+                )));
             }
         }
         Ok(())
     }
 
-    pub fn check_exchange(&self, order: &Order, items: &[(&OrderItem, Option<&Product>)], now: OffsetDateTime) -> Result<(), Refusal> {
+    pub fn check_exchange(
+        &self,
+        order: &Order,
+        items: &[(&OrderItem, Option<&Product>)],
+        now: OffsetDateTime,
+    ) -> Result<(), Refusal> {
         if !self.exchanges.allowed_states.contains(&order.status) {
             return Err(Refusal::flat(format!(
                 "order {} is {}, and only {} orders can be exchanged",
@@ -363,7 +419,10 @@ impl Policy {
         self.window(order, self.exchanges.window_days, now, "an exchange")?;
         for (item, product) in items {
             if self.is_final_sale(item, *product) {
-                return Err(Refusal::flat(format!("the {} is final sale, so it can't be returned or exchanged", item.name)));
+                return Err(Refusal::flat(format!(
+                    "the {} is final sale, so it can't be returned or exchanged",
+                    item.name
+                )));
             }
         }
         Ok(())
@@ -374,7 +433,12 @@ impl Policy {
             let why = if matches!(order.status, OrderStatus::Shipped | OrderStatus::Delivered) {
                 format!("order {} has already shipped, so it can't be cancelled; once it arrives you can return it instead", order.number)
             } else {
-                format!("order {} is {}, and only {} orders can be cancelled", order.number, order.status.label().to_lowercase(), states(&self.cancellation.allowed_states))
+                format!(
+                    "order {} is {}, and only {} orders can be cancelled",
+                    order.number,
+                    order.status.label().to_lowercase(),
+                    states(&self.cancellation.allowed_states)
+                )
             };
             return Err(Refusal::flat(why));
         }
@@ -389,20 +453,42 @@ impl Policy {
         }
         match given {
             Some(r) if self.cancellation.reasons.iter().any(|x| x == r) => Ok(Some(r.to_string())),
-            _ => Err(Refusal::flat(format!("an order can be cancelled because it is {}", self.cancellation.reasons.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(" or ")))),
+            _ => Err(Refusal::flat(format!(
+                "an order can be cancelled because it is {}",
+                self.cancellation
+                    .reasons
+                    .iter()
+                    .map(|r| format!("\"{r}\""))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ))),
         }
     }
 
     /// Whether an unshipped order may still be changed at all (`what`: "items", "address",
     /// "payment"); `done` is how many changes of that kind it already had, `locked` whether an
     /// earlier item change locked it.
-    pub fn check_change(&self, order: &Order, what: &str, done: u32, locked: bool) -> Result<(), Refusal> {
+    pub fn check_change(
+        &self,
+        order: &Order,
+        what: &str,
+        done: u32,
+        locked: bool,
+    ) -> Result<(), Refusal> {
         let c = &self.changes;
         if !c.allowed_states.contains(&order.status) {
             let why = if matches!(order.status, OrderStatus::Shipped | OrderStatus::Delivered) {
-                format!("order {} has already shipped, so it can no longer be changed", order.number)
+                format!(
+                    "order {} has already shipped, so it can no longer be changed",
+                    order.number
+                )
             } else {
-                format!("order {} is {}, and only {} orders can be changed", order.number, order.status.label().to_lowercase(), states(&c.allowed_states))
+                format!(
+                    "order {} is {}, and only {} orders can be changed",
+                    order.number,
+                    order.status.label().to_lowercase(),
+                    states(&c.allowed_states)
+                )
             };
             return Err(Refusal::flat(why));
         }
@@ -415,10 +501,16 @@ impl Policy {
             _ => (c.payment, c.payment_max),
         };
         if !allowed {
-            return Err(Refusal::flat(format!("the {what} of an order can't be changed here")));
+            return Err(Refusal::flat(format!(
+                "the {what} of an order can't be changed here"
+            )));
         }
         if max > 0 && done >= max {
-            let times = if max == 1 { "once".to_string() } else { format!("{max} times") };
+            let times = if max == 1 {
+                "once".to_string()
+            } else {
+                format!("{max} times")
+            };
             return Err(Refusal { reason: format!("the {what} of an order can only be changed {times}, and order {}'s already was", order.number), exception_possible: what == "address" });
         }
         Ok(())
@@ -436,8 +528,14 @@ mod tests {
         assert_eq!(demo.returns.window_days, Some(30));
         assert_eq!(tau.returns.window_days, None);
         assert!(demo.cancellation.reasons.is_empty());
-        assert_eq!(tau.cancellation.reasons, vec!["no longer needed", "ordered by mistake"]);
-        assert!(tau.allows_identity(IdentityMethod::NamePostcode) && !demo.allows_identity(IdentityMethod::NamePostcode));
+        assert_eq!(
+            tau.cancellation.reasons,
+            vec!["no longer needed", "ordered by mistake"]
+        );
+        assert!(
+            tau.allows_identity(IdentityMethod::NamePostcode)
+                && !demo.allows_identity(IdentityMethod::NamePostcode)
+        );
         assert!(tau.changes.items_lock_order && !demo.changes.items_lock_order);
         assert!(Policy::profile("nope").is_err());
     }
@@ -445,14 +543,22 @@ mod tests {
     #[test]
     fn a_default_refund_outside_the_allowed_destinations_is_rejected() {
         let text = "name = \"x\"\n[returns]\nrefund_to = [\"original\"]\ndefault_refund = \"store_credit\"\n";
-        assert!(matches!(Policy::parse(text, "t"), Err(PolicyError::Invalid { .. })));
+        assert!(matches!(
+            Policy::parse(text, "t"),
+            Err(PolicyError::Invalid { .. })
+        ));
         assert!(Policy::parse("name = \"x\"\n[returns]\nwindow_dayz = 3\n", "t").is_err());
     }
 
     #[test]
     fn reasons_must_be_one_of_the_accepted_ones_when_the_policy_lists_them() {
         let tau = Policy::profile("tau-retail").unwrap();
-        assert_eq!(tau.cancel_reason(Some("ordered by mistake")).unwrap().as_deref(), Some("ordered by mistake"));
+        assert_eq!(
+            tau.cancel_reason(Some("ordered by mistake"))
+                .unwrap()
+                .as_deref(),
+            Some("ordered by mistake")
+        );
         assert!(tau.cancel_reason(Some("too expensive")).is_err());
         assert!(tau.cancel_reason(None).is_err());
         let demo = Policy::profile("demo").unwrap();

@@ -124,7 +124,16 @@ pub struct Catalogue<'a> {
 }
 
 /// A few everyday words for product types (general English, not any store's names).
-const SYNONYMS: &[(&str, &str)] = &[("bike", "bicycle"), ("phone", "smartphone"), ("cellphone", "smartphone"), ("bookcase", "bookshelf"), ("shelf", "bookshelf"), ("tee", "t-shirt"), ("watch", "wristwatch"), ("trainer", "sneakers")];
+const SYNONYMS: &[(&str, &str)] = &[
+    ("bike", "bicycle"),
+    ("phone", "smartphone"),
+    ("cellphone", "smartphone"),
+    ("bookcase", "bookshelf"),
+    ("shelf", "bookshelf"),
+    ("tee", "t-shirt"),
+    ("watch", "wristwatch"),
+    ("trainer", "sneakers"),
+];
 
 /// Head nouns too generic to name a product alone.
 const GENERIC_HEADS: &[&str] = &["set", "kit", "item", "thing", "one"];
@@ -132,7 +141,16 @@ const GENERIC_HEADS: &[&str] = &["set", "kit", "item", "thing", "one"];
 impl<'a> Catalogue<'a> {
     pub fn new(products: &'a [Product]) -> Self {
         let mut aliases: Vec<(Vec<String>, String, u8, usize)> = Vec::new();
-        let value_words: std::collections::HashSet<String> = products.iter().flat_map(|p| p.options.iter().flat_map(|(k, vs)| vs.iter().chain(std::iter::once(k)).flat_map(|v| super::text::stems(v)))).collect();
+        let value_words: std::collections::HashSet<String> = products
+            .iter()
+            .flat_map(|p| {
+                p.options.iter().flat_map(|(k, vs)| {
+                    vs.iter()
+                        .chain(std::iter::once(k))
+                        .flat_map(|v| super::text::stems(v))
+                })
+            })
+            .collect();
         for (pi, p) in products.iter().enumerate() {
             let words = super::text::stems(&p.name);
             if words.is_empty() {
@@ -145,8 +163,16 @@ impl<'a> Catalogue<'a> {
             }
             if words.len() > 1 {
                 let first = words[0].clone();
-                let unique = products.iter().filter(|o| super::text::stems(&o.name).first() == Some(&first)).count() == 1;
-                if unique && first.len() > 3 && !value_words.contains(&first) && !GENERIC_HEADS.contains(&first.as_str()) {
+                let unique = products
+                    .iter()
+                    .filter(|o| super::text::stems(&o.name).first() == Some(&first))
+                    .count()
+                    == 1;
+                if unique
+                    && first.len() > 3
+                    && !value_words.contains(&first)
+                    && !GENERIC_HEADS.contains(&first.as_str())
+                {
                     aliases.push((vec![first.clone()], first, 1, pi));
                 }
             }
@@ -182,7 +208,10 @@ impl<'a> Catalogue<'a> {
                 // "book shelf" = "bookshelf", "tshirt" = "t-shirt".
                 let mut by_join = 0;
                 for span in 1..=3usize.min(w.len() - i) {
-                    let s: String = (i..i + span).map(|k| stem(&w[k].text)).collect::<Vec<_>>().concat();
+                    let s: String = (i..i + span)
+                        .map(|k| stem(&w[k].text))
+                        .collect::<Vec<_>>()
+                        .concat();
                     if span > 1 || n > 1 {
                         if stem(&s) == *joined || s == *joined {
                             by_join = span;
@@ -193,7 +222,13 @@ impl<'a> Catalogue<'a> {
                 if len == 0 {
                     continue;
                 }
-                if *strength == 1 && i + len < w.len() && self.aliases.iter().any(|(ws, _, s, _)| *s >= 2 && ws.len() == 1 && ws[0] == st(i + len)) {
+                if *strength == 1
+                    && i + len < w.len()
+                    && self
+                        .aliases
+                        .iter()
+                        .any(|(ws, _, s, _)| *s >= 2 && ws.len() == 1 && ws[0] == st(i + len))
+                {
                     continue;
                 }
                 let id = self.products[*pi].id.clone();
@@ -231,12 +266,33 @@ fn verb_of(t: &[&Tok], i: usize) -> Option<Verb> {
     let next2 = t.get(i + 2).map(|x| x.text.as_str()).unwrap_or("");
     let prev = if i > 0 { t[i - 1].text.as_str() } else { "" };
     Some(match w {
-        "return" | "returning" if !matches!(next, "policy" | "window" | "label" | "status" | "instructions" | "period") && prev != "the" && prev != "a" => Verb::Return,
+        "return" | "returning"
+            if !matches!(
+                next,
+                "policy" | "window" | "label" | "status" | "instructions" | "period"
+            ) && prev != "the"
+                && prev != "a" =>
+        {
+            Verb::Return
+        }
         "send" if next == "back" || next2 == "back" => Verb::Return,
-        "refund" if matches!(next, "for" | "the" | "my" | "this" | "that" | "these" | "those" | "everything") && prev != "the" => Verb::Return,
-        "exchange" | "exchanging" | "swap" | "swapping" | "replace" | "replacing" | "trade" => Verb::Exchange,
-        "modify" | "modifying" | "change" | "changing" | "switch" | "switching" | "update" | "updating" | "upgrade" | "downgrade" | "adjust" | "convert" | "edit" | "correct" | "fix"
-            if !matches!(next, "my" if next2 == "mind") && !(next == "of" && next2 == "plans") && next != "mind" =>
+        "refund"
+            if matches!(
+                next,
+                "for" | "the" | "my" | "this" | "that" | "these" | "those" | "everything"
+            ) && prev != "the" =>
+        {
+            Verb::Return
+        }
+        "exchange" | "exchanging" | "swap" | "swapping" | "replace" | "replacing" | "trade" => {
+            Verb::Exchange
+        }
+        "modify" | "modifying" | "change" | "changing" | "switch" | "switching" | "update"
+        | "updating" | "upgrade" | "downgrade" | "adjust" | "convert" | "edit" | "correct"
+        | "fix"
+            if !matches!(next, "my" if next2 == "mind")
+                && !(next == "of" && next2 == "plans")
+                && next != "mind" =>
         {
             Verb::Modify
         }
@@ -245,13 +301,27 @@ fn verb_of(t: &[&Tok], i: usize) -> Option<Verb> {
         "set" if t[i + 1..].iter().take(6).any(|x| x.text == "address") => Verb::Modify,
         // "could I pay for LF-100003 with my PayPal instead": a payment change. Without "instead"
         // it is a question about payment methods ("can I pay with PayPal?"), not a request.
-        "pay" | "charge" if t[i + 1..].iter().take(8).any(|x| matches!(x.text.as_str(), "with" | "using" | "via" | "by" | "to")) && t.iter().any(|x| x.text == "instead") => Verb::Modify,
+        "pay" | "charge"
+            if t[i + 1..]
+                .iter()
+                .take(8)
+                .any(|x| matches!(x.text.as_str(), "with" | "using" | "via" | "by" | "to"))
+                && t.iter().any(|x| x.text == "instead") =>
+        {
+            Verb::Modify
+        }
         // "ship it to …", "deliver LF-100003 to …": an address change.
-        "ship" | "deliver" | "redirect" | "reroute" if t[i + 1..].iter().take(5).any(|x| x.text == "to") => Verb::Modify,
+        "ship" | "deliver" | "redirect" | "reroute"
+            if t[i + 1..].iter().take(5).any(|x| x.text == "to") =>
+        {
+            Verb::Modify
+        }
         "need" | "want" if prev == "longer" => Verb::Cancel,
         // "also needs to be exchanged", "want it returned": a passive request.
-        "returned" | "exchanged" | "cancelled" | "canceled" | "modified" | "changed" | "swapped" | "replaced"
-            if i > 0 && (matches!(prev, "be" | "been" | "it" | "them" | "get")
+        "returned" | "exchanged" | "cancelled" | "canceled" | "modified" | "changed"
+        | "swapped" | "replaced"
+            if i > 0
+                && (matches!(prev, "be" | "been" | "it" | "them" | "get")
                 // "I'd like the kettle from #W… swapped for …".
                 || matches!(w, "returned" | "exchanged" | "swapped" | "replaced" | "cancelled" | "canceled") && t[i.saturating_sub(8)..i].iter().any(|x| matches!(x.text.as_str(), "like" | "want" | "need")) && !t[i.saturating_sub(8)..i].iter().any(|x| x.text == "if")) =>
         {
@@ -282,7 +352,23 @@ fn negated_after(t: &[&Tok], i: usize, from: usize) -> bool {
     }) || t[lo..i].iter().any(|x| x.text == "no") && !t[lo..i].iter().any(|x| x.text == "longer")
 }
 
-const NEGATIVE_CONDITION: &[&str] = &["not", "no", "cannot", "can't", "cant", "unavailable", "isn't", "impossible", "fails", "doesn't", "won't", "unable", "neither", "none", "nothing"];
+const NEGATIVE_CONDITION: &[&str] = &[
+    "not",
+    "no",
+    "cannot",
+    "can't",
+    "cant",
+    "unavailable",
+    "isn't",
+    "impossible",
+    "fails",
+    "doesn't",
+    "won't",
+    "unable",
+    "neither",
+    "none",
+    "nothing",
+];
 
 /// Where a cue sits relative to an "if" in its sentence.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -301,9 +387,19 @@ fn condition_of(toks: &[Tok], sentence_start: usize, at: usize) -> Cond {
     }
     // "When the agent asks for confirmation, return …": a time that is a condition too, when it
     // has a clause of its own ("I want to know when it ships and …" does not).
-    let Some(if_at) = words.iter().rposition(|w| *w == "if" || *w == "unless" || *w == "when") else { return Cond::Plain };
+    let Some(if_at) = words
+        .iter()
+        .rposition(|w| *w == "if" || *w == "unless" || *w == "when")
+    else {
+        return Cond::Plain;
+    };
     let after: &[&str] = &words[if_at + 1..];
-    let closed = slice[if_at + 1..].iter().any(|t| t.text == "," || t.text == "then") || after.iter().any(|w| matches!(*w, "i'd" | "i'll" | "please" | "just"));
+    let closed = slice[if_at + 1..]
+        .iter()
+        .any(|t| t.text == "," || t.text == "then")
+        || after
+            .iter()
+            .any(|w| matches!(*w, "i'd" | "i'll" | "please" | "just"));
     if words[if_at] == "when" && !slice[if_at + 1..].iter().any(|t| t.text == ",") {
         return Cond::Plain;
     }
@@ -312,7 +408,12 @@ fn condition_of(toks: &[Tok], sentence_start: usize, at: usize) -> Cond {
         return Cond::InCondition;
     }
     let cond: Vec<&str> = after.iter().take_while(|w| **w != ",").copied().collect();
-    if cond.first() == Some(&"not") || cond.iter().any(|w| NEGATIVE_CONDITION.contains(w) || w.ends_with("n't")) || cond.is_empty() {
+    if cond.first() == Some(&"not")
+        || cond
+            .iter()
+            .any(|w| NEGATIVE_CONDITION.contains(w) || w.ends_with("n't"))
+        || cond.is_empty()
+    {
         Cond::AfterNegative
     } else {
         Cond::AfterOther
@@ -337,14 +438,30 @@ pub fn payments(t: &[&Tok], customer: &Customer) -> Vec<PayRef> {
         }
         match w {
             "paypal" => push(&mut out, PayRef::Kind(PaymentMethodKind::Paypal)),
-            "gift" if matches!(next, "card" | "cards") => push(&mut out, PayRef::Kind(PaymentMethodKind::GiftCard)),
+            "gift" if matches!(next, "card" | "cards") => {
+                push(&mut out, PayRef::Kind(PaymentMethodKind::GiftCard))
+            }
             "giftcard" | "gc" => push(&mut out, PayRef::Kind(PaymentMethodKind::GiftCard)),
-            "credit" if next == "card" || next == "cards" => push(&mut out, PayRef::Kind(PaymentMethodKind::CreditCard)),
+            "credit" if next == "card" || next == "cards" => {
+                push(&mut out, PayRef::Kind(PaymentMethodKind::CreditCard))
+            }
             "store" if next == "credit" => push(&mut out, PayRef::StoreCredit),
-            "visa" | "mastercard" | "amex" | "discover" => push(&mut out, PayRef::Brand(w.to_string())),
+            "visa" | "mastercard" | "amex" | "discover" => {
+                push(&mut out, PayRef::Brand(w.to_string()))
+            }
             "american" if next == "express" => push(&mut out, PayRef::Brand("amex".into())),
-            "original" | "same" if matches!(next, "payment" | "method" | "card" | "way") || next == "form" => push(&mut out, PayRef::Original),
-            "card" if !matches!(prev, "gift" | "credit") && !out.iter().any(|p| matches!(p, PayRef::Kind(_) | PayRef::Brand(_))) && matches!(prev, "my" | "the" | "a") => {
+            "original" | "same"
+                if matches!(next, "payment" | "method" | "card" | "way") || next == "form" =>
+            {
+                push(&mut out, PayRef::Original)
+            }
+            "card"
+                if !matches!(prev, "gift" | "credit")
+                    && !out
+                        .iter()
+                        .any(|p| matches!(p, PayRef::Kind(_) | PayRef::Brand(_)))
+                    && matches!(prev, "my" | "the" | "a") =>
+            {
                 push(&mut out, PayRef::Kind(PaymentMethodKind::CreditCard))
             }
             _ => {}
@@ -355,9 +472,23 @@ pub fn payments(t: &[&Tok], customer: &Customer) -> Vec<PayRef> {
 
 fn cancel_reason(text: &str) -> Option<String> {
     let t = text.to_lowercase();
-    if t.contains("by mistake") || t.contains("by accident") || t.contains("accidentally") || t.contains("mistakenly") || t.contains("ordered it wrong") || t.contains("made a mistake") {
+    if t.contains("by mistake")
+        || t.contains("by accident")
+        || t.contains("accidentally")
+        || t.contains("mistakenly")
+        || t.contains("ordered it wrong")
+        || t.contains("made a mistake")
+    {
         Some("ordered by mistake".into())
-    } else if t.contains("no longer need") || t.contains("don't need") || t.contains("do not need") || t.contains("no longer want") || t.contains("don't want") || t.contains("not needed") || t.contains("changed my mind") || t.contains("no need") {
+    } else if t.contains("no longer need")
+        || t.contains("don't need")
+        || t.contains("do not need")
+        || t.contains("no longer want")
+        || t.contains("don't want")
+        || t.contains("not needed")
+        || t.contains("changed my mind")
+        || t.contains("no need")
+    {
         Some("no longer needed".into())
     } else {
         None
@@ -365,13 +496,57 @@ fn cancel_reason(text: &str) -> Option<String> {
 }
 
 const STATES: &[(&str, &str)] = &[
-    ("alabama", "AL"), ("alaska", "AK"), ("arizona", "AZ"), ("arkansas", "AR"), ("california", "CA"), ("colorado", "CO"), ("connecticut", "CT"), ("delaware", "DE"),
-    ("florida", "FL"), ("georgia", "GA"), ("hawaii", "HI"), ("idaho", "ID"), ("illinois", "IL"), ("indiana", "IN"), ("iowa", "IA"), ("kansas", "KS"), ("kentucky", "KY"),
-    ("louisiana", "LA"), ("maine", "ME"), ("maryland", "MD"), ("massachusetts", "MA"), ("michigan", "MI"), ("minnesota", "MN"), ("mississippi", "MS"), ("missouri", "MO"),
-    ("montana", "MT"), ("nebraska", "NE"), ("nevada", "NV"), ("new hampshire", "NH"), ("new jersey", "NJ"), ("new mexico", "NM"), ("new york", "NY"),
-    ("north carolina", "NC"), ("north dakota", "ND"), ("ohio", "OH"), ("oklahoma", "OK"), ("oregon", "OR"), ("pennsylvania", "PA"), ("rhode island", "RI"),
-    ("south carolina", "SC"), ("south dakota", "SD"), ("tennessee", "TN"), ("texas", "TX"), ("utah", "UT"), ("vermont", "VT"), ("virginia", "VA"), ("washington", "WA"),
-    ("west virginia", "WV"), ("wisconsin", "WI"), ("wyoming", "WY"), ("district of columbia", "DC"),
+    ("alabama", "AL"),
+    ("alaska", "AK"),
+    ("arizona", "AZ"),
+    ("arkansas", "AR"),
+    ("california", "CA"),
+    ("colorado", "CO"),
+    ("connecticut", "CT"),
+    ("delaware", "DE"),
+    ("florida", "FL"),
+    ("georgia", "GA"),
+    ("hawaii", "HI"),
+    ("idaho", "ID"),
+    ("illinois", "IL"),
+    ("indiana", "IN"),
+    ("iowa", "IA"),
+    ("kansas", "KS"),
+    ("kentucky", "KY"),
+    ("louisiana", "LA"),
+    ("maine", "ME"),
+    ("maryland", "MD"),
+    ("massachusetts", "MA"),
+    ("michigan", "MI"),
+    ("minnesota", "MN"),
+    ("mississippi", "MS"),
+    ("missouri", "MO"),
+    ("montana", "MT"),
+    ("nebraska", "NE"),
+    ("nevada", "NV"),
+    ("new hampshire", "NH"),
+    ("new jersey", "NJ"),
+    ("new mexico", "NM"),
+    ("new york", "NY"),
+    ("north carolina", "NC"),
+    ("north dakota", "ND"),
+    ("ohio", "OH"),
+    ("oklahoma", "OK"),
+    ("oregon", "OR"),
+    ("pennsylvania", "PA"),
+    ("rhode island", "RI"),
+    ("south carolina", "SC"),
+    ("south dakota", "SD"),
+    ("tennessee", "TN"),
+    ("texas", "TX"),
+    ("utah", "UT"),
+    ("vermont", "VT"),
+    ("virginia", "VA"),
+    ("washington", "WA"),
+    ("west virginia", "WV"),
+    ("wisconsin", "WI"),
+    ("wyoming", "WY"),
+    ("district of columbia", "DC"),
 ];
 
 fn state_code(s: &str) -> Option<String> {
@@ -379,18 +554,31 @@ fn state_code(s: &str) -> Option<String> {
     if l.len() == 2 && STATES.iter().any(|(_, c)| c.eq_ignore_ascii_case(&l)) {
         return Some(l.to_uppercase());
     }
-    STATES.iter().find(|(n, _)| *n == l).map(|(_, c)| c.to_string())
+    STATES
+        .iter()
+        .find(|(n, _)| *n == l)
+        .map(|(_, c)| c.to_string())
 }
 
 /// An address written out: "1234 Elm St, Springfield, IL, 62701", "101 Highway, New York,
 /// 10001", "445 Maple Drive, Suite 394, Fort Worth, Texas, 76165".
 pub fn written_address(text: &str) -> Option<Address> {
-    let parts: Vec<&str> = text.split([',', '\n']).map(|p| p.trim().trim_matches(|c: char| c == '(' || c == ')' || c == '.')).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = text
+        .split([',', '\n'])
+        .map(|p| {
+            p.trim()
+                .trim_matches(|c: char| c == '(' || c == ')' || c == '.')
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
     // The street starts at a house number, possibly after other words ("… to 1234 Elm St").
     let street_at = |p: &str| -> Option<usize> {
         let words: Vec<&str> = p.split_whitespace().collect();
         (0..words.len().saturating_sub(1)).rev().find(|&i| {
-            words[i].chars().all(|c| c.is_ascii_digit()) && words[i].len() <= 6 && words[i + 1].chars().next().is_some_and(char::is_alphabetic) && !(words[i].len() == 5 && i + 2 >= words.len())
+            words[i].chars().all(|c| c.is_ascii_digit())
+                && words[i].len() <= 6
+                && words[i + 1].chars().next().is_some_and(char::is_alphabetic)
+                && !(words[i].len() == 5 && i + 2 >= words.len())
         })
     };
     let start = parts.iter().position(|p| street_at(p).is_some())?;
@@ -402,7 +590,12 @@ pub fn written_address(text: &str) -> Option<Address> {
     let mut i = start + 1;
     if let Some(p) = parts.get(i) {
         let l = p.to_lowercase();
-        if l.starts_with("suite") || l.starts_with("apt") || l.starts_with("unit") || l.starts_with("apartment") || l.starts_with('#') {
+        if l.starts_with("suite")
+            || l.starts_with("apt")
+            || l.starts_with("unit")
+            || l.starts_with("apartment")
+            || l.starts_with('#')
+        {
             line2 = Some(p.to_string());
             i += 1;
         }
@@ -416,9 +609,17 @@ pub fn written_address(text: &str) -> Option<Address> {
     };
     let zip_at = rest.iter().position(|p| p.split_whitespace().any(is_zip))?;
     let zip_part: Vec<&str> = rest[zip_at].split_whitespace().collect();
-    let zip = zip_part.iter().find(|w| is_zip(w))?.trim_end_matches(|c: char| !c.is_ascii_digit()).to_string();
+    let zip = zip_part
+        .iter()
+        .find(|w| is_zip(w))?
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .to_string();
     let zip_word = zip_part.iter().find(|w| is_zip(w)).copied().unwrap_or("");
-    let before_zip: Vec<&str> = zip_part.iter().take_while(|w| **w != zip_word).copied().collect();
+    let before_zip: Vec<&str> = zip_part
+        .iter()
+        .take_while(|w| **w != zip_word)
+        .copied()
+        .collect();
     let mut fields: Vec<String> = rest[..zip_at].iter().map(|s| s.to_string()).collect();
     if !before_zip.is_empty() {
         fields.push(before_zip.join(" "));
@@ -430,13 +631,24 @@ pub fn written_address(text: &str) -> Option<Address> {
             // "Springfield IL" or a city that is also a state's name ("New York").
             let words: Vec<&str> = city_state.split_whitespace().collect();
             match words.split_last() {
-                Some((last, city)) if !city.is_empty() && state_code(last).is_some() && last.len() == 2 => (city.join(" "), state_code(last)?),
+                Some((last, city))
+                    if !city.is_empty() && state_code(last).is_some() && last.len() == 2 =>
+                {
+                    (city.join(" "), state_code(last)?)
+                }
                 _ => (city_state.clone(), state_code(city_state)?),
             }
         }
         _ => return None,
     };
-    Some(Address { line1, line2, city, region, postcode: zip, country: "USA".into() })
+    Some(Address {
+        line1,
+        line2,
+        city,
+        region,
+        postcode: zip,
+        country: "USA".into(),
+    })
 }
 
 /// Place words for pointing at a known address: "NYC" → "new york".
@@ -464,17 +676,72 @@ fn place_words(t: &[&Tok]) -> Vec<String> {
 
 /// Words by which a customer says they have not made up their mind about the request they are
 /// in (or the one the sentence adds to).
-const UNDECIDED: &[&str] = &["not sure yet", "not sure whether", "not sure if i", "not sure about", "not sure i want", "not sure i'll", "unsure whether", "unsure if", "unsure about", "haven't decided", "have not decided", "not decided", "still deciding", "undecided", "not certain", "second thoughts", "on the fence", "haven't made up my mind", "not made up my mind"];
+const UNDECIDED: &[&str] = &[
+    "not sure yet",
+    "not sure whether",
+    "not sure if i",
+    "not sure about",
+    "not sure i want",
+    "not sure i'll",
+    "unsure whether",
+    "unsure if",
+    "unsure about",
+    "haven't decided",
+    "have not decided",
+    "not decided",
+    "still deciding",
+    "undecided",
+    "not certain",
+    "second thoughts",
+    "on the fence",
+    "haven't made up my mind",
+    "not made up my mind",
+];
 
 /// Words that hold everything back until the customer comes back ("don't do anything yet",
 /// "let me think it over"). Inside an if-clause they are a fallback ("if not, do nothing"), not
 /// hesitation.
 const HOLD: &[&str] = &[
-    "don't do anything", "do not do anything", "don't process", "do not process", "don't start", "do not start", "don't set anything", "don't set it up", "hold off",
-    "nothing should be done", "don't change anything", "do not change anything", "don't make any change", "do not make any change", "before you do anything",
-    "before you set anything", "before you change anything", "let me think", "think it over", "think about it", "sleep on it", "get back to you", "once i've decided",
-    "once i have decided", "when i've decided", "before deciding", "before i decide", "before i confirm", "before confirming", "rethink", "re-think", "reconsider",
-    "talk to my", "check with my", "anything yet", "nothing yet", "nothing for now", "anything for now", "wait until i", "wait till i",
+    "don't do anything",
+    "do not do anything",
+    "don't process",
+    "do not process",
+    "don't start",
+    "do not start",
+    "don't set anything",
+    "don't set it up",
+    "hold off",
+    "nothing should be done",
+    "don't change anything",
+    "do not change anything",
+    "don't make any change",
+    "do not make any change",
+    "before you do anything",
+    "before you set anything",
+    "before you change anything",
+    "let me think",
+    "think it over",
+    "think about it",
+    "sleep on it",
+    "get back to you",
+    "once i've decided",
+    "once i have decided",
+    "when i've decided",
+    "before deciding",
+    "before i decide",
+    "before i confirm",
+    "before confirming",
+    "rethink",
+    "re-think",
+    "reconsider",
+    "talk to my",
+    "check with my",
+    "anything yet",
+    "nothing yet",
+    "nothing for now",
+    "anything for now",
+    "wait until i",
+    "wait till i",
 ];
 
 /// Words just before a request verb that make it a thought, not a request ("I might return",
@@ -483,15 +750,30 @@ fn tentative_before(t: &[&Tok], k: usize) -> bool {
     let lo = k.saturating_sub(3);
     (lo..k).any(|j| {
         let w = t[j].text.as_str();
-        matches!(w, "maybe" | "perhaps" | "potentially" | "possibly" | "might" | "considering" | "contemplating")
-            || w == "thinking" && matches!(t.get(j + 1).map(|x| x.text.as_str()), Some("about" | "of"))
+        matches!(
+            w,
+            "maybe"
+                | "perhaps"
+                | "potentially"
+                | "possibly"
+                | "might"
+                | "considering"
+                | "contemplating"
+        ) || w == "thinking"
+            && matches!(t.get(j + 1).map(|x| x.text.as_str()), Some("about" | "of"))
             || w == "may" && j > 0 && t[j - 1].text == "i"
     })
 }
 
 fn holds_back(sentence: &str) -> bool {
     let l = sentence.to_lowercase().replace('\u{2019}', "'");
-    HOLD.iter().any(|h| l.find(h).is_some_and(|at| !l[..at].split(|c: char| !c.is_alphanumeric()).any(|w| w == "if" || w == "unless")))
+    HOLD.iter().any(|h| {
+        l.find(h).is_some_and(|at| {
+            !l[..at]
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| w == "if" || w == "unless")
+        })
+    })
 }
 
 fn undecided(text: &str) -> bool {
@@ -504,13 +786,29 @@ fn undecided(text: &str) -> bool {
 /// operation.
 fn preference_between_requests(sentence: &str) -> Option<Verb> {
     let l = sentence.to_lowercase().replace('\u{2019}', "'");
-    let only_one = ["only do one", "only one of", "only one is possible", "only one can", "one or the other", "can't do both", "cannot do both", "can not do both", "not both", "only one of these", "if only one", "either one but not"]
-        .iter()
-        .any(|p| l.contains(p));
+    let only_one = [
+        "only do one",
+        "only one of",
+        "only one is possible",
+        "only one can",
+        "one or the other",
+        "can't do both",
+        "cannot do both",
+        "can not do both",
+        "not both",
+        "only one of these",
+        "if only one",
+        "either one but not",
+    ]
+    .iter()
+    .any(|p| l.contains(p));
     if !only_one {
         return None;
     }
-    let words: Vec<&str> = l.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = l
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
     let verb = |w: &str| -> Option<Verb> {
         Some(match w {
             "return" | "returning" | "refund" => Verb::Return,
@@ -520,10 +818,24 @@ fn preference_between_requests(sentence: &str) -> Option<Verb> {
             _ => return None,
         })
     };
-    let pref_at = words.iter().position(|w| matches!(*w, "prefer" | "preferably" | "rather" | "priority" | "prioritize" | "prioritise") || w.starts_with("prefer"))
-        .or_else(|| words.windows(2).position(|p| p == ["matters", "more"] || p == ["more", "important"] || p == ["first", "choice"]));
+    let pref_at = words
+        .iter()
+        .position(|w| {
+            matches!(
+                *w,
+                "prefer" | "preferably" | "rather" | "priority" | "prioritize" | "prioritise"
+            ) || w.starts_with("prefer")
+        })
+        .or_else(|| {
+            words.windows(2).position(|p| {
+                p == ["matters", "more"] || p == ["more", "important"] || p == ["first", "choice"]
+            })
+        });
     let pref_at = pref_at?;
-    words[pref_at..].iter().find_map(|w| verb(w)).or_else(|| words[..pref_at].iter().rev().find_map(|w| verb(w)))
+    words[pref_at..]
+        .iter()
+        .find_map(|w| verb(w))
+        .or_else(|| words[..pref_at].iter().rev().find_map(|w| verb(w)))
 }
 
 /// Whether a message plainly asks for an operation (a request verb that is not negated, not
@@ -532,7 +844,12 @@ fn preference_between_requests(sentence: &str) -> Option<Verb> {
 pub fn asks_for_operation(message: &str) -> bool {
     let toks = tokenize(message);
     let lower = message.trim().to_lowercase();
-    let question = lower.ends_with('?') || ["how ", "can i ", "what ", "do you ", "is it ", "are ", "when ", "why "].iter().any(|q| lower.starts_with(q));
+    let question = lower.ends_with('?')
+        || [
+            "how ", "can i ", "what ", "do you ", "is it ", "are ", "when ", "why ",
+        ]
+        .iter()
+        .any(|q| lower.starts_with(q));
     if question {
         return false;
     }
@@ -552,9 +869,16 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             s += 1;
         }
     }
-    let words: Vec<usize> = (0..toks.len()).filter(|&i| toks[i].is_word() || matches!(toks[i].kind, Kind::Id | Kind::Email)).collect();
+    let words: Vec<usize> = (0..toks.len())
+        .filter(|&i| toks[i].is_word() || matches!(toks[i].kind, Kind::Id | Kind::Email))
+        .collect();
     let wt: Vec<&Tok> = words.iter().map(|&i| &toks[i]).collect();
-    let sentence_start = |i: usize| -> usize { (0..=i).rev().find(|&j| j == 0 || toks[j - 1].is_break()).unwrap_or(0) };
+    let sentence_start = |i: usize| -> usize {
+        (0..=i)
+            .rev()
+            .find(|&j| j == 0 || toks[j - 1].is_break())
+            .unwrap_or(0)
+    };
 
     // Order numbers as the understanding step finds them, located in the text.
     let entities = crate::understand::Entities::extract(message);
@@ -565,7 +889,10 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             // Only a number standing alone ("#W2378156", "order 100234"), never the digits of a
             // payment id or an email.
             if t.kind == Kind::Num && t.text == digits && !digits.is_empty() {
-                let before: Vec<&str> = toks[ti.saturating_sub(4)..ti].iter().map(|x| x.text.as_str()).collect();
+                let before: Vec<&str> = toks[ti.saturating_sub(4)..ti]
+                    .iter()
+                    .map(|x| x.text.as_str())
+                    .collect();
                 let reference = before.windows(2).any(|w| w == ["same", "as"] || w == ["as", "order"] || w == ["as", "in"]) || before.last() == Some(&"as")
                     // "… as my other bottle (from order #W…)": the order of the item pointed at.
                     || before.contains(&"order") && before.iter().any(|w| matches!(*w, "from" | "in" | "on")) && toks[ti.saturating_sub(10)..ti].iter().any(|x| x.text == "other" || x.text == "same");
@@ -586,7 +913,10 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             message[toks[first].start..toks[last].end].to_string()
         })
         .collect();
-    let preference: Vec<Option<Verb>> = sentence_text.iter().map(|t| preference_between_requests(t)).collect();
+    let preference: Vec<Option<Verb>> = sentence_text
+        .iter()
+        .map(|t| preference_between_requests(t))
+        .collect();
     let preferred_verb: Option<Verb> = preference.iter().flatten().next().copied();
 
     // Cues: operation verbs that are requests.
@@ -601,9 +931,13 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         if tentative_before(&wt, k) {
             tentative.push(ti);
         }
-        let boundary = (0..ti).rev().find(|&j| toks[j].is_break() || toks[j].kind == Kind::Semi || toks[j].text == ",");
+        let boundary = (0..ti)
+            .rev()
+            .find(|&j| toks[j].is_break() || toks[j].kind == Kind::Semi || toks[j].text == ",");
         let clause_from = boundary.map_or(0, |b| words.iter().position(|&wi| wi > b).unwrap_or(k));
-        if negated_after(&wt, k, clause_from) && !(v == Verb::Cancel && wt[k].text != "cancel" && wt[k].text != "remove") {
+        if negated_after(&wt, k, clause_from)
+            && !(v == Verb::Cancel && wt[k].text != "cancel" && wt[k].text != "remove")
+        {
             continue;
         }
         let c = condition_of(&toks, sentence_start(ti), ti);
@@ -611,12 +945,20 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             continue;
         }
         // "cancel it, I no longer need it": the second is the reason, not another request.
-        if matches!(wt[k].text.as_str(), "need" | "want") && cues.last().is_some_and(|&(p, _, _)| sentence[p] == sentence[ti]) {
+        if matches!(wt[k].text.as_str(), "need" | "want")
+            && cues
+                .last()
+                .is_some_and(|&(p, _, _)| sentence[p] == sentence[ti])
+        {
             continue;
         }
         // "exchange or return the tablet": one operation, the first named.
         if let Some(&(prev, _, _)) = cues.last() {
-            let between: Vec<&str> = toks[prev + 1..ti].iter().filter(|t| t.is_word()).map(|t| t.text.as_str()).collect();
+            let between: Vec<&str> = toks[prev + 1..ti]
+                .iter()
+                .filter(|t| t.is_word())
+                .map(|t| t.text.as_str())
+                .collect();
             if between == ["or"] || between == ["and"] || between.is_empty() {
                 continue;
             }
@@ -626,24 +968,43 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
 
     let mut wishes: Vec<Wish> = Vec::new();
     for (ci, &(at, verb, cond)) in cues.iter().enumerate() {
-        let start = if ci > 0 && sentence[cues[ci - 1].0] == sentence[at] { at } else { sentence_start(at) };
+        let start = if ci > 0 && sentence[cues[ci - 1].0] == sentence[at] {
+            at
+        } else {
+            sentence_start(at)
+        };
         let next_cue = cues.get(ci + 1).map(|c| c.0);
         let own_end = match next_cue {
             Some(n) if sentence[n] == sentence[at] => n,
-            _ => (at..toks.len()).find(|&j| toks[j].is_break()).unwrap_or(toks.len()),
+            _ => (at..toks.len())
+                .find(|&j| toks[j].is_break())
+                .unwrap_or(toks.len()),
         };
         // Later sentences with no operation of their own add to this one.
-        let ext_end = next_cue.map(|n| sentence_start(n)).unwrap_or(toks.len()).max(own_end);
+        let ext_end = next_cue
+            .map(|n| sentence_start(n))
+            .unwrap_or(toks.len())
+            .max(own_end);
         let own: Vec<&Tok> = toks[start..own_end].iter().collect();
-        let own_words: Vec<&Tok> = own.iter().copied().filter(|t| t.is_word() || matches!(t.kind, Kind::Id | Kind::Email | Kind::Semi)).collect();
+        let own_words: Vec<&Tok> = own
+            .iter()
+            .copied()
+            .filter(|t| t.is_word() || matches!(t.kind, Kind::Id | Kind::Email | Kind::Semi))
+            .collect();
         // The wish's own words and the sentences that add to it.
-        let text = message[toks[start].start..toks[ext_end.saturating_sub(1).max(start)].end].to_string();
-        let lower = message[toks[start].start..toks[own_end.saturating_sub(1).max(start)].end].to_lowercase();
+        let text =
+            message[toks[start].start..toks[ext_end.saturating_sub(1).max(start)].end].to_string();
+        let lower = message[toks[start].start..toks[own_end.saturating_sub(1).max(start)].end]
+            .to_lowercase();
 
         let mut w = Wish {
             verb,
             target: Target::Items,
-            orders: order_at.iter().filter(|(ti, _, r)| *ti >= start && *ti < own_end && !r).map(|(_, n, _)| n.clone()).collect(),
+            orders: order_at
+                .iter()
+                .filter(|(ti, _, r)| *ti >= start && *ti < own_end && !r)
+                .map(|(_, n, _)| n.clone())
+                .collect(),
             items: Vec::new(),
             except: Vec::new(),
             all_items: false,
@@ -651,26 +1012,61 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             one_order: false,
             pending: None,
             payment: payments(&own_words, known.customer),
-            reason: cancel_reason(&message[toks[start].start..toks[ext_end.saturating_sub(1).max(start)].end]),
+            reason: cancel_reason(
+                &message[toks[start].start..toks[ext_end.saturating_sub(1).max(start)].end],
+            ),
             address: None,
             conditional: cond == Cond::AfterOther,
             fallback_of_previous: cond == Cond::AfterNegative,
             hesitant: false,
-            same_order_as_previous: ["same order", "that same order", "same purchase"].iter().any(|p| lower.contains(p)),
+            same_order_as_previous: ["same order", "that same order", "same purchase"]
+                .iter()
+                .any(|p| lower.contains(p)),
             preferred: preferred_verb == Some(verb),
             text: text.clone(),
         };
         // "Cancel it if my sister hasn't bought one", "… unless my manager approves it": a
         // condition after the request that the store's data can't answer. Whether it is
         // possible, available, or not yet shipped is for the planner to check.
-        if let Some(cond_at) = (at + 1..own_end).find(|&j| toks[j].text == "if" || toks[j].text == "unless") {
-            let cond_end = (cond_at + 1..own_end).find(|&j| toks[j].text == "," || toks[j].kind == Kind::Semi).unwrap_or(own_end);
-            let cond_words: Vec<&str> = toks[cond_at + 1..cond_end].iter().filter(|t| t.is_word()).map(|t| t.text.as_str()).collect();
+        if let Some(cond_at) =
+            (at + 1..own_end).find(|&j| toks[j].text == "if" || toks[j].text == "unless")
+        {
+            let cond_end = (cond_at + 1..own_end)
+                .find(|&j| toks[j].text == "," || toks[j].kind == Kind::Semi)
+                .unwrap_or(own_end);
+            let cond_words: Vec<&str> = toks[cond_at + 1..cond_end]
+                .iter()
+                .filter(|t| t.is_word())
+                .map(|t| t.text.as_str())
+                .collect();
             let checkable = cond_words.is_empty()
                 || cond_words == ["not"]
-                || cond_words.iter().any(|x| matches!(*x, "possible" | "available" | "stock" | "can" | "could" | "shipped" | "delivered" | "pending" | "arrived" | "processed" | "allowed" | "necessary" | "needed" | "require" | "requires" | "mean" | "means"));
+                || cond_words.iter().any(|x| {
+                    matches!(
+                        *x,
+                        "possible"
+                            | "available"
+                            | "stock"
+                            | "can"
+                            | "could"
+                            | "shipped"
+                            | "delivered"
+                            | "pending"
+                            | "arrived"
+                            | "processed"
+                            | "allowed"
+                            | "necessary"
+                            | "needed"
+                            | "require"
+                            | "requires"
+                            | "mean"
+                            | "means"
+                    )
+                });
             // "… if this would mean cancelling the whole order, don't": a limit, not a request.
-            let rest = message[toks[cond_end.min(toks.len() - 1)].start..toks[own_end.saturating_sub(1).max(cond_end.min(toks.len() - 1))].end].to_lowercase();
+            let rest = message[toks[cond_end.min(toks.len() - 1)].start
+                ..toks[own_end.saturating_sub(1).max(cond_end.min(toks.len() - 1))].end]
+                .to_lowercase();
             let limits = rest.contains("not") || rest.contains("n't") || rest.contains("no ");
             if !checkable && !limits {
                 w.conditional = true;
@@ -678,28 +1074,87 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         }
         // Not decided: a thought ("I might return …"), doubt in its own words or the sentences
         // that add to it ("… but I'm not sure yet"), or a hold in its sentence.
-        w.hesitant = tentative.contains(&at) || undecided(&text) || holds_back(&sentence_text[sentence[at]]);
+        w.hesitant =
+            tentative.contains(&at) || undecided(&text) || holds_back(&sentence_text[sentence[at]]);
         w.orders.dedup();
         let has = |x: &str| own_words.iter().any(|t| t.text == x);
-        if own_words.iter().any(|t| t.text == "pending" || t.text == "unshipped") || lower.contains("just placed") || lower.contains("not shipped") || lower.contains("haven't shipped") {
+        if own_words
+            .iter()
+            .any(|t| t.text == "pending" || t.text == "unshipped")
+            || lower.contains("just placed")
+            || lower.contains("not shipped")
+            || lower.contains("haven't shipped")
+        {
             w.pending = Some(true);
-        } else if has("received") || has("delivered") || lower.contains("got") && verb != Verb::Cancel {
+        } else if has("received")
+            || has("delivered")
+            || lower.contains("got") && verb != Verb::Cancel
+        {
             w.pending = Some(false);
         }
-        w.all_orders = lower.contains("all pending orders") || lower.contains("all my pending orders") || lower.contains("all orders") || lower.contains("all my orders") || lower.contains("both orders") || lower.contains("all possible orders") || lower.contains("all order") || lower.contains("all my pending order") || lower.contains("all the orders");
-        w.one_order = ["whole order", "entire order", "the order", "this order", "that order", "my order", "just bought", "just received", "just got", "just ordered", "recent", "latest", "last order"].iter().any(|p| lower.contains(p)) && !w.all_orders;
-        w.all_items = ["everything", "all items", "all the items", "all things", "all of the items", "whole order", "entire order", "all items in", "every item", "all possible"]
-            .iter()
-            .any(|p| lower.contains(p))
-            || verb == Verb::Cancel && (lower.contains("the order") || lower.contains("this order") || lower.contains("that order")) && !lower.contains("from the order") && !lower.contains("in the order");
+        w.all_orders = lower.contains("all pending orders")
+            || lower.contains("all my pending orders")
+            || lower.contains("all orders")
+            || lower.contains("all my orders")
+            || lower.contains("both orders")
+            || lower.contains("all possible orders")
+            || lower.contains("all order")
+            || lower.contains("all my pending order")
+            || lower.contains("all the orders");
+        w.one_order = [
+            "whole order",
+            "entire order",
+            "the order",
+            "this order",
+            "that order",
+            "my order",
+            "just bought",
+            "just received",
+            "just got",
+            "just ordered",
+            "recent",
+            "latest",
+            "last order",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
+            && !w.all_orders;
+        w.all_items = [
+            "everything",
+            "all items",
+            "all the items",
+            "all things",
+            "all of the items",
+            "whole order",
+            "entire order",
+            "all items in",
+            "every item",
+            "all possible",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
+            || verb == Verb::Cancel
+                && (lower.contains("the order")
+                    || lower.contains("this order")
+                    || lower.contains("that order"))
+                && !lower.contains("from the order")
+                && !lower.contains("in the order");
 
         // Addresses and payment methods.
-        if lower.contains("address") || matches!(toks[at].text.as_str(), "ship" | "deliver" | "redirect" | "reroute") {
+        if lower.contains("address")
+            || matches!(
+                toks[at].text.as_str(),
+                "ship" | "deliver" | "redirect" | "reroute"
+            )
+        {
             // What changes is named outside the new address ("change my default address to …",
             // "ship order N to my default address"): the account's address, an order's, or
             // both. The account's address is not every order's address, and the reverse.
             let scope = address_scope(message, &toks, start, own_end);
-            let ship_verb = matches!(toks[at].text.as_str(), "ship" | "deliver" | "redirect" | "reroute");
+            let ship_verb = matches!(
+                toks[at].text.as_str(),
+                "ship" | "deliver" | "redirect" | "reroute"
+            );
             let named_orders = !w.orders.is_empty();
             let order_side = named_orders || ship_verb || scope.orders;
             w.address = address_ref(message, &toks, start, ext_end, &order_at);
@@ -726,9 +1181,16 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
                 // "my order's address": one order, whichever is meant (asked when several).
                 w.all_orders = false;
                 // "my laptop order": the order with the laptop.
-                let before_dest: Vec<&Tok> = own_words.iter().copied().take_while(|t| !(t.text == "to" && t.start > toks[at].start)).collect();
+                let before_dest: Vec<&Tok> = own_words
+                    .iter()
+                    .copied()
+                    .take_while(|t| !(t.text == "to" && t.start > toks[at].start))
+                    .collect();
                 for (_, _, ids) in catalogue.mentions(&before_dest) {
-                    w.items.push(ItemRef { products: ids, ..Default::default() });
+                    w.items.push(ItemRef {
+                        products: ids,
+                        ..Default::default()
+                    });
                 }
             }
             wishes.push(w);
@@ -737,7 +1199,11 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         // "pay … instead" names a payment method even when its words also name a product ("the
         // card", a gift card); otherwise product words mean an item change.
         let pay_verb = matches!(toks[at].text.as_str(), "pay" | "charge");
-        if verb == Verb::Modify && (pay_verb || (lower.contains("payment") || has("pay") || lower.contains("paid with")) && catalogue.mentions(&own_words).is_empty()) {
+        if verb == Verb::Modify
+            && (pay_verb
+                || (lower.contains("payment") || has("pay") || lower.contains("paid with"))
+                    && catalogue.mentions(&own_words).is_empty())
+        {
             w.target = Target::Payment;
             wishes.push(w);
             continue;
@@ -752,8 +1218,15 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             .into_iter()
             .enumerate()
             .filter(|(mi, (m_at, _, _))| {
-                let before: Vec<&str> = own_words[m_at.saturating_sub(4)..*m_at].iter().map(|t| t.text.as_str()).collect();
-                let pointer = before.contains(&"other") || before.contains(&"another") || before.contains(&"same") && before.contains(&"as") || before.contains(&"match") || before.contains(&"matches");
+                let before: Vec<&str> = own_words[m_at.saturating_sub(4)..*m_at]
+                    .iter()
+                    .map(|t| t.text.as_str())
+                    .collect();
+                let pointer = before.contains(&"other")
+                    || before.contains(&"another")
+                    || before.contains(&"same") && before.contains(&"as")
+                    || before.contains(&"match")
+                    || before.contains(&"matches");
                 *mi == 0 || !pointer || before.contains(&"and")
             })
             .map(|(_, m)| m)
@@ -776,16 +1249,32 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         let mut target_end = 0;
         for (mi, (m_at, m_len, ids)) in mentions.iter().enumerate() {
             let next_at = mentions.get(mi + 1).map(|m| m.0).unwrap_or(own_words.len());
-            let before: Vec<&str> = own_words[m_at.saturating_sub(4)..*m_at].iter().map(|t| t.text.as_str()).collect();
+            let before: Vec<&str> = own_words[m_at.saturating_sub(4)..*m_at]
+                .iter()
+                .map(|t| t.text.as_str())
+                .collect();
             let b1 = before.last().copied().unwrap_or("");
-            let b2 = if before.len() >= 2 { before[before.len() - 2] } else { "" };
+            let b2 = if before.len() >= 2 {
+                before[before.len() - 2]
+            } else {
+                ""
+            };
             // A mention that only locates another ("the backpack I received with the vacuum
             // cleaner", "the charger, because it goes with the tablet").
-            let locator = mi > 0 && (verb == Verb::Return || verb == Verb::Cancel) && before.iter().any(|x| matches!(*x, "with" | "from" | "as")) && !before.contains(&"and");
-            let excluded = before.iter().any(|x| matches!(*x, "except" | "but" | "keep" | "keeping" | "excluding")) && !before.contains(&"and");
+            let locator = mi > 0
+                && (verb == Verb::Return || verb == Verb::Cancel)
+                && before.iter().any(|x| matches!(*x, "with" | "from" | "as"))
+                && !before.contains(&"and");
+            let excluded = before
+                .iter()
+                .any(|x| matches!(*x, "except" | "but" | "keep" | "keeping" | "excluding"))
+                && !before.contains(&"and");
             if locator || excluded && verb == Verb::Return || excluded && verb == Verb::Cancel {
                 if excluded {
-                    w.except.push(ItemRef { products: ids.clone(), ..Default::default() });
+                    w.except.push(ItemRef {
+                        products: ids.clone(),
+                        ..Default::default()
+                    });
                 }
                 prev_end = m_at + m_len;
                 continue;
@@ -796,8 +1285,15 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             // available", "for a large red Fleece Jacket with a half zipper"): the words after it
             // still describe the new item.
             if let Some(last) = w.items.last_mut() {
-                if *m_at <= target_end && last.products.iter().any(|p| ids.contains(p)) && (verb == Verb::Exchange || verb == Verb::Modify) && !before.contains(&"and") && last.target.is_some() {
-                    let ce = (m_at + m_len..next_at).find(|&j| own_words[j].kind == Kind::Semi).unwrap_or(next_at);
+                if *m_at <= target_end
+                    && last.products.iter().any(|p| ids.contains(p))
+                    && (verb == Verb::Exchange || verb == Verb::Modify)
+                    && !before.contains(&"and")
+                    && last.target.is_some()
+                {
+                    let ce = (m_at + m_len..next_at)
+                        .find(|&j| own_words[j].kind == Kind::Semi)
+                        .unwrap_or(next_at);
                     if *m_at == target_end && ce > m_at + m_len {
                         let more = text_of(*m_at, ce);
                         if let Some(t) = last.target.as_mut() {
@@ -812,10 +1308,16 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             }
             // A product word that is an option value of the item just named describes it
             // ("Backpack {compartment: laptop}"): not another item.
-            let same_clause = mi > 0 && !(mentions[mi - 1].0..*m_at).any(|k| own_words[k].kind == Kind::Semi);
+            let same_clause =
+                mi > 0 && !(mentions[mi - 1].0..*m_at).any(|k| own_words[k].kind == Kind::Semi);
             if let Some(prev) = w.items.last().filter(|_| same_clause) {
                 let words = text_of(*m_at, m_at + m_len);
-                if prev.products.iter().filter_map(|id| catalogue.product(id)).any(|p| !super::variant::described_values(&words, p).is_empty()) {
+                if prev
+                    .products
+                    .iter()
+                    .filter_map(|id| catalogue.product(id))
+                    .any(|p| !super::variant::described_values(&words, p).is_empty())
+                {
                     prev_end = prev_end.max(*m_at);
                     continue;
                 }
@@ -825,27 +1327,73 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
             *pos += 1;
             // "two skateboards": a plural where the product's own name is singular.
             let last = own_words[m_at + m_len - 1];
-            let name_plural = ids.iter().filter_map(|id| catalogue.product(id)).any(|p| p.name.split_whitespace().last().is_some_and(|w| stem(&w.to_lowercase()) != w.to_lowercase()));
-            let plural = matches!(b1, "both" | "all" | "two" | "three" | "four" | "them") || matches!(b2, "all" | "both") || last.text != last.stem && !name_plural;
-            let marker = (m_at + m_len..next_at).find(|&j| marker_words.contains(&own_words[j].text.as_str()));
+            let name_plural = ids.iter().filter_map(|id| catalogue.product(id)).any(|p| {
+                p.name
+                    .split_whitespace()
+                    .last()
+                    .is_some_and(|w| stem(&w.to_lowercase()) != w.to_lowercase())
+            });
+            let plural = matches!(b1, "both" | "all" | "two" | "three" | "four" | "them")
+                || matches!(b2, "all" | "both")
+                || last.text != last.stem && !name_plural;
+            let marker = (m_at + m_len..next_at)
+                .find(|&j| marker_words.contains(&own_words[j].text.as_str()));
             // A description ends at the next item or at a clause mark (';').
-            let clause_end = |from: usize| (from..next_at).find(|&j| own_words[j].kind == Kind::Semi).unwrap_or(next_at);
+            let clause_end = |from: usize| {
+                (from..next_at)
+                    .find(|&j| own_words[j].kind == Kind::Semi)
+                    .unwrap_or(next_at)
+            };
             let (source, target) = match marker {
-                Some(mk) => (format!("{} {}", text_of(prev_end, *m_at), text_of(m_at + m_len, mk)), Some(text_of(mk + 1, clause_end(mk + 1)))),
+                Some(mk) => (
+                    format!("{} {}", text_of(prev_end, *m_at), text_of(m_at + m_len, mk)),
+                    Some(text_of(mk + 1, clause_end(mk + 1))),
+                ),
                 // No "to"/"for": what follows the item in its clause says what they want
                 // ("my T-shirt because it is too big, one size smaller would be good").
-                None if (verb == Verb::Exchange || verb == Verb::Modify) && next_at == own_words.len() && clause_end(m_at + m_len) > m_at + m_len => {
-                    (text_of(prev_end, *m_at), Some(text_of(m_at + m_len, clause_end(m_at + m_len))))
+                None if (verb == Verb::Exchange || verb == Verb::Modify)
+                    && next_at == own_words.len()
+                    && clause_end(m_at + m_len) > m_at + m_len =>
+                {
+                    (
+                        text_of(prev_end, *m_at),
+                        Some(text_of(m_at + m_len, clause_end(m_at + m_len))),
+                    )
                 }
-                None => (format!("{} {}", text_of(prev_end, *m_at), if verb == Verb::Exchange || verb == Verb::Modify { String::new() } else { text_of(m_at + m_len, clause_end(m_at + m_len)) }), None),
+                None => (
+                    format!(
+                        "{} {}",
+                        text_of(prev_end, *m_at),
+                        if verb == Verb::Exchange || verb == Verb::Modify {
+                            String::new()
+                        } else {
+                            text_of(m_at + m_len, clause_end(m_at + m_len))
+                        }
+                    ),
+                    None,
+                ),
             };
             // "exchange X {…} to {…}": the target of an empty description is an identical item.
-            let target = target.map(|t| if t.trim_matches(|c: char| !c.is_alphanumeric()).is_empty() { String::new() } else { t });
+            let target = target.map(|t| {
+                if t.trim_matches(|c: char| !c.is_alphanumeric()).is_empty() {
+                    String::new()
+                } else {
+                    t
+                }
+            });
             if let Some(mk) = marker {
                 target_end = clause_end(mk + 1);
             }
             let said = text_of(*m_at, m_at + m_len);
-            w.items.push(ItemRef { products: ids.clone(), source, target, fallback: None, plural, position, said });
+            w.items.push(ItemRef {
+                products: ids.clone(),
+                source,
+                target,
+                fallback: None,
+                plural,
+                position,
+                said,
+            });
             prev_end = match marker {
                 Some(_) => next_at,
                 None => m_at + m_len,
@@ -854,16 +1402,37 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         // "I got two skateboards. I want to return them", "… two tablets; return the more
         // expensive one": a pronoun or "one" with no product of its own means the product named
         // last before it, when that names one product.
-        let pointer_words = own_words.iter().any(|t| matches!(t.text.as_str(), "it" | "them" | "one" | "ones" | "both"));
-        if w.items.is_empty() && !w.all_items && w.orders.is_empty() && verb != Verb::Cancel && pointer_words {
-            let prior: Vec<&Tok> = toks[..start].iter().filter(|t| t.is_word() || matches!(t.kind, Kind::Id)).collect();
+        let pointer_words = own_words
+            .iter()
+            .any(|t| matches!(t.text.as_str(), "it" | "them" | "one" | "ones" | "both"));
+        if w.items.is_empty()
+            && !w.all_items
+            && w.orders.is_empty()
+            && verb != Verb::Cancel
+            && pointer_words
+        {
+            let prior: Vec<&Tok> = toks[..start]
+                .iter()
+                .filter(|t| t.is_word() || matches!(t.kind, Kind::Id))
+                .collect();
             if let Some((p_at, p_len, ids)) = catalogue.mentions(&prior).last().cloned() {
                 if ids.len() == 1 {
                     let last = prior[p_at + p_len - 1];
-                    let plural = own_words.iter().any(|t| matches!(t.text.as_str(), "them" | "both" | "ones")) || (last.text != last.stem && !own_words.iter().any(|t| t.text == "one"));
+                    let plural = own_words
+                        .iter()
+                        .any(|t| matches!(t.text.as_str(), "them" | "both" | "ones"))
+                        || (last.text != last.stem && !own_words.iter().any(|t| t.text == "one"));
                     let source = lower.clone();
                     let said = message[prior[p_at].start..last.end].to_string();
-                    w.items.push(ItemRef { products: ids, source, target: None, fallback: None, plural, position: 0, said });
+                    w.items.push(ItemRef {
+                        products: ids,
+                        source,
+                        target: None,
+                        fallback: None,
+                        plural,
+                        position: 0,
+                        said,
+                    });
                 }
             }
         }
@@ -871,8 +1440,14 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         // Following sentences without an operation: fallbacks and more details.
         let mut j = own_end;
         while j < ext_end {
-            let s_end = (j..ext_end).find(|&k| toks[k].is_break()).map(|k| k + 1).unwrap_or(ext_end);
-            let s_toks: Vec<&Tok> = toks[j..s_end].iter().filter(|t| t.is_word() || matches!(t.kind, Kind::Id | Kind::Email)).collect();
+            let s_end = (j..ext_end)
+                .find(|&k| toks[k].is_break())
+                .map(|k| k + 1)
+                .unwrap_or(ext_end);
+            let s_toks: Vec<&Tok> = toks[j..s_end]
+                .iter()
+                .filter(|t| t.is_word() || matches!(t.kind, Kind::Id | Kind::Email))
+                .collect();
             if s_toks.is_empty() {
                 j = s_end;
                 continue;
@@ -885,18 +1460,44 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
                 }
             }
             let ms = catalogue.mentions(&s_toks);
-            let about: Option<usize> = ms.iter().find_map(|(_, _, ids)| w.items.iter().position(|it| it.products.iter().any(|p| ids.contains(p))));
+            let about: Option<usize> = ms.iter().find_map(|(_, _, ids)| {
+                w.items
+                    .iter()
+                    .position(|it| it.products.iter().any(|p| ids.contains(p)))
+            });
             let about = about.or(if w.items.len() == 1 { Some(0) } else { None });
             if let Some(ix) = about {
                 if s_toks.first().is_some_and(|t| t.text == "if") {
-                    let negative = s_toks.iter().take_while(|t| !matches!(t.text.as_str(), "i'd" | "i" | "then")).any(|t| NEGATIVE_CONDITION.contains(&t.text.as_str()) || t.text.ends_with("n't"));
-                    let consequent = s_text.split_once(',').map(|(_, c)| c.to_string()).unwrap_or_default();
+                    let negative = s_toks
+                        .iter()
+                        .take_while(|t| !matches!(t.text.as_str(), "i'd" | "i" | "then"))
+                        .any(|t| {
+                            NEGATIVE_CONDITION.contains(&t.text.as_str()) || t.text.ends_with("n't")
+                        });
+                    let consequent = s_text
+                        .split_once(',')
+                        .map(|(_, c)| c.to_string())
+                        .unwrap_or_default();
                     let c_lower = consequent.to_lowercase();
                     if negative {
-                        let drop = c_lower.contains("only") && ms.iter().any(|(_, _, ids)| w.items.iter().enumerate().any(|(k, it)| k != ix && it.products.iter().any(|p| ids.contains(p))))
-                            || c_lower.contains("don't") || c_lower.contains("do not") || c_lower.contains("no exchange") || c_lower.contains("skip") || c_lower.contains("forget") || c_lower.contains("nothing");
+                        let drop = c_lower.contains("only")
+                            && ms.iter().any(|(_, _, ids)| {
+                                w.items.iter().enumerate().any(|(k, it)| {
+                                    k != ix && it.products.iter().any(|p| ids.contains(p))
+                                })
+                            })
+                            || c_lower.contains("don't")
+                            || c_lower.contains("do not")
+                            || c_lower.contains("no exchange")
+                            || c_lower.contains("skip")
+                            || c_lower.contains("forget")
+                            || c_lower.contains("nothing");
                         let base = w.items[ix].target.clone().unwrap_or_default();
-                        w.items[ix].fallback = Some(if drop { String::new() } else { format!("{base}, {consequent}") });
+                        w.items[ix].fallback = Some(if drop {
+                            String::new()
+                        } else {
+                            format!("{base}, {consequent}")
+                        });
                     } else if w.items[ix].target.is_some() {
                         let t = w.items[ix].target.get_or_insert_with(String::new);
                         t.push_str(", ");
@@ -926,11 +1527,29 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
     // sentence of its own, goes to those that name none.
     for si in 0..n_sentences {
         let l = sentence_text[si].to_lowercase();
-        if cue_sentences.contains(&si) || !["both orders", "all orders", "all of them", "everything", "for both", "for all", "each order", "any payment or refund", "any refund", "any payment"].iter().any(|p| l.contains(p)) {
+        if cue_sentences.contains(&si)
+            || ![
+                "both orders",
+                "all orders",
+                "all of them",
+                "everything",
+                "for both",
+                "for all",
+                "each order",
+                "any payment or refund",
+                "any refund",
+                "any payment",
+            ]
+            .iter()
+            .any(|p| l.contains(p))
+        {
             continue;
         }
         let st = tokenize(&sentence_text[si]);
-        let sw: Vec<&Tok> = st.iter().filter(|t| t.is_word() || matches!(t.kind, Kind::Id)).collect();
+        let sw: Vec<&Tok> = st
+            .iter()
+            .filter(|t| t.is_word() || matches!(t.kind, Kind::Id))
+            .collect();
         let pays = payments(&sw, known.customer);
         if pays.is_empty() {
             continue;
@@ -942,16 +1561,34 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
     // "Cancel the order. I no longer need it": the reason said elsewhere in the message, when
     // it says one only.
     if let Some(reason) = cancel_reason(message) {
-        for w in wishes.iter_mut().filter(|w| w.verb == Verb::Cancel && w.reason.is_none()) {
+        for w in wishes
+            .iter_mut()
+            .filter(|w| w.verb == Verb::Cancel && w.reason.is_none())
+        {
             w.reason = Some(reason.clone());
         }
     }
     // "… to X, and change order N's address to it as well": the address said before.
     let mut last_address: Option<AddrRef> = None;
     for w in &mut wishes {
-        if matches!(w.target, Target::OrderAddress | Target::DefaultAddress | Target::UnclearAddress) {
+        if matches!(
+            w.target,
+            Target::OrderAddress | Target::DefaultAddress | Target::UnclearAddress
+        ) {
             let l = w.text.to_lowercase();
-            if w.address.is_none() && [" there", " to it", "that address", "the same address", "same one", "as well", " too"].iter().any(|p| l.contains(p)) {
+            if w.address.is_none()
+                && [
+                    " there",
+                    " to it",
+                    "that address",
+                    "the same address",
+                    "same one",
+                    "as well",
+                    " too",
+                ]
+                .iter()
+                .any(|p| l.contains(p))
+            {
                 w.address = last_address.clone();
             }
             if w.address.is_some() {
@@ -978,17 +1615,66 @@ struct AddressScope {
 fn destination(toks: &[Tok], start: usize, end: usize) -> Option<(usize, usize)> {
     let to_at = (start..end).find(|&i| {
         (toks[i].text == "to" || toks[i].text == "into")
-            && !(i > 0 && matches!(toks[i - 1].text.as_str(), "want" | "wants" | "need" | "needs" | "like" | "love" | "wish" | "have" | "has" | "going" | "able" | "trying" | "hoping" | "plan" | "decided" | "forgot" | "how" | "go" | "goes"))
+            && !(i > 0
+                && matches!(
+                    toks[i - 1].text.as_str(),
+                    "want"
+                        | "wants"
+                        | "need"
+                        | "needs"
+                        | "like"
+                        | "love"
+                        | "wish"
+                        | "have"
+                        | "has"
+                        | "going"
+                        | "able"
+                        | "trying"
+                        | "hoping"
+                        | "plan"
+                        | "decided"
+                        | "forgot"
+                        | "how"
+                        | "go"
+                        | "goes"
+                ))
     })?;
     let stop = (to_at + 1..end)
         .find(|&j| {
             let t = toks[j].text.as_str();
             toks[j].is_break()
                 || toks[j].kind == Kind::Semi
-                || t == "to" && !matches!(toks[j - 1].text.as_str(), "want" | "wants" | "need" | "needs" | "like" | "love" | "wish" | "have" | "has" | "going" | "able" | "trying" | "hoping" | "plan" | "decided" | "forgot" | "how" | "go" | "goes")
+                || t == "to"
+                    && !matches!(
+                        toks[j - 1].text.as_str(),
+                        "want"
+                            | "wants"
+                            | "need"
+                            | "needs"
+                            | "like"
+                            | "love"
+                            | "wish"
+                            | "have"
+                            | "has"
+                            | "going"
+                            | "able"
+                            | "trying"
+                            | "hoping"
+                            | "plan"
+                            | "decided"
+                            | "forgot"
+                            | "how"
+                            | "go"
+                            | "goes"
+                    )
                 || matches!(t, "along" | "including" | "plus" | "together")
-                || t == "as" && toks.get(j + 1).is_some_and(|x| x.text == "well") && toks.get(j + 2).is_some_and(|x| x.text == "as")
-                || t == "and" && toks[j + 1..end].iter().take(3).any(|x| x.text == "my" || x.text == "also" || x.text == "the" || x.text == "order")
+                || t == "as"
+                    && toks.get(j + 1).is_some_and(|x| x.text == "well")
+                    && toks.get(j + 2).is_some_and(|x| x.text == "as")
+                || t == "and"
+                    && toks[j + 1..end].iter().take(3).any(|x| {
+                        x.text == "my" || x.text == "also" || x.text == "the" || x.text == "order"
+                    })
         })
         .unwrap_or(end);
     Some((to_at + 1, stop))
@@ -1012,17 +1698,46 @@ fn address_scope(message: &str, toks: &[Tok], start: usize, end: usize) -> Addre
             inside
         })
         .collect();
-    let outside: Vec<&Tok> = (start..end).filter(|i| !dest.is_some_and(|(a, b)| *i >= a && *i < b) && !aside[i - start]).map(|i| &toks[i]).filter(|t| t.is_word()).collect();
-    let words: Vec<String> = outside.iter().map(|t| message[t.start..t.end].to_lowercase()).collect();
+    let outside: Vec<&Tok> = (start..end)
+        .filter(|i| !dest.is_some_and(|(a, b)| *i >= a && *i < b) && !aside[i - start])
+        .map(|i| &toks[i])
+        .filter(|t| t.is_word())
+        .collect();
+    let words: Vec<String> = outside
+        .iter()
+        .map(|t| message[t.start..t.end].to_lowercase())
+        .collect();
     let has = |w: &str| words.iter().any(|x| x == w);
     let pair = |a: &str, b: &str| words.windows(2).any(|p| p[0] == a && p[1] == b);
-    let account = has("default") || has("account") || has("account's") || has("profile") || pair("user", "address") || pair("on", "file") || has("billing");
-    let plural = has("orders") || pair("order", "addresses") || has("all") && has("order") || has("both") && has("order");
-    let orders = has("order") || plural || has("order's") || !account && (pair("shipping", "address") || pair("delivery", "address"));
-    AddressScope { account, orders, plural }
+    let account = has("default")
+        || has("account")
+        || has("account's")
+        || has("profile")
+        || pair("user", "address")
+        || pair("on", "file")
+        || has("billing");
+    let plural = has("orders")
+        || pair("order", "addresses")
+        || has("all") && has("order")
+        || has("both") && has("order");
+    let orders = has("order")
+        || plural
+        || has("order's")
+        || !account && (pair("shipping", "address") || pair("delivery", "address"));
+    AddressScope {
+        account,
+        orders,
+        plural,
+    }
 }
 
-fn address_ref(message: &str, toks: &[Tok], start: usize, end: usize, order_at: &[(usize, String, bool)]) -> Option<AddrRef> {
+fn address_ref(
+    message: &str,
+    toks: &[Tok],
+    start: usize,
+    end: usize,
+    order_at: &[(usize, String, bool)],
+) -> Option<AddrRef> {
     let end = end.min(toks.len());
     if start >= end {
         return None;
@@ -1031,7 +1746,10 @@ fn address_ref(message: &str, toks: &[Tok], start: usize, end: usize, order_at: 
     if let Some(a) = written_address(text) {
         return Some(AddrRef::Written(a));
     }
-    if let Some((_, n, _)) = order_at.iter().find(|(ti, _, r)| *ti >= start && *ti < end && *r) {
+    if let Some((_, n, _)) = order_at
+        .iter()
+        .find(|(ti, _, r)| *ti >= start && *ti < end && *r)
+    {
         return Some(AddrRef::OfOrder(n.clone()));
     }
     // The new address is what follows "to" ("change the order address to my default one"); the
@@ -1039,10 +1757,43 @@ fn address_ref(message: &str, toks: &[Tok], start: usize, end: usize, order_at: 
     // Not the "to" of "I want to change …", "I'd like to update …".
     let to_at = (start..end).find(|&i| {
         (toks[i].text == "to" || toks[i].text == "into")
-            && !(i > 0 && matches!(toks[i - 1].text.as_str(), "want" | "wants" | "need" | "needs" | "like" | "love" | "wish" | "have" | "has" | "going" | "able" | "trying" | "hoping" | "plan" | "decided" | "forgot" | "how"))
+            && !(i > 0
+                && matches!(
+                    toks[i - 1].text.as_str(),
+                    "want"
+                        | "wants"
+                        | "need"
+                        | "needs"
+                        | "like"
+                        | "love"
+                        | "wish"
+                        | "have"
+                        | "has"
+                        | "going"
+                        | "able"
+                        | "trying"
+                        | "hoping"
+                        | "plan"
+                        | "decided"
+                        | "forgot"
+                        | "how"
+                ))
     });
     let (dest_start, dest_end) = match to_at {
-        Some(i) => (i + 1, (i + 1..end).find(|&j| toks[j].text == "to" || toks[j].is_break() || toks[j].text == "and" && toks[j + 1..end].iter().take(3).any(|x| x.text == "my" || x.text == "also")).unwrap_or(end)),
+        Some(i) => (
+            i + 1,
+            (i + 1..end)
+                .find(|&j| {
+                    toks[j].text == "to"
+                        || toks[j].is_break()
+                        || toks[j].text == "and"
+                            && toks[j + 1..end]
+                                .iter()
+                                .take(3)
+                                .any(|x| x.text == "my" || x.text == "also")
+                })
+                .unwrap_or(end),
+        ),
         None => (start, end),
     };
     if dest_start >= dest_end {
@@ -1050,9 +1801,20 @@ fn address_ref(message: &str, toks: &[Tok], start: usize, end: usize, order_at: 
     }
     let lower = message[toks[dest_start].start..toks[dest_end - 1].end].to_lowercase();
     // Places are proper nouns ("my Chicago address", "the NYC one").
-    let ws: Vec<&Tok> = toks[dest_start..dest_end].iter().filter(|t| t.is_word() && t.text != "i" && message[t.start..].starts_with(|c: char| c.is_uppercase())).collect();
+    let ws: Vec<&Tok> = toks[dest_start..dest_end]
+        .iter()
+        .filter(|t| {
+            t.is_word()
+                && t.text != "i"
+                && message[t.start..].starts_with(|c: char| c.is_uppercase())
+        })
+        .collect();
     let places = place_words(&ws);
-    if lower.contains("default") || lower.contains("profile") || lower.contains("on file") || lower.contains("my home address") {
+    if lower.contains("default")
+        || lower.contains("profile")
+        || lower.contains("on file")
+        || lower.contains("my home address")
+    {
         return Some(AddrRef::Default);
     }
     if !places.is_empty() {
@@ -1068,18 +1830,35 @@ mod tests {
     #[test]
     fn written_addresses_are_read_with_or_without_a_state_code() {
         let a = written_address("to my new home: 1234 Elm St, Springfield, IL, 62701").unwrap();
-        assert_eq!((a.line1.as_str(), a.city.as_str(), a.region.as_str(), a.postcode.as_str()), ("1234 Elm St", "Springfield", "IL", "62701"));
+        assert_eq!(
+            (
+                a.line1.as_str(),
+                a.city.as_str(),
+                a.region.as_str(),
+                a.postcode.as_str()
+            ),
+            ("1234 Elm St", "Springfield", "IL", "62701")
+        );
         let b = written_address("101 Highway, New York, 10001").unwrap();
         assert_eq!((b.city.as_str(), b.region.as_str()), ("New York", "NY"));
         let c = written_address("445 Maple Drive, Suite 394, Fort Worth, Texas, 76165").unwrap();
-        assert_eq!((c.line2.as_deref(), c.region.as_str()), (Some("Suite 394"), "TX"));
+        assert_eq!(
+            (c.line2.as_deref(), c.region.as_str()),
+            (Some("Suite 394"), "TX")
+        );
         assert!(written_address("the order from last week").is_none());
     }
 
     #[test]
     fn reasons_are_mapped_to_the_two_usual_ones() {
-        assert_eq!(cancel_reason("I ordered it by mistake").as_deref(), Some("ordered by mistake"));
-        assert_eq!(cancel_reason("I no longer need it").as_deref(), Some("no longer needed"));
+        assert_eq!(
+            cancel_reason("I ordered it by mistake").as_deref(),
+            Some("ordered by mistake")
+        );
+        assert_eq!(
+            cancel_reason("I no longer need it").as_deref(),
+            Some("no longer needed")
+        );
         assert_eq!(cancel_reason("it's too expensive"), None);
     }
 }

@@ -61,15 +61,29 @@ pub fn stem(w: &str) -> String {
 
 fn push(out: &mut Vec<Tok>, text: &str, kind: Kind, start: usize, end: usize) {
     let text = text.to_lowercase().replace('\u{2019}', "'");
-    let stem = if kind == Kind::Word { stem(&text) } else { text.clone() };
-    out.push(Tok { text, stem, kind, start, end });
+    let stem = if kind == Kind::Word {
+        stem(&text)
+    } else {
+        text.clone()
+    };
+    out.push(Tok {
+        text,
+        stem,
+        kind,
+        start,
+        end,
+    });
 }
 
 fn is_id(piece: &str) -> bool {
     let parts: Vec<&str> = piece.split('_').collect();
     parts.len() >= 2
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Tokenises `text`.
@@ -81,21 +95,50 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
         pos += piece.len();
         let body = piece.trim_end();
         let had_newline = piece[body.len()..].contains('\n');
-        let lead = body.len() - body.trim_start_matches(['(', '[', '{', '"', '\'', '<', '\u{201c}', '\u{2018}', '#']).len();
+        let lead = body.len()
+            - body
+                .trim_start_matches(['(', '[', '{', '"', '\'', '<', '\u{201c}', '\u{2018}', '#'])
+                .len();
         let core = body[lead..].trim_end_matches(|c: char| !c.is_alphanumeric());
         let core_start = start + lead;
         if core.contains('@') {
-            push(&mut out, core, Kind::Email, core_start, core_start + core.len());
-            tail(&mut out, &body[lead + core.len()..], core_start + core.len());
+            push(
+                &mut out,
+                core,
+                Kind::Email,
+                core_start,
+                core_start + core.len(),
+            );
+            tail(
+                &mut out,
+                &body[lead + core.len()..],
+                core_start + core.len(),
+            );
         } else if is_id(core) {
-            push(&mut out, core, Kind::Id, core_start, core_start + core.len());
-            tail(&mut out, &body[lead + core.len()..], core_start + core.len());
+            push(
+                &mut out,
+                core,
+                Kind::Id,
+                core_start,
+                core_start + core.len(),
+            );
+            tail(
+                &mut out,
+                &body[lead + core.len()..],
+                core_start + core.len(),
+            );
         } else {
             split_piece(&mut out, body, start);
         }
         if had_newline {
             let at = start + body.len();
-            out.push(Tok { text: "\n".into(), stem: "\n".into(), kind: Kind::End, start: at, end: at });
+            out.push(Tok {
+                text: "\n".into(),
+                stem: "\n".into(),
+                kind: Kind::End,
+                start: at,
+                end: at,
+            });
         }
     }
     out
@@ -112,10 +155,18 @@ fn sym(out: &mut Vec<Tok>, c: char, at: usize) {
     let kind = match c {
         '.' | '!' | '?' => Kind::End,
         ';' => Kind::Semi,
-        '-' | '\'' | '"' | '\u{2019}' | '\u{2018}' | '\u{201c}' | '\u{201d}' | '_' | '#' | '*' => return,
+        '-' | '\'' | '"' | '\u{2019}' | '\u{2018}' | '\u{201c}' | '\u{201d}' | '_' | '#' | '*' => {
+            return
+        }
         _ => Kind::Sym,
     };
-    out.push(Tok { text: c.to_string(), stem: c.to_string(), kind, start: at, end: at + c.len_utf8() });
+    out.push(Tok {
+        text: c.to_string(),
+        stem: c.to_string(),
+        kind,
+        start: at,
+        end: at + c.len_utf8(),
+    });
 }
 
 /// Splits a whitespace-free piece into words, numbers (with a decimal point inside) and marks.
@@ -126,16 +177,38 @@ fn split_piece(out: &mut Vec<Tok>, piece: &str, base: usize) {
         let (at, c) = chars[i];
         if c.is_ascii_digit() {
             let mut j = i;
-            while j + 1 < chars.len() && (chars[j + 1].1.is_ascii_digit() || chars[j + 1].1 == '.' && chars.get(j + 2).is_some_and(|x| x.1.is_ascii_digit()) || chars[j + 1].1 == ',' && chars.get(j + 2).is_some_and(|x| x.1.is_ascii_digit()) && chars.get(j + 4).is_some_and(|x| x.1.is_ascii_digit())) {
+            while j + 1 < chars.len()
+                && (chars[j + 1].1.is_ascii_digit()
+                    || chars[j + 1].1 == '.'
+                        && chars.get(j + 2).is_some_and(|x| x.1.is_ascii_digit())
+                    || chars[j + 1].1 == ','
+                        && chars.get(j + 2).is_some_and(|x| x.1.is_ascii_digit())
+                        && chars.get(j + 4).is_some_and(|x| x.1.is_ascii_digit()))
+            {
                 j += 1;
             }
             let end = chars.get(j + 1).map_or(piece.len(), |x| x.0);
             let text: String = piece[at..end].chars().filter(|c| *c != ',').collect();
-            out.push(Tok { text: text.clone(), stem: text, kind: Kind::Num, start: base + at, end: base + end });
+            out.push(Tok {
+                text: text.clone(),
+                stem: text,
+                kind: Kind::Num,
+                start: base + at,
+                end: base + end,
+            });
             i = j + 1;
-        } else if c.is_alphabetic() || c == '\'' && i > 0 && chars[i - 1].1.is_alphabetic() && chars.get(i + 1).is_some_and(|x| x.1.is_alphabetic()) {
+        } else if c.is_alphabetic()
+            || c == '\''
+                && i > 0
+                && chars[i - 1].1.is_alphabetic()
+                && chars.get(i + 1).is_some_and(|x| x.1.is_alphabetic())
+        {
             let mut j = i;
-            while j + 1 < chars.len() && (chars[j + 1].1.is_alphabetic() || (chars[j + 1].1 == '\'' || chars[j + 1].1 == '\u{2019}') && chars.get(j + 2).is_some_and(|x| x.1.is_alphabetic())) {
+            while j + 1 < chars.len()
+                && (chars[j + 1].1.is_alphabetic()
+                    || (chars[j + 1].1 == '\'' || chars[j + 1].1 == '\u{2019}')
+                        && chars.get(j + 2).is_some_and(|x| x.1.is_alphabetic()))
+            {
                 j += 1;
             }
             let end = chars.get(j + 1).map_or(piece.len(), |x| x.0);
@@ -150,7 +223,11 @@ fn split_piece(out: &mut Vec<Tok>, piece: &str, base: usize) {
 
 /// The words of `text`, stemmed, for matching against catalogue names and option values.
 pub fn stems(text: &str) -> Vec<String> {
-    tokenize(text).into_iter().filter(|t| t.is_word()).map(|t| normal_unit(&t.stem).to_string()).collect()
+    tokenize(text)
+        .into_iter()
+        .filter(|t| t.is_word())
+        .map(|t| normal_unit(&t.stem).to_string())
+        .collect()
 }
 
 /// One spelling per unit, so "4 ft" matches "4 foot" and "2 liters" matches "2 litre".
@@ -176,9 +253,33 @@ mod tests {
 
     #[test]
     fn units_and_numbers_split_and_ids_stay_whole() {
-        let t: Vec<String> = tokenize("the 15-inch i7, 1000ml via credit_card_4190576; mia.g@x.com.").iter().map(|t| t.text.clone()).collect();
-        assert_eq!(t, ["the", "15", "inch", "i", "7", ",", "1000", "ml", "via", "credit_card_4190576", ";", "mia.g@x.com", "."]);
-        assert_eq!(stems("Two Boots, glasses and switches"), ["two", "boot", "glass", "and", "switch"]);
+        let t: Vec<String> =
+            tokenize("the 15-inch i7, 1000ml via credit_card_4190576; mia.g@x.com.")
+                .iter()
+                .map(|t| t.text.clone())
+                .collect();
+        assert_eq!(
+            t,
+            [
+                "the",
+                "15",
+                "inch",
+                "i",
+                "7",
+                ",",
+                "1000",
+                "ml",
+                "via",
+                "credit_card_4190576",
+                ";",
+                "mia.g@x.com",
+                "."
+            ]
+        );
+        assert_eq!(
+            stems("Two Boots, glasses and switches"),
+            ["two", "boot", "glass", "and", "switch"]
+        );
         assert_eq!(tokenize("1.5 liters")[0].text, "1.5");
     }
 }

@@ -55,7 +55,15 @@ impl Spec {
     }
 
     pub fn is_unconstrained(&self) -> bool {
-        self.want.is_empty() && self.avoid.is_empty() && self.relative.is_empty() && self.extreme.is_empty() && self.price == 0 && !self.cheaper && !self.at_most_paid && !self.same_item && self.prefer.is_empty()
+        self.want.is_empty()
+            && self.avoid.is_empty()
+            && self.relative.is_empty()
+            && self.extreme.is_empty()
+            && self.price == 0
+            && !self.cheaper
+            && !self.at_most_paid
+            && !self.same_item
+            && self.prefer.is_empty()
     }
 }
 
@@ -70,20 +78,66 @@ pub enum Choice {
 }
 
 const COMMON: &[&str] = &[
-    "yes", "no", "none", "high", "low", "medium", "small", "large", "full", "half", "standard", "basic", "fixed", "plain", "custom", "art", "light", "dark",
-    "men", "women", "fresh", "manual", "automatic", "portable", "adjustable", "professional", "expert", "beginner", "intermediate", "wood", "analog",
-    "digital", "white", "electric", "gas",
+    "yes",
+    "no",
+    "none",
+    "high",
+    "low",
+    "medium",
+    "small",
+    "large",
+    "full",
+    "half",
+    "standard",
+    "basic",
+    "fixed",
+    "plain",
+    "custom",
+    "art",
+    "light",
+    "dark",
+    "men",
+    "women",
+    "fresh",
+    "manual",
+    "automatic",
+    "portable",
+    "adjustable",
+    "professional",
+    "expert",
+    "beginner",
+    "intermediate",
+    "wood",
+    "analog",
+    "digital",
+    "white",
+    "electric",
+    "gas",
 ];
 
 /// Words that point at an option without naming it.
 fn adjective_key(w: &str) -> Option<&'static [&'static str]> {
     Some(match w {
-        "big" | "bigger" | "biggest" | "large" | "larger" | "largest" | "small" | "smaller" | "smallest" | "size" => {
-            &["size", "capacity", "frame size", "screen size", "piece count", "room size", "kit size", "diameter", "height", "length", "storage", "weight range"]
-        }
+        "big" | "bigger" | "biggest" | "large" | "larger" | "largest" | "small" | "smaller"
+        | "smallest" | "size" => &[
+            "size",
+            "capacity",
+            "frame size",
+            "screen size",
+            "piece count",
+            "room size",
+            "kit size",
+            "diameter",
+            "height",
+            "length",
+            "storage",
+            "weight range",
+        ],
         "long" | "longer" | "longest" | "short" | "shorter" | "shortest" => &["length"],
         "bright" | "brighter" | "brightest" | "dim" | "dimmer" | "dimmest" => &["brightness"],
-        "easy" | "easier" | "easiest" | "hard" | "harder" | "hardest" | "difficult" => &["difficulty level", "difficulty"],
+        "easy" | "easier" | "easiest" | "hard" | "harder" | "hardest" | "difficult" => {
+            &["difficulty level", "difficulty"]
+        }
         "tall" | "taller" | "tallest" => &["height"],
         "thick" | "thicker" | "thin" | "thinner" => &["thickness"],
         "heavy" | "heavier" => &["weight range", "weight"],
@@ -93,16 +147,20 @@ fn adjective_key(w: &str) -> Option<&'static [&'static str]> {
 
 fn direction(w: &str) -> Option<i32> {
     Some(match w {
-        "bigger" | "larger" | "more" | "higher" | "longer" | "taller" | "greater" | "brighter" | "heavier" | "thicker" | "harder" | "up" | "increase" => 1,
-        "smaller" | "less" | "lower" | "shorter" | "fewer" | "dimmer" | "thinner" | "easier" | "down" | "decrease" | "lighter" => -1,
+        "bigger" | "larger" | "more" | "higher" | "longer" | "taller" | "greater" | "brighter"
+        | "heavier" | "thicker" | "harder" | "up" | "increase" => 1,
+        "smaller" | "less" | "lower" | "shorter" | "fewer" | "dimmer" | "thinner" | "easier"
+        | "down" | "decrease" | "lighter" => -1,
         _ => return None,
     })
 }
 
 fn extreme_word(w: &str) -> Option<i32> {
     Some(match w {
-        "maximum" | "max" | "highest" | "largest" | "biggest" | "most" | "longest" | "brightest" | "hardest" | "best" | "maximized" | "maximize" => 1,
-        "minimum" | "min" | "lowest" | "smallest" | "fewest" | "least" | "shortest" | "easiest" | "dimmest" => -1,
+        "maximum" | "max" | "highest" | "largest" | "biggest" | "most" | "longest"
+        | "brightest" | "hardest" | "best" | "maximized" | "maximize" => 1,
+        "minimum" | "min" | "lowest" | "smallest" | "fewest" | "least" | "shortest" | "easiest"
+        | "dimmest" => -1,
         _ => return None,
     })
 }
@@ -121,11 +179,19 @@ fn size_alias(w: &str) -> Option<&'static str> {
 /// small < medium < large scales. `None` for unordered options (colours).
 pub fn value_order(values: &[String]) -> Option<Vec<String>> {
     let num = |v: &str| -> Option<f64> {
-        let digits: String = v.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let digits: String = v
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
         let n: f64 = digits.parse().ok()?;
         // Video resolutions are named two ways: "4K" by its width in thousands of pixels,
         // "1080p" by its height. On one scale (width): 1080p is 1920 wide, 4K about 4000.
-        let unit = v.trim().trim_start_matches(|c: char| c.is_ascii_digit() || c == '.').trim().to_lowercase();
+        let unit = v
+            .trim()
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+            .trim()
+            .to_lowercase();
         Some(match unit.as_str() {
             "k" => n * 1000.0,
             "p" => n * 16.0 / 9.0,
@@ -134,7 +200,11 @@ pub fn value_order(values: &[String]) -> Option<Vec<String>> {
     };
     if values.iter().all(|v| num(v).is_some()) {
         let mut v = values.to_vec();
-        v.sort_by(|a, b| num(a).partial_cmp(&num(b)).unwrap_or(std::cmp::Ordering::Equal));
+        v.sort_by(|a, b| {
+            num(a)
+                .partial_cmp(&num(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         return Some(v);
     }
     const SCALES: &[&[&str]] = &[
@@ -146,9 +216,17 @@ pub fn value_order(values: &[String]) -> Option<Vec<String>> {
         &["60%", "80%", "full size"],
     ];
     for scale in SCALES {
-        if values.iter().all(|v| scale.contains(&v.to_lowercase().as_str())) {
+        if values
+            .iter()
+            .all(|v| scale.contains(&v.to_lowercase().as_str()))
+        {
             let mut v = values.to_vec();
-            v.sort_by_key(|x| scale.iter().position(|s| *s == x.to_lowercase()).unwrap_or(0));
+            v.sort_by_key(|x| {
+                scale
+                    .iter()
+                    .position(|s| *s == x.to_lowercase())
+                    .unwrap_or(0)
+            });
             return Some(v);
         }
     }
@@ -172,7 +250,12 @@ struct Words<'a> {
 
 impl<'a> Words<'a> {
     fn new(toks: &'a [Tok]) -> Self {
-        let idx = toks.iter().enumerate().filter(|(_, t)| t.is_word()).map(|(i, _)| i).collect();
+        let idx = toks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.is_word())
+            .map(|(i, _)| i)
+            .collect();
         Self { toks, idx }
     }
     fn len(&self) -> usize {
@@ -189,7 +272,9 @@ impl<'a> Words<'a> {
         if j >= self.len() || i >= j {
             return false;
         }
-        self.toks[self.idx[i] + 1..self.idx[j]].iter().any(|t| t.text == what || (what == "," && matches!(t.kind, Kind::Sym) && t.text == ","))
+        self.toks[self.idx[i] + 1..self.idx[j]].iter().any(|t| {
+            t.text == what || (what == "," && matches!(t.kind, Kind::Sym) && t.text == ",")
+        })
     }
 }
 
@@ -208,10 +293,19 @@ fn key_near(w: &Words, key: &str, at: usize, len: usize, window: usize) -> Optio
         if j >= at && j < at + len {
             continue;
         }
-        if ks.iter().any(|k| k == stem || (k.len() > 4 && stem.len() > 4 && (k.starts_with(stem) || stem.starts_with(k.as_str())))) {
+        if ks.iter().any(|k| {
+            k == stem
+                || (k.len() > 4
+                    && stem.len() > 4
+                    && (k.starts_with(stem) || stem.starts_with(k.as_str())))
+        }) {
             // A distinctive word ("frame", "lens") counts for more than a generic one.
             let d = if j < at { at - j } else { j - (at + len - 1) };
-            let weight = if generic.contains(&stem) && ks.len() > 1 { d + 2 } else { d };
+            let weight = if generic.contains(&stem) && ks.len() > 1 {
+                d + 2
+            } else {
+                d
+            };
             best = Some(best.map_or(weight, |b| b.min(weight)));
         }
     }
@@ -221,14 +315,22 @@ fn key_near(w: &Words, key: &str, at: usize, len: usize, window: usize) -> Optio
 /// Every mention of one of `product`'s option values in `text`.
 fn find_values(w: &Words, product: &Product) -> Vec<Hit> {
     let mut hits: Vec<Hit> = Vec::new();
-    let letter_sizes = product.options.iter().filter(|(_, vs)| vs.iter().any(|v| v == "M" || v == "S" || v == "L")).map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    let letter_sizes = product
+        .options
+        .iter()
+        .filter(|(_, vs)| vs.iter().any(|v| v == "M" || v == "S" || v == "L"))
+        .map(|(k, _)| k.clone())
+        .collect::<Vec<_>>();
     for (key, values) in &product.options {
         for value in values {
             let vs = stems(value);
             if vs.is_empty() {
                 continue;
             }
-            let needs_key = vs.len() == 1 && (vs[0].len() <= 2 || vs[0].chars().all(|c| c.is_ascii_digit()) || COMMON.contains(&vs[0].as_str()));
+            let needs_key = vs.len() == 1
+                && (vs[0].len() <= 2
+                    || vs[0].chars().all(|c| c.is_ascii_digit())
+                    || COMMON.contains(&vs[0].as_str()));
             let mut i = 0;
             while i + vs.len() <= w.len() {
                 let exact = (0..vs.len()).all(|k| w.stem(i + k) == vs[k]);
@@ -240,14 +342,29 @@ fn find_values(w: &Words, product: &Product) -> Vec<Hit> {
                     && vs[0].len() >= 2
                     && !COMMON.contains(&vs[0].as_str())
                     && !vs[0].chars().all(|c| c.is_ascii_digit())
-                    && product.options.values().flatten().filter(|o| stems(o).first() == Some(&vs[0])).count() == 1;
+                    && product
+                        .options
+                        .values()
+                        .flatten()
+                        .filter(|o| stems(o).first() == Some(&vs[0]))
+                        .count()
+                        == 1;
                 if exact || first_only {
                     let len = if exact { vs.len() } else { 1 };
                     // "prefer art over animals": a common word ranked against another value is
                     // that value.
-                    let ranked = i > 0 && matches!(w.text(i - 1), "prefer" | "preferably" | "over" | "than" | "rather");
+                    let ranked = i > 0
+                        && matches!(
+                            w.text(i - 1),
+                            "prefer" | "preferably" | "over" | "than" | "rather"
+                        );
                     if !needs_key || ranked || key_near(w, key, i, len, 2).is_some() {
-                        hits.push(Hit { key: key.clone(), value: value.clone(), at: i, len });
+                        hits.push(Hit {
+                            key: key.clone(),
+                            value: value.clone(),
+                            at: i,
+                            len,
+                        });
                     }
                     i += len;
                     continue;
@@ -260,15 +377,27 @@ fn find_values(w: &Words, product: &Product) -> Vec<Hit> {
     for key in &letter_sizes {
         for i in 0..w.len() {
             let word = w.stem(i);
-            let alias = if word == "extra" && i + 1 < w.len() && (w.stem(i + 1) == "large" || w.stem(i + 1) == "small") {
-                if w.stem(i + 1) == "large" { Some("xl") } else { Some("xs") }
+            let alias = if word == "extra"
+                && i + 1 < w.len()
+                && (w.stem(i + 1) == "large" || w.stem(i + 1) == "small")
+            {
+                if w.stem(i + 1) == "large" {
+                    Some("xl")
+                } else {
+                    Some("xs")
+                }
             } else {
                 size_alias(word)
             };
             if let Some(a) = alias {
                 if let Some(v) = product.options[key].iter().find(|v| v.to_lowercase() == a) {
                     if !hits.iter().any(|h| h.at == i) {
-                        hits.push(Hit { key: key.clone(), value: v.clone(), at: i, len: 1 });
+                        hits.push(Hit {
+                            key: key.clone(),
+                            value: v.clone(),
+                            at: i,
+                            len: 1,
+                        });
                     }
                 }
             }
@@ -279,7 +408,9 @@ fn find_values(w: &Words, product: &Product) -> Vec<Hit> {
     for (key, values) in &product.options {
         let yes = values.iter().find(|v| v.eq_ignore_ascii_case("yes"));
         let no = values.iter().find(|v| v.eq_ignore_ascii_case("no"));
-        let (Some(yes), Some(no)) = (yes, no) else { continue };
+        let (Some(yes), Some(no)) = (yes, no) else {
+            continue;
+        };
         let ks = key_stems(key);
         if ks.len() != 1 {
             continue;
@@ -288,17 +419,30 @@ fn find_values(w: &Words, product: &Product) -> Vec<Hit> {
             if w.stem(i) != ks[0] || hits.iter().any(|h| h.key == *key && h.at.abs_diff(i) <= 2) {
                 continue;
             }
-            let negated = (i.saturating_sub(2)..i).any(|j| matches!(w.text(j), "not" | "non" | "no" | "without"));
-            hits.push(Hit { key: key.clone(), value: if negated { no.clone() } else { yes.clone() }, at: i, len: 1 });
+            let negated = (i.saturating_sub(2)..i)
+                .any(|j| matches!(w.text(j), "not" | "non" | "no" | "without"));
+            hits.push(Hit {
+                key: key.clone(),
+                value: if negated { no.clone() } else { yes.clone() },
+                at: i,
+                len: 1,
+            });
         }
     }
     // "no backlight": the option's "none".
     for (key, values) in &product.options {
-        let Some(none) = values.iter().find(|v| v.eq_ignore_ascii_case("none")) else { continue };
+        let Some(none) = values.iter().find(|v| v.eq_ignore_ascii_case("none")) else {
+            continue;
+        };
         let ks = key_stems(key);
         for i in 1..w.len() {
             if ks.contains(&w.stem(i).to_string()) && matches!(w.text(i - 1), "no" | "without") {
-                hits.push(Hit { key: key.clone(), value: none.clone(), at: i - 1, len: 2 });
+                hits.push(Hit {
+                    key: key.clone(),
+                    value: none.clone(),
+                    at: i - 1,
+                    len: 2,
+                });
             }
         }
     }
@@ -316,26 +460,44 @@ fn find_values(w: &Words, product: &Product) -> Vec<Hit> {
             }
         }
     }
-    hits.retain(|h| !name_spans.iter().any(|&(a, b)| h.at >= a && h.at + h.len <= b && b - a > h.len));
+    hits.retain(|h| {
+        !name_spans
+            .iter()
+            .any(|&(a, b)| h.at >= a && h.at + h.len <= b && b - a > h.len)
+    });
     // A value two options share ("black" frame or lens): keep the one whose name is nearer.
     let mut out: Vec<Hit> = Vec::new();
     for h in &hits {
-        let rivals: Vec<&Hit> = hits.iter().filter(|o| o.at == h.at && o.key != h.key).collect();
+        let rivals: Vec<&Hit> = hits
+            .iter()
+            .filter(|o| o.at == h.at && o.key != h.key)
+            .collect();
         if rivals.is_empty() {
             out.push(h.clone());
             continue;
         }
         let mine = key_near(w, &h.key, h.at, h.len, 3).unwrap_or(usize::MAX);
-        if rivals.iter().all(|r| key_near(w, &r.key, r.at, r.len, 3).unwrap_or(usize::MAX) > mine) {
+        if rivals
+            .iter()
+            .all(|r| key_near(w, &r.key, r.at, r.len, 3).unwrap_or(usize::MAX) > mine)
+        {
             out.push(h.clone());
-        } else if mine == usize::MAX && rivals.iter().all(|r| key_near(w, &r.key, r.at, r.len, 3).is_none()) {
+        } else if mine == usize::MAX
+            && rivals
+                .iter()
+                .all(|r| key_near(w, &r.key, r.at, r.len, 3).is_none())
+        {
             // Nothing says which: keep all, and let the rest of the spec decide.
             out.push(h.clone());
         }
     }
     // A longer value at the same place wins ("Wi-Fi + Cellular" over "Wi-Fi").
     let snapshot = out.clone();
-    out.retain(|h| !snapshot.iter().any(|o| o.key == h.key && o.at <= h.at && o.at + o.len >= h.at + h.len && o.len > h.len));
+    out.retain(|h| {
+        !snapshot.iter().any(|o| {
+            o.key == h.key && o.at <= h.at && o.at + o.len >= h.at + h.len && o.len > h.len
+        })
+    });
     out.sort_by_key(|h| h.at);
     out
 }
@@ -345,43 +507,77 @@ fn find_values(w: &Words, product: &Product) -> Vec<Hit> {
 pub fn described_values(text: &str, product: &Product) -> Vec<(String, String)> {
     let toks = tokenize(text);
     let w = Words::new(&toks);
-    find_values(&w, product).into_iter().map(|h| (h.key, h.value)).collect()
+    find_values(&w, product)
+        .into_iter()
+        .map(|h| (h.key, h.value))
+        .collect()
 }
 
 /// Reads what the customer wants instead of `current` (an option map of `product`).
 pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, String>) -> Spec {
     let toks = tokenize(text);
     let w = Words::new(&toks);
-    let mut spec = Spec { empty: w.len() == 0, ..Default::default() };
+    let mut spec = Spec {
+        empty: w.len() == 0,
+        ..Default::default()
+    };
     let hits = find_values(&w, product);
     let covered = |i: usize| hits.iter().any(|h| i >= h.at && i < h.at + h.len);
 
     // Keys named by their words ("same size", "the capacity", "zoom").
     let key_at = |i: usize| -> Option<String> {
-        product.options.keys().find(|k| {
-            let ks = key_stems(k);
-            ks.len() == 1 && ks[0] == w.stem(i) || ks.len() == 2 && i + 1 < w.len() && ks[0] == w.stem(i) && ks[1] == w.stem(i + 1)
-        }).cloned()
+        product
+            .options
+            .keys()
+            .find(|k| {
+                let ks = key_stems(k);
+                ks.len() == 1 && ks[0] == w.stem(i)
+                    || ks.len() == 2
+                        && i + 1 < w.len()
+                        && ks[0] == w.stem(i)
+                        && ks[1] == w.stem(i + 1)
+            })
+            .cloned()
     };
 
     for h in &hits {
         let before: Vec<&str> = (h.at.saturating_sub(3)..h.at).map(|j| w.text(j)).collect();
         let before2: Vec<&str> = (h.at.saturating_sub(2)..h.at).map(|j| w.text(j)).collect();
         let joined = before.join(" ");
-        let avoid = joined.ends_with("instead of") || joined.ends_with("rather than") || before2.contains(&"not") && !before2.contains(&"if") || before2.last() == Some(&"than") || before2.last() == Some(&"over") && spec.prefer.iter().any(|p| p.0 == h.key);
-        let prefer = before.iter().any(|x| matches!(*x, "prefer" | "preferably" | "ideally" | "rather" | "preferred")) || w.sym_between(h.at.saturating_sub(1), h.at, ">") || h.at + h.len < w.len() && w.sym_between(h.at + h.len - 1, h.at + h.len, ">");
-        let keep = before.iter().any(|x| matches!(*x, "same" | "keep" | "keeping" | "still"));
+        let avoid = joined.ends_with("instead of")
+            || joined.ends_with("rather than")
+            || before2.contains(&"not") && !before2.contains(&"if")
+            || before2.last() == Some(&"than")
+            || before2.last() == Some(&"over") && spec.prefer.iter().any(|p| p.0 == h.key);
+        let prefer = before.iter().any(|x| {
+            matches!(
+                *x,
+                "prefer" | "preferably" | "ideally" | "rather" | "preferred"
+            )
+        }) || w.sym_between(h.at.saturating_sub(1), h.at, ">")
+            || h.at + h.len < w.len() && w.sym_between(h.at + h.len - 1, h.at + h.len, ">");
+        let keep = before
+            .iter()
+            .any(|x| matches!(*x, "same" | "keep" | "keeping" | "still"));
         if avoid {
             spec.avoid.insert((h.key.clone(), h.value.clone()));
         } else if keep {
             // "same v-neck", "keeping the leather strap": the value they name, which is what
             // they have now, or what they mean by "the same".
-            spec.want.entry(h.key.clone()).or_default().insert(h.value.clone());
+            spec.want
+                .entry(h.key.clone())
+                .or_default()
+                .insert(h.value.clone());
             spec.keep_said.insert(h.key.clone());
-        } else if prefer || spec.prefer.iter().any(|p| p.0 == h.key) && spec.want.get(&h.key).is_none() {
+        } else if prefer
+            || spec.prefer.iter().any(|p| p.0 == h.key) && spec.want.get(&h.key).is_none()
+        {
             spec.prefer.push((h.key.clone(), h.value.clone()));
         } else {
-            spec.want.entry(h.key.clone()).or_default().insert(h.value.clone());
+            spec.want
+                .entry(h.key.clone())
+                .or_default()
+                .insert(h.value.clone());
         }
     }
     // "prefer art over animal": what follows "over" is avoided only softly; drop it from want.
@@ -407,13 +603,39 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
                 if let Some(k) = key_at(j) {
                     spec.keep.insert(k.clone());
                     spec.keep_said.insert(k);
-                } else if !matches!(w.text(j), "the" | "and" | "its" | "my" | "a" | "of" | "but" | "as" | "or" | "other" | "it") && !covered(j) {
+                } else if !matches!(
+                    w.text(j),
+                    "the"
+                        | "and"
+                        | "its"
+                        | "my"
+                        | "a"
+                        | "of"
+                        | "but"
+                        | "as"
+                        | "or"
+                        | "other"
+                        | "it"
+                ) && !covered(j)
+                {
                     break;
                 }
                 j += 1;
             }
-            if matches!(w.text((i + 1).min(w.len() - 1)), "one" | "item" | "thing" | "product" | "spec" | "specs" | "specification" | "model" | "pair")
-                || i + 2 < w.len() && w.text(i + 1) == "exact" && matches!(w.text(i + 2), "same" | "one" | "item")
+            if matches!(
+                w.text((i + 1).min(w.len() - 1)),
+                "one"
+                    | "item"
+                    | "thing"
+                    | "product"
+                    | "spec"
+                    | "specs"
+                    | "specification"
+                    | "model"
+                    | "pair"
+            ) || i + 2 < w.len()
+                && w.text(i + 1) == "exact"
+                && matches!(w.text(i + 2), "same" | "one" | "item")
             {
                 spec.same_item = true;
             }
@@ -423,18 +645,42 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
             spec.same_item = true;
         }
         // "the 13-inch version", "the blue variant": the item they have, with that changed.
-        if matches!(word, "version" | "variant") && (i.saturating_sub(4)..i).any(|j| w.text(j) == "the") {
+        if matches!(word, "version" | "variant")
+            && (i.saturating_sub(4)..i).any(|j| w.text(j) == "the")
+        {
             spec.same_item = true;
         }
-        if (word == "other" || word == "all") && i + 1 < w.len() && matches!(w.text(i + 1), "option" | "options" | "spec" | "specs" | "specifications" | "features" | "attributes") {
+        if (word == "other" || word == "all")
+            && i + 1 < w.len()
+            && matches!(
+                w.text(i + 1),
+                "option"
+                    | "options"
+                    | "spec"
+                    | "specs"
+                    | "specifications"
+                    | "features"
+                    | "attributes"
+            )
+        {
             let before: Vec<&str> = (i.saturating_sub(4)..i).map(|j| w.text(j)).collect();
-            if before.iter().any(|x| matches!(*x, "without" | "same" | "keep" | "keeping" | "unchanged")) {
+            if before
+                .iter()
+                .any(|x| matches!(*x, "without" | "same" | "keep" | "keeping" | "unchanged"))
+            {
                 for k in product.options.keys() {
-                    if !spec.want.contains_key(k) && !spec.relative.contains_key(k) && !spec.extreme.contains_key(k) {
+                    if !spec.want.contains_key(k)
+                        && !spec.relative.contains_key(k)
+                        && !spec.extreme.contains_key(k)
+                    {
                         spec.keep.insert(k.clone());
                     }
                 }
-            } else if before.iter().any(|x| matches!(*x, "care" | "matter")) || (i + 2 < w.len() && matches!(w.text(i + 2), "are" | "is") && (i + 3 < w.len() && w.text(i + 3) == "not")) {
+            } else if before.iter().any(|x| matches!(*x, "care" | "matter"))
+                || (i + 2 < w.len()
+                    && matches!(w.text(i + 2), "are" | "is")
+                    && (i + 3 < w.len() && w.text(i + 3) == "not"))
+            {
                 for k in product.options.keys() {
                     if !spec.want.contains_key(k) && !spec.keep.contains(k) {
                         spec.free.insert(k.clone());
@@ -443,7 +689,9 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
             }
         }
         // "do not care about waterproof or not".
-        if word == "care" && (i.saturating_sub(3)..i).any(|j| matches!(w.text(j), "not" | "don't" | "dont")) {
+        if word == "care"
+            && (i.saturating_sub(3)..i).any(|j| matches!(w.text(j), "not" | "don't" | "dont"))
+        {
             for j in i + 1..(i + 5).min(w.len()) {
                 if let Some(k) = key_at(j) {
                     spec.free.insert(k.clone());
@@ -452,18 +700,33 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
             }
         }
         // Prices.
-        if word == "cheapest" || word == "least" && i + 1 < w.len() && w.text(i + 1) == "expensive" || word == "lowest" && i + 1 < w.len() && w.text(i + 1) == "price" {
+        if word == "cheapest"
+            || word == "least" && i + 1 < w.len() && w.text(i + 1) == "expensive"
+            || word == "lowest" && i + 1 < w.len() && w.text(i + 1) == "price"
+        {
             spec.price = -1;
-        } else if word == "most" && i + 1 < w.len() && w.text(i + 1) == "expensive" || matches!(word, "priciest") || word == "highest" && i + 1 < w.len() && w.text(i + 1) == "price" {
+        } else if word == "most" && i + 1 < w.len() && w.text(i + 1) == "expensive"
+            || matches!(word, "priciest")
+            || word == "highest" && i + 1 < w.len() && w.text(i + 1) == "price"
+        {
             spec.price = 1;
-        } else if word == "cheaper" || word == "less" && i + 1 < w.len() && w.text(i + 1) == "expensive" {
+        } else if word == "cheaper"
+            || word == "less" && i + 1 < w.len() && w.text(i + 1) == "expensive"
+        {
             spec.cheaper = true;
         }
         // "at the price I paid", "for what I paid", "no more than I paid", "without paying more".
-        if matches!(word, "paid" | "spent") && (i.saturating_sub(5)..i).any(|j| matches!(w.text(j), "price" | "what" | "than" | "same" | "amount")) {
+        if matches!(word, "paid" | "spent")
+            && (i.saturating_sub(5)..i)
+                .any(|j| matches!(w.text(j), "price" | "what" | "than" | "same" | "amount"))
+        {
             spec.at_most_paid = true;
         }
-        if word == "paying" && i + 1 < w.len() && matches!(w.text(i + 1), "more" | "extra") && (i.saturating_sub(2)..i).any(|j| matches!(w.text(j), "without" | "not" | "no")) {
+        if word == "paying"
+            && i + 1 < w.len()
+            && matches!(w.text(i + 1), "more" | "extra")
+            && (i.saturating_sub(2)..i).any(|j| matches!(w.text(j), "without" | "not" | "no"))
+        {
             spec.at_most_paid = true;
         }
         // "1000 more pieces", "500 pieces less".
@@ -471,12 +734,32 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
             let n: f64 = word.parse().unwrap_or(0.0);
             let (dir, key_pos) = match (direction(w.text(i + 1)), i + 2 < w.len()) {
                 (Some(d), true) => (Some(d), i + 2),
-                _ => (if i + 2 < w.len() { direction(w.text(i + 2)) } else { None }, i + 1),
+                _ => (
+                    if i + 2 < w.len() {
+                        direction(w.text(i + 2))
+                    } else {
+                        None
+                    },
+                    i + 1,
+                ),
             };
             if let (Some(d), Some(k)) = (dir, key_at(key_pos)) {
-                if let Some(cur) = current.get(&k).and_then(|c| c.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect::<String>().parse::<f64>().ok()) {
+                if let Some(cur) = current.get(&k).and_then(|c| {
+                    c.chars()
+                        .filter(|c| c.is_ascii_digit() || *c == '.')
+                        .collect::<String>()
+                        .parse::<f64>()
+                        .ok()
+                }) {
                     let target = cur + f64::from(d) * n;
-                    if let Some(v) = product.options[&k].iter().find(|v| v.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect::<String>().parse::<f64>().ok() == Some(target)) {
+                    if let Some(v) = product.options[&k].iter().find(|v| {
+                        v.chars()
+                            .filter(|c| c.is_ascii_digit() || *c == '.')
+                            .collect::<String>()
+                            .parse::<f64>()
+                            .ok()
+                            == Some(target)
+                    }) {
                         spec.want.entry(k.clone()).or_default().clear();
                         spec.want.get_mut(&k).map(|s| s.insert(v.clone()));
                         i += 1;
@@ -487,15 +770,27 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
         }
         // Comparatives: "bigger", "a less bright one", "larger frame size", "one size smaller".
         if let Some(d) = direction(word) {
-            let steps = if (i.saturating_sub(3)..i).any(|j| matches!(w.text(j), "one" | "slightly" | "a")) && (i.saturating_sub(3)..i).any(|j| matches!(w.text(j), "one" | "slightly")) { Some(1) } else { None };
+            let steps = if (i.saturating_sub(3)..i)
+                .any(|j| matches!(w.text(j), "one" | "slightly" | "a"))
+                && (i.saturating_sub(3)..i).any(|j| matches!(w.text(j), "one" | "slightly"))
+            {
+                Some(1)
+            } else {
+                None
+            };
             let mut key = None;
             for j in i + 1..(i + 4).min(w.len()) {
                 if let Some(k) = key_at(j) {
                     key = Some(k);
                     break;
                 }
-                if let Some(ks) = adjective_key(w.text(j)).or_else(|| adjective_key(&format!("{}er", w.stem(j)))) {
-                    key = ks.iter().find(|k| product.options.contains_key(**k)).map(|k| k.to_string());
+                if let Some(ks) =
+                    adjective_key(w.text(j)).or_else(|| adjective_key(&format!("{}er", w.stem(j))))
+                {
+                    key = ks
+                        .iter()
+                        .find(|k| product.options.contains_key(**k))
+                        .map(|k| k.to_string());
                     break;
                 }
                 if matches!(w.text(j), "expensive" | "price" | "pricey") {
@@ -507,18 +802,28 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
             }
             if key.is_none() {
                 if let Some(ks) = adjective_key(word) {
-                    key = ks.iter().find(|k| product.options.contains_key(**k)).map(|k| k.to_string());
+                    key = ks
+                        .iter()
+                        .find(|k| product.options.contains_key(**k))
+                        .map(|k| k.to_string());
                 }
             }
-            let is_price = (i + 1..(i + 3).min(w.len())).any(|j| matches!(w.text(j), "expensive" | "price" | "pricey"));
+            let is_price = (i + 1..(i + 3).min(w.len()))
+                .any(|j| matches!(w.text(j), "expensive" | "price" | "pricey"));
             if let (Some(k), false) = (key, is_price) {
-                if product.options.get(&k).and_then(|v| value_order(v)).is_some() {
+                if product
+                    .options
+                    .get(&k)
+                    .and_then(|v| value_order(v))
+                    .is_some()
+                {
                     spec.relative.insert(k, (d, steps));
                 }
             }
         }
         if let Some(d) = extreme_word(word) {
-            let is_price = (i + 1..(i + 3).min(w.len())).any(|j| matches!(w.text(j), "expensive" | "price" | "pricey"));
+            let is_price = (i + 1..(i + 3).min(w.len()))
+                .any(|j| matches!(w.text(j), "expensive" | "price" | "pricey"));
             if !is_price {
                 let mut key = None;
                 for j in i + 1..(i + 4).min(w.len()) {
@@ -529,7 +834,10 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
                 }
                 if key.is_none() {
                     if let Some(ks) = adjective_key(word) {
-                        key = ks.iter().find(|k| product.options.contains_key(**k)).map(|k| k.to_string());
+                        key = ks
+                            .iter()
+                            .find(|k| product.options.contains_key(**k))
+                            .map(|k| k.to_string());
                     }
                 }
                 if key.is_none() && i > 0 {
@@ -537,7 +845,12 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
                     key = (i.saturating_sub(6)..i).rev().find_map(|j| key_at(j));
                 }
                 if let Some(k) = key {
-                    if product.options.get(&k).and_then(|v| value_order(v)).is_some() {
+                    if product
+                        .options
+                        .get(&k)
+                        .and_then(|v| value_order(v))
+                        .is_some()
+                    {
                         spec.extreme.insert(k, d);
                     }
                 }
@@ -547,9 +860,17 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
         i += 1;
     }
     // "The same one but with clicky switches": everything else stays exactly as it is.
-    if spec.same_item && (!spec.want.is_empty() || !spec.relative.is_empty() || !spec.extreme.is_empty()) {
+    if spec.same_item
+        && (!spec.want.is_empty() || !spec.relative.is_empty() || !spec.extreme.is_empty())
+    {
         for k in product.options.keys() {
-            if !spec.want.contains_key(k) && !spec.relative.contains_key(k) && !spec.extreme.contains_key(k) && !spec.free.contains(k) && !spec.avoid.iter().any(|(a, _)| a == k) && !spec.prefer.iter().any(|(a, _)| a == k) {
+            if !spec.want.contains_key(k)
+                && !spec.relative.contains_key(k)
+                && !spec.extreme.contains_key(k)
+                && !spec.free.contains(k)
+                && !spec.avoid.iter().any(|(a, _)| a == k)
+                && !spec.prefer.iter().any(|(a, _)| a == k)
+            {
                 spec.keep.insert(k.clone());
             }
         }
@@ -567,10 +888,19 @@ fn numeric_rank(product: &Product, key: &str, value: &str) -> Option<usize> {
 
 /// Picks the variant of `product` that fits `spec` best, starting from `current`'s options.
 /// `available` says whether a variant may be chosen (in stock, on sale).
-pub fn choose(product: &Product, current: &BTreeMap<String, String>, current_price: i64, spec: &Spec, available: &dyn Fn(&Variant) -> bool) -> Choice {
+pub fn choose(
+    product: &Product,
+    current: &BTreeMap<String, String>,
+    current_price: i64,
+    spec: &Spec,
+    available: &dyn Fn(&Variant) -> bool,
+) -> Choice {
     let mut wanted: Vec<String> = Vec::new();
     for (k, vs) in &spec.want {
-        wanted.push(format!("{k} {}", vs.iter().cloned().collect::<Vec<_>>().join(" or ")));
+        wanted.push(format!(
+            "{k} {}",
+            vs.iter().cloned().collect::<Vec<_>>().join(" or ")
+        ));
     }
     let fits = |v: &Variant| -> bool {
         for (k, vals) in &spec.want {
@@ -588,11 +918,22 @@ pub fn choose(product: &Product, current: &BTreeMap<String, String>, current_pri
                 return false;
             }
         }
-        if spec.same_item && spec.want.is_empty() && spec.relative.is_empty() && spec.extreme.is_empty() && spec.price == 0 && v.options != *current {
+        if spec.same_item
+            && spec.want.is_empty()
+            && spec.relative.is_empty()
+            && spec.extreme.is_empty()
+            && spec.price == 0
+            && v.options != *current
+        {
             return false;
         }
         for (k, (d, steps)) in &spec.relative {
-            let (Some(cur), Some(new)) = (current.get(k).and_then(|c| numeric_rank(product, k, c)), v.options.get(k).and_then(|n| numeric_rank(product, k, n))) else { return false };
+            let (Some(cur), Some(new)) = (
+                current.get(k).and_then(|c| numeric_rank(product, k, c)),
+                v.options.get(k).and_then(|n| numeric_rank(product, k, n)),
+            ) else {
+                return false;
+            };
             let delta = new as i64 - cur as i64;
             if delta.signum() != i64::from(*d) {
                 return false;
@@ -611,40 +952,85 @@ pub fn choose(product: &Product, current: &BTreeMap<String, String>, current_pri
         }
         true
     };
-    let candidates: Vec<&Variant> = product.variants.iter().filter(|v| fits(v) && available(v)).collect();
+    let candidates: Vec<&Variant> = product
+        .variants
+        .iter()
+        .filter(|v| fits(v) && available(v))
+        .collect();
     if candidates.is_empty() {
         let any = product.variants.iter().any(|v| fits(v));
-        let what = if wanted.is_empty() { "what you described".to_string() } else { wanted.join(", ") };
-        return Choice::None(if any { format!("the {} in {what} is not available right now", product.name) } else { format!("there is no {} with {what}", product.name) });
+        let what = if wanted.is_empty() {
+            "what you described".to_string()
+        } else {
+            wanted.join(", ")
+        };
+        return Choice::None(if any {
+            format!("the {} in {what} is not available right now", product.name)
+        } else {
+            format!("there is no {} with {what}", product.name)
+        });
     }
     // Extremes narrow first: the largest zoom among those that fit.
     let mut pool: Vec<&Variant> = candidates;
     for (k, d) in &spec.extreme {
-        let best = pool.iter().filter_map(|v| v.options.get(k).and_then(|x| numeric_rank(product, k, x))).map(|r| r as i64 * i64::from(*d)).max();
+        let best = pool
+            .iter()
+            .filter_map(|v| v.options.get(k).and_then(|x| numeric_rank(product, k, x)))
+            .map(|r| r as i64 * i64::from(*d))
+            .max();
         if let Some(best) = best {
-            pool.retain(|v| v.options.get(k).and_then(|x| numeric_rank(product, k, x)).map(|r| r as i64 * i64::from(*d)) == Some(best));
+            pool.retain(|v| {
+                v.options
+                    .get(k)
+                    .and_then(|x| numeric_rank(product, k, x))
+                    .map(|r| r as i64 * i64::from(*d))
+                    == Some(best)
+            });
         }
     }
     if spec.price != 0 {
-        let best = pool.iter().map(|v| v.price_cents * i64::from(spec.price)).max().unwrap_or(0);
+        let best = pool
+            .iter()
+            .map(|v| v.price_cents * i64::from(spec.price))
+            .max()
+            .unwrap_or(0);
         pool.retain(|v| v.price_cents * i64::from(spec.price) == best);
     }
     // Then: the best preference met, nearest comparative step, most options left as they are.
     let score = |v: &Variant| -> (i64, i64, i64) {
-        let pref = spec.prefer.iter().position(|(k, val)| v.options.get(k) == Some(val)).map_or(-(spec.prefer.len() as i64) - 1, |p| -(p as i64));
+        let pref = spec
+            .prefer
+            .iter()
+            .position(|(k, val)| v.options.get(k) == Some(val))
+            .map_or(-(spec.prefer.len() as i64) - 1, |p| -(p as i64));
         let mut dist = 0i64;
         for (k, (_, steps)) in &spec.relative {
             if steps.is_none() {
-                if let (Some(c), Some(n)) = (current.get(k).and_then(|c| numeric_rank(product, k, c)), v.options.get(k).and_then(|n| numeric_rank(product, k, n))) {
+                if let (Some(c), Some(n)) = (
+                    current.get(k).and_then(|c| numeric_rank(product, k, c)),
+                    v.options.get(k).and_then(|n| numeric_rank(product, k, n)),
+                ) {
                     dist -= (n as i64 - c as i64).abs();
                 }
             }
         }
-        let same = v.options.iter().filter(|(k, val)| !spec.free.contains(*k) && current.get(*k) == Some(*val)).count() as i64;
+        let same = v
+            .options
+            .iter()
+            .filter(|(k, val)| !spec.free.contains(*k) && current.get(*k) == Some(*val))
+            .count() as i64;
         (pref, dist, same)
     };
-    let best = pool.iter().map(|v| score(v)).max().expect("pool is not empty");
-    let top: Vec<Variant> = pool.into_iter().filter(|v| score(v) == best).cloned().collect();
+    let best = pool
+        .iter()
+        .map(|v| score(v))
+        .max()
+        .expect("pool is not empty");
+    let top: Vec<Variant> = pool
+        .into_iter()
+        .filter(|v| score(v) == best)
+        .cloned()
+        .collect();
     match top.len() {
         1 => Choice::One(top.into_iter().next().expect("one")),
         _ => Choice::Several(top),
@@ -667,7 +1053,10 @@ mod tests {
                     variants.push(Variant {
                         item_id: format!("kb{n}"),
                         product_id: "kb".into(),
-                        options: [("switch type", sw), ("backlight", bl), ("size", size)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                        options: [("switch type", sw), ("backlight", bl), ("size", size)]
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
                         price_cents: 10000 + n * 100,
                         available,
                         stock: None,
@@ -684,23 +1073,49 @@ mod tests {
                 }
             }
         }
-        Product { id: "kb".into(), name: "Mechanical Keyboard".into(), category: String::new(), description: String::new(), tags: vec![], attributes: BTreeMap::new(), options, variants }
+        Product {
+            id: "kb".into(),
+            name: "Mechanical Keyboard".into(),
+            category: String::new(),
+            description: String::new(),
+            tags: vec![],
+            attributes: BTreeMap::new(),
+            options,
+            variants,
+        }
     }
 
     fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn the_same_one_but_clicky_keeps_the_rest_and_says_when_it_is_sold_out() {
         let p = keyboard();
-        let cur = opts(&[("switch type", "linear"), ("backlight", "RGB"), ("size", "full size")]);
+        let cur = opts(&[
+            ("switch type", "linear"),
+            ("backlight", "RGB"),
+            ("size", "full size"),
+        ]);
         let spec = read_spec("the same one but with clicky switches", &p, &cur);
         assert_eq!(spec.want["switch type"].iter().next().unwrap(), "clicky");
-        assert!(matches!(choose(&p, &cur, 10000, &spec, &|v| v.available), Choice::None(_)));
+        assert!(matches!(
+            choose(&p, &cur, 10000, &spec, &|v| v.available),
+            Choice::None(_)
+        ));
         let fallback = read_spec("clicky switches, no backlight", &p, &cur);
         match choose(&p, &cur, 10000, &fallback, &|v| v.available) {
-            Choice::One(v) => assert_eq!(v.options, opts(&[("switch type", "clicky"), ("backlight", "none"), ("size", "full size")])),
+            Choice::One(v) => assert_eq!(
+                v.options,
+                opts(&[
+                    ("switch type", "clicky"),
+                    ("backlight", "none"),
+                    ("size", "full size")
+                ])
+            ),
             other => panic!("{other:?}"),
         }
     }
@@ -708,9 +1123,15 @@ mod tests {
     #[test]
     fn instead_of_avoids_and_comparatives_move_along_the_option_order() {
         let p = keyboard();
-        let cur = opts(&[("switch type", "linear"), ("backlight", "white"), ("size", "80%")]);
+        let cur = opts(&[
+            ("switch type", "linear"),
+            ("backlight", "white"),
+            ("size", "80%"),
+        ]);
         let spec = read_spec("a tactile one instead of linear, bigger", &p, &cur);
-        assert!(spec.avoid.contains(&("switch type".to_string(), "linear".to_string())));
+        assert!(spec
+            .avoid
+            .contains(&("switch type".to_string(), "linear".to_string())));
         assert_eq!(spec.relative.get("size"), Some(&(1, None)));
         match choose(&p, &cur, 10000, &spec, &|v| v.available) {
             Choice::One(v) => assert_eq!(v.options["size"], "full size"),

@@ -40,7 +40,11 @@ impl<'a> Voice<'a> {
     /// `postcode`: whether an order's shipping postcode is accepted as proof (the identity
     /// policy's `order_postcode`); the phrases never offer a way in that would be refused.
     pub fn ask_for_identity(&self, postcode: bool) -> String {
-        let detail = if postcode { "the email address (or shipping postcode)" } else { "the email address" };
+        let detail = if postcode {
+            "the email address (or shipping postcode)"
+        } else {
+            "the email address"
+        };
         if self.formal() {
             format!("To look up your order, please provide your order number and {detail} used at checkout.")
         } else {
@@ -53,14 +57,22 @@ impl<'a> Voice<'a> {
     }
 
     pub fn ask_for_contact_detail(&self, postcode: bool) -> String {
-        let detail = if postcode { "the email address or shipping postcode" } else { "the email address" };
+        let detail = if postcode {
+            "the email address or shipping postcode"
+        } else {
+            "the email address"
+        };
         format!("Thanks! To confirm it's your order, please also send {detail} used at checkout.")
     }
 
     /// The one reply to every failed verification: it must not reveal which part was wrong or
     /// whether the order exists.
     pub fn verification_failed(&self, postcode: bool) -> String {
-        let detail = if postcode { "the email address or postcode" } else { "the email address" };
+        let detail = if postcode {
+            "the email address or postcode"
+        } else {
+            "the email address"
+        };
         format!("I'm sorry, I couldn't verify those details. Please check the order number and {detail} used at checkout, and try again.")
     }
 
@@ -76,7 +88,11 @@ impl<'a> Voice<'a> {
     /// Said with a 429 when too many checks failed: when to try again, and the other way in.
     pub fn verification_limited(&self, retry_after_secs: u64) -> String {
         let minutes = retry_after_secs.div_ceil(60).max(1);
-        let when = if minutes == 1 { "a minute".to_string() } else { format!("{minutes} minutes") };
+        let when = if minutes == 1 {
+            "a minute".to_string()
+        } else {
+            format!("{minutes} minutes")
+        };
         format!(
             "For your security I can't check any more details right now. Please try again in {when}, or write to {} and a person will help.",
             self.store.support_email
@@ -126,7 +142,10 @@ pub fn money(cents: i64) -> String {
 
 /// "Tue 24 Nov 2026"
 pub fn day(d: Date) -> String {
-    d.format(format_description!("[weekday repr:short] [day padding:none] [month repr:short] [year]")).unwrap_or_default()
+    d.format(format_description!(
+        "[weekday repr:short] [day padding:none] [month repr:short] [year]"
+    ))
+    .unwrap_or_default()
 }
 
 fn day_of(t: OffsetDateTime) -> String {
@@ -162,7 +181,9 @@ pub fn order_card(order: &Order) -> OrderCard {
             .collect(),
         total: money(order.total_cents),
         carrier: f.and_then(|f| f.carrier.clone()),
-        tracking_number: f.map(|f| f.tracking_number.clone()).filter(|t| !t.is_empty()),
+        tracking_number: f
+            .map(|f| f.tracking_number.clone())
+            .filter(|t| !t.is_empty()),
         tracking_url: f.and_then(|f| f.tracking_url.clone()),
         shipped_on: f.and_then(|f| f.shipped_at).map(day_of),
         estimated_delivery: f.and_then(|f| f.estimated_delivery).map(day),
@@ -179,8 +200,12 @@ pub fn order_status_reply(order: &Order) -> String {
     let card = order_card(order);
     let n = &order.number;
     let mut out = match order.status {
-        OrderStatus::Pending => format!("Order {n} has been placed and we're confirming the payment. It hasn't shipped yet."),
-        OrderStatus::Processing => format!("Order {n} is being prepared in our warehouse and hasn't shipped yet."),
+        OrderStatus::Pending => format!(
+            "Order {n} has been placed and we're confirming the payment. It hasn't shipped yet."
+        ),
+        OrderStatus::Processing => {
+            format!("Order {n} is being prepared in our warehouse and hasn't shipped yet.")
+        }
         OrderStatus::Shipped => {
             let mut s = format!("Order {n} is on its way");
             if let Some(d) = &card.shipped_on {
@@ -203,7 +228,9 @@ pub fn order_status_reply(order: &Order) -> String {
         OrderStatus::Returned => format!("Order {n} was returned."),
         OrderStatus::ReturnRequested => format!("A return has been requested for order {n}."),
         OrderStatus::ExchangeRequested => format!("An exchange has been requested for order {n}."),
-        OrderStatus::PartiallyReturned => format!("Part of order {n} was returned; the rest was kept."),
+        OrderStatus::PartiallyReturned => {
+            format!("Part of order {n} was returned; the rest was kept.")
+        }
     };
     if let Some(t) = &card.tracking_number {
         if matches!(order.status, OrderStatus::Shipped | OrderStatus::Delivered) {
@@ -220,9 +247,25 @@ pub fn order_status_reply(order: &Order) -> String {
         }
     }
     for r in &order.returns {
-        out.push_str(&format!(" Return {} ({}): refund of {} to {}.", r.number, return_status(r.status), money(r.refund_cents), r.refund_method));
+        out.push_str(&format!(
+            " Return {} ({}): refund of {} to {}.",
+            r.number,
+            return_status(r.status),
+            money(r.refund_cents),
+            r.refund_method
+        ));
     }
-    let items: Vec<String> = card.items.iter().map(|i| if i.options.is_empty() { format!("{} × {}", i.quantity, i.name) } else { format!("{} × {} ({})", i.quantity, i.name, i.options) }).collect();
+    let items: Vec<String> = card
+        .items
+        .iter()
+        .map(|i| {
+            if i.options.is_empty() {
+                format!("{} × {}", i.quantity, i.name)
+            } else {
+                format!("{} × {} ({})", i.quantity, i.name, i.options)
+            }
+        })
+        .collect();
     if !items.is_empty() {
         out.push_str(&format!(" Items: {}.", items.join(", ")));
     }
@@ -238,7 +281,9 @@ pub fn delivery_reply(order: &Order) -> String {
         (OrderStatus::Shipped, Some(eta), _) => {
             let mut s = format!("Order {n} is estimated to arrive on {eta}.");
             if let (Some(t), Some(url)) = (&card.tracking_number, &card.tracking_url) {
-                s.push_str(&format!(" You can follow it with tracking number {t} ({url})."));
+                s.push_str(&format!(
+                    " You can follow it with tracking number {t} ({url})."
+                ));
             }
             s
         }
@@ -259,13 +304,22 @@ pub fn refund_status_reply(order: &Order) -> Option<String> {
                 None => money(p.amount_cents),
             })
             .collect();
-        return (!refunds.is_empty()).then(|| format!("Order {n} has these refunds: {}.", refunds.join(", ")));
+        return (!refunds.is_empty())
+            .then(|| format!("Order {n} has these refunds: {}.", refunds.join(", ")));
     }
     Some(
         order
             .returns
             .iter()
-            .map(|r| format!("Return {} for order {n} is {}: a refund of {} to {}.", r.number, return_status(r.status), money(r.refund_cents), r.refund_method))
+            .map(|r| {
+                format!(
+                    "Return {} for order {n} is {}: a refund of {} to {}.",
+                    r.number,
+                    return_status(r.status),
+                    money(r.refund_cents),
+                    r.refund_method
+                )
+            })
             .collect::<Vec<_>>()
             .join(" "),
     )
@@ -288,7 +342,9 @@ fn units(text: &str) -> Vec<String> {
         let chars: Vec<(usize, char)> = line.char_indices().collect();
         for (i, &(pos, c)) in chars.iter().enumerate() {
             let next_space = chars.get(i + 1).is_none_or(|&(_, n)| n == ' ');
-            let next_upper = chars.get(i + 2).is_none_or(|&(_, n)| n.is_uppercase() || n.is_ascii_digit() || n == '"');
+            let next_upper = chars
+                .get(i + 2)
+                .is_none_or(|&(_, n)| n.is_uppercase() || n.is_ascii_digit() || n == '"');
             if matches!(c, '.' | '!' | '?') && next_space && next_upper {
                 let s = line[start..pos + 1].trim();
                 if !s.is_empty() {
@@ -340,8 +396,15 @@ pub fn condense(question: &str, passage: &str, max_units: usize) -> String {
 /// A policy answer: an intro, the condensed best passage, and its citation.
 pub fn policy_reply(voice: &Voice, question: &str, hit: &Hit) -> (String, Citation) {
     let body = condense(question, &hit.passage.text, 3);
-    let place = if hit.passage.heading.is_empty() { hit.passage.title.clone() } else { format!("{} › {}", hit.passage.title, hit.passage.heading) };
-    (format!("{} {}\n\n(From \"{}\")", voice.policy_intro(), body, place), Citation::from(hit))
+    let place = if hit.passage.heading.is_empty() {
+        hit.passage.title.clone()
+    } else {
+        format!("{} › {}", hit.passage.title, hit.passage.heading)
+    };
+    (
+        format!("{} {}\n\n(From \"{}\")", voice.policy_intro(), body, place),
+        Citation::from(hit),
+    )
 }
 
 #[cfg(test)]

@@ -53,11 +53,21 @@ pub fn coverage(question: &str, hit: &Hit) -> f32 {
     if q.is_empty() {
         return 0.0;
     }
-    let p = terms(&format!("{} {} {}", hit.passage.title, hit.passage.heading, hit.passage.text));
+    let p = terms(&format!(
+        "{} {} {}",
+        hit.passage.title, hit.passage.heading, hit.passage.text
+    ));
     // Words sharing their first five letters count too: spelling variants and typos
     // ("installments"/"instalments", "delivery"/"delivering") are the customer's, not a miss.
-    let prefixes: HashSet<&str> = p.iter().filter(|t| t.len() >= 5).map(|t| &t[..prefix_len(t)]).collect();
-    q.iter().filter(|t| p.contains(*t) || (t.len() >= 5 && prefixes.contains(&t[..prefix_len(t)]))).count() as f32 / q.len() as f32
+    let prefixes: HashSet<&str> = p
+        .iter()
+        .filter(|t| t.len() >= 5)
+        .map(|t| &t[..prefix_len(t)])
+        .collect();
+    q.iter()
+        .filter(|t| p.contains(*t) || (t.len() >= 5 && prefixes.contains(&t[..prefix_len(t)])))
+        .count() as f32
+        / q.len() as f32
 }
 
 /// How well the evidence grounds an answer.
@@ -76,10 +86,29 @@ pub struct Grounding {
 
 pub fn assess(question: &str, hits: &[Hit], cfg: &GateConfig) -> Grounding {
     let Some(top) = hits.first() else {
-        return Grounding { strong: false, dense: 0.0, bm25: None, fused: 0.0, coverage: 0.0, doc_margin: 0.0 };
+        return Grounding {
+            strong: false,
+            dense: 0.0,
+            bm25: None,
+            fused: 0.0,
+            coverage: 0.0,
+            doc_margin: 0.0,
+        };
     };
-    let second_doc = hits.iter().find(|h| h.passage.doc_id != top.passage.doc_id).map(|h| h.fused).unwrap_or(0.0);
+    let second_doc = hits
+        .iter()
+        .find(|h| h.passage.doc_id != top.passage.doc_id)
+        .map(|h| h.fused)
+        .unwrap_or(0.0);
     let coverage = coverage(question, top);
-    let strong = top.dense >= cfg.strong_dense || (top.dense >= cfg.min_dense && coverage >= cfg.min_coverage);
-    Grounding { strong, dense: top.dense, bm25: top.bm25, fused: top.fused, coverage, doc_margin: top.fused - second_doc }
+    let strong = top.dense >= cfg.strong_dense
+        || (top.dense >= cfg.min_dense && coverage >= cfg.min_coverage);
+    Grounding {
+        strong,
+        dense: top.dense,
+        bm25: top.bm25,
+        fused: top.fused,
+        coverage,
+        doc_margin: top.fused - second_doc,
+    }
 }

@@ -53,7 +53,10 @@ pub enum HandoffReason {
     /// What they ask for needs a decision the store's policy does not let the assistant make.
     OutsidePolicy { detail: String },
     /// A change to an order (cancel, return, exchange, edit) that a person carries out.
-    ActionRequested { action: String, order: Option<String> },
+    ActionRequested {
+        action: String,
+        order: Option<String>,
+    },
 }
 
 impl HandoffReason {

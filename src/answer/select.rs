@@ -42,14 +42,14 @@ pub const CANDIDATES: usize = 10;
 /// The features, in the order of the model's weights. A model file naming other features (an
 /// older or newer version of this code) is refused at load rather than silently misread.
 pub const FEATURES: &[&str] = &[
-    "cos",          // cosine of question and passage (the index's dense score)
+    "cos",           // cosine of question and passage (the index's dense score)
     "cos_minus_max", // how far below the product's best cosine
-    "cos_margin",   // top: lead over the second; others: gap to the top
-    "cos_z",        // cosine standardised over the product's candidates
+    "cos_margin",    // top: lead over the second; others: gap to the top
+    "cos_z",         // cosine standardised over the product's candidates
     "top1",
     "top3",
     "recip_rank",
-    "group_max",    // the best cosine among the candidates (how on-topic the product is at all)
+    "group_max", // the best cosine among the candidates (how on-topic the product is at all)
     "group_mean",
     "idf_overlap",  // question content words in the passage, weighted by local rarity
     "overlap",      // share of question content words in the passage
@@ -71,8 +71,8 @@ pub const FEATURES: &[&str] = &[
     "yes_no_attribute",
     "attribute_cos",
     "qa_cos",
-    "is_question",  // the passage (its answer part) asks rather than tells
-    "non_answer",   // "not sure", "no idea", "sorry", "asked" …
+    "is_question", // the passage (its answer part) asks rather than tells
+    "non_answer",  // "not sure", "no idea", "sorry", "asked" …
 ];
 
 /// Errors loading, saving or training a selector.
@@ -152,19 +152,28 @@ impl AnswerSelector {
 
     /// Reads and checks a selector file.
     pub fn load(path: &Path) -> Result<Self, SelectError> {
-        let file_err = |message: String| SelectError::File { path: path.display().to_string(), message };
+        let file_err = |message: String| SelectError::File {
+            path: path.display().to_string(),
+            message,
+        };
         let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => SelectError::Missing { path: path.display().to_string() },
+            std::io::ErrorKind::NotFound => SelectError::Missing {
+                path: path.display().to_string(),
+            },
             _ => file_err(e.to_string()),
         })?;
-        let s: AnswerSelector = serde_json::from_slice(&bytes).map_err(|e| file_err(e.to_string()))?;
+        let s: AnswerSelector =
+            serde_json::from_slice(&bytes).map_err(|e| file_err(e.to_string()))?;
         s.validate().map_err(file_err)?;
         Ok(s)
     }
 
     /// Writes the selector as pretty JSON (reviewable, diffable).
     pub fn save(&self, path: &Path) -> Result<(), SelectError> {
-        let file_err = |message: String| SelectError::File { path: path.display().to_string(), message };
+        let file_err = |message: String| SelectError::File {
+            path: path.display().to_string(),
+            message,
+        };
         let text = serde_json::to_string_pretty(self).map_err(|e| file_err(e.to_string()))?;
         std::fs::write(path, text + "\n").map_err(|e| file_err(e.to_string()))
     }
@@ -174,14 +183,24 @@ impl AnswerSelector {
         if self.format != SELECT_FORMAT {
             return Err(format!("format {} (this build reads {SELECT_FORMAT}); retrain with scripts/train-answer-select.sh", self.format));
         }
-        if self.features.iter().map(String::as_str).ne(FEATURES.iter().copied()) {
+        if self
+            .features
+            .iter()
+            .map(String::as_str)
+            .ne(FEATURES.iter().copied())
+        {
             return Err("its feature list differs from this build's; retrain with scripts/train-answer-select.sh".into());
         }
         let n = FEATURES.len();
         if self.mean.len() != n || self.scale.len() != n || self.weights.len() != n {
             return Err(format!("expected {n} means, scales and weights"));
         }
-        let all = self.mean.iter().chain(&self.scale).chain(&self.weights).chain([&self.bias, &self.threshold]);
+        let all = self
+            .mean
+            .iter()
+            .chain(&self.scale)
+            .chain(&self.weights)
+            .chain([&self.bias, &self.threshold]);
         if all.clone().any(|v| !v.is_finite()) || self.scale.iter().any(|&s| s <= 0.0) {
             return Err("non-finite number or non-positive scale".into());
         }
@@ -194,7 +213,12 @@ impl AnswerSelector {
             .iter()
             .map(|f| {
                 let z = self.bias
-                    + f.iter().zip(&self.mean).zip(&self.scale).zip(&self.weights).map(|(((x, m), s), w)| w * (x - m) / s).sum::<f32>();
+                    + f.iter()
+                        .zip(&self.mean)
+                        .zip(&self.scale)
+                        .zip(&self.weights)
+                        .map(|(((x, m), s), w)| w * (x - m) / s)
+                        .sum::<f32>();
                 1.0 / (1.0 + (-z).exp())
             })
             .collect()
@@ -204,29 +228,61 @@ impl AnswerSelector {
     pub fn select(&self, question: &str, candidates: &[Candidate]) -> Option<Selection> {
         let p = self.probabilities(question, candidates);
         // Ties go to the earlier candidate (the search's better-ranked one).
-        let (index, &probability) = p.iter().enumerate().fold(None, |best: Option<(usize, &f32)>, (i, v)| match best {
-            Some((_, b)) if b >= v => best,
-            _ => Some((i, v)),
-        })?;
-        (probability >= self.threshold).then_some(Selection { index, probability, threshold: self.threshold })
+        let (index, &probability) =
+            p.iter()
+                .enumerate()
+                .fold(None, |best: Option<(usize, &f32)>, (i, v)| match best {
+                    Some((_, b)) if b >= v => best,
+                    _ => Some((i, v)),
+                })?;
+        (probability >= self.threshold).then_some(Selection {
+            index,
+            probability,
+            threshold: self.threshold,
+        })
     }
 
     /// [`Self::select`] over search hits: embeds the shopper questions that Q&A passages quote
     /// (one small batch) and compares them with `qvec`, the question's vector.
-    pub fn select_hits(&self, question: &str, qvec: &[f32], hits: &[Hit], embedder: &dyn Embedder) -> Result<Option<Selection>, EmbedError> {
+    pub fn select_hits(
+        &self,
+        question: &str,
+        qvec: &[f32],
+        hits: &[Hit],
+        embedder: &dyn Embedder,
+    ) -> Result<Option<Selection>, EmbedError> {
         let quoted = quoted_cosines(qvec, hits.iter().map(|h| h.passage.text.as_str()), embedder)?;
-        let candidates: Vec<Candidate> =
-            hits.iter().zip(quoted).map(|(h, q)| Candidate { text: &h.passage.text, dense: h.dense, quoted_dense: q }).collect();
+        let candidates: Vec<Candidate> = hits
+            .iter()
+            .zip(quoted)
+            .map(|(h, q)| Candidate {
+                text: &h.passage.text,
+                dense: h.dense,
+                quoted_dense: q,
+            })
+            .collect();
         Ok(self.select(question, &candidates))
     }
 }
 
 /// For each text, the cosine of `qvec` and the shopper question it quotes, if it quotes one.
-pub fn quoted_cosines<'a>(qvec: &[f32], texts: impl Iterator<Item = &'a str>, embedder: &dyn Embedder) -> Result<Vec<Option<f32>>, EmbedError> {
+pub fn quoted_cosines<'a>(
+    qvec: &[f32],
+    texts: impl Iterator<Item = &'a str>,
+    embedder: &dyn Embedder,
+) -> Result<Vec<Option<f32>>, EmbedError> {
     let quoted: Vec<Option<&str>> = texts.map(quoted_question).collect();
     let batch: Vec<&str> = quoted.iter().flatten().copied().collect();
-    let mut vectors = if batch.is_empty() { Vec::new() } else { embedder.embed(&batch)? }.into_iter();
-    Ok(quoted.iter().map(|q| q.and_then(|_| vectors.next()).map(|v| dot(qvec, &v))).collect())
+    let mut vectors = if batch.is_empty() {
+        Vec::new()
+    } else {
+        embedder.embed(&batch)?
+    }
+    .into_iter();
+    Ok(quoted
+        .iter()
+        .map(|q| q.and_then(|_| vectors.next()).map(|v| dot(qvec, &v)))
+        .collect())
 }
 
 /// A process-wide selector per models root, loaded on first use: the assistant asks for it on
@@ -235,11 +291,20 @@ pub fn quoted_cosines<'a>(qvec: &[f32], texts: impl Iterator<Item = &'a str>, em
 pub fn shared(models_root: &Path) -> Result<Arc<AnswerSelector>, SelectError> {
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<AnswerSelector>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(s) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(models_root) {
+    if let Some(s) = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(models_root)
+    {
         return Ok(s.clone());
     }
-    let s = Arc::new(AnswerSelector::load(&AnswerSelector::default_path(models_root))?);
-    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(models_root.to_path_buf(), s.clone());
+    let s = Arc::new(AnswerSelector::load(&AnswerSelector::default_path(
+        models_root,
+    ))?);
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(models_root.to_path_buf(), s.clone());
     Ok(s)
 }
 
@@ -258,23 +323,49 @@ fn find_question_marker(text: &str) -> Option<usize> {
 
 /// Words that carry no content in a question (matching them says nothing about an answer).
 const STOP: &[&str] = &[
-    "a", "about", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do", "does", "for",
-    "from", "get", "got", "has", "have", "how", "i", "id", "if", "im", "in", "into", "is", "it", "its", "ive", "just", "know", "like", "me",
-    "mine", "my", "need", "of", "on", "one", "or", "our", "please", "should", "so", "some", "that", "the", "their", "them", "then", "there",
-    "these", "they", "this", "those", "to", "u", "ur", "us", "was", "way", "we", "were", "what", "when", "where", "which", "who", "why",
-    "will", "with", "would", "you", "your",
+    "a", "about", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by",
+    "can", "could", "did", "do", "does", "for", "from", "get", "got", "has", "have", "how", "i",
+    "id", "if", "im", "in", "into", "is", "it", "its", "ive", "just", "know", "like", "me", "mine",
+    "my", "need", "of", "on", "one", "or", "our", "please", "should", "so", "some", "that", "the",
+    "their", "them", "then", "there", "these", "they", "this", "those", "to", "u", "ur", "us",
+    "was", "way", "we", "were", "what", "when", "where", "which", "who", "why", "will", "with",
+    "would", "you", "your",
 ];
 /// First words of a yes/no question.
-const YES_NO_STARTS: &[&str] = &["do", "does", "did", "is", "are", "was", "were", "can", "could", "will", "would", "should", "has", "have", "had"];
+const YES_NO_STARTS: &[&str] = &[
+    "do", "does", "did", "is", "are", "was", "were", "can", "could", "will", "would", "should",
+    "has", "have", "had",
+];
 /// First words of a passage that asks rather than tells.
-const QUESTION_STARTS: &[&str] =
-    &["how", "what", "which", "does", "do", "is", "are", "can", "will", "would", "should", "did", "has", "have", "where", "when", "why", "who"];
+const QUESTION_STARTS: &[&str] = &[
+    "how", "what", "which", "does", "do", "is", "are", "can", "will", "would", "should", "did",
+    "has", "have", "where", "when", "why", "who",
+];
 /// After "how": a question about an amount or a size.
-const HOW_AMOUNT: &[&str] = &["many", "much", "long", "big", "tall", "wide", "heavy", "deep", "high", "thick", "large", "far"];
+const HOW_AMOUNT: &[&str] = &[
+    "many", "much", "long", "big", "tall", "wide", "heavy", "deep", "high", "thick", "large", "far",
+];
 /// Phrases of a reply that does not answer.
 const NON_ANSWER: &[&str] = &[
-    "not sure", "don't know", "dont know", "no idea", "sorry", "i wonder", "wondering", "asked", "can't say", "cant say", "unsure",
-    "not certain", "can't tell", "cant tell", "don't have it", "don't have the", "don't have this", "dont have it", "dont have the",
+    "not sure",
+    "don't know",
+    "dont know",
+    "no idea",
+    "sorry",
+    "i wonder",
+    "wondering",
+    "asked",
+    "can't say",
+    "cant say",
+    "unsure",
+    "not certain",
+    "can't tell",
+    "cant tell",
+    "don't have it",
+    "don't have the",
+    "don't have this",
+    "dont have it",
+    "dont have the",
     "dont have this",
 ];
 
@@ -291,7 +382,14 @@ fn words(text: &str) -> Vec<String> {
 /// A crude suffix stemmer: enough that "replaced"/"replacing"/"replaces" meet, and identical at
 /// training and answer time (which matters more than linguistic accuracy).
 fn stem(w: &str) -> String {
-    for (suffix, replacement) in [("ies", "y"), ("sses", "ss"), ("es", ""), ("s", ""), ("ing", ""), ("ed", "")] {
+    for (suffix, replacement) in [
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("es", ""),
+        ("s", ""),
+        ("ing", ""),
+        ("ed", ""),
+    ] {
         if w.len() >= suffix.len() + 3 && w.ends_with(suffix) {
             return format!("{}{replacement}", &w[..w.len() - suffix.len()]);
         }
@@ -300,12 +398,20 @@ fn stem(w: &str) -> String {
 }
 
 fn content_words(text: &str) -> Vec<String> {
-    words(text).into_iter().filter(|w| !STOP.contains(&w.as_str())).map(|w| stem(&w)).collect()
+    words(text)
+        .into_iter()
+        .filter(|w| !STOP.contains(&w.as_str()))
+        .map(|w| stem(&w))
+        .collect()
 }
 
 /// The first word, skipping leading punctuation, with apostrophes kept ("what's").
 fn first_word(text: &str) -> String {
-    text.trim_start_matches(|c: char| !c.is_alphanumeric()).chars().take_while(|c| c.is_alphanumeric() || *c == '\'').collect::<String>().to_lowercase()
+    text.trim_start_matches(|c: char| !c.is_alphanumeric())
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '\'')
+        .collect::<String>()
+        .to_lowercase()
 }
 
 struct QuestionShape {
@@ -318,15 +424,25 @@ struct QuestionShape {
 fn question_shape(question: &str) -> QuestionShape {
     let first = first_word(question);
     let w = words(question);
-    let how_many = w.windows(2).any(|p| p[0] == "how" && HOW_AMOUNT.contains(&p[1].as_str()));
-    QuestionShape { yes_no: YES_NO_STARTS.contains(&first.as_str()), how_many, what: first == "what" || first == "which", how: first == "how" }
+    let how_many = w
+        .windows(2)
+        .any(|p| p[0] == "how" && HOW_AMOUNT.contains(&p[1].as_str()));
+    QuestionShape {
+        yes_no: YES_NO_STARTS.contains(&first.as_str()),
+        how_many,
+        what: first == "what" || first == "which",
+        how: first == "how",
+    }
 }
 
 /// `name: {` at the start (an attribute dump) or `{ value:` anywhere.
 fn looks_like_attribute(lower: &str) -> bool {
-    let name_len = lower.find(|c: char| !(c.is_ascii_lowercase() || c == '_')).unwrap_or(lower.len());
+    let name_len = lower
+        .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+        .unwrap_or(lower.len());
     let after_name = &lower[name_len..];
-    (name_len > 0 && after_name.starts_with(':') && after_name[1..].trim_start().starts_with('{')) || lower.contains("{ value:")
+    (name_len > 0 && after_name.starts_with(':') && after_name[1..].trim_start().starts_with('{'))
+        || lower.contains("{ value:")
 }
 
 /// Feature rows, one per candidate, in [`FEATURES`] order.
@@ -338,14 +454,21 @@ pub fn features(question: &str, candidates: &[Candidate]) -> Vec<Vec<f32>> {
     let shape = question_shape(question);
     let (q_yn, q_hm) = (f(shape.yes_no), f(shape.how_many));
     let q_words: HashSet<String> = content_words(question).into_iter().collect();
-    let passage_words: Vec<Vec<String>> = candidates.iter().map(|c| content_words(c.text)).collect();
-    let passage_sets: Vec<HashSet<&str>> = passage_words.iter().map(|w| w.iter().map(String::as_str).collect()).collect();
+    let passage_words: Vec<Vec<String>> =
+        candidates.iter().map(|c| content_words(c.text)).collect();
+    let passage_sets: Vec<HashSet<&str>> = passage_words
+        .iter()
+        .map(|w| w.iter().map(String::as_str).collect())
+        .collect();
     // Rarity among this product's own passages: the product's name, in every passage, says
     // nothing about which one answers.
     let idf: HashMap<&str, f32> = q_words
         .iter()
         .map(|w| {
-            let df = passage_sets.iter().filter(|s| s.contains(w.as_str())).count() as f32;
+            let df = passage_sets
+                .iter()
+                .filter(|s| s.contains(w.as_str()))
+                .count() as f32;
             (w.as_str(), ((n as f32 + 1.0) / (df + 0.5)).ln())
         })
         .collect();
@@ -364,7 +487,11 @@ pub fn features(question: &str, candidates: &[Candidate]) -> Vec<Vec<f32>> {
         .enumerate()
         .map(|(i, c)| {
             // Rank by cosine, ties to the earlier candidate.
-            let rank = cos.iter().enumerate().filter(|&(j, &o)| o > cos[i] || (o == cos[i] && j < i)).count();
+            let rank = cos
+                .iter()
+                .enumerate()
+                .filter(|&(j, &o)| o > cos[i] || (o == cos[i] && j < i))
+                .count();
             let lower = c.text.to_lowercase().replace('\u{2019}', "'");
             let marker = find_question_marker(&lower);
             let is_qa = marker.is_some();
@@ -376,14 +503,27 @@ pub fn features(question: &str, candidates: &[Candidate]) -> Vec<Vec<f32>> {
             let is_attribute = looks_like_attribute(&lower);
             let first = first_word(answer_part);
             let starts_yes_no = matches!(first.as_str(), "yes" | "no" | "yeah" | "nope" | "yep");
-            let is_question = answer_part.contains('?') || QUESTION_STARTS.contains(&first.as_str());
+            let is_question =
+                answer_part.contains('?') || QUESTION_STARTS.contains(&first.as_str());
             let non_answer = NON_ANSWER.iter().any(|p| answer_part.contains(p));
-            let first_person = words(&lower).iter().any(|w| matches!(w.as_str(), "i" | "my" | "me"));
+            let first_person = words(&lower)
+                .iter()
+                .any(|w| matches!(w.as_str(), "i" | "my" | "me"));
             let has_number = c.text.chars().any(|ch| ch.is_ascii_digit());
             let set = &passage_sets[i];
-            let idf_overlap = q_words.iter().filter(|w| set.contains(w.as_str())).map(|w| idf[w.as_str()]).sum::<f32>() / idf_total;
-            let overlap = q_words.iter().filter(|w| set.contains(w.as_str())).count() as f32 / q_words.len().max(1) as f32;
-            let margin = if rank == 0 { cos[i] - second } else { cos[i] - best };
+            let idf_overlap = q_words
+                .iter()
+                .filter(|w| set.contains(w.as_str()))
+                .map(|w| idf[w.as_str()])
+                .sum::<f32>()
+                / idf_total;
+            let overlap = q_words.iter().filter(|w| set.contains(w.as_str())).count() as f32
+                / q_words.len().max(1) as f32;
+            let margin = if rank == 0 {
+                cos[i] - second
+            } else {
+                cos[i] - best
+            };
             vec![
                 cos[i],
                 cos[i] - best,
@@ -398,7 +538,11 @@ pub fn features(question: &str, candidates: &[Candidate]) -> Vec<Vec<f32>> {
                 overlap,
                 f(is_qa),
                 f(is_attribute),
-                if is_qa { c.quoted_dense.unwrap_or(0.0) } else { 0.0 },
+                if is_qa {
+                    c.quoted_dense.unwrap_or(0.0)
+                } else {
+                    0.0
+                },
                 f(is_qa && starts_yes_no && shape.yes_no),
                 f(starts_yes_no),
                 f(first_person),
@@ -459,10 +603,23 @@ mod tests {
 
     #[test]
     fn every_candidate_gets_one_row_of_every_feature() {
-        let c = [Candidate { text: "color: { value:\"white\" }", dense: 0.6, quoted_dense: None }, Candidate { text: "yes it does. Question: does it come in white?", dense: 0.5, quoted_dense: Some(0.9) }];
+        let c = [
+            Candidate {
+                text: "color: { value:\"white\" }",
+                dense: 0.6,
+                quoted_dense: None,
+            },
+            Candidate {
+                text: "yes it does. Question: does it come in white?",
+                dense: 0.5,
+                quoted_dense: Some(0.9),
+            },
+        ];
         let rows = features("does the latch come in white?", &c);
         assert_eq!(rows.len(), 2);
-        assert!(rows.iter().all(|r| r.len() == FEATURES.len() && r.iter().all(|v| v.is_finite())));
+        assert!(rows
+            .iter()
+            .all(|r| r.len() == FEATURES.len() && r.iter().all(|v| v.is_finite())));
         let at = |name: &str| FEATURES.iter().position(|f| *f == name).unwrap();
         assert_eq!(rows[0][at("is_attribute")], 1.0);
         assert_eq!(rows[1][at("is_qa")], 1.0);
@@ -475,12 +632,29 @@ mod tests {
     fn picks_the_passage_that_answers() {
         let s = hand_selector();
         let c = [
-            Candidate { text: "Great little kettle, my kitchen looks nicer.", dense: 0.35, quoted_dense: None },
-            Candidate { text: "The kettle holds 1.7 litres of water.", dense: 0.72, quoted_dense: None },
-            Candidate { text: "How much water does it hold?", dense: 0.80, quoted_dense: None },
+            Candidate {
+                text: "Great little kettle, my kitchen looks nicer.",
+                dense: 0.35,
+                quoted_dense: None,
+            },
+            Candidate {
+                text: "The kettle holds 1.7 litres of water.",
+                dense: 0.72,
+                quoted_dense: None,
+            },
+            Candidate {
+                text: "How much water does it hold?",
+                dense: 0.80,
+                quoted_dense: None,
+            },
         ];
-        let choice = s.select("how much water does the kettle hold?", &c).expect("answers");
-        assert_eq!(choice.index, 1, "the passage that answers, not the one that asks the same thing back");
+        let choice = s
+            .select("how much water does the kettle hold?", &c)
+            .expect("answers");
+        assert_eq!(
+            choice.index, 1,
+            "the passage that answers, not the one that asks the same thing back"
+        );
         assert!(choice.probability >= s.threshold);
     }
 
@@ -488,8 +662,16 @@ mod tests {
     fn abstains_when_nothing_is_related() {
         let s = hand_selector();
         let c = [
-            Candidate { text: "batteries_included: { value:false }", dense: 0.12, quoted_dense: None },
-            Candidate { text: "Arrived quickly and well packed.", dense: 0.18, quoted_dense: None },
+            Candidate {
+                text: "batteries_included: { value:false }",
+                dense: 0.12,
+                quoted_dense: None,
+            },
+            Candidate {
+                text: "Arrived quickly and well packed.",
+                dense: 0.18,
+                quoted_dense: None,
+            },
         ];
         assert_eq!(s.select("is this dishwasher safe?", &c), None);
         assert_eq!(s.select("is this dishwasher safe?", &[]), None);
@@ -497,7 +679,10 @@ mod tests {
 
     #[test]
     fn quoted_question_is_the_text_after_the_last_marker() {
-        assert_eq!(quoted_question("yes, it fits. Question: will it fit a 2014 sentra? "), Some("will it fit a 2014 sentra?"));
+        assert_eq!(
+            quoted_question("yes, it fits. Question: will it fit a 2014 sentra? "),
+            Some("will it fit a 2014 sentra?")
+        );
         assert_eq!(quoted_question("a plain review"), None);
         assert_eq!(quoted_question("dangling Question:  "), None);
     }
@@ -511,7 +696,13 @@ mod tests {
         assert_eq!(AnswerSelector::load(&path).unwrap(), s);
         s.features.pop();
         s.save(&path).unwrap();
-        assert!(matches!(AnswerSelector::load(&path), Err(SelectError::File { .. })));
-        assert!(matches!(AnswerSelector::load(&dir.path().join("none.json")), Err(SelectError::Missing { .. })));
+        assert!(matches!(
+            AnswerSelector::load(&path),
+            Err(SelectError::File { .. })
+        ));
+        assert!(matches!(
+            AnswerSelector::load(&dir.path().join("none.json")),
+            Err(SelectError::Missing { .. })
+        ));
     }
 }

@@ -34,24 +34,47 @@ pub enum Command {
 }
 
 pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("data directory {}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("data directory {}", cfg.data_dir.display()))?;
     let accounts = open_accounts(&cfg)?;
     match cmd {
-        Command::CreateUser { email, role, name, password_stdin } => {
+        Command::CreateUser {
+            email,
+            role,
+            name,
+            password_stdin,
+        } => {
             let role: Role = role.parse()?;
-            let password = if password_stdin { read_stdin_line()? } else { prompt_password()? };
+            let password = if password_stdin {
+                read_stdin_line()?
+            } else {
+                prompt_password()?
+            };
             let user = accounts.create_user(&email, name.as_deref(), role, &password)?;
-            println!("created {} ({}), signed \"{}\"", user.email, user.role, user.name);
+            println!(
+                "created {} ({}), signed \"{}\"",
+                user.email, user.role, user.name
+            );
         }
         Command::CreateToken { email } => {
             let token = accounts.create_token(&email)?;
-            eprintln!("API token for {email} (shown once; send it as Authorization: Bearer <token>):");
+            eprintln!(
+                "API token for {email} (shown once; send it as Authorization: Bearer <token>):"
+            );
             println!("{token}");
         }
         Command::Users => {
             for u in accounts.users()? {
                 let status = if u.disabled { "disabled" } else { "active" };
-                println!("{:<32} {:<6} {:<8} {:<20} {} (last sign-in: {})", u.email, u.role, status, u.name, u.created_at, u.last_login_at.as_deref().unwrap_or("never"));
+                println!(
+                    "{:<32} {:<6} {:<8} {:<20} {} (last sign-in: {})",
+                    u.email,
+                    u.role,
+                    status,
+                    u.name,
+                    u.created_at,
+                    u.last_login_at.as_deref().unwrap_or("never")
+                );
             }
         }
     }
@@ -69,7 +92,12 @@ fn prompt_password() -> anyhow::Result<String> {
     if !std::io::stdin().is_terminal() {
         bail!("no terminal to ask for the password: pass --password-stdin and pipe it in");
     }
-    let stty = |arg: &str| std::process::Command::new("stty").arg(arg).stdin(std::process::Stdio::inherit()).status();
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+    };
     let ask = |label: &str| -> anyhow::Result<String> {
         eprint!("{label}: ");
         std::io::stderr().flush()?;

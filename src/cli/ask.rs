@@ -23,9 +23,16 @@ pub struct Args {
 
 pub fn run(cfg: Config, args: Args) -> anyhow::Result<()> {
     let app = App::open(cfg)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let ask = |conversation: Option<String>, message: String| -> anyhow::Result<Answer> {
-        let q = Question { conversation_id: conversation, channel: "cli".into(), message, ..Default::default() };
+        let q = Question {
+            conversation_id: conversation,
+            channel: "cli".into(),
+            message,
+            ..Default::default()
+        };
         Ok(rt.block_on(app.assistant.handle(q))?)
     };
     if let Some(message) = args.message {
@@ -55,11 +62,25 @@ fn print(a: &Answer, json: bool) -> anyhow::Result<()> {
     }
     println!("{}", a.reply);
     for c in &a.citations {
-        println!("  [source] {}{} {}", c.title, if c.heading.is_empty() { String::new() } else { format!(" › {}", c.heading) }, c.url.as_deref().unwrap_or(""));
+        println!(
+            "  [source] {}{} {}",
+            c.title,
+            if c.heading.is_empty() {
+                String::new()
+            } else {
+                format!(" › {}", c.heading)
+            },
+            c.url.as_deref().unwrap_or("")
+        );
     }
     if let Some(h) = &a.handoff {
         println!("  [handed off: {} ({})]", h.id, h.reason.code());
     }
-    println!("  [intent {} {:.2} · conversation {}]", a.intent.as_deref().unwrap_or("-"), a.confidence, a.conversation_id);
+    println!(
+        "  [intent {} {:.2} · conversation {}]",
+        a.intent.as_deref().unwrap_or("-"),
+        a.confidence,
+        a.conversation_id
+    );
     Ok(())
 }

@@ -22,7 +22,11 @@ pub enum Command {
 
 pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Embed { input, batch, precision } => {
+        Command::Embed {
+            input,
+            batch,
+            precision,
+        } => {
             let mut cfg = cfg;
             if let Some(p) = precision {
                 cfg.model.precision = p;

@@ -40,23 +40,57 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?
     };
     if cfg.email.store_address.is_empty() {
-        anyhow::bail!("the email channel is off: set email.store_address (or SHOPKEEP_EMAIL_STORE_ADDRESS)");
+        anyhow::bail!(
+            "the email channel is off: set email.store_address (or SHOPKEEP_EMAIL_STORE_ADDRESS)"
+        );
     }
     let app = App::open(cfg)?;
-    let email = if args.no_send { Arc::new(Email::with_mailer(&app.config, None)) } else { app.email.clone().expect("store_address is set") };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let email = if args.no_send {
+        Arc::new(Email::with_mailer(&app.config, None))
+    } else {
+        app.email.clone().expect("store_address is set")
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let outcome = rt.block_on(email.handle(&app.assistant, &raw))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
         return Ok(());
     }
     match outcome {
-        Outcome::Answered { conversation_id, reply, sent, handoff, forwarded_to_helpdesk, .. } => {
-            println!("answered in conversation {conversation_id}{}", if sent { format!(", sent to {}", reply.to) } else { " (not sent)".into() });
+        Outcome::Answered {
+            conversation_id,
+            reply,
+            sent,
+            handoff,
+            forwarded_to_helpdesk,
+            ..
+        } => {
+            println!(
+                "answered in conversation {conversation_id}{}",
+                if sent {
+                    format!(", sent to {}", reply.to)
+                } else {
+                    " (not sent)".into()
+                }
+            );
             if let Some(h) = handoff {
-                println!("handed off: {h}{}", if forwarded_to_helpdesk { " (packet sent to the helpdesk)" } else { "" });
+                println!(
+                    "handed off: {h}{}",
+                    if forwarded_to_helpdesk {
+                        " (packet sent to the helpdesk)"
+                    } else {
+                        ""
+                    }
+                );
             }
-            println!("\nSubject: {}\nIn-Reply-To: <{}>\n\n{}", reply.subject, reply.in_reply_to.unwrap_or_default(), reply.text);
+            println!(
+                "\nSubject: {}\nIn-Reply-To: <{}>\n\n{}",
+                reply.subject,
+                reply.in_reply_to.unwrap_or_default(),
+                reply.text
+            );
         }
         Outcome::Ignored { reason } => println!("not answered: {reason}"),
         Outcome::Rejected { code, message } => println!("not answerable ({code}): {message}"),

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::{
+    answer::select::{train::SPLIT_RULE, AnswerSelector},
     app::load_embedder,
     config::Config,
-    answer::select::{train::SPLIT_RULE, AnswerSelector},
     eval::{
         intents::{evaluate, IntentReport, Split},
         product_qa::{Case as ProductCase, Split as ProductSplit},
@@ -85,7 +85,12 @@ pub struct TauArgs {
 pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::TauRetail(args) => tau_retail(cfg, args),
-        Command::Intents { file, json, split, head } => {
+        Command::Intents {
+            file,
+            json,
+            split,
+            head,
+        } => {
             let lines = read_jsonl(&file).with_context(|| format!("reading {}", file.display()))?;
             let understander = match head {
                 Some(p) => Understander::load(&p)?,
@@ -100,45 +105,82 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Retrieval { file, json } => {
-            let topics = ["delivery_info", "return_policy", "payment_methods", "cancellation_fee"];
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let topics = [
+                "delivery_info",
+                "return_policy",
+                "payment_methods",
+                "cancellation_fee",
+            ];
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             let questions: Vec<Labelled> = text
                 .lines()
                 .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
                 .filter(|v| topics.contains(&v["intent"].as_str().unwrap_or("")))
-                .map(|v| Labelled { text: v["text"].as_str().unwrap_or("").to_string(), topic: v["intent"].as_str().unwrap_or("").to_string() })
+                .map(|v| Labelled {
+                    text: v["text"].as_str().unwrap_or("").to_string(),
+                    topic: v["intent"].as_str().unwrap_or("").to_string(),
+                })
                 .collect();
             let index = IndexHandle::open(&cfg.index_root())?;
             let embedder = load_embedder(&cfg)?;
-            let r = crate::eval::retrieval::evaluate(&index.current(), embedder.as_ref(), &questions)?;
+            let r =
+                crate::eval::retrieval::evaluate(&index.current(), embedder.as_ref(), &questions)?;
             println!("{} questions        R@1     R@3", r.n);
-            for (name, rec) in [("hybrid", &r.hybrid), ("bm25", &r.bm25), ("dense", &r.dense)] {
+            for (name, rec) in [
+                ("hybrid", &r.hybrid),
+                ("bm25", &r.bm25),
+                ("dense", &r.dense),
+            ] {
                 println!("{name:<20} {:.3}   {:.3}", rec.at1, rec.at3);
             }
             for (topic, n, rec) in &r.per_topic {
-                println!("  hybrid {topic:<17} n={n:<4} R@1 {:.3}  R@3 {:.3}", rec.at1, rec.at3);
+                println!(
+                    "  hybrid {topic:<17} n={n:<4} R@1 {:.3}  R@3 {:.3}",
+                    rec.at1, rec.at3
+                );
             }
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             }
             Ok(())
         }
-        Command::ProductQa { file, json, split, selector, threshold } => {
+        Command::ProductQa {
+            file,
+            json,
+            split,
+            selector,
+            threshold,
+        } => {
             let cases = read_product_cases(&file)?;
-            let path = selector.unwrap_or_else(|| AnswerSelector::default_path(&cfg.model.models_root));
+            let path =
+                selector.unwrap_or_else(|| AnswerSelector::default_path(&cfg.model.models_root));
             let mut selector = AnswerSelector::load(&path)?;
             if let Some(t) = threshold {
                 selector.threshold = t;
             }
             let embedder = load_embedder(&cfg)?;
             if selector.model_id != embedder.model_id() {
-                eprintln!("warning: the selector was trained on {} cosines; the embedder is {}", selector.model_id, embedder.model_id());
+                eprintln!(
+                    "warning: the selector was trained on {} cosines; the embedder is {}",
+                    selector.model_id,
+                    embedder.model_id()
+                );
             }
             let work = tempfile_dir()?;
-            let r = crate::eval::product_qa::evaluate(&cases, &selector, embedder.as_ref(), &work, split);
+            let r = crate::eval::product_qa::evaluate(
+                &cases,
+                &selector,
+                embedder.as_ref(),
+                &work,
+                split,
+            );
             let _ = std::fs::remove_dir_all(&work);
             let r = r?;
-            println!("split: {} ({}; {} of the {} scored cases were trained on)", r.split, SPLIT_RULE, r.trained_on, r.n);
+            println!(
+                "split: {} ({}; {} of the {} scored cases were trained on)",
+                r.split, SPLIT_RULE, r.trained_on, r.n
+            );
             println!(
                 "n {}  answered {}  precision {:.3}  irrelevant {:.3}  coverage {:.3}  abstention {:.3}  (selector threshold {:.3})",
                 r.n, r.answered, r.precision, r.irrelevant, r.coverage, r.abstention, r.threshold
@@ -153,17 +195,32 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
 
 /// Reads product-qa JSON Lines (`{"qid","question","passages",…}`).
 pub fn read_product_cases(file: &std::path::Path) -> anyhow::Result<Vec<ProductCase>> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>().context("parsing product-qa lines")
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("parsing product-qa lines")
 }
 
 fn tau_retail(cfg: Config, args: TauArgs) -> anyhow::Result<()> {
     use crate::eval::tau_retail::{evaluate, Case};
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let cases: Vec<Case> = text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>().context("parsing tau-retail lines")?;
-    let db = args.db.clone().unwrap_or_else(|| args.file.with_file_name("db.json"));
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let cases: Vec<Case> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("parsing tau-retail lines")?;
+    let db = args
+        .db
+        .clone()
+        .unwrap_or_else(|| args.file.with_file_name("db.json"));
     let embedder = load_embedder(&cfg)?;
-    let understander = std::sync::Arc::new(Understander::from_default_location(&cfg.model.models_root)?);
+    let understander =
+        std::sync::Arc::new(Understander::from_default_location(&cfg.model.models_root)?);
     let work = tempfile_dir()?;
     let show = args.show.clone();
     let report = evaluate(&cfg, &db, &cases, embedder, understander, &work, &mut |r| {
@@ -173,12 +230,21 @@ fn tau_retail(cfg: Config, args: TauArgs) -> anyhow::Result<()> {
             _ => false,
         };
         if print {
-            println!("=== {} exact={} wrong_write={} handoff={}/{}", r.id, r.exact, r.wrong_write, r.handoff_done, r.handoff_expected);
+            println!(
+                "=== {} exact={} wrong_write={} handoff={}/{}",
+                r.id, r.exact, r.wrong_write, r.handoff_done, r.handoff_expected
+            );
             for t in &r.transcript {
                 println!("  {}", t.replace('\n', "\n    "));
             }
-            println!("  executed: {}", serde_json::to_string(&r.executed).unwrap_or_default());
-            println!("  expected: {}", serde_json::to_string(&r.expected).unwrap_or_default());
+            println!(
+                "  executed: {}",
+                serde_json::to_string(&r.executed).unwrap_or_default()
+            );
+            println!(
+                "  expected: {}",
+                serde_json::to_string(&r.expected).unwrap_or_default()
+            );
         }
     });
     let _ = std::fs::remove_dir_all(&work);
@@ -188,7 +254,10 @@ fn tau_retail(cfg: Config, args: TauArgs) -> anyhow::Result<()> {
         report.n, report.exact, report.exact_cases, report.wrong_writes, report.handoff_expected, report.handoff_done, report.handoff_unexpected
     );
     if args.json {
-        println!("{}", serde_json::json!({"n": report.n, "exact": report.exact, "wrong_writes": report.wrong_writes, "handoff_expected": report.handoff_expected, "handoff_done": report.handoff_done}));
+        println!(
+            "{}",
+            serde_json::json!({"n": report.n, "exact": report.exact, "wrong_writes": report.wrong_writes, "handoff_expected": report.handoff_expected, "handoff_done": report.handoff_done})
+        );
     }
     Ok(())
 }
@@ -206,9 +275,20 @@ fn pct(x: Option<f64>) -> String {
 
 fn print_table(r: &IntentReport) {
     println!("split: {}", r.split);
-    println!("{:<18} {:>7} {:>9} {:>9} {:>9} {:>9}", "intent", "support", "predicted", "precision", "recall", "f1");
+    println!(
+        "{:<18} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "intent", "support", "predicted", "precision", "recall", "f1"
+    );
     for s in &r.per_intent {
-        println!("{:<18} {:>7} {:>9} {:>9.4} {:>9.4} {:>9.4}", s.intent.as_str(), s.support, s.predicted, s.precision, s.recall, s.f1);
+        println!(
+            "{:<18} {:>7} {:>9} {:>9.4} {:>9.4} {:>9.4}",
+            s.intent.as_str(),
+            s.support,
+            s.predicted,
+            s.precision,
+            s.recall,
+            s.f1
+        );
     }
     if !r.confusions.is_empty() {
         println!("most frequent confusions (expected -> got):");
@@ -220,10 +300,16 @@ fn print_table(r: &IntentReport) {
         println!("some misses:");
         for m in r.misses.iter().take(15) {
             let on = match (&m.expected_order_number, &m.got_order_number) {
-                (Some(want), got) if Some(want) != got.as_ref() => format!("  [order number {want} got {}]", got.as_deref().unwrap_or("none")),
+                (Some(want), got) if Some(want) != got.as_ref() => format!(
+                    "  [order number {want} got {}]",
+                    got.as_deref().unwrap_or("none")
+                ),
                 _ => String::new(),
             };
-            println!("  {} -> {} ({:.2}): {}{on}", m.expected, m.got, m.confidence, m.text);
+            println!(
+                "  {} -> {} ({:.2}): {}{on}",
+                m.expected, m.got, m.confidence, m.text
+            );
         }
     }
     println!(

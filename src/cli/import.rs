@@ -41,12 +41,16 @@ impl From<Format> for orders::Format {
 }
 
 pub fn run(cfg: Config, args: Args) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
     let db = cfg.data_dir.join("shopkeep.db");
     let store = SqliteOrderStore::open(&db).map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
     let started = Instant::now();
-    let s = orders::import(&store, &args.file, args.format.into()).map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
-    let total = store.counts().map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
+    let s = orders::import(&store, &args.file, args.format.into())
+        .map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
+    let total = store
+        .counts()
+        .map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
     println!(
         "imported {} customers, {} products, {} orders from {} in {:.2}s -> {} (now {} customers, {} products, {} orders)",
         s.customers,
@@ -71,9 +75,20 @@ mod tests {
     #[test]
     fn importing_creates_the_database_in_the_data_dir() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = Config { data_dir: dir.path().join("data"), ..Config::default() };
-        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shopify-orders.json");
-        run(cfg.clone(), Args { file, format: Format::Shopify }).unwrap();
+        let cfg = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/shopify-orders.json");
+        run(
+            cfg.clone(),
+            Args {
+                file,
+                format: Format::Shopify,
+            },
+        )
+        .unwrap();
         let store = SqliteOrderStore::open(&cfg.data_dir.join("shopkeep.db")).unwrap();
         assert_eq!(store.counts().unwrap().orders, 3);
     }
@@ -81,7 +96,10 @@ mod tests {
     #[test]
     fn formats_are_spelled_as_the_library_spells_them() {
         for f in Format::value_variants() {
-            let name = f.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+            let name = f
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
             assert_eq!(name, orders::Format::from(*f).as_str());
         }
     }

@@ -21,7 +21,11 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Parser)]
-#[command(name = "shopkeep", version, about = "Self-hosted order-support answers, grounded in the store's own documents and order data")]
+#[command(
+    name = "shopkeep",
+    version,
+    about = "Self-hosted order-support answers, grounded in the store's own documents and order data"
+)]
 pub struct Cli {
     /// Config file (default: ./shopkeep.toml when present).
     #[arg(long, global = true, env = "SHOPKEEP_CONFIG")]

@@ -35,16 +35,22 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
     let journal = Journal::open(&cfg.database_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (what, removed, json) = match cmd {
         Command::Erase { email, json } => {
-            let store = SqliteOrderStore::open(&cfg.database_path()).map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
-            let removed = erase_customer(&journal, &store, &email).map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
+            let store = SqliteOrderStore::open(&cfg.database_path())
+                .map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
+            let removed = erase_customer(&journal, &store, &email)
+                .map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
             (format!("for {email}"), removed, json)
         }
-        Command::Purge { older_than_days, json } => {
+        Command::Purge {
+            older_than_days,
+            json,
+        } => {
             let days = older_than_days.unwrap_or(cfg.privacy.retention_days);
             if days == 0 {
                 eprintln!("retention is 0 (keep for ever): nothing purged");
             }
-            let removed = purge_older_than(&journal, days, time::OffsetDateTime::now_utc()).map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
+            let removed = purge_older_than(&journal, days, time::OffsetDateTime::now_utc())
+                .map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
             (format!("idle for more than {days} days"), removed, json)
         }
     };
@@ -57,7 +63,10 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
 }
 
 fn print_removed(what: &str, r: &Deleted) {
-    println!("removed {} conversations {what} ({} turns, {} hand-offs)", r.conversations, r.turns, r.handoffs);
+    println!(
+        "removed {} conversations {what} ({} turns, {} hand-offs)",
+        r.conversations, r.turns, r.handoffs
+    );
     for id in &r.conversation_ids {
         println!("  {id}");
     }

@@ -29,7 +29,13 @@ struct Bar(Option<ProgressBar>);
 impl BuildProgress for Bar {
     fn start(&mut self, total: usize, to_embed: usize) {
         let bar = ProgressBar::new(to_embed as u64);
-        bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} passages ({per_sec}, eta {eta})").expect("valid template").progress_chars("=> "));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} passages ({per_sec}, eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
         bar.set_message(format!("embedding {to_embed} of {total}"));
         self.0 = Some(bar);
     }

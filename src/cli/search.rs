@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
-use crate::{app::load_embedder, config::Config, index::{IndexHandle, SearchOptions}};
+use crate::{
+    app::load_embedder,
+    config::Config,
+    index::{IndexHandle, SearchOptions},
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,7 +29,15 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
     let index = IndexHandle::open(&cfg.index_root())?;
     let embedder = load_embedder(&cfg)?;
     let qvec = embedder.embed_one(&args.question)?;
-    let hits = index.current().search(&args.question, &qvec, &SearchOptions { k: args.k, product_id: args.product, help_only: false })?;
+    let hits = index.current().search(
+        &args.question,
+        &qvec,
+        &SearchOptions {
+            k: args.k,
+            product_id: args.product,
+            help_only: false,
+        },
+    )?;
     if args.json {
         let rows: Vec<_> = hits
             .iter()
@@ -40,15 +52,24 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{:>3}  {:<28} {:<40} {:>7} {:>6} {:>7}", "#", "doc", "heading", "bm25", "dense", "fused");
+    println!(
+        "{:>3}  {:<28} {:<40} {:>7} {:>6} {:>7}",
+        "#", "doc", "heading", "bm25", "dense", "fused"
+    );
     for (i, h) in hits.iter().enumerate() {
-        let heading = if h.passage.heading.is_empty() { h.passage.title.clone() } else { h.passage.heading.clone() };
+        let heading = if h.passage.heading.is_empty() {
+            h.passage.title.clone()
+        } else {
+            h.passage.heading.clone()
+        };
         println!(
             "{:>3}  {:<28} {:<40} {:>7} {:>6.3} {:>7.4}",
             i + 1,
             truncate(&h.passage.doc_id, 28),
             truncate(&heading, 40),
-            h.bm25.map(|b| format!("{b:.2}")).unwrap_or_else(|| "-".into()),
+            h.bm25
+                .map(|b| format!("{b:.2}"))
+                .unwrap_or_else(|| "-".into()),
             h.dense,
             h.fused
         );

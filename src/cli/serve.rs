@@ -21,18 +21,26 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
     }
     // On an empty data dir this seeds the demo store and builds the index first.
     let app = Arc::new(App::open(cfg)?);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let addr = format!("{}:{}", app.config.server.host, app.config.server.port);
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         eprintln!("shopkeep listening on http://{}", listener.local_addr()?);
         tokio::spawn(purge_daily(app.clone()));
-        tokio::spawn(crate::webhook::run(app.config.webhook.clone(), app.assistant.journal.clone()));
+        tokio::spawn(crate::webhook::run(
+            app.config.webhook.clone(),
+            app.assistant.journal.clone(),
+        ));
         // Mail in by IMAP, when configured (`email.imap_host`).
         let _poller = crate::email::imap::spawn(app.email.clone(), app.assistant.clone());
         // Mail the SMTP server could not take at once goes out from the outbox.
         if let Some(email) = app.email.clone() {
-            tokio::spawn(crate::email::outbox::run(email, app.assistant.journal.clone()));
+            tokio::spawn(crate::email::outbox::run(
+                email,
+                app.assistant.journal.clone(),
+            ));
         }
         crate::http::serve(listener, app, async {
             let _ = tokio::signal::ctrl_c().await;
@@ -52,9 +60,21 @@ async fn purge_daily(app: Arc<App>) {
     loop {
         every_day.tick().await;
         let app = app.clone();
-        let purged = tokio::task::spawn_blocking(move || crate::privacy::purge_older_than(&app.assistant.journal, days, time::OffsetDateTime::now_utc())).await;
+        let purged = tokio::task::spawn_blocking(move || {
+            crate::privacy::purge_older_than(
+                &app.assistant.journal,
+                days,
+                time::OffsetDateTime::now_utc(),
+            )
+        })
+        .await;
         match purged {
-            Ok(Ok(r)) if r.conversations > 0 => tracing::info!(conversations = r.conversations, turns = r.turns, handoffs = r.handoffs, "purged conversations idle for more than {days} days"),
+            Ok(Ok(r)) if r.conversations > 0 => tracing::info!(
+                conversations = r.conversations,
+                turns = r.turns,
+                handoffs = r.handoffs,
+                "purged conversations idle for more than {days} days"
+            ),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(code = e.code(), "retention purge failed: {e}"),
             Err(e) => tracing::error!("retention purge panicked: {e}"),

@@ -11,13 +11,13 @@ use std::{path::PathBuf, time::Instant};
 use anyhow::Context;
 
 use crate::{
-    app::load_embedder,
-    config::Config,
     answer::select::{
         self,
         train::{figures_at, TrainOptions as SelectOptions},
         AnswerSelector,
     },
+    app::load_embedder,
+    config::Config,
     understand::{
         is_held_out,
         train::{read_jsonl, train_head},
@@ -64,33 +64,71 @@ pub enum Command {
 
 pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Intents { data, examples, out, l2, max_iterations } => {
+        Command::Intents {
+            data,
+            examples,
+            out,
+            l2,
+            max_iterations,
+        } => {
             let started = Instant::now();
-            let examples_path = examples.unwrap_or_else(|| cfg.model.models_root.join("intent-examples.jsonl"));
+            let examples_path =
+                examples.unwrap_or_else(|| cfg.model.models_root.join("intent-examples.jsonl"));
             let out = out.unwrap_or_else(|| Understander::default_path(&cfg.model.models_root));
-            let examples = read_jsonl(&examples_path).with_context(|| format!("reading examples {}", examples_path.display()))?;
+            let examples = read_jsonl(&examples_path)
+                .with_context(|| format!("reading examples {}", examples_path.display()))?;
             let dev = match &data {
-                Some(p) => read_jsonl(p).with_context(|| format!("reading development set {}", p.display()))?,
+                Some(p) => read_jsonl(p)
+                    .with_context(|| format!("reading development set {}", p.display()))?,
                 None => {
-                    eprintln!("warning: no --data; training on {} alone", examples_path.display());
+                    eprintln!(
+                        "warning: no --data; training on {} alone",
+                        examples_path.display()
+                    );
                     Vec::new()
                 }
             };
             let held_out = dev.iter().filter(|l| is_held_out(&l.text)).count();
             println!("split: {SPLIT_RULE}");
-            println!("development set: {} lines, {} for training, {} held out; examples: {}", dev.len(), dev.len() - held_out, held_out, examples.len());
+            println!(
+                "development set: {} lines, {} for training, {} held out; examples: {}",
+                dev.len(),
+                dev.len() - held_out,
+                held_out,
+                examples.len()
+            );
             let embedder = load_embedder(&cfg)?;
-            let opts = TrainOptions { l2, max_iterations, ..TrainOptions::default() };
+            let opts = TrainOptions {
+                l2,
+                max_iterations,
+                ..TrainOptions::default()
+            };
             let head = train_head(embedder.as_ref(), &dev, &examples, &opts)?;
             head.save(&out)?;
             println!("{:<18} {:>6} {:>9}", "intent", "dev", "examples");
             for i in &head.labels {
-                let count = |ls: &[crate::understand::LabelledText], held: bool| ls.iter().filter(|l| l.intent == *i && (!held || !is_held_out(&l.text))).count();
-                println!("{:<18} {:>6} {:>9}", i.as_str(), count(&dev, true), count(&examples, false));
+                let count = |ls: &[crate::understand::LabelledText], held: bool| {
+                    ls.iter()
+                        .filter(|l| l.intent == *i && (!held || !is_held_out(&l.text)))
+                        .count()
+                };
+                println!(
+                    "{:<18} {:>6} {:>9}",
+                    i.as_str(),
+                    count(&dev, true),
+                    count(&examples, false)
+                );
             }
-            let missing: Vec<&str> = Intent::ALL.iter().filter(|i| !head.labels.contains(i)).map(|i| i.as_str()).collect();
+            let missing: Vec<&str> = Intent::ALL
+                .iter()
+                .filter(|i| !head.labels.contains(i))
+                .map(|i| i.as_str())
+                .collect();
             if !missing.is_empty() {
-                eprintln!("warning: no examples for {}; the head cannot predict them", missing.join(", "));
+                eprintln!(
+                    "warning: no examples for {}; the head cannot predict them",
+                    missing.join(", ")
+                );
             }
             let t = &head.training;
             println!(
@@ -106,20 +144,43 @@ pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
             println!("wrote {}", out.display());
             Ok(())
         }
-        Command::AnswerSelect { data, out, l2, coverage } => {
+        Command::AnswerSelect {
+            data,
+            out,
+            l2,
+            coverage,
+        } => {
             let started = Instant::now();
             let out = out.unwrap_or_else(|| AnswerSelector::default_path(&cfg.model.models_root));
             let cases = super::eval::read_product_cases(&data)?;
-            let train: Vec<_> = cases.iter().filter(|c| !select::train::is_held_out(&c.qid)).collect();
+            let train: Vec<_> = cases
+                .iter()
+                .filter(|c| !select::train::is_held_out(&c.qid))
+                .collect();
             println!("split: {}", select::train::SPLIT_RULE);
-            println!("product-qa set: {} cases, {} for training, {} held out", cases.len(), train.len(), cases.len() - train.len());
+            println!(
+                "product-qa set: {} cases, {} for training, {} held out",
+                cases.len(),
+                train.len(),
+                cases.len() - train.len()
+            );
             let embedder = load_embedder(&cfg)?;
             let work = super::eval::tempfile_dir()?;
             let retrieved = crate::eval::product_qa::retrieve(&train, embedder.as_ref(), &work);
             let _ = std::fs::remove_dir_all(&work);
-            let training = crate::eval::product_qa::training_cases(&train, &retrieved?, embedder.as_ref())?;
-            let opts = SelectOptions { l2, target_coverage: coverage, ..SelectOptions::default() };
-            let selector = select::train::fit(&training, embedder.model_id(), cases.len() - train.len(), &opts)?;
+            let training =
+                crate::eval::product_qa::training_cases(&train, &retrieved?, embedder.as_ref())?;
+            let opts = SelectOptions {
+                l2,
+                target_coverage: coverage,
+                ..SelectOptions::default()
+            };
+            let selector = select::train::fit(
+                &training,
+                embedder.model_id(),
+                cases.len() - train.len(),
+                &opts,
+            )?;
             selector.save(&out)?;
             let t = &selector.training;
             println!("{}", t.threshold_rule);

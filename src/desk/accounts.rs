@@ -40,7 +40,9 @@ pub enum AccountError {
     Sqlite(#[from] rusqlite::Error),
     #[error("wrong email or password")]
     BadCredentials,
-    #[error("too many failed logins from this address or to this account; try again in {retry_after} s")]
+    #[error(
+        "too many failed logins from this address or to this account; try again in {retry_after} s"
+    )]
     TooManyAttempts { retry_after: i64 },
     #[error("a user with email {0} already exists")]
     UserExists(String),
@@ -157,7 +159,11 @@ pub enum UserChange {
 impl UserChange {
     /// The change named `kind` (`role`, `disable`, `enable`, `password`, `revoke-tokens`, as in
     /// the desk's paths), with the role or password it needs.
-    pub fn parse(kind: &str, role: Option<&str>, password: Option<String>) -> Result<Self, AccountError> {
+    pub fn parse(
+        kind: &str,
+        role: Option<&str>,
+        password: Option<String>,
+    ) -> Result<Self, AccountError> {
         match kind {
             "role" => Ok(Self::Role(role.unwrap_or_default().parse()?)),
             "disable" => Ok(Self::Disable),
@@ -199,7 +205,12 @@ pub struct Staff {
 impl Staff {
     /// The configured token's holder: an admin without a user account.
     pub fn token_admin() -> Self {
-        Self { user_id: None, email: "admin-token".into(), name: crate::desk::DEFAULT_AGENT.into(), role: Role::Admin }
+        Self {
+            user_id: None,
+            email: "admin-token".into(),
+            name: crate::desk::DEFAULT_AGENT.into(),
+            role: Role::Admin,
+        }
     }
 
     /// Refuses unless this person has at least `role`.
@@ -212,7 +223,12 @@ impl Staff {
     }
 
     fn from_user(u: User) -> Self {
-        Self { user_id: Some(u.id), email: u.email, name: u.name, role: u.role }
+        Self {
+            user_id: Some(u.id),
+            email: u.email,
+            name: u.name,
+            role: u.role,
+        }
     }
 }
 
@@ -241,13 +257,22 @@ pub struct Limits {
 
 impl Limits {
     pub fn new(session_secs: i64, login_failures: usize, login_window_secs: i64) -> Self {
-        Self { session_secs, login_failures, account_failures: login_failures.saturating_mul(2), login_window_secs }
+        Self {
+            session_secs,
+            login_failures,
+            account_failures: login_failures.saturating_mul(2),
+            login_window_secs,
+        }
     }
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self::new(DEFAULT_SESSION_SECS, DEFAULT_LOGIN_FAILURES, DEFAULT_LOGIN_WINDOW_SECS)
+        Self::new(
+            DEFAULT_SESSION_SECS,
+            DEFAULT_LOGIN_FAILURES,
+            DEFAULT_LOGIN_WINDOW_SECS,
+        )
     }
 }
 
@@ -270,7 +295,10 @@ struct HashGate {
     freed: parking_lot::Condvar,
 }
 
-static HASH_GATE: HashGate = HashGate { running: Mutex::new(0), freed: parking_lot::Condvar::new() };
+static HASH_GATE: HashGate = HashGate {
+    running: Mutex::new(0),
+    freed: parking_lot::Condvar::new(),
+};
 
 impl HashGate {
     fn run<T>(&self, work: impl FnOnce() -> T) -> T {
@@ -299,9 +327,10 @@ struct Migration {
 }
 
 /// Steps only ever get appended.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
         CREATE TABLE desk_users (
             id            INTEGER PRIMARY KEY AUTOINCREMENT,
             email         TEXT NOT NULL UNIQUE,
@@ -324,11 +353,11 @@ const MIGRATIONS: &[Migration] = &[Migration {
             created_at TEXT NOT NULL
         );
     ",
-},
-// User management from the desk: disabling, last sign-in, and the audit log of changes.
-Migration {
-    version: 2,
-    sql: "
+    },
+    // User management from the desk: disabling, last sign-in, and the audit log of changes.
+    Migration {
+        version: 2,
+        sql: "
         ALTER TABLE desk_users ADD COLUMN disabled_at TEXT;
         ALTER TABLE desk_users ADD COLUMN last_login_at TEXT;
         CREATE TABLE desk_audit (
@@ -340,7 +369,8 @@ Migration {
             detail TEXT NOT NULL
         );
     ",
-}];
+    },
+];
 
 /// The desk's users, sessions and tokens, plus the in-memory login limiter.
 pub struct Accounts {
@@ -352,7 +382,8 @@ pub struct Accounts {
 
 /// A hash to verify against when the email is unknown, so a wrong email costs as long as a
 /// wrong password and response times do not say which emails exist.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("not a real password, only timing").unwrap_or_default());
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password("not a real password, only timing").unwrap_or_default());
 
 impl Accounts {
     pub fn open(path: &Path, limits: Limits) -> Result<Self, AccountError> {
@@ -369,36 +400,71 @@ impl Accounts {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS desk_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")?;
-        let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM desk_migrations", [], |r| r.get(0))?;
+        let current: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM desk_migrations",
+            [],
+            |r| r.get(0),
+        )?;
         let newest = MIGRATIONS.last().map_or(0, |m| m.version);
         if current > newest {
             return Err(AccountError::NewerSchema(current));
         }
         for m in MIGRATIONS.iter().filter(|m| m.version > current) {
             tx.execute_batch(m.sql)?;
-            tx.execute("INSERT INTO desk_migrations (version, applied_at) VALUES (?1, ?2)", params![m.version, crate::journal::now()])?;
+            tx.execute(
+                "INSERT INTO desk_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![m.version, crate::journal::now()],
+            )?;
         }
         tx.commit()?;
-        Ok(Self { conn: Mutex::new(conn), limits, failures: Mutex::new(Attempts::default()) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            limits,
+            failures: Mutex::new(Attempts::default()),
+        })
     }
 
     /// Adds a user from the server's command line (`shopkeep admin create-user`). Slow (argon2).
-    pub fn create_user(&self, email: &str, name: Option<&str>, role: Role, password: &str) -> Result<User, AccountError> {
+    pub fn create_user(
+        &self,
+        email: &str,
+        name: Option<&str>,
+        role: Role,
+        password: &str,
+    ) -> Result<User, AccountError> {
         self.insert_user(CLI_ACTOR, email, name, role, password)
     }
 
     /// An admin adds a user from the desk. Slow (argon2).
-    pub fn add_user(&self, actor: &Staff, email: &str, name: Option<&str>, role: Role, password: &str) -> Result<User, AccountError> {
+    pub fn add_user(
+        &self,
+        actor: &Staff,
+        email: &str,
+        name: Option<&str>,
+        role: Role,
+        password: &str,
+    ) -> Result<User, AccountError> {
         actor.require(Role::Admin)?;
         self.insert_user(&actor.email, email, name, role, password)
     }
 
-    fn insert_user(&self, actor: &str, email: &str, name: Option<&str>, role: Role, password: &str) -> Result<User, AccountError> {
+    fn insert_user(
+        &self,
+        actor: &str,
+        email: &str,
+        name: Option<&str>,
+        role: Role,
+        password: &str,
+    ) -> Result<User, AccountError> {
         let email = normalise_email(email)?;
         if password.chars().count() < MIN_PASSWORD_CHARS {
             return Err(AccountError::WeakPassword);
         }
-        let name = name.map(str::trim).filter(|n| !n.is_empty()).map(String::from).unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
         let hash = hash_password(password)?;
         let created_at = crate::journal::now();
         let mut conn = self.conn.lock();
@@ -411,8 +477,23 @@ impl Accounts {
             Err(e) => return Err(e.into()),
             Ok(_) => {}
         }
-        let user = User { id: tx.last_insert_rowid(), email, name, role, created_at, disabled: false, last_login_at: None, tokens: 0 };
-        audit(&tx, actor, "user_created", &user.email, &format!("role {role}"))?;
+        let user = User {
+            id: tx.last_insert_rowid(),
+            email,
+            name,
+            role,
+            created_at,
+            disabled: false,
+            last_login_at: None,
+            tokens: 0,
+        };
+        audit(
+            &tx,
+            actor,
+            "user_created",
+            &user.email,
+            &format!("role {role}"),
+        )?;
         tx.commit()?;
         Ok(user)
     }
@@ -420,7 +501,9 @@ impl Accounts {
     /// Every user, by email.
     pub fn users(&self) -> Result<Vec<User>, AccountError> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare(&format!("SELECT {USER_COLUMNS} FROM desk_users u ORDER BY u.email"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {USER_COLUMNS} FROM desk_users u ORDER BY u.email"
+        ))?;
         let rows = stmt.query_map([], user_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -435,11 +518,18 @@ impl Accounts {
     /// Disabling ends the user's sessions at once, and their tokens stop working (the lookups
     /// skip disabled users; enabling brings the tokens back, `RevokeTokens` deletes them).
     /// Slow for `Password` (argon2).
-    pub fn change_user(&self, actor: &Staff, id: i64, change: UserChange) -> Result<User, AccountError> {
+    pub fn change_user(
+        &self,
+        actor: &Staff,
+        id: i64,
+        change: UserChange,
+    ) -> Result<User, AccountError> {
         actor.require(Role::Admin)?;
         // Hashed before taking the lock: argon2 takes a while and sign-ins share the connection.
         let new_hash = match &change {
-            UserChange::Password(p) if p.chars().count() < MIN_PASSWORD_CHARS => return Err(AccountError::WeakPassword),
+            UserChange::Password(p) if p.chars().count() < MIN_PASSWORD_CHARS => {
+                return Err(AccountError::WeakPassword)
+            }
             UserChange::Password(p) => Some(hash_password(p)?),
             _ => None,
         };
@@ -457,32 +547,68 @@ impl Accounts {
                 if role != Role::Admin && leaves_no_admin(&tx)? {
                     return Err(AccountError::LastAdmin);
                 }
-                tx.execute("UPDATE desk_users SET role = ?2 WHERE id = ?1", params![id, role.as_str()])?;
-                audit(&tx, &actor.email, "role_changed", &user.email, &format!("{} → {role}", user.role))?;
+                tx.execute(
+                    "UPDATE desk_users SET role = ?2 WHERE id = ?1",
+                    params![id, role.as_str()],
+                )?;
+                audit(
+                    &tx,
+                    &actor.email,
+                    "role_changed",
+                    &user.email,
+                    &format!("{} → {role}", user.role),
+                )?;
             }
             UserChange::Disable if user.disabled => {}
             UserChange::Disable => {
                 if leaves_no_admin(&tx)? {
                     return Err(AccountError::LastAdmin);
                 }
-                tx.execute("UPDATE desk_users SET disabled_at = ?2 WHERE id = ?1", params![id, now])?;
+                tx.execute(
+                    "UPDATE desk_users SET disabled_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
                 let sessions = tx.execute("DELETE FROM desk_sessions WHERE user_id = ?1", [id])?;
-                audit(&tx, &actor.email, "user_disabled", &user.email, &format!("{sessions} sessions ended"))?;
+                audit(
+                    &tx,
+                    &actor.email,
+                    "user_disabled",
+                    &user.email,
+                    &format!("{sessions} sessions ended"),
+                )?;
             }
             UserChange::Enable if !user.disabled => {}
             UserChange::Enable => {
-                tx.execute("UPDATE desk_users SET disabled_at = NULL WHERE id = ?1", [id])?;
+                tx.execute(
+                    "UPDATE desk_users SET disabled_at = NULL WHERE id = ?1",
+                    [id],
+                )?;
                 audit(&tx, &actor.email, "user_enabled", &user.email, "")?;
             }
             UserChange::Password(_) => {
-                tx.execute("UPDATE desk_users SET password_hash = ?2 WHERE id = ?1", params![id, new_hash])?;
+                tx.execute(
+                    "UPDATE desk_users SET password_hash = ?2 WHERE id = ?1",
+                    params![id, new_hash],
+                )?;
                 // Whoever knew the old password may hold a session: it ends with it.
                 let sessions = tx.execute("DELETE FROM desk_sessions WHERE user_id = ?1", [id])?;
-                audit(&tx, &actor.email, "password_reset", &user.email, &format!("{sessions} sessions ended"))?;
+                audit(
+                    &tx,
+                    &actor.email,
+                    "password_reset",
+                    &user.email,
+                    &format!("{sessions} sessions ended"),
+                )?;
             }
             UserChange::RevokeTokens => {
                 let tokens = tx.execute("DELETE FROM desk_tokens WHERE user_id = ?1", [id])?;
-                audit(&tx, &actor.email, "tokens_revoked", &user.email, &format!("{tokens} tokens"))?;
+                audit(
+                    &tx,
+                    &actor.email,
+                    "tokens_revoked",
+                    &user.email,
+                    &format!("{tokens} tokens"),
+                )?;
             }
         }
         let changed = user_by_id(&tx, id)?.ok_or(AccountError::NoSuchUser(id))?;
@@ -494,7 +620,16 @@ impl Accounts {
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, AccountError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare("SELECT id, at, actor, action, target, detail FROM desk_audit ORDER BY id DESC LIMIT ?1")?;
-        let rows = stmt.query_map([limit as i64], |r| Ok(AuditEntry { id: r.get(0)?, at: r.get(1)?, actor: r.get(2)?, action: r.get(3)?, target: r.get(4)?, detail: r.get(5)? }))?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                target: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -502,7 +637,13 @@ impl Accounts {
     /// hash is stored) and the session. Failures count against `client` and against the account;
     /// past either limit every attempt is refused, right or wrong, before any password is
     /// checked, until the window has passed. Slow (argon2).
-    pub fn login(&self, email: &str, password: &str, client: IpAddr, now: i64) -> Result<(String, Session), AccountError> {
+    pub fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: IpAddr,
+        now: i64,
+    ) -> Result<(String, Session), AccountError> {
         let account = normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
         self.reserve_attempt(client, &account, now)?;
         let result = self.check_password(email, password, now);
@@ -512,8 +653,17 @@ impl Accounts {
         result
     }
 
-    fn check_password(&self, email: &str, password: &str, now: i64) -> Result<(String, Session), AccountError> {
-        let found = normalise_email(email).ok().map(|e| self.user_with_hash(&e)).transpose()?.flatten();
+    fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+        now: i64,
+    ) -> Result<(String, Session), AccountError> {
+        let found = normalise_email(email)
+            .ok()
+            .map(|e| self.user_with_hash(&e))
+            .transpose()?
+            .flatten();
         let (user, hash) = match found {
             Some((u, h)) => (Some(u), h),
             None => (None, DUMMY_HASH.clone()),
@@ -521,19 +671,31 @@ impl Accounts {
         // A disabled user's right password is refused like a wrong one (after the same work).
         let ok = verify_password(password, &hash) && user.as_ref().is_some_and(|u| !u.disabled);
         // A failure stays written down as the attempt reserved it.
-        let Some(user) = user.filter(|_| ok) else { return Err(AccountError::BadCredentials) };
+        let Some(user) = user.filter(|_| ok) else {
+            return Err(AccountError::BadCredentials);
+        };
         let id = random_hex();
         let csrf = random_hex();
         let expires_at = now + self.limits.session_secs;
         let conn = self.conn.lock();
         // Expired sessions go whenever someone logs in: no background sweeper needed.
         conn.execute("DELETE FROM desk_sessions WHERE expires_at <= ?1", [now])?;
-        conn.execute("UPDATE desk_users SET last_login_at = ?2 WHERE id = ?1", params![user.id, crate::journal::now()])?;
+        conn.execute(
+            "UPDATE desk_users SET last_login_at = ?2 WHERE id = ?1",
+            params![user.id, crate::journal::now()],
+        )?;
         conn.execute(
             "INSERT INTO desk_sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![sha256_hex(&id), user.id, csrf, now, expires_at],
         )?;
-        Ok((id, Session { staff: Staff::from_user(user), csrf, expires_at }))
+        Ok((
+            id,
+            Session {
+                staff: Staff::from_user(user),
+                csrf,
+                expires_at,
+            },
+        ))
     }
 
     /// Writes down an attempt for `client` and `account`, or refuses it when either is at its
@@ -544,22 +706,38 @@ impl Accounts {
         let since = now - window;
         // Many addresses (or accounts) failing once each must not grow the maps without bound.
         if f.by_address.len() >= MAX_TRACKED_ADDRESSES {
-            f.by_address.retain(|_, times| times.last().is_some_and(|&t| t > since));
+            f.by_address
+                .retain(|_, times| times.last().is_some_and(|&t| t > since));
         }
         if f.by_account.len() >= MAX_TRACKED_ADDRESSES {
-            f.by_account.retain(|_, times| times.last().is_some_and(|&t| t > since));
+            f.by_account
+                .retain(|_, times| times.last().is_some_and(|&t| t > since));
         }
         let wait = |times: &mut Vec<i64>, limit: usize| {
             times.retain(|&t| t > since);
-            (times.len() >= limit).then(|| times.first().map_or(window, |&first| first + window - now).max(1))
+            (times.len() >= limit).then(|| {
+                times
+                    .first()
+                    .map_or(window, |&first| first + window - now)
+                    .max(1)
+            })
         };
-        let by_address = wait(f.by_address.entry(client).or_default(), self.limits.login_failures);
-        let by_account = wait(f.by_account.entry(account.to_string()).or_default(), self.limits.account_failures);
+        let by_address = wait(
+            f.by_address.entry(client).or_default(),
+            self.limits.login_failures,
+        );
+        let by_account = wait(
+            f.by_account.entry(account.to_string()).or_default(),
+            self.limits.account_failures,
+        );
         if let Some(retry_after) = by_address.max(by_account) {
             return Err(AccountError::TooManyAttempts { retry_after });
         }
         f.by_address.entry(client).or_default().push(now);
-        f.by_account.entry(account.to_string()).or_default().push(now);
+        f.by_account
+            .entry(account.to_string())
+            .or_default()
+            .push(now);
         Ok(())
     }
 
@@ -592,24 +770,36 @@ impl Accounts {
             .optional()?;
         match row {
             Some((_, _, expires_at)) if expires_at <= now => {
-                conn.execute("DELETE FROM desk_sessions WHERE id_hash = ?1", [sha256_hex(id)])?;
+                conn.execute(
+                    "DELETE FROM desk_sessions WHERE id_hash = ?1",
+                    [sha256_hex(id)],
+                )?;
                 Ok(None)
             }
-            Some((user, csrf, expires_at)) => Ok(Some(Session { staff: Staff::from_user(user), csrf, expires_at })),
+            Some((user, csrf, expires_at)) => Ok(Some(Session {
+                staff: Staff::from_user(user),
+                csrf,
+                expires_at,
+            })),
             None => Ok(None),
         }
     }
 
     /// Ends a session (logout). Unknown ids are fine: the result is the same.
     pub fn end_session(&self, id: &str) -> Result<(), AccountError> {
-        self.conn.lock().execute("DELETE FROM desk_sessions WHERE id_hash = ?1", [sha256_hex(id)])?;
+        self.conn.lock().execute(
+            "DELETE FROM desk_sessions WHERE id_hash = ?1",
+            [sha256_hex(id)],
+        )?;
         Ok(())
     }
 
     /// A new API token for the user: returned once, stored only as its hash.
     pub fn create_token(&self, email: &str) -> Result<String, AccountError> {
         let email = normalise_email(email)?;
-        let (user, _) = self.user_with_hash(&email)?.ok_or_else(|| AccountError::UserNotFound(email.clone()))?;
+        let (user, _) = self
+            .user_with_hash(&email)?
+            .ok_or_else(|| AccountError::UserNotFound(email.clone()))?;
         let token = format!("{TOKEN_PREFIX}{}", random_hex());
         self.conn.lock().execute(
             "INSERT INTO desk_tokens (token_hash, user_id, created_at) VALUES (?1, ?2, ?3)",
@@ -637,13 +827,22 @@ impl Accounts {
 
     /// Whether any user has an API token (with no configured token either, the API is off).
     pub fn any_tokens(&self) -> Result<bool, AccountError> {
-        Ok(self.conn.lock().query_row("SELECT EXISTS(SELECT 1 FROM desk_tokens)", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .lock()
+            .query_row("SELECT EXISTS(SELECT 1 FROM desk_tokens)", [], |r| r.get(0))?)
     }
 
     fn user_with_hash(&self, email: &str) -> Result<Option<(User, String)>, AccountError> {
         let conn = self.conn.lock();
         Ok(conn
-            .query_row(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM desk_users u WHERE u.email = ?1"), [email], |r| Ok((user_row(r)?, r.get::<_, String>(USER_COLUMN_COUNT)?)))
+            .query_row(
+                &format!(
+                    "SELECT {USER_COLUMNS}, u.password_hash FROM desk_users u WHERE u.email = ?1"
+                ),
+                [email],
+                |r| Ok((user_row(r)?, r.get::<_, String>(USER_COLUMN_COUNT)?)),
+            )
             .optional()?)
     }
 }
@@ -665,11 +864,22 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
 }
 
 fn user_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
-    conn.query_row(&format!("SELECT {USER_COLUMNS} FROM desk_users u WHERE u.id = ?1"), [id], user_row).optional()
+    conn.query_row(
+        &format!("SELECT {USER_COLUMNS} FROM desk_users u WHERE u.id = ?1"),
+        [id],
+        user_row,
+    )
+    .optional()
 }
 
 /// Records a change to a user, in the caller's transaction.
-fn audit(conn: &Connection, actor: &str, action: &str, target: &str, detail: &str) -> rusqlite::Result<()> {
+fn audit(
+    conn: &Connection,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO desk_audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![crate::journal::now(), actor, action, target, detail],
@@ -679,7 +889,11 @@ fn audit(conn: &Connection, actor: &str, action: &str, target: &str, detail: &st
 
 fn normalise_email(email: &str) -> Result<String, AccountError> {
     let e = email.trim().to_lowercase();
-    let valid = e.len() <= 254 && e.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@')) && !e.chars().any(char::is_whitespace);
+    let valid = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        })
+        && !e.chars().any(char::is_whitespace);
     if valid {
         Ok(e)
     } else {
@@ -690,11 +904,22 @@ fn normalise_email(email: &str) -> Result<String, AccountError> {
 /// argon2id with the crate's defaults (RFC 9106's second recommendation: 19 MiB, 2 passes).
 fn hash_password(password: &str) -> Result<String, AccountError> {
     let salt = SaltString::generate(&mut OsRng);
-    HASH_GATE.run(|| Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| AccountError::Hash(e.to_string())))
+    HASH_GATE.run(|| {
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AccountError::Hash(e.to_string()))
+    })
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| HASH_GATE.run(|| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()))
+    PasswordHash::new(hash).is_ok_and(|h| {
+        HASH_GATE.run(|| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+    })
 }
 
 /// 256 random bits from the OS, as hex.
@@ -722,7 +947,13 @@ mod tests {
     #[test]
     fn passwords_are_stored_as_argon2id_hashes() {
         let a = Accounts::open_in_memory(Limits::default()).unwrap();
-        a.create_user("Priya@Example.com", None, Role::Agent, "correct horse battery").unwrap();
+        a.create_user(
+            "Priya@Example.com",
+            None,
+            Role::Agent,
+            "correct horse battery",
+        )
+        .unwrap();
         let (_, hash) = a.user_with_hash("priya@example.com").unwrap().unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         assert!(!hash.contains("correct horse"));
@@ -731,21 +962,64 @@ mod tests {
     #[test]
     fn no_change_leaves_the_desk_without_an_active_admin() {
         let a = Accounts::open_in_memory(Limits::default()).unwrap();
-        let ada = a.create_user("ada@example.com", None, Role::Admin, "correct horse battery").unwrap();
-        let sam = a.create_user("sam@example.com", None, Role::Agent, "correct horse battery").unwrap();
+        let ada = a
+            .create_user(
+                "ada@example.com",
+                None,
+                Role::Admin,
+                "correct horse battery",
+            )
+            .unwrap();
+        let sam = a
+            .create_user(
+                "sam@example.com",
+                None,
+                Role::Agent,
+                "correct horse battery",
+            )
+            .unwrap();
         // Not even the configured token's holder, who has no user row to lock out.
         let token = Staff::token_admin();
-        assert!(matches!(a.change_user(&token, ada.id, UserChange::Disable), Err(AccountError::LastAdmin)));
-        assert!(matches!(a.change_user(&token, ada.id, UserChange::Role(Role::Agent)), Err(AccountError::LastAdmin)));
+        assert!(matches!(
+            a.change_user(&token, ada.id, UserChange::Disable),
+            Err(AccountError::LastAdmin)
+        ));
+        assert!(matches!(
+            a.change_user(&token, ada.id, UserChange::Role(Role::Agent)),
+            Err(AccountError::LastAdmin)
+        ));
         // A disabled admin does not count: making Sam an admin and disabling him changes nothing.
-        a.change_user(&token, sam.id, UserChange::Role(Role::Admin)).unwrap();
+        a.change_user(&token, sam.id, UserChange::Role(Role::Admin))
+            .unwrap();
         a.change_user(&token, sam.id, UserChange::Disable).unwrap();
-        assert!(matches!(a.change_user(&token, ada.id, UserChange::Disable), Err(AccountError::LastAdmin)));
+        assert!(matches!(
+            a.change_user(&token, ada.id, UserChange::Disable),
+            Err(AccountError::LastAdmin)
+        ));
         a.change_user(&token, sam.id, UserChange::Enable).unwrap();
-        assert!(a.change_user(&token, ada.id, UserChange::Disable).unwrap().disabled);
+        assert!(
+            a.change_user(&token, ada.id, UserChange::Disable)
+                .unwrap()
+                .disabled
+        );
         let agent = Staff::from_user(a.user(ada.id).unwrap().unwrap());
-        assert!(matches!(a.change_user(&Staff { role: Role::Agent, ..agent }, sam.id, UserChange::Enable), Err(AccountError::Forbidden(Role::Admin))));
-        let log: Vec<String> = a.audit_log(10).unwrap().into_iter().map(|e| format!("{} {} {}", e.actor, e.action, e.target)).collect();
+        assert!(matches!(
+            a.change_user(
+                &Staff {
+                    role: Role::Agent,
+                    ..agent
+                },
+                sam.id,
+                UserChange::Enable
+            ),
+            Err(AccountError::Forbidden(Role::Admin))
+        ));
+        let log: Vec<String> = a
+            .audit_log(10)
+            .unwrap()
+            .into_iter()
+            .map(|e| format!("{} {} {}", e.actor, e.action, e.target))
+            .collect();
         assert_eq!(log[0], "admin-token user_disabled ada@example.com");
         assert_eq!(log.last().unwrap(), "server user_created ada@example.com");
     }

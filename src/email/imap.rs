@@ -20,7 +20,11 @@ use crate::{assistant::Assistant, config::EmailConfig};
 #[derive(Debug, thiserror::Error)]
 pub enum ImapError {
     #[error("connecting to {host}:{port}: {source}")]
-    Connect { host: String, port: u16, source: std::io::Error },
+    Connect {
+        host: String,
+        port: u16,
+        source: std::io::Error,
+    },
     #[error("the server sent no greeting")]
     NoGreeting,
     #[error("IMAP: {0}")]
@@ -28,11 +32,17 @@ pub enum ImapError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("TLS with {host}: {source}")]
-    Handshake { host: String, source: std::io::Error },
+    Handshake {
+        host: String,
+        source: std::io::Error,
+    },
 }
 
 /// Starts the poller when `email.imap_host` is set (and the channel is on).
-pub fn spawn(email: Option<Arc<Email>>, assistant: Arc<Assistant>) -> Option<tokio::task::JoinHandle<()>> {
+pub fn spawn(
+    email: Option<Arc<Email>>,
+    assistant: Arc<Assistant>,
+) -> Option<tokio::task::JoinHandle<()>> {
     let email = email.filter(|e| !e.config.imap_host.is_empty())?;
     Some(tokio::spawn(async move {
         let mut pause = Duration::from_secs(1);
@@ -40,7 +50,12 @@ pub fn spawn(email: Option<Arc<Email>>, assistant: Arc<Assistant>) -> Option<tok
             match run(&email, &assistant).await {
                 Ok(()) => pause = Duration::from_secs(1),
                 Err(e) => {
-                    tracing::warn!("email: IMAP {}:{}: {e}; retrying in {}s", email.config.imap_host, email.config.imap_port, pause.as_secs());
+                    tracing::warn!(
+                        "email: IMAP {}:{}: {e}; retrying in {}s",
+                        email.config.imap_host,
+                        email.config.imap_port,
+                        pause.as_secs()
+                    );
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(300));
                 }
@@ -53,23 +68,41 @@ pub fn spawn(email: Option<Arc<Email>>, assistant: Arc<Assistant>) -> Option<tok
 /// refuses STARTTLS, or whose certificate does not verify, is an error: the password is never
 /// sent over a connection that was meant to be protected and is not.
 pub async fn connect(cfg: &EmailConfig) -> Result<Session<BoxedStream>, ImapError> {
-    let err = |source| ImapError::Connect { host: cfg.imap_host.clone(), port: cfg.imap_port, source };
-    let tcp = tokio::time::timeout(Duration::from_secs(30), TcpStream::connect((cfg.imap_host.as_str(), cfg.imap_port)))
-        .await
-        .map_err(|_| err(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out")))?
-        .map_err(err)?;
+    let err = |source| ImapError::Connect {
+        host: cfg.imap_host.clone(),
+        port: cfg.imap_port,
+        source,
+    };
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(30),
+        TcpStream::connect((cfg.imap_host.as_str(), cfg.imap_port)),
+    )
+    .await
+    .map_err(|_| {
+        err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timed out",
+        ))
+    })?
+    .map_err(err)?;
     let handshake = |tcp: TcpStream| async {
-        let connector = tokio_rustls::TlsConnector::from(tls::client_config(&tls::read_ca_file(&cfg.tls_ca_file)?)?);
+        let connector = tokio_rustls::TlsConnector::from(tls::client_config(&tls::read_ca_file(
+            &cfg.tls_ca_file,
+        )?)?);
         let name = tls::server_name(&cfg.imap_host)?;
         let stream = tokio::time::timeout(Duration::from_secs(30), connector.connect(name, tcp))
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"))
             .and_then(|r| r)
-            .map_err(|source| ImapError::Handshake { host: cfg.imap_host.clone(), source })?;
+            .map_err(|source| ImapError::Handshake {
+                host: cfg.imap_host.clone(),
+                source,
+            })?;
         Ok::<BoxedStream, ImapError>(Box::new(stream))
     };
     let greeting = |e: Option<std::io::Result<_>>| -> Result<(), ImapError> {
-        e.ok_or(ImapError::NoGreeting)?.map_err(|e| ImapError::Imap(e.into()))?;
+        e.ok_or(ImapError::NoGreeting)?
+            .map_err(|e| ImapError::Imap(e.into()))?;
         Ok(())
     };
     let client = match cfg.imap_tls {
@@ -91,7 +124,10 @@ pub async fn connect(cfg: &EmailConfig) -> Result<Session<BoxedStream>, ImapErro
             async_imap::Client::new(handshake(plain.into_inner()).await?)
         }
     };
-    let session = client.login(&cfg.imap_username, &cfg.imap_password).await.map_err(|(e, _)| e)?;
+    let session = client
+        .login(&cfg.imap_username, &cfg.imap_password)
+        .await
+        .map_err(|(e, _)| e)?;
     Ok(session)
 }
 
@@ -122,7 +158,11 @@ async fn run(email: &Email, assistant: &Arc<Assistant>) -> Result<(), ImapError>
 
 /// Answers every unseen message, oldest first, marking each \Seen once handled. A message that
 /// can't be handled is logged and marked too: retrying it forever would block the mailbox.
-pub async fn answer_unseen(session: &mut Session<BoxedStream>, email: &Email, assistant: &Arc<Assistant>) -> Result<usize, ImapError> {
+pub async fn answer_unseen(
+    session: &mut Session<BoxedStream>,
+    email: &Email,
+    assistant: &Arc<Assistant>,
+) -> Result<usize, ImapError> {
     let mut uids: Vec<u32> = session.uid_search("UNSEEN").await?.into_iter().collect();
     uids.sort_unstable();
     for uid in &uids {
@@ -138,13 +178,30 @@ pub async fn answer_unseen(session: &mut Session<BoxedStream>, email: &Email, as
         };
         if let Some(raw) = raw {
             match email.handle(assistant, &raw).await {
-                Ok(Outcome::Answered { conversation_id, reply_message_id, sent, .. }) => tracing::info!(uid, conversation_id, reply_message_id, sent, "email: answered"),
-                Ok(Outcome::Ignored { reason }) => tracing::info!(uid, reason, "email: not answered"),
-                Ok(Outcome::Rejected { code, message }) => tracing::info!(uid, code, message, "email: not answerable"),
+                Ok(Outcome::Answered {
+                    conversation_id,
+                    reply_message_id,
+                    sent,
+                    ..
+                }) => tracing::info!(
+                    uid,
+                    conversation_id,
+                    reply_message_id,
+                    sent,
+                    "email: answered"
+                ),
+                Ok(Outcome::Ignored { reason }) => {
+                    tracing::info!(uid, reason, "email: not answered")
+                }
+                Ok(Outcome::Rejected { code, message }) => {
+                    tracing::info!(uid, code, message, "email: not answerable")
+                }
                 Err(e) => tracing::warn!(uid, "email: {e}"),
             }
         }
-        let mut stored = session.uid_store(uid.to_string(), "+FLAGS (\\Seen)").await?;
+        let mut stored = session
+            .uid_store(uid.to_string(), "+FLAGS (\\Seen)")
+            .await?;
         while let Some(r) = stored.next().await {
             r?;
         }

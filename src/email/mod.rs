@@ -121,12 +121,20 @@ impl Email {
         if config.email.store_address.is_empty() {
             return Ok(None);
         }
-        let mailer: Option<Arc<dyn Mailer>> = if config.email.smtp_host.is_empty() { None } else { Some(Arc::new(SmtpMailer::new(&config.email)?)) };
+        let mailer: Option<Arc<dyn Mailer>> = if config.email.smtp_host.is_empty() {
+            None
+        } else {
+            Some(Arc::new(SmtpMailer::new(&config.email)?))
+        };
         Ok(Some(Self::with_mailer(config, mailer)))
     }
 
     pub fn with_mailer(config: &Config, mailer: Option<Arc<dyn Mailer>>) -> Self {
-        Self { config: config.email.clone(), store: config.store.clone(), mailer }
+        Self {
+            config: config.email.clone(),
+            store: config.store.clone(),
+            mailer,
+        }
     }
 
     pub fn config(&self) -> &EmailConfig {
@@ -138,46 +146,85 @@ impl Email {
     }
 
     /// Handles one raw message end to end.
-    pub async fn handle(&self, assistant: &Arc<Assistant>, raw: &[u8]) -> Result<Outcome, EmailError> {
+    pub async fn handle(
+        &self,
+        assistant: &Arc<Assistant>,
+        raw: &[u8],
+    ) -> Result<Outcome, EmailError> {
         let mail = parse::parse(raw)?;
         self.handle_mail(assistant, mail, raw).await
     }
 
-    async fn handle_mail(&self, assistant: &Arc<Assistant>, mail: InboundMail, raw: &[u8]) -> Result<Outcome, EmailError> {
+    async fn handle_mail(
+        &self,
+        assistant: &Arc<Assistant>,
+        mail: InboundMail,
+        raw: &[u8],
+    ) -> Result<Outcome, EmailError> {
         let Some(from) = mail.from.clone() else {
-            return Ok(Outcome::Rejected { code: "no_sender", message: "the mail has no From address".into() });
+            return Ok(Outcome::Rejected {
+                code: "no_sender",
+                message: "the mail has no From address".into(),
+            });
         };
         if let Some(reason) = &mail.loop_signal {
             tracing::info!(%from, reason, "email not answered");
-            return Ok(Outcome::Ignored { reason: reason.clone() });
+            return Ok(Outcome::Ignored {
+                reason: reason.clone(),
+            });
         }
-        if from.eq_ignore_ascii_case(&self.config.store_address) || (!self.config.helpdesk_address.is_empty() && from.eq_ignore_ascii_case(&self.config.helpdesk_address)) {
-            return Ok(Outcome::Ignored { reason: "sent from the store's own address".into() });
+        if from.eq_ignore_ascii_case(&self.config.store_address)
+            || (!self.config.helpdesk_address.is_empty()
+                && from.eq_ignore_ascii_case(&self.config.helpdesk_address))
+        {
+            return Ok(Outcome::Ignored {
+                reason: "sent from the store's own address".into(),
+            });
         }
         // A mail without a Message-ID still gets a stable one, so a second delivery is noticed.
         let message_id = mail.message_id.clone().unwrap_or_else(|| {
             use sha2::Digest;
-            format!("{}@no-message-id.invalid", &hex::encode(sha2::Sha256::digest(raw))[..32])
+            format!(
+                "{}@no-message-id.invalid",
+                &hex::encode(sha2::Sha256::digest(raw))[..32]
+            )
         });
         let journal = &assistant.journal;
         if journal.email(&message_id)?.is_some() {
-            return Ok(Outcome::Ignored { reason: "duplicate: this Message-ID was handled before".into() });
+            return Ok(Outcome::Ignored {
+                reason: "duplicate: this Message-ID was handled before".into(),
+            });
         }
         // The same conversation when the mail answers one of ours (or theirs) from the same
         // address; a thread forwarded to someone else starts afresh, so a verified customer's
         // conversation never opens to another sender.
-        let conversation_id = match journal.email_conversation(&thread::lookup_ids(&mail.in_reply_to, &mail.references))? {
-            Some(c) if journal.last_inbound_email(&c)?.is_some_and(|r| r.customer_address.eq_ignore_ascii_case(&from)) => Some(c),
+        let conversation_id = match journal
+            .email_conversation(&thread::lookup_ids(&mail.in_reply_to, &mail.references))?
+        {
+            Some(c)
+                if journal
+                    .last_inbound_email(&c)?
+                    .is_some_and(|r| r.customer_address.eq_ignore_ascii_case(&from)) =>
+            {
+                Some(c)
+            }
             _ => None,
         };
         let mut text = strip::strip(&mail.text);
         // A first mail often says it all in the subject ("Where is order LF-100001?").
-        if conversation_id.is_none() && !mail.subject.is_empty() && !thread::is_reply(&mail.subject) && !text.contains(&mail.subject) {
+        if conversation_id.is_none()
+            && !mail.subject.is_empty()
+            && !thread::is_reply(&mail.subject)
+            && !text.contains(&mail.subject)
+        {
             text = format!("{}\n\n{text}", mail.subject);
         }
         let text = text.trim();
         if text.is_empty() {
-            return Ok(Outcome::Rejected { code: "empty_message", message: "nothing new was written above the quoted history".into() });
+            return Ok(Outcome::Rejected {
+                code: "empty_message",
+                message: "nothing new was written above the quoted history".into(),
+            });
         }
         let message: String = text.chars().take(MAX_MESSAGE_CHARS).collect();
         let question = Question {
@@ -192,9 +239,15 @@ impl Email {
             Ok(a) => a,
             // Mail cannot be told to retry later: the sender is not answered (and not handed
             // off) until the failures leave the window, and the refusal is logged.
-            Err(e @ (AssistantError::VerificationLimited { .. } | AssistantError::HandoffLimited { .. })) => {
+            Err(
+                e @ (AssistantError::VerificationLimited { .. }
+                | AssistantError::HandoffLimited { .. }),
+            ) => {
                 tracing::info!(%from, code = e.code(), "email not answered: {e}");
-                return Ok(Outcome::Rejected { code: e.code(), message: e.to_string() });
+                return Ok(Outcome::Rejected {
+                    code: e.code(),
+                    message: e.to_string(),
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -220,14 +273,27 @@ impl Email {
             text: self.reply_text(&answer, mail.from_name.as_deref().unwrap_or(&from), text),
             automatic: true,
         };
-        journal.record_email(&EmailRecord { message_id: reply.message_id.clone(), conversation_id: answer.conversation_id.clone(), direction: "out".into(), customer_address: from.clone(), subject: subject.clone(), references })?;
-        let delivery = self.send(&assistant.journal, &answer.conversation_id, &reply).await?;
+        journal.record_email(&EmailRecord {
+            message_id: reply.message_id.clone(),
+            conversation_id: answer.conversation_id.clone(),
+            direction: "out".into(),
+            customer_address: from.clone(),
+            subject: subject.clone(),
+            references,
+        })?;
+        let delivery = self
+            .send(&assistant.journal, &answer.conversation_id, &reply)
+            .await?;
         let mut forwarded = false;
         if let Some(h) = &answer.handoff {
-            forwarded = self.forward_handoff(assistant, &h.id, &mail, &from).await? != Dispatch::NotSent;
+            forwarded =
+                self.forward_handoff(assistant, &h.id, &mail, &from).await? != Dispatch::NotSent;
         } else if answer.with_person {
             // The conversation is already with a person: they hear of the new mail too.
-            forwarded = self.forward_follow_up(assistant, &answer.conversation_id, &mail, &from, text).await? != Dispatch::NotSent;
+            forwarded = self
+                .forward_follow_up(assistant, &answer.conversation_id, &mail, &from, text)
+                .await?
+                != Dispatch::NotSent;
         }
         Ok(Outcome::Answered {
             conversation_id: answer.conversation_id,
@@ -244,8 +310,15 @@ impl Email {
     /// Sends now, or, when the server cannot take it now (after the quick retries), keeps it in
     /// the outbox for [`outbox::run`] to send later: a mail server restarting for a minute must
     /// not cost a customer their answer. A refusal that will not pass is an error, as before.
-    pub async fn send(&self, journal: &Journal, conversation_id: &str, mail: &Outgoing) -> Result<Dispatch, EmailError> {
-        let Some(m) = &self.mailer else { return Ok(Dispatch::NotSent) };
+    pub async fn send(
+        &self,
+        journal: &Journal,
+        conversation_id: &str,
+        mail: &Outgoing,
+    ) -> Result<Dispatch, EmailError> {
+        let Some(m) = &self.mailer else {
+            return Ok(Dispatch::NotSent);
+        };
         match m.send(mail).await {
             Ok(()) => Ok(Dispatch::Sent),
             Err(e) if e.may_pass() => {
@@ -304,11 +377,19 @@ impl Email {
     }
 
     /// Sends the hand-off packet to the helpdesk (Reply-To: the customer).
-    async fn forward_handoff(&self, assistant: &Arc<Assistant>, handoff_id: &str, mail: &InboundMail, from: &str) -> Result<Dispatch, EmailError> {
+    async fn forward_handoff(
+        &self,
+        assistant: &Arc<Assistant>,
+        handoff_id: &str,
+        mail: &InboundMail,
+        from: &str,
+    ) -> Result<Dispatch, EmailError> {
         if self.config.helpdesk_address.is_empty() {
             return Ok(Dispatch::NotSent);
         }
-        let Some(h) = assistant.journal.handoff(handoff_id)? else { return Ok(Dispatch::NotSent) };
+        let Some(h) = assistant.journal.handoff(handoff_id)? else {
+            return Ok(Dispatch::NotSent);
+        };
         let p = &h.packet;
         let mut body = format!(
             "A customer's email was handed to the team.\n\nHand-off: {}\nReason: {}\nConversation: {}\nCustomer: {}\nIdentity: {}\nIntent: {}\n",
@@ -324,31 +405,53 @@ impl Email {
         }
         body.push_str("\nTranscript:\n");
         for t in p["transcript"].as_array().into_iter().flatten() {
-            body.push_str(&format!("[{}] {}\n", t["role"].as_str().unwrap_or(""), t["text"].as_str().unwrap_or("")));
+            body.push_str(&format!(
+                "[{}] {}\n",
+                t["role"].as_str().unwrap_or(""),
+                t["text"].as_str().unwrap_or("")
+            ));
         }
         if let Some(passages) = p["passages"].as_array().filter(|a| !a.is_empty()) {
             body.push_str("\nPassages:\n");
             for x in passages {
-                body.push_str(&format!("- {} ({}), cosine {:.2}\n", x["title"].as_str().unwrap_or(""), x["url"].as_str().unwrap_or(""), x["dense"].as_f64().unwrap_or(0.0)));
+                body.push_str(&format!(
+                    "- {} ({}), cosine {:.2}\n",
+                    x["title"].as_str().unwrap_or(""),
+                    x["url"].as_str().unwrap_or(""),
+                    x["dense"].as_f64().unwrap_or(0.0)
+                ));
             }
         }
         if let Some(draft) = p["suggested_reply"].as_str().filter(|d| !d.is_empty()) {
             body.push_str(&format!("\nSuggested reply:\n{draft}\n"));
         }
-        let packet = format!("\nThe packet:\n{}\n", serde_json::to_string_pretty(p).unwrap_or_default());
+        let packet = format!(
+            "\nThe packet:\n{}\n",
+            serde_json::to_string_pretty(p).unwrap_or_default()
+        );
         let forward = self.helpdesk_mail(&h.id, "", from, mail, body, &packet);
-        self.send(&assistant.journal, &h.conversation_id, &forward).await
+        self.send(&assistant.journal, &h.conversation_id, &forward)
+            .await
     }
 
     /// A customer's new mail in a conversation already handed to the team, forwarded to the
     /// helpdesk under the hand-off's reference (Reply-To: the customer), so the person handling
     /// it does not have to watch the desk for it.
-    async fn forward_follow_up(&self, assistant: &Arc<Assistant>, conversation_id: &str, mail: &InboundMail, from: &str, message: &str) -> Result<Dispatch, EmailError> {
+    async fn forward_follow_up(
+        &self,
+        assistant: &Arc<Assistant>,
+        conversation_id: &str,
+        mail: &InboundMail,
+        from: &str,
+        message: &str,
+    ) -> Result<Dispatch, EmailError> {
         if self.config.helpdesk_address.is_empty() {
             return Ok(Dispatch::NotSent);
         }
         // Oldest first: the latest hand-off is the one the team is working on.
-        let Some(h) = assistant.journal.handoffs_of(conversation_id)?.pop() else { return Ok(Dispatch::NotSent) };
+        let Some(h) = assistant.journal.handoffs_of(conversation_id)?.pop() else {
+            return Ok(Dispatch::NotSent);
+        };
         let body = format!(
             "The customer wrote again in a conversation handed to the team.\n\nHand-off: {} ({})\nConversation: {}\nCustomer: {}\n\nThey wrote:\n{}\n",
             h.id,
@@ -358,17 +461,31 @@ impl Email {
             message.trim()
         );
         let forward = self.helpdesk_mail(&h.id, "Follow-up: ", from, mail, body, "");
-        self.send(&assistant.journal, conversation_id, &forward).await
+        self.send(&assistant.journal, conversation_id, &forward)
+            .await
     }
 
     /// A message to the team's helpdesk about hand-off `handoff_id`: Reply-To the customer,
     /// the subject tagged with the hand-off, the mail's attachments noted (not opened), how to
     /// answer, then `appendix`.
-    fn helpdesk_mail(&self, handoff_id: &str, label: &str, customer: &str, mail: &InboundMail, mut body: String, appendix: &str) -> Outgoing {
+    fn helpdesk_mail(
+        &self,
+        handoff_id: &str,
+        label: &str,
+        customer: &str,
+        mail: &InboundMail,
+        mut body: String,
+        appendix: &str,
+    ) -> Outgoing {
         if !mail.attachments.is_empty() {
             body.push_str("\nAttachments (not opened):\n");
             for a in &mail.attachments {
-                body.push_str(&format!("- {} ({}, {} bytes)\n", a.name.as_deref().unwrap_or("unnamed"), a.content_type, a.size));
+                body.push_str(&format!(
+                    "- {} ({}, {} bytes)\n",
+                    a.name.as_deref().unwrap_or("unnamed"),
+                    a.content_type,
+                    a.size
+                ));
             }
         }
         body.push_str(&format!("\nReply to the customer on the desk or with POST /v1/handoffs/{handoff_id}/reply: the answer reaches them by email, in their thread.\n"));
@@ -378,7 +495,14 @@ impl Email {
             from_name: Some(self.store.name.clone()),
             to: self.config.helpdesk_address.clone(),
             reply_to: Some(customer.to_string()),
-            subject: format!("[{handoff_id}] {label}{}", if mail.subject.is_empty() { "Customer email" } else { &mail.subject }),
+            subject: format!(
+                "[{handoff_id}] {label}{}",
+                if mail.subject.is_empty() {
+                    "Customer email"
+                } else {
+                    &mail.subject
+                }
+            ),
             message_id: thread::new_message_id(self.store_domain()),
             in_reply_to: None,
             references: vec![],
@@ -390,10 +514,21 @@ impl Email {
     /// A person's reply to an email conversation, sent to the customer under their latest mail
     /// (from the desk's page or the API alike), with what became of it. `Ok(None)` when the
     /// conversation did not come by email.
-    pub async fn send_agent_reply(&self, assistant: &Assistant, reply: &crate::desk::Delivered) -> Result<Option<(Outgoing, Dispatch)>, EmailError> {
-        let (conversation_id, text) = (reply.conversation_id.as_str(), reply.turn.turn.text.as_str());
-        let agent = reply.turn.turn.detail["agent"].as_str().unwrap_or(crate::desk::DEFAULT_AGENT);
-        let Some(last) = assistant.journal.last_inbound_email(conversation_id)? else { return Ok(None) };
+    pub async fn send_agent_reply(
+        &self,
+        assistant: &Assistant,
+        reply: &crate::desk::Delivered,
+    ) -> Result<Option<(Outgoing, Dispatch)>, EmailError> {
+        let (conversation_id, text) = (
+            reply.conversation_id.as_str(),
+            reply.turn.turn.text.as_str(),
+        );
+        let agent = reply.turn.turn.detail["agent"]
+            .as_str()
+            .unwrap_or(crate::desk::DEFAULT_AGENT);
+        let Some(last) = assistant.journal.last_inbound_email(conversation_id)? else {
+            return Ok(None);
+        };
         let subject = thread::reply_subject(&last.subject);
         let references = thread::reply_references(&last.references, &last.message_id);
         let mail = Outgoing {
@@ -408,8 +543,17 @@ impl Email {
             text: format!("{}\n\n{agent}, {}", text.trim(), self.store.name),
             automatic: false,
         };
-        assistant.journal.record_email(&EmailRecord { message_id: mail.message_id.clone(), conversation_id: conversation_id.into(), direction: "out".into(), customer_address: last.customer_address, subject, references })?;
-        let delivery = self.send(&assistant.journal, conversation_id, &mail).await?;
+        assistant.journal.record_email(&EmailRecord {
+            message_id: mail.message_id.clone(),
+            conversation_id: conversation_id.into(),
+            direction: "out".into(),
+            customer_address: last.customer_address,
+            subject,
+            references,
+        })?;
+        let delivery = self
+            .send(&assistant.journal, conversation_id, &mail)
+            .await?;
         Ok(Some((mail, delivery)))
     }
 }

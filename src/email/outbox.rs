@@ -32,16 +32,29 @@ fn later(attempts: u32) -> i64 {
 }
 
 /// Keeps `mail`, which failed once with `error`, for a later attempt.
-pub fn queue(journal: &Journal, conversation_id: &str, mail: &Outgoing, error: &str) -> Result<(), JournalError> {
+pub fn queue(
+    journal: &Journal,
+    conversation_id: &str,
+    mail: &Outgoing,
+    error: &str,
+) -> Result<(), JournalError> {
     let json = serde_json::to_string(mail).expect("an Outgoing serialises");
     journal.queue_email(&mail.message_id, conversation_id, &json, 1, error, later(1))
 }
 
 /// Sends what is due by `now_ms`, one attempt each; returns how many went out.
-pub async fn deliver_due(email: &Email, journal: &Arc<Journal>, now_ms: i64) -> Result<usize, JournalError> {
-    let Some(mailer) = email.mailer() else { return Ok(0) };
+pub async fn deliver_due(
+    email: &Email,
+    journal: &Arc<Journal>,
+    now_ms: i64,
+) -> Result<usize, JournalError> {
+    let Some(mailer) = email.mailer() else {
+        return Ok(0);
+    };
     let j = journal.clone();
-    let due = tokio::task::spawn_blocking(move || j.due_emails(now_ms, 16)).await.expect("the outbox read does not panic")?;
+    let due = tokio::task::spawn_blocking(move || j.due_emails(now_ms, 16))
+        .await
+        .expect("the outbox read does not panic")?;
     let mut sent = 0;
     for (message_id, json, attempts) in due {
         let attempt = attempts + 1;
@@ -53,7 +66,10 @@ pub async fn deliver_due(email: &Email, journal: &Arc<Journal>, now_ms: i64) -> 
                     tracing::info!(message_id, attempt, "email: sent from the outbox");
                     Attempt::Delivered
                 }
-                Err(e) if e.may_pass() && attempt < MAX_ATTEMPTS => Attempt::Retry { error: e.to_string(), at_ms: later(attempt) },
+                Err(e) if e.may_pass() && attempt < MAX_ATTEMPTS => Attempt::Retry {
+                    error: e.to_string(),
+                    at_ms: later(attempt),
+                },
                 Err(e) => {
                     tracing::error!(message_id, attempt, to = %mail.to, "email: gave up sending: {e}");
                     Attempt::GaveUp(e.to_string())
@@ -61,7 +77,9 @@ pub async fn deliver_due(email: &Email, journal: &Arc<Journal>, now_ms: i64) -> 
             },
         };
         let j = journal.clone();
-        tokio::task::spawn_blocking(move || j.record_email_attempt(&message_id, attempt, &outcome)).await.expect("the outbox write does not panic")?;
+        tokio::task::spawn_blocking(move || j.record_email_attempt(&message_id, attempt, &outcome))
+            .await
+            .expect("the outbox write does not panic")?;
     }
     Ok(sent)
 }
@@ -125,7 +143,10 @@ mod tests {
     }
 
     fn setup(failures: Vec<SendError>) -> (Email, Arc<Journal>, Arc<Flaky>) {
-        let flaky = Arc::new(Flaky { failures: Mutex::new(failures), sent: Mutex::new(vec![]) });
+        let flaky = Arc::new(Flaky {
+            failures: Mutex::new(failures),
+            sent: Mutex::new(vec![]),
+        });
         let mut cfg = Config::default();
         cfg.email.store_address = "support@shop.test".into();
         let email = Email::with_mailer(&cfg, Some(flaky.clone() as Arc<dyn Mailer>));
@@ -136,43 +157,93 @@ mod tests {
 
     #[tokio::test]
     async fn a_reply_the_server_cannot_take_now_is_sent_later() {
-        let (email, journal, flaky) = setup(vec![SendError::Unavailable("421 try later".into()), SendError::Unavailable("connection refused".into())]);
-        assert_eq!(email.send(&journal, "c1", &mail("r1@shop.test")).await.unwrap(), Dispatch::Queued);
+        let (email, journal, flaky) = setup(vec![
+            SendError::Unavailable("421 try later".into()),
+            SendError::Unavailable("connection refused".into()),
+        ]);
+        assert_eq!(
+            email
+                .send(&journal, "c1", &mail("r1@shop.test"))
+                .await
+                .unwrap(),
+            Dispatch::Queued
+        );
         let entry = journal.outbox_entry("r1@shop.test").unwrap().expect("kept");
-        assert_eq!((entry.status.as_str(), entry.attempts, entry.last_error.as_deref()), ("pending", 1, Some("SMTP, for now: 421 try later")));
-        assert_eq!(deliver_due(&email, &journal, unix_ms()).await.unwrap(), 0, "not due before its wait");
+        assert_eq!(
+            (
+                entry.status.as_str(),
+                entry.attempts,
+                entry.last_error.as_deref()
+            ),
+            ("pending", 1, Some("SMTP, for now: 421 try later"))
+        );
+        assert_eq!(
+            deliver_due(&email, &journal, unix_ms()).await.unwrap(),
+            0,
+            "not due before its wait"
+        );
         // Due: the second attempt fails too and is rescheduled; the third goes out.
         let far = unix_ms() + 10 * 3_600_000;
         assert_eq!(deliver_due(&email, &journal, far).await.unwrap(), 0);
-        assert_eq!(journal.outbox_entry("r1@shop.test").unwrap().unwrap().attempts, 2);
+        assert_eq!(
+            journal
+                .outbox_entry("r1@shop.test")
+                .unwrap()
+                .unwrap()
+                .attempts,
+            2
+        );
         assert_eq!(deliver_due(&email, &journal, far).await.unwrap(), 1);
         let entry = journal.outbox_entry("r1@shop.test").unwrap().unwrap();
         assert_eq!((entry.status.as_str(), entry.attempts), ("sent", 3));
         assert_eq!(*flaky.sent.lock(), ["r1@shop.test"], "sent exactly once");
-        assert_eq!(deliver_due(&email, &journal, far).await.unwrap(), 0, "never twice");
+        assert_eq!(
+            deliver_due(&email, &journal, far).await.unwrap(),
+            0,
+            "never twice"
+        );
     }
 
     #[tokio::test]
     async fn a_refusal_is_reported_not_queued_and_the_outbox_gives_up_in_the_end() {
         let (email, journal, _) = setup(vec![SendError::Smtp("550 no such user".into())]);
-        assert!(email.send(&journal, "c1", &mail("r2@shop.test")).await.is_err());
+        assert!(email
+            .send(&journal, "c1", &mail("r2@shop.test"))
+            .await
+            .is_err());
         assert!(journal.outbox_entry("r2@shop.test").unwrap().is_none());
 
-        let (email, journal, flaky) = setup((0..MAX_ATTEMPTS).map(|_| SendError::Unavailable("connection refused".into())).collect());
-        assert_eq!(email.send(&journal, "c1", &mail("r3@shop.test")).await.unwrap(), Dispatch::Queued);
+        let (email, journal, flaky) = setup(
+            (0..MAX_ATTEMPTS)
+                .map(|_| SendError::Unavailable("connection refused".into()))
+                .collect(),
+        );
+        assert_eq!(
+            email
+                .send(&journal, "c1", &mail("r3@shop.test"))
+                .await
+                .unwrap(),
+            Dispatch::Queued
+        );
         let far = unix_ms() + 1_000 * 3_600_000;
         for _ in 1..MAX_ATTEMPTS {
             deliver_due(&email, &journal, far).await.unwrap();
         }
         let entry = journal.outbox_entry("r3@shop.test").unwrap().unwrap();
-        assert_eq!((entry.status.as_str(), entry.attempts), ("failed", MAX_ATTEMPTS));
+        assert_eq!(
+            (entry.status.as_str(), entry.attempts),
+            ("failed", MAX_ATTEMPTS)
+        );
         assert!(flaky.sent.lock().is_empty());
     }
 
     #[tokio::test]
     async fn erasing_the_conversation_takes_its_unsent_mail() {
         let (email, journal, _) = setup(vec![SendError::Unavailable("connection refused".into())]);
-        email.send(&journal, "c1", &mail("r4@shop.test")).await.unwrap();
+        email
+            .send(&journal, "c1", &mail("r4@shop.test"))
+            .await
+            .unwrap();
         assert!(journal.outbox_entry("r4@shop.test").unwrap().is_some());
         journal.delete_conversations(&["c1".to_string()]).unwrap();
         assert!(journal.outbox_entry("r4@shop.test").unwrap().is_none());

@@ -70,7 +70,9 @@ impl InboundMail {
     /// known to strip forged copies of its own (RFC 8601, 5). Empty: every header counts, and
     /// any failure in any of them wins (a forged "pass" can then hide nothing that failed).
     pub fn auth(&self, authserv_id: &str) -> Auth {
-        let counted = self.auth_results.iter().filter(|r| authserv_id.is_empty() || r.authserv_id.eq_ignore_ascii_case(authserv_id.trim()));
+        let counted = self.auth_results.iter().filter(|r| {
+            authserv_id.is_empty() || r.authserv_id.eq_ignore_ascii_case(authserv_id.trim())
+        });
         counted.fold(Auth::None, |acc, r| match (acc, r.auth) {
             (Auth::Fail, _) | (_, Auth::Fail) => Auth::Fail,
             (Auth::Pass, _) | (_, Auth::Pass) => Auth::Pass,
@@ -94,7 +96,9 @@ pub enum Auth {
 
 /// Parses one message.
 pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
-    let msg = MessageParser::default().parse(raw).ok_or(ParseError::NotMime)?;
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or(ParseError::NotMime)?;
     if msg.headers().is_empty() {
         return Err(ParseError::NotMime);
     }
@@ -103,15 +107,23 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         message_id: msg.message_id().map(clean_id).filter(|s| !s.is_empty()),
         in_reply_to: ids(msg.in_reply_to()),
         references: bounded_references(ids(msg.references())),
-        from: from.and_then(|a| a.address()).map(|a| a.trim().to_lowercase()),
-        from_name: from.and_then(|a| a.name()).map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+        from: from
+            .and_then(|a| a.address())
+            .map(|a| a.trim().to_lowercase()),
+        from_name: from
+            .and_then(|a| a.name())
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty()),
         subject: msg.subject().unwrap_or_default().trim().to_string(),
         text: body_text(&msg),
         attachments: msg
             .attachments()
             .map(|p| Attachment {
                 name: p.attachment_name().map(String::from),
-                content_type: p.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream"))).unwrap_or_else(|| "application/octet-stream".into()),
+                content_type: p
+                    .content_type()
+                    .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")))
+                    .unwrap_or_else(|| "application/octet-stream".into()),
                 size: p.contents().len(),
             })
             .collect(),
@@ -121,7 +133,11 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
 }
 
 fn clean_id(s: &str) -> String {
-    s.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
+    s.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
 }
 
 /// The first (the thread's root) and the last `MAX_REFERENCES - 1` (the nearest ancestors).
@@ -140,7 +156,11 @@ fn ids(v: &HeaderValue<'_>) -> Vec<String> {
         HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
         _ => vec![],
     };
-    raw.iter().flat_map(|s| s.split_whitespace()).map(clean_id).filter(|s| !s.is_empty()).collect()
+    raw.iter()
+        .flat_map(|s| s.split_whitespace())
+        .map(clean_id)
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// The text bodies, joined; an HTML-only mail is converted to text (blockquotes become "> "
@@ -175,7 +195,10 @@ pub fn html_to_text(html: &str) -> String {
 /// self-closing tags do not nest; a close tag pops one level whatever its name, which is
 /// enough to bound the work).
 fn nesting_depth(html: &str) -> usize {
-    const VOID: [&str; 14] = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"];
+    const VOID: [&str; 14] = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr",
+    ];
     let (mut depth, mut deepest) = (0usize, 0usize);
     let mut rest = html;
     while let Some(i) = rest.find('<') {
@@ -188,7 +211,11 @@ fn nesting_depth(html: &str) -> usize {
         } else if tag.starts_with('!') || tag.starts_with('?') || tag.ends_with('/') {
             continue;
         } else {
-            let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
+            let name: String = tag
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
             if !name.is_empty() && !VOID.contains(&name.as_str()) {
                 depth += 1;
                 deepest = deepest.max(depth);
@@ -202,7 +229,24 @@ fn nesting_depth(html: &str) -> usize {
 /// dropped, other tags are removed and the common entities decoded. Used where html2text would
 /// be too slow; it loses only layout.
 pub fn html_to_text_linear(html: &str) -> String {
-    const BLOCKS: [&str; 16] = ["br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "table", "hr"];
+    const BLOCKS: [&str; 16] = [
+        "br",
+        "p",
+        "div",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "ul",
+        "ol",
+        "table",
+        "hr",
+    ];
     let mut out = String::with_capacity(html.len() / 2);
     let mut rest = html;
     while let Some(i) = rest.find('<') {
@@ -211,12 +255,21 @@ pub fn html_to_text_linear(html: &str) -> String {
         let Some(close) = rest.find('>') else { break };
         let tag = &rest[..close];
         rest = &rest[close + 1..];
-        let name: String = tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
         if (name == "script" || name == "style") && !tag.starts_with('/') {
             // Skip to the matching close tag (case-insensitively), or to the end.
             // What is skipped is consumed, so the whole pass stays linear.
             let needle = format!("</{name}");
-            match rest.as_bytes().windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle.as_bytes())) {
+            match rest
+                .as_bytes()
+                .windows(needle.len())
+                .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+            {
                 Some(j) => rest = &rest[j..],
                 None => rest = "",
             }
@@ -225,7 +278,11 @@ pub fn html_to_text_linear(html: &str) -> String {
         }
     }
     push_decoded(&mut out, rest);
-    out.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn push_decoded(out: &mut String, text: &str) {
@@ -243,10 +300,13 @@ fn push_decoded(out: &mut String, text: &str) {
                 "quot" => Some('"'),
                 "apos" => Some('\''),
                 "nbsp" => Some(' '),
-                _ => entity.strip_prefix('#').and_then(|n| match n.strip_prefix(['x', 'X']) {
-                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                    None => n.parse().ok(),
-                }).and_then(char::from_u32),
+                _ => entity
+                    .strip_prefix('#')
+                    .and_then(|n| match n.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                        None => n.parse().ok(),
+                    })
+                    .and_then(char::from_u32),
             }?;
             Some((c, e + 1))
         });
@@ -274,11 +334,18 @@ fn auth_results(msg: &Message<'_>) -> Vec<AuthResult> {
             continue;
         }
         let v = value.to_ascii_lowercase();
-        let authserv_id = v.split(';').next().and_then(|id| id.split_whitespace().next()).unwrap_or_default().to_string();
+        let authserv_id = v
+            .split(';')
+            .next()
+            .and_then(|id| id.split_whitespace().next())
+            .unwrap_or_default()
+            .to_string();
         let mut auth = Auth::None;
         'methods: for method in ["dmarc", "dkim", "spf"] {
             for outcome in ["fail", "softfail", "pass"] {
-                if v.split(|c: char| c == ';' || c.is_whitespace()).any(|tok| tok == format!("{method}={outcome}")) {
+                if v.split(|c: char| c == ';' || c.is_whitespace())
+                    .any(|tok| tok == format!("{method}={outcome}"))
+                {
                     if outcome == "pass" {
                         auth = Auth::Pass;
                     } else {
@@ -295,14 +362,23 @@ fn auth_results(msg: &Message<'_>) -> Vec<AuthResult> {
 
 /// Signs of mail written by a machine: answering it would start a mail loop or write to a list.
 fn loop_signal(msg: &Message<'_>) -> Option<String> {
-    let header = |name: &str| msg.headers_raw().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_ascii_lowercase());
+    let header = |name: &str| {
+        msg.headers_raw()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
+    };
     // RFC 3834: anything but "no" is automatic (auto-replied, auto-generated, auto-notified).
     if let Some(v) = header("Auto-Submitted") {
         if v != "no" && !v.starts_with("no;") && !v.starts_with("no ") {
             return Some(format!("auto_submitted: {v}"));
         }
     }
-    for name in ["X-Autoreply", "X-Autorespond", "X-Autoresponse", "X-Auto-Response"] {
+    for name in [
+        "X-Autoreply",
+        "X-Autorespond",
+        "X-Autoresponse",
+        "X-Auto-Response",
+    ] {
         if header(name).is_some() {
             return Some("auto_reply".into());
         }
@@ -318,19 +394,36 @@ fn loop_signal(msg: &Message<'_>) -> Option<String> {
         }
     }
     // A null reverse path is how bounces and other notifications are sent (RFC 5321 4.5.5).
-    if header("Return-Path").is_some_and(|v| v.trim_start_matches('<').trim_end_matches('>').trim().is_empty()) {
+    if header("Return-Path").is_some_and(|v| {
+        v.trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim()
+            .is_empty()
+    }) {
         return Some("bounce: null return path".into());
     }
     let ct = msg.root_part().content_type();
-    if ct.is_some_and(|c| c.ctype().eq_ignore_ascii_case("multipart") && c.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))) {
+    if ct.is_some_and(|c| {
+        c.ctype().eq_ignore_ascii_case("multipart")
+            && c.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    }) {
         return Some("bounce: delivery report".into());
     }
-    let from = msg.from().and_then(|a| a.first()).and_then(|a| a.address()).unwrap_or_default().to_ascii_lowercase();
+    let from = msg
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let local = from.split('@').next().unwrap_or_default();
     if matches!(local, "mailer-daemon" | "postmaster") {
         return Some("bounce: sent by the mail system".into());
     }
-    if matches!(local.replace(['-', '_', '.'], "").as_str(), "noreply" | "donotreply") {
+    if matches!(
+        local.replace(['-', '_', '.'], "").as_str(),
+        "noreply" | "donotreply"
+    ) {
         return Some("no_reply_sender".into());
     }
     None
@@ -343,7 +436,11 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            parse(include_bytes!(concat!("../../tests/fixtures/email/", $name))).unwrap()
+            parse(include_bytes!(concat!(
+                "../../tests/fixtures/email/",
+                $name
+            )))
+            .unwrap()
         };
     }
 
@@ -352,19 +449,33 @@ mod tests {
         let m = fixture!("multipart-alternative.eml");
         assert_eq!(m.message_id.as_deref(), Some("CAB1234@mail.gmail.com"));
         assert_eq!(m.in_reply_to, ["shopkeep.aaa@shop.test"]);
-        assert_eq!(m.references, ["first@mail.gmail.com", "shopkeep.aaa@shop.test"]);
-        assert_eq!(m.from.as_deref(), Some("maya.chen@example.com"), "addresses are compared lower-cased");
+        assert_eq!(
+            m.references,
+            ["first@mail.gmail.com", "shopkeep.aaa@shop.test"]
+        );
+        assert_eq!(
+            m.from.as_deref(),
+            Some("maya.chen@example.com"),
+            "addresses are compared lower-cased"
+        );
         assert_eq!(m.from_name.as_deref(), Some("Maya Chen"));
         assert_eq!(m.auth(""), Auth::Pass);
         assert_eq!(m.loop_signal, None);
-        assert_eq!(strip(&m.text), "How long will the refund take?", "the text/plain alternative, without quote and sign-off");
+        assert_eq!(
+            strip(&m.text),
+            "How long will the refund take?",
+            "the text/plain alternative, without quote and sign-off"
+        );
     }
 
     #[test]
     fn an_html_only_mail_is_read_as_text() {
         let m = fixture!("html-only.eml");
         let text = strip(&m.text);
-        assert!(text.contains("Do you ship to") && text.contains("Canada"), "{text}");
+        assert!(
+            text.contains("Do you ship to") && text.contains("Canada"),
+            "{text}"
+        );
         assert!(!text.contains('<'), "no markup: {text}");
         assert!(!text.contains("Sam"), "sign-off cut: {text}");
     }
@@ -373,15 +484,30 @@ mod tests {
     fn deeply_nested_html_is_read_in_linear_time() {
         // 100,000 nested divs (1.1 MB) took over a minute through html2text alone.
         for depth in [16_000usize, 64_000, 100_000] {
-            let html = format!("{}Where is my order LF-100001?{}", "<div>".repeat(depth), "</div>".repeat(depth));
+            let html = format!(
+                "{}Where is my order LF-100001?{}",
+                "<div>".repeat(depth),
+                "</div>".repeat(depth)
+            );
             let started = std::time::Instant::now();
             let text = html_to_text(&html);
-            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{depth} deep took {:?}", started.elapsed());
-            assert!(text.contains("Where is my order LF-100001?"), "{depth}: {text:.80}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(2),
+                "{depth} deep took {:?}",
+                started.elapsed()
+            );
+            assert!(
+                text.contains("Where is my order LF-100001?"),
+                "{depth}: {text:.80}"
+            );
         }
         // Ordinary HTML still goes through html2text (quotes become "> " lines).
-        let text = html_to_text("<p>Is this in stock?</p><blockquote>old &amp; quoted</blockquote>");
-        assert!(text.contains("Is this in stock?") && text.contains("> old & quoted"), "{text}");
+        let text =
+            html_to_text("<p>Is this in stock?</p><blockquote>old &amp; quoted</blockquote>");
+        assert!(
+            text.contains("Is this in stock?") && text.contains("> old & quoted"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -396,10 +522,17 @@ mod tests {
         let raw = format!("From: a@b.test\r\nTo: s@shop.test\r\nSubject: Re: hi\r\nMessage-ID: <new@b.test>\r\nReferences: {}\r\n\r\nhello\r\n", refs.join(" "));
         let started = std::time::Instant::now();
         let m = parse(raw.as_bytes()).unwrap();
-        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
         assert_eq!(m.references.len(), MAX_REFERENCES);
         assert_eq!(m.references.first().map(String::as_str), Some("m0@x.test"));
-        assert_eq!(m.references.last().map(String::as_str), Some("m49999@x.test"));
+        assert_eq!(
+            m.references.last().map(String::as_str),
+            Some("m49999@x.test")
+        );
     }
 
     #[test]
@@ -407,7 +540,10 @@ mod tests {
         let m = fixture!("latin1-qp.eml");
         assert_eq!(m.subject, "Rückgabe");
         assert_eq!(m.from_name.as_deref(), Some("Jürgen Müller"));
-        assert_eq!(strip(&m.text), "Kann ich meine Bestellung zurückgeben? Das Café-Set gefällt mir nicht.");
+        assert_eq!(
+            strip(&m.text),
+            "Kann ich meine Bestellung zurückgeben? Das Café-Set gefällt mir nicht."
+        );
     }
 
     #[test]
@@ -415,7 +551,13 @@ mod tests {
         let m = fixture!("attachment.eml");
         assert_eq!(strip(&m.text), "My lamp arrived broken, photo attached.");
         assert_eq!(m.attachments.len(), 1);
-        assert_eq!((m.attachments[0].name.as_deref(), m.attachments[0].content_type.as_str()), (Some("lamp.jpg"), "image/jpeg"));
+        assert_eq!(
+            (
+                m.attachments[0].name.as_deref(),
+                m.attachments[0].content_type.as_str()
+            ),
+            (Some("lamp.jpg"), "image/jpeg")
+        );
         assert!(m.attachments[0].size > 0);
     }
 
@@ -423,31 +565,71 @@ mod tests {
     fn an_outlook_reply_loses_its_quoted_block() {
         let m = fixture!("outlook-reply.eml");
         assert_eq!(m.in_reply_to, ["shopkeep.bbb@shop.test"]);
-        assert_eq!(strip(&m.text), "It still has not arrived. Can you check again?");
+        assert_eq!(
+            strip(&m.text),
+            "It still has not arrived. Can you check again?"
+        );
     }
 
     #[test]
     fn auto_replies_bounces_and_list_mail_are_recognised() {
-        assert!(fixture!("auto-reply.eml").loop_signal.unwrap().starts_with("auto_submitted"));
-        assert!(fixture!("bounce.eml").loop_signal.unwrap().starts_with("bounce"));
+        assert!(fixture!("auto-reply.eml")
+            .loop_signal
+            .unwrap()
+            .starts_with("auto_submitted"));
+        assert!(fixture!("bounce.eml")
+            .loop_signal
+            .unwrap()
+            .starts_with("bounce"));
         assert!(fixture!("list.eml").loop_signal.is_some());
-        let with = |headers: &str| parse(format!("From: a@customer.test\r\nSubject: x\r\n{headers}\r\nhello\r\n").as_bytes()).unwrap().loop_signal;
-        assert_eq!(with("Auto-Submitted: no\r\n"), None, "\"no\" means a person wrote it");
+        let with = |headers: &str| {
+            parse(
+                format!("From: a@customer.test\r\nSubject: x\r\n{headers}\r\nhello\r\n").as_bytes(),
+            )
+            .unwrap()
+            .loop_signal
+        };
+        assert_eq!(
+            with("Auto-Submitted: no\r\n"),
+            None,
+            "\"no\" means a person wrote it"
+        );
         assert!(with("Precedence: bulk\r\n").is_some());
         assert!(with("X-Autorespond: yes\r\n").is_some());
-        assert!(parse(b"From: no-reply@customer.test\r\nSubject: x\r\n\r\nhello\r\n").unwrap().loop_signal.is_some());
-        assert!(parse(b"From: postmaster@customer.test\r\nSubject: x\r\n\r\nhello\r\n").unwrap().loop_signal.is_some());
+        assert!(
+            parse(b"From: no-reply@customer.test\r\nSubject: x\r\n\r\nhello\r\n")
+                .unwrap()
+                .loop_signal
+                .is_some()
+        );
+        assert!(
+            parse(b"From: postmaster@customer.test\r\nSubject: x\r\n\r\nhello\r\n")
+                .unwrap()
+                .loop_signal
+                .is_some()
+        );
         assert_eq!(fixture!("multipart-alternative.eml").loop_signal, None);
     }
 
     #[test]
     fn a_failing_authentication_result_is_honoured() {
         assert_eq!(fixture!("auth-fail.eml").auth(""), Auth::Fail);
-        let with = |ar: &str| parse(format!("From: a@customer.test\r\nAuthentication-Results: mx.shop.test; {ar}\r\n\r\nhi\r\n").as_bytes()).unwrap().auth("");
+        let with = |ar: &str| {
+            parse(format!("From: a@customer.test\r\nAuthentication-Results: mx.shop.test; {ar}\r\n\r\nhi\r\n").as_bytes()).unwrap().auth("")
+        };
         assert_eq!(with("spf=softfail smtp.mailfrom=customer.test"), Auth::Fail);
-        assert_eq!(with("dkim=pass header.d=customer.test; dmarc=fail"), Auth::Fail, "one failure is enough");
+        assert_eq!(
+            with("dkim=pass header.d=customer.test; dmarc=fail"),
+            Auth::Fail,
+            "one failure is enough"
+        );
         assert_eq!(with("dkim=pass header.d=customer.test"), Auth::Pass);
-        assert_eq!(parse(b"From: a@customer.test\r\n\r\nhi\r\n").unwrap().auth(""), Auth::None);
+        assert_eq!(
+            parse(b"From: a@customer.test\r\n\r\nhi\r\n")
+                .unwrap()
+                .auth(""),
+            Auth::None
+        );
     }
 
     #[test]
@@ -459,14 +641,24 @@ mod tests {
             Authentication-Results: mail.example.com; dmarc=pass\r\n\r\nhi\r\n";
         let m = parse(raw.as_bytes()).unwrap();
         assert_eq!(m.auth_results.len(), 3);
-        assert_eq!(m.auth_results[0], AuthResult { authserv_id: "mx.shop.test".into(), auth: Auth::Fail });
+        assert_eq!(
+            m.auth_results[0],
+            AuthResult {
+                authserv_id: "mx.shop.test".into(),
+                auth: Auth::Fail
+            }
+        );
         assert_eq!(m.auth("mx.shop.test"), Auth::Fail);
         assert_eq!(m.auth(""), Auth::Fail, "unnamed, any failure still wins");
         // A forged header alone says nothing once the store's server is named.
         let forged = parse(b"From: maya.chen@example.com\r\nAuthentication-Results: mx.shop.test.evil; dmarc=pass\r\n\r\nhi\r\n").unwrap();
         assert_eq!(forged.auth("mx.shop.test"), Auth::None);
         let own = parse(b"From: maya.chen@example.com\r\nAuthentication-Results: mx.shop.test;\r\n dmarc=pass header.from=example.com\r\n\r\nhi\r\n").unwrap();
-        assert_eq!(own.auth("mx.shop.test"), Auth::Pass, "a folded header is read whole");
+        assert_eq!(
+            own.auth("mx.shop.test"),
+            Auth::Pass,
+            "a folded header is read whole"
+        );
     }
 
     #[test]

@@ -60,7 +60,9 @@ pub trait Mailer: Send + Sync {
 /// Builds the RFC 5322 message.
 pub fn compose(mail: &Outgoing) -> Result<Message, SendError> {
     let mailbox = |addr: &str, name: Option<&String>| -> Result<Mailbox, SendError> {
-        let address = addr.parse().map_err(|_| SendError::Address(addr.to_string()))?;
+        let address = addr
+            .parse()
+            .map_err(|_| SendError::Address(addr.to_string()))?;
         Ok(Mailbox::new(name.cloned(), address))
     };
     let mut b = Message::builder()
@@ -76,12 +78,23 @@ pub fn compose(mail: &Outgoing) -> Result<Message, SendError> {
         b = b.in_reply_to(format!("<{id}>"));
     }
     if !mail.references.is_empty() {
-        b = b.references(mail.references.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" "));
+        b = b.references(
+            mail.references
+                .iter()
+                .map(|r| format!("<{r}>"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     if mail.automatic {
-        b = b.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()));
+        b = b.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-replied".into(),
+        ));
     }
-    b.header(ContentType::TEXT_PLAIN).body(mail.text.clone()).map_err(|e| SendError::Compose(e.to_string()))
+    b.header(ContentType::TEXT_PLAIN)
+        .body(mail.text.clone())
+        .map_err(|e| SendError::Compose(e.to_string()))
 }
 
 /// SMTP through the configured server.
@@ -101,32 +114,52 @@ impl SmtpMailer {
     /// is an error at send time, never a silent fallback to plain text.
     pub fn new(cfg: &EmailConfig) -> Result<Self, SendError> {
         // "dangerous" only in that TLS is chosen here rather than by lettre's defaults.
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.smtp_host).port(cfg.smtp_port).timeout(Some(std::time::Duration::from_secs(30)));
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.smtp_host)
+            .port(cfg.smtp_port)
+            .timeout(Some(std::time::Duration::from_secs(30)));
         if cfg.smtp_tls != TlsMode::None {
             let tls_err = |e: &dyn std::fmt::Display| SendError::Tls(e.to_string());
             let mut params = TlsParameters::builder(cfg.smtp_host.clone());
             let pem = tls::read_ca_file(&cfg.tls_ca_file).map_err(|e| tls_err(&e))?;
             if !pem.is_empty() {
-                params = params.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| tls_err(&e))?);
+                params = params
+                    .add_root_certificate(Certificate::from_pem(&pem).map_err(|e| tls_err(&e))?);
             }
             let params = params.build_rustls().map_err(|e| tls_err(&e))?;
-            b = b.tls(if cfg.smtp_tls == TlsMode::Starttls { Tls::Required(params) } else { Tls::Wrapper(params) });
+            b = b.tls(if cfg.smtp_tls == TlsMode::Starttls {
+                Tls::Required(params)
+            } else {
+                Tls::Wrapper(params)
+            });
         }
         if !cfg.smtp_username.is_empty() {
-            b = b.credentials(Credentials::new(cfg.smtp_username.clone(), cfg.smtp_password.clone()));
+            b = b.credentials(Credentials::new(
+                cfg.smtp_username.clone(),
+                cfg.smtp_password.clone(),
+            ));
         }
-        Ok(Self { transport: b.build() })
+        Ok(Self {
+            transport: b.build(),
+        })
     }
 }
 
 /// Waits before the second and third try of a send that failed for a reason that may pass.
-const RETRY_AFTER: [std::time::Duration; 2] = [std::time::Duration::from_secs(1), std::time::Duration::from_secs(4)];
+const RETRY_AFTER: [std::time::Duration; 2] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(4),
+];
 
 /// Whether trying the same send again may succeed: the server said "try later" (4xx: greylisting,
 /// a full queue, a restart) or the connection failed. A 5xx refusal, a malformed reply, a
 /// certificate that does not verify or a message lettre cannot send are final.
 fn worth_retrying(e: &lettre::transport::smtp::Error) -> bool {
-    e.is_transient() || !(e.is_permanent() || e.is_client() || e.is_response() || e.is_transport_shutdown() || e.is_tls())
+    e.is_transient()
+        || !(e.is_permanent()
+            || e.is_client()
+            || e.is_response()
+            || e.is_transport_shutdown()
+            || e.is_tls())
 }
 
 impl Mailer for SmtpMailer {
@@ -147,7 +180,9 @@ impl Mailer for SmtpMailer {
                             tokio::time::sleep(*wait).await;
                         }
                         Some(_) => return Err(SendError::Smtp(e.to_string())),
-                        None if worth_retrying(&e) => return Err(SendError::Unavailable(e.to_string())),
+                        None if worth_retrying(&e) => {
+                            return Err(SendError::Unavailable(e.to_string()))
+                        }
                         None => return Err(SendError::Smtp(e.to_string())),
                     },
                 }
@@ -196,18 +231,26 @@ mod tests {
         assert_eq!(parsed.from.as_deref(), Some("support@shop.test"));
         assert_eq!(parsed.subject, "Re: Refunds");
         assert!(parsed.text.contains("5–7 business days"));
-        assert!(parsed.loop_signal.is_some(), "our own answers read as automatic, so we never answer them: {raw}");
+        assert!(
+            parsed.loop_signal.is_some(),
+            "our own answers read as automatic, so we never answer them: {raw}"
+        );
     }
 
     /// A scripted SMTP server on loopback: connection `i` is greeted with `greetings[i]` (the
     /// last one repeats); a 220 greeting then gets a plain successful exchange. Returns the port
     /// and the number of connections and of messages accepted so far.
-    async fn scripted_server(greetings: Vec<&'static str>) -> (u16, std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>) {
+    async fn scripted_server(
+        greetings: Vec<&'static str>,
+    ) -> (u16, std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>) {
         use std::sync::atomic::Ordering::SeqCst;
         use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let counts = std::sync::Arc::new([std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0)]);
+        let counts = std::sync::Arc::new([
+            std::sync::atomic::AtomicUsize::new(0),
+            std::sync::atomic::AtomicUsize::new(0),
+        ]);
         let seen = counts.clone();
         tokio::spawn(async move {
             loop {
@@ -215,7 +258,10 @@ mod tests {
                 let i = seen[0].fetch_add(1, SeqCst);
                 let greeting = greetings[i.min(greetings.len() - 1)];
                 let (read, mut write) = socket.into_split();
-                write.write_all(format!("{greeting}\r\n").as_bytes()).await.unwrap();
+                write
+                    .write_all(format!("{greeting}\r\n").as_bytes())
+                    .await
+                    .unwrap();
                 if !greeting.starts_with("220") {
                     continue;
                 }
@@ -239,7 +285,10 @@ mod tests {
                             _ => "250 ok",
                         }
                     };
-                    write.write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
+                    write
+                        .write_all(format!("{reply}\r\n").as_bytes())
+                        .await
+                        .unwrap();
                     if reply.starts_with("221") {
                         break;
                     }
@@ -250,7 +299,12 @@ mod tests {
     }
 
     fn mailer(port: u16) -> SmtpMailer {
-        SmtpMailer::new(&EmailConfig { smtp_host: "127.0.0.1".into(), smtp_port: port, ..EmailConfig::default() }).unwrap()
+        SmtpMailer::new(&EmailConfig {
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: port,
+            ..EmailConfig::default()
+        })
+        .unwrap()
     }
 
     fn outgoing() -> Outgoing {
@@ -271,9 +325,20 @@ mod tests {
     #[tokio::test]
     async fn a_server_that_says_try_later_gets_the_mail_on_a_later_try() {
         use std::sync::atomic::Ordering::SeqCst;
-        let (port, counts) = scripted_server(vec!["421 4.3.2 restarting, try again later", "220 mail.shop.test ESMTP"]).await;
-        mailer(port).send(&outgoing()).await.expect("sent on the second try");
-        assert_eq!((counts[0].load(SeqCst), counts[1].load(SeqCst)), (2, 1), "two connections, one message");
+        let (port, counts) = scripted_server(vec![
+            "421 4.3.2 restarting, try again later",
+            "220 mail.shop.test ESMTP",
+        ])
+        .await;
+        mailer(port)
+            .send(&outgoing())
+            .await
+            .expect("sent on the second try");
+        assert_eq!(
+            (counts[0].load(SeqCst), counts[1].load(SeqCst)),
+            (2, 1),
+            "two connections, one message"
+        );
     }
 
     #[tokio::test]

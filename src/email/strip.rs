@@ -36,15 +36,27 @@ fn starts_history(lines: &[&str], i: usize) -> bool {
     // sometimes wrapped onto a second line; and the same in a few other languages.
     let attribution = |s: &str| {
         let s = s.trim().to_lowercase();
-        s.ends_with("wrote:") || s.ends_with("schrieb:") || s.ends_with("a écrit :") || s.ends_with("a écrit:") || s.ends_with("escribió:")
+        s.ends_with("wrote:")
+            || s.ends_with("schrieb:")
+            || s.ends_with("a écrit :")
+            || s.ends_with("a écrit:")
+            || s.ends_with("escribió:")
     };
-    let starts = ["on ", "am ", "le ", "el "].iter().any(|p| lower.starts_with(p));
-    if starts && (attribution(t) || lines.get(i + 1).is_some_and(|next| attribution(next) && next.trim().split_whitespace().count() <= 6)) {
+    let starts = ["on ", "am ", "le ", "el "]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    if starts
+        && (attribution(t)
+            || lines.get(i + 1).is_some_and(|next| {
+                attribution(next) && next.trim().split_whitespace().count() <= 6
+            }))
+    {
         return true;
     }
     // Outlook.
     let dashes = lower.trim_matches('-').trim();
-    if lower.starts_with("-----") && (dashes == "original message" || dashes == "forwarded message") {
+    if lower.starts_with("-----") && (dashes == "original message" || dashes == "forwarded message")
+    {
         return true;
     }
     if t.len() >= 20 && t.chars().all(|c| c == '_') {
@@ -52,7 +64,12 @@ fn starts_history(lines: &[&str], i: usize) -> bool {
     }
     // "From: Larkfield Goods <…>" followed by "Sent:"/"Date:" and "To:"/"Subject:" header lines.
     if lower.starts_with("from:") {
-        let next: Vec<String> = lines.iter().skip(i + 1).take(4).map(|l| l.trim().to_lowercase()).collect();
+        let next: Vec<String> = lines
+            .iter()
+            .skip(i + 1)
+            .take(4)
+            .map(|l| l.trim().to_lowercase())
+            .collect();
         let has = |p: &str| next.iter().any(|l| l.starts_with(p));
         if (has("sent:") || has("date:")) && (has("to:") || has("subject:")) {
             return true;
@@ -66,7 +83,15 @@ fn is_signature_start(t: &str) -> bool {
     // "-- " is the standard delimiter (its trailing space is often lost on the way).
     t == "--"
         || t == "-- "
-        || ["sent from my ", "sent from mail for ", "get outlook for ", "sent from outlook", "sent from yahoo mail"].iter().any(|p| lower.starts_with(p))
+        || [
+            "sent from my ",
+            "sent from mail for ",
+            "get outlook for ",
+            "sent from outlook",
+            "sent from yahoo mail",
+        ]
+        .iter()
+        .any(|p| lower.starts_with(p))
 }
 
 /// "Thanks,\nMaya" or "Best regards,\nMaya Chen\nSeattle" at the very end.
@@ -81,7 +106,19 @@ fn drop_sign_off(kept: &mut Vec<&str>) {
         let l = l.trim_end_matches([',', '!', '.']);
         let sign_off = matches!(
             l,
-            "thanks" | "thank you" | "many thanks" | "thanks in advance" | "cheers" | "best" | "regards" | "best regards" | "kind regards" | "warm regards" | "sincerely" | "yours sincerely" | "all the best"
+            "thanks"
+                | "thank you"
+                | "many thanks"
+                | "thanks in advance"
+                | "cheers"
+                | "best"
+                | "regards"
+                | "best regards"
+                | "kind regards"
+                | "warm regards"
+                | "sincerely"
+                | "yours sincerely"
+                | "all the best"
         );
         if sign_off {
             let after_is_a_name = kept[i + 1..].iter().all(|l| l.trim().chars().count() <= 40);
@@ -139,10 +176,22 @@ mod tests {
 
     #[test]
     fn signatures_and_closing_sign_offs_are_cut_but_the_question_stays() {
-        assert_eq!(strip("How long do refunds take?\n\n-- \nMaya Chen\n+1 555 0100"), "How long do refunds take?");
-        assert_eq!(strip("How long do refunds take?\n\nSent from my iPhone"), "How long do refunds take?");
-        assert_eq!(strip("How long do refunds take?\n\nThanks,\nMaya"), "How long do refunds take?");
-        assert_eq!(strip("Thanks for the quick reply! Where is order LF-100001?"), "Thanks for the quick reply! Where is order LF-100001?");
+        assert_eq!(
+            strip("How long do refunds take?\n\n-- \nMaya Chen\n+1 555 0100"),
+            "How long do refunds take?"
+        );
+        assert_eq!(
+            strip("How long do refunds take?\n\nSent from my iPhone"),
+            "How long do refunds take?"
+        );
+        assert_eq!(
+            strip("How long do refunds take?\n\nThanks,\nMaya"),
+            "How long do refunds take?"
+        );
+        assert_eq!(
+            strip("Thanks for the quick reply! Where is order LF-100001?"),
+            "Thanks for the quick reply! Where is order LF-100001?"
+        );
     }
 
     #[test]

@@ -10,12 +10,19 @@ pub fn reply_subject(subject: &str) -> String {
     let mut s = subject.trim();
     loop {
         let lower = s.to_lowercase();
-        let prefix_len = ["re:", "aw:", "sv:", "antw:", "vs:"].iter().find(|p| lower.starts_with(*p)).map(|p| p.len()).or_else(|| {
-            // "Re[2]:" / "Re(2):"
-            let rest = lower.strip_prefix("re")?;
-            let close = rest.find([']', ')'])?;
-            (rest.starts_with(['[', '(']) && rest[1..close].chars().all(|c| c.is_ascii_digit()) && rest[close + 1..].starts_with(':')).then_some(2 + close + 2)
-        });
+        let prefix_len = ["re:", "aw:", "sv:", "antw:", "vs:"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+            .map(|p| p.len())
+            .or_else(|| {
+                // "Re[2]:" / "Re(2):"
+                let rest = lower.strip_prefix("re")?;
+                let close = rest.find([']', ')'])?;
+                (rest.starts_with(['[', '('])
+                    && rest[1..close].chars().all(|c| c.is_ascii_digit())
+                    && rest[close + 1..].starts_with(':'))
+                .then_some(2 + close + 2)
+            });
         match prefix_len {
             Some(n) => s = s[n..].trim_start(),
             None => break,
@@ -36,7 +43,11 @@ pub fn is_reply(subject: &str) -> bool {
 /// The References of a reply to a message with `references` and `message_id`.
 pub fn reply_references(references: &[String], message_id: &str) -> Vec<String> {
     let mut refs: Vec<String> = Vec::new();
-    for r in references.iter().map(String::as_str).chain(std::iter::once(message_id)) {
+    for r in references
+        .iter()
+        .map(String::as_str)
+        .chain(std::iter::once(message_id))
+    {
         if !r.is_empty() && !refs.iter().any(|x| x == r) {
             refs.push(r.to_string());
         }
@@ -59,7 +70,12 @@ pub fn new_message_id(domain: &str) -> String {
 /// isn't `local@domain`.
 pub fn address_domain(address: &str) -> Option<&str> {
     let (local, domain) = address.trim().rsplit_once('@')?;
-    let ok = |s: &str| !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'));
+    let ok = |s: &str| {
+        !s.is_empty()
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
+    };
     (ok(local) && ok(domain) && domain.contains('.')).then_some(domain)
 }
 
@@ -78,10 +94,23 @@ mod tests {
 
     #[test]
     fn reply_subjects_get_exactly_one_re() {
-        assert_eq!(reply_subject("Where is my order?"), "Re: Where is my order?");
-        assert_eq!(reply_subject("Re: Where is my order?"), "Re: Where is my order?");
-        assert_eq!(reply_subject("RE: re: Re[2]: AW: Where is my order?"), "Re: Where is my order?");
-        assert_eq!(reply_subject("Return policy"), "Re: Return policy", "a word starting with 're' is not a prefix");
+        assert_eq!(
+            reply_subject("Where is my order?"),
+            "Re: Where is my order?"
+        );
+        assert_eq!(
+            reply_subject("Re: Where is my order?"),
+            "Re: Where is my order?"
+        );
+        assert_eq!(
+            reply_subject("RE: re: Re[2]: AW: Where is my order?"),
+            "Re: Where is my order?"
+        );
+        assert_eq!(
+            reply_subject("Return policy"),
+            "Re: Return policy",
+            "a word starting with 're' is not a prefix"
+        );
         assert_eq!(reply_subject("  "), "Re: Your message");
         assert!(is_reply("RE: Where is my order?") && !is_reply("Return policy"));
     }
@@ -94,7 +123,10 @@ mod tests {
         let long: Vec<String> = (0..30).map(|i| format!("m{i}@x")).collect();
         let refs = reply_references(&long, "new@x");
         assert_eq!(refs.len(), MAX_REFERENCES);
-        assert_eq!((refs[0].as_str(), refs[MAX_REFERENCES - 1].as_str()), ("m0@x", "new@x"));
+        assert_eq!(
+            (refs[0].as_str(), refs[MAX_REFERENCES - 1].as_str()),
+            ("m0@x", "new@x")
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ impl std::str::FromStr for TlsMode {
             "none" => Ok(Self::None),
             "starttls" => Ok(Self::Starttls),
             "tls" => Ok(Self::Tls),
-            other => Err(format!("{other:?} is not a TLS mode (none, starttls or tls)")),
+            other => Err(format!(
+                "{other:?} is not a TLS mode (none, starttls or tls)"
+            )),
         }
     }
 }
@@ -57,7 +59,10 @@ pub fn read_ca_file(path: &str) -> Result<Vec<u8>, TlsError> {
     if path.is_empty() {
         return Ok(Vec::new());
     }
-    let err = |message: String| TlsError::CaFile { path: path.to_string(), message };
+    let err = |message: String| TlsError::CaFile {
+        path: path.to_string(),
+        message,
+    };
     let pem = std::fs::read(Path::new(path)).map_err(|e| err(e.to_string()))?;
     let certs = certificates(&pem).map_err(err)?;
     if certs.is_empty() {
@@ -67,7 +72,9 @@ pub fn read_ca_file(path: &str) -> Result<Vec<u8>, TlsError> {
 }
 
 fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| format!("not PEM certificates: {e}"))
+    CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not PEM certificates: {e}"))
 }
 
 /// A rustls client configuration trusting the public roots and `extra_pem`.
@@ -75,7 +82,9 @@ pub fn client_config(extra_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, TlsE
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for cert in certificates(extra_pem).map_err(TlsError::Setup)? {
-        roots.add(cert).map_err(|e| TlsError::Setup(e.to_string()))?;
+        roots
+            .add(cert)
+            .map_err(|e| TlsError::Setup(e.to_string()))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -110,11 +119,19 @@ mod tests {
         assert!(read_ca_file("").unwrap().is_empty());
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("none.pem");
-        let e = read_ca_file(missing.to_str().unwrap()).unwrap_err().to_string();
-        assert!(e.contains("email.tls_ca_file") && e.contains("none.pem"), "{e}");
+        let e = read_ca_file(missing.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("email.tls_ca_file") && e.contains("none.pem"),
+            "{e}"
+        );
         let junk = dir.path().join("junk.pem");
         std::fs::write(&junk, "not a certificate").unwrap();
-        assert!(read_ca_file(junk.to_str().unwrap()).unwrap_err().to_string().contains("no PEM certificate"));
+        assert!(read_ca_file(junk.to_str().unwrap())
+            .unwrap_err()
+            .to_string()
+            .contains("no PEM certificate"));
         assert!(client_config(b"").is_ok(), "the public roots alone");
         assert!(server_name("127.0.0.1").is_ok() && server_name("mail.shop.example").is_ok());
         assert!(server_name("not a host").is_err());

@@ -71,7 +71,11 @@ impl Batching {
                         Ok(vectors) => {
                             let mut slots = slots.into_iter();
                             for job in jobs {
-                                let mine: Vec<Vec<f32>> = slots.by_ref().take(job.texts.len()).map(|s| vectors[s].clone()).collect();
+                                let mine: Vec<Vec<f32>> = slots
+                                    .by_ref()
+                                    .take(job.texts.len())
+                                    .map(|s| vectors[s].clone())
+                                    .collect();
                                 // A caller that gave up (timed-out request) is not an error.
                                 let _ = job.reply.send(Ok(mine));
                             }
@@ -86,7 +90,11 @@ impl Batching {
                 }
             })
             .expect("spawning the embedding worker thread");
-        Self { model_id, dim, queue: Mutex::new(tx) }
+        Self {
+            model_id,
+            dim,
+            queue: Mutex::new(tx),
+        }
     }
 }
 
@@ -104,10 +112,15 @@ impl Embedder for Batching {
             return Ok(Vec::new());
         }
         let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job { texts: texts.iter().map(|t| t.to_string()).collect(), reply };
+        let job = Job {
+            texts: texts.iter().map(|t| t.to_string()).collect(),
+            reply,
+        };
         {
             let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            queue.send(job).map_err(|_| EmbedError::Worker("embedding worker stopped".into()))?;
+            queue
+                .send(job)
+                .map_err(|_| EmbedError::Worker("embedding worker stopped".into()))?;
         }
         answer
             .recv()
@@ -147,9 +160,15 @@ mod tests {
 
     #[test]
     fn a_burst_of_the_same_question_is_embedded_once_per_batch() {
-        let counting = Arc::new(Counting { inner: HashEmbedder::new(64), texts: 0.into(), calls: 0.into() });
+        let counting = Arc::new(Counting {
+            inner: HashEmbedder::new(64),
+            texts: 0.into(),
+            calls: 0.into(),
+        });
         let batching = Arc::new(Batching::new(counting.clone(), 64));
-        let expected = HashEmbedder::new(64).embed(&["where is my order?"]).unwrap();
+        let expected = HashEmbedder::new(64)
+            .embed(&["where is my order?"])
+            .unwrap();
         let callers: Vec<_> = (0..16)
             .map(|_| {
                 let b = batching.clone();
@@ -166,7 +185,10 @@ mod tests {
         use std::sync::atomic::Ordering::SeqCst;
         let (texts, calls) = (counting.texts.load(SeqCst), counting.calls.load(SeqCst));
         assert_eq!(texts, calls, "one text embedded per batch");
-        assert!(calls < 16, "callers that waited were batched together ({calls} batches for 16 calls)");
+        assert!(
+            calls < 16,
+            "callers that waited were batched together ({calls} batches for 16 calls)"
+        );
     }
 
     #[test]

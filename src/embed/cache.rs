@@ -34,12 +34,22 @@ pub struct Cached {
 
 impl Cached {
     pub fn new(inner: Arc<dyn Embedder>, capacity: usize) -> Self {
-        Self { inner, capacity: capacity.max(4), entries: Mutex::new(HashMap::new()), clock: AtomicU64::new(0), hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
+        Self {
+            inner,
+            capacity: capacity.max(4),
+            entries: Mutex::new(HashMap::new()),
+            clock: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
     }
 
     /// (hits, misses) since start, for the metrics.
     pub fn stats(&self) -> (u64, u64) {
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -72,8 +82,10 @@ impl Embedder for Cached {
                 }
             }
         }
-        self.hits.fetch_add((texts.len() - missing.len()) as u64, Ordering::Relaxed);
-        self.misses.fetch_add(missing.len() as u64, Ordering::Relaxed);
+        self.hits
+            .fetch_add((texts.len() - missing.len()) as u64, Ordering::Relaxed);
+        self.misses
+            .fetch_add(missing.len() as u64, Ordering::Relaxed);
         if !missing.is_empty() {
             // The model runs outside the lock: other callers keep hitting the cache meanwhile.
             let batch: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
@@ -87,7 +99,13 @@ impl Embedder for Cached {
             }
             for (&i, v) in missing.iter().zip(vectors) {
                 let used = self.clock.fetch_add(1, Ordering::Relaxed);
-                entries.insert(texts[i].to_string(), Entry { vector: Arc::new(v.clone()), used });
+                entries.insert(
+                    texts[i].to_string(),
+                    Entry {
+                        vector: Arc::new(v.clone()),
+                        used,
+                    },
+                );
                 out[i] = Some(v);
             }
         }
@@ -104,9 +122,18 @@ mod tests {
     fn a_cached_vector_equals_the_models_and_repeats_skip_the_model() {
         let inner: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(32));
         let cached = Cached::new(inner.clone(), 100);
-        let first = cached.embed(&["where is my order", "how do I return this"]).unwrap();
-        let again = cached.embed(&["how do I return this", "where is my order", "new one"]).unwrap();
-        assert_eq!(first, inner.embed(&["where is my order", "how do I return this"]).unwrap());
+        let first = cached
+            .embed(&["where is my order", "how do I return this"])
+            .unwrap();
+        let again = cached
+            .embed(&["how do I return this", "where is my order", "new one"])
+            .unwrap();
+        assert_eq!(
+            first,
+            inner
+                .embed(&["where is my order", "how do I return this"])
+                .unwrap()
+        );
         assert_eq!(again[0], first[1]);
         assert_eq!(again[1], first[0]);
         assert_eq!(cached.stats(), (2, 3));

@@ -57,7 +57,12 @@ pub const KERNELS_ENV: &str = "SHOPKEEP_CPU_KERNELS";
 
 impl Kernels {
     /// Every level, best first.
-    pub const ALL: [Kernels; 4] = [Kernels::Avx512, Kernels::Avx2Vnni, Kernels::Avx2, Kernels::Portable];
+    pub const ALL: [Kernels; 4] = [
+        Kernels::Avx512,
+        Kernels::Avx2Vnni,
+        Kernels::Avx2,
+        Kernels::Portable,
+    ];
 
     /// Whether this CPU can run the level.
     pub fn supported(self) -> bool {
@@ -85,17 +90,24 @@ impl Kernels {
 
     /// The best level this CPU has.
     pub fn detect() -> Kernels {
-        Self::ALL.into_iter().find(|k| k.supported()).unwrap_or(Kernels::Portable)
+        Self::ALL
+            .into_iter()
+            .find(|k| k.supported())
+            .unwrap_or(Kernels::Portable)
     }
 
     /// [`KERNELS_ENV`]'s level when it names one this CPU has, else [`Kernels::detect`].
     pub fn from_env() -> Kernels {
-        let Ok(value) = std::env::var(KERNELS_ENV) else { return Self::detect() };
+        let Ok(value) = std::env::var(KERNELS_ENV) else {
+            return Self::detect();
+        };
         match value.parse::<Kernels>() {
             Ok(k) if k.supported() => k,
             Ok(k) => {
                 let best = Self::detect();
-                tracing::warn!("{KERNELS_ENV}={value}: this CPU cannot run the {k} kernels; using {best}");
+                tracing::warn!(
+                    "{KERNELS_ENV}={value}: this CPU cannot run the {k} kernels; using {best}"
+                );
                 best
             }
             Err(e) => {
@@ -111,7 +123,9 @@ impl Kernels {
         #[cfg(target_arch = "x86_64")]
         {
             match self {
-                Kernels::Avx512 if std::arch::is_x86_feature_detected!("avx512vnni") => Some(Int8Kernel::Vnni512),
+                Kernels::Avx512 if std::arch::is_x86_feature_detected!("avx512vnni") => {
+                    Some(Int8Kernel::Vnni512)
+                }
                 Kernels::Avx512 | Kernels::Avx2 => Some(Int8Kernel::Madd),
                 Kernels::Avx2Vnni => Some(Int8Kernel::VnniYmm),
                 Kernels::Portable => None,
@@ -141,7 +155,9 @@ impl std::str::FromStr for Kernels {
         Self::ALL
             .into_iter()
             .find(|k| k.to_string().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown CPU kernels {s:?} (avx512, avx2-vnni, avx2 or portable)"))
+            .ok_or_else(|| {
+                format!("unknown CPU kernels {s:?} (avx512, avx2-vnni, avx2 or portable)")
+            })
     }
 }
 
@@ -248,7 +264,11 @@ const SCRATCH_POOL: usize = 2;
 
 impl Scratch {
     fn bytes(&self) -> usize {
-        4 * (self.x.capacity() + self.qkv.capacity() + self.ctx.capacity() + self.tmp.capacity() + self.ff.capacity())
+        4 * (self.x.capacity()
+            + self.qkv.capacity()
+            + self.ctx.capacity()
+            + self.tmp.capacity()
+            + self.ff.capacity())
     }
 }
 
@@ -299,7 +319,14 @@ impl Weight {
     pub fn new(row_major: Vec<f32>, k: usize, n: usize, kernels: Kernels) -> Self {
         assert_eq!(row_major.len(), k * n, "weight matrix size");
         if kernels == Kernels::Portable || !n.is_multiple_of(F32_PANELS * PANEL) {
-            return Self { data: row_major, k, n, packed: false, kernels, int8: None };
+            return Self {
+                data: row_major,
+                k,
+                n,
+                packed: false,
+                kernels,
+                int8: None,
+            };
         }
         let mut data = vec![0f32; k * n];
         for p in 0..n / PANEL {
@@ -308,7 +335,14 @@ impl Weight {
                 dst.copy_from_slice(&row_major[kk * n + p * PANEL..kk * n + (p + 1) * PANEL]);
             }
         }
-        Self { data, k, n, packed: true, kernels, int8: None }
+        Self {
+            data,
+            k,
+            n,
+            packed: true,
+            kernels,
+            int8: None,
+        }
     }
 
     /// Element `(kk, c)` of the matrix, whatever its layout.
@@ -327,7 +361,9 @@ impl Weight {
         if self.int8.is_some() {
             return true;
         }
-        let Some(kernel) = self.kernels.int8() else { return false };
+        let Some(kernel) = self.kernels.int8() else {
+            return false;
+        };
         if !self.k.is_multiple_of(4) || !self.n.is_multiple_of(I8_PANELS * PANEL) {
             return false;
         }
@@ -349,7 +385,12 @@ impl Weight {
                 colsum[c] += q as i32;
             }
         }
-        self.int8 = Some(Int8Weight { data, scale, colsum, kernel });
+        self.int8 = Some(Int8Weight {
+            data,
+            scale,
+            colsum,
+            kernel,
+        });
         self.data = Vec::new();
         true
     }
@@ -406,7 +447,17 @@ mod avx512 {
     /// [`super::PREFETCH_ROWS`] rows ahead (see [`tile`]).
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-    pub unsafe fn kernel<const R: usize, const PF: bool>(dst: *mut f32, ldd: usize, x: *const f32, ldx: usize, w: *const f32, kc: usize, kw: usize, init: *const f32, ldi: usize) {
+    pub unsafe fn kernel<const R: usize, const PF: bool>(
+        dst: *mut f32,
+        ldd: usize,
+        x: *const f32,
+        ldx: usize,
+        w: *const f32,
+        kc: usize,
+        kw: usize,
+        init: *const f32,
+        ldi: usize,
+    ) {
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); P]; R];
             for r in 0..R {
@@ -421,7 +472,10 @@ mod avx512 {
                     if PF {
                         // A prefetch never faults, so running past the panel's end is harmless
                         // (`wrapping_add`: the address may be outside the allocation).
-                        _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add(p * kw * PANEL + (kk + super::PREFETCH_ROWS) * PANEL) as *const i8);
+                        _mm_prefetch::<_MM_HINT_T0>(
+                            w.wrapping_add(p * kw * PANEL + (kk + super::PREFETCH_ROWS) * PANEL)
+                                as *const i8,
+                        );
                     }
                 }
                 for r in 0..R {
@@ -459,7 +513,16 @@ mod avx512 {
     /// thread writes this tile.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn tile(dst: *mut f32, x: *const f32, w: *const f32, k: usize, n: usize, bias: *const f32, (r0, r1): (usize, usize), (q0, q1): (usize, usize)) {
+    pub unsafe fn tile(
+        dst: *mut f32,
+        x: *const f32,
+        w: *const f32,
+        k: usize,
+        n: usize,
+        bias: *const f32,
+        (r0, r1): (usize, usize),
+        (q0, q1): (usize, usize),
+    ) {
         unsafe {
             for q in q0..q1 {
                 let bq = bias.add(P * q * PANEL);
@@ -471,7 +534,11 @@ mod avx512 {
                     while r < r1 {
                         let rows = (r1 - r).min(super::F32_ROWS);
                         let (d, xr) = (dst.add(r * n + P * q * PANEL), x.add(r * k + k0));
-                        let (init, ldi) = if k0 == 0 { (bq, 0) } else { (d as *const f32, n) };
+                        let (init, ldi) = if k0 == 0 {
+                            (bq, 0)
+                        } else {
+                            (d as *const f32, n)
+                        };
                         macro_rules! call {
                             ($pf:literal; $($n:literal)*) => {
                                 match rows {
@@ -514,7 +581,14 @@ mod avx512 {
                 let a = _mm512_min_ps(_mm512_abs_ps(z), c(8.0));
                 // Abramowitz & Stegun 7.1.28, as in `super::erf`.
                 let mut p = c(0.000_043_063_8);
-                for k in [0.000_276_567_2, 0.000_152_014_3, 0.009_270_527, 0.042_282_01, 0.070_523_08, 1.0] {
+                for k in [
+                    0.000_276_567_2,
+                    0.000_152_014_3,
+                    0.009_270_527,
+                    0.042_282_01,
+                    0.070_523_08,
+                    1.0,
+                ] {
                     p = _mm512_fmadd_ps(p, a, c(k));
                 }
                 let p2 = _mm512_mul_ps(p, p);
@@ -525,7 +599,10 @@ mod avx512 {
                 let r = _mm512_mul_ps(r, _mm512_fnmadd_ps(p16, r, c(2.0)));
                 let erf_abs = _mm512_sub_ps(one, r);
                 // erf is odd: give it z's sign.
-                let erf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(erf_abs), _mm512_and_si512(_mm512_castps_si512(z), sign)));
+                let erf = _mm512_castsi512_ps(_mm512_or_si512(
+                    _mm512_castps_si512(erf_abs),
+                    _mm512_and_si512(_mm512_castps_si512(z), sign),
+                ));
                 _mm512_mul_ps(_mm512_mul_ps(c(0.5), v), _mm512_add_ps(one, erf))
             };
             for ch in &mut chunks {
@@ -557,7 +634,15 @@ mod avx512 {
     /// `head · 32 + 32 ≤ h`.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::needless_range_loop)] // as in `kernel`: `r` indexes several register arrays
-    pub unsafe fn attend32(qkv: &[f32], len: usize, h: usize, head: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    pub unsafe fn attend32(
+        qkv: &[f32],
+        len: usize,
+        h: usize,
+        head: usize,
+        scale: f32,
+        scratch: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
         const DH: usize = 32;
         const KEYS: usize = super::KEYS;
         let row = 3 * h;
@@ -595,7 +680,11 @@ mod avx512 {
                     for d in 0..DH {
                         let k = _mm512_loadu_ps(kt.add(d * lp + c * KEYS));
                         for r in 0..QB {
-                            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*q.get_unchecked(r * DH + d)), k, acc[r]);
+                            acc[r] = _mm512_fmadd_ps(
+                                _mm512_set1_ps(*q.get_unchecked(r * DH + d)),
+                                k,
+                                acc[r],
+                            );
                         }
                     }
                     for r in 0..QB {
@@ -668,7 +757,17 @@ mod vnni {
     /// and `colsum` address the group's `16P` columns.
     #[target_feature(enable = "avx512f,avx512vnni")]
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-    pub unsafe fn kernel<const R: usize>(dst: *mut f32, ldd: usize, x: *const u8, ldx: usize, rq: *const RowQuant, w: *const i8, groups: usize, scale: *const f32, colsum: *const i32) {
+    pub unsafe fn kernel<const R: usize>(
+        dst: *mut f32,
+        ldd: usize,
+        x: *const u8,
+        ldx: usize,
+        rq: *const RowQuant,
+        w: *const i8,
+        groups: usize,
+        scale: *const f32,
+        colsum: *const i32,
+    ) {
         unsafe {
             let mut acc = [[_mm512_setzero_si512(); P]; R];
             for g in 0..groups {
@@ -677,7 +776,9 @@ mod vnni {
                     wv[p] = _mm512_loadu_si512(w.add((p * groups + g) * 4 * PANEL) as *const _);
                 }
                 for r in 0..R {
-                    let xv = _mm512_set1_epi32(std::ptr::read_unaligned(x.add(r * ldx + 4 * g) as *const i32));
+                    let xv = _mm512_set1_epi32(std::ptr::read_unaligned(
+                        x.add(r * ldx + 4 * g) as *const i32
+                    ));
                     for p in 0..P {
                         acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], xv, wv[p]);
                     }
@@ -689,9 +790,15 @@ mod vnni {
                 for r in 0..R {
                     let q = *rq.add(r);
                     let (zero, s) = (_mm512_set1_epi32(q.zero), _mm512_set1_ps(q.scale));
-                    let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][p], _mm512_mullo_epi32(zero, cs)));
+                    let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(
+                        acc[r][p],
+                        _mm512_mullo_epi32(zero, cs),
+                    ));
                     let d = dst.add(r * ldd + p * PANEL);
-                    _mm512_storeu_ps(d, _mm512_fmadd_ps(v, _mm512_mul_ps(s, ws), _mm512_loadu_ps(d)));
+                    _mm512_storeu_ps(
+                        d,
+                        _mm512_fmadd_ps(v, _mm512_mul_ps(s, ws), _mm512_loadu_ps(d)),
+                    );
                 }
             }
         }
@@ -703,12 +810,24 @@ mod vnni {
     /// As [`kernel`], for every row and group in range; no other thread writes this tile.
     #[target_feature(enable = "avx512f,avx512vnni")]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn tile(dst: *mut f32, x: *const u8, rq: *const RowQuant, w: &super::Int8Weight, k: usize, n: usize, (r0, r1): (usize, usize), (q0, q1): (usize, usize)) {
+    pub unsafe fn tile(
+        dst: *mut f32,
+        x: *const u8,
+        rq: *const RowQuant,
+        w: &super::Int8Weight,
+        k: usize,
+        n: usize,
+        (r0, r1): (usize, usize),
+        (q0, q1): (usize, usize),
+    ) {
         unsafe {
             let groups = k / 4;
             for q in q0..q1 {
                 let wq = w.data.as_ptr().add(P * q * groups * 4 * PANEL);
-                let (scale, colsum) = (w.scale.as_ptr().add(P * q * PANEL), w.colsum.as_ptr().add(P * q * PANEL));
+                let (scale, colsum) = (
+                    w.scale.as_ptr().add(P * q * PANEL),
+                    w.colsum.as_ptr().add(P * q * PANEL),
+                );
                 let mut r = r0;
                 while r < r1 {
                     let rows = (r1 - r).min(super::I8_ROWS);
@@ -755,7 +874,16 @@ mod avx2 {
     /// `kc` rows of 16 floats. `PF` prefetches as in `avx512::kernel`.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-    pub unsafe fn kernel<const R: usize, const PF: bool>(dst: *mut f32, ldd: usize, x: *const f32, ldx: usize, w: *const f32, kc: usize, init: *const f32, ldi: usize) {
+    pub unsafe fn kernel<const R: usize, const PF: bool>(
+        dst: *mut f32,
+        ldd: usize,
+        x: *const f32,
+        ldx: usize,
+        w: *const f32,
+        kc: usize,
+        init: *const f32,
+        ldi: usize,
+    ) {
         unsafe {
             let mut acc = [[_mm256_setzero_ps(); 2]; R];
             for r in 0..R {
@@ -763,10 +891,15 @@ mod avx2 {
                 acc[r][1] = _mm256_loadu_ps(init.add(r * ldi + 8));
             }
             for kk in 0..kc {
-                let (w0, w1) = (_mm256_loadu_ps(w.add(kk * PANEL)), _mm256_loadu_ps(w.add(kk * PANEL + 8)));
+                let (w0, w1) = (
+                    _mm256_loadu_ps(w.add(kk * PANEL)),
+                    _mm256_loadu_ps(w.add(kk * PANEL + 8)),
+                );
                 if PF {
                     // Never faults; past the panel's end it fetches the next panel, read next.
-                    _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add((kk + super::PREFETCH_ROWS) * PANEL) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        w.wrapping_add((kk + super::PREFETCH_ROWS) * PANEL) as *const i8,
+                    );
                 }
                 for r in 0..R {
                     let xv = _mm256_broadcast_ss(&*x.add(r * ldx + kk));
@@ -790,7 +923,16 @@ mod avx2 {
     /// thread writes this tile.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn tile(dst: *mut f32, x: *const f32, w: *const f32, k: usize, n: usize, bias: *const f32, (r0, r1): (usize, usize), (p0, p1): (usize, usize)) {
+    pub unsafe fn tile(
+        dst: *mut f32,
+        x: *const f32,
+        w: *const f32,
+        k: usize,
+        n: usize,
+        bias: *const f32,
+        (r0, r1): (usize, usize),
+        (p0, p1): (usize, usize),
+    ) {
         unsafe {
             for p in p0..p1 {
                 let bp = bias.add(p * PANEL);
@@ -802,7 +944,11 @@ mod avx2 {
                     while r < r1 {
                         let rows = (r1 - r).min(ROWS);
                         let (d, xr) = (dst.add(r * n + p * PANEL), x.add(r * k + k0));
-                        let (init, ldi) = if k0 == 0 { (bp, 0) } else { (d as *const f32, n) };
+                        let (init, ldi) = if k0 == 0 {
+                            (bp, 0)
+                        } else {
+                            (d as *const f32, n)
+                        };
                         macro_rules! call {
                             ($pf:literal; $($n:literal)*) => {
                                 match rows {
@@ -836,7 +982,17 @@ mod avx2 {
     /// layout; `scale` and `colsum` address its 16 columns.
     #[inline(always)]
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-    unsafe fn int8_kernel<const R: usize, const VNNI: bool, T>(dst: *mut f32, ldd: usize, x: *const T, ldx: usize, rq: *const super::vnni::RowQuant, w: *const i8, k: usize, scale: *const f32, colsum: *const i32) {
+    unsafe fn int8_kernel<const R: usize, const VNNI: bool, T>(
+        dst: *mut f32,
+        ldd: usize,
+        x: *const T,
+        ldx: usize,
+        rq: *const super::vnni::RowQuant,
+        w: *const i8,
+        k: usize,
+        scale: *const f32,
+        colsum: *const i32,
+    ) {
         unsafe {
             let mut acc = [[_mm256_setzero_si256(); 2]; R];
             // Each step: 4 bytes of activations (VNNI) or two 16-bit ones, in one 32-bit lane.
@@ -844,12 +1000,20 @@ mod avx2 {
             for g in 0..k / per {
                 let wg = w.add(g * per * PANEL);
                 let (w0, w1) = if VNNI {
-                    (_mm256_loadu_si256(wg as *const _), _mm256_loadu_si256(wg.add(32) as *const _))
+                    (
+                        _mm256_loadu_si256(wg as *const _),
+                        _mm256_loadu_si256(wg.add(32) as *const _),
+                    )
                 } else {
-                    (_mm256_cvtepi8_epi16(_mm_loadu_si128(wg as *const _)), _mm256_cvtepi8_epi16(_mm_loadu_si128(wg.add(16) as *const _)))
+                    (
+                        _mm256_cvtepi8_epi16(_mm_loadu_si128(wg as *const _)),
+                        _mm256_cvtepi8_epi16(_mm_loadu_si128(wg.add(16) as *const _)),
+                    )
                 };
                 for r in 0..R {
-                    let xv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(r * ldx + per * g) as *const i32));
+                    let xv = _mm256_set1_epi32(std::ptr::read_unaligned(
+                        x.add(r * ldx + per * g) as *const i32
+                    ));
                     if VNNI {
                         acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], xv, w0);
                         acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], xv, w1);
@@ -865,9 +1029,15 @@ mod avx2 {
                 for r in 0..R {
                     let q = *rq.add(r);
                     let (zero, s) = (_mm256_set1_epi32(q.zero), _mm256_set1_ps(q.scale));
-                    let v = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][half], _mm256_mullo_epi32(zero, cs)));
+                    let v = _mm256_cvtepi32_ps(_mm256_sub_epi32(
+                        acc[r][half],
+                        _mm256_mullo_epi32(zero, cs),
+                    ));
                     let d = dst.add(r * ldd + half * 8);
-                    _mm256_storeu_ps(d, _mm256_fmadd_ps(v, _mm256_mul_ps(s, ws), _mm256_loadu_ps(d)));
+                    _mm256_storeu_ps(
+                        d,
+                        _mm256_fmadd_ps(v, _mm256_mul_ps(s, ws), _mm256_loadu_ps(d)),
+                    );
                 }
             }
         }
@@ -889,11 +1059,23 @@ mod avx2 {
     /// As [`int8_kernel`], for every row and panel in range; no other thread writes this tile.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn int8_tile<const VNNI: bool, T>(dst: *mut f32, x: *const T, rq: *const super::vnni::RowQuant, w: &super::Int8Weight, k: usize, n: usize, (r0, r1): (usize, usize), (p0, p1): (usize, usize)) {
+    unsafe fn int8_tile<const VNNI: bool, T>(
+        dst: *mut f32,
+        x: *const T,
+        rq: *const super::vnni::RowQuant,
+        w: &super::Int8Weight,
+        k: usize,
+        n: usize,
+        (r0, r1): (usize, usize),
+        (p0, p1): (usize, usize),
+    ) {
         unsafe {
             for p in p0..p1 {
                 let wp = w.data.as_ptr().add(p * k * PANEL);
-                let (scale, colsum) = (w.scale.as_ptr().add(p * PANEL), w.colsum.as_ptr().add(p * PANEL));
+                let (scale, colsum) = (
+                    w.scale.as_ptr().add(p * PANEL),
+                    w.colsum.as_ptr().add(p * PANEL),
+                );
                 let mut r = r0;
                 while r < r1 {
                     let rows = (r1 - r).min(int8_rows(VNNI));
@@ -923,7 +1105,16 @@ mod avx2 {
     /// As [`int8_tile`]; the CPU has AVX2 and FMA; the weights are in `Madd`'s layout.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn int8_tile_madd(dst: *mut f32, x: *const u16, rq: *const super::vnni::RowQuant, w: &super::Int8Weight, k: usize, n: usize, rows: (usize, usize), panels: (usize, usize)) {
+    pub unsafe fn int8_tile_madd(
+        dst: *mut f32,
+        x: *const u16,
+        rq: *const super::vnni::RowQuant,
+        w: &super::Int8Weight,
+        k: usize,
+        n: usize,
+        rows: (usize, usize),
+        panels: (usize, usize),
+    ) {
         unsafe { int8_tile::<false, u16>(dst, x, rq, w, k, n, rows, panels) }
     }
 
@@ -933,7 +1124,16 @@ mod avx2 {
     /// As [`int8_tile`]; the CPU has AVX2, FMA and AVX-VNNI.
     #[target_feature(enable = "avx2,fma,avxvnni")]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn int8_tile_vnni(dst: *mut f32, x: *const u8, rq: *const super::vnni::RowQuant, w: &super::Int8Weight, k: usize, n: usize, rows: (usize, usize), panels: (usize, usize)) {
+    pub unsafe fn int8_tile_vnni(
+        dst: *mut f32,
+        x: *const u8,
+        rq: *const super::vnni::RowQuant,
+        w: &super::Int8Weight,
+        k: usize,
+        n: usize,
+        rows: (usize, usize),
+        panels: (usize, usize),
+    ) {
         unsafe { int8_tile::<true, u8>(dst, x, rq, w, k, n, rows, panels) }
     }
 
@@ -953,7 +1153,14 @@ mod avx2 {
                 // Beyond 8, erf is 1 in f32; the clamp keeps p¹⁶ finite (see `avx512::gelu`).
                 let a = _mm256_min_ps(_mm256_andnot_ps(sign, z), c(8.0));
                 let mut p = c(0.000_043_063_8);
-                for k in [0.000_276_567_2, 0.000_152_014_3, 0.009_270_527, 0.042_282_01, 0.070_523_08, 1.0] {
+                for k in [
+                    0.000_276_567_2,
+                    0.000_152_014_3,
+                    0.009_270_527,
+                    0.042_282_01,
+                    0.070_523_08,
+                    1.0,
+                ] {
                     p = _mm256_fmadd_ps(p, a, c(k));
                 }
                 let p2 = _mm256_mul_ps(p, p);
@@ -992,7 +1199,15 @@ mod avx2 {
     /// and `head · 32 + 32 ≤ h`.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::needless_range_loop)]
-    pub unsafe fn attend32(qkv: &[f32], len: usize, h: usize, head: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    pub unsafe fn attend32(
+        qkv: &[f32],
+        len: usize,
+        h: usize,
+        head: usize,
+        scale: f32,
+        scratch: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
         const DH: usize = 32;
         const KEYS: usize = super::KEYS;
         let row = 3 * h;
@@ -1024,7 +1239,11 @@ mod avx2 {
                     for d in 0..DH {
                         let k = _mm256_loadu_ps(kt.add(d * lp + c * 8));
                         for r in 0..QB {
-                            acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(q.get_unchecked(r * DH + d)), k, acc[r]);
+                            acc[r] = _mm256_fmadd_ps(
+                                _mm256_broadcast_ss(q.get_unchecked(r * DH + d)),
+                                k,
+                                acc[r],
+                            );
                         }
                     }
                     for r in 0..QB {
@@ -1058,7 +1277,9 @@ mod avx2 {
                             let v = qkv.add(j * row + vo + half * 16);
                             let (v0, v1) = (_mm256_loadu_ps(v), _mm256_loadu_ps(v.add(8)));
                             for r in 0..4 {
-                                let p = _mm256_broadcast_ss(scores.get_unchecked((quad * 4 + r) * lp + j));
+                                let p = _mm256_broadcast_ss(
+                                    scores.get_unchecked((quad * 4 + r) * lp + j),
+                                );
                                 o[r][0] = _mm256_fmadd_ps(p, v0, o[r][0]);
                                 o[r][1] = _mm256_fmadd_ps(p, v1, o[r][1]);
                             }
@@ -1066,7 +1287,10 @@ mod avx2 {
                         for r in 0..4 {
                             let qi = quad * 4 + r;
                             if i0 + qi < len {
-                                let (dst, s) = (out.as_mut_ptr().add((i0 + qi) * DH + half * 16), _mm256_set1_ps(inv[qi]));
+                                let (dst, s) = (
+                                    out.as_mut_ptr().add((i0 + qi) * DH + half * 16),
+                                    _mm256_set1_ps(inv[qi]),
+                                );
                                 _mm256_storeu_ps(dst, _mm256_mul_ps(o[r][0], s));
                                 _mm256_storeu_ps(dst.add(8), _mm256_mul_ps(o[r][1], s));
                             }
@@ -1097,7 +1321,8 @@ const PARALLEL_MIN: usize = 1_500_000;
 fn tiles(m: usize, k: usize, n: usize, elem: usize, width: usize, mr: usize) -> Vec<Tile> {
     let groups = n / (width * PANEL);
     // At most TILE_GROUPS groups of 4 panels' columns, whatever the kernel's width.
-    let mut tile_groups = (TILE_PANEL_BYTES / (k * width * PANEL * elem)).clamp(1, TILE_GROUPS * 4 / width);
+    let mut tile_groups =
+        (TILE_PANEL_BYTES / (k * width * PANEL * elem)).clamp(1, TILE_GROUPS * 4 / width);
     let tile_rows = (TILE_INPUT_BYTES / (k * elem) / mr * mr).clamp(mr, TILE_ROWS);
     let min_tiles = 8 * rayon::current_num_threads();
     while tile_groups > 1 && m.div_ceil(tile_rows) * groups.div_ceil(tile_groups) < min_tiles {
@@ -1105,7 +1330,12 @@ fn tiles(m: usize, k: usize, n: usize, elem: usize, width: usize, mr: usize) -> 
     }
     (0..m.div_ceil(tile_rows))
         .flat_map(|rb| {
-            (0..groups.div_ceil(tile_groups)).map(move |gb| ((rb * tile_rows, ((rb + 1) * tile_rows).min(m)), (gb * tile_groups, ((gb + 1) * tile_groups).min(groups))))
+            (0..groups.div_ceil(tile_groups)).map(move |gb| {
+                (
+                    (rb * tile_rows, ((rb + 1) * tile_rows).min(m)),
+                    (gb * tile_groups, ((gb + 1) * tile_groups).min(groups)),
+                )
+            })
         })
         .collect()
 }
@@ -1133,7 +1363,10 @@ enum Act {
 /// `dst[m×n] = act(bias (broadcast over rows) + lhs[m×k] · W[k×n])`, row-major activations.
 fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act: Act) {
     let (k, n) = (w.k, w.n);
-    assert!(dst.len() == m * n && lhs.len() == m * k && bias.len() == n, "linear: shapes");
+    assert!(
+        dst.len() == m * n && lhs.len() == m * k && bias.len() == n,
+        "linear: shapes"
+    );
     let threads = rayon::current_num_threads();
     let work = m * n * k;
     // Each tile starts from the bias (the f32 kernel loads it into its accumulators; elsewhere
@@ -1145,30 +1378,53 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act:
         for r in r0..r1 {
             // SAFETY: row `r`, columns `c0..c1` of the `m × n` floats of `dst`, owned by this
             // tile (see above).
-            unsafe { std::slice::from_raw_parts_mut((d as *mut f32).add(r * n + c0), c1 - c0) }.copy_from_slice(&bias[c0..c1]);
+            unsafe { std::slice::from_raw_parts_mut((d as *mut f32).add(r * n + c0), c1 - c0) }
+                .copy_from_slice(&bias[c0..c1]);
         }
     };
     let epilogue = |(r0, r1): (usize, usize), (c0, c1): (usize, usize)| {
         if act == Act::Gelu {
             for r in r0..r1 {
                 // SAFETY: as in the prologue: this tile's part of row `r` of `dst`.
-                gelu(w.kernels, unsafe { std::slice::from_raw_parts_mut((d as *mut f32).add(r * n + c0), c1 - c0) });
+                gelu(w.kernels, unsafe {
+                    std::slice::from_raw_parts_mut((d as *mut f32).add(r * n + c0), c1 - c0)
+                });
             }
         }
     };
     let cols = |width: usize, (q0, q1): (usize, usize)| (width * q0 * PANEL, width * q1 * PANEL);
     #[cfg(target_arch = "x86_64")]
     if let Some(q) = &w.int8 {
-        let mut rq = vec![vnni::RowQuant { scale: 1.0, zero: 0 }; m];
+        let mut rq = vec![
+            vnni::RowQuant {
+                scale: 1.0,
+                zero: 0
+            };
+            m
+        ];
         // Bytes for `vpdpbusd`, 12 bits in 16 for `vpmaddwd` (see `Int8Kernel::act_levels`).
         let (mut x8, mut x16) = (Vec::new(), Vec::new());
         let x = if q.kernel == Int8Kernel::Madd {
             x16.resize(m * k, 0u16);
-            quantize_rows(w.kernels, lhs, k, q.kernel.act_levels(), &mut Quantised::U16(&mut x16), &mut rq);
+            quantize_rows(
+                w.kernels,
+                lhs,
+                k,
+                q.kernel.act_levels(),
+                &mut Quantised::U16(&mut x16),
+                &mut rq,
+            );
             x16.as_ptr() as usize
         } else {
             x8.resize(m * k, 0u8);
-            quantize_rows(w.kernels, lhs, k, q.kernel.act_levels(), &mut Quantised::U8(&mut x8), &mut rq);
+            quantize_rows(
+                w.kernels,
+                lhs,
+                k,
+                q.kernel.act_levels(),
+                &mut Quantised::U8(&mut x8),
+                &mut rq,
+            );
             x8.as_ptr() as usize
         };
         let r = rq.as_ptr() as usize;
@@ -1188,14 +1444,22 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act:
             unsafe {
                 match q.kernel {
                     Int8Kernel::Vnni512 => vnni::tile(d, x as *const u8, r, q, k, n, rows, groups),
-                    Int8Kernel::VnniYmm => avx2::int8_tile_vnni(d, x as *const u8, r, q, k, n, rows, groups),
-                    Int8Kernel::Madd => avx2::int8_tile_madd(d, x as *const u16, r, q, k, n, rows, groups),
+                    Int8Kernel::VnniYmm => {
+                        avx2::int8_tile_vnni(d, x as *const u8, r, q, k, n, rows, groups)
+                    }
+                    Int8Kernel::Madd => {
+                        avx2::int8_tile_madd(d, x as *const u16, r, q, k, n, rows, groups)
+                    }
                 }
             }
             epilogue(rows, cols(width, groups));
         };
         // An int8 product costs about a quarter of the f32 one, so threads pay off only later.
-        run_tiles(&tiles(m, k, n, 1, width, rows), threads > 1 && work >= 4 * PARALLEL_MIN, run);
+        run_tiles(
+            &tiles(m, k, n, 1, width, rows),
+            threads > 1 && work >= 4 * PARALLEL_MIN,
+            run,
+        );
         return;
     }
     #[cfg(target_arch = "x86_64")]
@@ -1203,10 +1467,19 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act:
         let (x, wp) = (lhs.as_ptr() as usize, w.data.as_ptr() as usize);
         let b = bias.as_ptr() as usize;
         let avx512 = w.kernels == Kernels::Avx512;
-        let (width, rows) = if avx512 { (F32_PANELS, F32_ROWS) } else { (1, avx2::ROWS) };
+        let (width, rows) = if avx512 {
+            (F32_PANELS, F32_ROWS)
+        } else {
+            (1, avx2::ROWS)
+        };
         let tiles = tiles(m, k, n, 4, width, rows);
         let run = |&(rows, groups): &Tile| {
-            let (d, x, wp, b) = (d as *mut f32, x as *const f32, wp as *const f32, b as *const f32);
+            let (d, x, wp, b) = (
+                d as *mut f32,
+                x as *const f32,
+                wp as *const f32,
+                b as *const f32,
+            );
             // SAFETY: `packed` is only set for the AVX-512 and AVX2 levels, which `Kernels`
             // only hands out where the CPU has their features; the shapes were asserted above
             // and the packed layout is built by `Weight::new` for exactly `k × n`; tiles cover
@@ -1226,11 +1499,35 @@ fn linear(dst: &mut [f32], lhs: &[f32], w: &Weight, bias: &[f32], m: usize, act:
     for row in dst.chunks_exact_mut(n) {
         row.copy_from_slice(bias);
     }
-    let par = if work >= PARALLEL_GEMM_MIN && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    let par = if work >= PARALLEL_GEMM_MIN && threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
     // SAFETY: the slices have exactly the sizes and row-major strides passed (asserted above),
     // and `dst` does not alias the inputs.
     unsafe {
-        gemm(m, n, k, dst.as_mut_ptr(), 1, n as isize, true, lhs.as_ptr(), 1, k as isize, w.data.as_ptr(), 1, n as isize, 1.0, 1.0, false, false, false, par);
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            w.data.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
     }
     if act == Act::Gelu {
         gelu(w.kernels, dst);
@@ -1307,14 +1604,25 @@ const LN_ROWS: usize = 64;
 
 /// [`add_layer_norm_rows`] over blocks of rows in parallel (it is one of the passes between the
 /// matrix products, which on one thread left the other core idle).
-fn add_layer_norm(kernels: Kernels, x: &mut [f32], r: &[f32], g: &[f32], b: &[f32], h: usize, eps: f32) {
+fn add_layer_norm(
+    kernels: Kernels,
+    x: &mut [f32],
+    r: &[f32],
+    g: &[f32],
+    b: &[f32],
+    h: usize,
+    eps: f32,
+) {
     if x.len() <= LN_ROWS * h || rayon::current_num_threads() < 2 {
         return add_layer_norm_rows(kernels, x, r, g, b, h, eps);
     }
     if r.is_empty() {
-        x.par_chunks_mut(LN_ROWS * h).for_each(|x| add_layer_norm_rows(kernels, x, &[], g, b, h, eps));
+        x.par_chunks_mut(LN_ROWS * h)
+            .for_each(|x| add_layer_norm_rows(kernels, x, &[], g, b, h, eps));
     } else {
-        x.par_chunks_mut(LN_ROWS * h).zip(r.par_chunks(LN_ROWS * h)).for_each(|(x, r)| add_layer_norm_rows(kernels, x, r, g, b, h, eps));
+        x.par_chunks_mut(LN_ROWS * h)
+            .zip(r.par_chunks(LN_ROWS * h))
+            .for_each(|(x, r)| add_layer_norm_rows(kernels, x, r, g, b, h, eps));
     }
 }
 
@@ -1360,7 +1668,11 @@ multiversion! {
 #[inline(always)]
 fn erf(x: f32) -> f32 {
     let a = x.abs();
-    let p = 1.0 + a * (0.070_523_08 + a * (0.042_282_01 + a * (0.009_270_527 + a * (0.000_152_014_3 + a * (0.000_276_567_2 + a * 0.000_043_063_8)))));
+    let p = 1.0
+        + a * (0.070_523_08
+            + a * (0.042_282_01
+                + a * (0.009_270_527
+                    + a * (0.000_152_014_3 + a * (0.000_276_567_2 + a * 0.000_043_063_8)))));
     let p2 = p * p;
     let p4 = p2 * p2;
     let p8 = p4 * p4;
@@ -1407,7 +1719,10 @@ fn exp_nonpositive(x: f32) -> f32 {
     let t = x * LOG2E + MAGIC;
     let n = t - MAGIC;
     let r = x - n * LN2_HI - n * LN2_LO;
-    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     let i = t.to_bits() as i32 - MAGIC.to_bits() as i32;
     p * f32::from_bits(((i + 127) << 23) as u32)
 }
@@ -1419,10 +1734,23 @@ const KEYS: usize = 16;
 /// matrix (`len × 3h`); the head's context is written to `out` (`len × dh`, row-major).
 /// `scratch` is reused between calls.
 #[allow(clippy::too_many_arguments)]
-fn attend(kernels: Kernels, qkv: &[f32], len: usize, h: usize, head: usize, dh: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+fn attend(
+    kernels: Kernels,
+    qkv: &[f32],
+    len: usize,
+    h: usize,
+    head: usize,
+    dh: usize,
+    scale: f32,
+    scratch: &mut Vec<f32>,
+    out: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     if dh == 32 && kernels != Kernels::Portable {
-        assert!(len > 0 && qkv.len() == len * 3 * h && out.len() == len * dh && head * dh + dh <= h, "attend: shapes");
+        assert!(
+            len > 0 && qkv.len() == len * 3 * h && out.len() == len * dh && head * dh + dh <= h,
+            "attend: shapes"
+        );
         // SAFETY: `Kernels` hands out a level only where the CPU has its features; the shapes
         // were just asserted.
         return unsafe {
@@ -1453,7 +1781,15 @@ multiversion! {
 
 /// [`attend`] for head size `DH`; inlined into each of its instruction-set versions.
 #[inline(always)]
-fn attend_head<const DH: usize>(qkv: &[f32], len: usize, h: usize, head: usize, scale: f32, scratch: &mut Vec<f32>, out: &mut [f32]) {
+fn attend_head<const DH: usize>(
+    qkv: &[f32],
+    len: usize,
+    h: usize,
+    head: usize,
+    scale: f32,
+    scratch: &mut Vec<f32>,
+    out: &mut [f32],
+) {
     let row = 3 * h;
     let (qo, ko, vo) = (head * DH, h + head * DH, 2 * h + head * DH);
     // Keys padded to whole registers: every loop below runs on full vectors, no scalar tails.
@@ -1466,7 +1802,9 @@ fn attend_head<const DH: usize>(qkv: &[f32], len: usize, h: usize, head: usize, 
     // then `dh` unit-stride multiply-adds into one register, instead of 16 short dot products
     // each ending in a horizontal sum.
     for j in 0..len {
-        let k: &[f32; DH] = qkv[j * row + ko..j * row + ko + DH].try_into().expect("head slice");
+        let k: &[f32; DH] = qkv[j * row + ko..j * row + ko + DH]
+            .try_into()
+            .expect("head slice");
         for (d, &kd) in k.iter().enumerate() {
             kt[d * lp + j] = kd;
         }
@@ -1505,7 +1843,9 @@ fn attend_head<const DH: usize>(qkv: &[f32], len: usize, h: usize, head: usize, 
         // Σ_j p_j · v_j, normalised once at the end.
         let mut o = [0f32; DH];
         for (j, &p) in scores[..len].iter().enumerate() {
-            let v: &[f32; DH] = qkv[j * row + vo..j * row + vo + DH].try_into().expect("head slice");
+            let v: &[f32; DH] = qkv[j * row + vo..j * row + vo + DH]
+                .try_into()
+                .expect("head slice");
             for (o, &v) in o.iter_mut().zip(v) {
                 *o += p * v;
             }
@@ -1537,22 +1877,40 @@ impl CpuBert {
         let h = self.hidden;
         let dh = h / self.heads;
         let lens: Vec<usize> = batch.iter().map(|s| s.len().max(1)).collect();
-        let offsets: Vec<usize> = lens.iter().scan(0, |acc, l| {
-            let o = *acc;
-            *acc += l;
-            Some(o)
-        }).collect();
+        let offsets: Vec<usize> = lens
+            .iter()
+            .scan(0, |acc, l| {
+                let o = *acc;
+                *acc += l;
+                Some(o)
+            })
+            .collect();
         let n: usize = lens.iter().sum();
 
         let mut bufs = self.scratch.lock().pop().unwrap_or_default();
-        let Scratch { x, qkv, ctx, tmp, ff } = &mut bufs;
-        let (x, qkv, ctx, tmp, ff) = (sized(x, n * h), sized(qkv, n * 3 * h), sized(ctx, n * h), sized(tmp, n * h), sized(ff, n * self.intermediate));
+        let Scratch {
+            x,
+            qkv,
+            ctx,
+            tmp,
+            ff,
+        } = &mut bufs;
+        let (x, qkv, ctx, tmp, ff) = (
+            sized(x, n * h),
+            sized(qkv, n * 3 * h),
+            sized(ctx, n * h),
+            sized(tmp, n * h),
+            sized(ff, n * self.intermediate),
+        );
         // Embeddings, packed: row t of text s is word[id] + position[t] + segment 0.
         for (s, seq) in batch.iter().enumerate() {
             for t in 0..lens[s] {
                 let id = seq.get(t).copied().unwrap_or(0) as usize;
                 let dst = &mut x[(offsets[s] + t) * h..(offsets[s] + t + 1) * h];
-                let (w, p) = (&self.word[id * h..(id + 1) * h], &self.position[t * h..(t + 1) * h]);
+                let (w, p) = (
+                    &self.word[id * h..(id + 1) * h],
+                    &self.position[t * h..(t + 1) * h],
+                );
                 for i in 0..h {
                     dst[i] = w[i] + p[i] + self.token_type0[i];
                 }
@@ -1562,7 +1920,9 @@ impl CpuBert {
         add_layer_norm(kernels, x, &[], &self.ln_g, &self.ln_b, h, self.eps);
 
         let scale = 1.0 / (dh as f32).sqrt();
-        let pairs: Vec<(usize, usize)> = (0..batch.len()).flat_map(|s| (0..self.heads).map(move |hd| (s, hd))).collect();
+        let pairs: Vec<(usize, usize)> = (0..batch.len())
+            .flat_map(|s| (0..self.heads).map(move |hd| (s, hd)))
+            .collect();
         for layer in &self.layers {
             linear(qkv, x, &layer.qkv_w, &layer.qkv_b, n, Act::None);
 
@@ -1573,16 +1933,34 @@ impl CpuBert {
             let run = |&(s, hd): &(usize, usize), (scratch, block): &mut (Vec<f32>, Vec<f32>)| {
                 let (off, len) = (offsets[s], lens[s]);
                 block.resize(len * dh, 0.0);
-                attend(kernels, &qkv[off * 3 * h..(off + len) * 3 * h], len, h, hd, dh, scale, scratch, block);
+                attend(
+                    kernels,
+                    &qkv[off * 3 * h..(off + len) * 3 * h],
+                    len,
+                    h,
+                    hd,
+                    dh,
+                    scale,
+                    scratch,
+                    block,
+                );
                 for (t, src) in block.chunks_exact(dh).enumerate() {
                     // SAFETY: `ctx` holds `n × h` floats and row `off + t < n`, columns
                     // `hd·dh..(hd+1)·dh ≤ h`: this pair's alone, as (text, head) pairs are
                     // distinct and texts' rows disjoint; nothing else touches `ctx` meanwhile.
-                    unsafe { std::slice::from_raw_parts_mut((c as *mut f32).add((off + t) * h + hd * dh), dh) }.copy_from_slice(src);
+                    unsafe {
+                        std::slice::from_raw_parts_mut(
+                            (c as *mut f32).add((off + t) * h + hd * dh),
+                            dh,
+                        )
+                    }
+                    .copy_from_slice(src);
                 }
             };
             if work > 200_000 {
-                pairs.par_iter().for_each_init(Default::default, |bufs, pair| run(pair, bufs));
+                pairs
+                    .par_iter()
+                    .for_each_init(Default::default, |bufs, pair| run(pair, bufs));
             } else {
                 let mut bufs = Default::default();
                 pairs.iter().for_each(|pair| run(pair, &mut bufs));
@@ -1600,7 +1978,10 @@ impl CpuBert {
             .map(|s| {
                 let mut v = vec![0f32; h];
                 for t in 0..lens[s] {
-                    for (a, b) in v.iter_mut().zip(&x[(offsets[s] + t) * h..(offsets[s] + t + 1) * h]) {
+                    for (a, b) in v
+                        .iter_mut()
+                        .zip(&x[(offsets[s] + t) * h..(offsets[s] + t + 1) * h])
+                    {
                         *a += b;
                     }
                 }
@@ -1627,7 +2008,10 @@ mod tests {
         let mut x = -90.0f32;
         while x <= 0.0 {
             let (ours, libm) = (exp_nonpositive(x), x.exp());
-            assert!((ours - libm).abs() <= 1e-6 * libm + 1e-37, "e^{x}: {ours} vs {libm}");
+            assert!(
+                (ours - libm).abs() <= 1e-6 * libm + 1e-37,
+                "e^{x}: {ours} vs {libm}"
+            );
             x += 0.013;
         }
         assert_eq!(exp_nonpositive(0.0), 1.0);
@@ -1639,10 +2023,27 @@ mod tests {
         // k = 48; activations with an outlier column, as BERT's have. Every int8 kernel this CPU
         // has.
         let (m, k, n) = (13, 48, 128);
-        let lhs: Vec<f32> = (0..m * k).map(|i| if i % k == 5 { 12.0 } else { ((i * 37 % 101) as f32 - 40.0) / 50.0 }).collect();
-        let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 480.0).collect();
+        let lhs: Vec<f32> = (0..m * k)
+            .map(|i| {
+                if i % k == 5 {
+                    12.0
+                } else {
+                    ((i * 37 % 101) as f32 - 40.0) / 50.0
+                }
+            })
+            .collect();
+        let w: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 480.0)
+            .collect();
         let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
-        let want: Vec<f32> = (0..m * n).map(|i| bias[i % n] + (0..k).map(|kk| lhs[(i / n) * k + kk] * w[kk * n + i % n]).sum::<f32>()).collect();
+        let want: Vec<f32> = (0..m * n)
+            .map(|i| {
+                bias[i % n]
+                    + (0..k)
+                        .map(|kk| lhs[(i / n) * k + kk] * w[kk * n + i % n])
+                        .sum::<f32>()
+            })
+            .collect();
         let mut tested = 0;
         for kernels in Kernels::available() {
             let mut weight = Weight::new(w.clone(), k, n, kernels);
@@ -1652,9 +2053,19 @@ mod tests {
             tested += 1;
             let mut got = vec![0f32; m * n];
             linear(&mut got, &lhs, &weight, &bias, m, Act::None);
-            let err = got.iter().zip(&want).map(|(g, w)| (g - w) * (g - w)).sum::<f32>().sqrt();
+            let err = got
+                .iter()
+                .zip(&want)
+                .map(|(g, w)| (g - w) * (g - w))
+                .sum::<f32>()
+                .sqrt();
             let norm = want.iter().map(|w| w * w).sum::<f32>().sqrt();
-            assert!(err / norm < 0.01, "{kernels} ({:?}): relative error {}", kernels.int8(), err / norm);
+            assert!(
+                err / norm < 0.01,
+                "{kernels} ({:?}): relative error {}",
+                kernels.int8(),
+                err / norm
+            );
         }
         if tested == 0 {
             eprintln!("skipped: this CPU has no int8 kernel (it needs AVX2)");
@@ -1671,15 +2082,24 @@ mod tests {
         }
         let (m, k, n) = (6, 1536, 64);
         let lhs = vec![1f32; m * k];
-        let w: Vec<f32> = (0..k * n).map(|i| if (i % n) % 2 == 0 { -1.0 } else { 1.0 }).collect();
+        let w: Vec<f32> = (0..k * n)
+            .map(|i| if (i % n) % 2 == 0 { -1.0 } else { 1.0 })
+            .collect();
         let bias = vec![0f32; n];
         let mut weight = Weight::new(w.clone(), k, n, Kernels::Avx2);
         assert!(weight.quantize());
         let mut got = vec![0f32; m * n];
         linear(&mut got, &lhs, &weight, &bias, m, Act::None);
         for (i, g) in got.iter().enumerate() {
-            let want = if (i % n) % 2 == 0 { -(k as f32) } else { k as f32 };
-            assert!((g - want).abs() < 1e-3 * want.abs(), "element {i}: {g} vs {want}");
+            let want = if (i % n) % 2 == 0 {
+                -(k as f32)
+            } else {
+                k as f32
+            };
+            assert!(
+                (g - want).abs() < 1e-3 * want.abs(),
+                "element {i}: {g} vs {want}"
+            );
         }
     }
 
@@ -1708,8 +2128,14 @@ mod tests {
             gelu(kernels, &mut fast);
             for ((f, p), &v) in fast.iter().zip(&plain).zip(&x) {
                 let exact = 0.5 * v as f64 * (1.0 + libm_erf(v as f64 / std::f64::consts::SQRT_2));
-                assert!((*f as f64 - exact).abs() < 1e-5 * (1.0 + exact.abs()), "{kernels}: gelu({v}) = {f}, exact {exact}");
-                assert!((f - p).abs() <= 1e-6 * (1.0 + p.abs()), "{kernels}: gelu({v}): {f} vs {p}");
+                assert!(
+                    (*f as f64 - exact).abs() < 1e-5 * (1.0 + exact.abs()),
+                    "{kernels}: gelu({v}) = {f}, exact {exact}"
+                );
+                assert!(
+                    (f - p).abs() <= 1e-6 * (1.0 + p.abs()),
+                    "{kernels}: gelu({v}): {f} vs {p}"
+                );
             }
         }
     }
@@ -1727,7 +2153,8 @@ mod tests {
         } else {
             // erfc(x) ≈ e^{-x²} / (x √π) · (1 - 1/(2x²) + 3/(4x⁴)) is ample beyond 3.
             let y = x.abs();
-            let erfc = (-y * y).exp() / (y * std::f64::consts::PI.sqrt()) * (1.0 - 1.0 / (2.0 * y * y) + 3.0 / (4.0 * y.powi(4)));
+            let erfc = (-y * y).exp() / (y * std::f64::consts::PI.sqrt())
+                * (1.0 - 1.0 / (2.0 * y * y) + 3.0 / (4.0 * y.powi(4)));
             (1.0 - erfc).copysign(x)
         }
     }
@@ -1737,14 +2164,39 @@ mod tests {
         // Lengths below, at and past a block of 8 queries and 16 keys; head 2 of 12 (h = 384).
         let (h, dh) = (384, 32);
         for len in [1, 8, 13, 37] {
-            let qkv: Vec<f32> = (0..len * 3 * h).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+            let qkv: Vec<f32> = (0..len * 3 * h)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+                .collect();
             let mut want = vec![0f32; len * dh];
-            attend_portable(Kernels::Portable, &qkv, len, h, 2, dh, 0.17, &mut Vec::new(), &mut want);
+            attend_portable(
+                Kernels::Portable,
+                &qkv,
+                len,
+                h,
+                2,
+                dh,
+                0.17,
+                &mut Vec::new(),
+                &mut want,
+            );
             for kernels in Kernels::available() {
                 let mut got = vec![0f32; len * dh];
-                attend(kernels, &qkv, len, h, 2, dh, 0.17, &mut Vec::new(), &mut got);
+                attend(
+                    kernels,
+                    &qkv,
+                    len,
+                    h,
+                    2,
+                    dh,
+                    0.17,
+                    &mut Vec::new(),
+                    &mut got,
+                );
                 for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                    assert!((g - w).abs() < 1e-4, "{kernels}: len {len}, element {i}: {g} vs {w}");
+                    assert!(
+                        (g - w).abs() < 1e-4,
+                        "{kernels}: len {len}, element {i}: {g} vs {w}"
+                    );
                 }
             }
         }
@@ -1756,16 +2208,34 @@ mod tests {
         // for either kernel shape; k = 300 several blocks of the AVX-512 kernel's k, the last
         // one partial.
         for (m, k, n) in [(13, 40, 192), (13, 300, 192)] {
-            let lhs: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
-            let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0).collect();
+            let lhs: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+                .collect();
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0)
+                .collect();
             let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0).collect();
             for kernels in Kernels::available() {
                 let mut got = vec![0f32; m * n];
-                linear(&mut got, &lhs, &Weight::new(w.clone(), k, n, kernels), &bias, m, Act::None);
+                linear(
+                    &mut got,
+                    &lhs,
+                    &Weight::new(w.clone(), k, n, kernels),
+                    &bias,
+                    m,
+                    Act::None,
+                );
                 for r in 0..m {
                     for c in 0..n {
-                        let want: f32 = bias[c] + (0..k).map(|kk| lhs[r * k + kk] * w[kk * n + c]).sum::<f32>();
-                        assert!((got[r * n + c] - want).abs() < 1e-4, "{kernels}, k {k} ({r},{c}): {} vs {want}", got[r * n + c]);
+                        let want: f32 = bias[c]
+                            + (0..k)
+                                .map(|kk| lhs[r * k + kk] * w[kk * n + c])
+                                .sum::<f32>();
+                        assert!(
+                            (got[r * n + c] - want).abs() < 1e-4,
+                            "{kernels}, k {k} ({r},{c}): {} vs {want}",
+                            got[r * n + c]
+                        );
                     }
                 }
             }

@@ -36,7 +36,11 @@ impl Embedder for HashEmbedder {
             .iter()
             .map(|t| {
                 let mut v = vec![0f32; self.dim];
-                for w in t.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+                for w in t
+                    .to_lowercase()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                {
                     v[self.bucket(w)] += 1.0;
                     let chars: Vec<char> = format!("#{w}#").chars().collect();
                     for tri in chars.windows(3) {

@@ -26,7 +26,8 @@ impl ModelFiles {
             tokenizer: dir.join("tokenizer.json"),
             config: dir.join("config.json"),
         };
-        (files.weights.is_file() && files.tokenizer.is_file() && files.config.is_file()).then_some(files)
+        (files.weights.is_file() && files.tokenizer.is_file() && files.config.is_file())
+            .then_some(files)
     }
 }
 
@@ -34,10 +35,17 @@ impl ModelFiles {
 /// under `models_root`, else the hub when `allow_hub` (it caches under ~/.cache/huggingface).
 /// An explicit directory that lacks the files is an error rather than a silent fallback: the
 /// admin asked for that model.
-pub fn locate_model(explicit: Option<&Path>, models_root: &Path, allow_hub: bool) -> Result<ModelFiles, EmbedError> {
+pub fn locate_model(
+    explicit: Option<&Path>,
+    models_root: &Path,
+    allow_hub: bool,
+) -> Result<ModelFiles, EmbedError> {
     if let Some(dir) = explicit {
         return ModelFiles::in_dir(dir).ok_or_else(|| EmbedError::ModelNotFound {
-            searched: format!("{} lacks model.safetensors, tokenizer.json or config.json", dir.display()),
+            searched: format!(
+                "{} lacks model.safetensors, tokenizer.json or config.json",
+                dir.display()
+            ),
         });
     }
     let local = models_root.join(DEFAULT_MODEL_DIR);
@@ -51,13 +59,24 @@ pub fn locate_model(explicit: Option<&Path>, models_root: &Path, allow_hub: bool
         }
     }
     Err(EmbedError::ModelNotFound {
-        searched: format!("looked in {}{}", local.display(), if allow_hub { " and on the hub" } else { "" }),
+        searched: format!(
+            "looked in {}{}",
+            local.display(),
+            if allow_hub { " and on the hub" } else { "" }
+        ),
     })
 }
 
 fn from_hub() -> Result<ModelFiles, EmbedError> {
     let api = hf_hub::api::sync::Api::new().map_err(|e| EmbedError::Hub(e.to_string()))?;
     let repo = api.model(HUB_REPO.to_string());
-    let get = |name: &str| repo.get(name).map_err(|e| EmbedError::Hub(format!("{name}: {e}")));
-    Ok(ModelFiles { weights: get("model.safetensors")?, tokenizer: get("tokenizer.json")?, config: get("config.json")? })
+    let get = |name: &str| {
+        repo.get(name)
+            .map_err(|e| EmbedError::Hub(format!("{name}: {e}")))
+    };
+    Ok(ModelFiles {
+        weights: get("model.safetensors")?,
+        tokenizer: get("tokenizer.json")?,
+        config: get("config.json")?,
+    })
 }

@@ -78,14 +78,21 @@ pub struct MiniLm {
 }
 
 fn file_err(path: &Path, message: impl ToString) -> EmbedError {
-    EmbedError::ModelFile { path: path.display().to_string(), message: message.to_string() }
+    EmbedError::ModelFile {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
 }
 
 impl MiniLm {
     /// Loads the model on the CPU (or the first CUDA device when built with `--features cuda`).
     pub fn load(files: &ModelFiles) -> Result<Self, EmbedError> {
         let device = default_device();
-        let backend = if device.is_cpu() { Backend::PackedCpu } else { Backend::Tensor };
+        let backend = if device.is_cpu() {
+            Backend::PackedCpu
+        } else {
+            Backend::Tensor
+        };
         Self::load_with(files, device, backend)
     }
 
@@ -102,7 +109,10 @@ impl MiniLm {
     /// [`Kernels::available`]), whatever `SHOPKEEP_CPU_KERNELS` says: the parity tests run
     /// every level in one process.
     pub fn load_with_kernels(files: &ModelFiles, kernels: Kernels) -> Result<Self, EmbedError> {
-        assert!(kernels.supported(), "this CPU cannot run the {kernels} kernels");
+        assert!(
+            kernels.supported(),
+            "this CPU cannot run the {kernels} kernels"
+        );
         Self::load_inner(files, Device::Cpu, Backend::PackedCpu, kernels)
     }
 
@@ -125,14 +135,26 @@ impl MiniLm {
 
     /// Loads for a given device and forward pass (`PackedCpu` needs the CPU device), with the
     /// kernels [`Kernels::from_env`] picks.
-    pub fn load_with(files: &ModelFiles, device: Device, backend: Backend) -> Result<Self, EmbedError> {
+    pub fn load_with(
+        files: &ModelFiles,
+        device: Device,
+        backend: Backend,
+    ) -> Result<Self, EmbedError> {
         Self::load_inner(files, device, backend, Kernels::from_env())
     }
 
-    fn load_inner(files: &ModelFiles, device: Device, backend: Backend, kernels: Kernels) -> Result<Self, EmbedError> {
-        let cfg: BertConfig = serde_json::from_slice(&std::fs::read(&files.config).map_err(|e| file_err(&files.config, e))?)
-            .map_err(|e| file_err(&files.config, e))?;
-        let mut tokenizer = Tokenizer::from_file(&files.tokenizer).map_err(|e| file_err(&files.tokenizer, e))?;
+    fn load_inner(
+        files: &ModelFiles,
+        device: Device,
+        backend: Backend,
+        kernels: Kernels,
+    ) -> Result<Self, EmbedError> {
+        let cfg: BertConfig = serde_json::from_slice(
+            &std::fs::read(&files.config).map_err(|e| file_err(&files.config, e))?,
+        )
+        .map_err(|e| file_err(&files.config, e))?;
+        let mut tokenizer =
+            Tokenizer::from_file(&files.tokenizer).map_err(|e| file_err(&files.tokenizer, e))?;
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: MAX_TOKENS,
@@ -143,9 +165,13 @@ impl MiniLm {
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
 
-        let tensors = candle_core::safetensors::load(&files.weights, &device).map_err(|e| file_err(&files.weights, e))?;
+        let tensors = candle_core::safetensors::load(&files.weights, &device)
+            .map_err(|e| file_err(&files.weights, e))?;
         let get = |name: &str| -> Result<Tensor, EmbedError> {
-            tensors.get(name).cloned().ok_or_else(|| file_err(&files.weights, format!("tensor {name} missing")))
+            tensors
+                .get(name)
+                .cloned()
+                .ok_or_else(|| file_err(&files.weights, format!("tensor {name} missing")))
         };
         // Linear weights are stored [out, in]; keep them as [in, out] so x·W needs no transpose.
         let wt = |name: &str| -> Result<Tensor, EmbedError> { Ok(get(name)?.t()?.contiguous()?) };
@@ -175,24 +201,35 @@ impl MiniLm {
                 qkv_b,
                 out_w: wt(&format!("{p}.attention.output.dense.weight"))?,
                 out_b: get(&format!("{p}.attention.output.dense.bias"))?,
-                ln1: (get(&format!("{p}.attention.output.LayerNorm.weight"))?, get(&format!("{p}.attention.output.LayerNorm.bias"))?),
+                ln1: (
+                    get(&format!("{p}.attention.output.LayerNorm.weight"))?,
+                    get(&format!("{p}.attention.output.LayerNorm.bias"))?,
+                ),
                 ff1_w: wt(&format!("{p}.intermediate.dense.weight"))?,
                 ff1_b: get(&format!("{p}.intermediate.dense.bias"))?,
                 ff2_w: wt(&format!("{p}.output.dense.weight"))?,
                 ff2_b: get(&format!("{p}.output.dense.bias"))?,
-                ln2: (get(&format!("{p}.output.LayerNorm.weight"))?, get(&format!("{p}.output.LayerNorm.bias"))?),
+                ln2: (
+                    get(&format!("{p}.output.LayerNorm.weight"))?,
+                    get(&format!("{p}.output.LayerNorm.bias"))?,
+                ),
             });
         }
         // Only one copy of the weights stays in memory: the flat CPU one or the tensors.
         let (cpu, tensors) = match backend {
-            Backend::PackedCpu if device.is_cpu() => (Some(cpu_weights(&get, &layers, &cfg, kernels)?), None),
+            Backend::PackedCpu if device.is_cpu() => {
+                (Some(cpu_weights(&get, &layers, &cfg, kernels)?), None)
+            }
             _ => (
                 None,
                 Some(Tensors {
                     word: get("embeddings.word_embeddings.weight")?,
                     position: get("embeddings.position_embeddings.weight")?,
                     token_type0: get("embeddings.token_type_embeddings.weight")?.get(0)?,
-                    ln_emb: (get("embeddings.LayerNorm.weight")?, get("embeddings.LayerNorm.bias")?),
+                    ln_emb: (
+                        get("embeddings.LayerNorm.weight")?,
+                        get("embeddings.LayerNorm.bias")?,
+                    ),
                     layers,
                 }),
             ),
@@ -249,7 +286,11 @@ impl MiniLm {
 
     /// The tensor forward pass (any candle device): one padded batch in, pooled, normalised
     /// vectors out.
-    fn forward_tensors(&self, w: &Tensors, batch: &[&Vec<u32>]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    fn forward_tensors(
+        &self,
+        w: &Tensors,
+        batch: &[&Vec<u32>],
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let b = batch.len();
         let t = batch.iter().map(|ids| ids.len()).max().unwrap_or(1).max(1);
         let h = self.hidden;
@@ -260,14 +301,20 @@ impl MiniLm {
         let mut mask = vec![0f32; b * t];
         for (i, seq) in batch.iter().enumerate() {
             ids[i * t..i * t + seq.len()].copy_from_slice(seq);
-            mask[i * t..i * t + seq.len()].iter_mut().for_each(|m| *m = 1.0);
+            mask[i * t..i * t + seq.len()]
+                .iter_mut()
+                .for_each(|m| *m = 1.0);
         }
         let ids = Tensor::from_vec(ids, b * t, &self.device)?;
         let mask = Tensor::from_vec(mask, (b, t), &self.device)?;
 
         // Embeddings: word + position + segment 0, then LayerNorm. Rows are packed [b*t, h].
         let pos = w.position.narrow(0, 0, t)?.repeat((b, 1))?;
-        let x = w.word.index_select(&ids, 0)?.add(&pos)?.broadcast_add(&w.token_type0)?;
+        let x = w
+            .word
+            .index_select(&ids, 0)?
+            .add(&pos)?
+            .broadcast_add(&w.token_type0)?;
         let mut x = candle_nn::ops::layer_norm(&x, &w.ln_emb.0, &w.ln_emb.1, self.eps)?;
 
         // Additive attention bias: 0 for real tokens, a large negative for padding.
@@ -277,7 +324,10 @@ impl MiniLm {
         for layer in &w.layers {
             let qkv = x.matmul(&layer.qkv_w)?.broadcast_add(&layer.qkv_b)?; // [b*t, 3h]
             let split = |i: usize| -> candle_core::Result<Tensor> {
-                qkv.narrow(1, i * h, h)?.reshape((b, t, heads, dh))?.transpose(1, 2)?.contiguous()
+                qkv.narrow(1, i * h, h)?
+                    .reshape((b, t, heads, dh))?
+                    .transpose(1, 2)?
+                    .contiguous()
             };
             let q = (split(0)? * scale)?;
             let k = split(1)?;
@@ -287,7 +337,10 @@ impl MiniLm {
             let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * t, h))?;
             let attn = ctx.matmul(&layer.out_w)?.broadcast_add(&layer.out_b)?;
             x = candle_nn::ops::layer_norm(&(attn + &x)?, &layer.ln1.0, &layer.ln1.1, self.eps)?;
-            let ff = x.matmul(&layer.ff1_w)?.broadcast_add(&layer.ff1_b)?.gelu_erf()?;
+            let ff = x
+                .matmul(&layer.ff1_w)?
+                .broadcast_add(&layer.ff1_b)?
+                .gelu_erf()?;
             let ff = ff.matmul(&layer.ff2_w)?.broadcast_add(&layer.ff2_b)?;
             x = candle_nn::ops::layer_norm(&(ff + &x)?, &layer.ln2.0, &layer.ln2.1, self.eps)?;
         }
@@ -343,8 +396,14 @@ impl MiniLm {
 }
 
 /// Copies the loaded tensors into the CPU pass's flat layout.
-fn cpu_weights(get: &dyn Fn(&str) -> Result<Tensor, EmbedError>, layers: &[Layer], cfg: &BertConfig, kernels: Kernels) -> Result<CpuBert, EmbedError> {
-    let flat = |t: &Tensor| -> Result<Vec<f32>, EmbedError> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+fn cpu_weights(
+    get: &dyn Fn(&str) -> Result<Tensor, EmbedError>,
+    layers: &[Layer],
+    cfg: &BertConfig,
+    kernels: Kernels,
+) -> Result<CpuBert, EmbedError> {
+    let flat =
+        |t: &Tensor| -> Result<Vec<f32>, EmbedError> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
     let weight = |t: &Tensor| -> Result<Weight, EmbedError> {
         let (k, n) = t.dims2()?;
         Ok(Weight::new(flat(t)?, k, n, kernels))
@@ -366,7 +425,11 @@ fn cpu_weights(get: &dyn Fn(&str) -> Result<Tensor, EmbedError>, layers: &[Layer
             ln2_b: flat(&l.ln2.1)?,
         });
     }
-    let intermediate = layers.first().map(|l| l.ff1_b.dims1()).transpose()?.unwrap_or(cfg.hidden_size * 4);
+    let intermediate = layers
+        .first()
+        .map(|l| l.ff1_b.dims1())
+        .transpose()?
+        .unwrap_or(cfg.hidden_size * 4);
     Ok(CpuBert {
         word: flat(&get("embeddings.word_embeddings.weight")?)?,
         position: flat(&get("embeddings.position_embeddings.weight")?)?,
@@ -392,4 +455,3 @@ fn default_device() -> Device {
     }
     Device::Cpu
 }
-

@@ -15,9 +15,9 @@ mod minilm;
 
 pub use batch::Batching;
 pub use cache::Cached;
+pub use cpu::{Kernels, KERNELS_ENV};
 pub use hash::HashEmbedder;
 pub use locate::{locate_model, ModelFiles};
-pub use cpu::{Kernels, KERNELS_ENV};
 pub use minilm::{Backend, MiniLm};
 
 /// The numeric precision of the CPU forward pass's matrix products.

@@ -100,8 +100,16 @@ pub struct IntentReport {
 }
 
 /// Runs the understanding step on each selected line and scores it.
-pub fn evaluate(understander: &Understander, embedder: &dyn Embedder, lines: &[LabelledText], split: Split) -> Result<IntentReport, UnderstandError> {
-    let selected: Vec<&LabelledText> = lines.iter().filter(|l| split == Split::All || is_held_out(&l.text)).collect();
+pub fn evaluate(
+    understander: &Understander,
+    embedder: &dyn Embedder,
+    lines: &[LabelledText],
+    split: Split,
+) -> Result<IntentReport, UnderstandError> {
+    let selected: Vec<&LabelledText> = lines
+        .iter()
+        .filter(|l| split == Split::All || is_held_out(&l.text))
+        .collect();
     let started = Instant::now();
     let mut pairs: Vec<(Intent, Intent)> = Vec::with_capacity(selected.len());
     let (mut on_n, mut on_ok, mut multi_n, mut multi_ok) = (0usize, 0usize, 0usize, 0usize);
@@ -110,7 +118,10 @@ pub fn evaluate(understander: &Understander, embedder: &dyn Embedder, lines: &[L
         let u = understander.understand(embedder, &line.text)?;
         pairs.push((line.intent, u.intent));
         let got_on = u.entities.first_order_number().map(str::to_string);
-        let on_wrong = line.order_number.as_ref().is_some_and(|want| got_on.as_deref() != Some(want.as_str()));
+        let on_wrong = line
+            .order_number
+            .as_ref()
+            .is_some_and(|want| got_on.as_deref() != Some(want.as_str()));
         if let Some(_want) = &line.order_number {
             on_n += 1;
             on_ok += usize::from(!on_wrong);
@@ -149,19 +160,46 @@ pub fn evaluate(understander: &Understander, embedder: &dyn Embedder, lines: &[L
             let predicted = pairs.iter().filter(|(_, b)| *b == i).count();
             let ratio = |x: usize, y: usize| if y == 0 { 0.0 } else { x as f64 / y as f64 };
             let (precision, recall) = (ratio(tp, predicted), ratio(tp, support));
-            let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-            IntentScore { intent: i, support, predicted, precision, recall, f1 }
+            let f1 = if precision + recall == 0.0 {
+                0.0
+            } else {
+                2.0 * precision * recall / (precision + recall)
+            };
+            IntentScore {
+                intent: i,
+                support,
+                predicted,
+                precision,
+                recall,
+                f1,
+            }
         })
         .collect();
-    let macro_f1 = if per_intent.is_empty() { 0.0 } else { per_intent.iter().map(|s| s.f1).sum::<f64>() / per_intent.len() as f64 };
+    let macro_f1 = if per_intent.is_empty() {
+        0.0
+    } else {
+        per_intent.iter().map(|s| s.f1).sum::<f64>() / per_intent.len() as f64
+    };
     let mut confusions: Vec<Confusion> = Vec::new();
     for (a, b) in pairs.iter().filter(|(a, b)| a != b) {
-        match confusions.iter_mut().find(|c| c.expected == *a && c.got == *b) {
+        match confusions
+            .iter_mut()
+            .find(|c| c.expected == *a && c.got == *b)
+        {
             Some(c) => c.count += 1,
-            None => confusions.push(Confusion { expected: *a, got: *b, count: 1 }),
+            None => confusions.push(Confusion {
+                expected: *a,
+                got: *b,
+                count: 1,
+            }),
         }
     }
-    confusions.sort_by(|x, y| y.count.cmp(&x.count).then(x.expected.cmp(&y.expected)).then(x.got.cmp(&y.got)));
+    confusions.sort_by(|x, y| {
+        y.count
+            .cmp(&x.count)
+            .then(x.expected.cmp(&y.expected))
+            .then(x.got.cmp(&y.got))
+    });
     confusions.truncate(10);
     let share = |ok: usize, of: usize| (of > 0).then(|| ok as f64 / of as f64);
     Ok(IntentReport {
@@ -179,6 +217,10 @@ pub fn evaluate(understander: &Understander, embedder: &dyn Embedder, lines: &[L
         per_intent,
         confusions,
         misses,
-        ms_per_message: if n == 0 { 0.0 } else { elapsed * 1000.0 / n as f64 },
+        ms_per_message: if n == 0 {
+            0.0
+        } else {
+            elapsed * 1000.0 / n as f64
+        },
     })
 }

@@ -100,7 +100,11 @@ pub struct Retrieved {
 
 /// Indexes every case's passages as one product each (under `work_dir`) and runs the product
 /// search for each question.
-pub fn retrieve(cases: &[&Case], embedder: &dyn Embedder, work_dir: &Path) -> Result<Vec<Retrieved>, IndexError> {
+pub fn retrieve(
+    cases: &[&Case],
+    embedder: &dyn Embedder,
+    work_dir: &Path,
+) -> Result<Vec<Retrieved>, IndexError> {
     // One "product" per case; one document per candidate passage (its own heading-less page).
     let mut docs = Vec::new();
     for (n, case) in cases.iter().enumerate() {
@@ -113,7 +117,10 @@ pub fn retrieve(cases: &[&Case], embedder: &dyn Embedder, work_dir: &Path) -> Re
                 updated: None,
                 product_id: Some(format!("case-{n}")),
                 source: p.id.clone(),
-                blocks: vec![Block { headings: vec![], text: p.text.clone() }],
+                blocks: vec![Block {
+                    headings: vec![],
+                    text: p.text.clone(),
+                }],
                 hash: String::new(),
             });
         }
@@ -121,7 +128,15 @@ pub fn retrieve(cases: &[&Case], embedder: &dyn Embedder, work_dir: &Path) -> Re
     let empty_kb = work_dir.join("kb");
     std::fs::create_dir_all(&empty_kb).map_err(crate::index::io_err_pub(&empty_kb))?;
     let index_root = work_dir.join("index");
-    build(BuildOptions { kb_dir: &empty_kb, index_root: &index_root, extra_documents: docs }, embedder, &mut ())?;
+    build(
+        BuildOptions {
+            kb_dir: &empty_kb,
+            index_root: &index_root,
+            extra_documents: docs,
+        },
+        embedder,
+        &mut (),
+    )?;
     let handle = IndexHandle::open(&index_root)?;
     let generation = handle.current();
 
@@ -129,7 +144,11 @@ pub fn retrieve(cases: &[&Case], embedder: &dyn Embedder, work_dir: &Path) -> Re
     let vectors = embedder.embed(&questions)?;
     let mut out = Vec::with_capacity(cases.len());
     for (n, (case, qvec)) in cases.iter().zip(vectors).enumerate() {
-        let opts = SearchOptions { k: select::CANDIDATES, product_id: Some(format!("case-{n}")), help_only: false };
+        let opts = SearchOptions {
+            k: select::CANDIDATES,
+            product_id: Some(format!("case-{n}")),
+            help_only: false,
+        };
         let hits = generation.search(&case.question, &qvec, &opts)?;
         out.push(Retrieved { qvec, hits });
     }
@@ -139,18 +158,40 @@ pub fn retrieve(cases: &[&Case], embedder: &dyn Embedder, work_dir: &Path) -> Re
 /// The case passage a hit came from (its document id is `q{case}-p{passage}`; a long passage
 /// may be cut into several hits, all of which map back to it).
 pub fn passage_of(hit: &Hit) -> usize {
-    hit.passage.doc_id.rsplit("-p").next().and_then(|s| s.parse().ok()).unwrap_or(0)
+    hit.passage
+        .doc_id
+        .rsplit("-p")
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The training cases for the selector: each hit with its label.
-pub fn training_cases(cases: &[&Case], retrieved: &[Retrieved], embedder: &dyn Embedder) -> Result<Vec<TrainingCase>, IndexError> {
+pub fn training_cases(
+    cases: &[&Case],
+    retrieved: &[Retrieved],
+    embedder: &dyn Embedder,
+) -> Result<Vec<TrainingCase>, IndexError> {
     let mut out = Vec::with_capacity(cases.len());
     for (case, r) in cases.iter().zip(retrieved) {
-        let quoted = select::quoted_cosines(&r.qvec, r.hits.iter().map(|h| h.passage.text.as_str()), embedder)?;
+        let quoted = select::quoted_cosines(
+            &r.qvec,
+            r.hits.iter().map(|h| h.passage.text.as_str()),
+            embedder,
+        )?;
         out.push(TrainingCase {
             question: case.question.clone(),
-            candidates: r.hits.iter().zip(quoted).map(|(h, q)| (h.passage.text.clone(), h.dense, q)).collect(),
-            labels: r.hits.iter().map(|h| case.passages[passage_of(h)].label).collect(),
+            candidates: r
+                .hits
+                .iter()
+                .zip(quoted)
+                .map(|(h, q)| (h.passage.text.clone(), h.dense, q))
+                .collect(),
+            labels: r
+                .hits
+                .iter()
+                .map(|h| case.passages[passage_of(h)].label)
+                .collect(),
             answerable: case.answerable,
         });
     }
@@ -158,10 +199,17 @@ pub fn training_cases(cases: &[&Case], retrieved: &[Retrieved], embedder: &dyn E
 }
 
 /// Runs every case of `split`; `work_dir` receives the evaluation index.
-pub fn evaluate(cases: &[Case], selector: &AnswerSelector, embedder: &dyn Embedder, work_dir: &Path, split: Split) -> Result<ProductQaReport, IndexError> {
+pub fn evaluate(
+    cases: &[Case],
+    selector: &AnswerSelector,
+    embedder: &dyn Embedder,
+    work_dir: &Path,
+    split: Split,
+) -> Result<ProductQaReport, IndexError> {
     let kept: Vec<&Case> = cases.iter().filter(|c| split.keeps(c)).collect();
     let retrieved = retrieve(&kept, embedder, work_dir)?;
-    let (mut answered, mut good, mut bad, mut answered_answerable, mut abstained_unanswerable) = (0, 0, 0, 0, 0);
+    let (mut answered, mut good, mut bad, mut answered_answerable, mut abstained_unanswerable) =
+        (0, 0, 0, 0, 0);
     for (case, r) in kept.iter().zip(&retrieved) {
         match selector.select_hits(&case.question, &r.qvec, &r.hits, embedder)? {
             Some(choice) => {
@@ -190,6 +238,9 @@ pub fn evaluate(cases: &[Case], selector: &AnswerSelector, embedder: &dyn Embedd
         abstention: abstained_unanswerable as f64 / unanswerable as f64,
         threshold: selector.threshold,
         split: split.name().to_string(),
-        trained_on: kept.iter().filter(|c| !select::train::is_held_out(&c.qid)).count(),
+        trained_on: kept
+            .iter()
+            .filter(|c| !select::train::is_held_out(&c.qid))
+            .count(),
     })
 }

@@ -79,15 +79,28 @@ const TRANSFER: &str = "transfer_to_human_agents";
 pub fn to_tau(a: &LoggedAction) -> Option<TauAction> {
     let act = &a.doc["action"];
     let order = act["order"].clone();
-    let addr = |v: &Value| {
-        json!({"address1": v["line1"], "address2": v["line2"].as_str().unwrap_or(""), "city": v["city"], "state": v["region"], "country": v["country"], "zip": v["postcode"]})
-    };
+    let addr = |v: &Value| json!({"address1": v["line1"], "address2": v["line2"].as_str().unwrap_or(""), "city": v["city"], "state": v["region"], "country": v["country"], "zip": v["postcode"]});
     let (name, mut arguments) = match a.kind.as_str() {
-        "return_items" => ("return_delivered_order_items", json!({"order_id": order, "item_ids": act["item_ids"], "payment_method_id": act["refund_method_id"]})),
-        "exchange_items" => ("exchange_delivered_order_items", json!({"order_id": order, "item_ids": act["item_ids"], "new_item_ids": act["new_item_ids"], "payment_method_id": act["payment_method_id"]})),
-        "cancel_order" => ("cancel_pending_order", json!({"order_id": order, "reason": act["reason"]})),
-        "change_order_items" => ("modify_pending_order_items", json!({"order_id": order, "item_ids": act["item_ids"], "new_item_ids": act["new_item_ids"], "payment_method_id": act["payment_method_id"]})),
-        "change_order_payment" => ("modify_pending_order_payment", json!({"order_id": order, "payment_method_id": act["payment_method_id"]})),
+        "return_items" => (
+            "return_delivered_order_items",
+            json!({"order_id": order, "item_ids": act["item_ids"], "payment_method_id": act["refund_method_id"]}),
+        ),
+        "exchange_items" => (
+            "exchange_delivered_order_items",
+            json!({"order_id": order, "item_ids": act["item_ids"], "new_item_ids": act["new_item_ids"], "payment_method_id": act["payment_method_id"]}),
+        ),
+        "cancel_order" => (
+            "cancel_pending_order",
+            json!({"order_id": order, "reason": act["reason"]}),
+        ),
+        "change_order_items" => (
+            "modify_pending_order_items",
+            json!({"order_id": order, "item_ids": act["item_ids"], "new_item_ids": act["new_item_ids"], "payment_method_id": act["payment_method_id"]}),
+        ),
+        "change_order_payment" => (
+            "modify_pending_order_payment",
+            json!({"order_id": order, "payment_method_id": act["payment_method_id"]}),
+        ),
         "change_order_address" => ("modify_pending_order_address", {
             let mut v = addr(&act["address"]);
             v["order_id"] = order;
@@ -104,18 +117,36 @@ pub fn to_tau(a: &LoggedAction) -> Option<TauAction> {
         return None;
     }
     arguments = normalise(name, arguments);
-    Some(TauAction { name: name.into(), arguments })
+    Some(TauAction {
+        name: name.into(),
+        arguments,
+    })
 }
 
 /// A comparable form: item lists sorted (paired with their replacements), addresses trimmed.
 fn normalise(name: &str, mut args: Value) -> Value {
-    if let (Some(items), Some(new)) = (args["item_ids"].as_array().cloned(), args["new_item_ids"].as_array().cloned()) {
-        let mut pairs: Vec<(String, String)> = items.iter().zip(&new).map(|(a, b)| (a.as_str().unwrap_or("").into(), b.as_str().unwrap_or("").into())).collect();
+    if let (Some(items), Some(new)) = (
+        args["item_ids"].as_array().cloned(),
+        args["new_item_ids"].as_array().cloned(),
+    ) {
+        let mut pairs: Vec<(String, String)> = items
+            .iter()
+            .zip(&new)
+            .map(|(a, b)| {
+                (
+                    a.as_str().unwrap_or("").into(),
+                    b.as_str().unwrap_or("").into(),
+                )
+            })
+            .collect();
         pairs.sort();
         args["item_ids"] = json!(pairs.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
         args["new_item_ids"] = json!(pairs.iter().map(|p| p.1.clone()).collect::<Vec<_>>());
     } else if let Some(items) = args["item_ids"].as_array().cloned() {
-        let mut v: Vec<String> = items.iter().map(|x| x.as_str().unwrap_or("").to_string()).collect();
+        let mut v: Vec<String> = items
+            .iter()
+            .map(|x| x.as_str().unwrap_or("").to_string())
+            .collect();
         v.sort();
         args["item_ids"] = json!(v);
     }
@@ -147,9 +178,21 @@ pub fn evaluate(
     let policy = Policy::profile("tau-retail").map_err(|e| setup(&e))?;
     // The help centre answers whatever else a message asks; it is built once.
     let index_root = work.join("index");
-    build(BuildOptions { kb_dir: &cfg.kb_dir, index_root: &index_root, extra_documents: Vec::new() }, embedder.as_ref(), &mut ()).map_err(|e| setup(&e))?;
+    build(
+        BuildOptions {
+            kb_dir: &cfg.kb_dir,
+            index_root: &index_root,
+            extra_documents: Vec::new(),
+        },
+        embedder.as_ref(),
+        &mut (),
+    )
+    .map_err(|e| setup(&e))?;
     let index = Arc::new(IndexHandle::open(&index_root).map_err(|e| setup(&e))?);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| setup(&e))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| setup(&e))?;
     let mut results = Vec::new();
     for case in cases {
         let store = Arc::new(base.clone_into_memory().map_err(|e| setup(&e))?);
@@ -158,7 +201,14 @@ pub fn evaluate(
         let mut case_cfg = cfg.clone();
         case_cfg.policy.profile = "tau-retail".into();
         case_cfg.policy.path = None;
-        let assistant = Arc::new(Assistant::new(case_cfg, retriever, understander.clone(), store.clone(), journal, Guide::new(policy.clone())));
+        let assistant = Arc::new(Assistant::new(
+            case_cfg,
+            retriever,
+            understander.clone(),
+            store.clone(),
+            journal,
+            Guide::new(policy.clone()),
+        ));
         // The server chooses conversation ids: the first message starts one, the rest continue it.
         let mut conversation: Option<String> = None;
         let client = format!("tau-{}", case.id);
@@ -166,7 +216,13 @@ pub fn evaluate(
         let mut handoff_done = false;
         let mut message = case.message.clone();
         for _ in 0..5 {
-            let q = Question { conversation_id: conversation.clone(), channel: "api".into(), message: message.clone(), client: Some(client.clone()), ..Default::default() };
+            let q = Question {
+                conversation_id: conversation.clone(),
+                channel: "api".into(),
+                message: message.clone(),
+                client: Some(client.clone()),
+                ..Default::default()
+            };
             let answer = rt.block_on(assistant.handle(q)).map_err(|e| setup(&e))?;
             conversation = Some(answer.conversation_id.clone());
             transcript.push(format!("customer: {message}"));
@@ -181,9 +237,22 @@ pub fn evaluate(
             }
             message = "yes".into();
         }
-        let executed: Vec<TauAction> = store.actions_for(None, None).map_err(|e| setup(&e))?.iter().filter_map(to_tau).collect();
-        let expected: Vec<TauAction> = case.expected_actions.iter().map(|a| TauAction { name: a.name.clone(), arguments: normalise(&a.name, a.arguments.clone()) }).collect();
-        let expected_writes: Vec<&TauAction> = expected.iter().filter(|a| a.name != TRANSFER).collect();
+        let executed: Vec<TauAction> = store
+            .actions_for(None, None)
+            .map_err(|e| setup(&e))?
+            .iter()
+            .filter_map(to_tau)
+            .collect();
+        let expected: Vec<TauAction> = case
+            .expected_actions
+            .iter()
+            .map(|a| TauAction {
+                name: a.name.clone(),
+                arguments: normalise(&a.name, a.arguments.clone()),
+            })
+            .collect();
+        let expected_writes: Vec<&TauAction> =
+            expected.iter().filter(|a| a.name != TRANSFER).collect();
         let handoff_expected = expected.iter().any(|a| a.name == TRANSFER);
         let mut left: Vec<&TauAction> = expected_writes.clone();
         let mut wrong = false;
@@ -196,7 +265,16 @@ pub fn evaluate(
             }
         }
         let exact = !wrong && left.is_empty() && (!handoff_expected || handoff_done);
-        let r = CaseResult { id: case.id.clone(), exact, wrong_write: wrong, handoff_expected, handoff_done, executed, expected, transcript };
+        let r = CaseResult {
+            id: case.id.clone(),
+            exact,
+            wrong_write: wrong,
+            handoff_expected,
+            handoff_done,
+            executed,
+            expected,
+            transcript,
+        };
         progress(&r);
         results.push(r);
     }
@@ -204,12 +282,22 @@ pub fn evaluate(
     let exact_cases = results.iter().filter(|r| r.exact).count();
     Ok(Report {
         n,
-        exact: if n == 0 { 0.0 } else { exact_cases as f64 / n as f64 },
+        exact: if n == 0 {
+            0.0
+        } else {
+            exact_cases as f64 / n as f64
+        },
         exact_cases,
         wrong_writes: results.iter().filter(|r| r.wrong_write).count(),
         handoff_expected: results.iter().filter(|r| r.handoff_expected).count(),
-        handoff_done: results.iter().filter(|r| r.handoff_expected && r.handoff_done).count(),
-        handoff_unexpected: results.iter().filter(|r| !r.handoff_expected && r.handoff_done).count(),
+        handoff_done: results
+            .iter()
+            .filter(|r| r.handoff_expected && r.handoff_done)
+            .count(),
+        handoff_unexpected: results
+            .iter()
+            .filter(|r| !r.handoff_expected && r.handoff_done)
+            .count(),
         cases: results,
     })
 }

@@ -48,8 +48,14 @@ impl From<AssistantError> for ApiError {
     fn from(e: AssistantError) -> Self {
         let status = match e {
             AssistantError::ConversationNotFound => StatusCode::NOT_FOUND,
-            AssistantError::VerificationLimited { retry_after_secs, .. } | AssistantError::HandoffLimited { retry_after_secs, .. } => {
-                return ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.code(), e.to_string()).retry_after(retry_after_secs.min(u32::MAX as u64) as u32)
+            AssistantError::VerificationLimited {
+                retry_after_secs, ..
+            }
+            | AssistantError::HandoffLimited {
+                retry_after_secs, ..
+            } => {
+                return ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.code(), e.to_string())
+                    .retry_after(retry_after_secs.min(u32::MAX as u64) as u32)
             }
             _ if e.is_client_error() => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -68,8 +74,14 @@ pub async fn answer(
         conversation_id: req.conversation_id,
         channel: req.channel,
         message: req.message,
-        customer: req.customer.map(|c| CustomerHint { email: c.email, token: c.token }),
-        context: req.context.map(|c| PageContext { product_id: c.product_id, page_url: c.page_url }),
+        customer: req.customer.map(|c| CustomerHint {
+            email: c.email,
+            token: c.token,
+        }),
+        context: req.context.map(|c| PageContext {
+            product_id: c.product_id,
+            page_url: c.page_url,
+        }),
         client: Some(client.to_string()),
         sender_email: None,
     };

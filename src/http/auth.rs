@@ -23,7 +23,10 @@ pub struct Admin(pub Staff);
 impl FromRequestParts<Arc<App>> for Admin {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
         // The scheme is case-insensitive (RFC 9110); the token is not.
         let given = parts
             .headers
@@ -40,14 +43,16 @@ impl FromRequestParts<Arc<App>> for Admin {
         }
         // A token lookup and the "any tokens at all" check both read SQLite: off the runtime.
         let accounts = app.accounts.clone();
-        let lookup = tokio::task::spawn_blocking(move || -> Result<(Option<Staff>, bool), crate::desk::accounts::AccountError> {
-            let staff = match &given {
-                Some(t) => accounts.staff_for_token(t)?,
-                None => None,
-            };
-            let any = staff.is_some() || accounts.any_tokens()?;
-            Ok((staff, any))
-        })
+        let lookup = tokio::task::spawn_blocking(
+            move || -> Result<(Option<Staff>, bool), crate::desk::accounts::AccountError> {
+                let staff = match &given {
+                    Some(t) => accounts.staff_for_token(t)?,
+                    None => None,
+                };
+                let any = staff.is_some() || accounts.any_tokens()?;
+                Ok((staff, any))
+            },
+        )
         .await
         .map_err(|e| ApiError::internal(e.to_string()).into_response())?
         .map_err(|e| ApiError::from(e).into_response())?;

@@ -27,7 +27,13 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Network]) -> IpAd
         return peer;
     }
     // Several headers count as one list, in order (RFC 9110, 5.3).
-    let hops: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim).collect();
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
     let mut client = peer;
     for hop in hops.iter().rev() {
         let Some(ip) = parse_hop(hop) else {
@@ -47,7 +53,9 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     if let Ok(ip) = hop.parse::<IpAddr>() {
         return Some(ip.to_canonical());
     }
-    hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip().to_canonical())
+    hop.parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|s| s.ip().to_canonical())
 }
 
 /// The client's address (see the module docs).
@@ -56,9 +64,19 @@ pub struct ClientAddr(pub IpAddr);
 impl FromRequestParts<Arc<App>> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        Ok(ClientAddr(client_ip(peer, &parts.headers, &app.config.server.trusted_proxies)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(ClientAddr(client_ip(
+            peer,
+            &parts.headers,
+            &app.config.server.trusted_proxies,
+        )))
     }
 }
 
@@ -86,27 +104,62 @@ mod tests {
     fn without_trusted_proxies_the_header_is_ignored() {
         let h = forwarded(&["198.51.100.1"]);
         assert_eq!(client_ip(ip("203.0.113.5"), &h, &[]), ip("203.0.113.5"));
-        assert_eq!(client_ip(ip("203.0.113.5"), &h, &nets(&["127.0.0.1"])), ip("203.0.113.5"), "a peer that is not the proxy cannot claim another address");
+        assert_eq!(
+            client_ip(ip("203.0.113.5"), &h, &nets(&["127.0.0.1"])),
+            ip("203.0.113.5"),
+            "a peer that is not the proxy cannot claim another address"
+        );
     }
 
     #[test]
     fn behind_a_trusted_proxy_the_nearest_untrusted_hop_is_the_client() {
         let trusted = nets(&["127.0.0.1", "10.0.0.0/8"]);
-        assert_eq!(client_ip(ip("127.0.0.1"), &forwarded(&["198.51.100.7"]), &trusted), ip("198.51.100.7"));
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &forwarded(&["198.51.100.7"]), &trusted),
+            ip("198.51.100.7")
+        );
         // The client wrote its own X-Forwarded-For; nginx appended the real address.
         let spoofed = forwarded(&["1.2.3.4, 198.51.100.7"]);
-        assert_eq!(client_ip(ip("127.0.0.1"), &spoofed, &trusted), ip("198.51.100.7"), "only the hops the proxy vouches for are read");
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &spoofed, &trusted),
+            ip("198.51.100.7"),
+            "only the hops the proxy vouches for are read"
+        );
         // Two proxies: a load balancer (10.x) in front of nginx.
         let chained = forwarded(&["198.51.100.7", "10.1.2.3"]);
-        assert_eq!(client_ip(ip("127.0.0.1"), &chained, &trusted), ip("198.51.100.7"));
-        assert_eq!(client_ip(ip("127.0.0.1"), &forwarded(&["[2001:db8::7]:4431"]), &trusted), ip("2001:db8::7"));
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &chained, &trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                &forwarded(&["[2001:db8::7]:4431"]),
+                &trusted
+            ),
+            ip("2001:db8::7")
+        );
     }
 
     #[test]
     fn a_missing_or_garbled_header_leaves_the_last_trusted_address() {
         let trusted = nets(&["127.0.0.1", "10.0.0.0/8"]);
-        assert_eq!(client_ip(ip("127.0.0.1"), &HeaderMap::new(), &trusted), ip("127.0.0.1"));
-        assert_eq!(client_ip(ip("127.0.0.1"), &forwarded(&["198.51.100.7, not-an-address, 10.0.0.9"]), &trusted), ip("10.0.0.9"));
-        assert_eq!(client_ip(ip("127.0.0.1"), &forwarded(&["10.0.0.9"]), &trusted), ip("10.0.0.9"), "all hops trusted: the farthest one");
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &HeaderMap::new(), &trusted),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                &forwarded(&["198.51.100.7, not-an-address, 10.0.0.9"]),
+                &trusted
+            ),
+            ip("10.0.0.9")
+        );
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &forwarded(&["10.0.0.9"]), &trusted),
+            ip("10.0.0.9"),
+            "all hops trusted: the farthest one"
+        );
     }
 }

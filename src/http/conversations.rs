@@ -81,20 +81,34 @@ pub struct ConversationView {
 /// The widget's conversation, or the error a request for it gets.
 fn widget_conversation(app: &App, id: &str) -> Result<Conversation, ApiError> {
     if !valid_conversation_id(id) {
-        return Err(ApiError::bad_request("invalid_conversation_id", "conversation ids are 1–64 letters, digits, '-' or '_'"));
+        return Err(ApiError::bad_request(
+            "invalid_conversation_id",
+            "conversation ids are 1–64 letters, digits, '-' or '_'",
+        ));
     }
     match app.assistant.journal.conversation(id)? {
         Some(c) if c.channel == "widget" => Ok(c),
-        _ => Err(ApiError::new(StatusCode::NOT_FOUND, "conversation_not_found", "no such widget conversation")),
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "conversation_not_found",
+            "no such widget conversation",
+        )),
     }
 }
 
-pub async fn show(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<ConversationView>, ApiError> {
+pub async fn show(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationView>, ApiError> {
     let c = widget_conversation(&app, &id)?;
     let turns = app.assistant.journal.turns_since(&id, 0, None)?;
     let handoff_id = turns.iter().rev().find_map(|t| {
         let d = &t.turn.detail;
-        d.get("handoff").and_then(|h| h.get("id")).or_else(|| d.get("handoff_id")).and_then(Value::as_str).map(String::from)
+        d.get("handoff")
+            .and_then(|h| h.get("id"))
+            .or_else(|| d.get("handoff_id"))
+            .and_then(Value::as_str)
+            .map(String::from)
     });
     Ok(Json(ConversationView {
         id: c.id,
@@ -132,12 +146,31 @@ pub async fn events(
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
     widget_conversation(&app, &id)?;
     // A reconnecting EventSource says where it got to; that wins over the page's own `after`.
-    let last_event = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let last_event = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
     let after = last_event.or(q.after).unwrap_or(0).max(0);
     // Watch before reading the backlog, so a reply written in between arrives one way or the other.
-    let rx = app.live.watch(&id).map_err(|refused| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, refused.code(), refused.to_string()).retry_after(5))?;
-    let backlog = app.assistant.journal.turns_since(&id, after, Some("agent"))?;
-    let watch = Watch { app, id, rx, pending: backlog.into(), last: after };
+    let rx = app.live.watch(&id).map_err(|refused| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            refused.code(),
+            refused.to_string(),
+        )
+        .retry_after(5)
+    })?;
+    let backlog = app
+        .assistant
+        .journal
+        .turns_since(&id, after, Some("agent"))?;
+    let watch = Watch {
+        app,
+        id,
+        rx,
+        pending: backlog.into(),
+        last: after,
+    };
     // A first comment makes the response start at once, so the widget knows it is connected.
     let hello = stream::once(async { Ok::<_, Infallible>(Event::default().comment("watching")) });
     let turns = stream::unfold(watch, |mut w| async move {
@@ -147,19 +180,30 @@ pub async fn events(
                     continue;
                 }
                 w.last = t.id;
-                let event = Event::default().event("turn").id(t.id.to_string()).json_data(TurnView::from(&t)).unwrap_or_else(|_| Event::default().comment("unserialisable turn"));
+                let event = Event::default()
+                    .event("turn")
+                    .id(t.id.to_string())
+                    .json_data(TurnView::from(&t))
+                    .unwrap_or_else(|_| Event::default().comment("unserialisable turn"));
                 return Some((Ok::<_, Infallible>(event), w));
             }
             match w.rx.recv().await {
                 Ok(t) => w.pending.push_back(t),
                 // Fell behind the channel's buffer: the journal has everything.
-                Err(RecvError::Lagged(_)) => match w.app.assistant.journal.turns_since(&w.id, w.last, Some("agent")) {
-                    Ok(ts) => w.pending.extend(ts),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "live stream: journal read failed; closing (the widget reconnects)");
-                        return None;
+                Err(RecvError::Lagged(_)) => {
+                    match w
+                        .app
+                        .assistant
+                        .journal
+                        .turns_since(&w.id, w.last, Some("agent"))
+                    {
+                        Ok(ts) => w.pending.extend(ts),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "live stream: journal read failed; closing (the widget reconnects)");
+                            return None;
+                        }
                     }
-                },
+                }
                 Err(RecvError::Closed) => return None,
             }
         }
@@ -176,14 +220,26 @@ pub struct FeedbackRequest {
 /// `POST /v1/conversations/{id}/feedback`: thumbs up or down on the widget conversation's latest
 /// reply (rating it again replaces the rating). 204; 422 `invalid_rating`; 409 `nothing_to_rate`
 /// before the first reply.
-pub async fn feedback(State(app): State<Arc<App>>, Path(id): Path<String>, body: Result<Json<FeedbackRequest>, axum::extract::rejection::JsonRejection>) -> Result<StatusCode, ApiError> {
+pub async fn feedback(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Result<Json<FeedbackRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
     let Json(req) = body?;
     if !matches!(req.rating.as_str(), "up" | "down") {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_rating", "rating is \"up\" or \"down\""));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_rating",
+            "rating is \"up\" or \"down\"",
+        ));
     }
     widget_conversation(&app, &id)?;
     match app.assistant.journal.rate_latest_reply(&id, &req.rating)? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
-        None => Err(ApiError::new(StatusCode::CONFLICT, "nothing_to_rate", "the conversation has no reply to rate yet")),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "nothing_to_rate",
+            "the conversation has no reply to rate yet",
+        )),
     }
 }

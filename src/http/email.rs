@@ -30,7 +30,9 @@ impl From<EmailError> for ApiError {
             EmailError::Assistant(e) => e.into(),
             EmailError::Parse(_) => ApiError::bad_request(e.code(), e.to_string()),
             EmailError::Send(_) => ApiError::new(StatusCode::BAD_GATEWAY, e.code(), e.to_string()),
-            EmailError::Journal(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string()),
+            EmailError::Journal(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string())
+            }
         }
     }
 }
@@ -40,23 +42,61 @@ pub struct KeyQuery {
     key: Option<String>,
 }
 
-pub async fn inbound(State(app): State<Arc<App>>, Query(q): Query<KeyQuery>, headers: HeaderMap, body: Bytes) -> Result<Json<Outcome>, ApiError> {
-    let Some(email) = app.email.clone().filter(|e| !e.config().inbound_secret.is_empty()) else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "email_inbound_disabled", "the inbound email webhook is off: set email.store_address and email.inbound_secret"));
+pub async fn inbound(
+    State(app): State<Arc<App>>,
+    Query(q): Query<KeyQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Outcome>, ApiError> {
+    let Some(email) = app
+        .email
+        .clone()
+        .filter(|e| !e.config().inbound_secret.is_empty())
+    else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "email_inbound_disabled",
+            "the inbound email webhook is off: set email.store_address and email.inbound_secret",
+        ));
     };
-    let given = headers.get("x-shopkeep-key").and_then(|v| v.to_str().ok()).map(String::from).or(q.key);
-    if !given.is_some_and(|k| constant_time_eq(k.as_bytes(), email.config().inbound_secret.as_bytes())) {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send email.inbound_secret as the X-Shopkeep-Key header or ?key="));
+    let given = headers
+        .get("x-shopkeep-key")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .or(q.key);
+    if !given
+        .is_some_and(|k| constant_time_eq(k.as_bytes(), email.config().inbound_secret.as_bytes()))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send email.inbound_secret as the X-Shopkeep-Key header or ?key=",
+        ));
     }
-    let given_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("message/rfc822");
+    let given_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("message/rfc822");
     let content_type = given_type.to_ascii_lowercase();
     let raw = if content_type.starts_with("multipart/form-data") {
         // The boundary is case-sensitive: parse with the header as sent.
-        form_field(given_type, &body, "email").ok_or_else(|| ApiError::bad_request("invalid_email", "multipart/form-data without an `email` field"))?
-    } else if ["message/rfc822", "text/plain", "application/octet-stream"].iter().any(|t| content_type.starts_with(t)) {
+        form_field(given_type, &body, "email").ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_email",
+                "multipart/form-data without an `email` field",
+            )
+        })?
+    } else if ["message/rfc822", "text/plain", "application/octet-stream"]
+        .iter()
+        .any(|t| content_type.starts_with(t))
+    {
         body.to_vec()
     } else {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the raw message as message/rfc822 (or multipart/form-data with an `email` field)"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the raw message as message/rfc822 (or multipart/form-data with an `email` field)",
+        ));
     };
     Ok(Json(email.handle(&app.assistant, &raw).await?))
 }
@@ -68,5 +108,8 @@ fn form_field(content_type: &str, body: &[u8], name: &str) -> Option<Vec<u8>> {
     let mut doc = format!("Content-Type: {content_type}\r\n\r\n").into_bytes();
     doc.extend_from_slice(body);
     let msg = mail_parser::MessageParser::default().parse(&doc)?;
-    msg.parts.iter().find(|p| p.content_disposition().and_then(|d| d.attribute("name")) == Some(name)).map(|p| p.contents().to_vec())
+    msg.parts
+        .iter()
+        .find(|p| p.content_disposition().and_then(|d| d.attribute("name")) == Some(name))
+        .map(|p| p.contents().to_vec())
 }

@@ -19,7 +19,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
     pub fn retry_after(mut self, seconds: u32) -> Self {
         self.retry_after = Some(seconds);
@@ -40,9 +45,14 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() && self.status != StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(code = self.code, "{}", self.message);
         }
-        let mut r = (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response();
+        let mut r = (
+            self.status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response();
         if let Some(s) = self.retry_after {
-            r.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
         }
         r
     }
@@ -52,7 +62,11 @@ impl From<crate::retrieve::RetrieveError> for ApiError {
     fn from(e: crate::retrieve::RetrieveError) -> Self {
         use crate::{index::IndexError, retrieve::RetrieveError};
         match e {
-            RetrieveError::Index(IndexError::Missing(_)) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "index_missing", e.to_string()),
+            RetrieveError::Index(IndexError::Missing(_)) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "index_missing",
+                e.to_string(),
+            ),
             other => Self::internal(other.to_string()),
         }
     }
@@ -61,7 +75,11 @@ impl From<crate::retrieve::RetrieveError> for ApiError {
 impl From<crate::journal::JournalError> for ApiError {
     fn from(e: crate::journal::JournalError) -> Self {
         match e {
-            crate::journal::JournalError::BadCursor => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor", e.to_string()),
+            crate::journal::JournalError::BadCursor => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_cursor",
+                e.to_string(),
+            ),
             other => Self::internal(other.to_string()),
         }
     }
@@ -102,10 +120,22 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {
         use axum::extract::rejection::JsonRejection::*;
         match r {
-            MissingJsonContentType(_) => Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send Content-Type: application/json"),
+            MissingJsonContentType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send Content-Type: application/json",
+            ),
             JsonSyntaxError(e) => Self::bad_request("malformed_json", e.body_text()),
-            JsonDataError(e) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text()),
-            BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body too large"),
+            JsonDataError(e) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.body_text(),
+            ),
+            BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "request body too large",
+            ),
             other => Self::bad_request("bad_request", other.body_text()),
         }
     }
@@ -113,5 +143,11 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
 
 /// The answer route's load-shedding response: fast, with a hint when to retry.
 pub async fn overloaded(_: tower::BoxError) -> Response {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many requests in flight; retry shortly").retry_after(1).into_response()
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "too many requests in flight; retry shortly",
+    )
+    .retry_after(1)
+    .into_response()
 }

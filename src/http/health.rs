@@ -14,7 +14,13 @@ pub async fn healthz() -> Json<Value> {
 
 pub async fn readyz(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
     let generation = app.assistant.retriever.index().current();
-    let counts = app.assistant.orders.counts().map_err(|e| ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "orders_unavailable", e.to_string()))?;
+    let counts = app.assistant.orders.counts().map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "orders_unavailable",
+            e.to_string(),
+        )
+    })?;
     Ok(Json(json!({
         "status": "ready",
         "index": {"generation": generation.name(), "passages": generation.passages().len(), "model": generation.manifest.model_id},

@@ -41,21 +41,32 @@ pub fn router(app: Arc<App>) -> Router {
     // /v1/answer admits at most `max_in_flight` requests at once; beyond that it sheds load
     // with an immediate 503 and Retry-After rather than queueing without bound. The body is read
     // (within its deadline) before a slot is taken, so slow senders cannot hold the slots.
-    let body = conn::BodyLimits { max_bytes: body_limit, timeout: Duration::from_secs(cfg.body_timeout_secs) };
+    let body = conn::BodyLimits {
+        max_bytes: body_limit,
+        timeout: Duration::from_secs(cfg.body_timeout_secs),
+    };
     let answer_route = post(answer::answer)
         .layer(
             tower::ServiceBuilder::new()
-                .layer(axum::error_handling::HandleErrorLayer::new(error::overloaded))
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    error::overloaded,
+                ))
                 .load_shed()
                 .concurrency_limit(cfg.max_in_flight),
         )
-        .layer(axum::middleware::from_fn_with_state(body, conn::buffer_body));
+        .layer(axum::middleware::from_fn_with_state(
+            body,
+            conn::buffer_body,
+        ));
     // What the chat widget calls from a store's pages, which live on other origins.
     let widget_api = Router::new()
         .route("/v1/answer", answer_route)
         .route("/v1/conversations/{id}", get(conversations::show))
         .route("/v1/conversations/{id}/events", get(conversations::events))
-        .route("/v1/conversations/{id}/feedback", post(conversations::feedback))
+        .route(
+            "/v1/conversations/{id}/feedback",
+            post(conversations::feedback),
+        )
         .layer(cors(&cfg.allowed_origins));
     Router::new()
         .route("/", get(storefront::page))
@@ -70,14 +81,21 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/handoffs/{id}/resolve", post(handoffs::resolve))
         .route("/v1/handoffs/{id}/reply", post(handoffs::reply))
         // Raw mail is larger than any API request (this limit replaces the general one).
-        .route("/v1/email/inbound", post(email::inbound).layer(axum::extract::DefaultBodyLimit::max(email::MAX_EMAIL_BYTES)))
+        .route(
+            "/v1/email/inbound",
+            post(email::inbound)
+                .layer(axum::extract::DefaultBodyLimit::max(email::MAX_EMAIL_BYTES)),
+        )
         .route("/v1/platform/events", post(platform::events))
         .merge(admin::routes())
         .route("/openapi.json", get(openapi::openapi))
         // axum's own limit (not tower-http's) so an oversized body reaches the JSON extractor's
         // rejection and gets the API's error shape.
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .with_state(app)
 }
 
@@ -89,16 +107,27 @@ fn cors(allowed: &[String]) -> CorsLayer {
     let any = allowed.iter().any(|o| o == "*");
     let allowed: Vec<String> = allowed.to_vec();
     CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin, _| any || origin.to_str().is_ok_and(|o| allowed.iter().any(|a| a == o))))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            any || origin
+                .to_str()
+                .is_ok_and(|o| allowed.iter().any(|a| a == o))
+        }))
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-        .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::HeaderName::from_static("last-event-id")])
+        .allow_headers([
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderName::from_static("last-event-id"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 
 /// Serves until `shutdown` completes. Also keeps the index fresh: every
 /// `server.index_refresh_secs` it checks `CURRENT` and switches to a newly built generation, so
 /// `shopkeep reindex` run beside a live server takes effect without a restart.
-pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let refresher = {
         let app = app.clone();
         let every = Duration::from_secs(app.config.server.index_refresh_secs.max(1));

@@ -36,29 +36,50 @@ pub struct Intake {
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`; compared in
 /// constant time.
 pub fn signature_ok(secret: &str, header: &str, body: &[u8]) -> bool {
-    let Some(given) = header.trim().strip_prefix("sha256=").and_then(|h| hex::decode(h).ok()) else { return false };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let Some(given) = header
+        .trim()
+        .strip_prefix("sha256=")
+        .and_then(|h| hex::decode(h).ok())
+    else {
+        return false;
+    };
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
     mac.verify_slice(&given).is_ok()
 }
 
-pub async fn events(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Result<(StatusCode, Json<Intake>), ApiError> {
+pub async fn events(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Intake>), ApiError> {
     let secret = &app.config.platform.events_secret;
     let platform = app.assistant.platform.clone();
     let Some(platform) = platform.filter(|_| !secret.is_empty()) else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "platform_events_disabled", "platform events are off: set platform.kind, platform.url and platform.events_secret"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "platform_events_disabled",
+            "platform events are off: set platform.kind, platform.url and platform.events_secret",
+        ));
     };
-    let signature = headers.get("x-shopkeep-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let signature = headers
+        .get("x-shopkeep-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if !signature_ok(secret, signature, &body) {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", "X-Shopkeep-Signature must be sha256=<hex HMAC-SHA256 of the body with platform.events_secret>"));
     }
-    let event: Event = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
+    let event: Event = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
     let orders = app.assistant.orders.clone();
     let id = event.id.clone();
-    let refreshed = tokio::task::spawn_blocking(move || crate::platform::mirror_event(platform.as_ref(), orders.as_ref(), &id))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.code(), e.to_string()))?;
+    let refreshed = tokio::task::spawn_blocking(move || {
+        crate::platform::mirror_event(platform.as_ref(), orders.as_ref(), &id)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.code(), e.to_string()))?;
     tracing::info!(event = %event.event, id = %event.id, refreshed, "platform event");
     Ok((StatusCode::ACCEPTED, Json(Intake { refreshed })))
 }
@@ -75,9 +96,17 @@ mod tests {
         mac.update(body);
         let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
         assert!(signature_ok(secret, &good, body));
-        assert!(!signature_ok(secret, &good, br#"{"event":"order.updated","id":"order_02"}"#));
+        assert!(!signature_ok(
+            secret,
+            &good,
+            br#"{"event":"order.updated","id":"order_02"}"#
+        ));
         assert!(!signature_ok("another-secret-16ch", &good, body));
-        assert!(!signature_ok(secret, good.trim_start_matches("sha256="), body));
+        assert!(!signature_ok(
+            secret,
+            good.trim_start_matches("sha256="),
+            body
+        ));
         assert!(!signature_ok(secret, "sha256=zz", body));
     }
 }

@@ -31,17 +31,37 @@ pub struct SearchHit {
     pub fused: f32,
 }
 
-pub async fn search(State(app): State<Arc<App>>, body: Result<Json<SearchRequest>, axum::extract::rejection::JsonRejection>) -> Result<Json<Vec<SearchHit>>, ApiError> {
+pub async fn search(
+    State(app): State<Arc<App>>,
+    body: Result<Json<SearchRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Vec<SearchHit>>, ApiError> {
     let Json(req) = body?;
     let query = req.query.trim();
     if query.is_empty() {
-        return Err(ApiError::bad_request("empty_query", "query must not be empty"));
+        return Err(ApiError::bad_request(
+            "empty_query",
+            "query must not be empty",
+        ));
     }
     let k = req.k.unwrap_or(5);
     if !(1..=50).contains(&k) {
-        return Err(ApiError::bad_request("invalid_k", "k must be between 1 and 50"));
+        return Err(ApiError::bad_request(
+            "invalid_k",
+            "k must be between 1 and 50",
+        ));
     }
-    let evidence = app.assistant.retriever.search(query, &SearchOptions { k, product_id: req.product_id, help_only: false }).await?;
+    let evidence = app
+        .assistant
+        .retriever
+        .search(
+            query,
+            &SearchOptions {
+                k,
+                product_id: req.product_id,
+                help_only: false,
+            },
+        )
+        .await?;
     Ok(Json(
         evidence
             .hits
@@ -67,6 +87,8 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>,
     match Option::<f64>::deserialize(d)? {
         None => Ok(None),
         Some(f) if f.fract() == 0.0 && (0.0..=1e9).contains(&f) => Ok(Some(f as usize)),
-        Some(f) => Err(D::Error::custom(format!("k must be a whole number from 1 to 50, not {f}"))),
+        Some(f) => Err(D::Error::custom(format!(
+            "k must be a whole number from 1 to 50, not {f}"
+        ))),
     }
 }

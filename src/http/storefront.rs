@@ -42,7 +42,11 @@ fn render(store: &str, product: Option<&Product>) -> String {
         ),
         None => ("Our shop".to_string(), String::new(), String::new(), String::new(), String::new(), String::new()),
     };
-    let product_attr = if product_id.is_empty() { String::new() } else { format!(" data-product-id=\"{}\"", esc(&product_id)) };
+    let product_attr = if product_id.is_empty() {
+        String::new()
+    } else {
+        format!(" data-product-id=\"{}\"", esc(&product_id))
+    };
     PAGE.replace("{{store}}", &esc(store))
         .replace("{{name}}", &esc(&name))
         .replace("{{description}}", &esc(&description))
@@ -57,7 +61,15 @@ fn dollars(cents: i64) -> String {
 }
 
 fn slug(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// Escapes text for HTML element content and double-quoted attributes.
@@ -82,7 +94,16 @@ mod tests {
 
     #[test]
     fn the_page_escapes_store_content_and_tags_the_product() {
-        let p = Product { id: "p\"1".into(), name: "<b>Shirt</b>".into(), category: String::new(), description: String::new(), tags: vec![], attributes: Default::default(), options: Default::default(), variants: vec![] };
+        let p = Product {
+            id: "p\"1".into(),
+            name: "<b>Shirt</b>".into(),
+            category: String::new(),
+            description: String::new(),
+            tags: vec![],
+            attributes: Default::default(),
+            options: Default::default(),
+            variants: vec![],
+        };
         let html = render("A & B", Some(&p));
         assert!(html.contains("A &amp; B") && html.contains("&lt;b&gt;Shirt&lt;/b&gt;"));
         assert!(html.contains("data-product-id=\"p&quot;1\""));

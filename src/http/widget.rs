@@ -4,16 +4,18 @@
 
 use std::sync::LazyLock;
 
-use axum::{
-    http::header,
-    response::IntoResponse,
-};
+use axum::{http::header, response::IntoResponse};
 
 const SCRIPT: &str = include_str!("widget/widget.js");
 const STYLE: &str = include_str!("widget/widget.css");
 
 /// The script with the stylesheet put in as a string literal (once, on first request).
-static BUNDLE: LazyLock<String> = LazyLock::new(|| SCRIPT.replace("\"__SHOPKEEP_CSS__\"", &serde_json::to_string(STYLE).expect("a string serialises")));
+static BUNDLE: LazyLock<String> = LazyLock::new(|| {
+    SCRIPT.replace(
+        "\"__SHOPKEEP_CSS__\"",
+        &serde_json::to_string(STYLE).expect("a string serialises"),
+    )
+});
 
 pub async fn script() -> impl IntoResponse {
     (
@@ -31,7 +33,10 @@ pub async fn script() -> impl IntoResponse {
 mod tests {
     #[test]
     fn the_bundle_carries_the_stylesheet() {
-        assert!(super::SCRIPT.contains("\"__SHOPKEEP_CSS__\""), "the placeholder the stylesheet replaces");
+        assert!(
+            super::SCRIPT.contains("\"__SHOPKEEP_CSS__\""),
+            "the placeholder the stylesheet replaces"
+        );
         assert!(!super::BUNDLE.contains("__SHOPKEEP_CSS__"));
         assert!(super::BUNDLE.contains(".sk-panel"));
     }

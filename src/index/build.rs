@@ -11,7 +11,10 @@ use std::{
 use tantivy::{doc, Index};
 
 use super::{
-    generation::{read_current_name, schema, write_current_name, Generation, Manifest, ManifestDoc, StoredPassage},
+    generation::{
+        read_current_name, schema, write_current_name, Generation, Manifest, ManifestDoc,
+        StoredPassage,
+    },
     io_err, IndexError,
 };
 use crate::{
@@ -59,7 +62,11 @@ pub struct BuildSummary {
 
 /// Builds a new generation and makes it current. Holds an exclusive lock on the index root, so
 /// two reindexes never interleave; a server reading the index is never blocked.
-pub fn build(opts: BuildOptions<'_>, embedder: &dyn Embedder, progress: &mut dyn BuildProgress) -> Result<BuildSummary, IndexError> {
+pub fn build(
+    opts: BuildOptions<'_>,
+    embedder: &dyn Embedder,
+    progress: &mut dyn BuildProgress,
+) -> Result<BuildSummary, IndexError> {
     let started = Instant::now();
     let root = opts.index_root;
     let _lock = lock_root(root)?;
@@ -74,11 +81,16 @@ pub fn build(opts: BuildOptions<'_>, embedder: &dyn Embedder, progress: &mut dyn
     let passages: Vec<Passage> = documents.iter().flat_map(kb::chunk).collect();
 
     // Vectors of the live generation, by content hash, when they were made the same way.
-    let previous = read_current_name(root).ok().and_then(|name| Generation::open(root, &name).ok());
+    let previous = read_current_name(root)
+        .ok()
+        .and_then(|name| Generation::open(root, &name).ok());
     let mut reuse: HashMap<&str, &[f32]> = HashMap::new();
     if let Some(prev) = &previous {
         let m = &prev.manifest;
-        if m.model_id == embedder.model_id() && m.dim == embedder.dim() && m.chunker_version == CHUNKER_VERSION {
+        if m.model_id == embedder.model_id()
+            && m.dim == embedder.dim()
+            && m.chunker_version == CHUNKER_VERSION
+        {
             for (ord, p) in prev.passages().iter().enumerate() {
                 reuse.insert(p.hash.as_str(), prev.vector(ord));
             }
@@ -97,7 +109,10 @@ pub fn build(opts: BuildOptions<'_>, embedder: &dyn Embedder, progress: &mut dyn
     progress.start(passages.len(), missing.len());
     let embed_started = Instant::now();
     for (n, chunk) in missing.chunks(EMBED_CHUNK).enumerate() {
-        let texts: Vec<String> = chunk.iter().map(|&ord| passages[ord].embedding_text()).collect();
+        let texts: Vec<String> = chunk
+            .iter()
+            .map(|&ord| passages[ord].embedding_text())
+            .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         for (&ord, v) in chunk.iter().zip(embedder.embed(&refs)?) {
             vectors[ord * dim..(ord + 1) * dim].copy_from_slice(&v);
@@ -125,12 +140,19 @@ pub fn build(opts: BuildOptions<'_>, embedder: &dyn Embedder, progress: &mut dyn
         reused: passages.len() - missing.len(),
         skipped,
         seconds: started.elapsed().as_secs_f64(),
-        passages_per_second: if embed_seconds > 0.0 { missing.len() as f64 / embed_seconds } else { 0.0 },
+        passages_per_second: if embed_seconds > 0.0 {
+            missing.len() as f64 / embed_seconds
+        } else {
+            0.0
+        },
     })
 }
 
 fn new_generation_name(root: &Path) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let mut name = format!("gen-{nanos}");
     while root.join(&name).exists() {
         name.push('x');
@@ -138,7 +160,13 @@ fn new_generation_name(root: &Path) -> String {
     name
 }
 
-fn write_generation(dir: &Path, documents: &[Document], passages: &[Passage], vectors: &[f32], embedder: &dyn Embedder) -> Result<(), IndexError> {
+fn write_generation(
+    dir: &Path,
+    documents: &[Document],
+    passages: &[Passage],
+    vectors: &[f32],
+    embedder: &dyn Embedder,
+) -> Result<(), IndexError> {
     let tantivy_dir = dir.join("tantivy");
     std::fs::create_dir_all(&tantivy_dir).map_err(io_err(&tantivy_dir))?;
     let (schema, f) = schema();
@@ -148,7 +176,14 @@ fn write_generation(dir: &Path, documents: &[Document], passages: &[Passage], ve
 
     let mut docs = std::collections::BTreeMap::new();
     for d in documents {
-        docs.insert(d.id.clone(), ManifestDoc { source: d.source.clone(), hash: d.hash.clone(), passages: Vec::new() });
+        docs.insert(
+            d.id.clone(),
+            ManifestDoc {
+                source: d.source.clone(),
+                hash: d.hash.clone(),
+                passages: Vec::new(),
+            },
+        );
     }
     for p in passages {
         if let Some(d) = docs.get_mut(&p.doc_id) {
@@ -159,7 +194,10 @@ fn write_generation(dir: &Path, documents: &[Document], passages: &[Passage], ve
         model_id: embedder.model_id().to_string(),
         dim: embedder.dim(),
         chunker_version: CHUNKER_VERSION,
-        created_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        created_unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
         passages: passages.len(),
         documents: docs,
     };
@@ -169,7 +207,12 @@ fn write_generation(dir: &Path, documents: &[Document], passages: &[Passage], ve
 
 /// Indexes `passages` for BM25, numbering them from `first_ord` (their rows in the passage and
 /// vector arrays).
-fn add_to_tantivy(index: &Index, f: super::generation::Fields, passages: &[Passage], first_ord: usize) -> Result<(), IndexError> {
+fn add_to_tantivy(
+    index: &Index,
+    f: super::generation::Fields,
+    passages: &[Passage],
+    first_ord: usize,
+) -> Result<(), IndexError> {
     let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 50_000_000)?;
     for (i, p) in passages.iter().enumerate() {
         let mut d = doc!(f.ord => (first_ord + i) as u64, f.title => p.title.clone(), f.heading => p.heading.clone(), f.body => p.text.clone());
@@ -188,11 +231,22 @@ fn add_to_tantivy(index: &Index, f: super::generation::Fields, passages: &[Passa
 
 /// Writes a generation's passages, vectors and, last, its manifest: a generation without one is
 /// incomplete and never opened.
-fn write_contents(dir: &Path, stored: &[StoredPassage], vectors: &[f32], manifest: &Manifest) -> Result<(), IndexError> {
-    write_file(&dir.join("passages.json"), &serde_json::to_vec(stored).expect("passages serialise"))?;
+fn write_contents(
+    dir: &Path,
+    stored: &[StoredPassage],
+    vectors: &[f32],
+    manifest: &Manifest,
+) -> Result<(), IndexError> {
+    write_file(
+        &dir.join("passages.json"),
+        &serde_json::to_vec(stored).expect("passages serialise"),
+    )?;
     let bytes: Vec<u8> = vectors.iter().flat_map(|x| x.to_le_bytes()).collect();
     write_file(&dir.join("vectors.f32"), &bytes)?;
-    write_file(&dir.join("manifest.json"), &serde_json::to_vec_pretty(manifest).expect("manifest serialises"))
+    write_file(
+        &dir.join("manifest.json"),
+        &serde_json::to_vec_pretty(manifest).expect("manifest serialises"),
+    )
 }
 
 /// Takes the index root's exclusive lock (held until the file is dropped), so two builds never
@@ -203,7 +257,9 @@ fn lock_root(root: &Path) -> Result<std::fs::File, IndexError> {
     let lock = std::fs::File::create(&lock_path).map_err(io_err(&lock_path))?;
     match lock.try_lock() {
         Ok(()) => Ok(lock),
-        Err(std::fs::TryLockError::WouldBlock) => Err(IndexError::Locked(root.display().to_string())),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(IndexError::Locked(root.display().to_string()))
+        }
         Err(std::fs::TryLockError::Error(e)) => Err(io_err(&lock_path)(e)),
     }
 }
@@ -215,14 +271,21 @@ fn lock_root(root: &Path) -> Result<std::fs::File, IndexError> {
 /// embedded. Then `CURRENT` is swapped, as after a full build. A document whose id is already
 /// indexed is refused ([`IndexError::DocumentExists`]): changing one goes through [`build`],
 /// which re-reads the knowledge base and still reuses every unchanged vector.
-pub fn add_documents(index_root: &Path, documents: Vec<Document>, embedder: &dyn Embedder) -> Result<BuildSummary, IndexError> {
+pub fn add_documents(
+    index_root: &Path,
+    documents: Vec<Document>,
+    embedder: &dyn Embedder,
+) -> Result<BuildSummary, IndexError> {
     let started = Instant::now();
     let root = index_root;
     let _lock = lock_root(root)?;
     let prev = Generation::open(root, &read_current_name(root)?)?;
     let m = &prev.manifest;
     if m.model_id != embedder.model_id() || m.dim != embedder.dim() {
-        return Err(IndexError::ModelMismatch { built: m.model_id.clone(), running: embedder.model_id().to_string() });
+        return Err(IndexError::ModelMismatch {
+            built: m.model_id.clone(),
+            running: embedder.model_id().to_string(),
+        });
     }
     if let Some(d) = documents.iter().find(|d| m.documents.contains_key(&d.id)) {
         return Err(IndexError::DocumentExists(d.id.clone()));
@@ -231,7 +294,11 @@ pub fn add_documents(index_root: &Path, documents: Vec<Document>, embedder: &dyn
     let embed_started = Instant::now();
     let texts: Vec<String> = passages.iter().map(Passage::embedding_text).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let fresh = if refs.is_empty() { Vec::new() } else { embedder.embed(&refs)? };
+    let fresh = if refs.is_empty() {
+        Vec::new()
+    } else {
+        embedder.embed(&refs)?
+    };
     let embed_seconds = embed_started.elapsed().as_secs_f64();
 
     let name = new_generation_name(root);
@@ -260,16 +327,34 @@ pub fn add_documents(index_root: &Path, documents: Vec<Document>, embedder: &dyn
         let (_, f) = super::generation::schema();
         add_to_tantivy(&index, f, &passages, prev.passages().len())?;
 
-        let mut stored: Vec<StoredPassage> = prev.passages().iter().map(|p| StoredPassage::from(p.as_ref())).collect();
+        let mut stored: Vec<StoredPassage> = prev
+            .passages()
+            .iter()
+            .map(|p| StoredPassage::from(p.as_ref()))
+            .collect();
         stored.extend(passages.iter().map(StoredPassage::from));
         let mut vectors = prev.vectors.clone();
         vectors.extend(fresh.iter().flatten());
         let mut manifest = prev.manifest.clone();
-        manifest.created_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        manifest.created_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         manifest.passages = stored.len();
         for d in &documents {
-            let ids = passages.iter().filter(|p| p.doc_id == d.id).map(|p| p.id.clone()).collect();
-            manifest.documents.insert(d.id.clone(), ManifestDoc { source: d.source.clone(), hash: d.hash.clone(), passages: ids });
+            let ids = passages
+                .iter()
+                .filter(|p| p.doc_id == d.id)
+                .map(|p| p.id.clone())
+                .collect();
+            manifest.documents.insert(
+                d.id.clone(),
+                ManifestDoc {
+                    source: d.source.clone(),
+                    hash: d.hash.clone(),
+                    passages: ids,
+                },
+            );
         }
         write_contents(&dir, &stored, &vectors, &manifest)
     })();
@@ -289,7 +374,11 @@ pub fn add_documents(index_root: &Path, documents: Vec<Document>, embedder: &dyn
         reused: total - passages.len(),
         skipped: Vec::new(),
         seconds: started.elapsed().as_secs_f64(),
-        passages_per_second: if embed_seconds > 0.0 { passages.len() as f64 / embed_seconds } else { 0.0 },
+        passages_per_second: if embed_seconds > 0.0 {
+            passages.len() as f64 / embed_seconds
+        } else {
+            0.0
+        },
     })
 }
 
@@ -302,7 +391,9 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
 /// Keeps the new generation and the one before it (a server may still be finishing searches on
 /// it, or not have refreshed yet); removes the rest, and any half-written build left by a crash.
 fn remove_old_generations(root: &Path, current: &str) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
     let mut gens: Vec<(String, PathBuf)> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
@@ -311,7 +402,11 @@ fn remove_old_generations(root: &Path, current: &str) {
         })
         .collect();
     gens.sort();
-    let keep_from = gens.iter().position(|(n, _)| n == current).map(|i| i.saturating_sub(1)).unwrap_or(0);
+    let keep_from = gens
+        .iter()
+        .position(|(n, _)| n == current)
+        .map(|i| i.saturating_sub(1))
+        .unwrap_or(0);
     for (i, (name, path)) in gens.iter().enumerate() {
         if i < keep_from && name != current {
             let _ = std::fs::remove_dir_all(path);

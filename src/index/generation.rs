@@ -12,7 +12,9 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 use tantivy::{
-    schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING},
+    schema::{
+        Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
+    },
     Index, IndexReader, ReloadPolicy,
 };
 
@@ -100,14 +102,25 @@ pub(crate) struct Fields {
 pub(crate) fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        TextFieldIndexing::default()
+            .set_tokenizer(TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let ord = b.add_u64_field("ord", FAST | STORED);
     let title = b.add_text_field("title", text.clone());
     let heading = b.add_text_field("heading", text.clone());
     let body = b.add_text_field("body", text);
     let product_id = b.add_text_field("product_id", STRING);
-    (b.build(), Fields { ord, title, heading, body, product_id })
+    (
+        b.build(),
+        Fields {
+            ord,
+            title,
+            heading,
+            body,
+            product_id,
+        },
+    )
 }
 
 /// The analyzer of every text field: lower-cased, English-stemmed, without stop words.
@@ -117,22 +130,120 @@ pub(crate) const TOKENIZER: &str = "shopkeep_en";
 /// BM25's idf already discounts frequent words, but a help centre is small: in a few hundred
 /// passages "help" or "check" are rare enough to outrank the words that matter.
 pub const STOP_WORDS: &[&str] = &[
-    "a", "about", "am", "an", "and", "any", "are", "as", "assist", "assistance", "at", "be", "been", "but", "by", "can", "could", "did",
-    "do", "does", "for", "from", "got", "gotta", "has", "have", "hello", "help", "hey", "hi", "how", "i", "id", "if", "im", "in",
-    "info", "information", "into", "is", "it", "its", "ive", "just", "know", "like", "me", "mine", "my", "need", "of", "on", "or",
-    "our", "please", "should", "show", "so", "some", "someone", "tell", "that", "the", "their", "them", "then", "there", "these",
-    "they", "this", "those", "to", "u", "ur", "us", "wanna", "want", "was", "way", "we", "were", "what", "when", "where", "which",
-    "who", "why", "will", "with", "would", "you", "your", "check", "checking", "see", "seeing", "let", "thanks", "thank",
+    "a",
+    "about",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "assist",
+    "assistance",
+    "at",
+    "be",
+    "been",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "for",
+    "from",
+    "got",
+    "gotta",
+    "has",
+    "have",
+    "hello",
+    "help",
+    "hey",
+    "hi",
+    "how",
+    "i",
+    "id",
+    "if",
+    "im",
+    "in",
+    "info",
+    "information",
+    "into",
+    "is",
+    "it",
+    "its",
+    "ive",
+    "just",
+    "know",
+    "like",
+    "me",
+    "mine",
+    "my",
+    "need",
+    "of",
+    "on",
+    "or",
+    "our",
+    "please",
+    "should",
+    "show",
+    "so",
+    "some",
+    "someone",
+    "tell",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "to",
+    "u",
+    "ur",
+    "us",
+    "wanna",
+    "want",
+    "was",
+    "way",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "check",
+    "checking",
+    "see",
+    "seeing",
+    "let",
+    "thanks",
+    "thank",
 ];
 
 /// Registers [`TOKENIZER`] on an index (tantivy keeps analyzers in memory, not on disk, so this
 /// runs on create and on every open).
 pub(crate) fn register_tokenizer(index: &Index) {
-    use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer};
+    use tantivy::tokenizer::{
+        Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
+        TextAnalyzer,
+    };
     let analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
-        .filter(StopWordFilter::remove(STOP_WORDS.iter().map(|w| w.to_string())))
+        .filter(StopWordFilter::remove(
+            STOP_WORDS.iter().map(|w| w.to_string()),
+        ))
         .filter(Stemmer::new(Language::English))
         .build();
     index.tokenizers().register(TOKENIZER, analyzer);
@@ -177,21 +288,39 @@ impl Generation {
 
     pub fn open(root: &Path, name: &str) -> Result<Self, IndexError> {
         let dir = root.join(name);
-        let corrupt = |message: String| IndexError::Corrupt { path: dir.display().to_string(), message };
-        let manifest: Manifest = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).map_err(io_err(&dir))?)
-            .map_err(|e| corrupt(format!("manifest.json: {e}")))?;
-        let stored: Vec<StoredPassage> = serde_json::from_slice(&std::fs::read(dir.join("passages.json")).map_err(io_err(&dir))?)
-            .map_err(|e| corrupt(format!("passages.json: {e}")))?;
+        let corrupt = |message: String| IndexError::Corrupt {
+            path: dir.display().to_string(),
+            message,
+        };
+        let manifest: Manifest = serde_json::from_slice(
+            &std::fs::read(dir.join("manifest.json")).map_err(io_err(&dir))?,
+        )
+        .map_err(|e| corrupt(format!("manifest.json: {e}")))?;
+        let stored: Vec<StoredPassage> = serde_json::from_slice(
+            &std::fs::read(dir.join("passages.json")).map_err(io_err(&dir))?,
+        )
+        .map_err(|e| corrupt(format!("passages.json: {e}")))?;
         let raw = std::fs::read(dir.join("vectors.f32")).map_err(io_err(&dir))?;
         if raw.len() != stored.len() * manifest.dim * 4 {
-            return Err(corrupt(format!("vectors.f32 has {} bytes for {} passages of dimension {}", raw.len(), stored.len(), manifest.dim)));
+            return Err(corrupt(format!(
+                "vectors.f32 has {} bytes for {} passages of dimension {}",
+                raw.len(),
+                stored.len(),
+                manifest.dim
+            )));
         }
-        let vectors = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let vectors = raw
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         let index = Index::open_in_dir(dir.join("tantivy"))?;
         register_tokenizer(&index);
         let (_, fields) = schema();
         // A generation never changes after it is written, so the reader never needs reloading.
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         Ok(Self {
             name: name.to_string(),
             dir,
@@ -211,7 +340,9 @@ pub(crate) fn read_current_name(root: &Path) -> Result<String, IndexError> {
     match std::fs::read_to_string(&path) {
         Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
         Ok(_) => Err(IndexError::Missing(root.display().to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(IndexError::Missing(root.display().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(IndexError::Missing(root.display().to_string()))
+        }
         Err(e) => Err(io_err(&path)(e)),
     }
 }

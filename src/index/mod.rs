@@ -34,14 +34,19 @@ pub enum IndexError {
     #[error("no index at {0}; run `shopkeep reindex` to build one")]
     Missing(String),
     #[error("index I/O at {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("tantivy: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
     #[error("query: {0}")]
     Query(String),
     #[error("index at {path} is corrupt: {message}")]
     Corrupt { path: String, message: String },
-    #[error("the index was built with {built} but the embedder is {running}; run `shopkeep reindex`")]
+    #[error(
+        "the index was built with {built} but the embedder is {running}; run `shopkeep reindex`"
+    )]
     ModelMismatch { built: String, running: String },
     #[error("document {0:?} is already in the index; change it in the knowledge base and run `shopkeep reindex`")]
     DocumentExists(String),
@@ -54,7 +59,10 @@ pub enum IndexError {
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
-    move |source| IndexError::Io { path: path.display().to_string(), source }
+    move |source| IndexError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// The I/O error mapper, for other modules that write beside an index.
@@ -72,7 +80,10 @@ impl IndexHandle {
     /// Opens the generation that `root/CURRENT` names.
     pub fn open(root: &Path) -> Result<Self, IndexError> {
         let generation = Generation::open_current(root)?;
-        Ok(Self { root: root.to_path_buf(), current: RwLock::new(Arc::new(generation)) })
+        Ok(Self {
+            root: root.to_path_buf(),
+            current: RwLock::new(Arc::new(generation)),
+        })
     }
 
     pub fn root(&self) -> &Path {

@@ -40,7 +40,11 @@ pub struct SearchOptions {
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        Self { k: 5, product_id: None, help_only: false }
+        Self {
+            k: 5,
+            product_id: None,
+            help_only: false,
+        }
     }
 }
 
@@ -60,26 +64,57 @@ pub struct Hit {
 
 impl Generation {
     /// BM25 only: (ord, score), best first.
-    pub fn search_bm25(&self, query: &str, limit: usize, product_id: Option<&str>) -> Result<Vec<(usize, f32)>, IndexError> {
+    pub fn search_bm25(
+        &self,
+        query: &str,
+        limit: usize,
+        product_id: Option<&str>,
+    ) -> Result<Vec<(usize, f32)>, IndexError> {
         self.search_bm25_scoped(query, limit, product_id, false)
     }
 
     /// BM25, restricted to one product's passages or to help-centre passages only.
-    fn search_bm25_scoped(&self, query: &str, limit: usize, product_id: Option<&str>, help_only: bool) -> Result<Vec<(usize, f32)>, IndexError> {
+    fn search_bm25_scoped(
+        &self,
+        query: &str,
+        limit: usize,
+        product_id: Option<&str>,
+        help_only: bool,
+    ) -> Result<Vec<(usize, f32)>, IndexError> {
         let f = self.fields;
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.heading, f.body]);
         parser.set_field_boost(f.title, 2.0);
         parser.set_field_boost(f.heading, 1.5);
         // Customers' text is not query syntax: strip operators so "can't" or "C++" never errors.
-        let cleaned: String = query.chars().map(|c| if c.is_alphanumeric() || c.is_whitespace() { c } else { ' ' }).collect();
+        let cleaned: String = query
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c.is_whitespace() {
+                    c
+                } else {
+                    ' '
+                }
+            })
+            .collect();
         if cleaned.trim().is_empty() {
             return Ok(Vec::new());
         }
         let (text_query, _errors) = parser.parse_query_lenient(&cleaned);
-        let term = |v: &str| -> Box<dyn Query> { Box::new(TermQuery::new(Term::from_field_text(f.product_id, v), IndexRecordOption::Basic)) };
+        let term = |v: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(f.product_id, v),
+                IndexRecordOption::Basic,
+            ))
+        };
         let query: Box<dyn Query> = match (product_id, help_only) {
-            (Some(pid), _) => Box::new(BooleanQuery::new(vec![(Occur::Must, text_query), (Occur::Must, term(pid))])),
-            (None, true) => Box::new(BooleanQuery::new(vec![(Occur::Must, text_query), (Occur::MustNot, term(PRODUCT_MARKER))])),
+            (Some(pid), _) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, text_query),
+                (Occur::Must, term(pid)),
+            ])),
+            (None, true) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, text_query),
+                (Occur::MustNot, term(PRODUCT_MARKER)),
+            ])),
             (None, false) => text_query,
         };
         let searcher = self.reader.searcher();
@@ -87,14 +122,22 @@ impl Generation {
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let d: TantivyDocument = searcher.doc(addr)?;
-            let ord = d.get_first(f.ord).and_then(|v| v.as_u64()).ok_or_else(|| IndexError::Query("hit without ord".into()))?;
+            let ord = d
+                .get_first(f.ord)
+                .and_then(|v| v.as_u64())
+                .ok_or_else(|| IndexError::Query("hit without ord".into()))?;
             out.push((ord as usize, score));
         }
         Ok(out)
     }
 
     /// Dense only: (ord, cosine), best first.
-    pub fn search_dense(&self, qvec: &[f32], limit: usize, product_id: Option<&str>) -> Vec<(usize, f32)> {
+    pub fn search_dense(
+        &self,
+        qvec: &[f32],
+        limit: usize,
+        product_id: Option<&str>,
+    ) -> Vec<(usize, f32)> {
         let d = self.dim();
         if qvec.len() != d {
             return Vec::new();
@@ -103,25 +146,43 @@ impl Generation {
             .vectors
             .chunks_exact(d)
             .enumerate()
-            .filter(|(ord, _)| product_id.is_none_or(|pid| self.passages[*ord].product_id.as_deref() == Some(pid)))
+            .filter(|(ord, _)| {
+                product_id.is_none_or(|pid| self.passages[*ord].product_id.as_deref() == Some(pid))
+            })
             .map(|(ord, v)| (ord, dot(qvec, v)))
             .collect();
         let limit = limit.min(scored.len());
         if limit == 0 {
             return Vec::new();
         }
-        scored.select_nth_unstable_by(limit - 1, |a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
+        scored.select_nth_unstable_by(limit - 1, |a, b| {
+            b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal)
+        });
         scored.truncate(limit);
         scored.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
         scored
     }
 
     /// Hybrid: both rankings fused by RRF; the top `k` with all their scores.
-    pub fn search(&self, query: &str, qvec: &[f32], opts: &SearchOptions) -> Result<Vec<Hit>, IndexError> {
+    pub fn search(
+        &self,
+        query: &str,
+        qvec: &[f32],
+        opts: &SearchOptions,
+    ) -> Result<Vec<Hit>, IndexError> {
         let pid = opts.product_id.as_deref();
         let keep = |ord: &usize| !opts.help_only || self.passages[*ord].product_id.is_none();
-        let mut bm25 = self.search_bm25_scoped(query, CANDIDATES.max(opts.k), pid, opts.help_only)?;
-        let mut dense = self.search_dense(qvec, if opts.help_only { self.passages.len() } else { CANDIDATES.max(opts.k) }, pid);
+        let mut bm25 =
+            self.search_bm25_scoped(query, CANDIDATES.max(opts.k), pid, opts.help_only)?;
+        let mut dense = self.search_dense(
+            qvec,
+            if opts.help_only {
+                self.passages.len()
+            } else {
+                CANDIDATES.max(opts.k)
+            },
+            pid,
+        );
         // Indexes built before the product marker existed still need the filter here.
         bm25.retain(|(o, _)| keep(o));
         dense.retain(|(o, _)| keep(o));
@@ -149,7 +210,11 @@ impl Generation {
         let mut hits: Vec<Hit> = fused.into_values().collect();
         // Ties (rare) break on the dense score, then on passage id, so results are deterministic.
         hits.sort_by(|a, b| {
-            b.fused.partial_cmp(&a.fused).unwrap_or(Ordering::Equal).then(b.dense.partial_cmp(&a.dense).unwrap_or(Ordering::Equal)).then_with(|| a.passage.id.cmp(&b.passage.id))
+            b.fused
+                .partial_cmp(&a.fused)
+                .unwrap_or(Ordering::Equal)
+                .then(b.dense.partial_cmp(&a.dense).unwrap_or(Ordering::Equal))
+                .then_with(|| a.passage.id.cmp(&b.passage.id))
         });
         hits.truncate(opts.k);
         Ok(hits)

@@ -82,7 +82,10 @@ impl Journal {
 
     /// The conversation of the first of `message_ids` on record (callers pass In-Reply-To first,
     /// then References newest first).
-    pub fn email_conversation(&self, message_ids: &[String]) -> Result<Option<String>, JournalError> {
+    pub fn email_conversation(
+        &self,
+        message_ids: &[String],
+    ) -> Result<Option<String>, JournalError> {
         for id in message_ids {
             if let Some(r) = self.email(id)? {
                 return Ok(Some(r.conversation_id));
@@ -92,7 +95,10 @@ impl Journal {
     }
 
     /// The customer's latest message in a conversation (what a person's reply answers).
-    pub fn last_inbound_email(&self, conversation_id: &str) -> Result<Option<EmailRecord>, JournalError> {
+    pub fn last_inbound_email(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<EmailRecord>, JournalError> {
         let conn = self.conn.lock();
         conn.query_row(
             "SELECT message_id, conversation_id, direction, customer_address, subject, refs FROM email_messages
@@ -122,7 +128,15 @@ pub struct OutboxEntry {
 impl Journal {
     /// Queues a message that failed `attempts` times so far, to be tried at `at_ms` (unix
     /// milliseconds). Queuing a Message-ID twice keeps the first.
-    pub fn queue_email(&self, message_id: &str, conversation_id: &str, mail_json: &str, attempts: u32, error: &str, at_ms: i64) -> Result<(), JournalError> {
+    pub fn queue_email(
+        &self,
+        message_id: &str,
+        conversation_id: &str,
+        mail_json: &str,
+        attempts: u32,
+        error: &str,
+        at_ms: i64,
+    ) -> Result<(), JournalError> {
         self.conn.lock().execute(
             "INSERT OR IGNORE INTO email_outbox (message_id, conversation_id, mail, attempts, last_error, next_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![message_id, conversation_id, mail_json, attempts, error, at_ms],
@@ -131,15 +145,26 @@ impl Journal {
     }
 
     /// Pending messages due by `now_ms`, oldest first: (Message-ID, the message as JSON, attempts so far).
-    pub fn due_emails(&self, now_ms: i64, limit: usize) -> Result<Vec<(String, String, u32)>, JournalError> {
+    pub fn due_emails(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, String, u32)>, JournalError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare("SELECT message_id, mail, attempts FROM email_outbox WHERE status = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2")?;
-        let rows = stmt.query_map(params![now_ms, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
     }
 
     /// Records attempt number `attempt` and what follows from it.
-    pub fn record_email_attempt(&self, message_id: &str, attempt: u32, outcome: &crate::webhook::Delivery) -> Result<(), JournalError> {
+    pub fn record_email_attempt(
+        &self,
+        message_id: &str,
+        attempt: u32,
+        outcome: &crate::webhook::Delivery,
+    ) -> Result<(), JournalError> {
         use crate::webhook::Delivery;
         let conn = self.conn.lock();
         match outcome {
@@ -179,7 +204,11 @@ fn email_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EmailRecord> {
         direction: r.get(2)?,
         customer_address: r.get(3)?,
         subject: r.get(4)?,
-        references: r.get::<_, String>(5)?.split_whitespace().map(String::from).collect(),
+        references: r
+            .get::<_, String>(5)?
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
     })
 }
 
@@ -188,19 +217,42 @@ mod tests {
     use super::*;
 
     fn record(id: &str, conversation: &str, direction: &str) -> EmailRecord {
-        EmailRecord { message_id: id.into(), conversation_id: conversation.into(), direction: direction.into(), customer_address: "a@b.test".into(), subject: "Refund".into(), references: vec!["x@y".into()] }
+        EmailRecord {
+            message_id: id.into(),
+            conversation_id: conversation.into(),
+            direction: direction.into(),
+            customer_address: "a@b.test".into(),
+            subject: "Refund".into(),
+            references: vec!["x@y".into()],
+        }
     }
 
     #[test]
     fn a_reply_finds_its_conversation_by_any_message_it_names() {
         let j = Journal::open_in_memory().unwrap();
         j.create("c1", "email").unwrap();
-        assert!(j.record_email(&record("m1@customer.test", "c1", "in")).unwrap());
-        assert!(j.record_email(&record("r1@shop.test", "c1", "out")).unwrap());
-        assert!(!j.record_email(&record("m1@customer.test", "c1", "in")).unwrap(), "a Message-ID is recorded once");
-        assert_eq!(j.email_conversation(&["unknown@x".into(), "r1@shop.test".into()]).unwrap().as_deref(), Some("c1"));
+        assert!(j
+            .record_email(&record("m1@customer.test", "c1", "in"))
+            .unwrap());
+        assert!(j
+            .record_email(&record("r1@shop.test", "c1", "out"))
+            .unwrap());
+        assert!(
+            !j.record_email(&record("m1@customer.test", "c1", "in"))
+                .unwrap(),
+            "a Message-ID is recorded once"
+        );
+        assert_eq!(
+            j.email_conversation(&["unknown@x".into(), "r1@shop.test".into()])
+                .unwrap()
+                .as_deref(),
+            Some("c1")
+        );
         assert_eq!(j.email_conversation(&["unknown@x".into()]).unwrap(), None);
         let last = j.last_inbound_email("c1").unwrap().unwrap();
-        assert_eq!((last.message_id.as_str(), last.references.as_slice()), ("m1@customer.test", &["x@y".to_string()][..]));
+        assert_eq!(
+            (last.message_id.as_str(), last.references.as_slice()),
+            ("m1@customer.test", &["x@y".to_string()][..])
+        );
     }
 }

@@ -107,7 +107,9 @@ fn to_blob(v: &[f32]) -> Vec<u8> {
 }
 
 fn from_blob(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 const CLUSTER_COLUMNS: &str = "c.id, c.created_at, c.updated_at, c.members, c.status, c.decided_by, c.decided_at, c.article_id, c.article_path, c.centroid,
@@ -138,16 +140,28 @@ impl Journal {
     /// question joins, or `None` for a new one; both happen in one transaction, so two questions
     /// recorded at once never both found a cluster for the same new question. Returns the
     /// cluster's id.
-    pub fn record_gap(&self, gap: &NewGap<'_>, assign: impl FnOnce(&[Centroid]) -> Option<i64>) -> Result<i64, JournalError> {
+    pub fn record_gap(
+        &self,
+        gap: &NewGap<'_>,
+        assign: impl FnOnce(&[Centroid]) -> Option<i64>,
+    ) -> Result<i64, JournalError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
         let centroids: Vec<Centroid> = {
             let mut stmt = tx.prepare("SELECT id, centroid, members FROM gap_clusters")?;
-            let rows = stmt.query_map([], |r| Ok(Centroid { cluster_id: r.get(0)?, sum: from_blob(&r.get::<_, Vec<u8>>(1)?), members: r.get(2)? }))?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Centroid {
+                    cluster_id: r.get(0)?,
+                    sum: from_blob(&r.get::<_, Vec<u8>>(1)?),
+                    members: r.get(2)?,
+                })
+            })?;
             rows.collect::<Result<_, _>>()?
         };
         let at = now();
-        let cluster_id = match assign(&centroids).and_then(|id| centroids.iter().find(|c| c.cluster_id == id)) {
+        let cluster_id = match assign(&centroids)
+            .and_then(|id| centroids.iter().find(|c| c.cluster_id == id))
+        {
             Some(c) => {
                 let sum: Vec<f32> = c.sum.iter().zip(gap.vector).map(|(a, b)| a + b).collect();
                 tx.execute("UPDATE gap_clusters SET centroid = ?2, members = members + 1, updated_at = ?3 WHERE id = ?1", params![c.cluster_id, to_blob(&sum), at])?;
@@ -169,7 +183,12 @@ impl Journal {
     /// Notes a person's reply against the conversation's latest gap (the question they were
     /// answering). Only the first reply counts: a second one is a follow-up ("anything else?"),
     /// not the answer. Returns whether a gap took the reply.
-    pub fn attach_gap_reply(&self, conversation_id: &str, reply: &str, by: &str) -> Result<bool, JournalError> {
+    pub fn attach_gap_reply(
+        &self,
+        conversation_id: &str,
+        reply: &str,
+        by: &str,
+    ) -> Result<bool, JournalError> {
         let n = self.conn.lock().execute(
             "UPDATE gaps SET reply = ?2, replied_by = ?3 WHERE id = (SELECT MAX(id) FROM gaps WHERE conversation_id = ?1) AND reply IS NULL",
             params![conversation_id, reply, by],
@@ -179,7 +198,11 @@ impl Journal {
 
     /// Clusters with `status` (any when `None`) and at least `min_members` questions, the most
     /// asked first.
-    pub fn gap_clusters(&self, status: Option<&str>, min_members: i64) -> Result<Vec<ClusterRecord>, JournalError> {
+    pub fn gap_clusters(
+        &self,
+        status: Option<&str>,
+        min_members: i64,
+    ) -> Result<Vec<ClusterRecord>, JournalError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare(&format!(
             "SELECT {CLUSTER_COLUMNS} FROM gap_clusters c WHERE (?1 IS NULL OR c.status = ?1) AND c.members >= ?2 ORDER BY c.members DESC, c.updated_at DESC LIMIT 500"
@@ -189,9 +212,19 @@ impl Journal {
     }
 
     /// One cluster and its questions, oldest first.
-    pub fn gap_cluster(&self, id: i64) -> Result<Option<(ClusterRecord, Vec<GapRecord>)>, JournalError> {
+    pub fn gap_cluster(
+        &self,
+        id: i64,
+    ) -> Result<Option<(ClusterRecord, Vec<GapRecord>)>, JournalError> {
         let conn = self.conn.lock();
-        let Some(cluster) = conn.query_row(&format!("SELECT {CLUSTER_COLUMNS} FROM gap_clusters c WHERE c.id = ?1"), [id], cluster_row).optional()? else {
+        let Some(cluster) = conn
+            .query_row(
+                &format!("SELECT {CLUSTER_COLUMNS} FROM gap_clusters c WHERE c.id = ?1"),
+                [id],
+                cluster_row,
+            )
+            .optional()?
+        else {
             return Ok(None);
         };
         let mut stmt = conn.prepare("SELECT id, cluster_id, conversation_id, at, question, reason, intent, reply, replied_by, vector FROM gaps WHERE cluster_id = ?1 ORDER BY id")?;
@@ -215,7 +248,13 @@ impl Journal {
 
     /// Records the team's decision on an open cluster: `approved` (with the article written from
     /// it) or `dismissed`. Returns false when the cluster was not open (someone decided first).
-    pub fn decide_gap_cluster(&self, id: i64, status: &str, by: &str, article: Option<(&str, &str)>) -> Result<bool, JournalError> {
+    pub fn decide_gap_cluster(
+        &self,
+        id: i64,
+        status: &str,
+        by: &str,
+        article: Option<(&str, &str)>,
+    ) -> Result<bool, JournalError> {
         let at = now();
         let n = self.conn.lock().execute(
             "UPDATE gap_clusters SET status = ?2, decided_by = ?3, decided_at = ?4, updated_at = ?4, article_id = ?5, article_path = ?6 WHERE id = ?1 AND status = 'open'",
@@ -227,20 +266,42 @@ impl Journal {
 
 /// Takes a conversation's gaps out of their clusters before the conversation is deleted: each
 /// cluster's centre loses the member's vector, and a cluster left empty and undecided goes.
-pub(super) fn forget_conversation(tx: &Transaction<'_>, conversation_id: &str) -> Result<usize, JournalError> {
+pub(super) fn forget_conversation(
+    tx: &Transaction<'_>,
+    conversation_id: &str,
+) -> Result<usize, JournalError> {
     let members: Vec<(i64, i64, Vec<f32>)> = {
-        let mut stmt = tx.prepare("SELECT id, cluster_id, vector FROM gaps WHERE conversation_id = ?1")?;
-        let rows = stmt.query_map([conversation_id], |r| Ok((r.get(0)?, r.get(1)?, from_blob(&r.get::<_, Vec<u8>>(2)?))))?;
+        let mut stmt =
+            tx.prepare("SELECT id, cluster_id, vector FROM gaps WHERE conversation_id = ?1")?;
+        let rows = stmt.query_map([conversation_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, from_blob(&r.get::<_, Vec<u8>>(2)?)))
+        })?;
         rows.collect::<Result<_, _>>()?
     };
     for (gap_id, cluster_id, vector) in &members {
-        let sum: Option<Vec<u8>> = tx.query_row("SELECT centroid FROM gap_clusters WHERE id = ?1", [cluster_id], |r| r.get(0)).optional()?;
+        let sum: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT centroid FROM gap_clusters WHERE id = ?1",
+                [cluster_id],
+                |r| r.get(0),
+            )
+            .optional()?;
         if let Some(sum) = sum {
-            let sum: Vec<f32> = from_blob(&sum).iter().zip(vector).map(|(a, b)| a - b).collect();
-            tx.execute("UPDATE gap_clusters SET centroid = ?2, members = members - 1 WHERE id = ?1", params![cluster_id, to_blob(&sum)])?;
+            let sum: Vec<f32> = from_blob(&sum)
+                .iter()
+                .zip(vector)
+                .map(|(a, b)| a - b)
+                .collect();
+            tx.execute(
+                "UPDATE gap_clusters SET centroid = ?2, members = members - 1 WHERE id = ?1",
+                params![cluster_id, to_blob(&sum)],
+            )?;
         }
         tx.execute("DELETE FROM gaps WHERE id = ?1", [gap_id])?;
-        tx.execute("DELETE FROM gap_clusters WHERE id = ?1 AND members <= 0 AND status = 'open'", [cluster_id])?;
+        tx.execute(
+            "DELETE FROM gap_clusters WHERE id = ?1 AND members <= 0 AND status = 'open'",
+            [cluster_id],
+        )?;
     }
     Ok(members.len())
 }

@@ -45,30 +45,50 @@ pub struct Live {
 
 impl Live {
     pub fn new(max_streams: usize) -> Self {
-        Self { channels: Mutex::default(), max_streams }
+        Self {
+            channels: Mutex::default(),
+            max_streams,
+        }
     }
 
     /// Starts watching a conversation. Subscribe before reading the journal's backlog, so that
     /// no turn falls between the two (the watcher skips ids it has already seen). Refused past
     /// [`PER_CONVERSATION`] streams on one conversation or `max_streams` on the server; a
     /// stream's place is freed when its receiver is dropped (the client went away).
-    pub fn watch(&self, conversation_id: &str) -> Result<broadcast::Receiver<StoredTurn>, WatchRefused> {
+    pub fn watch(
+        &self,
+        conversation_id: &str,
+    ) -> Result<broadcast::Receiver<StoredTurn>, WatchRefused> {
         let mut channels = self.channels.lock();
         // Forget conversations nobody watches any more (their widgets closed).
         channels.retain(|_, tx| tx.receiver_count() > 0);
-        if channels.get(conversation_id).is_some_and(|tx| tx.receiver_count() >= PER_CONVERSATION) {
+        if channels
+            .get(conversation_id)
+            .is_some_and(|tx| tx.receiver_count() >= PER_CONVERSATION)
+        {
             return Err(WatchRefused::Conversation);
         }
-        if channels.values().map(broadcast::Sender::receiver_count).sum::<usize>() >= self.max_streams {
+        if channels
+            .values()
+            .map(broadcast::Sender::receiver_count)
+            .sum::<usize>()
+            >= self.max_streams
+        {
             return Err(WatchRefused::Server);
         }
-        Ok(channels.entry(conversation_id.to_string()).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe())
+        Ok(channels
+            .entry(conversation_id.to_string())
+            .or_insert_with(|| broadcast::channel(BUFFER).0)
+            .subscribe())
     }
 
     /// Pushes a journaled turn to the conversation's watchers; returns how many it reached.
     pub fn publish(&self, turn: &StoredTurn) -> usize {
         let channels = self.channels.lock();
-        channels.get(&turn.turn.conversation_id).and_then(|tx| tx.send(turn.clone()).ok()).unwrap_or(0)
+        channels
+            .get(&turn.turn.conversation_id)
+            .and_then(|tx| tx.send(turn.clone()).ok())
+            .unwrap_or(0)
     }
 }
 
@@ -81,7 +101,15 @@ mod tests {
         StoredTurn {
             id,
             at: String::new(),
-            turn: TurnRecord { conversation_id: conversation.into(), role: "agent".into(), text: "hi".into(), intent: None, confidence: None, detail: serde_json::Value::Null, latency_ms: None },
+            turn: TurnRecord {
+                conversation_id: conversation.into(),
+                role: "agent".into(),
+                text: "hi".into(),
+                intent: None,
+                confidence: None,
+                detail: serde_json::Value::Null,
+                latency_ms: None,
+            },
         }
     }
 
@@ -108,13 +136,19 @@ mod tests {
     #[test]
     fn streams_are_bounded_per_conversation_and_per_server_and_freed_when_closed() {
         let live = Live::new(10);
-        let mut open: Vec<_> = (0..PER_CONVERSATION).map(|_| live.watch("tabs").unwrap()).collect();
+        let mut open: Vec<_> = (0..PER_CONVERSATION)
+            .map(|_| live.watch("tabs").unwrap())
+            .collect();
         assert_eq!(live.watch("tabs").unwrap_err(), WatchRefused::Conversation);
         open.pop();
         open.push(live.watch("tabs").expect("a closed tab frees its place"));
         open.push(live.watch("b").unwrap());
         open.push(live.watch("c").unwrap());
-        assert_eq!(live.watch("d").unwrap_err(), WatchRefused::Server, "10 open in all");
+        assert_eq!(
+            live.watch("d").unwrap_err(),
+            WatchRefused::Server,
+            "10 open in all"
+        );
         drop(open);
         assert!(live.watch("d").is_ok());
     }

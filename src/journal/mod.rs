@@ -15,7 +15,9 @@ mod search;
 pub use email::{EmailRecord, OutboxEntry};
 pub use learn::{Centroid, ClusterRecord, GapRecord, NewGap};
 pub use live::WatchRefused;
-pub use search::{fts_query, ConversationPage, PageParams, DEFAULT_PAGE, MARK_END, MARK_START, MAX_PAGE};
+pub use search::{
+    fts_query, ConversationPage, PageParams, DEFAULT_PAGE, MARK_END, MARK_START, MAX_PAGE,
+};
 
 use std::path::Path;
 
@@ -255,7 +257,6 @@ pub struct DeliveryRecord {
     pub delivered_at: Option<String>,
 }
 
-
 /// Columns added to tables of older databases (`CREATE TABLE IF NOT EXISTS` leaves those as
 /// they were): the desk's claim and resolution of a hand-off.
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
@@ -276,7 +277,16 @@ pub fn now() -> String {
 /// paging, purges and every `ORDER BY` on these columns compare text.)
 pub fn timestamp(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second(), t.microsecond())
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
 }
 
 impl Journal {
@@ -305,12 +315,20 @@ impl Journal {
         // Added with the desk's paging and full-text search; fills the index of older databases.
         search::init(&conn)?;
         for (table, column, ty) in ADDED_COLUMNS {
-            let present: bool = conn.query_row(&format!("SELECT EXISTS(SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"), [column], |r| r.get(0))?;
+            let present: bool = conn.query_row(
+                &format!(
+                    "SELECT EXISTS(SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"
+                ),
+                [column],
+                |r| r.get(0),
+            )?;
             if !present {
                 conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
             }
         }
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// The conversation, or `None` when the id is unknown.
@@ -322,8 +340,17 @@ impl Journal {
             })
             .optional()?;
         row.map(|(id, channel, created_at, updated_at, state)| {
-            let state = serde_json::from_str(&state).map_err(|e| JournalError::Corrupt { id: id.clone(), message: e.to_string() })?;
-            Ok(Conversation { id, channel, created_at, updated_at, state })
+            let state = serde_json::from_str(&state).map_err(|e| JournalError::Corrupt {
+                id: id.clone(),
+                message: e.to_string(),
+            })?;
+            Ok(Conversation {
+                id,
+                channel,
+                created_at,
+                updated_at,
+                state,
+            })
         })
         .transpose()
     }
@@ -336,11 +363,23 @@ impl Journal {
             "INSERT INTO conversations (id, channel, created_at, updated_at, state) VALUES (?1, ?2, ?3, ?3, ?4)",
             params![id, channel, at, serde_json::to_string(&state).expect("state serialises")],
         )?;
-        Ok(Conversation { id: id.into(), channel: channel.into(), created_at: at.clone(), updated_at: at, state })
+        Ok(Conversation {
+            id: id.into(),
+            channel: channel.into(),
+            created_at: at.clone(),
+            updated_at: at,
+            state,
+        })
     }
 
     /// Records the turns of one exchange and the conversation's new state, atomically.
-    pub fn record(&self, id: &str, state: &ConversationState, outcome: &str, turns: &[TurnRecord]) -> Result<(), JournalError> {
+    pub fn record(
+        &self,
+        id: &str,
+        state: &ConversationState,
+        outcome: &str,
+        turns: &[TurnRecord],
+    ) -> Result<(), JournalError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
         let at = now();
@@ -362,7 +401,12 @@ impl Journal {
     /// Opens a hand-off for the conversation, or returns the one it already has unresolved: a
     /// conversation has at most one open hand-off, so two messages racing each other (or a
     /// client repeating itself) reach one person once, not the queue twice.
-    pub fn open_handoff(&self, conversation_id: &str, reason: &str, packet: &serde_json::Value) -> Result<String, JournalError> {
+    pub fn open_handoff(
+        &self,
+        conversation_id: &str,
+        reason: &str,
+        packet: &serde_json::Value,
+    ) -> Result<String, JournalError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
         let open: Option<String> = tx
@@ -371,7 +415,10 @@ impl Journal {
         if let Some(id) = open {
             return Ok(id);
         }
-        let id = format!("HO-{}", &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase());
+        let id = format!(
+            "HO-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase()
+        );
         tx.execute(
             "INSERT INTO handoffs (id, conversation_id, created_at, reason, packet) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, conversation_id, now(), reason, packet.to_string()],
@@ -391,7 +438,8 @@ impl Journal {
                 text: r.get(1)?,
                 intent: r.get(2)?,
                 confidence: r.get(3)?,
-                detail: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or(serde_json::Value::Null),
+                detail: serde_json::from_str(&r.get::<_, String>(4)?)
+                    .unwrap_or(serde_json::Value::Null),
                 latency_ms: r.get::<_, Option<i64>>(5)?.map(|l| l as u64),
             })
         })?;
@@ -399,7 +447,12 @@ impl Journal {
     }
 
     /// A conversation's turns after turn `after` (0: all), oldest first, optionally of one role.
-    pub fn turns_since(&self, conversation_id: &str, after: i64, role: Option<&str>) -> Result<Vec<StoredTurn>, JournalError> {
+    pub fn turns_since(
+        &self,
+        conversation_id: &str,
+        after: i64,
+        role: Option<&str>,
+    ) -> Result<Vec<StoredTurn>, JournalError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare(
             "SELECT id, at, role, text, intent, confidence, detail, latency_ms FROM turns
@@ -415,7 +468,8 @@ impl Journal {
                     text: r.get(3)?,
                     intent: r.get(4)?,
                     confidence: r.get(5)?,
-                    detail: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or(serde_json::Value::Null),
+                    detail: serde_json::from_str(&r.get::<_, String>(6)?)
+                        .unwrap_or(serde_json::Value::Null),
                     latency_ms: r.get::<_, Option<i64>>(7)?.map(|l| l as u64),
                 },
             })
@@ -429,26 +483,41 @@ impl Journal {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
         let at = now();
-        tx.execute("UPDATE conversations SET updated_at = ?2 WHERE id = ?1", params![turn.conversation_id, at])?;
+        tx.execute(
+            "UPDATE conversations SET updated_at = ?2 WHERE id = ?1",
+            params![turn.conversation_id, at],
+        )?;
         tx.execute(
             "INSERT INTO turns (conversation_id, at, role, text, intent, confidence, detail, latency_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![turn.conversation_id, at, turn.role, turn.text, turn.intent, turn.confidence, turn.detail.to_string(), turn.latency_ms.map(|l| l as i64)],
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
-        Ok(StoredTurn { id, at, turn: turn.clone() })
+        Ok(StoredTurn {
+            id,
+            at,
+            turn: turn.clone(),
+        })
     }
 
     /// One hand-off, whatever its status.
     pub fn handoff(&self, id: &str) -> Result<Option<HandoffRecord>, JournalError> {
         let conn = self.conn.lock();
-        conn.query_row(&format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = ?1"), [id], handoff_row).optional().map_err(Into::into)
+        conn.query_row(
+            &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = ?1"),
+            [id],
+            handoff_row,
+        )
+        .optional()
+        .map_err(Into::into)
     }
 
     /// Hand-offs with `status` ("open"), oldest first.
     pub fn handoffs_with_status(&self, status: &str) -> Result<Vec<HandoffRecord>, JournalError> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare(&format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status = ?1 ORDER BY created_at, id"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status = ?1 ORDER BY created_at, id"
+        ))?;
         let rows = stmt.query_map([status], handoff_row)?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
     }
@@ -463,7 +532,11 @@ impl Journal {
 
     /// Moves a hand-off to a new status if it is still as the caller read it; `false` when
     /// someone else changed it first.
-    pub fn transition_handoff(&self, id: &str, t: &HandoffTransition<'_>) -> Result<bool, JournalError> {
+    pub fn transition_handoff(
+        &self,
+        id: &str,
+        t: &HandoffTransition<'_>,
+    ) -> Result<bool, JournalError> {
         let changed = self.conn.lock().execute(
             "UPDATE handoffs SET status = ?3, claimed_by = ?4, claimed_at = ?5, resolved_by = ?6, resolved_at = ?7
              WHERE id = ?1 AND status = ?2 AND claimed_by IS ?8",
@@ -475,9 +548,17 @@ impl Journal {
     /// Records the customer's rating (`up` or `down`) of the conversation's latest assistant
     /// reply, replacing an earlier rating of it; returns the rated turn, or `None` when there is
     /// no reply to rate yet.
-    pub fn rate_latest_reply(&self, conversation_id: &str, rating: &str) -> Result<Option<i64>, JournalError> {
+    pub fn rate_latest_reply(
+        &self,
+        conversation_id: &str,
+        rating: &str,
+    ) -> Result<Option<i64>, JournalError> {
         let conn = self.conn.lock();
-        let turn: Option<i64> = conn.query_row("SELECT MAX(id) FROM turns WHERE conversation_id = ?1 AND role = 'assistant'", [conversation_id], |r| r.get(0))?;
+        let turn: Option<i64> = conn.query_row(
+            "SELECT MAX(id) FROM turns WHERE conversation_id = ?1 AND role = 'assistant'",
+            [conversation_id],
+            |r| r.get(0),
+        )?;
         if let Some(turn) = turn {
             conn.execute(
                 "INSERT INTO feedback (turn_id, conversation_id, rating, at) VALUES (?1, ?2, ?3, ?4)
@@ -497,35 +578,63 @@ impl Journal {
             rows.collect::<Result<_, _>>().map_err(Into::into)
         };
         let outcomes = pairs("SELECT COALESCE(outcome, 'none'), COUNT(*) FROM conversations GROUP BY 1 ORDER BY 2 DESC")?;
-        let handoff_reasons = pairs("SELECT reason, COUNT(*) FROM handoffs GROUP BY 1 ORDER BY 2 DESC")?;
+        let handoff_reasons =
+            pairs("SELECT reason, COUNT(*) FROM handoffs GROUP BY 1 ORDER BY 2 DESC")?;
         let intents = pairs("SELECT intent, COUNT(*) FROM turns WHERE role = 'customer' AND intent IS NOT NULL GROUP BY 1 ORDER BY 2 DESC")?;
         let mut stmt = conn.prepare("SELECT latency_ms FROM turns WHERE role = 'assistant' AND latency_ms IS NOT NULL ORDER BY latency_ms")?;
-        let latencies_ms = stmt.query_map([], |r| r.get::<_, i64>(0))?.map(|r| r.map(|l| l.max(0) as u64)).collect::<Result<_, _>>()?;
+        let latencies_ms = stmt
+            .query_map([], |r| r.get::<_, i64>(0))?
+            .map(|r| r.map(|l| l.max(0) as u64))
+            .collect::<Result<_, _>>()?;
         let mut stmt = conn.prepare("SELECT substr(created_at, 1, 10), channel, COUNT(*) FROM conversations GROUP BY 1, 2 ORDER BY 1, 2")?;
-        let daily = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+        let daily = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
         let feedback = pairs("SELECT rating, COUNT(*) FROM feedback GROUP BY 1 ORDER BY 1 DESC")?;
-        Ok(JournalStats { outcomes, handoff_reasons, intents, latencies_ms, daily, feedback })
+        Ok(JournalStats {
+            outcomes,
+            handoff_reasons,
+            intents,
+            latencies_ms,
+            daily,
+            feedback,
+        })
     }
 }
 
 /// Deleting: erasure and retention (see `privacy`).
 impl Journal {
     /// Conversations verified as customer `customer_id`.
-    pub fn conversations_of_customer(&self, customer_id: &str) -> Result<Vec<String>, JournalError> {
-        self.ids("SELECT id FROM conversations WHERE customer_id = ?1", customer_id)
+    pub fn conversations_of_customer(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<String>, JournalError> {
+        self.ids(
+            "SELECT id FROM conversations WHERE customer_id = ?1",
+            customer_id,
+        )
     }
 
     /// Conversations where a customer's turn contains `needle`, ignoring ASCII case (an email
     /// address the customer typed, whether or not they were verified).
     pub fn conversations_mentioning(&self, needle: &str) -> Result<Vec<String>, JournalError> {
-        let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = needle
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         self.ids("SELECT DISTINCT conversation_id FROM turns WHERE role = 'customer' AND text LIKE '%' || ?1 || '%' ESCAPE '\\'", &escaped)
     }
 
     /// Conversations with no turn since `cutoff`.
-    pub fn conversations_idle_since(&self, cutoff: time::OffsetDateTime) -> Result<Vec<String>, JournalError> {
+    pub fn conversations_idle_since(
+        &self,
+        cutoff: time::OffsetDateTime,
+    ) -> Result<Vec<String>, JournalError> {
         let cutoff = timestamp(cutoff);
-        self.ids("SELECT id FROM conversations WHERE updated_at < ?1", &cutoff)
+        self.ids(
+            "SELECT id FROM conversations WHERE updated_at < ?1",
+            &cutoff,
+        )
     }
 
     fn ids(&self, sql: &str, arg: &str) -> Result<Vec<String>, JournalError> {
@@ -544,7 +653,8 @@ impl Journal {
             deleted.questions += learn::forget_conversation(&tx, id)?;
             deleted.turns += tx.execute("DELETE FROM turns WHERE conversation_id = ?1", [id])?;
             tx.execute("DELETE FROM webhook_deliveries WHERE handoff_id IN (SELECT id FROM handoffs WHERE conversation_id = ?1)", [id])?;
-            deleted.handoffs += tx.execute("DELETE FROM handoffs WHERE conversation_id = ?1", [id])?;
+            deleted.handoffs +=
+                tx.execute("DELETE FROM handoffs WHERE conversation_id = ?1", [id])?;
             if tx.execute("DELETE FROM conversations WHERE id = ?1", [id])? > 0 {
                 deleted.conversations += 1;
                 deleted.conversation_ids.push(id.clone());
@@ -560,20 +670,34 @@ impl Journal {
     /// Queues hand-off `handoff_id` for delivery at `at_ms` (unix milliseconds); queuing twice
     /// keeps the first.
     pub fn queue_delivery(&self, handoff_id: &str, at_ms: i64) -> Result<(), JournalError> {
-        self.conn.lock().execute("INSERT OR IGNORE INTO webhook_deliveries (handoff_id, next_at_ms) VALUES (?1, ?2)", params![handoff_id, at_ms])?;
+        self.conn.lock().execute(
+            "INSERT OR IGNORE INTO webhook_deliveries (handoff_id, next_at_ms) VALUES (?1, ?2)",
+            params![handoff_id, at_ms],
+        )?;
         Ok(())
     }
 
     /// Pending deliveries due by `now_ms`, oldest first: (hand-off id, attempts so far).
-    pub fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<(String, u32)>, JournalError> {
+    pub fn due_deliveries(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, u32)>, JournalError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare("SELECT handoff_id, attempts FROM webhook_deliveries WHERE status = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2")?;
-        let rows = stmt.query_map(params![now_ms, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
     }
 
     /// Records attempt number `attempt` of a delivery and what follows from it.
-    pub fn record_delivery(&self, handoff_id: &str, attempt: u32, outcome: &crate::webhook::Delivery) -> Result<(), JournalError> {
+    pub fn record_delivery(
+        &self,
+        handoff_id: &str,
+        attempt: u32,
+        outcome: &crate::webhook::Delivery,
+    ) -> Result<(), JournalError> {
         use crate::webhook::Delivery;
         let conn = self.conn.lock();
         match outcome {

@@ -54,7 +54,11 @@ const MAX_CURSOR_CHARS: usize = 2048;
 /// Creates the index, triggers and paging index; builds the index for the turns of a database
 /// written before it existed (once: afterwards the triggers keep it current).
 pub(super) fn init(conn: &Connection) -> Result<(), JournalError> {
-    let existed: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns_fts')", [], |r| r.get(0))?;
+    let existed: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns_fts')",
+        [],
+        |r| r.get(0),
+    )?;
     conn.execute_batch(SCHEMA)?;
     if !existed {
         conn.execute_batch("INSERT INTO turns_fts (turns_fts) VALUES ('rebuild')")?;
@@ -68,7 +72,11 @@ pub(super) fn init(conn: &Connection) -> Result<(), JournalError> {
 /// matches as a prefix unless the input ends in a space (so results come while typing). Terms
 /// without a letter or digit are dropped: the tokenizer would find no word in them.
 pub fn fts_query(input: &str) -> Option<String> {
-    let terms: Vec<&str> = input.split_whitespace().filter(|t| t.chars().any(char::is_alphanumeric)).take(MAX_TERMS).collect();
+    let terms: Vec<&str> = input
+        .split_whitespace()
+        .filter(|t| t.chars().any(char::is_alphanumeric))
+        .take(MAX_TERMS)
+        .collect();
     let prefix = !input.ends_with(char::is_whitespace);
     let last = terms.len().checked_sub(1)?;
     let quoted: Vec<String> = terms
@@ -125,7 +133,10 @@ impl Key {
         let text = String::from_utf8(bytes).map_err(|_| JournalError::BadCursor)?;
         // The time never holds a newline; an id might, so split at the first.
         let (created_at, id) = text.split_once('\n').ok_or(JournalError::BadCursor)?;
-        Ok(Self { created_at: created_at.into(), id: id.into() })
+        Ok(Self {
+            created_at: created_at.into(),
+            id: id.into(),
+        })
     }
 }
 
@@ -155,7 +166,8 @@ impl Where {
     /// Adds `clause`, where `?` stands for `value`'s position.
     fn push(&mut self, clause: &str, value: impl Into<Value>) {
         self.args.push(value.into());
-        self.clauses.push(clause.replace('?', &format!("?{}", self.args.len())));
+        self.clauses
+            .push(clause.replace('?', &format!("?{}", self.args.len())));
     }
 
     fn beyond(&self, key: &Key, direction: Direction) -> Self {
@@ -163,7 +175,11 @@ impl Where {
         w.args.push(key.created_at.clone().into());
         w.args.push(key.id.clone().into());
         let n = w.args.len();
-        w.clauses.push(format!("(c.created_at, c.id) {} (?{}, ?{n})", direction.comparison(), n - 1));
+        w.clauses.push(format!(
+            "(c.created_at, c.id) {} (?{}, ?{n})",
+            direction.comparison(),
+            n - 1
+        ));
         w
     }
 
@@ -179,9 +195,18 @@ impl Where {
 impl Journal {
     /// One page of the conversations matching `f`, newest first (by start), with the cursors of
     /// the pages on either side.
-    pub fn conversations_page(&self, f: &ConversationFilter, page: &PageParams) -> Result<ConversationPage, JournalError> {
+    pub fn conversations_page(
+        &self,
+        f: &ConversationFilter,
+        page: &PageParams,
+    ) -> Result<ConversationPage, JournalError> {
         let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-        let blank = |o: &Option<String>| o.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+        let blank = |o: &Option<String>| {
+            o.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+        };
         // An empty cursor (a form's blank field) is no cursor; with both, `cursor` (the older
         // page) is followed, so every well-formed request has one meaning.
         let (anchor, direction) = match (blank(&page.cursor), blank(&page.newer)) {
@@ -189,7 +214,12 @@ impl Journal {
             (None, Some(c)) => (Some(Key::decode(&c)?), Direction::Newer),
             (None, None) => (None, Direction::Older),
         };
-        let empty = ConversationPage { conversations: Vec::new(), next_cursor: None, prev_cursor: None, limit };
+        let empty = ConversationPage {
+            conversations: Vec::new(),
+            next_cursor: None,
+            prev_cursor: None,
+            limit,
+        };
         let mut w = Where::default();
         if let Some(channel) = blank(&f.channel) {
             w.push("c.channel = ?", channel);
@@ -261,15 +291,35 @@ impl Journal {
         if direction == Direction::Newer {
             list.reverse();
         }
-        let key = |c: &ConversationSummary| Key { created_at: c.created_at.clone(), id: c.id.clone() };
+        let key = |c: &ConversationSummary| Key {
+            created_at: c.created_at.clone(),
+            id: c.id.clone(),
+        };
         let exists = |key: &Key, d: Direction| -> Result<bool, JournalError> {
             let b = w.beyond(key, d);
-            Ok(conn.query_row(&format!("SELECT EXISTS(SELECT 1 FROM conversations c WHERE {})", b.sql()), params_from_iter(b.args.iter()), |r| r.get(0))?)
+            Ok(conn.query_row(
+                &format!(
+                    "SELECT EXISTS(SELECT 1 FROM conversations c WHERE {})",
+                    b.sql()
+                ),
+                params_from_iter(b.args.iter()),
+                |r| r.get(0),
+            )?)
         };
         let (next_cursor, prev_cursor) = match (list.first(), list.last()) {
             (Some(newest), Some(oldest)) => match direction {
-                Direction::Older => (more_that_way.then(|| key(oldest).encode()), if anchor.is_some() && exists(&key(newest), Direction::Newer)? { Some(key(newest).encode()) } else { None }),
-                Direction::Newer => (exists(&key(oldest), Direction::Older)?.then(|| key(oldest).encode()), more_that_way.then(|| key(newest).encode())),
+                Direction::Older => (
+                    more_that_way.then(|| key(oldest).encode()),
+                    if anchor.is_some() && exists(&key(newest), Direction::Newer)? {
+                        Some(key(newest).encode())
+                    } else {
+                        None
+                    },
+                ),
+                Direction::Newer => (
+                    exists(&key(oldest), Direction::Older)?.then(|| key(oldest).encode()),
+                    more_that_way.then(|| key(newest).encode()),
+                ),
             },
             // Past either end (the conversations around the cursor were deleted, or it was made
             // up): nothing to link to but the newest page.
@@ -278,12 +328,23 @@ impl Journal {
 
         if let Some(q) = &search {
             if !list.is_empty() {
-                let ids = serde_json::to_string(&list.iter().map(|c| c.id.as_str()).collect::<Vec<_>>()).unwrap_or_default();
+                let ids =
+                    serde_json::to_string(&list.iter().map(|c| c.id.as_str()).collect::<Vec<_>>())
+                        .unwrap_or_default();
                 let mut stmt = conn.prepare(
                     "SELECT t.conversation_id, snippet(turns_fts, 0, ?2, ?3, '…', ?4) FROM turns_fts JOIN turns t ON t.id = turns_fts.rowid
                      WHERE turns_fts MATCH ?1 AND t.conversation_id IN (SELECT value FROM json_each(?5)) ORDER BY t.id",
                 )?;
-                let rows = stmt.query_map(rusqlite::params![q, MARK_START.to_string(), MARK_END.to_string(), SNIPPET_TOKENS, ids], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+                let rows = stmt.query_map(
+                    rusqlite::params![
+                        q,
+                        MARK_START.to_string(),
+                        MARK_END.to_string(),
+                        SNIPPET_TOKENS,
+                        ids
+                    ],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )?;
                 for row in rows {
                     let (id, snippet) = row?;
                     // The first matching turn of each conversation.
@@ -293,15 +354,23 @@ impl Journal {
                 }
             }
         }
-        Ok(ConversationPage { conversations: list, next_cursor, prev_cursor, limit })
+        Ok(ConversationPage {
+            conversations: list,
+            next_cursor,
+            prev_cursor,
+            limit,
+        })
     }
 
     /// Ids of the turns whose text matches `query` (typed text, as for [`fts_query`]), read from
     /// the search index alone: what an erasure must leave nothing of.
     pub fn turns_matching(&self, query: &str) -> Result<Vec<i64>, JournalError> {
-        let Some(q) = fts_query(query) else { return Ok(Vec::new()) };
+        let Some(q) = fts_query(query) else {
+            return Ok(Vec::new());
+        };
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare("SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?1 ORDER BY rowid")?;
+        let mut stmt =
+            conn.prepare("SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?1 ORDER BY rowid")?;
         let rows = stmt.query_map([q], |r| r.get(0))?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
     }
@@ -316,21 +385,53 @@ mod tests {
         if journal.conversation(id).unwrap().is_none() {
             journal.create(id, "widget").unwrap();
         }
-        let turn = TurnRecord { conversation_id: id.into(), role: "customer".into(), text: text.into(), intent: None, confidence: None, detail: serde_json::json!({}), latency_ms: None };
-        journal.record(id, &ConversationState::default(), "answered", &[turn]).unwrap();
+        let turn = TurnRecord {
+            conversation_id: id.into(),
+            role: "customer".into(),
+            text: text.into(),
+            intent: None,
+            confidence: None,
+            detail: serde_json::json!({}),
+            latency_ms: None,
+        };
+        journal
+            .record(id, &ConversationState::default(), "answered", &[turn])
+            .unwrap();
     }
 
     fn search(journal: &Journal, q: &str) -> Vec<String> {
-        let f = ConversationFilter { q: Some(q.into()), ..Default::default() };
-        journal.conversations_page(&f, &PageParams::default()).unwrap().conversations.into_iter().map(|c| c.id).collect()
+        let f = ConversationFilter {
+            q: Some(q.into()),
+            ..Default::default()
+        };
+        journal
+            .conversations_page(&f, &PageParams::default())
+            .unwrap()
+            .conversations
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
     }
 
     #[test]
     fn typed_text_becomes_quoted_terms_with_a_prefix_on_the_last() {
-        assert_eq!(fts_query("refund  parcel").as_deref(), Some("\"refund\" \"parcel\"*"));
-        assert_eq!(fts_query("refund ").as_deref(), Some("\"refund\""), "a finished word is not a prefix");
-        assert_eq!(fts_query("say \"hi\"").as_deref(), Some("\"say\" \"\"\"hi\"\"\"*"));
-        assert_eq!(fts_query("NEAR(a b)").as_deref(), Some("\"NEAR(a\" \"b)\"*"));
+        assert_eq!(
+            fts_query("refund  parcel").as_deref(),
+            Some("\"refund\" \"parcel\"*")
+        );
+        assert_eq!(
+            fts_query("refund ").as_deref(),
+            Some("\"refund\""),
+            "a finished word is not a prefix"
+        );
+        assert_eq!(
+            fts_query("say \"hi\"").as_deref(),
+            Some("\"say\" \"\"\"hi\"\"\"*")
+        );
+        assert_eq!(
+            fts_query("NEAR(a b)").as_deref(),
+            Some("\"NEAR(a\" \"b)\"*")
+        );
         for nothing in ["", "   ", "\"", "*", "-", "( ) : ^ + -"] {
             assert_eq!(fts_query(nothing), None, "{nothing:?}");
         }
@@ -346,14 +447,51 @@ mod tests {
         assert_eq!(search(&j, "ref"), vec!["b"], "prefix on the last word");
         assert!(search(&j, "ref ").is_empty(), "only while typing it");
         assert_eq!(search(&j, "maya.chen@example.com"), vec!["b"]);
-        assert!(search(&j, "parcel refund").is_empty(), "all words, in one turn");
-        for hostile in ["\"", "*", "NEAR(", "-", "", "\"unbalanced", "a OR b", "text:parcel", "parcel)", "^parcel", "NOT", "AND", "((", "'; DROP TABLE turns; --", "\u{0}", "\u{E000}"] {
-            let f = ConversationFilter { q: Some(hostile.into()), ..Default::default() };
-            assert!(j.conversations_page(&f, &PageParams::default()).is_ok(), "{hostile:?}");
+        assert!(
+            search(&j, "parcel refund").is_empty(),
+            "all words, in one turn"
+        );
+        for hostile in [
+            "\"",
+            "*",
+            "NEAR(",
+            "-",
+            "",
+            "\"unbalanced",
+            "a OR b",
+            "text:parcel",
+            "parcel)",
+            "^parcel",
+            "NOT",
+            "AND",
+            "((",
+            "'; DROP TABLE turns; --",
+            "\u{0}",
+            "\u{E000}",
+        ] {
+            let f = ConversationFilter {
+                q: Some(hostile.into()),
+                ..Default::default()
+            };
+            assert!(
+                j.conversations_page(&f, &PageParams::default()).is_ok(),
+                "{hostile:?}"
+            );
             assert!(j.turns_matching(hostile).is_ok(), "{hostile:?}");
         }
-        let page = j.conversations_page(&ConversationFilter { q: Some("parc".into()), ..Default::default() }, &PageParams::default()).unwrap();
-        assert_eq!(page.conversations[0].snippet.as_deref(), Some("My \u{E000}parcel\u{E001} to Zürich never arrived"));
+        let page = j
+            .conversations_page(
+                &ConversationFilter {
+                    q: Some("parc".into()),
+                    ..Default::default()
+                },
+                &PageParams::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            page.conversations[0].snippet.as_deref(),
+            Some("My \u{E000}parcel\u{E001} to Zürich never arrived")
+        );
     }
 
     #[test]
@@ -374,19 +512,34 @@ mod tests {
         assert_eq!(search(&j, "lampshade"), vec!["old"]);
         drop(j);
         let j = Journal::open(&path).unwrap();
-        assert_eq!(j.turns_matching("lampshade").unwrap().len(), 1, "indexed once, not again on every open");
+        assert_eq!(
+            j.turns_matching("lampshade").unwrap().len(),
+            1,
+            "indexed once, not again on every open"
+        );
         j.delete_conversations(&["old".into()]).unwrap();
         assert!(j.turns_matching("wobbly").unwrap().is_empty());
-        j.conn.lock().execute_batch("INSERT INTO turns_fts (turns_fts) VALUES ('integrity-check')").unwrap();
+        j.conn
+            .lock()
+            .execute_batch("INSERT INTO turns_fts (turns_fts) VALUES ('integrity-check')")
+            .unwrap();
     }
 
     #[test]
     fn pages_cover_every_conversation_once_in_both_directions() {
         let j = Journal::open_in_memory().unwrap();
         for i in 0..23 {
-            j.create(&format!("c{i:02}"), if i % 2 == 0 { "widget" } else { "api" }).unwrap();
+            j.create(
+                &format!("c{i:02}"),
+                if i % 2 == 0 { "widget" } else { "api" },
+            )
+            .unwrap();
         }
-        let params = |cursor: Option<String>, newer: Option<String>| PageParams { cursor, newer, limit: Some(5) };
+        let params = |cursor: Option<String>, newer: Option<String>| PageParams {
+            cursor,
+            newer,
+            limit: Some(5),
+        };
         let f = ConversationFilter::default();
         let mut seen = Vec::new();
         let mut pages = Vec::new();
@@ -408,25 +561,88 @@ mod tests {
         // Back up from the last page: the same pages, newest last.
         let mut back = pages.last().unwrap().prev_cursor.clone();
         for expected in pages.iter().rev().skip(1).take(3) {
-            let p = j.conversations_page(&f, &params(None, back.clone())).unwrap();
-            assert_eq!(p.conversations.iter().map(|c| &c.id).collect::<Vec<_>>(), expected.conversations.iter().map(|c| &c.id).collect::<Vec<_>>());
+            let p = j
+                .conversations_page(&f, &params(None, back.clone()))
+                .unwrap();
+            assert_eq!(
+                p.conversations.iter().map(|c| &c.id).collect::<Vec<_>>(),
+                expected
+                    .conversations
+                    .iter()
+                    .map(|c| &c.id)
+                    .collect::<Vec<_>>()
+            );
             back = p.prev_cursor;
         }
         // Filters hold across pages.
-        let widget = ConversationFilter { channel: Some("api".into()), ..Default::default() };
+        let widget = ConversationFilter {
+            channel: Some("api".into()),
+            ..Default::default()
+        };
         let first = j.conversations_page(&widget, &params(None, None)).unwrap();
-        let second = j.conversations_page(&widget, &params(first.next_cursor.clone(), None)).unwrap();
-        assert!(first.conversations.iter().chain(&second.conversations).all(|c| c.channel == "api"));
+        let second = j
+            .conversations_page(&widget, &params(first.next_cursor.clone(), None))
+            .unwrap();
+        assert!(first
+            .conversations
+            .iter()
+            .chain(&second.conversations)
+            .all(|c| c.channel == "api"));
         assert_eq!(first.conversations.len() + second.conversations.len(), 10);
-        assert_eq!(second.next_cursor.map(|c| j.conversations_page(&widget, &params(Some(c), None)).unwrap().conversations.len()), Some(1));
+        assert_eq!(
+            second.next_cursor.map(|c| j
+                .conversations_page(&widget, &params(Some(c), None))
+                .unwrap()
+                .conversations
+                .len()),
+            Some(1)
+        );
 
         for bad in ["zz", "00", &"ab".repeat(2000)] {
-            assert!(matches!(j.conversations_page(&f, &params(Some(bad.to_string()), None)), Err(JournalError::BadCursor)), "{bad}");
+            assert!(
+                matches!(
+                    j.conversations_page(&f, &params(Some(bad.to_string()), None)),
+                    Err(JournalError::BadCursor)
+                ),
+                "{bad}"
+            );
         }
-        let older = j.conversations_page(&widget, &params(first.next_cursor.clone(), None)).unwrap();
-        let both = j.conversations_page(&widget, &params(first.next_cursor.clone(), first.next_cursor.clone())).unwrap();
-        assert_eq!(both.conversations.iter().map(|c| &c.id).collect::<Vec<_>>(), older.conversations.iter().map(|c| &c.id).collect::<Vec<_>>(), "with both, the cursor is followed");
-        assert!(matches!(j.conversations_page(&f, &params(Some("".into()), Some("00".into()))), Err(JournalError::BadCursor)), "an empty cursor is none: the bad newer is read");
-        assert_eq!(j.conversations_page(&f, &PageParams { limit: Some(100_000), ..Default::default() }).unwrap().limit, MAX_PAGE);
+        let older = j
+            .conversations_page(&widget, &params(first.next_cursor.clone(), None))
+            .unwrap();
+        let both = j
+            .conversations_page(
+                &widget,
+                &params(first.next_cursor.clone(), first.next_cursor.clone()),
+            )
+            .unwrap();
+        assert_eq!(
+            both.conversations.iter().map(|c| &c.id).collect::<Vec<_>>(),
+            older
+                .conversations
+                .iter()
+                .map(|c| &c.id)
+                .collect::<Vec<_>>(),
+            "with both, the cursor is followed"
+        );
+        assert!(
+            matches!(
+                j.conversations_page(&f, &params(Some("".into()), Some("00".into()))),
+                Err(JournalError::BadCursor)
+            ),
+            "an empty cursor is none: the bad newer is read"
+        );
+        assert_eq!(
+            j.conversations_page(
+                &f,
+                &PageParams {
+                    limit: Some(100_000),
+                    ..Default::default()
+                }
+            )
+            .unwrap()
+            .limit,
+            MAX_PAGE
+        );
     }
 }

@@ -77,10 +77,20 @@ pub fn chunk(doc: &Document) -> Vec<Passage> {
     let mut passages = Vec::new();
     for (headings, texts) in sections {
         let heading = headings.join(" › ");
-        let base = if headings.is_empty() { format!("{}#intro", doc.id) } else { format!("{}#{}", doc.id, slug(&heading)) };
+        let base = if headings.is_empty() {
+            format!("{}#intro", doc.id)
+        } else {
+            format!("{}#{}", doc.id, slug(&heading))
+        };
         for (n, text) in pack(&texts).into_iter().enumerate() {
-            let id = if n == 0 { base.clone() } else { format!("{base}-{n}") };
-            let hash = hex::encode(&Sha256::digest(embedding_text(&doc.title, &heading, &text).as_bytes())[..8]);
+            let id = if n == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            let hash = hex::encode(
+                &Sha256::digest(embedding_text(&doc.title, &heading, &text).as_bytes())[..8],
+            );
             passages.push(Passage {
                 id,
                 doc_id: doc.id.clone(),
@@ -124,7 +134,11 @@ fn pack(blocks: &[String]) -> Vec<String> {
     if !current.is_empty() {
         // Fold a short tail into the previous passage when the result stays reasonable.
         match out.last_mut() {
-            Some(prev) if estimate_tokens(&current) < MIN_TOKENS / 2 && estimate_tokens(prev) + estimate_tokens(&current) <= MAX_TOKENS + MIN_TOKENS / 2 => {
+            Some(prev)
+                if estimate_tokens(&current) < MIN_TOKENS / 2
+                    && estimate_tokens(prev) + estimate_tokens(&current)
+                        <= MAX_TOKENS + MIN_TOKENS / 2 =>
+            {
                 prev.push_str("\n\n");
                 prev.push_str(&current);
             }
@@ -161,7 +175,9 @@ fn split_long(block: &str) -> Vec<String> {
     let mut current = String::new();
     for s in sentences {
         for piece in split_words(&s) {
-            if !current.is_empty() && estimate_tokens(&current) + estimate_tokens(&piece) > MAX_TOKENS {
+            if !current.is_empty()
+                && estimate_tokens(&current) + estimate_tokens(&piece) > MAX_TOKENS
+            {
                 out.push(std::mem::take(&mut current));
             }
             if !current.is_empty() {

@@ -11,15 +11,30 @@ use super::{front_matter::FrontMatter, Block, Document, KbError};
 
 /// Reads one file; `Ok(None)` for files that are not documents (unknown extensions, sidecars).
 pub fn read(path: &Path, rel: &str) -> Result<Option<Document>, KbError> {
-    let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
     let Some(ext) = ext else { return Ok(None) };
-    if !matches!(ext.as_str(), "md" | "markdown" | "txt" | "html" | "htm" | "pdf") {
+    if !matches!(
+        ext.as_str(),
+        "md" | "markdown" | "txt" | "html" | "htm" | "pdf"
+    ) {
         return Ok(None);
     }
-    let bytes = std::fs::read(path).map_err(|source| KbError::Io { path: rel.to_string(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| KbError::Io {
+        path: rel.to_string(),
+        source,
+    })?;
     let hash = hex::encode(Sha256::digest(&bytes));
-    let fm_err = |message: String| KbError::FrontMatter { path: rel.to_string(), message };
-    let fmt_err = |message: String| KbError::Format { path: rel.to_string(), message };
+    let fm_err = |message: String| KbError::FrontMatter {
+        path: rel.to_string(),
+        message,
+    };
+    let fmt_err = |message: String| KbError::Format {
+        path: rel.to_string(),
+        message,
+    };
 
     let (fm, title_from_body, blocks) = match ext.as_str() {
         "md" | "markdown" => {
@@ -36,8 +51,12 @@ pub fn read(path: &Path, rel: &str) -> Result<Option<Document>, KbError> {
         "html" | "htm" => {
             let html = String::from_utf8_lossy(&bytes).into_owned();
             let fm = html_meta(&html);
-            let cleaned = strip_elements(&html, &["script", "style", "nav", "header", "footer", "noscript"]);
-            let text = html2text::from_read(cleaned.as_bytes(), 10_000).map_err(|e| fmt_err(format!("html: {e}")))?;
+            let cleaned = strip_elements(
+                &html,
+                &["script", "style", "nav", "header", "footer", "noscript"],
+            );
+            let text = html2text::from_read(cleaned.as_bytes(), 10_000)
+                .map_err(|e| fmt_err(format!("html: {e}")))?;
             let (h1, blocks) = markdown_blocks(&text);
             (fm, h1, blocks)
         }
@@ -45,28 +64,49 @@ pub fn read(path: &Path, rel: &str) -> Result<Option<Document>, KbError> {
             let sidecar = path.with_extension("pdf.meta");
             let fm = match std::fs::read_to_string(&sidecar) {
                 Ok(meta) => {
-                    let meta = if meta.trim_start().starts_with("---") { meta } else { format!("---\n{meta}\n---\n") };
+                    let meta = if meta.trim_start().starts_with("---") {
+                        meta
+                    } else {
+                        format!("---\n{meta}\n---\n")
+                    };
                     FrontMatter::split(&meta).map_err(fm_err)?.0
                 }
                 Err(_) => FrontMatter::default(),
             };
-            let text = pdf_extract::extract_text_from_mem(&bytes).map_err(|e| fmt_err(format!("pdf: {e}")))?;
+            let text = pdf_extract::extract_text_from_mem(&bytes)
+                .map_err(|e| fmt_err(format!("pdf: {e}")))?;
             (fm, None, paragraph_blocks(&text))
         }
         _ => unreachable!("extension filtered above"),
     };
 
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("document");
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("document");
     let id = fm.id.clone().unwrap_or_else(|| slug(stem));
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(fmt_err(format!("document id {id:?} must be letters, digits, '-' or '_'")));
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(fmt_err(format!(
+            "document id {id:?} must be letters, digits, '-' or '_'"
+        )));
     }
-    let blocks: Vec<Block> = blocks.into_iter().filter(|b| !b.text.trim().is_empty()).collect();
+    let blocks: Vec<Block> = blocks
+        .into_iter()
+        .filter(|b| !b.text.trim().is_empty())
+        .collect();
     if blocks.is_empty() {
         return Err(fmt_err("no text found".into()));
     }
     Ok(Some(Document {
-        title: fm.title.clone().or(title_from_body).unwrap_or_else(|| stem.replace(['-', '_'], " ")),
+        title: fm
+            .title
+            .clone()
+            .or(title_from_body)
+            .unwrap_or_else(|| stem.replace(['-', '_'], " ")),
         id,
         url: fm.url,
         topics: fm.topics,
@@ -101,8 +141,8 @@ pub fn markdown_blocks(md: &str) -> (Option<String>, Vec<Block>) {
     let mut buf = String::new();
     let mut heading: Option<(u8, String)> = None;
     let mut container_depth = 0usize; // lists, tables, block quotes: flush when the outermost ends
-    // Tables: each body row is written as "Header: cell; Header: cell", so a row reads (and
-    // embeds) as a statement ("Shipping method: Standard; Delivery time: 3–5 business days").
+                                      // Tables: each body row is written as "Header: cell; Header: cell", so a row reads (and
+                                      // embeds) as a statement ("Shipping method: Standard; Delivery time: 3–5 business days").
     let mut table_head: Vec<String> = Vec::new();
     let mut row: Vec<String> = Vec::new();
     let mut cell: Option<String> = None;
@@ -110,7 +150,10 @@ pub fn markdown_blocks(md: &str) -> (Option<String>, Vec<Block>) {
     let flush = |buf: &mut String, headings: &Vec<(u8, String)>, blocks: &mut Vec<Block>| {
         let text = buf.trim().to_string();
         if !text.is_empty() {
-            blocks.push(Block { headings: headings.iter().map(|(_, h)| h.clone()).collect(), text });
+            blocks.push(Block {
+                headings: headings.iter().map(|(_, h)| h.clone()).collect(),
+                text,
+            });
         }
         buf.clear();
     };
@@ -158,12 +201,20 @@ pub fn markdown_blocks(md: &str) -> (Option<String>, Vec<Block>) {
                 buf.push_str("- ");
             }
             Event::Start(Tag::TableCell) => cell = Some(String::new()),
-            Event::End(TagEnd::TableCell) => row.push(cell.take().unwrap_or_default().trim().to_string()),
+            Event::End(TagEnd::TableCell) => {
+                row.push(cell.take().unwrap_or_default().trim().to_string())
+            }
             Event::End(TagEnd::TableHead) => table_head = std::mem::take(&mut row),
             Event::End(TagEnd::TableRow) => {
                 let cells = std::mem::take(&mut row);
                 let line = if table_head.len() == cells.len() {
-                    table_head.iter().zip(&cells).filter(|(_, c)| !c.is_empty()).map(|(h, c)| format!("{h}: {c}")).collect::<Vec<_>>().join("; ")
+                    table_head
+                        .iter()
+                        .zip(&cells)
+                        .filter(|(_, c)| !c.is_empty())
+                        .map(|(h, c)| format!("{h}: {c}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 } else {
                     cells.join("; ")
                 };
@@ -209,9 +260,18 @@ fn level_num(l: HeadingLevel) -> u8 {
 /// Plain text into paragraph blocks (split on blank lines; lines joined with spaces).
 pub fn paragraph_blocks(text: &str) -> Vec<Block> {
     text.split("\n\n")
-        .map(|p| p.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "))
+        .map(|p| {
+            p.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .filter(|p| !p.is_empty())
-        .map(|text| Block { headings: Vec::new(), text })
+        .map(|text| Block {
+            headings: Vec::new(),
+            text,
+        })
         .collect()
 }
 
@@ -227,7 +287,10 @@ fn html_meta(html: &str) -> FrontMatter {
     let mut at = 0;
     while let Some(i) = lower[at..].find("<meta") {
         let start = at + i;
-        let end = lower[start..].find('>').map(|e| start + e).unwrap_or(lower.len());
+        let end = lower[start..]
+            .find('>')
+            .map(|e| start + e)
+            .unwrap_or(lower.len());
         let tag = &html[start..end];
         if let (Some(name), Some(content)) = (attr(tag, "name"), attr(tag, "content")) {
             let content = decode_entities(&content);
@@ -261,7 +324,14 @@ fn attr(tag: &str, name: &str) -> Option<String> {
                 let inner = &value[1..];
                 return inner.find(quote).map(|e| inner[..e].to_string());
             }
-            return Some(value.split_whitespace().next().unwrap_or("").trim_end_matches('/').to_string());
+            return Some(
+                value
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches('/')
+                    .to_string(),
+            );
         }
         from = pos + name.len();
     }
@@ -269,7 +339,11 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 }
 
 fn decode_entities(s: &str) -> String {
-    s.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'")
+    s.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
 }
 
 /// Removes `<tag …>…</tag>` elements whose content is not page text (scripts, navigation).
@@ -285,7 +359,10 @@ fn strip_elements(html: &str, tags: &[&str]) -> String {
                 break;
             };
             let close = format!("</{tag}>");
-            let e = lower[s..].find(&close).map(|e| s + e + close.len()).unwrap_or(out.len());
+            let e = lower[s..]
+                .find(&close)
+                .map(|e| s + e + close.len())
+                .unwrap_or(out.len());
             out.replace_range(s..e, " ");
         }
     }
@@ -301,16 +378,32 @@ mod tests {
         let md = "# Returns\nIntro text.\n\n## Window\nThirty days.\n\n### Exceptions\n- Final sale\n- Gift cards\n\n## How\nStart online.";
         let (title, blocks) = markdown_blocks(md);
         assert_eq!(title.as_deref(), Some("Returns"));
-        assert_eq!(blocks[0], Block { headings: vec![], text: "Intro text.".into() });
+        assert_eq!(
+            blocks[0],
+            Block {
+                headings: vec![],
+                text: "Intro text.".into()
+            }
+        );
         assert_eq!(blocks[1].headings, vec!["Window"]);
-        assert_eq!(blocks[2], Block { headings: vec!["Window".into(), "Exceptions".into()], text: "- Final sale\n- Gift cards".into() });
+        assert_eq!(
+            blocks[2],
+            Block {
+                headings: vec!["Window".into(), "Exceptions".into()],
+                text: "- Final sale\n- Gift cards".into()
+            }
+        );
         assert_eq!(blocks[3].headings, vec!["How"]);
     }
 
     #[test]
     fn table_rows_become_labelled_statements() {
-        let (_, blocks) = markdown_blocks("| Method | Days |\n|---|---|\n| Standard | 3–5 |\n| Express | 2 |\n");
-        assert_eq!(blocks[0].text, "Method: Standard; Days: 3–5\nMethod: Express; Days: 2");
+        let (_, blocks) =
+            markdown_blocks("| Method | Days |\n|---|---|\n| Standard | 3–5 |\n| Express | 2 |\n");
+        assert_eq!(
+            blocks[0].text,
+            "Method: Standard; Days: 3–5\nMethod: Express; Days: 2"
+        );
     }
 
     #[test]

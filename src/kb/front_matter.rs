@@ -18,7 +18,10 @@ impl FrontMatter {
     /// defaults and the whole text.
     pub fn split(text: &str) -> Result<(FrontMatter, &str), String> {
         let trimmed = text.trim_start_matches('\u{feff}');
-        let Some(rest) = trimmed.strip_prefix("---").filter(|r| r.starts_with('\n') || r.starts_with("\r\n")) else {
+        let Some(rest) = trimmed
+            .strip_prefix("---")
+            .filter(|r| r.starts_with('\n') || r.starts_with("\r\n"))
+        else {
             return Ok((FrontMatter::default(), trimmed));
         };
         let end = rest.find("\n---").ok_or("no closing `---` line")?;
@@ -36,7 +39,9 @@ impl FrontMatter {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (key, value) = line.split_once(':').ok_or_else(|| format!("line {}: expected `key: value`", n + 1))?;
+            let (key, value) = line
+                .split_once(':')
+                .ok_or_else(|| format!("line {}: expected `key: value`", n + 1))?;
             let value = value.trim();
             match key.trim() {
                 "id" => fm.id = Some(unquote(value)),
@@ -65,7 +70,10 @@ fn unquote(v: &str) -> String {
 /// `[a, b]` or `a, b`.
 pub(crate) fn parse_list(v: &str) -> Vec<String> {
     let v = v.trim().trim_start_matches('[').trim_end_matches(']');
-    v.split(',').map(unquote).filter(|s| !s.is_empty()).collect()
+    v.split(',')
+        .map(unquote)
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -91,7 +99,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_unclosed_blocks_are_errors() {
-        assert!(FrontMatter::split("---\nidd: x\n---\n").unwrap_err().contains("unknown key"));
-        assert!(FrontMatter::split("---\nid: x\n").unwrap_err().contains("closing"));
+        assert!(FrontMatter::split("---\nidd: x\n---\n")
+            .unwrap_err()
+            .contains("unknown key"));
+        assert!(FrontMatter::split("---\nid: x\n")
+            .unwrap_err()
+            .contains("closing"));
     }
 }

@@ -19,7 +19,10 @@ pub use front_matter::FrontMatter;
 #[derive(Debug, thiserror::Error)]
 pub enum KbError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: front matter: {message}")]
     FrontMatter { path: String, message: String },
     #[error("{path}: {message}")]
@@ -69,18 +72,28 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, KbError> {
         return Err(KbError::NoDir(dir.display().to_string()));
     }
     let mut files = Vec::new();
-    walk(dir, &mut files).map_err(|source| KbError::Io { path: dir.display().to_string(), source })?;
+    walk(dir, &mut files).map_err(|source| KbError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
     files.sort();
     let mut loaded = Loaded::default();
     let mut seen = std::collections::HashSet::new();
     for path in files {
-        let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        let rel = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
         match formats::read(&path, &rel) {
             Ok(Some(doc)) => {
                 if seen.insert(doc.id.clone()) {
                     loaded.documents.push(doc);
                 } else {
-                    loaded.skipped.push(KbError::Format { path: rel, message: format!("duplicate document id {:?}", doc.id) });
+                    loaded.skipped.push(KbError::Format {
+                        path: rel,
+                        message: format!("duplicate document id {:?}", doc.id),
+                    });
                 }
             }
             Ok(None) => {}
@@ -92,13 +105,19 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, KbError> {
 
 /// Reads one document (`rel` is its path under the knowledge base), as [`load_dir`] would.
 pub fn read_document(path: &Path, rel: &str) -> Result<Document, KbError> {
-    formats::read(path, rel)?.ok_or_else(|| KbError::Format { path: rel.to_string(), message: "not a knowledge-base document (md, txt, html or pdf)".into() })
+    formats::read(path, rel)?.ok_or_else(|| KbError::Format {
+        path: rel.to_string(),
+        message: "not a knowledge-base document (md, txt, html or pdf)".into(),
+    })
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }

@@ -31,8 +31,10 @@ use sha2::{Digest, Sha256};
 use time::{Date, Duration, OffsetDateTime, Time, Weekday};
 
 use super::{
-    import::ImportSummary, Address, Customer, ExchangeRecord, ExchangeStatus, Fulfilment, ItemStatus, Order, OrderError, OrderItem, OrderStatus, OrderStore,
-    Payment, PaymentMethod, PaymentMethodKind, Product, Result, ReturnRecord, ReturnStatus, TrackingEvent, TransactionKind, Variant, FINAL_SALE_TAG,
+    import::ImportSummary, Address, Customer, ExchangeRecord, ExchangeStatus, Fulfilment,
+    ItemStatus, Order, OrderError, OrderItem, OrderStatus, OrderStore, Payment, PaymentMethod,
+    PaymentMethodKind, Product, Result, ReturnRecord, ReturnStatus, TrackingEvent, TransactionKind,
+    Variant, FINAL_SALE_TAG,
 };
 use crate::kb::{Block, Document};
 
@@ -90,7 +92,9 @@ pub const DEMO_ORDERS: &[DemoOrder] = &[
 /// The demo's "now": 18:00 UTC (late morning in Portland) on `today`. Nothing in the demo store
 /// happens after it.
 pub fn demo_now(today: Date) -> OffsetDateTime {
-    today.with_time(Time::from_hms(18, 0, 0).unwrap_or(Time::MIDNIGHT)).assume_utc()
+    today
+        .with_time(Time::from_hms(18, 0, 0).unwrap_or(Time::MIDNIGHT))
+        .assume_utc()
 }
 
 /// How many orders [`seed_demo`] writes.
@@ -102,7 +106,11 @@ const SEED: u64 = 0x4C41_524B_4649_454C; // "LARKFIEL"
 pub fn seed_demo(store: &dyn OrderStore, today: Date) -> Result<ImportSummary> {
     check_today(today)?;
     let demo = build(today);
-    let summary = ImportSummary { customers: demo.customers.len(), products: demo.products.len(), orders: demo.orders.len() };
+    let summary = ImportSummary {
+        customers: demo.customers.len(),
+        products: demo.products.len(),
+        orders: demo.orders.len(),
+    };
     store.write(&mut |w| {
         for c in &demo.customers {
             w.save_customer(c)?;
@@ -122,7 +130,11 @@ pub fn seed_demo(store: &dyn OrderStore, today: Date) -> Result<ImportSummary> {
 pub fn demo_dataset(today: Date) -> Result<super::Dataset> {
     check_today(today)?;
     let d = build(today);
-    Ok(super::Dataset { customers: d.customers, products: d.products, orders: d.orders })
+    Ok(super::Dataset {
+        customers: d.customers,
+        products: d.products,
+        orders: d.orders,
+    })
 }
 
 /// Keeps every date computation far from `time`'s limits, so none can overflow.
@@ -130,7 +142,11 @@ fn check_today(today: Date) -> Result<()> {
     if (2000..=9000).contains(&today.year()) {
         Ok(())
     } else {
-        Err(OrderError::Invalid { kind: "demo seed date", id: today.to_string(), message: "year must be between 2000 and 9000".into() })
+        Err(OrderError::Invalid {
+            kind: "demo seed date",
+            id: today.to_string(),
+            message: "year must be between 2000 and 9000".into(),
+        })
     }
 }
 
@@ -152,28 +168,53 @@ fn product_document(p: &Product) -> Document {
     } else {
         p.description.clone()
     };
-    blocks.push(Block { headings: Vec::new(), text: intro });
+    blocks.push(Block {
+        headings: Vec::new(),
+        text: intro,
+    });
 
     let mut details: Vec<String> = Vec::new();
     if !p.category.is_empty() && p.category != p.name {
         details.push(format!("Category: {}", p.category));
     }
-    details.extend(p.attributes.iter().filter(|(k, _)| k.as_str() != "Care").map(|(k, v)| format!("{k}: {v}")));
+    details.extend(
+        p.attributes
+            .iter()
+            .filter(|(k, _)| k.as_str() != "Care")
+            .map(|(k, v)| format!("{k}: {v}")),
+    );
     if !details.is_empty() {
-        blocks.push(Block { headings: vec!["Details".into()], text: details.join("\n") });
+        blocks.push(Block {
+            headings: vec!["Details".into()],
+            text: details.join("\n"),
+        });
     }
 
-    let mut options: Vec<String> = p.options.iter().map(|(name, values)| format!("{name}: {}.", values.join(", "))).collect();
+    let mut options: Vec<String> = p
+        .options
+        .iter()
+        .map(|(name, values)| format!("{name}: {}.", values.join(", ")))
+        .collect();
     match p.price_range_cents() {
         Some((lo, hi)) if lo == hi => options.push(format!("Price: {}.", super::format_cents(lo))),
-        Some((lo, hi)) => options.push(format!("Price: {} to {}, depending on the option.", super::format_cents(lo), super::format_cents(hi))),
+        Some((lo, hi)) => options.push(format!(
+            "Price: {} to {}, depending on the option.",
+            super::format_cents(lo),
+            super::format_cents(hi)
+        )),
         None => {}
     }
     if !options.is_empty() {
-        blocks.push(Block { headings: vec!["Options and prices".into()], text: options.join("\n") });
+        blocks.push(Block {
+            headings: vec!["Options and prices".into()],
+            text: options.join("\n"),
+        });
     }
     if let Some(care) = p.attributes.get("Care") {
-        blocks.push(Block { headings: vec!["Care".into()], text: care.clone() });
+        blocks.push(Block {
+            headings: vec!["Care".into()],
+            text: care.clone(),
+        });
     }
     if p.is_final_sale() {
         blocks.push(Block {
@@ -244,9 +285,18 @@ fn build(today: Date) -> Demo {
     let products = catalogue(&mut rng);
     let mut customers = customers(&mut rng);
     let mut orders = fixed_orders(today, &products);
-    let mut ctx = Ctx { today, now: demo_now(today), products: &products, rma: 300_001 };
+    let mut ctx = Ctx {
+        today,
+        now: demo_now(today),
+        products: &products,
+        rma: 300_001,
+    };
     generated_orders(&mut rng, &mut ctx, &mut customers, &mut orders);
-    Demo { customers, products, orders }
+    Demo {
+        customers,
+        products,
+        orders,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -676,11 +726,21 @@ const CATALOGUE: &[Spec] = &[
 ];
 
 /// Stock levels the docs promise, whatever the PRNG says.
-const FIXED_STOCK: &[(&str, i64)] = &[("LSH-WHITE-M", 3), ("LSH-WHITE-L", 8), ("LSH-SAGE-M", 0), ("SNK-WHITE-US10", 6), ("MCS-OATMEAL-M", 11)];
+const FIXED_STOCK: &[(&str, i64)] = &[
+    ("LSH-WHITE-M", 3),
+    ("LSH-WHITE-L", 8),
+    ("LSH-SAGE-M", 0),
+    ("SNK-WHITE-US10", 6),
+    ("MCS-OATMEAL-M", 11),
+];
 
 /// "Heather Grey" → "HEATHERGREY": the variant-id part for an option value.
 fn id_part(value: &str) -> String {
-    value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+    value
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 fn catalogue(rng: &mut Rng) -> Vec<Product> {
@@ -690,13 +750,28 @@ fn catalogue(rng: &mut Rng) -> Vec<Product> {
             // Every combination of option values, first option outermost.
             let mut combos: Vec<Vec<(&str, &str)>> = vec![Vec::new()];
             for (name, values) in spec.options {
-                combos = combos.iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![(*name, *v)]].concat())).collect();
+                combos = combos
+                    .iter()
+                    .flat_map(|c| {
+                        values
+                            .iter()
+                            .map(move |v| [c.clone(), vec![(*name, *v)]].concat())
+                    })
+                    .collect();
             }
             let variants = combos
                 .into_iter()
                 .map(|combo| {
-                    let item_id = std::iter::once(spec.code.to_string()).chain(combo.iter().map(|(_, v)| id_part(v))).collect::<Vec<_>>().join("-");
-                    let price_cents = combo.iter().find_map(|(_, v)| spec.prices.iter().find(|(pv, _)| pv == v).map(|(_, p)| *p)).unwrap_or(spec.price_cents);
+                    let item_id = std::iter::once(spec.code.to_string())
+                        .chain(combo.iter().map(|(_, v)| id_part(v)))
+                        .collect::<Vec<_>>()
+                        .join("-");
+                    let price_cents = combo
+                        .iter()
+                        .find_map(|(_, v)| {
+                            spec.prices.iter().find(|(pv, _)| pv == v).map(|(_, p)| *p)
+                        })
+                        .unwrap_or(spec.price_cents);
                     let roll = rng.percent();
                     let drawn = if roll < 12 {
                         0
@@ -706,10 +781,22 @@ fn catalogue(rng: &mut Rng) -> Vec<Product> {
                         rng.range(5, 40)
                     };
                     // Gift cards are digital: no stock to count.
-                    let stock = if spec.id == "gift-card" { None } else { Some(FIXED_STOCK.iter().find(|(id, _)| *id == item_id).map_or(drawn, |(_, s)| *s)) };
+                    let stock = if spec.id == "gift-card" {
+                        None
+                    } else {
+                        Some(
+                            FIXED_STOCK
+                                .iter()
+                                .find(|(id, _)| *id == item_id)
+                                .map_or(drawn, |(_, s)| *s),
+                        )
+                    };
                     Variant {
                         product_id: spec.id.to_string(),
-                        options: combo.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                        options: combo
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
                         price_cents,
                         available: !combo.iter().any(|(_, v)| spec.discontinued.contains(v)),
                         stock,
@@ -723,8 +810,16 @@ fn catalogue(rng: &mut Rng) -> Vec<Product> {
                 category: spec.category.to_string(),
                 description: spec.description.to_string(),
                 tags: spec.tags.iter().map(|t| t.to_string()).collect(),
-                attributes: spec.attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-                options: spec.options.iter().map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect())).collect(),
+                attributes: spec
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                options: spec
+                    .options
+                    .iter()
+                    .map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+                    .collect(),
                 variants,
             }
         })
@@ -744,25 +839,139 @@ struct City {
 }
 
 const CITIES: &[City] = &[
-    City { city: "Portland", region: "OR", postcodes: &["97210", "97209", "97214", "97202", "97217"], area: "503", weight: 22 },
-    City { city: "Eugene", region: "OR", postcodes: &["97401", "97405"], area: "541", weight: 4 },
-    City { city: "Bend", region: "OR", postcodes: &["97701", "97702"], area: "541", weight: 3 },
-    City { city: "Seattle", region: "WA", postcodes: &["98103", "98122", "98107"], area: "206", weight: 10 },
-    City { city: "San Francisco", region: "CA", postcodes: &["94110", "94117"], area: "415", weight: 7 },
-    City { city: "Oakland", region: "CA", postcodes: &["94612", "94610"], area: "510", weight: 4 },
-    City { city: "Los Angeles", region: "CA", postcodes: &["90026", "90039"], area: "323", weight: 7 },
-    City { city: "Brooklyn", region: "NY", postcodes: &["11215", "11222"], area: "718", weight: 6 },
-    City { city: "New York", region: "NY", postcodes: &["10014", "10003"], area: "212", weight: 5 },
-    City { city: "Chicago", region: "IL", postcodes: &["60614", "60622"], area: "312", weight: 5 },
-    City { city: "Austin", region: "TX", postcodes: &["78704", "78702"], area: "512", weight: 4 },
-    City { city: "Denver", region: "CO", postcodes: &["80206", "80211"], area: "303", weight: 4 },
-    City { city: "Boston", region: "MA", postcodes: &["02116", "02130"], area: "617", weight: 4 },
-    City { city: "Minneapolis", region: "MN", postcodes: &["55408"], area: "612", weight: 3 },
-    City { city: "Salt Lake City", region: "UT", postcodes: &["84102"], area: "801", weight: 2 },
-    City { city: "Asheville", region: "NC", postcodes: &["28801"], area: "828", weight: 2 },
-    City { city: "Philadelphia", region: "PA", postcodes: &["19103", "19125"], area: "215", weight: 3 },
-    City { city: "Atlanta", region: "GA", postcodes: &["30307"], area: "404", weight: 3 },
-    City { city: "Honolulu", region: "HI", postcodes: &["96815"], area: "808", weight: 2 },
+    City {
+        city: "Portland",
+        region: "OR",
+        postcodes: &["97210", "97209", "97214", "97202", "97217"],
+        area: "503",
+        weight: 22,
+    },
+    City {
+        city: "Eugene",
+        region: "OR",
+        postcodes: &["97401", "97405"],
+        area: "541",
+        weight: 4,
+    },
+    City {
+        city: "Bend",
+        region: "OR",
+        postcodes: &["97701", "97702"],
+        area: "541",
+        weight: 3,
+    },
+    City {
+        city: "Seattle",
+        region: "WA",
+        postcodes: &["98103", "98122", "98107"],
+        area: "206",
+        weight: 10,
+    },
+    City {
+        city: "San Francisco",
+        region: "CA",
+        postcodes: &["94110", "94117"],
+        area: "415",
+        weight: 7,
+    },
+    City {
+        city: "Oakland",
+        region: "CA",
+        postcodes: &["94612", "94610"],
+        area: "510",
+        weight: 4,
+    },
+    City {
+        city: "Los Angeles",
+        region: "CA",
+        postcodes: &["90026", "90039"],
+        area: "323",
+        weight: 7,
+    },
+    City {
+        city: "Brooklyn",
+        region: "NY",
+        postcodes: &["11215", "11222"],
+        area: "718",
+        weight: 6,
+    },
+    City {
+        city: "New York",
+        region: "NY",
+        postcodes: &["10014", "10003"],
+        area: "212",
+        weight: 5,
+    },
+    City {
+        city: "Chicago",
+        region: "IL",
+        postcodes: &["60614", "60622"],
+        area: "312",
+        weight: 5,
+    },
+    City {
+        city: "Austin",
+        region: "TX",
+        postcodes: &["78704", "78702"],
+        area: "512",
+        weight: 4,
+    },
+    City {
+        city: "Denver",
+        region: "CO",
+        postcodes: &["80206", "80211"],
+        area: "303",
+        weight: 4,
+    },
+    City {
+        city: "Boston",
+        region: "MA",
+        postcodes: &["02116", "02130"],
+        area: "617",
+        weight: 4,
+    },
+    City {
+        city: "Minneapolis",
+        region: "MN",
+        postcodes: &["55408"],
+        area: "612",
+        weight: 3,
+    },
+    City {
+        city: "Salt Lake City",
+        region: "UT",
+        postcodes: &["84102"],
+        area: "801",
+        weight: 2,
+    },
+    City {
+        city: "Asheville",
+        region: "NC",
+        postcodes: &["28801"],
+        area: "828",
+        weight: 2,
+    },
+    City {
+        city: "Philadelphia",
+        region: "PA",
+        postcodes: &["19103", "19125"],
+        area: "215",
+        weight: 3,
+    },
+    City {
+        city: "Atlanta",
+        region: "GA",
+        postcodes: &["30307"],
+        area: "404",
+        weight: 3,
+    },
+    City {
+        city: "Honolulu",
+        region: "HI",
+        postcodes: &["96815"],
+        area: "808",
+        weight: 2,
+    },
 ];
 
 const STREETS: &[&str] = &[
@@ -789,9 +998,10 @@ const STREETS: &[&str] = &[
 ];
 
 const FIRST_NAMES: &[&str] = &[
-    "Olivia", "Liam", "Priya", "Mateo", "Hannah", "Noah", "Aisha", "Ethan", "Sofia", "Lucas", "Grace", "Kenji", "Amara", "Owen", "Isabel", "Ravi", "Chloe",
-    "Marcus", "Elena", "Theo", "Nora", "Diego", "Zoe", "Samuel", "Leah", "Jonah", "Mia", "Tomás", "Ava", "Felix", "Ruth", "Omar", "Ingrid", "Caleb", "Yara",
-    "Henry", "Lucia", "Arjun", "Clara", "Wes",
+    "Olivia", "Liam", "Priya", "Mateo", "Hannah", "Noah", "Aisha", "Ethan", "Sofia", "Lucas",
+    "Grace", "Kenji", "Amara", "Owen", "Isabel", "Ravi", "Chloe", "Marcus", "Elena", "Theo",
+    "Nora", "Diego", "Zoe", "Samuel", "Leah", "Jonah", "Mia", "Tomás", "Ava", "Felix", "Ruth",
+    "Omar", "Ingrid", "Caleb", "Yara", "Henry", "Lucia", "Arjun", "Clara", "Wes",
 ];
 
 const LAST_NAMES: &[&str] = &[
@@ -878,7 +1088,15 @@ fn email_local(first: &str, last: &str) -> String {
     format!("{}.{}", clean(first), clean(last))
 }
 
-fn customer(n: u32, first: &str, last: &str, email: String, phone: String, address: Address, payment_methods: Vec<PaymentMethod>) -> Customer {
+fn customer(
+    n: u32,
+    first: &str,
+    last: &str,
+    email: String,
+    phone: String,
+    address: Address,
+    payment_methods: Vec<PaymentMethod>,
+) -> Customer {
     Customer {
         id: format!("cus_{n:03}"),
         first_name: first.into(),
@@ -891,7 +1109,14 @@ fn customer(n: u32, first: &str, last: &str, email: String, phone: String, addre
 }
 
 fn addr(line1: &str, line2: Option<&str>, city: &str, region: &str, postcode: &str) -> Address {
-    Address { line1: line1.into(), line2: line2.map(Into::into), city: city.into(), region: region.into(), postcode: postcode.into(), country: "US".into() }
+    Address {
+        line1: line1.into(),
+        line2: line2.map(Into::into),
+        city: city.into(),
+        region: region.into(),
+        postcode: postcode.into(),
+        country: "US".into(),
+    }
 }
 
 fn card(n: u32, k: u32, brand: &str, last4: &str) -> PaymentMethod {
@@ -911,7 +1136,13 @@ fn wallet(n: u32, k: u32, kind: PaymentMethodKind) -> PaymentMethod {
         PaymentMethodKind::GooglePay => "google_pay",
         _ => "wallet",
     };
-    PaymentMethod { id: format!("{prefix}_{n:03}_{k}"), kind, brand: None, last4: None, balance_cents: None }
+    PaymentMethod {
+        id: format!("{prefix}_{n:03}_{k}"),
+        kind,
+        brand: None,
+        last4: None,
+        balance_cents: None,
+    }
 }
 
 fn customers(rng: &mut Rng) -> Vec<Customer> {
@@ -923,7 +1154,10 @@ fn customers(rng: &mut Rng) -> Vec<Customer> {
             "maya.chen@example.com".into(),
             "+1 503-555-0101".into(),
             addr("2218 NW Flanders St", None, "Portland", "OR", "97210"),
-            vec![card(1, 1, "visa", "4242"), wallet(1, 2, PaymentMethodKind::Paypal)],
+            vec![
+                card(1, 1, "visa", "4242"),
+                wallet(1, 2, PaymentMethodKind::Paypal),
+            ],
         ),
         customer(
             2,
@@ -931,8 +1165,17 @@ fn customers(rng: &mut Rng) -> Vec<Customer> {
             "Okafor",
             "daniel.okafor@example.com".into(),
             "+1 206-555-0102".into(),
-            addr("4417 Fremont Ave N", Some("Apt 2"), "Seattle", "WA", "98103"),
-            vec![card(2, 1, "mastercard", "8210"), wallet(2, 2, PaymentMethodKind::ApplePay)],
+            addr(
+                "4417 Fremont Ave N",
+                Some("Apt 2"),
+                "Seattle",
+                "WA",
+                "98103",
+            ),
+            vec![
+                card(2, 1, "mastercard", "8210"),
+                wallet(2, 2, PaymentMethodKind::ApplePay),
+            ],
         ),
         customer(
             3,
@@ -940,7 +1183,13 @@ fn customers(rng: &mut Rng) -> Vec<Customer> {
             "Rivera",
             "sam.rivera@example.com".into(),
             "+1 503-555-0103".into(),
-            addr("1420 SE Hawthorne Blvd", Some("Unit 5"), "Portland", "OR", "97214"),
+            addr(
+                "1420 SE Hawthorne Blvd",
+                Some("Unit 5"),
+                "Portland",
+                "OR",
+                "97214",
+            ),
             vec![card(3, 1, "visa", "1881")],
         ),
         customer(
@@ -950,7 +1199,10 @@ fn customers(rng: &mut Rng) -> Vec<Customer> {
             "sam.rivera.tx@example.com".into(),
             "+1 512-555-0104".into(),
             addr("905 S 1st St", None, "Austin", "TX", "78704"),
-            vec![card(4, 1, "amex", "3005"), wallet(4, 2, PaymentMethodKind::Paypal)],
+            vec![
+                card(4, 1, "amex", "3005"),
+                wallet(4, 2, PaymentMethodKind::Paypal),
+            ],
         ),
     ];
     let mut used: Vec<(usize, usize)> = Vec::new();
@@ -958,7 +1210,10 @@ fn customers(rng: &mut Rng) -> Vec<Customer> {
     for n in 5..=40u32 {
         // A name pair not used yet (and never one of the fixed customers').
         let (fi, li) = loop {
-            let pair = (rng.below(FIRST_NAMES.len() as u64) as usize, rng.below(LAST_NAMES.len() as u64) as usize);
+            let pair = (
+                rng.below(FIRST_NAMES.len() as u64) as usize,
+                rng.below(LAST_NAMES.len() as u64) as usize,
+            );
             if !used.contains(&pair) {
                 used.push(pair);
                 break pair;
@@ -982,7 +1237,11 @@ fn customers(rng: &mut Rng) -> Vec<Customer> {
         let line1 = format!("{} {street}", rng.range(100, 4999));
         let line2 = match rng.percent() {
             0..=11 => Some(format!("Apt {}", rng.range(1, 40))),
-            12..=17 => Some(format!("Unit {}{}", rng.range(1, 9), ["A", "B", "C"][rng.below(3) as usize])),
+            12..=17 => Some(format!(
+                "Unit {}{}",
+                rng.range(1, 9),
+                ["A", "B", "C"][rng.below(3) as usize]
+            )),
             _ => None,
         };
         let mut methods = Vec::new();
@@ -1042,7 +1301,9 @@ impl Ctx<'_> {
 
 fn at(today: Date, days_ago: i64, hour: u8, minute: u8) -> OffsetDateTime {
     let time = Time::from_hms(hour.min(23), minute.min(59), 0).unwrap_or(Time::MIDNIGHT);
-    (today - Duration::days(days_ago)).with_time(time).assume_utc()
+    (today - Duration::days(days_ago))
+        .with_time(time)
+        .assume_utc()
 }
 
 fn is_business_day(d: Date) -> bool {
@@ -1061,7 +1322,9 @@ fn add_business_days(mut d: Date, n: i64) -> Date {
 }
 
 fn variant<'a>(products: &'a [Product], item_id: &str) -> Option<(&'a Product, &'a Variant)> {
-    products.iter().find_map(|p| p.variant(item_id).map(|v| (p, v)))
+    products
+        .iter()
+        .find_map(|p| p.variant(item_id).map(|v| (p, v)))
 }
 
 fn line(products: &[Product], item_id: &str, quantity: u32) -> Option<OrderItem> {
@@ -1138,29 +1401,77 @@ fn hub(region: &str, carrier: &str) -> &'static str {
 }
 
 /// The carrier scans a parcel has had by `now`.
-fn events(shipped_at: OffsetDateTime, delivered_at: OffsetDateTime, carrier: &str, dest: &Address, now: OffsetDateTime) -> Vec<TrackingEvent> {
+fn events(
+    shipped_at: OffsetDateTime,
+    delivered_at: OffsetDateTime,
+    carrier: &str,
+    dest: &Address,
+    now: OffsetDateTime,
+) -> Vec<TrackingEvent> {
     let destination = format!("{}, {}", dest.city, dest.region);
     let origin = "Portland, OR".to_string();
     let usps = carrier == "USPS";
     let mut out = vec![
-        (shipped_at - Duration::hours(3), if usps { "Shipping label created, USPS awaiting item" } else { "Label created" }, origin.clone()),
-        (shipped_at, if usps { "Accepted at USPS origin facility" } else { "Picked up" }, origin),
+        (
+            shipped_at - Duration::hours(3),
+            if usps {
+                "Shipping label created, USPS awaiting item"
+            } else {
+                "Label created"
+            },
+            origin.clone(),
+        ),
+        (
+            shipped_at,
+            if usps {
+                "Accepted at USPS origin facility"
+            } else {
+                "Picked up"
+            },
+            origin,
+        ),
     ];
     let days = (delivered_at.date() - shipped_at.date()).whole_days();
     if days >= 2 {
         out.push((
             shipped_at + Duration::hours(14),
-            if usps { "Arrived at USPS regional facility" } else { "Arrived at facility" },
+            if usps {
+                "Arrived at USPS regional facility"
+            } else {
+                "Arrived at facility"
+            },
             hub(&dest.region, carrier).to_string(),
         ));
     }
     if days >= 3 {
-        out.push((shipped_at + Duration::hours(38), "In transit to next facility", hub(&dest.region, carrier).to_string()));
+        out.push((
+            shipped_at + Duration::hours(38),
+            "In transit to next facility",
+            hub(&dest.region, carrier).to_string(),
+        ));
     }
-    let out_for_delivery = delivered_at.date().with_time(Time::from_hms(13, 5, 0).unwrap_or(Time::MIDNIGHT)).assume_utc();
+    let out_for_delivery = delivered_at
+        .date()
+        .with_time(Time::from_hms(13, 5, 0).unwrap_or(Time::MIDNIGHT))
+        .assume_utc();
     out.push((out_for_delivery, "Out for delivery", destination.clone()));
-    out.push((delivered_at, if usps { "Delivered, in/at mailbox" } else { "Delivered, front door" }, destination));
-    out.into_iter().filter(|(t, _, _)| *t <= now).map(|(at, status, location)| TrackingEvent { at, status: status.into(), location: Some(location) }).collect()
+    out.push((
+        delivered_at,
+        if usps {
+            "Delivered, in/at mailbox"
+        } else {
+            "Delivered, front door"
+        },
+        destination,
+    ));
+    out.into_iter()
+        .filter(|(t, _, _)| *t <= now)
+        .map(|(at, status, location)| TrackingEvent {
+            at,
+            status: status.into(),
+            location: Some(location),
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1189,20 +1500,45 @@ fn fulfilment(
 }
 
 fn payment(amount_cents: i64, method: &str, at: OffsetDateTime) -> Payment {
-    Payment { kind: TransactionKind::Payment, amount_cents, payment_method_id: method.into(), at: Some(at) }
+    Payment {
+        kind: TransactionKind::Payment,
+        amount_cents,
+        payment_method_id: method.into(),
+        at: Some(at),
+    }
 }
 
 fn refund(amount_cents: i64, method: &str, at: OffsetDateTime) -> Payment {
-    Payment { kind: TransactionKind::Refund, amount_cents, payment_method_id: method.into(), at: Some(at) }
+    Payment {
+        kind: TransactionKind::Refund,
+        amount_cents,
+        payment_method_id: method.into(),
+        at: Some(at),
+    }
 }
 
 /// LF-100001..LF-100005, exactly as [`DEMO_ORDERS`] describes them.
 fn fixed_orders(today: Date, products: &[Product]) -> Vec<Order> {
     let now = demo_now(today);
     let maya = addr("2218 NW Flanders St", None, "Portland", "OR", "97210");
-    let daniel = addr("4417 Fremont Ave N", Some("Apt 2"), "Seattle", "WA", "98103");
-    let lines = |ids: &[&str]| -> Vec<OrderItem> { ids.iter().filter_map(|id| line(products, id, 1)).collect() };
-    let order = |n: u32, customer: &str, status: OrderStatus, created: OffsetDateTime, items: Vec<OrderItem>, ship: Ship, dest: &Address| -> Order {
+    let daniel = addr(
+        "4417 Fremont Ave N",
+        Some("Apt 2"),
+        "Seattle",
+        "WA",
+        "98103",
+    );
+    let lines = |ids: &[&str]| -> Vec<OrderItem> {
+        ids.iter().filter_map(|id| line(products, id, 1)).collect()
+    };
+    let order = |n: u32,
+                 customer: &str,
+                 status: OrderStatus,
+                 created: OffsetDateTime,
+                 items: Vec<OrderItem>,
+                 ship: Ship,
+                 dest: &Address|
+     -> Order {
         let (subtotal, shipping, tax, total) = totals(&items, ship, &dest.region);
         Order {
             number: format!("LF-{n}"),
@@ -1223,14 +1559,45 @@ fn fixed_orders(today: Date, products: &[Product]) -> Vec<Order> {
         }
     };
 
-    let mut o1 = order(100_001, "cus_001", OrderStatus::Shipped, at(today, 3, 17, 20), lines(&["MCS-OATMEAL-M"]), Ship::Standard, &maya);
-    o1.payments.push(payment(o1.total_cents, "card_001_1", at(today, 3, 17, 21)));
+    let mut o1 = order(
+        100_001,
+        "cus_001",
+        OrderStatus::Shipped,
+        at(today, 3, 17, 20),
+        lines(&["MCS-OATMEAL-M"]),
+        Ship::Standard,
+        &maya,
+    );
+    o1.payments
+        .push(payment(o1.total_cents, "card_001_1", at(today, 3, 17, 21)));
     let shipped = at(today, 2, 22, 0);
     let due = at(today, -2, 20, 0);
-    o1.fulfilments.push(fulfilment("UPS", "Ground", "1Z8V2E410300100001".into(), &o1.items, shipped, today + Duration::days(2), due, &maya, now));
+    o1.fulfilments.push(fulfilment(
+        "UPS",
+        "Ground",
+        "1Z8V2E410300100001".into(),
+        &o1.items,
+        shipped,
+        today + Duration::days(2),
+        due,
+        &maya,
+        now,
+    ));
 
-    let mut o2 = order(100_002, "cus_001", OrderStatus::Delivered, at(today, 9, 15, 42), lines(&["LSH-WHITE-M", "EAR-GOLDVERMEIL"]), Ship::Standard, &maya);
-    o2.payments.push(payment(o2.total_cents, "paypal_001_2", at(today, 9, 15, 43)));
+    let mut o2 = order(
+        100_002,
+        "cus_001",
+        OrderStatus::Delivered,
+        at(today, 9, 15, 42),
+        lines(&["LSH-WHITE-M", "EAR-GOLDVERMEIL"]),
+        Ship::Standard,
+        &maya,
+    );
+    o2.payments.push(payment(
+        o2.total_cents,
+        "paypal_001_2",
+        at(today, 9, 15, 43),
+    ));
     o2.fulfilments.push(fulfilment(
         "USPS",
         "Ground Advantage",
@@ -1243,11 +1610,29 @@ fn fixed_orders(today: Date, products: &[Product]) -> Vec<Order> {
         now,
     ));
 
-    let mut o3 = order(100_003, "cus_001", OrderStatus::Pending, at(today, 0, 16, 5), lines(&["TOT-NATURAL", "MUG-SPECKLEDWHITE"]), Ship::Standard, &maya);
-    o3.payments.push(payment(o3.total_cents, "card_001_1", at(today, 0, 16, 6)));
+    let mut o3 = order(
+        100_003,
+        "cus_001",
+        OrderStatus::Pending,
+        at(today, 0, 16, 5),
+        lines(&["TOT-NATURAL", "MUG-SPECKLEDWHITE"]),
+        Ship::Standard,
+        &maya,
+    );
+    o3.payments
+        .push(payment(o3.total_cents, "card_001_1", at(today, 0, 16, 6)));
 
-    let mut o4 = order(100_004, "cus_001", OrderStatus::Delivered, at(today, 50, 18, 30), lines(&["PSS-QUEEN-WHITE"]), Ship::Standard, &maya);
-    o4.payments.push(payment(o4.total_cents, "card_001_1", at(today, 50, 18, 31)));
+    let mut o4 = order(
+        100_004,
+        "cus_001",
+        OrderStatus::Delivered,
+        at(today, 50, 18, 30),
+        lines(&["PSS-QUEEN-WHITE"]),
+        Ship::Standard,
+        &maya,
+    );
+    o4.payments
+        .push(payment(o4.total_cents, "card_001_1", at(today, 50, 18, 31)));
     o4.fulfilments.push(fulfilment(
         "UPS",
         "Ground",
@@ -1260,8 +1645,20 @@ fn fixed_orders(today: Date, products: &[Product]) -> Vec<Order> {
         now,
     ));
 
-    let mut o5 = order(100_005, "cus_002", OrderStatus::Processing, at(today, 0, 9, 30), lines(&["SNK-WHITE-US10"]), Ship::Express, &daniel);
-    o5.payments.push(payment(o5.total_cents, "apple_pay_002_2", at(today, 0, 9, 31)));
+    let mut o5 = order(
+        100_005,
+        "cus_002",
+        OrderStatus::Processing,
+        at(today, 0, 9, 30),
+        lines(&["SNK-WHITE-US10"]),
+        Ship::Express,
+        &daniel,
+    );
+    o5.payments.push(payment(
+        o5.total_cents,
+        "apple_pay_002_2",
+        at(today, 0, 9, 31),
+    ));
 
     vec![o1, o2, o3, o4, o5]
 }
@@ -1290,7 +1687,11 @@ struct Plan {
 fn plan(rng: &mut Rng, products: &[Product], customers: usize) -> Plan {
     // A fifth of the orders are from the last ten days, so there is always something pending,
     // processing or on its way.
-    let days_ago = if rng.percent() < 20 { rng.below(10) } else { rng.below(120) } as i64;
+    let days_ago = if rng.percent() < 20 {
+        rng.below(10)
+    } else {
+        rng.below(120)
+    } as i64;
     let minute = rng.below(24 * 60) as i64;
     let customer = 1 + rng.below(customers.saturating_sub(1) as u64) as usize; // never Maya (index 0)
     let n_lines = match rng.percent() {
@@ -1300,15 +1701,26 @@ fn plan(rng: &mut Rng, products: &[Product], customers: usize) -> Plan {
     };
     let mut lines: Vec<(usize, usize, u32)> = Vec::new();
     // Gift cards are sent by email, so the demo's shipped orders never contain them.
-    let shippable: Vec<usize> = products.iter().enumerate().filter(|(_, p)| p.id != "gift-card").map(|(i, _)| i).collect();
+    let shippable: Vec<usize> = products
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.id != "gift-card")
+        .map(|(i, _)| i)
+        .collect();
     let mut tries = 0;
     while lines.len() < n_lines && tries < 20 {
         tries += 1;
-        let p = shippable.get(rng.below(shippable.len() as u64) as usize).copied().unwrap_or(0);
+        let p = shippable
+            .get(rng.below(shippable.len() as u64) as usize)
+            .copied()
+            .unwrap_or(0);
         let variants = products.get(p).map_or(0, |p| p.variants.len());
         let v = rng.below(variants as u64) as usize;
         let qty = if rng.percent() < 8 { 2 } else { 1 };
-        let sellable = products.get(p).and_then(|p| p.variants.get(v)).is_some_and(|v| v.available);
+        let sellable = products
+            .get(p)
+            .and_then(|p| p.variants.get(v))
+            .is_some_and(|v| v.available);
         if sellable && !lines.iter().any(|(lp, _, _)| *lp == p) {
             lines.push((p, v, qty));
         }
@@ -1338,9 +1750,16 @@ fn plan(rng: &mut Rng, products: &[Product], customers: usize) -> Plan {
     }
 }
 
-fn generated_orders(rng: &mut Rng, ctx: &mut Ctx<'_>, customers: &mut [Customer], orders: &mut Vec<Order>) {
+fn generated_orders(
+    rng: &mut Rng,
+    ctx: &mut Ctx<'_>,
+    customers: &mut [Customer],
+    orders: &mut Vec<Order>,
+) {
     let count = DEMO_ORDER_COUNT - orders.len();
-    let mut plans: Vec<Plan> = (0..count).map(|_| plan(rng, ctx.products, customers.len())).collect();
+    let mut plans: Vec<Plan> = (0..count)
+        .map(|_| plan(rng, ctx.products, customers.len()))
+        .collect();
     // Numbers rise with the order date, oldest first.
     plans.sort_by_key(|p| (std::cmp::Reverse(p.days_ago), p.minute));
     let first = FIRST_NUMBER + orders.len() as u32;
@@ -1351,10 +1770,19 @@ fn generated_orders(rng: &mut Rng, ctx: &mut Ctx<'_>, customers: &mut [Customer]
     }
 }
 
-fn generated_order(ctx: &mut Ctx<'_>, customers: &mut [Customer], p: &Plan, number: u32) -> Option<Order> {
+fn generated_order(
+    ctx: &mut Ctx<'_>,
+    customers: &mut [Customer],
+    p: &Plan,
+    number: u32,
+) -> Option<Order> {
     let (today, now) = (ctx.today, ctx.now);
     // Today's orders were placed before "now".
-    let minute = if p.days_ago == 0 { p.minute % (18 * 60) } else { p.minute };
+    let minute = if p.days_ago == 0 {
+        p.minute % (18 * 60)
+    } else {
+        p.minute
+    };
     let created = at(today, p.days_ago, (minute / 60) as u8, (minute % 60) as u8);
     let customer = customers.get_mut(p.customer)?;
     let dest = customer.default_address.clone()?;
@@ -1370,7 +1798,11 @@ fn generated_order(ctx: &mut Ctx<'_>, customers: &mut [Customer], p: &Plan, numb
         return None;
     }
     let (subtotal, shipping, tax, total) = totals(&items, p.ship, &dest.region);
-    let method = customer.payment_methods.get((p.method % customer.payment_methods.len().max(1) as u64) as usize)?.id.clone();
+    let method = customer
+        .payment_methods
+        .get((p.method % customer.payment_methods.len().max(1) as u64) as usize)?
+        .id
+        .clone();
     let mut order = Order {
         number: format!("LF-{number}"),
         customer_id: customer.id.clone(),
@@ -1391,28 +1823,50 @@ fn generated_order(ctx: &mut Ctx<'_>, customers: &mut [Customer], p: &Plan, numb
 
     // The timeline: packed and shipped the next business day (Next Day orders placed by noon
     // Pacific ship the same day), then the carrier's transit time in business days.
-    let cutoff = created.date().with_time(Time::from_hms(19, 0, 0).unwrap_or(Time::MIDNIGHT)).assume_utc();
+    let cutoff = created
+        .date()
+        .with_time(Time::from_hms(19, 0, 0).unwrap_or(Time::MIDNIGHT))
+        .assume_utc();
     let same_day = p.ship == Ship::NextDay && is_business_day(created.date()) && created < cutoff;
-    let ship_date = if same_day { created.date() } else { add_business_days(created.date(), 1) };
-    let shipped_at = ship_date.with_time(Time::from_hms(22, 0, 0).unwrap_or(Time::MIDNIGHT)).assume_utc();
+    let ship_date = if same_day {
+        created.date()
+    } else {
+        add_business_days(created.date(), 1)
+    };
+    let shipped_at = ship_date
+        .with_time(Time::from_hms(22, 0, 0).unwrap_or(Time::MIDNIGHT))
+        .assume_utc();
     let (transit, promised) = match (p.ship, dest.region.as_str()) {
         (Ship::Standard, "HI") => (p.transit + 2, 7),
         (Ship::Standard, _) => (p.transit, 5),
         (Ship::Express, _) => (2, 2),
         (Ship::NextDay, _) => (1, 1),
     };
-    let delivered_at = add_business_days(ship_date, transit).with_time(Time::from_hms(20, 0, 0).unwrap_or(Time::MIDNIGHT)).assume_utc()
+    let delivered_at = add_business_days(ship_date, transit)
+        .with_time(Time::from_hms(20, 0, 0).unwrap_or(Time::MIDNIGHT))
+        .assume_utc()
         + Duration::minutes(p.delivered_minute);
     let (carrier, service, tracking) = match (p.ship, p.usps) {
-        (Ship::Standard, true) => ("USPS", "Ground Advantage", format!("94001118992231{:08}", p.tracking)),
+        (Ship::Standard, true) => (
+            "USPS",
+            "Ground Advantage",
+            format!("94001118992231{:08}", p.tracking),
+        ),
         (Ship::Standard, false) => ("UPS", "Ground", format!("1Z8V2E4103{:08}", p.tracking)),
         (Ship::Express, _) => ("UPS", "2nd Day Air", format!("1Z8V2E4102{:08}", p.tracking)),
-        (Ship::NextDay, _) => ("UPS", "Next Day Air", format!("1Z8V2E4101{:08}", p.tracking)),
+        (Ship::NextDay, _) => (
+            "UPS",
+            "Next Day Air",
+            format!("1Z8V2E4101{:08}", p.tracking),
+        ),
     };
 
     if p.cancel {
         // Cancelled before it shipped, refunded at once.
-        let cancelled_at = (created + Duration::minutes(p.cancel_after_min)).min(now).min(shipped_at - Duration::hours(4)).max(created);
+        let cancelled_at = (created + Duration::minutes(p.cancel_after_min))
+            .min(now)
+            .min(shipped_at - Duration::hours(4))
+            .max(created);
         order.status = OrderStatus::Cancelled;
         for item in &mut order.items {
             item.status = ItemStatus::Cancelled;
@@ -1429,14 +1883,30 @@ fn generated_order(ctx: &mut Ctx<'_>, customers: &mut [Customer], p: &Plan, numb
         return Some(order);
     }
     let estimated = add_business_days(ship_date, promised);
-    order.fulfilments.push(fulfilment(carrier, service, tracking, &order.items, shipped_at, estimated, delivered_at, &dest, now));
+    order.fulfilments.push(fulfilment(
+        carrier,
+        service,
+        tracking,
+        &order.items,
+        shipped_at,
+        estimated,
+        delivered_at,
+        &dest,
+        now,
+    ));
     if now < delivered_at {
         order.status = OrderStatus::Shipped;
         return Some(order);
     }
     order.status = OrderStatus::Delivered;
 
-    let returnable: Vec<usize> = order.items.iter().enumerate().filter(|(_, i)| !i.final_sale).map(|(i, _)| i).collect();
+    let returnable: Vec<usize> = order
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| !i.final_sale)
+        .map(|(i, _)| i)
+        .collect();
     if returnable.is_empty() {
         return Some(order);
     }
@@ -1456,14 +1926,24 @@ fn generated_order(ctx: &mut Ctx<'_>, customers: &mut [Customer], p: &Plan, numb
                 return Some(order);
             }
         }
-        let chosen: Vec<usize> = if p.pick.is_multiple_of(2) { returnable.clone() } else { vec![returnable[(p.pick as usize / 2) % returnable.len()]] };
-        let refund_cents = chosen.iter().map(|&i| line_refund(&order.items[i], &dest.region)).sum();
+        let chosen: Vec<usize> = if p.pick.is_multiple_of(2) {
+            returnable.clone()
+        } else {
+            vec![returnable[(p.pick as usize / 2) % returnable.len()]]
+        };
+        let refund_cents = chosen
+            .iter()
+            .map(|&i| line_refund(&order.items[i], &dest.region))
+            .sum();
         for &i in &chosen {
             order.items[i].status = ItemStatus::ReturnRequested;
         }
         order.returns.push(ReturnRecord {
             number: ctx.next_rma(),
-            item_ids: chosen.iter().map(|&i| order.items[i].item_id.clone()).collect(),
+            item_ids: chosen
+                .iter()
+                .map(|&i| order.items[i].item_id.clone())
+                .collect(),
             status: ReturnStatus::Requested,
             refund_method: method.clone(),
             refund_cents,
@@ -1482,12 +1962,18 @@ fn generated_order(ctx: &mut Ctx<'_>, customers: &mut [Customer], p: &Plan, numb
         } else {
             return Some(order);
         };
-        let refund_cents: i64 = chosen.iter().map(|&i| line_refund(&order.items[i], &dest.region)).sum();
+        let refund_cents: i64 = chosen
+            .iter()
+            .map(|&i| line_refund(&order.items[i], &dest.region))
+            .sum();
         let received = requested_at + Duration::days(4);
         let (refund_method, refunded_at) = if p.store_credit {
             // Store credit: a new Larkfield gift card with the 10% bonus, issued within a day.
             let n = customer.payment_methods.len() + 1;
-            let id = format!("store_credit_{}_{n}", customer.id.trim_start_matches("cus_"));
+            let id = format!(
+                "store_credit_{}_{n}",
+                customer.id.trim_start_matches("cus_")
+            );
             customer.payment_methods.push(PaymentMethod {
                 id: id.clone(),
                 kind: PaymentMethodKind::StoreCredit,
@@ -1502,26 +1988,46 @@ fn generated_order(ctx: &mut Ctx<'_>, customers: &mut [Customer], p: &Plan, numb
         for &i in &chosen {
             order.items[i].status = ItemStatus::Returned;
         }
-        order.payments.push(refund(refund_cents, &refund_method, refunded_at.min(now)));
+        order
+            .payments
+            .push(refund(refund_cents, &refund_method, refunded_at.min(now)));
         order.returns.push(ReturnRecord {
             number: ctx.next_rma(),
-            item_ids: chosen.iter().map(|&i| order.items[i].item_id.clone()).collect(),
+            item_ids: chosen
+                .iter()
+                .map(|&i| order.items[i].item_id.clone())
+                .collect(),
             status: ReturnStatus::Refunded,
             refund_method,
             refund_cents,
             created_at: Some(requested_at),
         });
-        order.status = if whole { OrderStatus::Returned } else { OrderStatus::PartiallyReturned };
+        order.status = if whole {
+            OrderStatus::Returned
+        } else {
+            OrderStatus::PartiallyReturned
+        };
     }
     Some(order)
 }
 
 /// An exchange of one returnable line for another in-stock variant of the same product.
-fn exchange(ctx: &mut Ctx<'_>, order: &Order, returnable: &[usize], p: &Plan, method: &str, at: OffsetDateTime) -> Option<ExchangeRecord> {
+fn exchange(
+    ctx: &mut Ctx<'_>,
+    order: &Order,
+    returnable: &[usize],
+    p: &Plan,
+    method: &str,
+    at: OffsetDateTime,
+) -> Option<ExchangeRecord> {
     for k in 0..returnable.len() {
         let item = &order.items[returnable[(p.pick as usize + k) % returnable.len()]];
         let product = ctx.products.iter().find(|pr| pr.id == item.product_id)?;
-        let options: Vec<&Variant> = product.variants.iter().filter(|v| v.item_id != item.item_id && v.in_stock()).collect();
+        let options: Vec<&Variant> = product
+            .variants
+            .iter()
+            .filter(|v| v.item_id != item.item_id && v.in_stock())
+            .collect();
         if options.is_empty() {
             continue;
         }
@@ -1561,29 +2067,55 @@ mod tests {
                 assert!(ids.insert(v.item_id.clone()), "{} twice", v.item_id);
             }
         }
-        assert!(ids.contains("LSH-WHITE-M") && ids.contains("PSS-CALKING-SLATE") && ids.contains("GFT-25"));
+        assert!(
+            ids.contains("LSH-WHITE-M")
+                && ids.contains("PSS-CALKING-SLATE")
+                && ids.contains("GFT-25")
+        );
         assert_eq!(products.len(), 30);
     }
 
     #[test]
     fn business_days_skip_weekends() {
         let friday = time::macros::date!(2026 - 11 - 27);
-        assert_eq!(add_business_days(friday, 1), time::macros::date!(2026 - 11 - 30));
-        assert_eq!(add_business_days(friday, 5), time::macros::date!(2026 - 12 - 04));
+        assert_eq!(
+            add_business_days(friday, 1),
+            time::macros::date!(2026 - 11 - 30)
+        );
+        assert_eq!(
+            add_business_days(friday, 5),
+            time::macros::date!(2026 - 12 - 04)
+        );
     }
 
     #[test]
     fn product_documents_carry_options_care_and_the_final_sale_note() {
         let products = catalogue(&mut Rng(SEED));
-        let earrings = products.iter().find(|p| p.id == "gold-hoop-earrings").map(product_document).unwrap();
+        let earrings = products
+            .iter()
+            .find(|p| p.id == "gold-hoop-earrings")
+            .map(product_document)
+            .unwrap();
         assert_eq!(earrings.id, "product-gold-hoop-earrings");
         assert_eq!(earrings.product_id.as_deref(), Some("gold-hoop-earrings"));
-        let text: String = earrings.blocks.iter().map(|b| b.text.clone()).collect::<Vec<_>>().join("\n");
+        let text: String = earrings
+            .blocks
+            .iter()
+            .map(|b| b.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(text.contains("Finish: Gold vermeil, Sterling silver."));
         assert!(text.contains("Price: $54.00 to $64.00"));
         assert!(text.contains("final sale"));
-        let shirt = products.iter().find(|p| p.id == "linen-shirt").map(product_document).unwrap();
-        assert!(shirt.blocks.iter().any(|b| b.headings == ["Care"] && b.text.contains("line dry")));
+        let shirt = products
+            .iter()
+            .find(|p| p.id == "linen-shirt")
+            .map(product_document)
+            .unwrap();
+        assert!(shirt
+            .blocks
+            .iter()
+            .any(|b| b.headings == ["Care"] && b.text.contains("line dry")));
         assert!(!shirt.blocks.iter().any(|b| b.headings == ["Returns"]));
     }
 }

@@ -71,8 +71,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{
-    model::rfc3339, normalise_email, normalise_order_number, Address, Customer, Dataset, ExchangeRecord, ExchangeStatus, Fulfilment, ItemStatus, Order,
-    OrderError, OrderItem, OrderStatus, OrderStore, Payment, PaymentMethod, PaymentMethodKind, Product, ReturnRecord, ReturnStatus, TransactionKind, Variant,
+    model::rfc3339, normalise_email, normalise_order_number, Address, Customer, Dataset,
+    ExchangeRecord, ExchangeStatus, Fulfilment, ItemStatus, Order, OrderError, OrderItem,
+    OrderStatus, OrderStore, Payment, PaymentMethod, PaymentMethodKind, Product, ReturnRecord,
+    ReturnStatus, TransactionKind, Variant,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,7 +99,12 @@ impl Format {
 impl FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| format!("unknown import format {s:?} (expected canonical, shopify or tau-retail)"))
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown import format {s:?} (expected canonical, shopify or tau-retail)")
+            })
     }
 }
 
@@ -113,15 +120,31 @@ pub struct ImportSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("{file}: {source}")]
-    Io { file: String, source: std::io::Error },
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
     #[error("{file}: not valid JSON (line {line}, column {column}): {message}")]
-    Syntax { file: String, line: usize, column: usize, message: String },
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A field is missing, has the wrong type, or holds a value that makes no sense.
     #[error("{file}: {path}: {message}")]
-    Field { file: String, path: String, message: String },
+    Field {
+        file: String,
+        path: String,
+        message: String,
+    },
     /// The store refused a record (for example an order for an unknown customer).
     #[error("{file}: {path}: {source}")]
-    Store { file: String, path: String, source: Box<OrderError> },
+    Store {
+        file: String,
+        path: String,
+        source: Box<OrderError>,
+    },
 }
 
 impl ImportError {
@@ -140,12 +163,20 @@ type Result<T, E = ImportError> = std::result::Result<T, E>;
 /// Imports the file at `path` into `store` in one transaction.
 pub fn import(store: &dyn OrderStore, path: &Path, format: Format) -> Result<ImportSummary> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io { file: file.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io {
+        file: file.clone(),
+        source,
+    })?;
     import_str(store, &text, format, &file)
 }
 
 /// Imports JSON text; `file` names it in errors.
-pub fn import_str(store: &dyn OrderStore, text: &str, format: Format, file: &str) -> Result<ImportSummary> {
+pub fn import_str(
+    store: &dyn OrderStore,
+    text: &str,
+    format: Format,
+    file: &str,
+) -> Result<ImportSummary> {
     let parsed = parse(store, text, format, file)?;
     save(store, parsed, file)
 }
@@ -175,8 +206,12 @@ impl Parsed {
 }
 
 fn parse(store: &dyn OrderStore, text: &str, format: Format, file: &str) -> Result<Parsed> {
-    let root: Value =
-        serde_json::from_str(text).map_err(|e| ImportError::Syntax { file: file.into(), line: e.line(), column: e.column(), message: e.to_string() })?;
+    let root: Value = serde_json::from_str(text).map_err(|e| ImportError::Syntax {
+        file: file.into(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
     let parsed = match format {
         Format::Canonical => canonical(root, file)?,
         Format::Shopify => shopify::parse(store, At::root(file, &root))?,
@@ -188,7 +223,10 @@ fn parse(store: &dyn OrderStore, text: &str, format: Format, file: &str) -> Resu
 
 /// The same id twice in one file would silently keep only the last record; refuse instead.
 fn check_duplicates(p: &Parsed, file: &str) -> Result<()> {
-    fn first_repeat(keys: impl Iterator<Item = String>, paths: &[String]) -> Option<(&str, &str, String)> {
+    fn first_repeat(
+        keys: impl Iterator<Item = String>,
+        paths: &[String],
+    ) -> Option<(&str, &str, String)> {
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, k) in keys.enumerate() {
             if let Some(&first) = seen.get(&k) {
@@ -203,13 +241,25 @@ fn check_duplicates(p: &Parsed, file: &str) -> Result<()> {
         path: again.into(),
         message: format!("{what} {key:?} already appears at {first}"),
     };
-    if let Some(d) = first_repeat(p.data.customers.iter().map(|c| c.id.clone()), &p.customer_paths) {
+    if let Some(d) = first_repeat(
+        p.data.customers.iter().map(|c| c.id.clone()),
+        &p.customer_paths,
+    ) {
         return Err(dup(d, "customer id"));
     }
-    if let Some(d) = first_repeat(p.data.products.iter().map(|c| c.id.clone()), &p.product_paths) {
+    if let Some(d) = first_repeat(
+        p.data.products.iter().map(|c| c.id.clone()),
+        &p.product_paths,
+    ) {
         return Err(dup(d, "product id"));
     }
-    if let Some(d) = first_repeat(p.data.orders.iter().map(|o| normalise_order_number(&o.number)), &p.order_paths) {
+    if let Some(d) = first_repeat(
+        p.data
+            .orders
+            .iter()
+            .map(|o| normalise_order_number(&o.number)),
+        &p.order_paths,
+    ) {
         return Err(dup(d, "order number (normalised)"));
     }
     Ok(())
@@ -220,40 +270,79 @@ fn save(store: &dyn OrderStore, p: Parsed, file: &str) -> Result<ImportSummary> 
     let mut failed_at = String::new();
     let result = store.write(&mut |w| {
         for (c, path) in p.data.customers.iter().zip(&p.customer_paths) {
-            w.save_customer(c).inspect_err(|_| failed_at = path.clone())?;
+            w.save_customer(c)
+                .inspect_err(|_| failed_at = path.clone())?;
         }
         for (pr, path) in p.data.products.iter().zip(&p.product_paths) {
-            w.save_product(pr).inspect_err(|_| failed_at = path.clone())?;
+            w.save_product(pr)
+                .inspect_err(|_| failed_at = path.clone())?;
         }
         for (o, path) in p.data.orders.iter().zip(&p.order_paths) {
             w.save_order(o).inspect_err(|_| failed_at = path.clone())?;
         }
         Ok(())
     });
-    result.map_err(|source| ImportError::Store { file: file.into(), path: failed_at, source: Box::new(source) })?;
-    Ok(ImportSummary { customers: p.data.customers.len(), products: p.data.products.len(), orders: p.data.orders.len() })
+    result.map_err(|source| ImportError::Store {
+        file: file.into(),
+        path: failed_at,
+        source: Box::new(source),
+    })?;
+    Ok(ImportSummary {
+        customers: p.data.customers.len(),
+        products: p.data.products.len(),
+        orders: p.data.orders.len(),
+    })
 }
 
 fn canonical(root: Value, file: &str) -> Result<Parsed> {
-    let field_err = |path: String, message: String| ImportError::Field { file: file.into(), path, message };
-    let Value::Object(mut top) = root else {
-        return Err(field_err("$".into(), "expected an object with \"customers\", \"products\" and/or \"orders\"".into()));
+    let field_err = |path: String, message: String| ImportError::Field {
+        file: file.into(),
+        path,
+        message,
     };
-    if let Some(key) = top.keys().find(|k| !matches!(k.as_str(), "customers" | "products" | "orders")) {
-        return Err(field_err(key.clone(), "unexpected key (expected \"customers\", \"products\" or \"orders\")".into()));
+    let Value::Object(mut top) = root else {
+        return Err(field_err(
+            "$".into(),
+            "expected an object with \"customers\", \"products\" and/or \"orders\"".into(),
+        ));
+    };
+    if let Some(key) = top
+        .keys()
+        .find(|k| !matches!(k.as_str(), "customers" | "products" | "orders"))
+    {
+        return Err(field_err(
+            key.clone(),
+            "unexpected key (expected \"customers\", \"products\" or \"orders\")".into(),
+        ));
     }
-    fn section<T: serde::de::DeserializeOwned>(top: &mut serde_json::Map<String, Value>, key: &str, file: &str) -> Result<Vec<(T, String)>> {
+    fn section<T: serde::de::DeserializeOwned>(
+        top: &mut serde_json::Map<String, Value>,
+        key: &str,
+        file: &str,
+    ) -> Result<Vec<(T, String)>> {
         let items = match top.remove(key) {
             None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Array(items)) => items,
-            Some(_) => return Err(ImportError::Field { file: file.into(), path: key.into(), message: "expected an array".into() }),
+            Some(_) => {
+                return Err(ImportError::Field {
+                    file: file.into(),
+                    path: key.into(),
+                    message: "expected an array".into(),
+                })
+            }
         };
         items
             .into_iter()
             .enumerate()
             .map(|(i, v)| {
                 let path = format!("{key}[{i}]");
-                serde_json::from_value(v).map(|t| (t, path.clone())).map_err(|e| ImportError::Field { file: file.into(), path, message: e.to_string() })
+                serde_json::from_value(v)
+                    .map(|t| (t, path.clone()))
+                    .map_err(|e| ImportError::Field {
+                        file: file.into(),
+                        path,
+                        message: e.to_string(),
+                    })
             })
             .collect()
     }
@@ -281,16 +370,32 @@ struct At<'a> {
 
 impl<'a> At<'a> {
     fn root(file: &'a str, v: &'a Value) -> Self {
-        Self { file, path: String::new(), v }
+        Self {
+            file,
+            path: String::new(),
+            v,
+        }
     }
 
     fn err(&self, message: impl Into<String>) -> ImportError {
-        let path = if self.path.is_empty() { "$".to_string() } else { self.path.clone() };
-        ImportError::Field { file: self.file.into(), path, message: message.into() }
+        let path = if self.path.is_empty() {
+            "$".to_string()
+        } else {
+            self.path.clone()
+        };
+        ImportError::Field {
+            file: self.file.into(),
+            path,
+            message: message.into(),
+        }
     }
 
     fn child(&self, segment: String, v: &'a Value) -> At<'a> {
-        At { file: self.file, path: format!("{}{segment}", self.path), v }
+        At {
+            file: self.file,
+            path: format!("{}{segment}", self.path),
+            v,
+        }
     }
 
     fn key_path(&self, key: &str) -> String {
@@ -306,7 +411,9 @@ impl<'a> At<'a> {
     fn field(&self, key: &str) -> Result<At<'a>> {
         match self.opt(key) {
             Some(a) => Ok(a),
-            None if self.v.is_object() => Err(self.child(self.key_path(key), &Value::Null).err("missing")),
+            None if self.v.is_object() => {
+                Err(self.child(self.key_path(key), &Value::Null).err("missing"))
+            }
             None => Err(self.err(format!("expected an object with {key:?}"))),
         }
     }
@@ -320,7 +427,9 @@ impl<'a> At<'a> {
     }
 
     fn str(&self) -> Result<&'a str> {
-        self.v.as_str().ok_or_else(|| self.err(format!("expected a string, found {}", kind(self.v))))
+        self.v
+            .as_str()
+            .ok_or_else(|| self.err(format!("expected a string, found {}", kind(self.v))))
     }
 
     fn text(&self) -> Result<String> {
@@ -340,16 +449,23 @@ impl<'a> At<'a> {
         match self.v {
             Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
             Value::Number(n) if n.is_u64() || n.is_i64() => Ok(n.to_string()),
-            other => Err(self.err(format!("expected an id (string or integer), found {}", kind(other)))),
+            other => Err(self.err(format!(
+                "expected an id (string or integer), found {}",
+                kind(other)
+            ))),
         }
     }
 
     fn boolean(&self) -> Result<bool> {
-        self.v.as_bool().ok_or_else(|| self.err(format!("expected true or false, found {}", kind(self.v))))
+        self.v
+            .as_bool()
+            .ok_or_else(|| self.err(format!("expected true or false, found {}", kind(self.v))))
     }
 
     fn int(&self) -> Result<i64> {
-        self.v.as_i64().ok_or_else(|| self.err(format!("expected an integer, found {}", kind(self.v))))
+        self.v
+            .as_i64()
+            .ok_or_else(|| self.err(format!("expected an integer, found {}", kind(self.v))))
     }
 
     /// Money: a JSON number of dollars (τ-bench: 47.84) or a decimal string (Shopify: "47.84").
@@ -362,7 +478,8 @@ impl<'a> At<'a> {
                 }
                 Ok((x * 100.0).round() as i64)
             }
-            Value::String(s) => decimal_cents(s).ok_or_else(|| self.err(format!("{s:?} is not an amount like \"19.99\""))),
+            Value::String(s) => decimal_cents(s)
+                .ok_or_else(|| self.err(format!("{s:?} is not an amount like \"19.99\""))),
             other => Err(self.err(format!("expected an amount, found {}", kind(other)))),
         }
     }
@@ -372,13 +489,26 @@ impl<'a> At<'a> {
     }
 
     fn items(&self) -> Result<Vec<At<'a>>> {
-        let arr = self.v.as_array().ok_or_else(|| self.err(format!("expected an array, found {}", kind(self.v))))?;
-        Ok(arr.iter().enumerate().map(|(i, v)| self.child(format!("[{i}]"), v)).collect())
+        let arr = self
+            .v
+            .as_array()
+            .ok_or_else(|| self.err(format!("expected an array, found {}", kind(self.v))))?;
+        Ok(arr
+            .iter()
+            .enumerate()
+            .map(|(i, v)| self.child(format!("[{i}]"), v))
+            .collect())
     }
 
     fn entries(&self) -> Result<Vec<(&'a str, At<'a>)>> {
-        let obj = self.v.as_object().ok_or_else(|| self.err(format!("expected an object, found {}", kind(self.v))))?;
-        Ok(obj.iter().map(|(k, v)| (k.as_str(), self.child(format!("[{k:?}]"), v))).collect())
+        let obj = self
+            .v
+            .as_object()
+            .ok_or_else(|| self.err(format!("expected an object, found {}", kind(self.v))))?;
+        Ok(obj
+            .iter()
+            .map(|(k, v)| (k.as_str(), self.child(format!("[{k:?}]"), v)))
+            .collect())
     }
 
     /// An object of option name → value; non-string values (numbers) are kept as their text.
@@ -417,7 +547,11 @@ fn decimal_cents(s: &str) -> Option<i64> {
         None => (false, s),
     };
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || whole.len() > 13 || !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+    if whole.is_empty()
+        || whole.len() > 13
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     if frac.len() > 2 && frac[2..].chars().any(|c| c != '0') {
@@ -449,7 +583,8 @@ mod shopify {
 
     pub(super) fn parse(store: &dyn OrderStore, root: At<'_>) -> Result<Parsed> {
         if !root.v.is_object() || (root.opt("orders").is_none() && root.opt("products").is_none()) {
-            return Err(root.err("expected a Shopify export: an object with \"orders\" and/or \"products\""));
+            return Err(root
+                .err("expected a Shopify export: an object with \"orders\" and/or \"products\""));
         }
         let mut parsed = Parsed::default();
         let mut products: HashMap<String, Product> = HashMap::new();
@@ -461,8 +596,17 @@ mod shopify {
             }
         }
         if let Some(list) = root.opt("orders") {
-            let mut customers = Customers { store, by_id: BTreeMap::new(), order: Vec::new(), email_to_id: HashMap::new() };
-            let mut catalogue = Catalogue { store, file: products, from_store: HashMap::new() };
+            let mut customers = Customers {
+                store,
+                by_id: BTreeMap::new(),
+                order: Vec::new(),
+                email_to_id: HashMap::new(),
+            };
+            let mut catalogue = Catalogue {
+                store,
+                file: products,
+                from_store: HashMap::new(),
+            };
             let mut orders = Vec::new();
             for o in list.items()? {
                 let order = order(&o, &mut customers, &mut catalogue)?;
@@ -489,9 +633,22 @@ mod shopify {
         };
         let tags = match p.opt("tags") {
             Some(t) => match t.v {
-                Value::String(s) => s.split(',').map(tag_slug).filter(|t| !t.is_empty()).collect(),
-                Value::Array(_) => t.items()?.iter().map(|a| a.str().map(tag_slug)).collect::<Result<Vec<_>>>()?,
-                other => return Err(t.err(format!("expected a comma-separated string, found {}", kind(other)))),
+                Value::String(s) => s
+                    .split(',')
+                    .map(tag_slug)
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+                Value::Array(_) => t
+                    .items()?
+                    .iter()
+                    .map(|a| a.str().map(tag_slug))
+                    .collect::<Result<Vec<_>>>()?,
+                other => {
+                    return Err(t.err(format!(
+                        "expected a comma-separated string, found {}",
+                        kind(other)
+                    )))
+                }
             },
             None => Vec::new(),
         };
@@ -503,7 +660,11 @@ mod shopify {
             for o in list.items()? {
                 let name = o.field("name")?.text()?;
                 let values = match o.opt("values") {
-                    Some(v) => v.items()?.iter().map(|a| a.text()).collect::<Result<Vec<_>>>()?,
+                    Some(v) => v
+                        .items()?
+                        .iter()
+                        .map(|a| a.text())
+                        .collect::<Result<Vec<_>>>()?,
                     None => Vec::new(),
                 };
                 if name == "Title" && values.iter().all(|v| v == "Default Title") {
@@ -519,7 +680,9 @@ mod shopify {
             for v in list.items()? {
                 let mut opts = BTreeMap::new();
                 for (i, name) in names.iter().enumerate() {
-                    if let (Some(name), Some(value)) = (name, v.opt_text(&format!("option{}", i + 1))?) {
+                    if let (Some(name), Some(value)) =
+                        (name, v.opt_text(&format!("option{}", i + 1))?)
+                    {
                         opts.insert(name.clone(), value);
                     }
                 }
@@ -539,12 +702,28 @@ mod shopify {
                 });
             }
         }
-        Ok(Product { id, name, category: p.opt_text("product_type")?.unwrap_or_default(), description, tags, attributes: BTreeMap::new(), options, variants })
+        Ok(Product {
+            id,
+            name,
+            category: p.opt_text("product_type")?.unwrap_or_default(),
+            description,
+            tags,
+            attributes: BTreeMap::new(),
+            options,
+            variants,
+        })
     }
 
     fn html_to_text(html: &str) -> Result<String, String> {
-        let text = html2text::config::plain_no_decorate().string_from_read(html.as_bytes(), 10_000).map_err(|e| format!("unreadable HTML: {e}"))?;
-        Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n"))
+        let text = html2text::config::plain_no_decorate()
+            .string_from_read(html.as_bytes(), 10_000)
+            .map_err(|e| format!("unreadable HTML: {e}"))?;
+        Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
     /// Customers met so far in the file, merged with what the store already has.
@@ -557,7 +736,12 @@ mod shopify {
 
     impl Customers<'_> {
         /// The id to file an order under, creating or updating that customer.
-        fn resolve(&mut self, o: &At<'_>, shipping: Option<&Address>, method: Option<PaymentMethod>) -> Result<String> {
+        fn resolve(
+            &mut self,
+            o: &At<'_>,
+            shipping: Option<&Address>,
+            method: Option<PaymentMethod>,
+        ) -> Result<String> {
             let c = o.opt("customer");
             let email = match c.as_ref().and_then(|c| c.opt("email")) {
                 Some(e) => Some(e.text()?),
@@ -569,26 +753,42 @@ mod shopify {
 
             // A customer keeps the id it already has here (in this file or in the store); a new
             // one whose email is already known joins that customer, so emails stay unique.
-            let shopify_id = c.as_ref().and_then(|c| c.opt("id")).map(|a| a.id()).transpose()?;
-            let known = |id: &str, this: &Self| -> Result<bool> { Ok(this.by_id.contains_key(id) || this.store.customer(id).map_err(store_err)?.is_some()) };
+            let shopify_id = c
+                .as_ref()
+                .and_then(|c| c.opt("id"))
+                .map(|a| a.id())
+                .transpose()?;
+            let known = |id: &str, this: &Self| -> Result<bool> {
+                Ok(this.by_id.contains_key(id)
+                    || this.store.customer(id).map_err(store_err)?.is_some())
+            };
             let by_email = |this: &Self| -> Result<Option<String>> {
-                let Some(key) = &email_key else { return Ok(None) };
+                let Some(key) = &email_key else {
+                    return Ok(None);
+                };
                 match this.email_to_id.get(key) {
                     Some(id) => Ok(Some(id.clone())),
-                    None => Ok(this.store.customer_by_email(key).map_err(store_err)?.map(|c| c.id)),
+                    None => Ok(this
+                        .store
+                        .customer_by_email(key)
+                        .map_err(store_err)?
+                        .map(|c| c.id)),
                 }
             };
-            let id = match shopify_id {
-                Some(id) if known(&id, self)? => id,
-                Some(id) => by_email(self)?.unwrap_or(id),
-                None => match by_email(self)? {
-                    Some(id) => id,
-                    None => match &email_key {
-                        Some(key) => format!("guest-{key}"),
-                        None => return Err(o.err("a guest order needs an email (no \"customer\" and no \"email\")")),
+            let id =
+                match shopify_id {
+                    Some(id) if known(&id, self)? => id,
+                    Some(id) => by_email(self)?.unwrap_or(id),
+                    None => match by_email(self)? {
+                        Some(id) => id,
+                        None => match &email_key {
+                            Some(key) => format!("guest-{key}"),
+                            None => return Err(o.err(
+                                "a guest order needs an email (no \"customer\" and no \"email\")",
+                            )),
+                        },
                     },
-                },
-            };
+                };
 
             if !self.by_id.contains_key(&id) {
                 let existing = self.store.customer(&id).map_err(store_err)?;
@@ -608,13 +808,31 @@ mod shopify {
                 return Err(o.err("customer bookkeeping lost a record"));
             };
             let ship = o.opt("shipping_address");
-            let first = match c.as_ref().map(|c| c.opt_text("first_name")).transpose()?.flatten() {
+            let first = match c
+                .as_ref()
+                .map(|c| c.opt_text("first_name"))
+                .transpose()?
+                .flatten()
+            {
                 Some(f) => Some(f),
-                None => ship.as_ref().map(|s| s.opt_text("first_name")).transpose()?.flatten(),
+                None => ship
+                    .as_ref()
+                    .map(|s| s.opt_text("first_name"))
+                    .transpose()?
+                    .flatten(),
             };
-            let last = match c.as_ref().map(|c| c.opt_text("last_name")).transpose()?.flatten() {
+            let last = match c
+                .as_ref()
+                .map(|c| c.opt_text("last_name"))
+                .transpose()?
+                .flatten()
+            {
                 Some(l) => Some(l),
-                None => ship.as_ref().map(|s| s.opt_text("last_name")).transpose()?.flatten(),
+                None => ship
+                    .as_ref()
+                    .map(|s| s.opt_text("last_name"))
+                    .transpose()?
+                    .flatten(),
             };
             if let Some(f) = first {
                 customer.first_name = f;
@@ -625,9 +843,18 @@ mod shopify {
             if let Some(e) = &email {
                 customer.email = e.trim().to_string();
             }
-            let phone = match c.as_ref().map(|c| c.opt_text("phone")).transpose()?.flatten() {
+            let phone = match c
+                .as_ref()
+                .map(|c| c.opt_text("phone"))
+                .transpose()?
+                .flatten()
+            {
                 Some(p) => Some(p),
-                None => ship.as_ref().map(|s| s.opt_text("phone")).transpose()?.flatten(),
+                None => ship
+                    .as_ref()
+                    .map(|s| s.opt_text("phone"))
+                    .transpose()?
+                    .flatten(),
             };
             if phone.is_some() {
                 customer.phone = phone;
@@ -667,7 +894,10 @@ mod shopify {
             if let Some(p) = self.from_store.get(product_id) {
                 return Ok(p.clone());
             }
-            let p = self.store.product(product_id).map_err(|e| at.err(format!("looking up product {product_id:?}: {e}")))?;
+            let p = self
+                .store
+                .product(product_id)
+                .map_err(|e| at.err(format!("looking up product {product_id:?}: {e}")))?;
             self.from_store.insert(product_id.to_string(), p.clone());
             Ok(p)
         }
@@ -683,7 +913,9 @@ mod shopify {
             None => a.opt_text("country")?.unwrap_or_default(),
         };
         Ok(Address {
-            line1: a.opt_text("address1")?.ok_or_else(|| a.err("address1 is missing"))?,
+            line1: a
+                .opt_text("address1")?
+                .ok_or_else(|| a.err("address1 is missing"))?,
             line2: a.opt_text("address2")?,
             city: a.opt_text("city")?.unwrap_or_default(),
             region,
@@ -700,15 +932,26 @@ mod shopify {
         }
         .or(o.opt_text("gateway")?);
         let details = o.opt("payment_details");
-        let last4 = match details.as_ref().map(|d| d.opt_text("credit_card_number")).transpose()?.flatten() {
+        let last4 = match details
+            .as_ref()
+            .map(|d| d.opt_text("credit_card_number"))
+            .transpose()?
+            .flatten()
+        {
             Some(n) => {
                 let digits: String = n.chars().filter(char::is_ascii_digit).collect();
                 (digits.len() >= 4).then(|| digits[digits.len() - 4..].to_string())
             }
             None => None,
         };
-        let brand = details.as_ref().map(|d| d.opt_text("credit_card_company")).transpose()?.flatten();
-        let Some(gateway) = gateway else { return Ok(None) };
+        let brand = details
+            .as_ref()
+            .map(|d| d.opt_text("credit_card_company"))
+            .transpose()?
+            .flatten();
+        let Some(gateway) = gateway else {
+            return Ok(None);
+        };
         let g = gateway.to_ascii_lowercase();
         let method = if let Some(l4) = &last4 {
             let b = brand.clone().unwrap_or_else(|| "card".into());
@@ -729,7 +972,13 @@ mod shopify {
             } else {
                 PaymentMethodKind::Other
             };
-            PaymentMethod { id: tag_slug(&gateway), kind, brand: None, last4: None, balance_cents: None }
+            PaymentMethod {
+                id: tag_slug(&gateway),
+                kind,
+                brand: None,
+                last4: None,
+                balance_cents: None,
+            }
         };
         Ok(Some(method))
     }
@@ -750,18 +999,28 @@ mod shopify {
             OrderStatus::Returned
         } else if shipped && refunded_some {
             OrderStatus::PartiallyReturned
-        } else if fulfilment == Some("fulfilled") && !shipments.is_empty() && shipments.iter().all(|s| s.as_deref() == Some("delivered")) {
+        } else if fulfilment == Some("fulfilled")
+            && !shipments.is_empty()
+            && shipments.iter().all(|s| s.as_deref() == Some("delivered"))
+        {
             OrderStatus::Delivered
         } else if shipped {
             OrderStatus::Shipped
-        } else if matches!(financial, "paid" | "partially_paid" | "partially_refunded" | "refunded") {
+        } else if matches!(
+            financial,
+            "paid" | "partially_paid" | "partially_refunded" | "refunded"
+        ) {
             OrderStatus::Processing
         } else {
             OrderStatus::Pending
         }
     }
 
-    fn order(o: &At<'_>, customers: &mut Customers<'_>, catalogue: &mut Catalogue<'_>) -> Result<Order> {
+    fn order(
+        o: &At<'_>,
+        customers: &mut Customers<'_>,
+        catalogue: &mut Catalogue<'_>,
+    ) -> Result<Order> {
         let number = match o.opt_text("name")? {
             Some(n) => n,
             None => format!("#{}", o.field("order_number")?.int()?),
@@ -769,7 +1028,10 @@ mod shopify {
         let created_at = o.opt("created_at").map(|a| a.time()).transpose()?;
         let shipping_address = o.opt("shipping_address").map(|a| address(&a)).transpose()?;
         let method = payment_method(o)?;
-        let method_id = method.as_ref().map(|m| m.id.clone()).unwrap_or_else(|| "unknown".into());
+        let method_id = method
+            .as_ref()
+            .map(|m| m.id.clone())
+            .unwrap_or_else(|| "unknown".into());
         let customer_id = customers.resolve(o, shipping_address.as_ref(), method)?;
         let cancelled = o.opt("cancelled_at").is_some();
         let financial = o.opt_text("financial_status")?.unwrap_or_default();
@@ -781,18 +1043,33 @@ mod shopify {
         let mut line_index: HashMap<String, usize> = HashMap::new();
         for li in o.field("line_items")?.items()? {
             let line_id = li.field("id")?.id()?;
-            let product_id = li.opt("product_id").map(|a| a.id()).transpose()?.unwrap_or_default();
+            let product_id = li
+                .opt("product_id")
+                .map(|a| a.id())
+                .transpose()?
+                .unwrap_or_default();
             let item_id = match li.opt("variant_id") {
                 Some(v) => v.id()?,
                 None => format!("line-{line_id}"),
             };
             let quantity = li.field("quantity")?.int()?;
-            let quantity = u32::try_from(quantity).ok().filter(|q| *q > 0).ok_or_else(|| li.err(format!("quantity {quantity} must be a positive integer")))?;
-            let product = if product_id.is_empty() { None } else { catalogue.product(&li, &product_id)? };
-            let variant_title = li.opt_text("variant_title")?.filter(|t| t != "Default Title");
+            let quantity = u32::try_from(quantity)
+                .ok()
+                .filter(|q| *q > 0)
+                .ok_or_else(|| li.err(format!("quantity {quantity} must be a positive integer")))?;
+            let product = if product_id.is_empty() {
+                None
+            } else {
+                catalogue.product(&li, &product_id)?
+            };
+            let variant_title = li
+                .opt_text("variant_title")?
+                .filter(|t| t != "Default Title");
             let options = match product.as_ref().and_then(|p| p.variant(&item_id)) {
                 Some(v) => v.options.clone(),
-                None => variant_title.map(|t| BTreeMap::from([("variant".to_string(), t)])).unwrap_or_default(),
+                None => variant_title
+                    .map(|t| BTreeMap::from([("variant".to_string(), t)]))
+                    .unwrap_or_default(),
             };
             line_to_item.insert(line_id.clone(), item_id.clone());
             line_index.insert(line_id, items.len());
@@ -804,7 +1081,11 @@ mod shopify {
                 price_cents: li.field("price")?.cents()?,
                 quantity,
                 final_sale: product.as_ref().is_some_and(|p| p.is_final_sale()),
-                status: if cancelled { ItemStatus::Cancelled } else { ItemStatus::Ordered },
+                status: if cancelled {
+                    ItemStatus::Cancelled
+                } else {
+                    ItemStatus::Ordered
+                },
             });
         }
 
@@ -815,7 +1096,12 @@ mod shopify {
                 Some(a) => Some(a.time()?),
                 None => created_at,
             };
-            payments.push(Payment { kind: TransactionKind::Payment, amount_cents: total_cents, payment_method_id: method_id.clone(), at });
+            payments.push(Payment {
+                kind: TransactionKind::Payment,
+                amount_cents: total_cents,
+                payment_method_id: method_id.clone(),
+                at,
+            });
         }
 
         let mut fulfilments = Vec::new();
@@ -829,7 +1115,12 @@ mod shopify {
                 let tracking_number = match f.opt_text("tracking_number")? {
                     Some(t) => t,
                     None => match f.opt("tracking_numbers") {
-                        Some(list) => list.items()?.first().map(|a| a.text()).transpose()?.unwrap_or_default(),
+                        Some(list) => list
+                            .items()?
+                            .first()
+                            .map(|a| a.text())
+                            .transpose()?
+                            .unwrap_or_default(),
                         None => String::new(),
                     },
                 };
@@ -853,7 +1144,11 @@ mod shopify {
                         let line_id = l.field("id")?.id()?;
                         match line_to_item.get(&line_id) {
                             Some(item) => item_ids.push(item.clone()),
-                            None => return Err(l.field("id")?.err(format!("line item {line_id} is not in this order's line_items"))),
+                            None => {
+                                return Err(l.field("id")?.err(format!(
+                                    "line item {line_id} is not in this order's line_items"
+                                )))
+                            }
                         }
                     }
                 }
@@ -884,10 +1179,13 @@ mod shopify {
                     for l in lines.items()? {
                         let line_id = l.field("line_item_id")?.id()?;
                         let Some(&idx) = line_index.get(&line_id) else {
-                            return Err(l.field("line_item_id")?.err(format!("line item {line_id} is not in this order's line_items")));
+                            return Err(l.field("line_item_id")?.err(format!(
+                                "line item {line_id} is not in this order's line_items"
+                            )));
                         };
                         let q = l.field("quantity")?.int()?;
-                        *refunded_qty.entry(idx).or_default() += u32::try_from(q.max(0)).unwrap_or(0);
+                        *refunded_qty.entry(idx).or_default() +=
+                            u32::try_from(q.max(0)).unwrap_or(0);
                         if let Some(s) = l.opt("subtotal") {
                             lines_total += s.cents()?;
                         }
@@ -900,13 +1198,24 @@ mod shopify {
                 let mut refund_total = 0;
                 if let Some(txs) = r.opt("transactions") {
                     for t in txs.items()? {
-                        if t.opt_text("kind")?.as_deref() != Some("refund") || matches!(t.opt_text("status")?.as_deref(), Some("failure" | "error")) {
+                        if t.opt_text("kind")?.as_deref() != Some("refund")
+                            || matches!(t.opt_text("status")?.as_deref(), Some("failure" | "error"))
+                        {
                             continue;
                         }
                         let amount = t.field("amount")?.cents()?;
                         refund_total += amount;
-                        let at = t.opt("created_at").map(|a| a.time()).transpose()?.or(refund_at);
-                        payments.push(Payment { kind: TransactionKind::Refund, amount_cents: amount, payment_method_id: method_id.clone(), at });
+                        let at = t
+                            .opt("created_at")
+                            .map(|a| a.time())
+                            .transpose()?
+                            .or(refund_at);
+                        payments.push(Payment {
+                            kind: TransactionKind::Refund,
+                            amount_cents: amount,
+                            payment_method_id: method_id.clone(),
+                            at,
+                        });
                     }
                 }
                 if !cancelled && restocked_as_return && !returned_items.is_empty() {
@@ -915,13 +1224,21 @@ mod shopify {
                         item_ids: returned_items,
                         status: ReturnStatus::Refunded,
                         refund_method: method_id.clone(),
-                        refund_cents: if refund_total > 0 { refund_total } else { lines_total },
+                        refund_cents: if refund_total > 0 {
+                            refund_total
+                        } else {
+                            lines_total
+                        },
                         created_at: refund_at,
                     });
                 }
             }
         }
-        let returned_lines: HashSet<usize> = refunded_qty.iter().filter(|(i, q)| **q >= items[**i].quantity).map(|(i, _)| *i).collect();
+        let returned_lines: HashSet<usize> = refunded_qty
+            .iter()
+            .filter(|(i, q)| **q >= items[**i].quantity)
+            .map(|(i, _)| *i)
+            .collect();
         if !cancelled {
             for i in &returned_lines {
                 items[*i].status = ItemStatus::Returned;
@@ -929,17 +1246,33 @@ mod shopify {
         }
         let refunded_all = !items.is_empty() && returned_lines.len() == items.len();
         let refunded_some = !refunded_qty.is_empty() && !returns.is_empty();
-        let status = status(cancelled, &financial, fulfilment_status.as_deref(), &shipments, refunded_all, refunded_some);
+        let status = status(
+            cancelled,
+            &financial,
+            fulfilment_status.as_deref(),
+            &shipments,
+            refunded_all,
+            refunded_some,
+        );
 
         let shipping_cents = match o.opt("total_shipping_price_set") {
             Some(s) => s.field("shop_money")?.field("amount")?.cents()?,
             None => match o.opt("shipping_lines") {
-                Some(lines) => lines.items()?.iter().map(|l| l.field("price")?.cents()).sum::<Result<i64>>()?,
+                Some(lines) => lines
+                    .items()?
+                    .iter()
+                    .map(|l| l.field("price")?.cents())
+                    .sum::<Result<i64>>()?,
                 None => 0,
             },
         };
         let shipping_method = match o.opt("shipping_lines") {
-            Some(lines) => lines.items()?.first().map(|l| l.opt_text("title")).transpose()?.flatten(),
+            Some(lines) => lines
+                .items()?
+                .first()
+                .map(|l| l.opt_text("title"))
+                .transpose()?
+                .flatten(),
             None => None,
         };
         let subtotal_cents = match o.opt("subtotal_price") {
@@ -1018,7 +1351,10 @@ mod tau {
             description: String::new(),
             tags: Vec::new(),
             attributes: BTreeMap::new(),
-            options: options.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect(),
+            options: options
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().collect()))
+                .collect(),
             variants,
         })
     }
@@ -1043,7 +1379,11 @@ mod tau {
                 "credit_card" => PaymentMethodKind::CreditCard,
                 "paypal" => PaymentMethodKind::Paypal,
                 "gift_card" => PaymentMethodKind::GiftCard,
-                other => return Err(source.err(format!("unknown payment source {other:?} (expected credit_card, paypal or gift_card)"))),
+                other => {
+                    return Err(source.err(format!(
+                    "unknown payment source {other:?} (expected credit_card, paypal or gift_card)"
+                )))
+                }
             };
             payment_methods.push(PaymentMethod {
                 id: match pm.opt("id") {
@@ -1085,7 +1425,9 @@ mod tau {
 
     /// Ids listed in an optional array field (`return_items`, `exchange_new_items`).
     fn id_list(o: &At<'_>, key: &str) -> Result<Option<Vec<String>>> {
-        o.opt(key).map(|a| a.items()?.iter().map(At::id).collect::<Result<Vec<_>>>()).transpose()
+        o.opt(key)
+            .map(|a| a.items()?.iter().map(At::id).collect::<Result<Vec<_>>>())
+            .transpose()
     }
 
     fn order(o: &At<'_>) -> Result<Order> {
@@ -1107,23 +1449,47 @@ mod tau {
                 price_cents: it.field("price")?.cents()?,
                 quantity: 1,
                 final_sale: false,
-                status: if status == OrderStatus::Cancelled { ItemStatus::Cancelled } else { ItemStatus::Ordered },
+                status: if status == OrderStatus::Cancelled {
+                    ItemStatus::Cancelled
+                } else {
+                    ItemStatus::Ordered
+                },
             });
         }
         // Mark requested lines; a repeated item id marks one more line each time it is listed.
-        let mark = |items: &mut Vec<OrderItem>, ids: &[String], st: ItemStatus, at: &At<'_>| -> Result<()> {
+        let mark = |items: &mut Vec<OrderItem>,
+                    ids: &[String],
+                    st: ItemStatus,
+                    at: &At<'_>|
+         -> Result<()> {
             for id in ids {
-                match items.iter_mut().find(|i| i.item_id == *id && i.status == ItemStatus::Ordered) {
+                match items
+                    .iter_mut()
+                    .find(|i| i.item_id == *id && i.status == ItemStatus::Ordered)
+                {
                     Some(i) => i.status = st,
-                    None => return Err(at.err(format!("item {id:?} is not an unclaimed line of this order"))),
+                    None => {
+                        return Err(at.err(format!(
+                            "item {id:?} is not an unclaimed line of this order"
+                        )))
+                    }
                 }
             }
             Ok(())
         };
         let mut returns = Vec::new();
         if let Some(ids) = id_list(o, "return_items")? {
-            let refund_cents = ids.iter().filter_map(|id| items.iter().find(|i| i.item_id == *id)).map(|i| i.price_cents).sum();
-            mark(&mut items, &ids, ItemStatus::ReturnRequested, &o.field("return_items")?)?;
+            let refund_cents = ids
+                .iter()
+                .filter_map(|id| items.iter().find(|i| i.item_id == *id))
+                .map(|i| i.price_cents)
+                .sum();
+            mark(
+                &mut items,
+                &ids,
+                ItemStatus::ReturnRequested,
+                &o.field("return_items")?,
+            )?;
             returns.push(ReturnRecord {
                 number: format!("{number}-return"),
                 item_ids: ids,
@@ -1135,11 +1501,21 @@ mod tau {
         }
         let mut exchanges = Vec::new();
         if let Some(ids) = id_list(o, "exchange_items")? {
-            let new_ids = id_list(o, "exchange_new_items")?.ok_or_else(|| o.err("exchange_items without exchange_new_items"))?;
+            let new_ids = id_list(o, "exchange_new_items")?
+                .ok_or_else(|| o.err("exchange_items without exchange_new_items"))?;
             if new_ids.len() != ids.len() {
-                return Err(o.field("exchange_new_items")?.err(format!("{} new items for {} exchanged items", new_ids.len(), ids.len())));
+                return Err(o.field("exchange_new_items")?.err(format!(
+                    "{} new items for {} exchanged items",
+                    new_ids.len(),
+                    ids.len()
+                )));
             }
-            mark(&mut items, &ids, ItemStatus::ExchangeRequested, &o.field("exchange_items")?)?;
+            mark(
+                &mut items,
+                &ids,
+                ItemStatus::ExchangeRequested,
+                &o.field("exchange_items")?,
+            )?;
             exchanges.push(ExchangeRecord {
                 number: format!("{number}-exchange"),
                 item_ids: ids,
@@ -1155,7 +1531,12 @@ mod tau {
         }
         let mut fulfilments = Vec::new();
         for f in o.field("fulfillments")?.items()? {
-            let item_ids = f.field("item_ids")?.items()?.iter().map(At::id).collect::<Result<Vec<_>>>()?;
+            let item_ids = f
+                .field("item_ids")?
+                .items()?
+                .iter()
+                .map(At::id)
+                .collect::<Result<Vec<_>>>()?;
             // τ lists tracking ids per parcel; each tracking id is one parcel here.
             for t in f.field("tracking_id")?.items()? {
                 fulfilments.push(Fulfilment {
@@ -1177,9 +1558,18 @@ mod tau {
             let kind = match kind_at.str()? {
                 "payment" => TransactionKind::Payment,
                 "refund" => TransactionKind::Refund,
-                other => return Err(kind_at.err(format!("unknown transaction type {other:?} (expected payment or refund)"))),
+                other => {
+                    return Err(kind_at.err(format!(
+                        "unknown transaction type {other:?} (expected payment or refund)"
+                    )))
+                }
             };
-            payments.push(Payment { kind, amount_cents: p.field("amount")?.cents()?, payment_method_id: p.field("payment_method_id")?.id()?, at: None });
+            payments.push(Payment {
+                kind,
+                amount_cents: p.field("amount")?.cents()?,
+                payment_method_id: p.field("payment_method_id")?.id()?,
+                at: None,
+            });
         }
         let subtotal_cents: i64 = items.iter().map(OrderItem::line_total_cents).sum();
         Ok(Order {
@@ -1230,22 +1620,62 @@ mod tests {
         use OrderStatus::*;
         let delivered = vec![Some("delivered".to_string())];
         let in_transit = vec![Some("in_transit".to_string())];
-        assert_eq!(shopify::status(true, "refunded", Some("fulfilled"), &delivered, true, true), Cancelled);
-        assert_eq!(shopify::status(false, "refunded", Some("fulfilled"), &delivered, true, true), Returned);
-        assert_eq!(shopify::status(false, "partially_refunded", Some("fulfilled"), &delivered, false, true), PartiallyReturned);
-        assert_eq!(shopify::status(false, "paid", Some("fulfilled"), &delivered, false, false), Delivered);
-        assert_eq!(shopify::status(false, "paid", Some("fulfilled"), &in_transit, false, false), Shipped);
-        assert_eq!(shopify::status(false, "paid", Some("partial"), &delivered, false, false), Shipped);
-        assert_eq!(shopify::status(false, "paid", None, &[], false, false), Processing);
-        assert_eq!(shopify::status(false, "pending", None, &[], false, false), Pending);
-        assert_eq!(shopify::status(false, "authorized", None, &[], false, false), Pending);
+        assert_eq!(
+            shopify::status(true, "refunded", Some("fulfilled"), &delivered, true, true),
+            Cancelled
+        );
+        assert_eq!(
+            shopify::status(false, "refunded", Some("fulfilled"), &delivered, true, true),
+            Returned
+        );
+        assert_eq!(
+            shopify::status(
+                false,
+                "partially_refunded",
+                Some("fulfilled"),
+                &delivered,
+                false,
+                true
+            ),
+            PartiallyReturned
+        );
+        assert_eq!(
+            shopify::status(false, "paid", Some("fulfilled"), &delivered, false, false),
+            Delivered
+        );
+        assert_eq!(
+            shopify::status(false, "paid", Some("fulfilled"), &in_transit, false, false),
+            Shipped
+        );
+        assert_eq!(
+            shopify::status(false, "paid", Some("partial"), &delivered, false, false),
+            Shipped
+        );
+        assert_eq!(
+            shopify::status(false, "paid", None, &[], false, false),
+            Processing
+        );
+        assert_eq!(
+            shopify::status(false, "pending", None, &[], false, false),
+            Pending
+        );
+        assert_eq!(
+            shopify::status(false, "authorized", None, &[], false, false),
+            Pending
+        );
     }
 
     #[test]
     fn tau_statuses_map_processed_to_shipped() {
         assert_eq!(tau::status("processed"), Some(OrderStatus::Shipped));
-        assert_eq!(tau::status("pending (item modified)"), Some(OrderStatus::Pending));
-        assert_eq!(tau::status("exchange requested"), Some(OrderStatus::ExchangeRequested));
+        assert_eq!(
+            tau::status("pending (item modified)"),
+            Some(OrderStatus::Pending)
+        );
+        assert_eq!(
+            tau::status("exchange requested"),
+            Some(OrderStatus::ExchangeRequested)
+        );
         assert_eq!(tau::status("lost"), None);
     }
 
@@ -1263,8 +1693,16 @@ mod tests {
         let root = At::root("db.json", &v);
         let orders = root.field("orders").unwrap().entries().unwrap();
         let item = &orders[0].1.field("items").unwrap().items().unwrap()[0];
-        let err = item.field("price").unwrap().cents().unwrap_err().to_string();
-        assert_eq!(err, r##"db.json: orders["#W1"].items[0].price: "x" is not an amount like "19.99""##);
+        let err = item
+            .field("price")
+            .unwrap()
+            .cents()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            r##"db.json: orders["#W1"].items[0].price: "x" is not an amount like "19.99""##
+        );
         let err = item.field("name").unwrap_err().to_string();
         assert_eq!(err, r##"db.json: orders["#W1"].items[0].name: missing"##);
     }

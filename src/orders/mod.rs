@@ -29,17 +29,35 @@ pub use sqlite::SqliteOrderStore;
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
     #[error("cannot open order database {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("order database: {context}: {source}")]
-    Storage { context: &'static str, source: rusqlite::Error },
+    Storage {
+        context: &'static str,
+        source: rusqlite::Error,
+    },
     #[error("order database schema version {found} is newer than this binary knows ({supported}); upgrade shopkeep before opening it")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("order database migration {version} ({name}) failed: {source}")]
-    Migration { version: i64, name: &'static str, source: rusqlite::Error },
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: rusqlite::Error,
+    },
     #[error("stored {kind} {id:?} cannot be read: {message}")]
-    Corrupt { kind: &'static str, id: String, message: String },
+    Corrupt {
+        kind: &'static str,
+        id: String,
+        message: String,
+    },
     #[error("invalid {kind} {id:?}: {message}")]
-    Invalid { kind: &'static str, id: String, message: String },
+    Invalid {
+        kind: &'static str,
+        id: String,
+        message: String,
+    },
     #[error("order {order:?} names customer {customer:?}, who is not in the store")]
     UnknownCustomer { order: String, customer: String },
     #[error("{0}")]
@@ -89,7 +107,12 @@ pub trait OrderStore: Send + Sync {
     fn customer_by_email(&self, email: &str) -> Result<Option<Customer>>;
     /// Case- and space-insensitive match on first name, last name and default-address postcode.
     /// Several customers can share all three, so this returns every match, by id.
-    fn customers_by_name_postcode(&self, first_name: &str, last_name: &str, postcode: &str) -> Result<Vec<Customer>>;
+    fn customers_by_name_postcode(
+        &self,
+        first_name: &str,
+        last_name: &str,
+        postcode: &str,
+    ) -> Result<Vec<Customer>>;
     fn product(&self, id: &str) -> Result<Option<Product>>;
     /// Every product, by id.
     fn products(&self) -> Result<Vec<Product>>;
@@ -103,7 +126,11 @@ pub trait OrderStore: Send + Sync {
     fn action(&self, id: &str) -> Result<Option<LoggedAction>>;
     /// The action log of one order, or of every order of a customer (`customer_id`), oldest
     /// first.
-    fn actions_for(&self, order_number: Option<&str>, customer_id: Option<&str>) -> Result<Vec<LoggedAction>>;
+    fn actions_for(
+        &self,
+        order_number: Option<&str>,
+        customer_id: Option<&str>,
+    ) -> Result<Vec<LoggedAction>>;
 
     /// Inserts or replaces an order (by number). Its customer must exist.
     fn save_order(&self, order: &Order) -> Result<()> {
@@ -153,17 +180,24 @@ pub trait OrderWriter {
 /// # Ok(()) }
 /// ```
 pub trait OrderStoreExt: OrderStore {
-    fn transaction<T, E: From<OrderError>>(&self, f: impl FnOnce(&mut dyn OrderWriter) -> Result<T, E>) -> Result<T, E> {
+    fn transaction<T, E: From<OrderError>>(
+        &self,
+        f: impl FnOnce(&mut dyn OrderWriter) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut body = Some(f);
         let mut outcome: Option<Result<T, E>> = None;
         let committed = self.write(&mut |w| {
             // `write` runs its body once; a second call finds nothing to run and rolls back.
-            let f = body.take().ok_or_else(|| OrderError::Aborted("transaction body ran twice".into()))?;
+            let f = body
+                .take()
+                .ok_or_else(|| OrderError::Aborted("transaction body ran twice".into()))?;
             let result = f(w);
             let failed = result.is_err();
             outcome = Some(result);
             if failed {
-                Err(OrderError::Aborted("the transaction body returned an error".into()))
+                Err(OrderError::Aborted(
+                    "the transaction body returned an error".into(),
+                ))
             } else {
                 Ok(())
             }
@@ -172,7 +206,9 @@ pub trait OrderStoreExt: OrderStore {
             (Ok(()), Some(Ok(value))) => Ok(value),
             (Err(_), Some(Err(e))) => Err(e),
             (Err(e), _) => Err(E::from(e)),
-            (Ok(()), _) => Err(E::from(OrderError::Aborted("the transaction body did not run".into()))),
+            (Ok(()), _) => Err(E::from(OrderError::Aborted(
+                "the transaction body did not run".into(),
+            ))),
         }
     }
 }
@@ -184,7 +220,11 @@ impl<S: OrderStore + ?Sized> OrderStoreExt for S {}
 /// prefix is part of the number (τ-bench's "#W1234567" → "W1234567"). Two orders may not share a
 /// key, so a lookup by key is never ambiguous.
 pub fn normalise_order_number(input: &str) -> String {
-    let key: String = input.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect();
+    let key: String = input
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
     let letters = key.chars().take_while(char::is_ascii_alphabetic).count();
     let rest = &key[letters..];
     if letters >= 2 && !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()) {
@@ -201,12 +241,19 @@ pub fn normalise_email(email: &str) -> String {
 
 /// Names compare case-insensitively with all whitespace removed ("Mary Ann" = "maryann").
 pub fn normalise_name(name: &str) -> String {
-    name.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
+    name.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Postcodes compare case-insensitively with all whitespace removed ("sw1a 1aa" = "SW1A1AA").
 pub fn normalise_postcode(postcode: &str) -> String {
-    postcode.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_uppercase).collect()
+    postcode
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect()
 }
 
 #[cfg(test)]
@@ -229,7 +276,10 @@ mod tests {
 
     #[test]
     fn names_emails_and_postcodes_ignore_case_and_spaces() {
-        assert_eq!(normalise_email("  Maya.Chen@Example.COM "), "maya.chen@example.com");
+        assert_eq!(
+            normalise_email("  Maya.Chen@Example.COM "),
+            "maya.chen@example.com"
+        );
         assert_eq!(normalise_name(" Mary Ann "), "maryann");
         assert_eq!(normalise_postcode("sw1a 1aa"), "SW1A1AA");
     }
@@ -237,6 +287,13 @@ mod tests {
     #[test]
     fn error_codes_are_stable() {
         assert_eq!(OrderError::Conflict("x".into()).code(), "orders.conflict");
-        assert_eq!(OrderError::SchemaTooNew { found: 9, supported: 1 }.code(), "orders.schema_too_new");
+        assert_eq!(
+            OrderError::SchemaTooNew {
+                found: 9,
+                supported: 1
+            }
+            .code(),
+            "orders.schema_too_new"
+        );
     }
 }

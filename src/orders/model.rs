@@ -33,7 +33,10 @@ impl Address {
             s.push_str(", ");
             s.push_str(l2);
         }
-        s.push_str(&format!(", {}, {} {}", self.city, self.region, self.postcode));
+        s.push_str(&format!(
+            ", {}, {} {}",
+            self.city, self.region, self.postcode
+        ));
         if !matches!(self.country.as_str(), "US" | "USA" | "United States" | "") {
             s.push_str(&format!(", {}", self.country));
         }
@@ -58,7 +61,9 @@ pub struct Customer {
 
 impl Customer {
     pub fn full_name(&self) -> String {
-        format!("{} {}", self.first_name, self.last_name).trim().to_string()
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_string()
     }
 
     pub fn payment_method(&self, id: &str) -> Option<&PaymentMethod> {
@@ -202,7 +207,11 @@ impl Variant {
 
     /// "White / M": option values in option-name order.
     pub fn options_label(&self) -> String {
-        self.options.values().cloned().collect::<Vec<_>>().join(" / ")
+        self.options
+            .values()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" / ")
     }
 }
 
@@ -345,7 +354,11 @@ pub struct Payment {
     pub kind: TransactionKind,
     pub amount_cents: i64,
     pub payment_method_id: String,
-    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub at: Option<OffsetDateTime>,
 }
 
@@ -364,11 +377,19 @@ pub struct Fulfilment {
     /// The order lines (by item id) in this parcel.
     #[serde(default)]
     pub item_ids: Vec<String>,
-    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub shipped_at: Option<OffsetDateTime>,
     #[serde(default, with = "ymd::option", skip_serializing_if = "Option::is_none")]
     pub estimated_delivery: Option<Date>,
-    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delivered_at: Option<OffsetDateTime>,
     /// Carrier scans, oldest first.
     #[serde(default)]
@@ -405,7 +426,11 @@ pub struct ReturnRecord {
     /// card.
     pub refund_method: String,
     pub refund_cents: i64,
-    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_at: Option<OffsetDateTime>,
 }
 
@@ -430,7 +455,11 @@ pub struct ExchangeRecord {
     /// New minus old: positive is charged, negative refunded.
     pub price_difference_cents: i64,
     pub payment_method_id: String,
-    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_at: Option<OffsetDateTime>,
 }
 
@@ -472,11 +501,19 @@ impl Order {
     }
 
     pub fn paid_cents(&self) -> i64 {
-        self.payments.iter().filter(|p| p.kind == TransactionKind::Payment).map(|p| p.amount_cents).sum()
+        self.payments
+            .iter()
+            .filter(|p| p.kind == TransactionKind::Payment)
+            .map(|p| p.amount_cents)
+            .sum()
     }
 
     pub fn refunded_cents(&self) -> i64 {
-        self.payments.iter().filter(|p| p.kind == TransactionKind::Refund).map(|p| p.amount_cents).sum()
+        self.payments
+            .iter()
+            .filter(|p| p.kind == TransactionKind::Refund)
+            .map(|p| p.amount_cents)
+            .sum()
     }
 
     /// When the last parcel was delivered, if every parcel has been: the start of the return
@@ -485,7 +522,12 @@ impl Order {
         if self.fulfilments.is_empty() {
             return None;
         }
-        self.fulfilments.iter().map(|f| f.delivered_at).collect::<Option<Vec<_>>>()?.into_iter().max()
+        self.fulfilments
+            .iter()
+            .map(|f| f.delivered_at)
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .max()
     }
 }
 
@@ -569,7 +611,10 @@ pub(crate) fn check_product(p: &Product) -> Result<(), String> {
             return Err("a variant has an empty item_id".into());
         }
         if v.product_id != p.id {
-            return Err(format!("variant {:?} names product {:?}", v.item_id, v.product_id));
+            return Err(format!(
+                "variant {:?} names product {:?}",
+                v.item_id, v.product_id
+            ));
         }
         if !ids.insert(v.item_id.as_str()) {
             return Err(format!("variant {:?} appears twice", v.item_id));
@@ -602,7 +647,12 @@ pub(crate) fn check_order(o: &Order) -> Result<(), String> {
             return Err(format!("items[{i}].price_cents is negative"));
         }
     }
-    for (name, v) in [("subtotal_cents", o.subtotal_cents), ("shipping_cents", o.shipping_cents), ("tax_cents", o.tax_cents), ("total_cents", o.total_cents)] {
+    for (name, v) in [
+        ("subtotal_cents", o.subtotal_cents),
+        ("shipping_cents", o.shipping_cents),
+        ("tax_cents", o.tax_cents),
+        ("total_cents", o.total_cents),
+    ] {
         if v < 0 {
             return Err(format!("{name} is negative"));
         }
@@ -629,23 +679,31 @@ pub mod rfc3339 {
     }
 
     pub fn parse(text: &str) -> Result<OffsetDateTime, String> {
-        OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("{text:?} is not an RFC 3339 timestamp ({e})"))
+        OffsetDateTime::parse(text, &Rfc3339)
+            .map_err(|e| format!("{text:?} is not an RFC 3339 timestamp ({e})"))
     }
 
     pub mod option {
         use serde::{Deserialize, Deserializer, Serializer};
         use time::OffsetDateTime;
 
-        pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => super::serialize(t, s),
                 None => s.serialize_none(),
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
             match Option::<String>::deserialize(d)? {
-                Some(text) => super::parse(&text).map(Some).map_err(serde::de::Error::custom),
+                Some(text) => super::parse(&text)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom),
                 None => Ok(None),
             }
         }
@@ -685,7 +743,9 @@ pub mod ymd {
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
             match Option::<String>::deserialize(d)? {
-                Some(text) => super::parse(&text).map(Some).map_err(serde::de::Error::custom),
+                Some(text) => super::parse(&text)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom),
                 None => Ok(None),
             }
         }
@@ -708,7 +768,10 @@ mod tests {
     fn statuses_round_trip_through_their_stored_form() {
         for s in OrderStatus::ALL {
             assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
         assert_eq!(OrderStatus::ReturnRequested.label(), "Return requested");
         assert_eq!(OrderStatus::parse("shiped"), None);
@@ -724,7 +787,13 @@ mod tests {
             balance_cents: None,
         };
         assert_eq!(card.describe(), "Visa ending 4242");
-        let gift = PaymentMethod { id: "gc".into(), kind: PaymentMethodKind::GiftCard, brand: None, last4: None, balance_cents: Some(1200) };
+        let gift = PaymentMethod {
+            id: "gc".into(),
+            kind: PaymentMethodKind::GiftCard,
+            brand: None,
+            last4: None,
+            balance_cents: Some(1200),
+        };
         assert_eq!(gift.describe(), "gift card (balance $12.00)");
     }
 
@@ -732,9 +801,17 @@ mod tests {
     fn timestamps_and_dates_use_rfc3339_and_iso_dates() {
         let f: Fulfilment =
             serde_json::from_str(r#"{"carrier":"UPS","tracking_number":"1Z","shipped_at":"2026-10-01T22:00:00Z","estimated_delivery":"2026-10-06"}"#).unwrap();
-        assert_eq!(f.estimated_delivery, Some(time::macros::date!(2026 - 10 - 06)));
+        assert_eq!(
+            f.estimated_delivery,
+            Some(time::macros::date!(2026 - 10 - 06))
+        );
         let back = serde_json::to_value(&f).unwrap();
         assert_eq!(back["shipped_at"], "2026-10-01T22:00:00Z");
-        assert!(serde_json::from_str::<Fulfilment>(r#"{"tracking_number":"1Z","shipped_at":"yesterday"}"#).unwrap_err().to_string().contains("RFC 3339"));
+        assert!(serde_json::from_str::<Fulfilment>(
+            r#"{"tracking_number":"1Z","shipped_at":"yesterday"}"#
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("RFC 3339"));
     }
 }

@@ -19,8 +19,9 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
     model::{check_customer, check_order, check_product},
-    normalise_email, normalise_name, normalise_order_number, normalise_postcode, Customer, Dataset, Order, OrderError, OrderStore, OrderWriter, Product,
-    LoggedAction, Result, StoreCounts, Variant,
+    normalise_email, normalise_name, normalise_order_number, normalise_postcode, Customer, Dataset,
+    LoggedAction, Order, OrderError, OrderStore, OrderWriter, Product, Result, StoreCounts,
+    Variant,
 };
 
 /// A schema step. Steps only ever get appended; a released step is never edited.
@@ -32,9 +33,9 @@ struct Migration {
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
-    version: 1,
-    name: "customers, products, variants and orders as JSON documents",
-    sql: "
+        version: 1,
+        name: "customers, products, variants and orders as JSON documents",
+        sql: "
         CREATE TABLE customers (
             id            TEXT PRIMARY KEY,
             email_lower   TEXT NOT NULL,
@@ -103,7 +104,8 @@ const ORDER_BY_KEY: &str = "SELECT number, doc FROM orders WHERE number_norm = ?
 const ORDERS_OF_CUSTOMER: &str = "SELECT number, doc FROM orders WHERE customer_id = ?1 ORDER BY created_at IS NULL, created_at DESC, number DESC";
 const CUSTOMER_BY_ID: &str = "SELECT id, doc FROM customers WHERE id = ?1";
 // The `<> ''` term is the partial index's own condition; without it SQLite scans the table.
-const CUSTOMER_BY_EMAIL: &str = "SELECT id, doc FROM customers WHERE email_lower = ?1 AND email_lower <> ''";
+const CUSTOMER_BY_EMAIL: &str =
+    "SELECT id, doc FROM customers WHERE email_lower = ?1 AND email_lower <> ''";
 const CUSTOMERS_BY_NAME_POSTCODE: &str = "SELECT id, doc FROM customers WHERE last_norm = ?1 AND postcode_norm = ?2 AND first_norm = ?3 ORDER BY id";
 const PRODUCT_BY_ID: &str = "SELECT id, doc FROM products WHERE id = ?1";
 const VARIANT_BY_ID: &str = "SELECT item_id, doc FROM variants WHERE item_id = ?1";
@@ -113,8 +115,10 @@ const KEY_OWNER: &str = "SELECT number FROM orders WHERE number_norm = ?1";
 const CUSTOMER_EXISTS: &str = "SELECT EXISTS(SELECT 1 FROM customers WHERE id = ?1)";
 const ACTION_BY_ID: &str = "SELECT id, doc FROM actions WHERE id = ?1";
 const ACTION_BY_KEY: &str = "SELECT id, doc FROM actions WHERE idempotency_key = ?1";
-const ACTIONS_OF_ORDER: &str = "SELECT id, doc FROM actions WHERE order_number = ?1 ORDER BY at, rowid";
-const ACTIONS_OF_CUSTOMER: &str = "SELECT id, doc FROM actions WHERE customer_id = ?1 ORDER BY at, rowid";
+const ACTIONS_OF_ORDER: &str =
+    "SELECT id, doc FROM actions WHERE order_number = ?1 ORDER BY at, rowid";
+const ACTIONS_OF_CUSTOMER: &str =
+    "SELECT id, doc FROM actions WHERE customer_id = ?1 ORDER BY at, rowid";
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = 2;
@@ -128,23 +132,36 @@ pub struct SqliteOrderStore {
 impl SqliteOrderStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
-        let open_err = |source| OrderError::Open { path: path.display().to_string(), source };
+        let open_err = |source| OrderError::Open {
+            path: path.display().to_string(),
+            source,
+        };
         let mut conn = Connection::open(path).map_err(open_err)?;
         // journal_mode answers with a row, so it is read rather than just set.
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// A private, empty in-memory store (tests, evaluation).
     pub fn open_in_memory() -> Result<Self> {
-        let open_err = |source| OrderError::Open { path: ":memory:".into(), source };
+        let open_err = |source| OrderError::Open {
+            path: ":memory:".into(),
+            source,
+        };
         let mut conn = Connection::open_in_memory().map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// A private in-memory copy of this store, made page by page with SQLite's backup API: an
@@ -152,7 +169,10 @@ impl SqliteOrderStore {
     /// retail data copies in milliseconds).
     pub fn clone_into_memory(&self) -> Result<SqliteOrderStore> {
         let src = self.lock()?;
-        let storage = |source| OrderError::Storage { context: "copying the store into memory", source };
+        let storage = |source| OrderError::Storage {
+            context: "copying the store into memory",
+            source,
+        };
         let mut dst = Connection::open_in_memory().map_err(storage)?;
         {
             let backup = rusqlite::backup::Backup::new(&src, &mut dst).map_err(storage)?;
@@ -166,17 +186,26 @@ impl SqliteOrderStore {
                         tries += 1;
                         std::thread::sleep(Duration::from_millis(10));
                     }
-                    _ => return Err(OrderError::Conflict("the order database stayed locked while copying it into memory".into())),
+                    _ => {
+                        return Err(OrderError::Conflict(
+                            "the order database stayed locked while copying it into memory".into(),
+                        ))
+                    }
                 }
             }
         }
         configure(&dst).map_err(storage)?;
-        Ok(SqliteOrderStore { conn: Mutex::new(dst) })
+        Ok(SqliteOrderStore {
+            conn: Mutex::new(dst),
+        })
     }
 
     /// The applied schema version.
     pub fn schema_version(&self) -> Result<i64> {
-        current_version(&*self.lock()?).map_err(|source| OrderError::Storage { context: "reading the schema version", source })
+        current_version(&*self.lock()?).map_err(|source| OrderError::Storage {
+            context: "reading the schema version",
+            source,
+        })
     }
 
     /// Everything in the store, in the canonical import format (customers, products and orders
@@ -184,9 +213,17 @@ impl SqliteOrderStore {
     pub fn export(&self) -> Result<Dataset> {
         let conn = self.lock()?;
         Ok(Dataset {
-            customers: all_docs(&conn, "SELECT id, doc FROM customers ORDER BY id", "customer")?,
+            customers: all_docs(
+                &conn,
+                "SELECT id, doc FROM customers ORDER BY id",
+                "customer",
+            )?,
             products: all_docs(&conn, "SELECT id, doc FROM products ORDER BY id", "product")?,
-            orders: all_docs(&conn, "SELECT number, doc FROM orders ORDER BY number", "order")?,
+            orders: all_docs(
+                &conn,
+                "SELECT number, doc FROM orders ORDER BY number",
+                "order",
+            )?,
         })
     }
 }
@@ -232,26 +269,45 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )
 }
 
 /// Applies the pending migrations in one immediate transaction, so two processes opening a new
 /// file at once cannot both apply them.
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let storage = |source| OrderError::Storage { context: "applying migrations", source };
+    let storage = |source| OrderError::Storage {
+        context: "applying migrations",
+        source,
+    };
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
         .map_err(storage)?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
     let found = current_version(&tx).map_err(storage)?;
     let supported = MIGRATIONS.last().map_or(0, |m| m.version);
     if found > supported {
         return Err(OrderError::SchemaTooNew { found, supported });
     }
-    let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     for m in MIGRATIONS.iter().filter(|m| m.version > found) {
-        let failed = |source| OrderError::Migration { version: m.version, name: m.name, source };
+        let failed = |source| OrderError::Migration {
+            version: m.version,
+            name: m.name,
+            source,
+        };
         tx.execute_batch(m.sql).map_err(failed)?;
-        tx.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)", params![m.version, m.name, now]).map_err(failed)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, now],
+        )
+        .map_err(failed)?;
     }
     tx.commit().map_err(storage)
 }
@@ -263,8 +319,14 @@ impl OrderStore for SqliteOrderStore {
 
     fn orders_for_customer(&self, customer_id: &str) -> Result<Vec<Order>> {
         let conn = self.lock()?;
-        let mut stmt = conn.prepare_cached(ORDERS_OF_CUSTOMER).map_err(storage("listing a customer's orders"))?;
-        let rows = stmt.query_map([customer_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(storage("listing a customer's orders"))?;
+        let mut stmt = conn
+            .prepare_cached(ORDERS_OF_CUSTOMER)
+            .map_err(storage("listing a customer's orders"))?;
+        let rows = stmt
+            .query_map([customer_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(storage("listing a customer's orders"))?;
         let mut out = Vec::new();
         for row in rows {
             let (id, doc) = row.map_err(storage("listing a customer's orders"))?;
@@ -285,14 +347,26 @@ impl OrderStore for SqliteOrderStore {
         get_doc(&*self.lock()?, CUSTOMER_BY_EMAIL, &key, "customer")
     }
 
-    fn customers_by_name_postcode(&self, first_name: &str, last_name: &str, postcode: &str) -> Result<Vec<Customer>> {
+    fn customers_by_name_postcode(
+        &self,
+        first_name: &str,
+        last_name: &str,
+        postcode: &str,
+    ) -> Result<Vec<Customer>> {
         let conn = self.lock()?;
         let ctx = "finding customers by name and postcode";
-        let mut stmt = conn.prepare_cached(CUSTOMERS_BY_NAME_POSTCODE).map_err(storage(ctx))?;
+        let mut stmt = conn
+            .prepare_cached(CUSTOMERS_BY_NAME_POSTCODE)
+            .map_err(storage(ctx))?;
         let rows = stmt
-            .query_map(params![normalise_name(last_name), normalise_postcode(postcode), normalise_name(first_name)], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
+            .query_map(
+                params![
+                    normalise_name(last_name),
+                    normalise_postcode(postcode),
+                    normalise_name(first_name)
+                ],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
             .map_err(storage(ctx))?;
         let mut out = Vec::new();
         for row in rows {
@@ -307,7 +381,11 @@ impl OrderStore for SqliteOrderStore {
     }
 
     fn products(&self) -> Result<Vec<Product>> {
-        all_docs(&*self.lock()?, "SELECT id, doc FROM products ORDER BY id", "product")
+        all_docs(
+            &*self.lock()?,
+            "SELECT id, doc FROM products ORDER BY id",
+            "product",
+        )
     }
 
     fn variant(&self, item_id: &str) -> Result<Option<Variant>> {
@@ -318,7 +396,9 @@ impl OrderStore for SqliteOrderStore {
         let mut conn = self.lock()?;
         // IMMEDIATE takes the write lock up front, so what the body reads cannot change under it
         // before it writes (another process waits on busy_timeout instead).
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage("starting a transaction"))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(storage("starting a transaction"))?;
         let mut writer = SqliteWriter { conn: &tx };
         let writing = WritingGuard::enter(self);
         let result = f(&mut writer);
@@ -330,21 +410,37 @@ impl OrderStore for SqliteOrderStore {
     fn counts(&self) -> Result<StoreCounts> {
         let conn = self.lock()?;
         let count = |table: &str| -> Result<u64> {
-            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(storage("counting records"))
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(storage("counting records"))
         };
-        Ok(StoreCounts { customers: count("customers")?, products: count("products")?, orders: count("orders")? })
+        Ok(StoreCounts {
+            customers: count("customers")?,
+            products: count("products")?,
+            orders: count("orders")?,
+        })
     }
 
     fn action(&self, id: &str) -> Result<Option<LoggedAction>> {
         get_doc(&*self.lock()?, ACTION_BY_ID, id, "action")
     }
 
-    fn actions_for(&self, order_number: Option<&str>, customer_id: Option<&str>) -> Result<Vec<LoggedAction>> {
+    fn actions_for(
+        &self,
+        order_number: Option<&str>,
+        customer_id: Option<&str>,
+    ) -> Result<Vec<LoggedAction>> {
         let conn = self.lock()?;
         match (order_number, customer_id) {
             (Some(n), _) => docs_by(&conn, ACTIONS_OF_ORDER, n, "action"),
             (None, Some(c)) => docs_by(&conn, ACTIONS_OF_CUSTOMER, c, "action"),
-            (None, None) => all_docs(&conn, "SELECT id, doc FROM actions ORDER BY at, rowid", "action"),
+            (None, None) => all_docs(
+                &conn,
+                "SELECT id, doc FROM actions ORDER BY at, rowid",
+                "action",
+            ),
         }
     }
 }
@@ -396,10 +492,19 @@ impl OrderWriter for SqliteWriter<'_> {
     }
 }
 
-fn docs_by<T: DeserializeOwned>(conn: &Connection, sql: &str, key: &str, kind: &'static str) -> Result<Vec<T>> {
+fn docs_by<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    key: &str,
+    kind: &'static str,
+) -> Result<Vec<T>> {
     let ctx = "listing records";
     let mut stmt = conn.prepare_cached(sql).map_err(storage(ctx))?;
-    let rows = stmt.query_map([key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(storage(ctx))?;
+    let rows = stmt
+        .query_map([key], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(storage(ctx))?;
     let mut out = Vec::new();
     for row in rows {
         let (id, doc) = row.map_err(storage(ctx))?;
@@ -410,17 +515,26 @@ fn docs_by<T: DeserializeOwned>(conn: &Connection, sql: &str, key: &str, kind: &
 
 fn put_action(conn: &Connection, a: &LoggedAction) -> Result<()> {
     if a.id.trim().is_empty() || a.key.trim().is_empty() {
-        return Err(OrderError::Invalid { kind: "action", id: a.id.clone(), message: "id and key must not be empty".into() });
+        return Err(OrderError::Invalid {
+            kind: "action",
+            id: a.id.clone(),
+            message: "id and key must not be empty".into(),
+        });
     }
     let owner: Option<String> = conn
         .prepare_cached("SELECT id FROM actions WHERE idempotency_key = ?1")
         .and_then(|mut s| s.query_row([&a.key], |r| r.get(0)).optional())
         .map_err(storage("checking an action key"))?;
     if let Some(owner) = owner.filter(|o| *o != a.id) {
-        return Err(OrderError::Conflict(format!("action key {:?} was already used by action {owner:?}", a.key)));
+        return Err(OrderError::Conflict(format!(
+            "action key {:?} was already used by action {owner:?}",
+            a.key
+        )));
     }
     let doc = encode("action", &a.id, a)?;
-    let at = a.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let at =
+        a.at.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
     conn.prepare_cached(
         "INSERT INTO actions (id, idempotency_key, at, customer_id, order_number, kind, status, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(id) DO UPDATE SET status = excluded.status, doc = excluded.doc",
@@ -435,26 +549,51 @@ fn storage(context: &'static str) -> impl Fn(rusqlite::Error) -> OrderError {
 }
 
 fn decode<T: DeserializeOwned>(kind: &'static str, id: &str, doc: &str) -> Result<T> {
-    serde_json::from_str(doc).map_err(|e| OrderError::Corrupt { kind, id: id.to_string(), message: e.to_string() })
+    serde_json::from_str(doc).map_err(|e| OrderError::Corrupt {
+        kind,
+        id: id.to_string(),
+        message: e.to_string(),
+    })
 }
 
 fn encode<T: Serialize>(kind: &'static str, id: &str, record: &T) -> Result<String> {
-    serde_json::to_string(record).map_err(|e| OrderError::Invalid { kind, id: id.to_string(), message: e.to_string() })
+    serde_json::to_string(record).map_err(|e| OrderError::Invalid {
+        kind,
+        id: id.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// One record by key; `sql` selects (key, doc).
-fn get_doc<T: DeserializeOwned>(conn: &Connection, sql: &str, key: &str, kind: &'static str) -> Result<Option<T>> {
+fn get_doc<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    key: &str,
+    kind: &'static str,
+) -> Result<Option<T>> {
     let row: Option<(String, String)> = conn
         .prepare_cached(sql)
-        .and_then(|mut s| s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(|source| OrderError::Storage { context: "reading a record", source })?;
+        .and_then(|mut s| {
+            s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(|source| OrderError::Storage {
+            context: "reading a record",
+            source,
+        })?;
     row.map(|(id, doc)| decode(kind, &id, &doc)).transpose()
 }
 
-fn all_docs<T: DeserializeOwned>(conn: &Connection, sql: &str, kind: &'static str) -> Result<Vec<T>> {
+fn all_docs<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    kind: &'static str,
+) -> Result<Vec<T>> {
     let ctx = "listing records";
     let mut stmt = conn.prepare_cached(sql).map_err(storage(ctx))?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(storage(ctx))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(storage(ctx))?;
     let mut out = Vec::new();
     for row in rows {
         let (id, doc) = row.map_err(storage(ctx))?;
@@ -476,7 +615,11 @@ fn get_customer(conn: &Connection, id: &str) -> Result<Option<Customer>> {
 }
 
 fn put_customer(conn: &Connection, c: &Customer) -> Result<()> {
-    check_customer(c).map_err(|message| OrderError::Invalid { kind: "customer", id: c.id.clone(), message })?;
+    check_customer(c).map_err(|message| OrderError::Invalid {
+        kind: "customer",
+        id: c.id.clone(),
+        message,
+    })?;
     let email = normalise_email(&c.email);
     if !email.is_empty() {
         let owner: Option<String> = conn
@@ -484,10 +627,17 @@ fn put_customer(conn: &Connection, c: &Customer) -> Result<()> {
             .and_then(|mut s| s.query_row([&email], |r| r.get(0)).optional())
             .map_err(storage("checking a customer's email"))?;
         if let Some(owner) = owner.filter(|o| *o != c.id) {
-            return Err(OrderError::Conflict(format!("customer {:?} has email {:?}, already used by customer {owner:?}", c.id, c.email)));
+            return Err(OrderError::Conflict(format!(
+                "customer {:?} has email {:?}, already used by customer {owner:?}",
+                c.id, c.email
+            )));
         }
     }
-    let postcode = c.default_address.as_ref().map(|a| normalise_postcode(&a.postcode)).unwrap_or_default();
+    let postcode = c
+        .default_address
+        .as_ref()
+        .map(|a| normalise_postcode(&a.postcode))
+        .unwrap_or_default();
     let doc = encode("customer", &c.id, c)?;
     conn.prepare_cached(
         "INSERT INTO customers (id, email_lower, first_norm, last_norm, postcode_norm, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -500,12 +650,21 @@ fn put_customer(conn: &Connection, c: &Customer) -> Result<()> {
 }
 
 fn put_product(conn: &Connection, p: &Product) -> Result<()> {
-    check_product(p).map_err(|message| OrderError::Invalid { kind: "product", id: p.id.clone(), message })?;
+    check_product(p).map_err(|message| OrderError::Invalid {
+        kind: "product",
+        id: p.id.clone(),
+        message,
+    })?;
     for v in &p.variants {
-        let owner: Option<String> =
-            conn.prepare_cached(VARIANT_OWNER).and_then(|mut s| s.query_row([&v.item_id], |r| r.get(0)).optional()).map_err(storage("checking a variant"))?;
+        let owner: Option<String> = conn
+            .prepare_cached(VARIANT_OWNER)
+            .and_then(|mut s| s.query_row([&v.item_id], |r| r.get(0)).optional())
+            .map_err(storage("checking a variant"))?;
         if let Some(owner) = owner.filter(|o| *o != p.id) {
-            return Err(OrderError::Conflict(format!("variant {:?} of product {:?} already belongs to product {owner:?}", v.item_id, p.id)));
+            return Err(OrderError::Conflict(format!(
+                "variant {:?} of product {:?} already belongs to product {owner:?}",
+                v.item_id, p.id
+            )));
         }
     }
     let doc = encode("product", &p.id, p)?;
@@ -516,29 +675,54 @@ fn put_product(conn: &Connection, p: &Product) -> Result<()> {
     )
     .and_then(|mut s| s.execute(params![p.id, p.name, p.category, doc]))
     .map_err(storage("saving a product"))?;
-    conn.prepare_cached("DELETE FROM variants WHERE product_id = ?1").and_then(|mut s| s.execute([&p.id])).map_err(storage("saving a product's variants"))?;
+    conn.prepare_cached("DELETE FROM variants WHERE product_id = ?1")
+        .and_then(|mut s| s.execute([&p.id]))
+        .map_err(storage("saving a product's variants"))?;
     let mut insert = conn
         .prepare_cached("INSERT INTO variants (item_id, product_id, price_cents, available, stock, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .map_err(storage("saving a product's variants"))?;
     for v in &p.variants {
         let doc = encode("variant", &v.item_id, v)?;
-        insert.execute(params![v.item_id, v.product_id, v.price_cents, v.available, v.stock, doc]).map_err(storage("saving a product's variants"))?;
+        insert
+            .execute(params![
+                v.item_id,
+                v.product_id,
+                v.price_cents,
+                v.available,
+                v.stock,
+                doc
+            ])
+            .map_err(storage("saving a product's variants"))?;
     }
     Ok(())
 }
 
 fn put_order(conn: &Connection, o: &Order) -> Result<()> {
-    check_order(o).map_err(|message| OrderError::Invalid { kind: "order", id: o.number.clone(), message })?;
+    check_order(o).map_err(|message| OrderError::Invalid {
+        kind: "order",
+        id: o.number.clone(),
+        message,
+    })?;
     let key = normalise_order_number(&o.number);
-    let same_key: Option<String> =
-        conn.prepare_cached(KEY_OWNER).and_then(|mut s| s.query_row([&key], |r| r.get(0)).optional()).map_err(storage("checking an order number"))?;
+    let same_key: Option<String> = conn
+        .prepare_cached(KEY_OWNER)
+        .and_then(|mut s| s.query_row([&key], |r| r.get(0)).optional())
+        .map_err(storage("checking an order number"))?;
     if let Some(other) = same_key.filter(|n| *n != o.number) {
-        return Err(OrderError::Conflict(format!("order number {:?} would be found by the same lookups as existing order {other:?}", o.number)));
+        return Err(OrderError::Conflict(format!(
+            "order number {:?} would be found by the same lookups as existing order {other:?}",
+            o.number
+        )));
     }
-    let known: bool =
-        conn.prepare_cached(CUSTOMER_EXISTS).and_then(|mut s| s.query_row([&o.customer_id], |r| r.get(0))).map_err(storage("checking an order's customer"))?;
+    let known: bool = conn
+        .prepare_cached(CUSTOMER_EXISTS)
+        .and_then(|mut s| s.query_row([&o.customer_id], |r| r.get(0)))
+        .map_err(storage("checking an order's customer"))?;
     if !known {
-        return Err(OrderError::UnknownCustomer { order: o.number.clone(), customer: o.customer_id.clone() });
+        return Err(OrderError::UnknownCustomer {
+            order: o.number.clone(),
+            customer: o.customer_id.clone(),
+        });
     }
     let doc = encode("order", &o.number, o)?;
     conn.prepare_cached(
@@ -591,9 +775,21 @@ mod tests {
         ] {
             let params: Vec<&dyn rusqlite::ToSql> = vec![&"x"; sql.matches('?').count()];
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let plan: Vec<String> = stmt.query_map(params.as_slice(), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
-            assert!(plan.iter().any(|step| step.starts_with("SEARCH")), "{sql}: {plan:?}");
-            assert!(!plan.iter().any(|step| step.starts_with("SCAN") && step != "SCAN CONSTANT ROW"), "{sql}: {plan:?}");
+            let plan: Vec<String> = stmt
+                .query_map(params.as_slice(), |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                plan.iter().any(|step| step.starts_with("SEARCH")),
+                "{sql}: {plan:?}"
+            );
+            assert!(
+                !plan
+                    .iter()
+                    .any(|step| step.starts_with("SCAN") && step != "SCAN CONSTANT ROW"),
+                "{sql}: {plan:?}"
+            );
         }
     }
 }

@@ -31,7 +31,9 @@ use std::sync::Arc;
 
 use crate::{
     actions::{Action, ActionError, Plan},
-    orders::{Address, Customer, LoggedAction, Order, OrderError, OrderStore, OrderWriter, Product},
+    orders::{
+        Address, Customer, LoggedAction, Order, OrderError, OrderStore, OrderWriter, Product,
+    },
 };
 
 /// Errors from a platform. [`PlatformError::code`] is stable for logs and API responses;
@@ -40,16 +42,25 @@ use crate::{
 pub enum PlatformError {
     /// Nothing answered, or not in time, or the platform failed (5xx): nothing was changed by us.
     #[error("{platform} cannot be reached: {detail}")]
-    Unreachable { platform: &'static str, detail: String },
+    Unreachable {
+        platform: &'static str,
+        detail: String,
+    },
     /// The platform said no to this operation.
     #[error("{platform} refused: {} ({})", .refusal.reason.code(), .refusal.message)]
-    Refused { platform: &'static str, refusal: Refusal },
+    Refused {
+        platform: &'static str,
+        refusal: Refusal,
+    },
     /// The API key was not accepted (401/403): a configuration problem, not the customer's.
     #[error("{platform} did not accept shopkeep's API key (HTTP {status})")]
     Auth { platform: &'static str, status: u16 },
     /// An answer shopkeep does not understand (a changed API, a bug).
     #[error("{platform} answered unexpectedly: {detail}")]
-    Protocol { platform: &'static str, detail: String },
+    Protocol {
+        platform: &'static str,
+        detail: String,
+    },
     #[error(transparent)]
     Store(#[from] OrderError),
 }
@@ -144,13 +155,21 @@ pub struct Operation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum OperationKind {
     /// The whole order.
-    Cancel { reason: Option<String> },
+    Cancel {
+        reason: Option<String>,
+    },
     /// The order lines with these item ids (a repeated id: one more unit of that line).
-    Return { item_ids: Vec<String> },
-    ChangeAddress { address: Address },
+    Return {
+        item_ids: Vec<String>,
+    },
+    ChangeAddress {
+        address: Address,
+    },
     /// Something the platforms here cannot do by API yet (exchanges, item or payment changes,
     /// a partial cancellation, an account's address): always a staff task.
-    Other { what: &'static str },
+    Other {
+        what: &'static str,
+    },
 }
 
 impl Operation {
@@ -158,12 +177,24 @@ impl Operation {
     pub fn from_plan(plan: &Plan) -> Option<Self> {
         let order = plan.action.order()?.to_string();
         let kind = match &plan.action {
-            Action::CancelOrder { reason, item_ids, .. } if item_ids.is_empty() => OperationKind::Cancel { reason: reason.clone() },
-            Action::ReturnItems { item_ids, .. } => OperationKind::Return { item_ids: item_ids.clone() },
-            Action::ChangeOrderAddress { address, .. } => OperationKind::ChangeAddress { address: address.clone() },
+            Action::CancelOrder {
+                reason, item_ids, ..
+            } if item_ids.is_empty() => OperationKind::Cancel {
+                reason: reason.clone(),
+            },
+            Action::ReturnItems { item_ids, .. } => OperationKind::Return {
+                item_ids: item_ids.clone(),
+            },
+            Action::ChangeOrderAddress { address, .. } => OperationKind::ChangeAddress {
+                address: address.clone(),
+            },
             other => OperationKind::Other { what: other.kind() },
         };
-        Some(Self { key: plan.id.clone(), order, kind })
+        Some(Self {
+            key: plan.id.clone(),
+            order,
+            kind,
+        })
     }
 }
 
@@ -240,8 +271,15 @@ impl Platform for Embedded {
     }
 
     fn order(&self, number: &str) -> Result<Option<Snapshot>, PlatformError> {
-        let Some(order) = self.store.order(number)? else { return Ok(None) };
-        let customer = self.store.customer(&order.customer_id)?.ok_or_else(|| OrderError::UnknownCustomer { order: order.number.clone(), customer: order.customer_id.clone() })?;
+        let Some(order) = self.store.order(number)? else {
+            return Ok(None);
+        };
+        let customer = self.store.customer(&order.customer_id)?.ok_or_else(|| {
+            OrderError::UnknownCustomer {
+                order: order.number.clone(),
+                customer: order.customer_id.clone(),
+            }
+        })?;
         Ok(Some(Snapshot { order, customer }))
     }
 
@@ -268,7 +306,13 @@ impl Platform for Embedded {
     /// The embedded store's changes are made by `actions::plan::execute` in the store's own
     /// transaction (it has the records at hand), so nothing is ever sent here.
     fn carry_out(&self, op: &Operation) -> Result<Outcome, PlatformError> {
-        Err(PlatformError::Protocol { platform: "embedded", detail: format!("operation {} for order {} belongs in the order store's transaction", op.key, op.order) })
+        Err(PlatformError::Protocol {
+            platform: "embedded",
+            detail: format!(
+                "operation {} for order {} belongs in the order store's transaction",
+                op.key, op.order
+            ),
+        })
     }
 }
 
@@ -292,7 +336,11 @@ pub struct Refreshed {
 /// customers and the products on them. An order number the platform does not know is left as it
 /// is in the store (which, for a remote platform, holds only what was read before). A no-op for
 /// the embedded platform.
-pub fn refresh(platform: &dyn Platform, store: &dyn OrderStore, want: &Want) -> Result<Refreshed, PlatformError> {
+pub fn refresh(
+    platform: &dyn Platform,
+    store: &dyn OrderStore,
+    want: &Want,
+) -> Result<Refreshed, PlatformError> {
     if platform.is_embedded() {
         return Ok(Refreshed::default());
     }
@@ -321,29 +369,58 @@ pub fn refresh(platform: &dyn Platform, store: &dyn OrderStore, want: &Want) -> 
         }
     }
     // Orders read by customer need their customer record; one read each.
-    let missing: Vec<String> = orders.iter().map(|o| o.customer_id.clone()).filter(|id| !customers.iter().any(|c| c.id == *id)).collect();
+    let missing: Vec<String> = orders
+        .iter()
+        .map(|o| o.customer_id.clone())
+        .filter(|id| !customers.iter().any(|c| c.id == *id))
+        .collect();
     for id in missing {
         if !customers.iter().any(|c| c.id == id) {
             match platform.customer(&id)? {
                 Some(c) => push_customer(&mut customers, c),
-                None => return Err(PlatformError::Protocol { platform: platform.name(), detail: format!("an order names customer {id}, who cannot be read") }),
+                None => {
+                    return Err(PlatformError::Protocol {
+                        platform: platform.name(),
+                        detail: format!("an order names customer {id}, who cannot be read"),
+                    })
+                }
             }
         }
     }
     // The ways a customer paid are whatever their orders were paid with: a platform's customer
     // record does not list them, and refunds name them.
     for c in customers.iter_mut() {
-        for p in orders.iter().filter(|o| o.customer_id == c.id).flat_map(|o| &o.payments) {
+        for p in orders
+            .iter()
+            .filter(|o| o.customer_id == c.id)
+            .flat_map(|o| &o.payments)
+        {
             if c.payment_method(&p.payment_method_id).is_none() {
-                c.payment_methods.push(crate::orders::PaymentMethod { id: p.payment_method_id.clone(), kind: crate::orders::PaymentMethodKind::Other, brand: None, last4: None, balance_cents: None });
+                c.payment_methods.push(crate::orders::PaymentMethod {
+                    id: p.payment_method_id.clone(),
+                    kind: crate::orders::PaymentMethodKind::Other,
+                    brand: None,
+                    last4: None,
+                    balance_cents: None,
+                });
             }
         }
     }
-    let mut product_ids: Vec<String> = orders.iter().flat_map(|o| o.items.iter().map(|i| i.product_id.clone())).collect();
+    let mut product_ids: Vec<String> = orders
+        .iter()
+        .flat_map(|o| o.items.iter().map(|i| i.product_id.clone()))
+        .collect();
     product_ids.sort();
     product_ids.dedup();
-    let products = if product_ids.is_empty() { Vec::new() } else { platform.products(&product_ids)? };
-    let counts = Refreshed { orders: orders.len(), customers: customers.len() };
+    let products = if product_ids.is_empty() {
+        Vec::new()
+    } else {
+        platform.products(&product_ids)?
+    };
+    let counts = Refreshed {
+        orders: orders.len(),
+        customers: customers.len(),
+    };
     store.write(&mut |w| {
         for c in &customers {
             w.save_customer(c)?;
@@ -375,21 +452,40 @@ fn push_customer(list: &mut Vec<Customer>, c: Customer) {
 
 /// Re-reads one order (with its customer and products) into the store, as `execute_via` does
 /// before it checks a plan against it. The platform not knowing the order is a refusal.
-pub fn mirror_order(platform: &dyn Platform, store: &dyn OrderStore, number: &str) -> Result<(), PlatformError> {
-    let want = Want { order_numbers: vec![number.to_string()], ..Default::default() };
+pub fn mirror_order(
+    platform: &dyn Platform,
+    store: &dyn OrderStore,
+    number: &str,
+) -> Result<(), PlatformError> {
+    let want = Want {
+        order_numbers: vec![number.to_string()],
+        ..Default::default()
+    };
     match refresh(platform, store, &want)? {
-        Refreshed { orders: 0, .. } => Err(PlatformError::Refused { platform: platform.name(), refusal: Refusal { reason: RefusalReason::OrderNotFound, message: format!("no order {number}") } }),
+        Refreshed { orders: 0, .. } => Err(PlatformError::Refused {
+            platform: platform.name(),
+            refusal: Refusal {
+                reason: RefusalReason::OrderNotFound,
+                message: format!("no order {number}"),
+            },
+        }),
         _ => Ok(()),
     }
 }
 
 /// Re-reads the order a platform's change event names (by the platform's own id) into the store;
 /// `false` when the platform does not know it. The event itself is never trusted beyond the id.
-pub fn mirror_event(platform: &dyn Platform, store: &dyn OrderStore, platform_id: &str) -> Result<bool, PlatformError> {
+pub fn mirror_event(
+    platform: &dyn Platform,
+    store: &dyn OrderStore,
+    platform_id: &str,
+) -> Result<bool, PlatformError> {
     if platform.is_embedded() {
         return Ok(false);
     }
-    let Some(s) = platform.order_by_platform_id(platform_id)? else { return Ok(false) };
+    let Some(s) = platform.order_by_platform_id(platform_id)? else {
+        return Ok(false);
+    };
     mirror_order(platform, store, &s.order.number)?;
     Ok(true)
 }
@@ -411,12 +507,24 @@ pub struct Settled {
 /// back and nothing is half-done on our side. `reference` and `confirmation` are what the local
 /// change would have said; a platform id replaces the local reference where the platform made
 /// one (a Medusa return). A staff task leaves the order as it is.
-pub fn settle(platform: &dyn Platform, tx: &mut dyn OrderWriter, plan: &Plan, reference: String, confirmation: String) -> Result<Settled, ActionError> {
+pub fn settle(
+    platform: &dyn Platform,
+    tx: &mut dyn OrderWriter,
+    plan: &Plan,
+    reference: String,
+    confirmation: String,
+) -> Result<Settled, ActionError> {
     let platform_error = |e: PlatformError| ActionError::Platform(e);
     let op = Operation::from_plan(plan);
     let outcome = match &op {
         Some(op) => platform.carry_out(op).map_err(platform_error)?,
-        None => Outcome::StaffTask { why: format!("{} is not an order change {} takes by API", plan.action.kind(), platform.name()) },
+        None => Outcome::StaffTask {
+            why: format!(
+                "{} is not an order change {} takes by API",
+                plan.action.kind(),
+                platform.name()
+            ),
+        },
     };
     match outcome {
         Outcome::Done { ids, .. } => {
@@ -427,17 +535,32 @@ pub fn settle(platform: &dyn Platform, tx: &mut dyn OrderWriter, plan: &Plan, re
             if let Some(s) = &fresh {
                 tx.save_customer(&s.customer)?;
             }
-            let made = ids.iter().find(|i| i.kind == "return").map(|i| i.id.clone());
+            let made = ids
+                .iter()
+                .find(|i| i.kind == "return")
+                .map(|i| i.id.clone());
             let (reference, confirmation) = match made {
                 Some(id) => (id.clone(), confirmation.replace(&reference, &id)),
                 None => (reference, confirmation),
             };
-            Ok(Settled { reference, confirmation, status: "executed", platform_ids: ids, order: fresh.map(|s| s.order) })
+            Ok(Settled {
+                reference,
+                confirmation,
+                status: "executed",
+                platform_ids: ids,
+                order: fresh.map(|s| s.order),
+            })
         }
         Outcome::StaffTask { why } => {
             tracing::info!(plan = %plan.id, %why, "prepared as a staff task");
             let confirmation = format!("I've prepared this for our team: {} It needs their approval, so nothing has changed yet; we'll let you know once it's done.", plan.summary.trim_end());
-            Ok(Settled { reference, confirmation, status: "staff_task", platform_ids: Vec::new(), order: None })
+            Ok(Settled {
+                reference,
+                confirmation,
+                status: "staff_task",
+                platform_ids: Vec::new(),
+                order: None,
+            })
         }
     }
 }
@@ -448,10 +571,17 @@ pub fn is_staff_task(action: &LoggedAction) -> bool {
 }
 
 /// The platform the configuration names, over `store` for the embedded one.
-pub fn from_config(cfg: &crate::config::PlatformConfig, store: Arc<dyn OrderStore>) -> Result<Arc<dyn Platform>, PlatformError> {
+pub fn from_config(
+    cfg: &crate::config::PlatformConfig,
+    store: Arc<dyn OrderStore>,
+) -> Result<Arc<dyn Platform>, PlatformError> {
     match cfg.kind {
         crate::config::PlatformKind::Embedded => Ok(Arc::new(Embedded::new(store))),
-        crate::config::PlatformKind::Medusa => Ok(Arc::new(medusa::Medusa::new(&cfg.url, &cfg.api_key, std::time::Duration::from_secs(cfg.timeout_secs))?)),
+        crate::config::PlatformKind::Medusa => Ok(Arc::new(medusa::Medusa::new(
+            &cfg.url,
+            &cfg.api_key,
+            std::time::Duration::from_secs(cfg.timeout_secs),
+        )?)),
     }
 }
 
@@ -461,34 +591,95 @@ mod tests {
 
     #[test]
     fn error_and_refusal_codes_are_stable() {
-        let refused = PlatformError::Refused { platform: "medusa", refusal: Refusal { reason: RefusalReason::AlreadyFulfilled, message: "x".into() } };
+        let refused = PlatformError::Refused {
+            platform: "medusa",
+            refusal: Refusal {
+                reason: RefusalReason::AlreadyFulfilled,
+                message: "x".into(),
+            },
+        };
         assert_eq!(refused.code(), "platform.refused");
-        assert_eq!(PlatformError::Unreachable { platform: "medusa", detail: "x".into() }.code(), "platform.unreachable");
+        assert_eq!(
+            PlatformError::Unreachable {
+                platform: "medusa",
+                detail: "x".into()
+            }
+            .code(),
+            "platform.unreachable"
+        );
         assert_eq!(RefusalReason::ChangeInProgress.code(), "change_in_progress");
     }
 
     #[test]
     fn customers_are_told_plain_words_not_the_platforms_internals() {
-        let e = PlatformError::Unreachable { platform: "medusa", detail: "connection refused (os error 111)".into() };
+        let e = PlatformError::Unreachable {
+            platform: "medusa",
+            detail: "connection refused (os error 111)".into(),
+        };
         let text = e.customer_text(Some("#1001"));
         assert!(text.contains("nothing was changed"), "{text}");
         assert!(!text.contains("111"), "{text}");
-        let refused = PlatformError::Refused { platform: "medusa", refusal: Refusal { reason: RefusalReason::AlreadyFulfilled, message: "All fulfillments must be canceled before canceling an order".into() } };
+        let refused = PlatformError::Refused {
+            platform: "medusa",
+            refusal: Refusal {
+                reason: RefusalReason::AlreadyFulfilled,
+                message: "All fulfillments must be canceled before canceling an order".into(),
+            },
+        };
         let text = refused.customer_text(Some("#1005"));
-        assert!(text.contains("order #1005 has already been packed"), "{text}");
+        assert!(
+            text.contains("order #1005 has already been packed"),
+            "{text}"
+        );
         assert!(!text.contains("fulfillments"), "{text}");
     }
 
     #[test]
     fn only_whole_order_cancellations_returns_and_address_changes_go_to_the_platform() {
-        let plan = |action: Action| Plan { id: "k1".into(), customer_id: "c".into(), action, summary: "s".into(), amount_cents: 0, grounds: Vec::new() };
-        let cancel = Operation::from_plan(&plan(Action::CancelOrder { order: "#1001".into(), reason: None, item_ids: vec![] })).unwrap();
+        let plan = |action: Action| Plan {
+            id: "k1".into(),
+            customer_id: "c".into(),
+            action,
+            summary: "s".into(),
+            amount_cents: 0,
+            grounds: Vec::new(),
+        };
+        let cancel = Operation::from_plan(&plan(Action::CancelOrder {
+            order: "#1001".into(),
+            reason: None,
+            item_ids: vec![],
+        }))
+        .unwrap();
         assert_eq!(cancel.kind, OperationKind::Cancel { reason: None });
         assert_eq!(cancel.key, "k1");
-        let partial = Operation::from_plan(&plan(Action::CancelOrder { order: "#1001".into(), reason: None, item_ids: vec!["A".into()] })).unwrap();
-        assert_eq!(partial.kind, OperationKind::Other { what: "cancel_order" });
-        let exchange = Operation::from_plan(&plan(Action::ExchangeItems { order: "#1".into(), item_ids: vec![], new_item_ids: vec![], payment_method_id: "p".into() })).unwrap();
-        assert_eq!(exchange.kind, OperationKind::Other { what: "exchange_items" });
-        assert!(Operation::from_plan(&plan(Action::ChangeDefaultAddress { address: Address::default() })).is_none());
+        let partial = Operation::from_plan(&plan(Action::CancelOrder {
+            order: "#1001".into(),
+            reason: None,
+            item_ids: vec!["A".into()],
+        }))
+        .unwrap();
+        assert_eq!(
+            partial.kind,
+            OperationKind::Other {
+                what: "cancel_order"
+            }
+        );
+        let exchange = Operation::from_plan(&plan(Action::ExchangeItems {
+            order: "#1".into(),
+            item_ids: vec![],
+            new_item_ids: vec![],
+            payment_method_id: "p".into(),
+        }))
+        .unwrap();
+        assert_eq!(
+            exchange.kind,
+            OperationKind::Other {
+                what: "exchange_items"
+            }
+        );
+        assert!(Operation::from_plan(&plan(Action::ChangeDefaultAddress {
+            address: Address::default()
+        }))
+        .is_none());
     }
 }

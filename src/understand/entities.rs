@@ -75,10 +75,19 @@ fn chunks(text: &str) -> Vec<Chunk<'_>> {
     for piece in text.split_whitespace() {
         let at = pos + text[pos..].find(piece).unwrap_or(0);
         pos = at + piece.len();
-        let lead = piece.len() - piece.trim_start_matches(['(', '[', '{', '"', '\'', '<', '\u{201c}', '\u{2018}']).len();
-        let trimmed = piece[lead..].trim_end_matches([')', ']', '}', '"', '\'', '>', ',', '.', ';', ':', '!', '?', '\u{201d}', '\u{2019}']);
+        let lead = piece.len()
+            - piece
+                .trim_start_matches(['(', '[', '{', '"', '\'', '<', '\u{201c}', '\u{2018}'])
+                .len();
+        let trimmed = piece[lead..].trim_end_matches([
+            ')', ']', '}', '"', '\'', '>', ',', '.', ';', ':', '!', '?', '\u{201d}', '\u{2019}',
+        ]);
         if !trimmed.is_empty() {
-            out.push(Chunk { text: trimmed, start: at + lead, end: at + lead + trimmed.len() });
+            out.push(Chunk {
+                text: trimmed,
+                start: at + lead,
+                end: at + lead + trimmed.len(),
+            });
         }
     }
     out
@@ -99,25 +108,34 @@ fn strip_zeros(d: &str) -> String {
 
 fn email(c: &str) -> Option<String> {
     let (local, domain) = c.split_once('@')?;
-    let ok_local = !local.is_empty() && local.chars().all(|ch| ch.is_alphanumeric() || "._%+-".contains(ch));
+    let ok_local = !local.is_empty()
+        && local
+            .chars()
+            .all(|ch| ch.is_alphanumeric() || "._%+-".contains(ch));
     let domain = domain.trim_end_matches('.');
     let (host, tld) = domain.rsplit_once('.')?;
     let ok_domain = !host.is_empty()
-        && domain.chars().all(|ch| ch.is_alphanumeric() || ".-".contains(ch))
+        && domain
+            .chars()
+            .all(|ch| ch.is_alphanumeric() || ".-".contains(ch))
         && tld.len() >= 2
         && tld.chars().all(|ch| ch.is_alphabetic());
     (ok_local && ok_domain).then(|| format!("{local}@{}", domain.to_lowercase()))
 }
 
 fn ups(c: &str) -> bool {
-    c.len() == 18 && c[..2].eq_ignore_ascii_case("1z") && c.chars().all(|ch| ch.is_ascii_alphanumeric())
+    c.len() == 18
+        && c[..2].eq_ignore_ascii_case("1z")
+        && c.chars().all(|ch| ch.is_ascii_alphanumeric())
 }
 
 /// `mia_garcia_4516`: lower-case letter groups joined by `_`, ending in 3–6 digits.
 fn user_id(c: &str) -> bool {
     let parts: Vec<&str> = c.split('_').collect();
     parts.len() >= 3
-        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase()))
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase()))
         && all_digits(parts[parts.len() - 1])
         && (3..=6).contains(&parts[parts.len() - 1].len())
 }
@@ -144,11 +162,26 @@ fn lives_at(text: &str, cs: &[Chunk], k: usize) -> bool {
         }
         let w = cs[j].text;
         let l = w.to_lowercase();
-        if matches!(l.as_str(), "live" | "lives" | "living" | "reside" | "resides" | "residing" | "located" | "based" | "from") {
+        if matches!(
+            l.as_str(),
+            "live"
+                | "lives"
+                | "living"
+                | "reside"
+                | "resides"
+                | "residing"
+                | "located"
+                | "based"
+                | "from"
+        ) {
             return true;
         }
-        let place = matches!(l.as_str(), "in" | "at" | "the" | "on" | "near" | "usa" | "us" | "suite" | "apt" | "unit")
-            || w.chars().next().is_some_and(char::is_uppercase) && w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '.' || c == '\'')
+        let place = matches!(
+            l.as_str(),
+            "in" | "at" | "the" | "on" | "near" | "usa" | "us" | "suite" | "apt" | "unit"
+        ) || w.chars().next().is_some_and(char::is_uppercase)
+            && w.chars()
+                .all(|c| c.is_alphabetic() || c == '-' || c == '.' || c == '\'')
             || w.len() <= 6 && w.chars().all(|c| c.is_ascii_digit());
         if !place {
             return false;
@@ -171,13 +204,19 @@ fn uk_outward(c: &str) -> bool {
 /// UK inward code: 9AA.
 fn uk_inward(c: &str) -> bool {
     let b = c.as_bytes();
-    b.len() == 3 && b[0].is_ascii_digit() && b[1].is_ascii_alphabetic() && b[2].is_ascii_alphabetic()
+    b.len() == 3
+        && b[0].is_ascii_digit()
+        && b[1].is_ascii_alphabetic()
+        && b[2].is_ascii_alphabetic()
 }
 
 /// Canadian forward sortation area (A9A) and local delivery unit (9A9).
 fn ca_fsa(c: &str) -> bool {
     let b = c.as_bytes();
-    b.len() == 3 && b[0].is_ascii_alphabetic() && b[1].is_ascii_digit() && b[2].is_ascii_alphabetic()
+    b.len() == 3
+        && b[0].is_ascii_alphabetic()
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_alphabetic()
 }
 fn ca_ldu(c: &str) -> bool {
     let b = c.as_bytes();
@@ -189,14 +228,18 @@ fn is_upper(c: &str) -> bool {
 }
 
 const US_STATES: &[&str] = &[
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI",
-    "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT",
-    "VA", "WA", "WV", "WI", "WY",
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY",
 ];
 
 /// Words after which a number is a postcode.
 fn postcode_word(w: &str) -> bool {
-    matches!(w, "zip" | "zipcode" | "postcode" | "postal" | "post" | "zip-code" | "postalcode")
+    matches!(
+        w,
+        "zip" | "zipcode" | "postcode" | "postal" | "post" | "zip-code" | "postalcode"
+    )
 }
 
 /// An order word, allowing the typos customers (and the Bitext data) make: "oder", "roder",
@@ -218,10 +261,54 @@ fn order_word(w: &str) -> bool {
 fn not_order_context(w: &str) -> bool {
     matches!(
         w,
-        "phone" | "call" | "calling" | "text" | "tel" | "telephone" | "mobile" | "cell" | "fax" | "whatsapp" | "extension" | "ext"
-            | "zip" | "zipcode" | "postcode" | "postal" | "tracking" | "track" | "card" | "account" | "iban" | "routing" | "sku"
-            | "item" | "model" | "invoice" | "bill" | "receipt" | "rma" | "ticket" | "case" | "apt" | "apartment" | "suite" | "unit"
-            | "room" | "pin" | "ssn" | "isbn" | "upc" | "ean" | "serial" | "gift" | "voucher" | "coupon" | "code" | "reach" | "contact"
+        "phone"
+            | "call"
+            | "calling"
+            | "text"
+            | "tel"
+            | "telephone"
+            | "mobile"
+            | "cell"
+            | "fax"
+            | "whatsapp"
+            | "extension"
+            | "ext"
+            | "zip"
+            | "zipcode"
+            | "postcode"
+            | "postal"
+            | "tracking"
+            | "track"
+            | "card"
+            | "account"
+            | "iban"
+            | "routing"
+            | "sku"
+            | "item"
+            | "model"
+            | "invoice"
+            | "bill"
+            | "receipt"
+            | "rma"
+            | "ticket"
+            | "case"
+            | "apt"
+            | "apartment"
+            | "suite"
+            | "unit"
+            | "room"
+            | "pin"
+            | "ssn"
+            | "isbn"
+            | "upc"
+            | "ean"
+            | "serial"
+            | "gift"
+            | "voucher"
+            | "coupon"
+            | "code"
+            | "reach"
+            | "contact"
     )
 }
 
@@ -229,8 +316,30 @@ fn not_order_context(w: &str) -> bool {
 fn money_or_time(w: &str) -> bool {
     matches!(
         w,
-        "dollars" | "dollar" | "usd" | "bucks" | "eur" | "euro" | "euros" | "pounds" | "gbp" | "cents" | "cad" | "times" | "days" | "hours"
-            | "minutes" | "weeks" | "months" | "years" | "miles" | "km" | "points" | "percent" | "am" | "pm"
+        "dollars"
+            | "dollar"
+            | "usd"
+            | "bucks"
+            | "eur"
+            | "euro"
+            | "euros"
+            | "pounds"
+            | "gbp"
+            | "cents"
+            | "cad"
+            | "times"
+            | "days"
+            | "hours"
+            | "minutes"
+            | "weeks"
+            | "months"
+            | "years"
+            | "miles"
+            | "km"
+            | "points"
+            | "percent"
+            | "am"
+            | "pm"
     )
 }
 
@@ -244,38 +353,184 @@ fn order_topic(w: &str) -> bool {
     order_word(w)
         || matches!(
             w,
-            "package" | "parcel" | "shipment" | "delivery" | "delivered" | "shipped" | "cancel" | "refund" | "return" | "exchange"
-                | "arrived" | "tracking" | "status" | "bought"
+            "package"
+                | "parcel"
+                | "shipment"
+                | "delivery"
+                | "delivered"
+                | "shipped"
+                | "cancel"
+                | "refund"
+                | "return"
+                | "exchange"
+                | "arrived"
+                | "tracking"
+                | "status"
+                | "bought"
         )
 }
 
 const COLOURS: &[&str] = &[
-    "black", "white", "grey", "gray", "navy", "blue", "red", "green", "yellow", "pink", "purple", "orange", "brown", "beige", "cream",
-    "ivory", "tan", "camel", "olive", "sage", "teal", "turquoise", "burgundy", "maroon", "charcoal", "khaki", "coral", "mustard",
-    "lavender", "lilac", "mint", "rust", "taupe", "silver", "gold", "oatmeal", "indigo", "ecru", "terracotta", "blush", "plum",
-    "emerald", "cobalt", "ochre", "sand", "slate",
+    "black",
+    "white",
+    "grey",
+    "gray",
+    "navy",
+    "blue",
+    "red",
+    "green",
+    "yellow",
+    "pink",
+    "purple",
+    "orange",
+    "brown",
+    "beige",
+    "cream",
+    "ivory",
+    "tan",
+    "camel",
+    "olive",
+    "sage",
+    "teal",
+    "turquoise",
+    "burgundy",
+    "maroon",
+    "charcoal",
+    "khaki",
+    "coral",
+    "mustard",
+    "lavender",
+    "lilac",
+    "mint",
+    "rust",
+    "taupe",
+    "silver",
+    "gold",
+    "oatmeal",
+    "indigo",
+    "ecru",
+    "terracotta",
+    "blush",
+    "plum",
+    "emerald",
+    "cobalt",
+    "ochre",
+    "sand",
+    "slate",
 ];
 const MATERIALS: &[&str] = &[
-    "cotton", "linen", "wool", "merino", "cashmere", "silk", "leather", "suede", "denim", "polyester", "nylon", "bamboo", "flannel",
-    "fleece", "velvet", "jersey", "ceramic", "stoneware", "porcelain", "glass", "stainless", "steel", "wooden", "soy", "beeswax",
-    "waffle", "percale", "sateen", "organic",
+    "cotton",
+    "linen",
+    "wool",
+    "merino",
+    "cashmere",
+    "silk",
+    "leather",
+    "suede",
+    "denim",
+    "polyester",
+    "nylon",
+    "bamboo",
+    "flannel",
+    "fleece",
+    "velvet",
+    "jersey",
+    "ceramic",
+    "stoneware",
+    "porcelain",
+    "glass",
+    "stainless",
+    "steel",
+    "wooden",
+    "soy",
+    "beeswax",
+    "waffle",
+    "percale",
+    "sateen",
+    "organic",
 ];
 const FEATURES: &[&str] = &[
-    "clicky", "linear", "tactile", "rgb", "backlit", "wireless", "wired", "bluetooth", "usb", "waterproof", "unscented", "scented",
-    "v-neck", "vneck", "crewneck", "crew-neck", "long-sleeve", "long-sleeved", "short-sleeve", "short-sleeved", "sleeveless", "slim",
-    "relaxed", "oversized", "hooded", "matte", "glossy", "glazed", "xxs", "xs", "xl", "xxl", "xxxl", "2xl", "3xl", "full-size",
+    "clicky",
+    "linear",
+    "tactile",
+    "rgb",
+    "backlit",
+    "wireless",
+    "wired",
+    "bluetooth",
+    "usb",
+    "waterproof",
+    "unscented",
+    "scented",
+    "v-neck",
+    "vneck",
+    "crewneck",
+    "crew-neck",
+    "long-sleeve",
+    "long-sleeved",
+    "short-sleeve",
+    "short-sleeved",
+    "sleeveless",
+    "slim",
+    "relaxed",
+    "oversized",
+    "hooded",
+    "matte",
+    "glossy",
+    "glazed",
+    "xxs",
+    "xs",
+    "xl",
+    "xxl",
+    "xxxl",
+    "2xl",
+    "3xl",
+    "full-size",
 ];
 /// Sizes that are ordinary words too ("a small problem"): only an option after an article or
 /// "size", or before an option noun or "one".
-const SOFT_SIZES: &[&str] = &["small", "medium", "large", "petite", "tall", "twin", "queen", "king", "double", "single"];
-const LETTER_SIZES: &[&str] = &["xxs", "xs", "s", "m", "l", "xl", "xxl", "xxxl", "2xl", "3xl"];
+const SOFT_SIZES: &[&str] = &[
+    "small", "medium", "large", "petite", "tall", "twin", "queen", "king", "double", "single",
+];
+const LETTER_SIZES: &[&str] = &[
+    "xxs", "xs", "s", "m", "l", "xl", "xxl", "xxxl", "2xl", "3xl",
+];
 /// Nouns that extend an option phrase ("clicky switches", "long sleeves", "blue glaze").
 const OPTION_NOUNS: &[&str] = &[
-    "switch", "switches", "backlight", "backlighting", "sleeve", "sleeves", "neck", "collar", "fit", "finish", "glaze", "scent",
-    "colour", "color", "size", "version", "capacity", "edition", "pattern", "print", "weave", "one", "ones",
+    "switch",
+    "switches",
+    "backlight",
+    "backlighting",
+    "sleeve",
+    "sleeves",
+    "neck",
+    "collar",
+    "fit",
+    "finish",
+    "glaze",
+    "scent",
+    "colour",
+    "color",
+    "size",
+    "version",
+    "capacity",
+    "edition",
+    "pattern",
+    "print",
+    "weave",
+    "one",
+    "ones",
 ];
-const MEASURE_UNITS: &[&str] = &["ml", "l", "oz", "cm", "mm", "inch", "inches", "gb", "tb", "w", "mah", "ft", "lb", "lbs", "kg", "g"];
-const MULTIWORD_VALUES: &[&[&str]] = &[&["google", "home"], &["apple", "homekit"], &["amazon", "alexa"], &["thread", "count"]];
+const MEASURE_UNITS: &[&str] = &[
+    "ml", "l", "oz", "cm", "mm", "inch", "inches", "gb", "tb", "w", "mah", "ft", "lb", "lbs", "kg",
+    "g",
+];
+const MULTIWORD_VALUES: &[&[&str]] = &[
+    &["google", "home"],
+    &["apple", "homekit"],
+    &["amazon", "alexa"],
+    &["thread", "count"],
+];
 
 fn number_word(w: &str) -> Option<u32> {
     Some(match w {
@@ -297,14 +552,110 @@ fn number_word(w: &str) -> Option<u32> {
 
 /// Title-case words after "I'm" that are not names.
 const NOT_NAMES: &[&str] = &[
-    "Sorry", "Very", "So", "Not", "Just", "Still", "Really", "Here", "Back", "Sure", "Glad", "Happy", "Upset", "Angry", "Done", "New",
-    "Unable", "Interested", "Frustrated", "Disappointed", "Confused", "Tired", "Sick", "Fed", "Afraid", "Also", "Currently", "Now",
-    "Again", "Larkfield", "The", "A", "An", "In", "At", "On", "From", "With", "About", "Your", "My", "Writing", "Trying", "Looking",
-    "Waiting", "Calling", "Contacting", "Having", "Getting", "Going", "Reaching", "Hoping", "Wondering", "Please", "Hi", "Hello", "Hey",
-    "Thanks", "Thank", "I", "It", "This", "That", "What", "Why", "How", "When", "Where", "Who", "Can", "Could", "Would", "Will", "Yes",
-    "No", "Ok", "Okay", "Mad", "Furious", "Annoyed", "Pretty", "Quite", "Extremely", "Absolutely", "Completely", "Totally", "Ready",
-    "Able", "Unhappy", "Satisfied", "Worried", "Concerned", "Missing", "Expecting", "Monday", "Tuesday", "Wednesday", "Thursday",
-    "Friday", "Saturday", "Sunday", "Customer", "Order", "Urgent",
+    "Sorry",
+    "Very",
+    "So",
+    "Not",
+    "Just",
+    "Still",
+    "Really",
+    "Here",
+    "Back",
+    "Sure",
+    "Glad",
+    "Happy",
+    "Upset",
+    "Angry",
+    "Done",
+    "New",
+    "Unable",
+    "Interested",
+    "Frustrated",
+    "Disappointed",
+    "Confused",
+    "Tired",
+    "Sick",
+    "Fed",
+    "Afraid",
+    "Also",
+    "Currently",
+    "Now",
+    "Again",
+    "Larkfield",
+    "The",
+    "A",
+    "An",
+    "In",
+    "At",
+    "On",
+    "From",
+    "With",
+    "About",
+    "Your",
+    "My",
+    "Writing",
+    "Trying",
+    "Looking",
+    "Waiting",
+    "Calling",
+    "Contacting",
+    "Having",
+    "Getting",
+    "Going",
+    "Reaching",
+    "Hoping",
+    "Wondering",
+    "Please",
+    "Hi",
+    "Hello",
+    "Hey",
+    "Thanks",
+    "Thank",
+    "I",
+    "It",
+    "This",
+    "That",
+    "What",
+    "Why",
+    "How",
+    "When",
+    "Where",
+    "Who",
+    "Can",
+    "Could",
+    "Would",
+    "Will",
+    "Yes",
+    "No",
+    "Ok",
+    "Okay",
+    "Mad",
+    "Furious",
+    "Annoyed",
+    "Pretty",
+    "Quite",
+    "Extremely",
+    "Absolutely",
+    "Completely",
+    "Totally",
+    "Ready",
+    "Able",
+    "Unhappy",
+    "Satisfied",
+    "Worried",
+    "Concerned",
+    "Missing",
+    "Expecting",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "Customer",
+    "Order",
+    "Urgent",
 ];
 
 fn title_case(w: &str) -> bool {
@@ -314,7 +665,11 @@ fn title_case(w: &str) -> bool {
 
 fn looks_like_name(w: &str) -> bool {
     let l = w.to_lowercase();
-    title_case(w) && !NOT_NAMES.contains(&w) && !["ing", "ous", "ful", "ible", "able"].iter().any(|s| l.ends_with(s))
+    title_case(w)
+        && !NOT_NAMES.contains(&w)
+        && !["ing", "ous", "ful", "ible", "able"]
+            .iter()
+            .any(|s| l.ends_with(s))
 }
 
 struct Extractor<'a> {
@@ -329,9 +684,18 @@ struct Extractor<'a> {
 impl<'a> Extractor<'a> {
     fn new(text: &'a str) -> Self {
         let toks = tokenize(text);
-        let lower = toks.iter().map(|t| t.text.to_lowercase().replace('\u{2019}', "'")).collect();
+        let lower = toks
+            .iter()
+            .map(|t| t.text.to_lowercase().replace('\u{2019}', "'"))
+            .collect();
         let used = vec![false; toks.len()];
-        Self { text, toks, lower, used, out: Entities::default() }
+        Self {
+            text,
+            toks,
+            lower,
+            used,
+            out: Entities::default(),
+        }
     }
 
     fn run(mut self) -> Entities {
@@ -379,17 +743,36 @@ impl<'a> Extractor<'a> {
             }
             // Postcodes: after a postcode word (up to two filler pieces between), in address form
             // after a state ("NY 10083"), or as ZIP+4 / an upper-case UK or Canadian code anywhere.
-            let keyword = (k.checked_sub(1).into_iter().chain(k.checked_sub(2)).chain(k.checked_sub(3))).any(|j| {
+            let keyword = (k
+                .checked_sub(1)
+                .into_iter()
+                .chain(k.checked_sub(2))
+                .chain(k.checked_sub(3)))
+            .any(|j| {
                 let w = cs[j].text.to_lowercase();
-                postcode_word(w.trim_end_matches(':')) && cs[j + 1..k].iter().all(|f| matches!(f.text.to_lowercase().as_str(), "code" | "is" | "of" | "-" | "#" | "code:"))
+                postcode_word(w.trim_end_matches(':'))
+                    && cs[j + 1..k].iter().all(|f| {
+                        matches!(
+                            f.text.to_lowercase().as_str(),
+                            "code" | "is" | "of" | "-" | "#" | "code:"
+                        )
+                    })
             });
             // "NY 10083", "Seattle, WA, 98193" (a comma may follow the state).
-            let after_state = k > 0 && US_STATES.contains(&cs[k - 1].text.trim_end_matches(',')) && text[cs[k - 1].end..c.start].trim().trim_matches(',').trim().is_empty();
+            let after_state = k > 0
+                && US_STATES.contains(&cs[k - 1].text.trim_end_matches(','))
+                && text[cs[k - 1].end..c.start]
+                    .trim()
+                    .trim_matches(',')
+                    .trim()
+                    .is_empty();
             // Where someone lives, said as a place: "I live in Denver, 80280", "residing in
             // Philadelphia 19031", "living in the Big Apple in 10108", "from Houston TX, 77004".
             let residence = zip_us(c.text) && lives_at(text, &cs, k);
             let next = cs.get(k + 1);
-            if (keyword || after_state || residence) && zip_us(c.text) || c.text.len() == 10 && zip_us(c.text) {
+            if (keyword || after_state || residence) && zip_us(c.text)
+                || c.text.len() == 10 && zip_us(c.text)
+            {
                 push_unique(&mut self.out.postcodes, c.text.to_string());
                 self.mark(c.start, c.end);
                 continue;
@@ -428,22 +811,31 @@ impl<'a> Extractor<'a> {
             let l = self.lower[i].as_str();
             let digits_at = |j: usize| -> Option<usize> {
                 let t = self.toks.get(j)?;
-                let followed = self.toks.get(j + 1).is_some_and(|nx| !nx.space_before && !nx.is(Kind::Sym));
+                let followed = self
+                    .toks
+                    .get(j + 1)
+                    .is_some_and(|nx| !nx.space_before && !nx.is(Kind::Sym));
                 (t.is(Kind::Digit) && !followed && !self.used[j]).then_some(j)
             };
             if l == "lf" {
                 // "LF-100234", "LF–100234", "LF100234", "LF 100234".
                 let j = match self.toks.get(i + 1) {
-                    Some(t) if t.is(Kind::Sym) && "-–—".contains(t.text) && !t.space_before => i + 2,
+                    Some(t) if t.is(Kind::Sym) && "-–—".contains(t.text) && !t.space_before => {
+                        i + 2
+                    }
                     _ => i + 1,
                 };
-                if let Some(j) = digits_at(j).filter(|&j| (4..=10).contains(&self.toks[j].text.len())) {
+                if let Some(j) =
+                    digits_at(j).filter(|&j| (4..=10).contains(&self.toks[j].text.len()))
+                {
                     let d = self.toks[j].text;
                     push_unique(&mut self.out.order_numbers, format!("LF-{d}"));
                     (i..=j).for_each(|k| self.used[k] = true);
                 }
             } else if l == "w" {
-                if let Some(j) = digits_at(i + 1).filter(|&j| !self.toks[j].space_before && (5..=10).contains(&self.toks[j].text.len())) {
+                if let Some(j) = digits_at(i + 1).filter(|&j| {
+                    !self.toks[j].space_before && (5..=10).contains(&self.toks[j].text.len())
+                }) {
                     let d = self.toks[j].text;
                     push_unique(&mut self.out.order_numbers, format!("#W{d}"));
                     (i..=j).for_each(|k| self.used[k] = true);
@@ -461,13 +853,21 @@ impl<'a> Extractor<'a> {
         let n = self.toks.len();
         let mut i = 0;
         while i < n {
-            if self.used[i] || !self.toks[i].is(Kind::Digit) || self.glued(i) && !self.toks[i - 1].is(Kind::Sym) {
+            if self.used[i]
+                || !self.toks[i].is(Kind::Digit)
+                || self.glued(i) && !self.toks[i - 1].is(Kind::Sym)
+            {
                 i += 1;
                 continue;
             }
             let mut j = i;
             let mut digits = self.toks[i].text.to_string();
-            while j + 1 < n && self.toks[j + 1].is(Kind::Digit) && self.toks[j + 1].space_before && !self.used[j + 1] && digits.len() < 22 {
+            while j + 1 < n
+                && self.toks[j + 1].is(Kind::Digit)
+                && self.toks[j + 1].space_before
+                && !self.used[j + 1]
+                && digits.len() < 22
+            {
                 j += 1;
                 digits.push_str(self.toks[j].text);
             }
@@ -480,9 +880,16 @@ impl<'a> Extractor<'a> {
                 .find(|w| w.as_str() == "tracking" || w.as_str() == "track" || order_word(w))
                 .is_some_and(|w| w == "tracking" || w == "track");
             let grouped = j > i && (20..=22).contains(&digits.len());
-            if grouped || (20..=22).contains(&self.toks[i].text.len()) || after_tracking && self.toks[i].text.len() >= 8 {
+            if grouped
+                || (20..=22).contains(&self.toks[i].text.len())
+                || after_tracking && self.toks[i].text.len() >= 8
+            {
                 let end = if grouped { j } else { i };
-                let value = if grouped { digits } else { self.toks[i].text.to_string() };
+                let value = if grouped {
+                    digits
+                } else {
+                    self.toks[i].text.to_string()
+                };
                 push_unique(&mut self.out.tracking_numbers, value);
                 (i..=end).for_each(|k| self.used[k] = true);
                 i = end + 1;
@@ -533,7 +940,9 @@ impl<'a> Extractor<'a> {
             {
                 continue;
             }
-            if prev.is_some_and(|p| !t.space_before && p.is(Kind::Sym) && ".,-/:$£€".contains(p.text)) {
+            if prev
+                .is_some_and(|p| !t.space_before && p.is(Kind::Sym) && ".,-/:$£€".contains(p.text))
+            {
                 continue;
             }
             let hash = prev.is_some_and(|p| p.sym('#') && !t.space_before);
@@ -562,7 +971,10 @@ impl<'a> Extractor<'a> {
             // "orders 123456 and 234567": a list continues the previous reference.
             let continues = last_order_tok.is_some_and(|p| {
                 let between: Vec<&str> = self.lower[p + 1..i].iter().map(String::as_str).collect();
-                !between.is_empty() && between.iter().all(|w| matches!(*w, "and" | "or" | "," | "&" | "/" | "#"))
+                !between.is_empty()
+                    && between
+                        .iter()
+                        .all(|w| matches!(*w, "and" | "or" | "," | "&" | "/" | "#"))
             });
             let accept = match verdict {
                 Some(v) => v && (hash && len >= 4 || len >= 5) && len <= 15,
@@ -599,7 +1011,12 @@ impl<'a> Extractor<'a> {
                 Some(i + 2)
             } else if l == "name's" {
                 Some(i + 1)
-            } else if (l == "called" || l == "named") && self.words_before(i, 6).iter().any(|w| matches!(*w, "am" | "i'm" | "im")) {
+            } else if (l == "called" || l == "named")
+                && self
+                    .words_before(i, 6)
+                    .iter()
+                    .any(|w| matches!(*w, "am" | "i'm" | "im"))
+            {
                 // "I am an interesting guy called Noah Patel".
                 Some(i + 1)
             } else {
@@ -613,10 +1030,18 @@ impl<'a> Extractor<'a> {
             let mut k = s;
             while k < n && parts.len() < 3 {
                 let t = &self.toks[k];
-                if t.is(Kind::Alpha) && looks_like_name(t.text) && (parts.is_empty() || t.space_before) {
+                if t.is(Kind::Alpha)
+                    && looks_like_name(t.text)
+                    && (parts.is_empty() || t.space_before)
+                {
                     let mut part = t.text.to_string();
                     // Hyphenated names: "Mary-Jane".
-                    while k + 2 < n && self.toks[k + 1].sym('-') && !self.toks[k + 1].space_before && title_case(self.toks[k + 2].text) && !self.toks[k + 2].space_before {
+                    while k + 2 < n
+                        && self.toks[k + 1].sym('-')
+                        && !self.toks[k + 1].space_before
+                        && title_case(self.toks[k + 2].text)
+                        && !self.toks[k + 2].space_before
+                    {
                         part.push('-');
                         part.push_str(self.toks[k + 2].text);
                         k += 2;
@@ -645,11 +1070,25 @@ impl<'a> Extractor<'a> {
             let l = self.lower[i].as_str();
             // "x2", "qty 3", "quantity: 3".
             if l == "x" || l == "qty" || l == "quantity" {
-                let j = if self.toks.get(i + 1).is_some_and(|s| s.sym(':')) { i + 2 } else { i + 1 };
-                if let Some(d) = self.toks.get(j).filter(|d| d.is(Kind::Digit) && d.text.len() <= 3 && !self.used[j]) {
+                let j = if self.toks.get(i + 1).is_some_and(|s| s.sym(':')) {
+                    i + 2
+                } else {
+                    i + 1
+                };
+                if let Some(d) = self
+                    .toks
+                    .get(j)
+                    .filter(|d| d.is(Kind::Digit) && d.text.len() <= 3 && !self.used[j])
+                {
                     if l != "x" || !d.space_before {
                         if let Ok(count) = d.text.parse() {
-                            push_unique(&mut self.out.quantities, Quantity { count, item: String::new() });
+                            push_unique(
+                                &mut self.out.quantities,
+                                Quantity {
+                                    count,
+                                    item: String::new(),
+                                },
+                            );
                         }
                     }
                 }
@@ -660,10 +1099,30 @@ impl<'a> Extractor<'a> {
                 Kind::Alpha if l != "a" && l != "an" => number_word(l),
                 _ => None,
             };
-            let Some(count) = count.filter(|&c| c > 0) else { continue };
+            let Some(count) = count.filter(|&c| c > 0) else {
+                continue;
+            };
             let prev = i.checked_sub(1).map(|p| &self.toks[p]);
             if prev.is_some_and(|p| !t.space_before && (p.is(Kind::Sym) || p.is(Kind::Alpha)))
-                || self.words_before(i, 1).first().is_some_and(|w| matches!(*w, "size" | "us" | "uk" | "eu" | "of" | "top" | "last" | "first" | "within" | "in" | "by" | "until" | "under" | "over"))
+                || self.words_before(i, 1).first().is_some_and(|w| {
+                    matches!(
+                        *w,
+                        "size"
+                            | "us"
+                            | "uk"
+                            | "eu"
+                            | "of"
+                            | "top"
+                            | "last"
+                            | "first"
+                            | "within"
+                            | "in"
+                            | "by"
+                            | "until"
+                            | "under"
+                            | "over"
+                    )
+                })
             {
                 continue;
             }
@@ -676,36 +1135,114 @@ impl<'a> Extractor<'a> {
                     break;
                 }
                 let w = self.lower[k].as_str();
-                if words.is_empty() && (money_or_time(w) || MEASURE_UNITS.contains(&w) || matches!(w, "of" | "or" | "and" | "more" | "to" | "in" | "x" | "size" | "st" | "nd" | "rd" | "th" | "day" | "hour" | "week" | "month" | "year" | "minute" | "dollar" | "percent" | "star" | "stars" | "business" | "working")) {
+                if words.is_empty()
+                    && (money_or_time(w)
+                        || MEASURE_UNITS.contains(&w)
+                        || matches!(
+                            w,
+                            "of" | "or"
+                                | "and"
+                                | "more"
+                                | "to"
+                                | "in"
+                                | "x"
+                                | "size"
+                                | "st"
+                                | "nd"
+                                | "rd"
+                                | "th"
+                                | "day"
+                                | "hour"
+                                | "week"
+                                | "month"
+                                | "year"
+                                | "minute"
+                                | "dollar"
+                                | "percent"
+                                | "star"
+                                | "stars"
+                                | "business"
+                                | "working"
+                        ))
+                {
                     words.clear();
                     break;
                 }
-                if matches!(w, "and" | "or" | "but" | "to" | "for" | "from" | "in" | "on" | "with" | "that" | "which" | "please" | "i" | "is" | "are") {
+                if matches!(
+                    w,
+                    "and"
+                        | "or"
+                        | "but"
+                        | "to"
+                        | "for"
+                        | "from"
+                        | "in"
+                        | "on"
+                        | "with"
+                        | "that"
+                        | "which"
+                        | "please"
+                        | "i"
+                        | "is"
+                        | "are"
+                ) {
                     break;
                 }
                 words.push(w.to_string());
                 // "pairs of socks": a container word carries on through "of".
-                if matches!(w, "pair" | "pairs" | "set" | "sets" | "pack" | "packs" | "box" | "boxes") && self.lower.get(k + 1).is_some_and(|x| x == "of") {
+                if matches!(
+                    w,
+                    "pair" | "pairs" | "set" | "sets" | "pack" | "packs" | "box" | "boxes"
+                ) && self.lower.get(k + 1).is_some_and(|x| x == "of")
+                {
                     words.push("of".into());
                     k += 2;
                     continue;
                 }
-                let descriptive = COLOURS.contains(&w) || MATERIALS.contains(&w) || FEATURES.contains(&w) || SOFT_SIZES.contains(&w) || matches!(w, "more" | "extra" | "new" | "different" | "identical" | "matching" | "light" | "dark" | "pale");
+                let descriptive = COLOURS.contains(&w)
+                    || MATERIALS.contains(&w)
+                    || FEATURES.contains(&w)
+                    || SOFT_SIZES.contains(&w)
+                    || matches!(
+                        w,
+                        "more"
+                            | "extra"
+                            | "new"
+                            | "different"
+                            | "identical"
+                            | "matching"
+                            | "light"
+                            | "dark"
+                            | "pale"
+                    );
                 // Up to the plural head noun ("2 bath towels"), or past adjectives for one item.
-                let head_reached = if count > 1 { w.ends_with('s') && !descriptive } else { !descriptive };
+                let head_reached = if count > 1 {
+                    w.ends_with('s') && !descriptive
+                } else {
+                    !descriptive
+                };
                 if head_reached || words.len() >= 3 {
                     break;
                 }
                 k += 1;
             }
-            if words.is_empty() || t.is(Kind::Alpha) && !matches!(words.last().map(String::as_str), Some(w) if w.ends_with('s') || count == 1) {
+            if words.is_empty()
+                || t.is(Kind::Alpha)
+                    && !matches!(words.last().map(String::as_str), Some(w) if w.ends_with('s') || count == 1)
+            {
                 continue;
             }
             // The word "one" is too common ("the blue one", "one more thing") to be a quantity.
             if l == "one" {
                 continue;
             }
-            push_unique(&mut self.out.quantities, Quantity { count, item: words.join(" ") });
+            push_unique(
+                &mut self.out.quantities,
+                Quantity {
+                    count,
+                    item: words.join(" "),
+                },
+            );
         }
     }
 
@@ -720,16 +1257,29 @@ impl<'a> Extractor<'a> {
             let l = self.lower[i].as_str();
             let t = &self.toks[i];
             let next_l = self.lower.get(i + 1).map(String::as_str).unwrap_or("");
-            let prev_l = i.checked_sub(1).map(|p| self.lower[p].as_str()).unwrap_or("");
+            let prev_l = i
+                .checked_sub(1)
+                .map(|p| self.lower[p].as_str())
+                .unwrap_or("");
             // "size M", "size 10.5", "size small".
             if l == "size" && i + 1 < n && self.toks[i + 1].space_before {
                 let v = &self.toks[i + 1];
-                let letter = v.is(Kind::Alpha) && (LETTER_SIZES.contains(&next_l) || SOFT_SIZES.contains(&next_l));
+                let letter = v.is(Kind::Alpha)
+                    && (LETTER_SIZES.contains(&next_l) || SOFT_SIZES.contains(&next_l));
                 if letter || v.is(Kind::Digit) && v.text.len() <= 2 {
                     role[i] = 2;
                     role[i + 1] = 2;
                     // "10.5"
-                    if v.is(Kind::Digit) && self.toks.get(i + 2).is_some_and(|d| d.sym('.') && !d.space_before) && self.toks.get(i + 3).is_some_and(|d| d.is(Kind::Digit) && !d.space_before) {
+                    if v.is(Kind::Digit)
+                        && self
+                            .toks
+                            .get(i + 2)
+                            .is_some_and(|d| d.sym('.') && !d.space_before)
+                        && self
+                            .toks
+                            .get(i + 3)
+                            .is_some_and(|d| d.is(Kind::Digit) && !d.space_before)
+                    {
                         role[i + 2] = 2;
                         role[i + 3] = 2;
                         i += 4;
@@ -740,21 +1290,35 @@ impl<'a> Extractor<'a> {
                 }
             }
             // "US 9", "EU 42", "UK 7": shoe sizes.
-            if matches!(t.text, "US" | "EU" | "UK") && self.toks.get(i + 1).is_some_and(|d| d.is(Kind::Digit) && d.text.len() <= 2 && d.space_before) {
+            if matches!(t.text, "US" | "EU" | "UK")
+                && self
+                    .toks
+                    .get(i + 1)
+                    .is_some_and(|d| d.is(Kind::Digit) && d.text.len() <= 2 && d.space_before)
+            {
                 role[i] = 2;
                 role[i + 1] = 2;
                 i += 2;
                 continue;
             }
             // Measurements: "500ml", "1000 ml", "12 oz".
-            if t.is(Kind::Digit) && !self.used[i] && MEASURE_UNITS.contains(&next_l) && (next_l != "l" && next_l != "g" && next_l != "w" || !self.toks[i + 1].space_before) {
+            if t.is(Kind::Digit)
+                && !self.used[i]
+                && MEASURE_UNITS.contains(&next_l)
+                && (next_l != "l" && next_l != "g" && next_l != "w"
+                    || !self.toks[i + 1].space_before)
+            {
                 role[i] = 2;
                 role[i + 1] = 2;
                 i += 2;
                 continue;
             }
             // Multi-word values: "google home", "thread count".
-            if let Some(m) = MULTIWORD_VALUES.iter().find(|m| m.iter().enumerate().all(|(k, w)| self.lower.get(i + k).is_some_and(|x| x == w))) {
+            if let Some(m) = MULTIWORD_VALUES.iter().find(|m| {
+                m.iter()
+                    .enumerate()
+                    .all(|(k, w)| self.lower.get(i + k).is_some_and(|x| x == w))
+            }) {
                 for r in role.iter_mut().skip(i).take(m.len()) {
                     *r = 2;
                 }
@@ -764,11 +1328,32 @@ impl<'a> Extractor<'a> {
             if t.is(Kind::Alpha) {
                 let soft = SOFT_SIZES.contains(&l)
                     && (matches!(prev_l, "a" | "an" | "the" | "in" | "size" | "to" | "for")
-                        && (i + 1 >= n || !self.toks[i + 1].is(Kind::Alpha) || OPTION_NOUNS.contains(&next_l) || matches!(next_l, "in" | "instead" | "please" | "and" | "or" | "sheet" | "sheets" | "duvet" | "bed" | "set"))
+                        && (i + 1 >= n
+                            || !self.toks[i + 1].is(Kind::Alpha)
+                            || OPTION_NOUNS.contains(&next_l)
+                            || matches!(
+                                next_l,
+                                "in" | "instead"
+                                    | "please"
+                                    | "and"
+                                    | "or"
+                                    | "sheet"
+                                    | "sheets"
+                                    | "duvet"
+                                    | "bed"
+                                    | "set"
+                            ))
                         || OPTION_NOUNS.contains(&next_l) && next_l != "one");
-                let hyphenated = matches!(l, "v" | "crew" | "long" | "short" | "full") && self.toks.get(i + 1).is_some_and(|d| d.sym('-') && !d.space_before);
+                let hyphenated = matches!(l, "v" | "crew" | "long" | "short" | "full")
+                    && self
+                        .toks
+                        .get(i + 1)
+                        .is_some_and(|d| d.sym('-') && !d.space_before);
                 if hyphenated {
-                    let joined = format!("{l}-{}", self.lower.get(i + 2).map(String::as_str).unwrap_or(""));
+                    let joined = format!(
+                        "{l}-{}",
+                        self.lower.get(i + 2).map(String::as_str).unwrap_or("")
+                    );
                     if FEATURES.contains(&joined.as_str()) {
                         role[i] = 2;
                         role[i + 1] = 2;
@@ -778,10 +1363,15 @@ impl<'a> Extractor<'a> {
                     }
                 }
                 let black_friday = l == "black" && next_l == "friday";
-                let colour = COLOURS.contains(&l) && !black_friday && !(l == "gold" && matches!(next_l, "member" | "membership" | "tier" | "status"));
+                let colour = COLOURS.contains(&l)
+                    && !black_friday
+                    && !(l == "gold"
+                        && matches!(next_l, "member" | "membership" | "tier" | "status"));
                 if colour || MATERIALS.contains(&l) || FEATURES.contains(&l) || soft {
                     role[i] = 2;
-                } else if matches!(l, "light" | "dark" | "pale" | "bright" | "deep") && COLOURS.contains(&next_l) {
+                } else if matches!(l, "light" | "dark" | "pale" | "bright" | "deep")
+                    && COLOURS.contains(&next_l)
+                {
                     role[i] = 2;
                 } else if OPTION_NOUNS.contains(&l) {
                     role[i] = 1;
@@ -803,7 +1393,10 @@ impl<'a> Extractor<'a> {
                 if j < n && role[j] > 0 {
                     end = j;
                     j += 1;
-                } else if j + 1 < n && matches!(self.lower[j].as_str(), "in" | "with") && role[j + 1] == 2 {
+                } else if j + 1 < n
+                    && matches!(self.lower[j].as_str(), "in" | "with")
+                    && role[j + 1] == 2
+                {
                     end = j + 1;
                     j += 2;
                 } else if j < n && self.toks[j].sym('-') && j + 1 < n && role[j + 1] > 0 {
@@ -815,7 +1408,10 @@ impl<'a> Extractor<'a> {
             }
             let phrase = &self.text[self.toks[start].start..self.toks[end].end];
             // A lone option noun is no option; trailing "one(s)" adds nothing.
-            let phrase = phrase.trim_end_matches(" ones").trim_end_matches(" one").trim();
+            let phrase = phrase
+                .trim_end_matches(" ones")
+                .trim_end_matches(" one")
+                .trim();
             if !phrase.is_empty() {
                 push_unique(&mut self.out.options, phrase.to_string());
             }
@@ -836,15 +1432,24 @@ mod tests {
     fn store_and_tau_order_numbers_in_every_spelling() {
         assert_eq!(orders("where is LF-100234?"), ["LF-100234"]);
         assert_eq!(orders("lf100234 hasn't arrived"), ["LF-100234"]);
-        assert_eq!(orders("I received my order #W2378156 and W1234567."), ["#W2378156", "#W1234567"]);
+        assert_eq!(
+            orders("I received my order #W2378156 and W1234567."),
+            ["#W2378156", "#W1234567"]
+        );
         assert_eq!(orders("order #100234 please"), ["100234"]);
     }
 
     #[test]
     fn bare_numbers_need_an_order_word_even_a_misspelt_one() {
-        assert_eq!(orders("i have to check the current status of purchase 00004587345"), ["4587345"]);
+        assert_eq!(
+            orders("i have to check the current status of purchase 00004587345"),
+            ["4587345"]
+        );
         assert_eq!(orders("cancel ordedr 3707955617"), ["3707955617"]);
-        assert_eq!(orders("seeing order113542617735902 status"), ["113542617735902"]);
+        assert_eq!(
+            orders("seeing order113542617735902 status"),
+            ["113542617735902"]
+        );
         assert_eq!(orders("help with roder 00123842"), ["123842"]);
         assert_eq!(orders("my orders 123456 and 234567"), ["123456", "234567"]);
         assert_eq!(orders("tracking order 3707955617"), ["3707955617"]);
@@ -879,18 +1484,37 @@ mod tests {
     fn a_postcode_is_read_where_someone_says_they_live() {
         for (text, zip) in [
             ("I'm Dana Brooks and I live in Boulder, 80301.", "80301"),
-            ("Hi, Sam Ortiz here, living in Portland, Oregon, 97209", "97209"),
-            ("My name is Lee Wong, residing in Austin 78701. My order is late", "78701"),
+            (
+                "Hi, Sam Ortiz here, living in Portland, Oregon, 97209",
+                "97209",
+            ),
+            (
+                "My name is Lee Wong, residing in Austin 78701. My order is late",
+                "78701",
+            ),
             ("I am Ana Ruiz from Tucson AZ, 85701", "85701"),
             ("Kim Park, based in Salem, OR, 97301", "97301"),
-            ("I live at 12 Birch Road, Apt 4, Madison, Wisconsin, 53703", "53703"),
-            ("I'm a guy called Tom Hale, living in the Windy City in 60601", "60601"),
+            (
+                "I live at 12 Birch Road, Apt 4, Madison, Wisconsin, 53703",
+                "53703",
+            ),
+            (
+                "I'm a guy called Tom Hale, living in the Windy City in 60601",
+                "60601",
+            ),
         ] {
             assert_eq!(Entities::extract(text).postcodes, [zip], "{text}");
         }
-        assert_eq!(Entities::extract("I am a person called Tom Hale").names, ["Tom Hale"]);
+        assert_eq!(
+            Entities::extract("I am a person called Tom Hale").names,
+            ["Tom Hale"]
+        );
         // A number that is not where someone lives stays what it is.
-        for text in ["I live for 12345 reasons", "I bought 3 lamps. 80301 is my order", "order 80301 from the store"] {
+        for text in [
+            "I live for 12345 reasons",
+            "I bought 3 lamps. 80301 is my order",
+            "order 80301 from the store",
+        ] {
             assert!(Entities::extract(text).postcodes.is_empty(), "{text}");
         }
     }
@@ -898,7 +1522,22 @@ mod tests {
     #[test]
     fn quantities_and_options() {
         let e = Entities::extract("I need 2 blue towels and three pairs of socks, size M in blue, with clicky switches and a 500ml bottle");
-        assert_eq!(e.quantities, [Quantity { count: 2, item: "blue towels".into() }, Quantity { count: 3, item: "pairs of socks".into() }]);
-        assert_eq!(e.options, ["blue", "size M in blue", "clicky switches", "500ml"]);
+        assert_eq!(
+            e.quantities,
+            [
+                Quantity {
+                    count: 2,
+                    item: "blue towels".into()
+                },
+                Quantity {
+                    count: 3,
+                    item: "pairs of socks".into()
+                }
+            ]
+        );
+        assert_eq!(
+            e.options,
+            ["blue", "size M in blue", "clicky switches", "500ml"]
+        );
     }
 }

@@ -48,30 +48,56 @@ impl IntentHead {
     /// Reads and checks a head file. A missing file names the script that makes it.
     pub fn load(path: &Path) -> Result<Self, UnderstandError> {
         let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => UnderstandError::HeadMissing { path: path.display().to_string() },
-            _ => UnderstandError::HeadFile { path: path.display().to_string(), message: e.to_string() },
+            std::io::ErrorKind::NotFound => UnderstandError::HeadMissing {
+                path: path.display().to_string(),
+            },
+            _ => UnderstandError::HeadFile {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            },
         })?;
         let head: IntentHead =
-            serde_json::from_slice(&bytes).map_err(|e| UnderstandError::HeadFile { path: path.display().to_string(), message: e.to_string() })?;
-        head.validate().map_err(|message| UnderstandError::HeadFile { path: path.display().to_string(), message })?;
+            serde_json::from_slice(&bytes).map_err(|e| UnderstandError::HeadFile {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        head.validate()
+            .map_err(|message| UnderstandError::HeadFile {
+                path: path.display().to_string(),
+                message,
+            })?;
         Ok(head)
     }
 
     /// Shape checks: a head that would index out of bounds or produce NaN is refused at load.
     pub fn validate(&self) -> Result<(), String> {
         if self.format != HEAD_FORMAT {
-            return Err(format!("format {} (this build reads {HEAD_FORMAT}); retrain with scripts/train-intents.sh", self.format));
+            return Err(format!(
+                "format {} (this build reads {HEAD_FORMAT}); retrain with scripts/train-intents.sh",
+                self.format
+            ));
         }
         if self.labels.len() < 2 {
             return Err("fewer than two labels".into());
         }
         if self.weights.len() != self.labels.len() || self.bias.len() != self.labels.len() {
-            return Err(format!("{} labels but {} weight rows and {} biases", self.labels.len(), self.weights.len(), self.bias.len()));
+            return Err(format!(
+                "{} labels but {} weight rows and {} biases",
+                self.labels.len(),
+                self.weights.len(),
+                self.bias.len()
+            ));
         }
         if self.dim == 0 || self.weights.iter().any(|r| r.len() != self.dim) {
             return Err(format!("a weight row is not {} long", self.dim));
         }
-        if self.weights.iter().flatten().chain(&self.bias).any(|x| !x.is_finite()) {
+        if self
+            .weights
+            .iter()
+            .flatten()
+            .chain(&self.bias)
+            .any(|x| !x.is_finite())
+        {
             return Err("non-finite weight".into());
         }
         let mut seen = self.labels.clone();
@@ -99,19 +125,32 @@ impl IntentHead {
         // One label's row per line: readable diffs without a 10,000-line file.
         let mut out = String::from("{\n");
         let obj = value.as_object().expect("built as an object");
-        let keys = ["format", "model_id", "dim", "labels", "bias", "training", "weights"];
+        let keys = [
+            "format", "model_id", "dim", "labels", "bias", "training", "weights",
+        ];
         for (k, key) in keys.iter().enumerate() {
             let v = &obj[*key];
             let body = if *key == "weights" {
-                let rows: Vec<String> = v.as_array().into_iter().flatten().map(|r| format!("    {r}")).collect();
+                let rows: Vec<String> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| format!("    {r}"))
+                    .collect();
                 format!("[\n{}\n  ]", rows.join(",\n"))
             } else {
                 v.to_string()
             };
-            out.push_str(&format!("  \"{key}\": {body}{}\n", if k + 1 < keys.len() { "," } else { "" }));
+            out.push_str(&format!(
+                "  \"{key}\": {body}{}\n",
+                if k + 1 < keys.len() { "," } else { "" }
+            ));
         }
         out.push_str("}\n");
-        let io = |e: std::io::Error| UnderstandError::HeadFile { path: path.display().to_string(), message: e.to_string() };
+        let io = |e: std::io::Error| UnderstandError::HeadFile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -123,13 +162,23 @@ impl IntentHead {
 
     /// Class probabilities for one embedding, in `labels` order.
     pub fn probabilities(&self, x: &[f32]) -> Vec<f32> {
-        let logits: Vec<f32> = self.weights.iter().zip(&self.bias).map(|(w, b)| b + w.iter().zip(x).map(|(a, c)| a * c).sum::<f32>()).collect();
+        let logits: Vec<f32> = self
+            .weights
+            .iter()
+            .zip(&self.bias)
+            .map(|(w, b)| b + w.iter().zip(x).map(|(a, c)| a * c).sum::<f32>())
+            .collect();
         softmax(&logits)
     }
 
     /// Labels with their probabilities, most probable first (ties keep label order).
     pub fn ranked(&self, x: &[f32]) -> Vec<(Intent, f32)> {
-        let mut r: Vec<(Intent, f32)> = self.labels.iter().copied().zip(self.probabilities(x)).collect();
+        let mut r: Vec<(Intent, f32)> = self
+            .labels
+            .iter()
+            .copied()
+            .zip(self.probabilities(x))
+            .collect();
         r.sort_by(|a, b| b.1.total_cmp(&a.1));
         r
     }

@@ -9,20 +9,62 @@ use super::text::words;
 
 /// Who a customer may ask for.
 const PERSON: &[&str] = &[
-    "human", "humans", "person", "agent", "agents", "representative", "representatives", "rep", "operator", "manager", "supervisor",
-    "someone", "somebody", "staff", "employee", "associate",
+    "human",
+    "humans",
+    "person",
+    "agent",
+    "agents",
+    "representative",
+    "representatives",
+    "rep",
+    "operator",
+    "manager",
+    "supervisor",
+    "someone",
+    "somebody",
+    "staff",
+    "employee",
+    "associate",
 ];
 /// Verbs (and openers) that make a following person a request.
 const ASK: &[&str] = &[
-    "speak", "speaking", "talk", "talking", "chat", "chatting", "connect", "transfer", "escalate", "escalating", "want", "need", "get",
-    "reach", "contact", "have", "give", "put", "let", "prefer", "request", "requesting",
+    "speak",
+    "speaking",
+    "talk",
+    "talking",
+    "chat",
+    "chatting",
+    "connect",
+    "transfer",
+    "escalate",
+    "escalating",
+    "want",
+    "need",
+    "get",
+    "reach",
+    "contact",
+    "have",
+    "give",
+    "put",
+    "let",
+    "prefer",
+    "request",
+    "requesting",
 ];
 /// Verbs that make "customer service" / "support" a request to be handed over (asking how to
 /// *contact* them is a question about contact details instead).
-const HAND_OVER: &[&str] = &["speak", "speaking", "talk", "talking", "chat", "chatting", "connect", "transfer", "escalate", "put"];
-const NEGATION: &[&str] = &["don't", "dont", "not", "no", "never", "without", "doesn't", "didn't"];
+const HAND_OVER: &[&str] = &[
+    "speak", "speaking", "talk", "talking", "chat", "chatting", "connect", "transfer", "escalate",
+    "put",
+];
+const NEGATION: &[&str] = &[
+    "don't", "dont", "not", "no", "never", "without", "doesn't", "didn't",
+];
 /// Words that may stand alone beside a person word: "agent please", "a real human!!".
-const FILLER: &[&str] = &["a", "an", "the", "please", "pls", "plz", "now", "real", "live", "actual", "just", "human", "customer", "service", "talk", "to"];
+const FILLER: &[&str] = &[
+    "a", "an", "the", "please", "pls", "plz", "now", "real", "live", "actual", "just", "human",
+    "customer", "service", "talk", "to",
+];
 
 /// True when the message asks to be handed to a person.
 pub fn asks_for_human(text: &str) -> bool {
@@ -36,8 +78,15 @@ pub fn asks_for_human(text: &str) -> bool {
             || x == "chat" && i > 0 && w[i - 1] == "live"
     };
     // A message that is only a person word: "human", "agent please", "REPRESENTATIVE".
-    if !w.is_empty() && w.iter().enumerate().any(|(i, _)| is_person(i)) && w.iter().enumerate().all(|(i, x)| is_person(i) || FILLER.contains(&x.as_str())) {
-        return w.iter().any(|x| !matches!(x.as_str(), "someone" | "somebody"));
+    if !w.is_empty()
+        && w.iter().enumerate().any(|(i, _)| is_person(i))
+        && w.iter()
+            .enumerate()
+            .all(|(i, x)| is_person(i) || FILLER.contains(&x.as_str()))
+    {
+        return w
+            .iter()
+            .any(|x| !matches!(x.as_str(), "someone" | "somebody"));
     }
     for i in 0..w.len() {
         if !is_person(i) {
@@ -46,7 +95,9 @@ pub fn asks_for_human(text: &str) -> bool {
         let team = matches!(w[i].as_str(), "service" | "support" | "team" | "chat");
         let from = i.saturating_sub(6);
         let verbs = if team { HAND_OVER } else { ASK };
-        let Some(v) = (from..i).rev().find(|&k| verbs.contains(&w[k].as_str())) else { continue };
+        let Some(v) = (from..i).rev().find(|&k| verbs.contains(&w[k].as_str())) else {
+            continue;
+        };
         // "call me" style requests are not here; negation right before the verb cancels it.
         let negated = (v.saturating_sub(3)..v).any(|k| NEGATION.contains(&w[k].as_str()));
         if !negated {
@@ -54,7 +105,8 @@ pub fn asks_for_human(text: &str) -> bool {
         }
     }
     // "call me back", "can someone call me".
-    w.windows(2).any(|p| p[0] == "call" && p[1] == "me") && !w.iter().any(|x| NEGATION.contains(&x.as_str()))
+    w.windows(2).any(|p| p[0] == "call" && p[1] == "me")
+        && !w.iter().any(|x| NEGATION.contains(&x.as_str()))
 }
 
 #[cfg(test)]

@@ -133,7 +133,10 @@ impl Intent {
     /// Social turns (hello, thanks, bye) and off-topic messages: they carry no request of their
     /// own, so a clause with one of these never counts as a separate request beside a real one.
     pub fn is_chit_chat(self) -> bool {
-        matches!(self, Intent::Greeting | Intent::Thanks | Intent::Goodbye | Intent::OutOfScope)
+        matches!(
+            self,
+            Intent::Greeting | Intent::Thanks | Intent::Goodbye | Intent::OutOfScope
+        )
     }
 }
 
@@ -143,7 +146,12 @@ impl Intent {
     pub fn is_question(self) -> bool {
         matches!(
             self,
-            Intent::ProductQuestion | Intent::StockCheck | Intent::ReturnPolicy | Intent::DeliveryInfo | Intent::PaymentMethods | Intent::CancellationFee
+            Intent::ProductQuestion
+                | Intent::StockCheck
+                | Intent::ReturnPolicy
+                | Intent::DeliveryInfo
+                | Intent::PaymentMethods
+                | Intent::CancellationFee
         )
     }
 }
@@ -162,7 +170,10 @@ pub struct UnknownIntent(pub String);
 impl FromStr for Intent {
     type Err = UnknownIntent;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Intent::ALL.into_iter().find(|i| i.as_str() == s).ok_or_else(|| UnknownIntent(s.to_string()))
+        Intent::ALL
+            .into_iter()
+            .find(|i| i.as_str() == s)
+            .ok_or_else(|| UnknownIntent(s.to_string()))
     }
 }
 
@@ -174,7 +185,10 @@ mod tests {
     fn names_round_trip_through_str_and_serde() {
         for i in Intent::ALL {
             assert_eq!(i.as_str().parse::<Intent>().unwrap(), i);
-            assert_eq!(serde_json::to_string(&i).unwrap(), format!("\"{}\"", i.as_str()));
+            assert_eq!(
+                serde_json::to_string(&i).unwrap(),
+                format!("\"{}\"", i.as_str())
+            );
         }
         assert!("track_order".parse::<Intent>().is_err());
     }

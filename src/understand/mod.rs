@@ -60,9 +60,18 @@ pub enum UnderstandError {
     #[error("intent head {path}: {message}")]
     HeadFile { path: String, message: String },
     #[error("the intent head was trained on {trained} vectors ({trained_dim}-d) but the embedder is {running} ({running_dim}-d); run `scripts/train-intents.sh`")]
-    ModelMismatch { trained: String, trained_dim: usize, running: String, running_dim: usize },
+    ModelMismatch {
+        trained: String,
+        trained_dim: usize,
+        running: String,
+        running_dim: usize,
+    },
     #[error("{file} line {line}: {message}")]
-    Data { file: String, line: usize, message: String },
+    Data {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("reading {path}: {message}")]
     Io { path: String, message: String },
     #[error("training: {0}")]
@@ -119,9 +128,54 @@ pub struct Understander {
 /// Words that may surround a name, email, user id or postcode in a clause that only says who
 /// the customer is ("I am Yusuf Rossi in zip code 19122"): such a clause is not a request.
 const IDENTITY_WORDS: &[&str] = &[
-    "i", "i'm", "im", "am", "my", "name", "name's", "is", "this", "here", "hi", "hello", "hey", "and", "in", "at", "with", "from", "the",
-    "zip", "code", "zipcode", "postcode", "postal", "email", "e", "mail", "address", "user", "id", "username", "living", "live", "lives",
-    "located", "based", "of", "a", "customer", "it's", "me", "called", "by", "way", "account", "under", "registered", "s",
+    "i",
+    "i'm",
+    "im",
+    "am",
+    "my",
+    "name",
+    "name's",
+    "is",
+    "this",
+    "here",
+    "hi",
+    "hello",
+    "hey",
+    "and",
+    "in",
+    "at",
+    "with",
+    "from",
+    "the",
+    "zip",
+    "code",
+    "zipcode",
+    "postcode",
+    "postal",
+    "email",
+    "e",
+    "mail",
+    "address",
+    "user",
+    "id",
+    "username",
+    "living",
+    "live",
+    "lives",
+    "located",
+    "based",
+    "of",
+    "a",
+    "customer",
+    "it's",
+    "me",
+    "called",
+    "by",
+    "way",
+    "account",
+    "under",
+    "registered",
+    "s",
 ];
 
 impl Understander {
@@ -161,7 +215,11 @@ impl Understander {
     }
 
     /// Understands one message with one embedding call (the message and its clauses together).
-    pub fn understand(&self, embedder: &dyn Embedder, text: &str) -> Result<Understanding, UnderstandError> {
+    pub fn understand(
+        &self,
+        embedder: &dyn Embedder,
+        text: &str,
+    ) -> Result<Understanding, UnderstandError> {
         self.check_embedder(embedder)?;
         let clauses = split_clauses(text);
         // The head reads keyword-repaired text (as it was trained); the rules read the original.
@@ -172,7 +230,10 @@ impl Understander {
         let batch: Vec<&str> = repaired.iter().map(String::as_str).collect();
         let mut vectors = embedder.embed(&batch)?;
         if vectors.len() != batch.len() || vectors.iter().any(|v| v.len() != self.head.dim) {
-            return Err(UnderstandError::EmbedShape { asked: batch.len(), got: vectors.len() });
+            return Err(UnderstandError::EmbedShape {
+                asked: batch.len(),
+                got: vectors.len(),
+            });
         }
         let clause_vectors = vectors.split_off(1);
         let vector = vectors.pop().unwrap_or_default();
@@ -181,7 +242,13 @@ impl Understander {
 
     /// The rest of [`Understander::understand`], given the embeddings (the whole message's, and
     /// one per clause when there are several clauses).
-    fn understand_embedded(&self, text: &str, vector: Vec<f32>, clauses: &[String], clause_vectors: &[Vec<f32>]) -> Understanding {
+    fn understand_embedded(
+        &self,
+        text: &str,
+        vector: Vec<f32>,
+        clauses: &[String],
+        clause_vectors: &[Vec<f32>],
+    ) -> Understanding {
         let ranked_all = self.head.ranked(&vector);
         let (top, p1) = ranked_all[0];
         let p2 = ranked_all.get(1).map_or(0.0, |r| r.1);
@@ -197,13 +264,20 @@ impl Understander {
                 continue;
             }
             let (intent, p) = self.head.ranked(v)[0];
-            if p < REQUEST_THRESHOLD || intent.is_chit_chat() || intent.is_question() && !is_question(clause) {
+            if p < REQUEST_THRESHOLD
+                || intent.is_chit_chat()
+                || intent.is_question() && !is_question(clause)
+            {
                 continue;
             }
             match requests.iter_mut().find(|r| r.intent == intent) {
                 Some(r) if p > r.confidence => r.confidence = p,
                 Some(_) => {}
-                None => requests.push(Request { intent, confidence: p, text: clause.clone() }),
+                None => requests.push(Request {
+                    intent,
+                    confidence: p,
+                    text: clause.clone(),
+                }),
             }
         }
         // Several clauses but one request among them ("Hi! I'm Dana in 30307. I want to return
@@ -212,7 +286,11 @@ impl Understander {
         let (intent, confidence) = if !requests.is_empty() && clauses.len() > 1 {
             (requests[0].intent, requests[0].confidence)
         } else {
-            requests = vec![Request { intent: top, confidence: p1, text: text.trim().to_string() }];
+            requests = vec![Request {
+                intent: top,
+                confidence: p1,
+                text: text.trim().to_string(),
+            }];
             (top, p1)
         };
         Understanding {
@@ -250,36 +328,81 @@ const CONTEXT_OPENERS: &[&[&str]] = &[
 /// Words that make a scene-setting clause a request or a problem after all ("I received my order
 /// but the mug is broken", "I ordered a candle, where is it?").
 const REQUEST_CUES: &[&str] = &[
-    "want", "wanna", "need", "like", "please", "pls", "can", "could", "would", "how", "where", "when", "why", "what", "which", "is", "isn't",
-    "has", "hasn't", "haven't", "didn't", "not", "never", "no", "still", "yet", "wrong", "missing", "late", "broken", "damaged",
-    "cracked", "but", "only", "without", "instead", "twice", "help",
+    "want", "wanna", "need", "like", "please", "pls", "can", "could", "would", "how", "where",
+    "when", "why", "what", "which", "is", "isn't", "has", "hasn't", "haven't", "didn't", "not",
+    "never", "no", "still", "yet", "wrong", "missing", "late", "broken", "damaged", "cracked",
+    "but", "only", "without", "instead", "twice", "help",
 ];
 
 /// A clause that only sets the scene, asking nothing.
 fn is_context_only(clause: &str) -> bool {
     let w = text::words(clause);
-    let start = w.iter().position(|x| !matches!(x.as_str(), "hi" | "hello" | "hey" | "so" | "ok" | "okay" | "well")).unwrap_or(0);
+    let start = w
+        .iter()
+        .position(|x| {
+            !matches!(
+                x.as_str(),
+                "hi" | "hello" | "hey" | "so" | "ok" | "okay" | "well"
+            )
+        })
+        .unwrap_or(0);
     let w = &w[start..];
-    CONTEXT_OPENERS.iter().any(|o| w.len() >= o.len() && o.iter().zip(w).all(|(a, b)| *a == b.as_str()))
+    CONTEXT_OPENERS
+        .iter()
+        .any(|o| w.len() >= o.len() && o.iter().zip(w).all(|(a, b)| *a == b.as_str()))
         && !clause.contains('?')
         && !w.iter().any(|x| REQUEST_CUES.contains(&x.as_str()))
 }
 
 /// Openers of a question (or of a statement that asks: "I want to know", "tell me").
 const QUESTION_OPENERS: &[&str] = &[
-    "what", "what's", "whats", "which", "how", "how's", "where", "where's", "when", "why", "who", "is", "isn't", "are", "aren't", "do",
-    "does", "did", "can", "could", "would", "will", "should", "may", "have", "has", "any", "tell", "wondering", "curious", "know",
+    "what",
+    "what's",
+    "whats",
+    "which",
+    "how",
+    "how's",
+    "where",
+    "where's",
+    "when",
+    "why",
+    "who",
+    "is",
+    "isn't",
+    "are",
+    "aren't",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "would",
+    "will",
+    "should",
+    "may",
+    "have",
+    "has",
+    "any",
+    "tell",
+    "wondering",
+    "curious",
+    "know",
 ];
 
 /// Whether a clause asks something: a question mark, or a question word among its first words.
 fn is_question(clause: &str) -> bool {
-    clause.contains('?') || text::words(clause).iter().take(6).any(|w| QUESTION_OPENERS.contains(&w.as_str()))
+    clause.contains('?')
+        || text::words(clause)
+            .iter()
+            .take(6)
+            .any(|w| QUESTION_OPENERS.contains(&w.as_str()))
 }
 
 /// A clause that only says who the customer is.
 fn is_identity_only(clause: &str) -> bool {
     let e = Entities::extract(clause);
-    if e.names.is_empty() && e.emails.is_empty() && e.user_ids.is_empty() && e.postcodes.is_empty() {
+    if e.names.is_empty() && e.emails.is_empty() && e.user_ids.is_empty() && e.postcodes.is_empty()
+    {
         return false;
     }
     let mut rest = clause.to_string();
@@ -287,8 +410,14 @@ fn is_identity_only(clause: &str) -> bool {
         rest = rest.replace(s.as_str(), " ");
     }
     // Emails are normalised (lower-cased domain), so drop any piece containing '@'.
-    let rest: String = rest.split_whitespace().filter(|w| !w.contains('@')).collect::<Vec<_>>().join(" ");
-    text::words(&rest).iter().all(|w| IDENTITY_WORDS.contains(&w.as_str()))
+    let rest: String = rest
+        .split_whitespace()
+        .filter(|w| !w.contains('@'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    text::words(&rest)
+        .iter()
+        .all(|w| IDENTITY_WORDS.contains(&w.as_str()))
 }
 
 #[cfg(test)]
@@ -298,8 +427,12 @@ mod tests {
     #[test]
     fn identity_clauses_are_not_requests() {
         assert!(is_identity_only("I am Yusuf Rossi in zip code 19122."));
-        assert!(is_identity_only("I am mia_garcia_4516 (mia.garcia2723@example.com)."));
-        assert!(!is_identity_only("I am Yusuf Rossi and I want to cancel my order"));
+        assert!(is_identity_only(
+            "I am mia_garcia_4516 (mia.garcia2723@example.com)."
+        ));
+        assert!(!is_identity_only(
+            "I am Yusuf Rossi and I want to cancel my order"
+        ));
         assert!(!is_identity_only("where is my order"));
     }
 
@@ -307,7 +440,9 @@ mod tests {
     fn scene_setting_clauses_are_not_requests() {
         assert!(is_context_only("Hi, I received my order #W2378156"));
         assert!(is_context_only("I bought two towels last week"));
-        assert!(!is_context_only("I received my order but the mug is cracked"));
+        assert!(!is_context_only(
+            "I received my order but the mug is cracked"
+        ));
         assert!(!is_context_only("I ordered a candle, where is it?"));
         assert!(!is_context_only("I want to return the boots"));
     }

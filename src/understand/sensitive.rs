@@ -115,8 +115,8 @@ const THREATS: &[&str] = &[
 
 /// Slurs and sexual insults: aimed at someone in a support chat, they are harassment.
 const SLURS: &[&str] = &[
-    "retard", "retards", "retarded", "faggot", "faggots", "fag", "fags", "nigger", "niggers", "nigga", "kike", "spic", "chink", "tranny",
-    "dyke", "cunt", "cunts", "whore", "slut",
+    "retard", "retards", "retarded", "faggot", "faggots", "fag", "fags", "nigger", "niggers",
+    "nigga", "kike", "spic", "chink", "tranny", "dyke", "cunt", "cunts", "whore", "slut",
 ];
 
 const LEGAL: &[&str] = &[
@@ -155,14 +155,34 @@ const FRAUD: &[&str] = &[
     "phishing",
 ];
 
-const DISPUTE_WITH: &[&str] =
-    &["charge", "charges", "payment", "bank", "card", "paypal", "transaction", "credit", "amex", "visa", "mastercard", "purchase", "issuer"];
+const DISPUTE_WITH: &[&str] = &[
+    "charge",
+    "charges",
+    "payment",
+    "bank",
+    "card",
+    "paypal",
+    "transaction",
+    "credit",
+    "amex",
+    "visa",
+    "mastercard",
+    "purchase",
+    "issuer",
+];
 
-const CHARGEBACK: &[&str] =
-    &["chargeback*", "charge back", "charged back", "reverse the|this|my charge|payment|transaction", "payment reversal", "stop the payment"];
+const CHARGEBACK: &[&str] = &[
+    "chargeback*",
+    "charge back",
+    "charged back",
+    "reverse the|this|my charge|payment|transaction",
+    "payment reversal",
+    "stop the payment",
+];
 
 /// Profane words that, aimed at the store, make a message strongly angry.
-const HARD_PROFANITY: &str = "fucking|fuckin|fking|fcking|effing|shitty|crappy|shit|crap|goddamn|damned";
+const HARD_PROFANITY: &str =
+    "fucking|fuckin|fking|fcking|effing|shitty|crappy|shit|crap|goddamn|damned";
 const STORE_NOUNS: &str = "company|store|shop|service|website|site|business|outfit|people|staff|support|team|brand|bot|app";
 
 const ANGER: &[&str] = &[
@@ -186,7 +206,8 @@ const ANGER: &[&str] = &[
     "absolute bullshit",
 ];
 
-const STORE_OR_ME: &str = "company|store|shop|service|business|experience|customer|retailer|website|site|brand";
+const STORE_OR_ME: &str =
+    "company|store|shop|service|business|experience|customer|retailer|website|site|brand";
 
 /// Checks the message against each kind, most urgent first, and returns the first match.
 pub fn detect(text: &str) -> Option<Sensitive> {
@@ -208,14 +229,39 @@ pub fn detect(text: &str) -> Option<Sensitive> {
     }
     // "sue" only when aimed at someone: a bare "sue" is too often a name ("this is Sue") or
     // Bitext's typo for "use".
-    let name_sue = text.split_whitespace().skip(1).any(|t| t.trim_matches(|c: char| !c.is_alphabetic()) == "Sue");
-    if let Some(i) = w.iter().position(|x| matches!(x.as_str(), "sue" | "suing" | "sued")).filter(|_| !name_sue) {
+    let name_sue = text
+        .split_whitespace()
+        .skip(1)
+        .any(|t| t.trim_matches(|c: char| !c.is_alphabetic()) == "Sue");
+    if let Some(i) = w
+        .iter()
+        .position(|x| matches!(x.as_str(), "sue" | "suing" | "sued"))
+        .filter(|_| !name_sue)
+    {
         let prev = i.checked_sub(1).map(|p| w[p].as_str()).unwrap_or("");
         let next = w.get(i + 1).map(String::as_str).unwrap_or("");
         let next2 = w.get(i + 2).map(String::as_str).unwrap_or("");
-        let aimed = matches!(next, "you" | "u" | "ya" | "your" | "yall" | "y'all" | "them" | "larkfield" | "this" | "over")
-            || next == "the" && matches!(next2, "company" | "store" | "shop" | "business" | "pants")
-            || matches!(prev, "will" | "i'll" | "we'll" | "gonna" | "to" | "i'd" | "could" | "should" | "be" | "am" | "i'm" | "get" | "got");
+        let aimed = matches!(
+            next,
+            "you" | "u" | "ya" | "your" | "yall" | "y'all" | "them" | "larkfield" | "this" | "over"
+        ) || next == "the"
+            && matches!(next2, "company" | "store" | "shop" | "business" | "pants")
+            || matches!(
+                prev,
+                "will"
+                    | "i'll"
+                    | "we'll"
+                    | "gonna"
+                    | "to"
+                    | "i'd"
+                    | "could"
+                    | "should"
+                    | "be"
+                    | "am"
+                    | "i'm"
+                    | "get"
+                    | "got"
+            );
         if aimed {
             return flag(SensitiveKind::LegalThreat, w[i].clone());
         }
@@ -226,10 +272,15 @@ pub fn detect(text: &str) -> Option<Sensitive> {
     if let Some(m) = first_phrase(&w, CHARGEBACK) {
         return flag(SensitiveKind::Chargeback, m);
     }
-    if w.iter().any(|x| x.starts_with("disput")) && w.iter().any(|x| DISPUTE_WITH.contains(&x.as_str())) {
+    if w.iter().any(|x| x.starts_with("disput"))
+        && w.iter().any(|x| DISPUTE_WITH.contains(&x.as_str()))
+    {
         return flag(SensitiveKind::Chargeback, "dispute".into());
     }
-    strong_anger(text, &lower, &w).map(|m| Sensitive { kind: SensitiveKind::StrongAnger, matched: m })
+    strong_anger(text, &lower, &w).map(|m| Sensitive {
+        kind: SensitiveKind::StrongAnger,
+        matched: m,
+    })
 }
 
 fn strong_anger(text: &str, lower: &str, w: &[String]) -> Option<String> {
@@ -237,8 +288,16 @@ fn strong_anger(text: &str, lower: &str, w: &[String]) -> Option<String> {
     for censored in ["f*** ", "f**k ", "f*ck ", "f@#k ", "f### "] {
         if let Some(at) = lower.find(censored) {
             let rest = &lower[at + censored.len()..];
-            if ["you", "u ", "off", "this", "your"].iter().any(|t| rest.starts_with(t)) {
-                return Some(lower[at..at + censored.len() + rest.split_whitespace().next().map_or(0, str::len)].to_string());
+            if ["you", "u ", "off", "this", "your"]
+                .iter()
+                .any(|t| rest.starts_with(t))
+            {
+                return Some(
+                    lower[at..at
+                        + censored.len()
+                        + rest.split_whitespace().next().map_or(0, str::len)]
+                        .to_string(),
+                );
             }
         }
     }
@@ -249,7 +308,13 @@ fn strong_anger(text: &str, lower: &str, w: &[String]) -> Option<String> {
     // customer service" or "the fucking company newsletter", where the swearing only intensifies
     // an ordinary request.
     let aimed = "your|ur|this|such|a|larkfield|larkfield's";
-    if let Some(m) = first_phrase(w, &[&format!("{aimed} {HARD_PROFANITY} {STORE_NOUNS}"), &format!("{aimed} {HARD_PROFANITY} customer service|support")]) {
+    if let Some(m) = first_phrase(
+        w,
+        &[
+            &format!("{aimed} {HARD_PROFANITY} {STORE_NOUNS}"),
+            &format!("{aimed} {HARD_PROFANITY} customer service|support"),
+        ],
+    ) {
         return Some(m);
     }
     // "worst company ever", "the worst store I've ever dealt with".
@@ -258,7 +323,13 @@ fn strong_anger(text: &str, lower: &str, w: &[String]) -> Option<String> {
             return Some(format!("worst {}", w[i + 1]));
         }
     }
-    if let Some(m) = first_phrase(w, &["worst * ever", "never shopping|ordering|buying here|from|with"]) {
+    if let Some(m) = first_phrase(
+        w,
+        &[
+            "worst * ever",
+            "never shopping|ordering|buying here|from|with",
+        ],
+    ) {
         return Some(m);
     }
     if let Some(i) = find_phrase(w, "never shop|order|buy|shopping|ordering|buying") {
@@ -270,13 +341,30 @@ fn strong_anger(text: &str, lower: &str, w: &[String]) -> Option<String> {
     // Shouting: mostly capital letters, several words, and exclamation marks.
     let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
     let upper = letters.iter().filter(|c| c.is_uppercase()).count();
-    let caps_words = text.split_whitespace().filter(|t| t.chars().filter(|c| c.is_alphabetic()).count() >= 2 && t.chars().all(|c| !c.is_alphabetic() || c.is_uppercase())).count();
-    if bangs >= 2 && letters.len() >= 12 && upper as f32 >= 0.8 * letters.len() as f32 && caps_words >= 3 {
+    let caps_words = text
+        .split_whitespace()
+        .filter(|t| {
+            t.chars().filter(|c| c.is_alphabetic()).count() >= 2
+                && t.chars().all(|c| !c.is_alphabetic() || c.is_uppercase())
+        })
+        .count();
+    if bangs >= 2
+        && letters.len() >= 12
+        && upper as f32 >= 0.8 * letters.len() as f32
+        && caps_words >= 3
+    {
         return Some("ALL CAPS with !!".into());
     }
     // Swearing with "!!!".
     if bangs >= 3 {
-        if let Some(p) = w.iter().find(|x| x.starts_with("fuck") || x.starts_with("shit") || matches!(x.as_str(), "goddamn" | "damn" | "bullshit" | "wtf" | "crap" | "bloody")) {
+        if let Some(p) = w.iter().find(|x| {
+            x.starts_with("fuck")
+                || x.starts_with("shit")
+                || matches!(
+                    x.as_str(),
+                    "goddamn" | "damn" | "bullshit" | "wtf" | "crap" | "bloody"
+                )
+        }) {
             return Some(format!("{p} with !!!"));
         }
     }
@@ -293,17 +381,44 @@ mod tests {
 
     #[test]
     fn each_kind_has_a_trigger() {
-        assert_eq!(kind("I'm calling my lawyer about this"), Some(SensitiveKind::LegalThreat));
+        assert_eq!(
+            kind("I'm calling my lawyer about this"),
+            Some(SensitiveKind::LegalThreat)
+        );
         assert_eq!(kind("I will sue you"), Some(SensitiveKind::LegalThreat));
-        assert_eq!(kind("I'm suing you people"), Some(SensitiveKind::LegalThreat));
-        assert_eq!(kind("what a shitty company"), Some(SensitiveKind::StrongAnger));
-        assert_eq!(kind("I'll file a chargeback"), Some(SensitiveKind::Chargeback));
-        assert_eq!(kind("I'm going to dispute the charge with my bank"), Some(SensitiveKind::Chargeback));
-        assert_eq!(kind("there's an unauthorized charge on my card"), Some(SensitiveKind::Fraud));
-        assert_eq!(kind("the candle caught fire on my table"), Some(SensitiveKind::InjurySafety));
-        assert_eq!(kind("I'll burn down your warehouse"), Some(SensitiveKind::Harassment));
+        assert_eq!(
+            kind("I'm suing you people"),
+            Some(SensitiveKind::LegalThreat)
+        );
+        assert_eq!(
+            kind("what a shitty company"),
+            Some(SensitiveKind::StrongAnger)
+        );
+        assert_eq!(
+            kind("I'll file a chargeback"),
+            Some(SensitiveKind::Chargeback)
+        );
+        assert_eq!(
+            kind("I'm going to dispute the charge with my bank"),
+            Some(SensitiveKind::Chargeback)
+        );
+        assert_eq!(
+            kind("there's an unauthorized charge on my card"),
+            Some(SensitiveKind::Fraud)
+        );
+        assert_eq!(
+            kind("the candle caught fire on my table"),
+            Some(SensitiveKind::InjurySafety)
+        );
+        assert_eq!(
+            kind("I'll burn down your warehouse"),
+            Some(SensitiveKind::Harassment)
+        );
         assert_eq!(kind("FUCK YOU"), Some(SensitiveKind::StrongAnger));
-        assert_eq!(kind("WHERE IS MY ORDER I HAVE BEEN WAITING FOR WEEKS!!!"), Some(SensitiveKind::StrongAnger));
+        assert_eq!(
+            kind("WHERE IS MY ORDER I HAVE BEEN WAITING FOR WEEKS!!!"),
+            Some(SensitiveKind::StrongAnger)
+        );
         assert_eq!(kind("worst company ever"), Some(SensitiveKind::StrongAnger));
     }
 

@@ -63,7 +63,8 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
             Kind::Alpha => {
                 while j < chars.len() {
                     let c = chars[j].1;
-                    let inner_apostrophe = is_apostrophe(c) && chars.get(j + 1).is_some_and(|n| n.1.is_alphabetic());
+                    let inner_apostrophe =
+                        is_apostrophe(c) && chars.get(j + 1).is_some_and(|n| n.1.is_alphabetic());
                     if c.is_alphabetic() || inner_apostrophe {
                         j += 1;
                     } else {
@@ -79,7 +80,13 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
             Kind::Sym => {}
         }
         let end = chars.get(j).map(|c| c.0).unwrap_or(text.len());
-        out.push(Token { text: &text[start..end], kind, start, end, space_before });
+        out.push(Token {
+            text: &text[start..end],
+            kind,
+            start,
+            end,
+            space_before,
+        });
         space_before = false;
         i = j;
     }
@@ -111,7 +118,8 @@ pub(crate) fn find_phrase(words: &[String], phrase: &str) -> Option<usize> {
     if pat.is_empty() || pat.len() > words.len() {
         return None;
     }
-    (0..=words.len() - pat.len()).find(|&i| pat.iter().zip(&words[i..]).all(|(p, w)| word_matches(p, w)))
+    (0..=words.len() - pat.len())
+        .find(|&i| pat.iter().zip(&words[i..]).all(|(p, w)| word_matches(p, w)))
 }
 
 /// The first phrase of `phrases` found in `words`, as it appears there.
@@ -147,7 +155,9 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -165,7 +175,19 @@ mod tests {
         let text = "order113542617735902, I'm @ LF-100234";
         let toks = tokenize(text);
         let shown: Vec<&str> = toks.iter().map(|t| t.text).collect();
-        assert_eq!(shown, ["order", "113542617735902", ",", "I'm", "@", "LF", "-", "100234"]);
+        assert_eq!(
+            shown,
+            [
+                "order",
+                "113542617735902",
+                ",",
+                "I'm",
+                "@",
+                "LF",
+                "-",
+                "100234"
+            ]
+        );
         assert!(toks.iter().all(|t| &text[t.start..t.end] == t.text));
         assert!(!toks[1].space_before && toks[3].space_before);
     }
@@ -174,7 +196,10 @@ mod tests {
     fn phrases_match_words_prefixes_and_alternatives() {
         let w = words("I will SUE you, and my lawyers agree");
         assert_eq!(find_phrase(&w, "sue you|u"), Some(2));
-        assert_eq!(first_phrase(&w, &["attorney*", "lawyer*"]), Some("lawyers".into()));
+        assert_eq!(
+            first_phrase(&w, &["attorney*", "lawyer*"]),
+            Some("lawyers".into())
+        );
         assert_eq!(find_phrase(&w, "legal action"), None);
     }
 

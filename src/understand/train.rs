@@ -63,21 +63,44 @@ pub fn parse_jsonl(text: &str, source: &str) -> Result<Vec<LabelledText>, Unders
         if line.trim().is_empty() {
             continue;
         }
-        let err = |message: String| UnderstandError::Data { file: source.to_string(), line: n + 1, message };
+        let err = |message: String| UnderstandError::Data {
+            file: source.to_string(),
+            line: n + 1,
+            message,
+        };
         let l: Line = serde_json::from_str(line).map_err(|e| err(e.to_string()))?;
-        let intent: Intent = l.intent.parse().map_err(|e: super::UnknownIntent| err(e.to_string()))?;
-        let intents = l.intents.iter().map(|s| s.parse()).collect::<Result<Vec<Intent>, _>>().map_err(|e| err(e.to_string()))?;
+        let intent: Intent = l
+            .intent
+            .parse()
+            .map_err(|e: super::UnknownIntent| err(e.to_string()))?;
+        let intents = l
+            .intents
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<Vec<Intent>, _>>()
+            .map_err(|e| err(e.to_string()))?;
         if !intents.is_empty() && intents[0] != intent {
-            return Err(err(format!("\"intent\" is {intent} but \"intents\" starts with {}", intents[0])));
+            return Err(err(format!(
+                "\"intent\" is {intent} but \"intents\" starts with {}",
+                intents[0]
+            )));
         }
-        out.push(LabelledText { text: l.text, intent, intents, order_number: l.order_number.filter(|s| !s.is_empty()) });
+        out.push(LabelledText {
+            text: l.text,
+            intent,
+            intents,
+            order_number: l.order_number.filter(|s| !s.is_empty()),
+        });
     }
     Ok(out)
 }
 
 /// Reads a JSON Lines file of labelled messages.
 pub fn read_jsonl(path: &Path) -> Result<Vec<LabelledText>, UnderstandError> {
-    let text = std::fs::read_to_string(path).map_err(|e| UnderstandError::Io { path: path.display().to_string(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| UnderstandError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
     parse_jsonl(&text, &path.display().to_string())
 }
 
@@ -95,7 +118,11 @@ impl Default for TrainOptions {
     fn default() -> Self {
         // l2 chosen by 4-fold cross-validation on the training part (folds 1–4 of the same
         // hash): 1e-4 under-fits unit-length features, 1e-6 and below gain nothing.
-        Self { l2: 1e-5, max_iterations: 1000, tolerance: 1e-9 }
+        Self {
+            l2: 1e-5,
+            max_iterations: 1000,
+            tolerance: 1e-9,
+        }
     }
 }
 
@@ -141,7 +168,8 @@ impl Problem<'_> {
                     let xi = &self.x[i];
                     for (c, z) in logits.iter_mut().enumerate() {
                         let row = &theta[c * d..(c + 1) * d];
-                        *z = theta[k * d + c] + row.iter().zip(xi).map(|(a, &b)| a * b as f64).sum::<f64>();
+                        *z = theta[k * d + c]
+                            + row.iter().zip(xi).map(|(a, &b)| a * b as f64).sum::<f64>();
                     }
                     let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                     let sum: f64 = logits.iter().map(|z| (z - max).exp()).sum();
@@ -152,7 +180,10 @@ impl Problem<'_> {
                         let p = (logits[c] - log_z).exp();
                         let coef = wi * (p - if c == self.y[i] { 1.0 } else { 0.0 });
                         if coef != 0.0 {
-                            g[c * d..(c + 1) * d].iter_mut().zip(xi).for_each(|(gv, &xv)| *gv += coef * xv as f64);
+                            g[c * d..(c + 1) * d]
+                                .iter_mut()
+                                .zip(xi)
+                                .for_each(|(gv, &xv)| *gv += coef * xv as f64);
                             g[k * d + c] += coef;
                         }
                     }
@@ -180,21 +211,42 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// Fits softmax regression of labels `y` (in `0..k`) on features `x` by L-BFGS with an Armijo
 /// backtracking line search. Rows of `x` must all have the same length.
-pub fn fit_softmax(x: &[Vec<f32>], y: &[usize], k: usize, opts: &TrainOptions) -> Result<Fit, UnderstandError> {
+pub fn fit_softmax(
+    x: &[Vec<f32>],
+    y: &[usize],
+    k: usize,
+    opts: &TrainOptions,
+) -> Result<Fit, UnderstandError> {
     let d = x.first().map(Vec::len).unwrap_or(0);
     if x.is_empty() || x.len() != y.len() || d == 0 || k < 2 {
-        return Err(UnderstandError::Training(format!("need examples of at least two intents ({} rows, {} labels, {k} classes)", x.len(), y.len())));
+        return Err(UnderstandError::Training(format!(
+            "need examples of at least two intents ({} rows, {} labels, {k} classes)",
+            x.len(),
+            y.len()
+        )));
     }
     if x.iter().any(|r| r.len() != d) || y.iter().any(|&c| c >= k) {
-        return Err(UnderstandError::Training("ragged features or a label out of range".into()));
+        return Err(UnderstandError::Training(
+            "ragged features or a label out of range".into(),
+        ));
     }
     // Balanced class weights, then normalised so the loss is a weighted mean.
     let mut counts = vec![0usize; k];
     y.iter().for_each(|&c| counts[c] += 1);
     let present = counts.iter().filter(|&&c| c > 0).count() as f64;
-    let raw: Vec<f64> = y.iter().map(|&c| x.len() as f64 / (present * counts[c] as f64)).collect();
+    let raw: Vec<f64> = y
+        .iter()
+        .map(|&c| x.len() as f64 / (present * counts[c] as f64))
+        .collect();
     let total: f64 = raw.iter().sum();
-    let problem = Problem { x, y, w: raw.iter().map(|r| r / total).collect(), k, d, l2: opts.l2 as f64 };
+    let problem = Problem {
+        x,
+        y,
+        w: raw.iter().map(|r| r / total).collect(),
+        k,
+        d,
+        l2: opts.l2 as f64,
+    };
 
     let n = k * d + k;
     let mut theta = vec![0f64; n];
@@ -230,9 +282,17 @@ pub fn fit_softmax(x: &[Vec<f32>], y: &[usize], k: usize, opts: &TrainOptions) -
             dir = g.iter().map(|v| -v).collect();
             slope = dot(&g, &dir);
         }
-        let mut step = if s_hist.is_empty() { 1.0 / dot(&g, &g).sqrt().max(1e-12) } else { 1.0 };
+        let mut step = if s_hist.is_empty() {
+            1.0 / dot(&g, &g).sqrt().max(1e-12)
+        } else {
+            1.0
+        };
         let (theta_new, f_new, g_new) = loop {
-            let cand: Vec<f64> = theta.iter().zip(&dir).map(|(t, dv)| t + step * dv).collect();
+            let cand: Vec<f64> = theta
+                .iter()
+                .zip(&dir)
+                .map(|(t, dv)| t + step * dv)
+                .collect();
             let (fc, gc) = problem.eval(&cand);
             if fc <= f + 1e-4 * step * slope {
                 break (cand, fc, gc);
@@ -261,30 +321,66 @@ pub fn fit_softmax(x: &[Vec<f32>], y: &[usize], k: usize, opts: &TrainOptions) -
             break;
         }
     }
-    let weights: Vec<Vec<f32>> = (0..k).map(|c| theta[c * d..(c + 1) * d].iter().map(|&v| v as f32).collect()).collect();
+    let weights: Vec<Vec<f32>> = (0..k)
+        .map(|c| {
+            theta[c * d..(c + 1) * d]
+                .iter()
+                .map(|&v| v as f32)
+                .collect()
+        })
+        .collect();
     let bias: Vec<f32> = theta[k * d..].iter().map(|&v| v as f32).collect();
     let correct = x
         .iter()
         .zip(y)
         .filter(|(xi, &yi)| {
-            let logits: Vec<f32> = weights.iter().zip(&bias).map(|(w, b)| b + w.iter().zip(xi.iter()).map(|(a, c)| a * c).sum::<f32>()).collect();
+            let logits: Vec<f32> = weights
+                .iter()
+                .zip(&bias)
+                .map(|(w, b)| b + w.iter().zip(xi.iter()).map(|(a, c)| a * c).sum::<f32>())
+                .collect();
             let p = softmax(&logits);
             (0..k).max_by(|&a, &b| p[a].total_cmp(&p[b])) == Some(yi)
         })
         .count();
-    Ok(Fit { weights, bias, iterations, loss: f, train_accuracy: correct as f32 / x.len() as f32 })
+    Ok(Fit {
+        weights,
+        bias,
+        iterations,
+        loss: f,
+        train_accuracy: correct as f32 / x.len() as f32,
+    })
 }
 
 /// Embeds the training part of the development set (`dev`, already filtered to the training
 /// part by the caller or not: held-out lines are dropped here) plus `examples`, and fits a head.
-pub fn train_head(embedder: &dyn Embedder, dev: &[LabelledText], examples: &[LabelledText], opts: &TrainOptions) -> Result<IntentHead, UnderstandError> {
+pub fn train_head(
+    embedder: &dyn Embedder,
+    dev: &[LabelledText],
+    examples: &[LabelledText],
+    opts: &TrainOptions,
+) -> Result<IntentHead, UnderstandError> {
     let dev_train: Vec<&LabelledText> = dev.iter().filter(|l| !is_held_out(&l.text)).collect();
     let all: Vec<&LabelledText> = dev_train.iter().copied().chain(examples.iter()).collect();
     // Only intents with examples get a row: a row with no data would only learn "never".
-    let labels: Vec<Intent> = Intent::ALL.into_iter().filter(|i| all.iter().any(|l| l.intent == *i)).collect();
-    let y: Vec<usize> = all.iter().map(|l| labels.iter().position(|i| *i == l.intent).expect("label is in the list built from the data")).collect();
+    let labels: Vec<Intent> = Intent::ALL
+        .into_iter()
+        .filter(|i| all.iter().any(|l| l.intent == *i))
+        .collect();
+    let y: Vec<usize> = all
+        .iter()
+        .map(|l| {
+            labels
+                .iter()
+                .position(|i| *i == l.intent)
+                .expect("label is in the list built from the data")
+        })
+        .collect();
     // The same keyword repair the understanding step applies before embedding.
-    let repaired: Vec<String> = all.iter().map(|l| repair_keywords(&l.text).into_owned()).collect();
+    let repaired: Vec<String> = all
+        .iter()
+        .map(|l| repair_keywords(&l.text).into_owned())
+        .collect();
     let texts: Vec<&str> = repaired.iter().map(String::as_str).collect();
     let x = embedder.embed(&texts)?;
     let fit = fit_softmax(&x, &y, labels.len(), opts)?;

@@ -24,7 +24,9 @@ fn find(env: &str, names: &[&str]) -> Option<PathBuf> {
         return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).flat_map(|dir| names.iter().map(move |n| dir.join(n))).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
 }
 
 /// The browser and its driver, or a failure saying how to get them: these tests never pass
@@ -62,26 +64,57 @@ impl Browser {
     /// `width` × `height`.
     pub fn start(width: u32, height: u32) -> Self {
         let (chromium, chromedriver) = executables();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e} (run scripts/test.sh, which installs chromium-driver)", chromedriver.display()));
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e} (run scripts/test.sh, which installs chromium-driver)",
+                    chromedriver.display()
+                )
+            });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let client = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
         let profile = tempfile::tempdir().unwrap();
-        let mut browser = Self { driver, session: String::new(), client, rt, _profile: profile };
+        let mut browser = Self {
+            driver,
+            session: String::new(),
+            client,
+            rt,
+            _profile: profile,
+        };
 
         let started = Instant::now();
         loop {
-            let ready = browser.rt.block_on(async { browser.client.get(format!("{base}/status")).send().await.ok()?.json::<Value>().await.ok() });
+            let ready = browser.rt.block_on(async {
+                browser
+                    .client
+                    .get(format!("{base}/status"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json::<Value>()
+                    .await
+                    .ok()
+            });
             if ready.is_some_and(|v| v["value"]["ready"] == true) {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start on port {port}");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         // No outside network here or in CI: everything that would phone home is off.
@@ -103,7 +136,8 @@ impl Browser {
         let mut options = json!({"binary": chromium.display().to_string(), "args": args});
         // A headless window is never narrower than 500 px: a phone's screen is emulated instead.
         if width < 500 {
-            options["mobileEmulation"] = json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2}});
+            options["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2}});
         }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
@@ -111,7 +145,10 @@ impl Browser {
             "timeouts": {"script": 30_000, "pageLoad": 60_000, "implicit": 0}
         }}});
         let v = browser.call("POST", &format!("{base}/session"), Some(caps));
-        let id = v["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session: {v}")).to_string();
+        let id = v["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {v}"))
+            .to_string();
         browser.session = format!("{base}/session/{id}");
         browser
     }
@@ -121,14 +158,24 @@ impl Browser {
         let req = match method {
             "GET" => self.client.get(url),
             "DELETE" => self.client.delete(url),
-            _ => self.client.post(url).json(&body.unwrap_or_else(|| json!({}))),
+            _ => self
+                .client
+                .post(url)
+                .json(&body.unwrap_or_else(|| json!({}))),
         };
         let (status, v) = self.rt.block_on(async {
-            let r = req.timeout(Duration::from_secs(90)).send().await.unwrap_or_else(|e| panic!("WebDriver {method} {url}: {e}"));
+            let r = req
+                .timeout(Duration::from_secs(90))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("WebDriver {method} {url}: {e}"));
             let status = r.status();
             (status, r.json::<Value>().await.unwrap_or(Value::Null))
         });
-        assert!(status.is_success(), "WebDriver {method} {url}: {status} {v}");
+        assert!(
+            status.is_success(),
+            "WebDriver {method} {url}: {status} {v}"
+        );
         v["value"].clone()
     }
 
@@ -147,7 +194,11 @@ impl Browser {
     /// Runs `script` (a function body; `arguments` holds `args`) in the page; returns its value.
     /// Elements come back as WebDriver element references.
     pub fn exec(&self, script: &str, args: Vec<Value>) -> Value {
-        self.cmd("POST", "/execute/sync", Some(json!({ "script": script, "args": args })))
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
     }
 
     /// Polls `script` until it returns something other than null, false, "" or 0; returns that.
@@ -168,7 +219,10 @@ impl Browser {
             }
             if started.elapsed() > WAIT {
                 let panel = self.exec(&format!("{WIDGET} return w ? w.shadowRoot.querySelector('.sk-panel').innerText : 'no widget';"), vec![]);
-                panic!("timed out waiting for {what}; the panel reads:\n{}", panel.as_str().unwrap_or_default());
+                panic!(
+                    "timed out waiting for {what}; the panel reads:\n{}",
+                    panel.as_str().unwrap_or_default()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -176,18 +230,38 @@ impl Browser {
 
     /// A real click (the driver moves the pointer there), on an element reference.
     pub fn click(&self, element: &Value) {
-        self.cmd("POST", &format!("/element/{}/click", element_id(element)), None);
+        self.cmd(
+            "POST",
+            &format!("/element/{}/click", element_id(element)),
+            None,
+        );
     }
 
     /// Types into an element as a keyboard would (`\u{E007}` is Enter).
     pub fn type_into(&self, element: &Value, text: &str) {
-        self.cmd("POST", &format!("/element/{}/value", element_id(element)), Some(json!({ "text": text })));
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", element_id(element)),
+            Some(json!({ "text": text })),
+        );
     }
 
     /// Presses keys on whatever has focus (`\u{E00C}` is Escape).
     pub fn press(&self, keys: &str) {
-        let actions: Vec<Value> = keys.chars().flat_map(|c| [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})]).collect();
-        self.cmd("POST", "/actions", Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})));
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({"type": "keyDown", "value": c.to_string()}),
+                    json!({"type": "keyUp", "value": c.to_string()}),
+                ]
+            })
+            .collect();
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
         self.cmd("DELETE", "/actions", None);
     }
 }
@@ -196,14 +270,23 @@ impl Browser {
 pub const WIDGET: &str = "const w = document.getElementById('shopkeep-widget'); const $ = (s) => w && w.shadowRoot.querySelector(s); const $$ = (s) => w ? Array.from(w.shadowRoot.querySelectorAll(s)) : [];";
 
 fn element_id(element: &Value) -> String {
-    element[ELEMENT].as_str().unwrap_or_else(|| panic!("not an element reference: {element}")).to_string()
+    element[ELEMENT]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an element reference: {element}"))
+        .to_string()
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
             let url = self.session.clone();
-            let _ = self.rt.block_on(async { self.client.delete(url).timeout(Duration::from_secs(20)).send().await });
+            let _ = self.rt.block_on(async {
+                self.client
+                    .delete(url)
+                    .timeout(Duration::from_secs(20))
+                    .send()
+                    .await
+            });
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();

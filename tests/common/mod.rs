@@ -13,12 +13,20 @@ use shopkeep::embed::{locate_model, Embedder, MiniLm};
 /// One multi-threaded runtime per test binary, for the servers under test and their clients.
 pub fn rt() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
 }
 
 /// Serves `app` on 127.0.0.1, port 0, on [`rt`]; returns its base URL.
 pub fn serve(app: Arc<shopkeep::app::App>) -> String {
-    let listener = rt().block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = rt()
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     rt().spawn(shopkeep::http::serve(listener, app, std::future::pending()));
     format!("http://{addr}")
@@ -53,8 +61,9 @@ pub fn model() -> Arc<MiniLm> {
     static MODEL: OnceLock<Arc<MiniLm>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
-            let files = locate_model(None, &root().join("models"), false)
-                .unwrap_or_else(|e| panic!("{e}\n(the README's test command runs scripts/fetch-models.sh first)"));
+            let files = locate_model(None, &root().join("models"), false).unwrap_or_else(|e| {
+                panic!("{e}\n(the README's test command runs scripts/fetch-models.sh first)")
+            });
             Arc::new(MiniLm::load(&files).expect("model loads"))
         })
         .clone()

@@ -15,7 +15,9 @@
 //! the qid string's UTF-8 bytes. This module does not read files or evaluate; the CLI and
 //! [`crate::eval::product_qa`] do.
 
-use super::{features, AnswerSelector, Candidate, SelectError, TrainingInfo, FEATURES, SELECT_FORMAT};
+use super::{
+    features, AnswerSelector, Candidate, SelectError, TrainingInfo, FEATURES, SELECT_FORMAT,
+};
 use crate::understand::fnv1a64;
 
 /// The split rule, as printed by the trainer and the evaluation.
@@ -42,7 +44,15 @@ pub struct TrainingCase {
 
 impl TrainingCase {
     fn rows(&self) -> Vec<Vec<f32>> {
-        let c: Vec<Candidate> = self.candidates.iter().map(|(t, d, q)| Candidate { text: t, dense: *d, quoted_dense: *q }).collect();
+        let c: Vec<Candidate> = self
+            .candidates
+            .iter()
+            .map(|(t, d, q)| Candidate {
+                text: t,
+                dense: *d,
+                quoted_dense: *q,
+            })
+            .collect();
         features(&self.question, &c)
     }
 }
@@ -58,7 +68,11 @@ pub struct TrainOptions {
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        Self { l2: 1e-3, max_iterations: 50, target_coverage: 0.52 }
+        Self {
+            l2: 1e-3,
+            max_iterations: 50,
+            target_coverage: 0.52,
+        }
     }
 }
 
@@ -78,7 +92,10 @@ pub struct Figures {
 type Best = (f32, u8, bool);
 
 fn figures(best: &[Best], threshold: f32) -> Figures {
-    let answered: Vec<&Best> = best.iter().filter(|b| b.0 >= threshold && b.0 > 0.0).collect();
+    let answered: Vec<&Best> = best
+        .iter()
+        .filter(|b| b.0 >= threshold && b.0 > 0.0)
+        .collect();
     let n = answered.len().max(1) as f64;
     let answerable = best.iter().filter(|b| b.2).count().max(1) as f64;
     let unanswerable = best.iter().filter(|b| !b.2).count().max(1) as f64;
@@ -87,7 +104,11 @@ fn figures(best: &[Best], threshold: f32) -> Figures {
         precision: answered.iter().filter(|b| b.1 == 2).count() as f64 / n,
         irrelevant: answered.iter().filter(|b| b.1 == 0).count() as f64 / n,
         coverage: answered.iter().filter(|b| b.2).count() as f64 / answerable,
-        abstention: best.iter().filter(|b| !b.2 && !(b.0 >= threshold && b.0 > 0.0)).count() as f64 / unanswerable,
+        abstention: best
+            .iter()
+            .filter(|b| !b.2 && !(b.0 >= threshold && b.0 > 0.0))
+            .count() as f64
+            / unanswerable,
     }
 }
 
@@ -115,13 +136,29 @@ struct Linear {
 
 impl Linear {
     fn probability(&self, row: &[f32]) -> f32 {
-        let z = self.bias + row.iter().zip(&self.mean).zip(&self.scale).zip(&self.weights).map(|(((x, m), s), w)| w * (x - m) / s).sum::<f32>();
+        let z = self.bias
+            + row
+                .iter()
+                .zip(&self.mean)
+                .zip(&self.scale)
+                .zip(&self.weights)
+                .map(|(((x, m), s), w)| w * (x - m) / s)
+                .sum::<f32>();
         1.0 / (1.0 + (-z).exp())
     }
 
     fn best(&self, case: &TrainingCase) -> Best {
         let p: Vec<f32> = case.rows().iter().map(|r| self.probability(r)).collect();
-        match p.iter().enumerate().fold(None, |b: Option<(usize, f32)>, (i, &v)| if b.is_some_and(|(_, bv)| bv >= v) { b } else { Some((i, v)) }) {
+        match p
+            .iter()
+            .enumerate()
+            .fold(None, |b: Option<(usize, f32)>, (i, &v)| {
+                if b.is_some_and(|(_, bv)| bv >= v) {
+                    b
+                } else {
+                    Some((i, v))
+                }
+            }) {
             Some((i, v)) => (v, case.labels[i], case.answerable),
             None => (0.0, 0, case.answerable),
         }
@@ -129,17 +166,33 @@ impl Linear {
 }
 
 /// Fits the selector on `cases` (the training part; the caller leaves the held-out part out).
-pub fn fit(cases: &[TrainingCase], model_id: &str, held_out_cases: usize, opts: &TrainOptions) -> Result<AnswerSelector, SelectError> {
+pub fn fit(
+    cases: &[TrainingCase],
+    model_id: &str,
+    held_out_cases: usize,
+    opts: &TrainOptions,
+) -> Result<AnswerSelector, SelectError> {
     if cases.len() < FOLDS * 2 {
-        return Err(SelectError::Training(format!("need at least {} cases, got {}", FOLDS * 2, cases.len())));
+        return Err(SelectError::Training(format!(
+            "need at least {} cases, got {}",
+            FOLDS * 2,
+            cases.len()
+        )));
     }
     if cases.iter().any(|c| c.candidates.len() != c.labels.len()) {
-        return Err(SelectError::Training("a case has a different number of candidates and labels".into()));
+        return Err(SelectError::Training(
+            "a case has a different number of candidates and labels".into(),
+        ));
     }
     // Out-of-fold best probabilities, for the threshold.
     let mut oof: Vec<Best> = vec![(0.0, 0, false); cases.len()];
     for k in 0..FOLDS {
-        let train: Vec<&TrainingCase> = cases.iter().enumerate().filter(|(i, _)| i % FOLDS != k).map(|(_, c)| c).collect();
+        let train: Vec<&TrainingCase> = cases
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % FOLDS != k)
+            .map(|(_, c)| c)
+            .collect();
         let model = fit_linear(&train, opts)?;
         for (i, c) in cases.iter().enumerate().filter(|(i, _)| i % FOLDS == k) {
             oof[i] = model.best(c);
@@ -191,9 +244,13 @@ fn fit_linear(cases: &[&TrainingCase], opts: &TrainOptions) -> Result<Linear, Se
     let d = FEATURES.len();
     let n = x.len();
     if n == 0 || y.iter().all(|&v| v == y[0]) {
-        return Err(SelectError::Training("the training rows need both answering and non-answering passages".into()));
+        return Err(SelectError::Training(
+            "the training rows need both answering and non-answering passages".into(),
+        ));
     }
-    let mean: Vec<f64> = (0..d).map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n as f64).collect();
+    let mean: Vec<f64> = (0..d)
+        .map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n as f64)
+        .collect();
     // A constant feature gets scale 1 (its standardised value is 0 everywhere, so its weight
     // stays 0 under the penalty).
     let scale: Vec<f64> = (0..d)
@@ -312,9 +369,26 @@ pub fn figures_at(selector: &AnswerSelector, cases: &[TrainingCase], threshold: 
     let best: Vec<Best> = cases
         .iter()
         .map(|c| {
-            let cands: Vec<Candidate> = c.candidates.iter().map(|(t, d, q)| Candidate { text: t, dense: *d, quoted_dense: *q }).collect();
+            let cands: Vec<Candidate> = c
+                .candidates
+                .iter()
+                .map(|(t, d, q)| Candidate {
+                    text: t,
+                    dense: *d,
+                    quoted_dense: *q,
+                })
+                .collect();
             let p = selector.probabilities(&c.question, &cands);
-            match p.iter().enumerate().fold(None, |b: Option<(usize, f32)>, (i, &v)| if b.is_some_and(|(_, bv)| bv >= v) { b } else { Some((i, v)) }) {
+            match p
+                .iter()
+                .enumerate()
+                .fold(None, |b: Option<(usize, f32)>, (i, &v)| {
+                    if b.is_some_and(|(_, bv)| bv >= v) {
+                        b
+                    } else {
+                        Some((i, v))
+                    }
+                }) {
                 Some((i, v)) => (v, c.labels[i], c.answerable),
                 None => (0.0, 0, c.answerable),
             }
@@ -330,7 +404,10 @@ mod tests {
     fn case(question: &str, passages: &[(&str, f32, u8)]) -> TrainingCase {
         TrainingCase {
             question: question.into(),
-            candidates: passages.iter().map(|(t, d, _)| (t.to_string(), *d, None)).collect(),
+            candidates: passages
+                .iter()
+                .map(|(t, d, _)| (t.to_string(), *d, None))
+                .collect(),
             labels: passages.iter().map(|p| p.2).collect(),
             answerable: passages.iter().any(|p| p.2 == 2),
         }
@@ -340,7 +417,10 @@ mod tests {
     fn cholesky_solves_a_small_system() {
         let a = vec![vec![4.0, 2.0], vec![2.0, 3.0]];
         let x = solve(&a, &[2.0, 1.0]).unwrap();
-        assert!((4.0 * x[0] + 2.0 * x[1] - 2.0).abs() < 1e-12 && (2.0 * x[0] + 3.0 * x[1] - 1.0).abs() < 1e-12);
+        assert!(
+            (4.0 * x[0] + 2.0 * x[1] - 2.0).abs() < 1e-12
+                && (2.0 * x[0] + 3.0 * x[1] - 1.0).abs() < 1e-12
+        );
         assert!(solve(&[vec![0.0]], &[1.0]).is_none());
     }
 
@@ -351,15 +431,27 @@ mod tests {
             .map(|i| {
                 let hi = 0.5 + (i % 7) as f32 * 0.05;
                 if i % 4 == 0 {
-                    case("does it fit?", &[("it is blue", 0.2, 0), ("nice colour", 0.25, 0)])
+                    case(
+                        "does it fit?",
+                        &[("it is blue", 0.2, 0), ("nice colour", 0.25, 0)],
+                    )
                 } else {
-                    case("does it fit?", &[("yes it fits a standard frame", hi, 2), ("nice colour", 0.2, 0)])
+                    case(
+                        "does it fit?",
+                        &[
+                            ("yes it fits a standard frame", hi, 2),
+                            ("nice colour", 0.2, 0),
+                        ],
+                    )
                 }
             })
             .collect();
         let s = fit(&cases, "test", 0, &TrainOptions::default()).unwrap();
         let f = figures_at(&s, &cases, s.threshold);
-        assert!(f.coverage >= 0.52 && f.precision > 0.9 && f.abstention > 0.9, "{f:?}");
+        assert!(
+            f.coverage >= 0.52 && f.precision > 0.9 && f.abstention > 0.9,
+            "{f:?}"
+        );
         // Deterministic: the same data gives the same file.
         assert_eq!(fit(&cases, "test", 0, &TrainOptions::default()).unwrap(), s);
     }

@@ -57,15 +57,29 @@ pub fn action_rows(desk: &Desk, actions: &[LoggedAction]) -> String {
 pub async fn list(desk: Desk, State(app): State<Arc<App>>) -> Response {
     match blocking(move || desk::action_log(app.assistant.orders.as_ref())).await {
         Ok(log) => {
-            let table = if log.is_empty() { "<p class=\"muted\">No actions yet.</p>".to_string() } else { action_rows(&desk, &log) };
+            let table = if log.is_empty() {
+                "<p class=\"muted\">No actions yet.</p>".to_string()
+            } else {
+                action_rows(&desk, &log)
+            };
             let body = format!("<h1>Action log</h1>{table}");
-            Html(page("Actions", Some(&desk.viewer()), "/admin/actions", &body)).into_response()
+            Html(page(
+                "Actions",
+                Some(&desk.viewer()),
+                "/admin/actions",
+                &body,
+            ))
+            .into_response()
         }
         Err(e) => desk.error(e),
     }
 }
 
-pub async fn revert(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<Empty>) -> Response {
+pub async fn revert(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    posted: Posted<Empty>,
+) -> Response {
     let staff = posted.desk.staff.clone();
     match blocking(move || desk::undo_action(app.assistant.orders.as_ref(), &staff, &id)).await {
         Ok(_) => Redirect::to("/admin/actions").into_response(),
@@ -78,8 +92,13 @@ pub async fn api_list(_: Admin, State(app): State<Arc<App>>) -> Result<Json<Valu
     Ok(Json(json!({ "actions": log })))
 }
 
-pub async fn api_revert(Admin(staff): Admin, State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn api_revert(
+    Admin(staff): Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let reverted = id.clone();
-    let undo = blocking(move || desk::undo_action(app.assistant.orders.as_ref(), &staff, &id)).await?;
+    let undo =
+        blocking(move || desk::undo_action(app.assistant.orders.as_ref(), &staff, &id)).await?;
     Ok(Json(json!({ "reverted": reverted, "logged_as": undo })))
 }

@@ -26,7 +26,9 @@ use crate::{
     app::App,
     desk::{self, ConversationRecord},
     http::{auth::Admin, ApiError},
-    journal::{ConversationFilter, ConversationPage, ConversationSummary, PageParams, MARK_END, MARK_START},
+    journal::{
+        ConversationFilter, ConversationPage, ConversationSummary, PageParams, MARK_END, MARK_START,
+    },
     privacy::for_log,
 };
 
@@ -35,7 +37,17 @@ fn filter_form(f: &ConversationFilter) -> String {
     let select = |name: &str, current: &Option<String>, options: &[&str]| {
         let opts: String = std::iter::once("")
             .chain(options.iter().copied())
-            .map(|o| format!("<option value=\"{o}\"{}>{}</option>", if current.as_deref().unwrap_or("") == o { " selected" } else { "" }, if o.is_empty() { "any" } else { o }))
+            .map(|o| {
+                format!(
+                    "<option value=\"{o}\"{}>{}</option>",
+                    if current.as_deref().unwrap_or("") == o {
+                        " selected"
+                    } else {
+                        ""
+                    },
+                    if o.is_empty() { "any" } else { o }
+                )
+            })
             .collect();
         format!("<div><label for=\"{name}\">{name}</label><select id=\"{name}\" name=\"{name}\">{opts}</select></div>")
     };
@@ -88,7 +100,10 @@ fn list_html(list: &[ConversationSummary], mask: bool) -> String {
 /// masked and without highlights, since masking text cut by markers could miss some of it.
 fn snippet_html(snippet: &str, mask: bool) -> String {
     if mask {
-        let plain: String = snippet.chars().filter(|c| *c != MARK_START && *c != MARK_END).collect();
+        let plain: String = snippet
+            .chars()
+            .filter(|c| *c != MARK_START && *c != MARK_END)
+            .collect();
         let masked = for_log(&plain, true);
         if masked != plain {
             return esc(&masked);
@@ -98,7 +113,9 @@ fn snippet_html(snippet: &str, mask: bool) -> String {
     let mut open = false;
     for part in esc(snippet).split_inclusive([MARK_START, MARK_END]) {
         let (text, marker) = match part.chars().last() {
-            Some(m) if m == MARK_START || m == MARK_END => (&part[..part.len() - m.len_utf8()], Some(m)),
+            Some(m) if m == MARK_START || m == MARK_END => {
+                (&part[..part.len() - m.len_utf8()], Some(m))
+            }
             _ => (part, None),
         };
         out.push_str(text);
@@ -123,52 +140,122 @@ fn snippet_html(snippet: &str, mask: bool) -> String {
 /// `/admin/conversations?…` with the filters and `extra` (a page's cursor), for the paging links.
 fn list_url(f: &ConversationFilter, extra: &[(&str, &str)], limit: Option<usize>) -> String {
     let limit = limit.map(|l| l.to_string());
-    let pairs = [("q", &f.q), ("channel", &f.channel), ("outcome", &f.outcome), ("intent", &f.intent), ("from", &f.from), ("to", &f.to)]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| (k, v)))
-        .chain(limit.as_deref().map(|l| ("limit", l)))
-        .chain(extra.iter().copied());
-    let query: Vec<String> = pairs.map(|(k, v)| format!("{k}={}", url_encode(v))).collect();
+    let pairs = [
+        ("q", &f.q),
+        ("channel", &f.channel),
+        ("outcome", &f.outcome),
+        ("intent", &f.intent),
+        ("from", &f.from),
+        ("to", &f.to),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| (k, v)))
+    .chain(limit.as_deref().map(|l| ("limit", l)))
+    .chain(extra.iter().copied());
+    let query: Vec<String> = pairs
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .collect();
     format!("/admin/conversations?{}", query.join("&"))
 }
 
 /// Percent-encodes all but the unreserved characters (RFC 3986).
 fn url_encode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn pager(f: &ConversationFilter, p: &ConversationPage, asked_limit: Option<usize>) -> String {
-    let newer = p.prev_cursor.as_deref().map(|c| format!("<a rel=\"prev\" href=\"{}\">← Newer</a>", esc(&list_url(f, &[("newer", c)], asked_limit)))).unwrap_or_default();
-    let older = p.next_cursor.as_deref().map(|c| format!("<a rel=\"next\" href=\"{}\">Older →</a>", esc(&list_url(f, &[("cursor", c)], asked_limit)))).unwrap_or_default();
-    let newest = if p.prev_cursor.is_some() { format!("<a href=\"{}\">Newest</a>", esc(&list_url(f, &[], asked_limit))) } else { String::new() };
+    let newer = p
+        .prev_cursor
+        .as_deref()
+        .map(|c| {
+            format!(
+                "<a rel=\"prev\" href=\"{}\">← Newer</a>",
+                esc(&list_url(f, &[("newer", c)], asked_limit))
+            )
+        })
+        .unwrap_or_default();
+    let older = p
+        .next_cursor
+        .as_deref()
+        .map(|c| {
+            format!(
+                "<a rel=\"next\" href=\"{}\">Older →</a>",
+                esc(&list_url(f, &[("cursor", c)], asked_limit))
+            )
+        })
+        .unwrap_or_default();
+    let newest = if p.prev_cursor.is_some() {
+        format!(
+            "<a href=\"{}\">Newest</a>",
+            esc(&list_url(f, &[], asked_limit))
+        )
+    } else {
+        String::new()
+    };
     format!("<nav class=\"pager\">{newest} {newer} {older}</nav>")
 }
 
 fn valid_day(d: &Option<String>) -> bool {
-    d.as_deref().is_none_or(|d| d.is_empty() || time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).is_ok())
+    d.as_deref().is_none_or(|d| {
+        d.is_empty()
+            || time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+                .is_ok()
+    })
 }
 
 fn check(f: &ConversationFilter) -> Result<(), ApiError> {
     if !(valid_day(&f.from) && valid_day(&f.to)) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_date", "dates are YYYY-MM-DD"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_date",
+            "dates are YYYY-MM-DD",
+        ));
     }
     // An outcome no conversation can have is a mistake, not an empty page.
-    if let Some(o) = f.outcome.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+    if let Some(o) = f
+        .outcome
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
         if !["answered", "unresolved", "handoff"].contains(&o) {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("outcome must be answered, unresolved or handoff, not {o:?}")));
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!("outcome must be answered, unresolved or handoff, not {o:?}"),
+            ));
         }
     }
     Ok(())
 }
 
-pub async fn list(desk: Desk, State(app): State<Arc<App>>, query: Result<Query<ConversationFilter>, QueryRejection>, paging: Result<Query<PageParams>, QueryRejection>) -> Response {
+pub async fn list(
+    desk: Desk,
+    State(app): State<Arc<App>>,
+    query: Result<Query<ConversationFilter>, QueryRejection>,
+    paging: Result<Query<PageParams>, QueryRejection>,
+) -> Response {
     let f = query.map(|Query(f)| f).unwrap_or_default();
     if let Err(e) = check(&f) {
         return desk.error(e);
     }
     let paging = match paging {
         Ok(Query(p)) => p,
-        Err(e) => return desk.error(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text())),
+        Err(e) => {
+            return desk.error(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.body_text(),
+            ))
+        }
     };
     let asked_limit = paging.limit;
     let filter = f.clone();
@@ -182,7 +269,13 @@ pub async fn list(desk: Desk, State(app): State<Arc<App>>, query: Result<Query<C
                 list_html(&p.conversations, app.config.privacy.mask_logs),
                 pager(&f, &p, asked_limit),
             );
-            Html(page("Conversations", Some(&desk.viewer()), "/admin/conversations", &body)).into_response()
+            Html(page(
+                "Conversations",
+                Some(&desk.viewer()),
+                "/admin/conversations",
+                &body,
+            ))
+            .into_response()
         }
         Err(e) => desk.error(e),
     }
@@ -190,12 +283,22 @@ pub async fn list(desk: Desk, State(app): State<Arc<App>>, query: Result<Query<C
 
 pub async fn show(desk: Desk, State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let mask = app.config.privacy.mask_logs;
-    let record = match blocking(move || desk::conversation(&app.assistant.journal, app.assistant.orders.as_ref(), &id)).await {
+    let record = match blocking(move || {
+        desk::conversation(&app.assistant.journal, app.assistant.orders.as_ref(), &id)
+    })
+    .await
+    {
         Ok(r) => r,
         Err(e) => return desk.error(e),
     };
     let body = render(&desk, &record, mask);
-    Html(page("Conversation", Some(&desk.viewer()), "/admin/conversations", &body)).into_response()
+    Html(page(
+        "Conversation",
+        Some(&desk.viewer()),
+        "/admin/conversations",
+        &body,
+    ))
+    .into_response()
 }
 
 fn render(desk: &Desk, r: &ConversationRecord, mask: bool) -> String {
@@ -205,7 +308,11 @@ fn render(desk: &Desk, r: &ConversationRecord, mask: bool) -> String {
         .iter()
         .map(|h| format!("<li><a href=\"/admin/handoffs/{id}\">{id}</a> {} <span class=\"pill {s}\">{s}</span></li>", esc(&h.reason), id = esc(&h.id), s = esc(&h.status)))
         .collect();
-    let actions = if r.actions.is_empty() { "<p class=\"muted\">No actions.</p>".to_string() } else { action_rows(desk, &r.actions) };
+    let actions = if r.actions.is_empty() {
+        "<p class=\"muted\">No actions.</p>".to_string()
+    } else {
+        action_rows(desk, &r.actions)
+    };
     format!(
         "<h1>Conversation {}</h1><p class=\"muted\">{} · started {} · last active {} · customer {}</p>\
          <div class=\"card\"><h2>Transcript</h2>{}</div>\
@@ -219,8 +326,19 @@ fn render(desk: &Desk, r: &ConversationRecord, mask: bool) -> String {
     )
 }
 
-pub async fn api_list(_: Admin, State(app): State<Arc<App>>, query: Result<Query<ConversationFilter>, QueryRejection>, paging: Result<Query<PageParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
-    let rejected = |e: QueryRejection| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text());
+pub async fn api_list(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    query: Result<Query<ConversationFilter>, QueryRejection>,
+    paging: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let rejected = |e: QueryRejection| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            e.body_text(),
+        )
+    };
     let Query(f) = query.map_err(rejected)?;
     let Query(paging) = paging.map_err(rejected)?;
     check(&f)?;
@@ -236,11 +354,22 @@ pub async fn api_list(_: Admin, State(app): State<Arc<App>>, query: Result<Query
             v
         })
         .collect();
-    Ok(Json(json!({ "conversations": conversations, "next_cursor": p.next_cursor, "prev_cursor": p.prev_cursor, "limit": p.limit })))
+    Ok(Json(
+        json!({ "conversations": conversations, "next_cursor": p.next_cursor, "prev_cursor": p.prev_cursor, "limit": p.limit }),
+    ))
 }
 
-pub async fn api_show(_: Admin, State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<ConversationRecord>, ApiError> {
-    Ok(Json(blocking(move || desk::conversation(&app.assistant.journal, app.assistant.orders.as_ref(), &id)).await?))
+pub async fn api_show(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationRecord>, ApiError> {
+    Ok(Json(
+        blocking(move || {
+            desk::conversation(&app.assistant.journal, app.assistant.orders.as_ref(), &id)
+        })
+        .await?,
+    ))
 }
 
 #[cfg(test)]
@@ -250,15 +379,34 @@ mod tests {
     #[test]
     fn snippets_are_escaped_and_only_the_markers_become_marks() {
         let s = format!("<b>{MARK_START}refund{MARK_END}</b> & more");
-        assert_eq!(snippet_html(&s, false), "&lt;b&gt;<mark>refund</mark>&lt;/b&gt; &amp; more");
+        assert_eq!(
+            snippet_html(&s, false),
+            "&lt;b&gt;<mark>refund</mark>&lt;/b&gt; &amp; more"
+        );
         // Stray markers (typed by a customer) never leave a tag unbalanced.
-        assert_eq!(snippet_html(&format!("{MARK_END}a{MARK_START}b{MARK_START}c"), false), "a<mark>bc</mark>");
-        assert_eq!(snippet_html(&format!("write to {MARK_START}maya{MARK_END}.chen@example.com"), true), "write to m***@example.com");
+        assert_eq!(
+            snippet_html(&format!("{MARK_END}a{MARK_START}b{MARK_START}c"), false),
+            "a<mark>bc</mark>"
+        );
+        assert_eq!(
+            snippet_html(
+                &format!("write to {MARK_START}maya{MARK_END}.chen@example.com"),
+                true
+            ),
+            "write to m***@example.com"
+        );
     }
 
     #[test]
     fn paging_links_carry_the_filters() {
-        let f = ConversationFilter { q: Some("a&b c".into()), channel: Some("widget".into()), ..Default::default() };
-        assert_eq!(list_url(&f, &[("cursor", "ab12")], Some(20)), "/admin/conversations?q=a%26b%20c&channel=widget&limit=20&cursor=ab12");
+        let f = ConversationFilter {
+            q: Some("a&b c".into()),
+            channel: Some("widget".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            list_url(&f, &[("cursor", "ab12")], Some(20)),
+            "/admin/conversations?q=a%26b%20c&channel=widget&limit=20&cursor=ab12"
+        );
     }
 }

@@ -29,7 +29,11 @@ pub struct QueueQuery {
     pub status: Option<String>,
 }
 
-pub async fn queue(desk: Desk, State(app): State<Arc<App>>, Query(q): Query<QueueQuery>) -> Response {
+pub async fn queue(
+    desk: Desk,
+    State(app): State<Arc<App>>,
+    Query(q): Query<QueueQuery>,
+) -> Response {
     let status = q.status.unwrap_or_else(|| "open".into());
     let mask = app.config.privacy.mask_logs;
     let wanted = status.clone();
@@ -39,7 +43,13 @@ pub async fn queue(desk: Desk, State(app): State<Arc<App>>, Query(q): Query<Queu
     };
     let tabs: String = desk::STATUSES
         .iter()
-        .map(|s| if *s == status { format!("<strong>{s}</strong>") } else { format!("<a href=\"/admin/handoffs?status={s}\">{s}</a>") })
+        .map(|s| {
+            if *s == status {
+                format!("<strong>{s}</strong>")
+            } else {
+                format!("<a href=\"/admin/handoffs?status={s}\">{s}</a>")
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ");
     let rows: String = list
@@ -63,13 +73,22 @@ pub async fn queue(desk: Desk, State(app): State<Arc<App>>, Query(q): Query<Queu
         format!("<table><thead><tr><th>Hand-off</th><th>Opened</th><th>Reason</th><th>Intent</th><th>Claimed by</th><th>Customer's last message</th></tr></thead><tbody>{rows}</tbody></table>")
     };
     let body = format!("<h1>Hand-offs</h1><p class=\"tabs\">{tabs}</p>{table}");
-    Html(page("Hand-offs", Some(&desk.viewer()), "/admin/handoffs", &body)).into_response()
+    Html(page(
+        "Hand-offs",
+        Some(&desk.viewer()),
+        "/admin/handoffs",
+        &body,
+    ))
+    .into_response()
 }
 
 pub async fn show(desk: Desk, State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let found = blocking(move || -> Result<_, desk::DeskError> {
         let h = desk::handoff(&app.assistant.journal, &id)?;
-        let turns = app.assistant.journal.turns_since(&h.conversation_id, 0, None)?;
+        let turns = app
+            .assistant
+            .journal
+            .turns_since(&h.conversation_id, 0, None)?;
         Ok((h, turns))
     })
     .await;
@@ -87,8 +106,16 @@ fn render(desk: &Desk, h: &HandoffRecord, turns: &[crate::journal::StoredTurn]) 
     let status = format!(
         "<span class=\"pill {s}\" id=\"status\">{s}</span> {}",
         match (&h.claimed_by, &h.resolved_by) {
-            (_, Some(r)) => format!("resolved by {} at {}", esc(r), esc(h.resolved_at.as_deref().unwrap_or(""))),
-            (Some(c), None) => format!("claimed by {} at {}", esc(c), esc(h.claimed_at.as_deref().unwrap_or(""))),
+            (_, Some(r)) => format!(
+                "resolved by {} at {}",
+                esc(r),
+                esc(h.resolved_at.as_deref().unwrap_or(""))
+            ),
+            (Some(c), None) => format!(
+                "claimed by {} at {}",
+                esc(c),
+                esc(h.claimed_at.as_deref().unwrap_or(""))
+            ),
             _ => "waiting for someone to take it".into(),
         },
         s = esc(&h.status),
@@ -96,16 +123,30 @@ fn render(desk: &Desk, h: &HandoffRecord, turns: &[crate::journal::StoredTurn]) 
     let csrf = &desk.csrf;
     let mut buttons = String::new();
     if h.status == "open" {
-        buttons += &form(&format!("/admin/handoffs/{}/claim", h.id), csrf, "inline", "<button type=\"submit\" id=\"claim\">Claim</button>");
+        buttons += &form(
+            &format!("/admin/handoffs/{}/claim", h.id),
+            csrf,
+            "inline",
+            "<button type=\"submit\" id=\"claim\">Claim</button>",
+        );
     }
     if h.status != "resolved" {
         buttons += " ";
-        buttons += &form(&format!("/admin/handoffs/{}/resolve", h.id), csrf, "inline", "<button type=\"submit\" class=\"quiet\" id=\"resolve\">Resolve</button>");
+        buttons += &form(
+            &format!("/admin/handoffs/{}/resolve", h.id),
+            csrf,
+            "inline",
+            "<button type=\"submit\" class=\"quiet\" id=\"resolve\">Resolve</button>",
+        );
     }
     let intent = &p["intent"];
     let identity = &p["identity"];
     let who = match identity["customer_id"].as_str() {
-        Some(c) => format!("{} (verified by {})", esc(c), esc(identity["verified_by"].as_str().unwrap_or("?"))),
+        Some(c) => format!(
+            "{} (verified by {})",
+            esc(c),
+            esc(identity["verified_by"].as_str().unwrap_or("?"))
+        ),
         None => "not verified".into(),
     };
     let passages: String = p["passages"]
@@ -126,7 +167,11 @@ fn render(desk: &Desk, h: &HandoffRecord, turns: &[crate::journal::StoredTurn]) 
                 .collect()
         })
         .unwrap_or_default();
-    let order = if p["order"].is_null() { "<p class=\"muted\">No order in focus.</p>".to_string() } else { json_block(&p["order"]) };
+    let order = if p["order"].is_null() {
+        "<p class=\"muted\">No order in focus.</p>".to_string()
+    } else {
+        json_block(&p["order"])
+    };
     let draft = p["suggested_reply"].as_str().unwrap_or("");
     let reply = form(
         &format!("/admin/handoffs/{}/reply", h.id),
@@ -164,10 +209,16 @@ fn back(id: &str) -> Response {
 
 /// Hand-off ids are `HO-` and hex, but a path segment is made safe anyway.
 fn urlencode(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect()
 }
 
-pub async fn claim(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<Empty>) -> Response {
+pub async fn claim(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    posted: Posted<Empty>,
+) -> Response {
     let (who, hid) = (posted.desk.staff.email.clone(), id.clone());
     match blocking(move || desk::claim(&app.assistant.journal, &hid, &who)).await {
         Ok(_) => back(&id),
@@ -175,8 +226,16 @@ pub async fn claim(State(app): State<Arc<App>>, Path(id): Path<String>, posted: 
     }
 }
 
-pub async fn resolve(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<Empty>) -> Response {
-    let (who, hid, overrule) = (posted.desk.staff.email.clone(), id.clone(), posted.desk.staff.role == Role::Admin);
+pub async fn resolve(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    posted: Posted<Empty>,
+) -> Response {
+    let (who, hid, overrule) = (
+        posted.desk.staff.email.clone(),
+        id.clone(),
+        posted.desk.staff.role == Role::Admin,
+    );
     match blocking(move || desk::resolve(&app.assistant.journal, &hid, &who, overrule)).await {
         Ok(_) => back(&id),
         Err(e) => posted.desk.error(e),
@@ -188,10 +247,22 @@ pub struct ReplyForm {
     pub message: String,
 }
 
-pub async fn reply(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<ReplyForm>) -> Response {
-    let (name, hid, text) = (posted.desk.staff.name.clone(), id.clone(), posted.form.message.clone());
+pub async fn reply(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    posted: Posted<ReplyForm>,
+) -> Response {
+    let (name, hid, text) = (
+        posted.desk.staff.name.clone(),
+        id.clone(),
+        posted.form.message.clone(),
+    );
     let a = app.clone();
-    let delivered = match blocking(move || desk::reply(&a.assistant.journal, &a.live, &hid, Some(&name), &text)).await {
+    let delivered = match blocking(move || {
+        desk::reply(&a.assistant.journal, &a.live, &hid, Some(&name), &text)
+    })
+    .await
+    {
         Ok(d) => d,
         Err(e) => return posted.desk.error(e),
     };

@@ -22,14 +22,24 @@ pub struct Viewer<'a> {
 pub fn page(title: &str, viewer: Option<&Viewer<'_>>, current: &str, body: &str) -> String {
     let nav = match viewer {
         Some(v) => {
-            let mut links = vec![("/admin/handoffs", "Hand-offs"), ("/admin/conversations", "Conversations"), ("/admin/actions", "Actions"), ("/admin/suggestions", "Suggestions"), ("/admin/metrics", "Metrics")];
+            let mut links = vec![
+                ("/admin/handoffs", "Hand-offs"),
+                ("/admin/conversations", "Conversations"),
+                ("/admin/actions", "Actions"),
+                ("/admin/suggestions", "Suggestions"),
+                ("/admin/metrics", "Metrics"),
+            ];
             if v.staff.role == crate::desk::accounts::Role::Admin {
                 links.push(("/admin/users", "Users"));
             }
             let links: String = links
                 .iter()
                 .map(|(href, label)| {
-                    let here = if *href == current { " aria-current=\"page\"" } else { "" };
+                    let here = if *href == current {
+                        " aria-current=\"page\""
+                    } else {
+                        ""
+                    };
                     format!("<a href=\"{href}\"{here}>{label}</a>")
                 })
                 .collect();
@@ -37,7 +47,12 @@ pub fn page(title: &str, viewer: Option<&Viewer<'_>>, current: &str, body: &str)
                 "<nav>{links}</nav><span class=\"muted\">{} ({})</span>{}",
                 esc(&v.staff.email),
                 v.staff.role,
-                form("/admin/logout", v.csrf, "", "<button class=\"quiet\" type=\"submit\">Log out</button>"),
+                form(
+                    "/admin/logout",
+                    v.csrf,
+                    "",
+                    "<button class=\"quiet\" type=\"submit\">Log out</button>"
+                ),
             )
         }
         None => String::new(),
@@ -52,23 +67,50 @@ pub fn page(title: &str, viewer: Option<&Viewer<'_>>, current: &str, body: &str)
 
 /// A POST form carrying the session's CSRF token. `class` and `inner` are markup.
 pub fn form(action: &str, csrf: &str, class: &str, inner: &str) -> String {
-    let class = if class.is_empty() { String::new() } else { format!(" class=\"{class}\"") };
+    let class = if class.is_empty() {
+        String::new()
+    } else {
+        format!(" class=\"{class}\"")
+    };
     format!("<form method=\"post\" action=\"{}\"{class}><input type=\"hidden\" name=\"csrf\" value=\"{}\">{inner}</form>", esc(action), esc(csrf))
 }
 
 /// JSON shown as-is for people who want the detail (scores, before and after).
 pub fn json_block(v: &serde_json::Value) -> String {
-    format!("<pre>{}</pre>", esc(&serde_json::to_string_pretty(v).unwrap_or_default()))
+    format!(
+        "<pre>{}</pre>",
+        esc(&serde_json::to_string_pretty(v).unwrap_or_default())
+    )
 }
 
 /// An error page with the status it stands for.
-pub fn error_page(status: StatusCode, code: &str, message: &str, viewer: Option<&Viewer<'_>>) -> Response {
+pub fn error_page(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    viewer: Option<&Viewer<'_>>,
+) -> Response {
     let body = format!("<h1>{}</h1><p class=\"error\" data-code=\"{}\">{}</p><p><a href=\"/admin/handoffs\">Back to the hand-offs</a></p>", esc(status.canonical_reason().unwrap_or("Error")), esc(code), esc(message));
-    (status, Html(page(status.canonical_reason().unwrap_or("Error"), viewer, "", &body))).into_response()
+    (
+        status,
+        Html(page(
+            status.canonical_reason().unwrap_or("Error"),
+            viewer,
+            "",
+            &body,
+        )),
+    )
+        .into_response()
 }
 
 pub async fn stylesheet() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")], STYLE)
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        STYLE,
+    )
 }
 
 #[cfg(test)]
@@ -78,7 +120,11 @@ mod tests {
     #[test]
     fn forms_carry_the_token_and_values_are_escaped() {
         let f = form("/admin/x?a=1&b=2", "tok\"en", "", "<button>Go</button>");
-        assert!(f.contains("action=\"/admin/x?a=1&amp;b=2\"") && f.contains("value=\"tok&quot;en\"") && f.contains("<button>Go</button>"));
+        assert!(
+            f.contains("action=\"/admin/x?a=1&amp;b=2\"")
+                && f.contains("value=\"tok&quot;en\"")
+                && f.contains("<button>Go</button>")
+        );
         let p = page("<script>", None, "", "");
         assert!(p.contains("&lt;script&gt; · shopkeep desk") && !p.contains("<script>"));
     }

@@ -34,7 +34,11 @@ fn bars(rows: &[(String, i64)]) -> String {
 
 fn render(m: &Metrics) -> String {
     let ms = |v: Option<u64>| v.map_or_else(|| "–".into(), |v| format!("{v} ms"));
-    let daily: Vec<(String, i64)> = m.daily.iter().map(|(day, channel, n)| (format!("{day} · {channel}"), *n)).collect();
+    let daily: Vec<(String, i64)> = m
+        .daily
+        .iter()
+        .map(|(day, channel, n)| (format!("{day} · {channel}"), *n))
+        .collect();
     format!(
         "<h1>Metrics</h1>\
          <div class=\"card\"><h2>Automation rate</h2><p><meter id=\"automation\" min=\"0\" max=\"1\" value=\"{:.3}\"></meter> <strong>{:.0}%</strong> of {} conversations answered without a person</p>{}</div>\
@@ -63,11 +67,19 @@ fn render(m: &Metrics) -> String {
 
 pub async fn show(desk: Desk, State(app): State<Arc<App>>) -> Response {
     match blocking(move || desk::metrics(&app.assistant.journal)).await {
-        Ok(m) => Html(page("Metrics", Some(&desk.viewer()), "/admin/metrics", &render(&m))).into_response(),
+        Ok(m) => Html(page(
+            "Metrics",
+            Some(&desk.viewer()),
+            "/admin/metrics",
+            &render(&m),
+        ))
+        .into_response(),
         Err(e) => desk.error(e),
     }
 }
 
 pub async fn api(_: Admin, State(app): State<Arc<App>>) -> Result<Json<Metrics>, ApiError> {
-    Ok(Json(blocking(move || desk::metrics(&app.assistant.journal)).await?))
+    Ok(Json(
+        blocking(move || desk::metrics(&app.assistant.journal)).await?,
+    ))
 }

@@ -34,7 +34,10 @@ use html::esc;
 
 pub fn routes() -> Router<Arc<App>> {
     let pages = Router::new()
-        .route("/admin", get(|| async { axum::response::Redirect::to("/admin/handoffs") }))
+        .route(
+            "/admin",
+            get(|| async { axum::response::Redirect::to("/admin/handoffs") }),
+        )
         .route("/admin/desk.css", get(html::stylesheet))
         .route("/admin/login", get(login::show).post(login::submit))
         .route("/admin/logout", post(login::logout))
@@ -52,12 +55,21 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/admin/users/{id}/{change}", post(users::apply))
         .route("/admin/suggestions", get(suggestions::list))
         .route("/admin/suggestions/{id}", get(suggestions::show))
-        .route("/admin/suggestions/{id}/approve", post(suggestions::approve))
-        .route("/admin/suggestions/{id}/dismiss", post(suggestions::dismiss))
+        .route(
+            "/admin/suggestions/{id}/approve",
+            post(suggestions::approve),
+        )
+        .route(
+            "/admin/suggestions/{id}/dismiss",
+            post(suggestions::dismiss),
+        )
         .layer(axum::middleware::map_response(page_headers));
     let api = Router::new()
         .route("/v1/admin/me", get(users::me))
-        .route("/v1/admin/users", get(users::api_list).post(users::api_create))
+        .route(
+            "/v1/admin/users",
+            get(users::api_list).post(users::api_create),
+        )
         .route("/v1/admin/users/{id}/{change}", post(users::api_apply))
         .route("/v1/admin/conversations", get(conversations::api_list))
         .route("/v1/admin/conversations/{id}", get(conversations::api_show))
@@ -66,8 +78,14 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/admin/actions/{id}/revert", post(actions::api_revert))
         .route("/v1/admin/suggestions", get(suggestions::api_list))
         .route("/v1/admin/suggestions/{id}", get(suggestions::api_show))
-        .route("/v1/admin/suggestions/{id}/approve", post(suggestions::api_approve))
-        .route("/v1/admin/suggestions/{id}/dismiss", post(suggestions::api_dismiss));
+        .route(
+            "/v1/admin/suggestions/{id}/approve",
+            post(suggestions::api_approve),
+        )
+        .route(
+            "/v1/admin/suggestions/{id}/dismiss",
+            post(suggestions::api_dismiss),
+        );
     pages.merge(api)
 }
 
@@ -76,8 +94,14 @@ async fn page_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
@@ -86,7 +110,9 @@ async fn page_headers(mut r: Response) -> Response {
 }
 
 /// Runs domain work (SQLite, argon2) on the blocking pool.
-pub(crate) async fn blocking<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, ApiError>
+pub(crate) async fn blocking<T, E>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
 where
     T: Send + 'static,
     E: Into<ApiError> + Send + 'static,

@@ -30,7 +30,11 @@ pub fn unix_now() -> i64 {
 
 /// A cookie for the desk's paths. `max_age` 0 deletes it.
 pub fn cookie(app: &App, name: &str, value: &str, max_age: i64) -> String {
-    let secure = if app.config.admin.secure_cookies { "; Secure" } else { "" };
+    let secure = if app.config.admin.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
@@ -56,7 +60,10 @@ pub struct Desk {
 
 impl Desk {
     pub fn viewer(&self) -> Viewer<'_> {
-        Viewer { staff: &self.staff, csrf: &self.csrf }
+        Viewer {
+            staff: &self.staff,
+            csrf: &self.csrf,
+        }
     }
 
     /// An error page for this person (the frame keeps its navigation).
@@ -72,19 +79,27 @@ impl Desk {
 impl FromRequestParts<Arc<App>> for Desk {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
         let to_login = || Redirect::to("/admin/login").into_response();
         let Some(id) = read_cookie(&parts.headers, COOKIE).filter(|v| !v.is_empty()) else {
             return Err(to_login());
         };
         let accounts = app.accounts.clone();
         let lookup = id.clone();
-        let session: Option<Session> = tokio::task::spawn_blocking(move || accounts.session(&lookup, unix_now()))
-            .await
-            .map_err(|e| crate::http::ApiError::from(e).into_response())?
-            .map_err(|e| crate::http::ApiError::from(e).into_response())?;
+        let session: Option<Session> =
+            tokio::task::spawn_blocking(move || accounts.session(&lookup, unix_now()))
+                .await
+                .map_err(|e| crate::http::ApiError::from(e).into_response())?
+                .map_err(|e| crate::http::ApiError::from(e).into_response())?;
         match session {
-            Some(s) => Ok(Desk { staff: s.staff, csrf: s.csrf, session_id: id }),
+            Some(s) => Ok(Desk {
+                staff: s.staff,
+                csrf: s.csrf,
+                session_id: id,
+            }),
             None => Err(to_login()),
         }
     }
@@ -109,14 +124,28 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for Posted<T> {
         let req = Request::from_parts(parts, body);
         let Form(mut fields) = Form::<HashMap<String, String>>::from_request(req, app)
             .await
-            .map_err(|e| error_page(StatusCode::BAD_REQUEST, "invalid_form", &e.body_text(), Some(&desk.viewer())))?;
+            .map_err(|e| {
+                error_page(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_form",
+                    &e.body_text(),
+                    Some(&desk.viewer()),
+                )
+            })?;
         let given = fields.remove("csrf").unwrap_or_default();
         if !constant_time_eq(given.as_bytes(), desk.csrf.as_bytes()) {
             return Err(error_page(StatusCode::FORBIDDEN, "csrf_failed", "this form is out of date or did not come from the desk; reload the page and try again", Some(&desk.viewer())));
         }
         let form = serde_json::to_value(fields)
             .and_then(serde_json::from_value)
-            .map_err(|e| error_page(StatusCode::UNPROCESSABLE_ENTITY, "invalid_form", &e.to_string(), Some(&desk.viewer())))?;
+            .map_err(|e| {
+                error_page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_form",
+                    &e.to_string(),
+                    Some(&desk.viewer()),
+                )
+            })?;
         Ok(Posted { desk, form })
     }
 }

@@ -36,10 +36,17 @@ impl From<LearnError> for ApiError {
         use crate::index::IndexError;
         let status = match &e {
             LearnError::NotFound(_) => StatusCode::NOT_FOUND,
-            LearnError::Decided { .. } | LearnError::ArticleExists(_) | LearnError::Index(IndexError::DocumentExists(_) | IndexError::Locked(_)) => StatusCode::CONFLICT,
+            LearnError::Decided { .. }
+            | LearnError::ArticleExists(_)
+            | LearnError::Index(IndexError::DocumentExists(_) | IndexError::Locked(_)) => {
+                StatusCode::CONFLICT
+            }
             LearnError::BadTitle | LearnError::BadBody => StatusCode::UNPROCESSABLE_ENTITY,
             LearnError::Access(_) => StatusCode::FORBIDDEN,
-            LearnError::Io { .. } | LearnError::Kb(_) | LearnError::Index(_) | LearnError::Journal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            LearnError::Io { .. }
+            | LearnError::Kb(_)
+            | LearnError::Index(_)
+            | LearnError::Journal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.code(), e.to_string())
     }
@@ -48,7 +55,13 @@ impl From<LearnError> for ApiError {
 /// Suggestion ids are numbers; anything else names no suggestion (a 404 in the API's shape,
 /// not the framework's plain-text rejection).
 fn parse_id(id: &str) -> Result<i64, ApiError> {
-    id.parse().map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "suggestion_not_found", format!("no suggestion {id:?}")))
+    id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "suggestion_not_found",
+            format!("no suggestion {id:?}"),
+        )
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -59,7 +72,11 @@ pub struct ListQuery {
 fn status_of(q: ListQuery) -> Result<String, ApiError> {
     let status = q.status.unwrap_or_else(|| "open".into());
     if !STATUSES.contains(&status.as_str()) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_status", format!("status must be open, approved or dismissed, not {status:?}")));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_status",
+            format!("status must be open, approved or dismissed, not {status:?}"),
+        ));
     }
     Ok(status)
 }
@@ -71,13 +88,27 @@ pub async fn list(desk: Desk, State(app): State<Arc<App>>, Query(q): Query<ListQ
     };
     let mask = app.config.privacy.mask_logs;
     let (wanted, worker) = (status.clone(), app.clone());
-    let list = match blocking(move || learn::suggestions(&worker.assistant.journal, &worker.config.learn, Some(&wanted))).await {
+    let list = match blocking(move || {
+        learn::suggestions(
+            &worker.assistant.journal,
+            &worker.config.learn,
+            Some(&wanted),
+        )
+    })
+    .await
+    {
         Ok(l) => l,
         Err(e) => return desk.error(e),
     };
     let tabs: String = STATUSES
         .iter()
-        .map(|s| if *s == status { format!("<strong>{s}</strong>") } else { format!("<a href=\"/admin/suggestions?status={s}\">{s}</a>") })
+        .map(|s| {
+            if *s == status {
+                format!("<strong>{s}</strong>")
+            } else {
+                format!("<a href=\"/admin/suggestions?status={s}\">{s}</a>")
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ");
     let rows: String = list
@@ -100,7 +131,13 @@ pub async fn list(desk: Desk, State(app): State<Arc<App>>, Query(q): Query<ListQ
         format!("<table><thead><tr><th>Latest question</th><th>Asked</th><th>Replied by a person</th><th>Last asked</th><th>Article</th></tr></thead><tbody>{rows}</tbody></table>")
     };
     let body = format!("<h1>Suggested articles</h1><p class=\"muted\">Unanswered questions, grouped by meaning. Approving one writes an article into the knowledge base and answers the next customer from it.</p><p class=\"tabs\">{tabs}</p>{table}");
-    Html(page("Suggestions", Some(&desk.viewer()), "/admin/suggestions", &body)).into_response()
+    Html(page(
+        "Suggestions",
+        Some(&desk.viewer()),
+        "/admin/suggestions",
+        &body,
+    ))
+    .into_response()
 }
 
 pub async fn show(desk: Desk, State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
@@ -112,7 +149,13 @@ pub async fn show(desk: Desk, State(app): State<Arc<App>>, Path(id): Path<String
     match blocking(move || learn::suggestion(&app.assistant.journal, id)).await {
         Ok(s) => {
             let body = render(&desk, &s, mask);
-            Html(page(&format!("Suggestion {id}"), Some(&desk.viewer()), "/admin/suggestions", &body)).into_response()
+            Html(page(
+                &format!("Suggestion {id}"),
+                Some(&desk.viewer()),
+                "/admin/suggestions",
+                &body,
+            ))
+            .into_response()
         }
         Err(e) => desk.error(e),
     }
@@ -188,13 +231,27 @@ pub struct ApproveForm {
     pub body: String,
 }
 
-fn publish_and_approve(app: &App, staff: &Staff, id: i64, title: &str, body: &str) -> Result<learn::Article, LearnError> {
+fn publish_and_approve(
+    app: &App,
+    staff: &Staff,
+    id: i64,
+    title: &str,
+    body: &str,
+) -> Result<learn::Article, LearnError> {
     let retriever = &app.assistant.retriever;
-    let publish = Publish { kb_dir: &app.config.kb_dir, index: retriever.index(), embedder: retriever.embedder().as_ref() };
+    let publish = Publish {
+        kb_dir: &app.config.kb_dir,
+        index: retriever.index(),
+        embedder: retriever.embedder().as_ref(),
+    };
     learn::approve(&app.assistant.journal, &publish, staff, id, title, body)
 }
 
-pub async fn approve(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<ApproveForm>) -> Response {
+pub async fn approve(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    posted: Posted<ApproveForm>,
+) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
         Err(e) => return posted.desk.error(e),
@@ -206,7 +263,11 @@ pub async fn approve(State(app): State<Arc<App>>, Path(id): Path<String>, posted
     }
 }
 
-pub async fn dismiss(State(app): State<Arc<App>>, Path(id): Path<String>, posted: Posted<Empty>) -> Response {
+pub async fn dismiss(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    posted: Posted<Empty>,
+) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
         Err(e) => return posted.desk.error(e),
@@ -231,12 +292,25 @@ fn suggestion_json(s: &Suggestion, mask: bool) -> Value {
     json!({"suggestion": s.cluster, "questions": questions, "draft": s.draft})
 }
 
-pub async fn api_list(_: Admin, State(app): State<Arc<App>>, query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
+pub async fn api_list(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
     // The API's error shape, like every other query string of the JSON API (not axum's text).
-    let Query(q) = query.map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.body_text()))?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            e.body_text(),
+        )
+    })?;
     let status = status_of(q)?;
     let mask = app.config.privacy.mask_logs;
-    let list = blocking(move || learn::suggestions(&app.assistant.journal, &app.config.learn, Some(&status))).await?;
+    let list = blocking(move || {
+        learn::suggestions(&app.assistant.journal, &app.config.learn, Some(&status))
+    })
+    .await?;
     let list: Vec<Value> = list
         .into_iter()
         .map(|c| {
@@ -248,7 +322,11 @@ pub async fn api_list(_: Admin, State(app): State<Arc<App>>, query: Result<Query
     Ok(Json(json!({ "suggestions": list })))
 }
 
-pub async fn api_show(_: Admin, State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn api_show(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let mask = app.config.privacy.mask_logs;
     let s = blocking(move || learn::suggestion(&app.assistant.journal, id)).await?;
@@ -262,14 +340,24 @@ pub struct ApproveBody {
     pub body: String,
 }
 
-pub async fn api_approve(Admin(staff): Admin, State(app): State<Arc<App>>, Path(id): Path<String>, body: Result<Json<ApproveBody>, axum::extract::rejection::JsonRejection>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn api_approve(
+    Admin(staff): Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Result<Json<ApproveBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = parse_id(&id)?;
     let Json(b) = body?;
-    let article = blocking(move || publish_and_approve(&app, &staff, id, &b.title, &b.body)).await?;
+    let article =
+        blocking(move || publish_and_approve(&app, &staff, id, &b.title, &b.body)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "article": article }))))
 }
 
-pub async fn api_dismiss(Admin(staff): Admin, State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn api_dismiss(
+    Admin(staff): Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     blocking(move || learn::dismiss(&app.assistant.journal, &staff, id)).await?;
     Ok(Json(json!({ "dismissed": id })))

@@ -55,10 +55,18 @@ fn add(app: &App, actor: &Staff, new: NewUser) -> Result<User, ApiError> {
     // An agent is refused before anything they sent is judged.
     actor.require(Role::Admin)?;
     let role: Role = new.role.trim().parse()?;
-    Ok(app.accounts.add_user(actor, &new.email, new.name.as_deref(), role, &new.password)?)
+    Ok(app
+        .accounts
+        .add_user(actor, &new.email, new.name.as_deref(), role, &new.password)?)
 }
 
-fn change(app: &App, actor: &Staff, id: i64, kind: &str, fields: ChangeFields) -> Result<User, ApiError> {
+fn change(
+    app: &App,
+    actor: &Staff,
+    id: i64,
+    kind: &str,
+    fields: ChangeFields,
+) -> Result<User, ApiError> {
     // An agent is refused before anything they sent is judged.
     actor.require(Role::Admin)?;
     let change = UserChange::parse(kind, fields.role.as_deref().map(str::trim), fields.password)?;
@@ -67,7 +75,8 @@ fn change(app: &App, actor: &Staff, id: i64, kind: &str, fields: ChangeFields) -
 
 /// `{id}/{change}` of the path; an id that is not a number names no user.
 fn target(path: Result<Path<(i64, String)>, PathRejection>) -> Result<(i64, String), ApiError> {
-    path.map(|Path(p)| p).map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "user_not_found", e.body_text()))
+    path.map(|Path(p)| p)
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "user_not_found", e.body_text()))
 }
 
 fn list_data(app: &App, actor: &Staff) -> Result<(Vec<User>, Vec<AuditEntry>), ApiError> {
@@ -78,13 +87,27 @@ fn list_data(app: &App, actor: &Staff) -> Result<(Vec<User>, Vec<AuditEntry>), A
 pub async fn list(desk: Desk, State(app): State<Arc<App>>) -> Response {
     let actor = desk.staff.clone();
     match blocking(move || list_data(&app, &actor)).await {
-        Ok((users, audit)) => Html(page("Users", Some(&desk.viewer()), "/admin/users", &render(&desk, &users, &audit))).into_response(),
+        Ok((users, audit)) => Html(page(
+            "Users",
+            Some(&desk.viewer()),
+            "/admin/users",
+            &render(&desk, &users, &audit),
+        ))
+        .into_response(),
         Err(e) => desk.error(e),
     }
 }
 
 fn role_select(name_id: &str, current: Role) -> String {
-    let options: String = [Role::Agent, Role::Admin].iter().map(|r| format!("<option value=\"{r}\"{}>{r}</option>", if *r == current { " selected" } else { "" })).collect();
+    let options: String = [Role::Agent, Role::Admin]
+        .iter()
+        .map(|r| {
+            format!(
+                "<option value=\"{r}\"{}>{r}</option>",
+                if *r == current { " selected" } else { "" }
+            )
+        })
+        .collect();
     format!("<select name=\"role\" id=\"{name_id}\" aria-label=\"role\">{options}</select>")
 }
 
@@ -135,7 +158,16 @@ fn render(desk: &Desk, users: &[User], audit: &[AuditEntry]) -> String {
     );
     let audit_rows: String = audit
         .iter()
-        .map(|a| format!("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&a.at), esc(&a.actor), esc(&a.action), esc(&a.target), esc(&a.detail)))
+        .map(|a| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&a.at),
+                esc(&a.actor),
+                esc(&a.action),
+                esc(&a.target),
+                esc(&a.detail)
+            )
+        })
         .collect();
     let audit_table = if audit.is_empty() {
         "<p class=\"muted\">No changes yet.</p>".to_string()
@@ -159,7 +191,11 @@ pub async fn create(State(app): State<Arc<App>>, posted: Posted<NewUser>) -> Res
     }
 }
 
-pub async fn apply(State(app): State<Arc<App>>, path: Result<Path<(i64, String)>, PathRejection>, posted: Posted<ChangeFields>) -> Response {
+pub async fn apply(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(i64, String)>, PathRejection>,
+    posted: Posted<ChangeFields>,
+) -> Response {
     let (id, kind) = match target(path) {
         Ok(t) => t,
         Err(e) => return posted.desk.error(e),
@@ -175,12 +211,19 @@ pub async fn me(Admin(staff): Admin) -> Json<Staff> {
     Json(staff)
 }
 
-pub async fn api_list(Admin(staff): Admin, State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
+pub async fn api_list(
+    Admin(staff): Admin,
+    State(app): State<Arc<App>>,
+) -> Result<Json<Value>, ApiError> {
     let (users, audit) = blocking(move || list_data(&app, &staff)).await?;
     Ok(Json(json!({ "users": users, "audit": audit })))
 }
 
-pub async fn api_create(Admin(staff): Admin, State(app): State<Arc<App>>, body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn api_create(
+    Admin(staff): Admin,
+    State(app): State<Arc<App>>,
+    body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     // Agents get 403 whatever they send, before the body is judged.
     staff.require(Role::Admin)?;
     let Json(new) = body?;
@@ -189,12 +232,18 @@ pub async fn api_create(Admin(staff): Admin, State(app): State<Arc<App>>, body: 
 }
 
 /// The body is optional (`disable` needs none): empty means no fields.
-pub async fn api_apply(Admin(staff): Admin, State(app): State<Arc<App>>, path: Result<Path<(i64, String)>, PathRejection>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn api_apply(
+    Admin(staff): Admin,
+    State(app): State<Arc<App>>,
+    path: Result<Path<(i64, String)>, PathRejection>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let (id, kind) = target(path)?;
     let fields: ChangeFields = if body.iter().all(u8::is_ascii_whitespace) {
         ChangeFields::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?
     };
     let user = blocking(move || change(&app, &staff, id, &kind, fields)).await?;
     Ok(Json(json!({ "user": user })))

@@ -4,11 +4,17 @@
 use super::*;
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/medusa/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/medusa/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn order(name: &str) -> WireOrder {
-    serde_json::from_str::<OneOrder>(&fixture(name)).unwrap().order
+    serde_json::from_str::<OneOrder>(&fixture(name))
+        .unwrap()
+        .order
 }
 
 #[test]
@@ -21,15 +27,25 @@ fn a_delivered_order_reads_as_delivered_with_its_tracking_and_payment() {
     assert_eq!(skus, ["TEE-S", "MUG-One size"]);
     assert_eq!(o.items[0].price_cents, 2800);
     assert_eq!(o.items[0].name, "Linen Tee");
-    assert_eq!((o.subtotal_cents, o.shipping_cents, o.total_cents), (4600, 500, 5100));
+    assert_eq!(
+        (o.subtotal_cents, o.shipping_cents, o.total_cents),
+        (4600, 500, 5100)
+    );
     assert_eq!(o.shipping_method.as_deref(), Some("Standard Shipping"));
     let f = &o.fulfilments[0];
     assert_eq!(f.carrier.as_deref(), Some("UPS"));
     assert_eq!(f.tracking_number, "1Z999AA10123456791");
-    assert!(f.tracking_url.as_deref().unwrap().contains("1Z999AA10123456791"));
+    assert!(f
+        .tracking_url
+        .as_deref()
+        .unwrap()
+        .contains("1Z999AA10123456791"));
     assert_eq!(f.item_ids, ["TEE-S", "MUG-One size"]);
     assert!(f.shipped_at.is_some() && f.delivered_at.is_some());
-    assert!(o.delivered_at().is_some(), "the return window counts from here");
+    assert!(
+        o.delivered_at().is_some(),
+        "the return window counts from here"
+    );
     assert_eq!(o.paid_cents(), 5100);
     assert_eq!(o.payments[0].payment_method_id, "medusa:pp_system_default");
     assert_eq!(o.shipping_address.as_ref().unwrap().postcode, "97210");
@@ -63,8 +79,20 @@ fn a_shipped_order_is_shipped_and_a_packed_one_is_still_processing() {
 fn a_requested_return_shows_on_the_order_and_its_lines() {
     let mut w = order("order-1003.json");
     let line = w.items[0].id.clone();
-    w.returns.push(WireReturn { id: "return_01TEST".into(), status: "requested".into(), items: vec![WireReturnItem { item_id: line, quantity: 1.0 }], ..Default::default() });
-    w.items[0].detail.as_mut().unwrap().return_requested_quantity = 1.0;
+    w.returns.push(WireReturn {
+        id: "return_01TEST".into(),
+        status: "requested".into(),
+        items: vec![WireReturnItem {
+            item_id: line,
+            quantity: 1.0,
+        }],
+        ..Default::default()
+    });
+    w.items[0]
+        .detail
+        .as_mut()
+        .unwrap()
+        .return_requested_quantity = 1.0;
     let o = map_order(&w).unwrap();
     assert_eq!(o.status, OrderStatus::ReturnRequested);
     assert_eq!(o.items[0].status, ItemStatus::ReturnRequested);
@@ -73,8 +101,20 @@ fn a_requested_return_shows_on_the_order_and_its_lines() {
     assert_eq!(o.returns[0].item_ids, ["TEE-S"]);
     assert_eq!(o.returns[0].refund_cents, 2800);
     // That line has nothing left to return; the other still has.
-    assert!(matches!(return_lines(&w, &["TEE-S".into()]), Err(PlatformError::Refused { refusal: Refusal { reason: RefusalReason::NotReturnable, .. }, .. })));
-    assert_eq!(return_lines(&w, &["MUG-One size".into()]).unwrap(), [(w.items[1].id.clone(), 1)]);
+    assert!(matches!(
+        return_lines(&w, &["TEE-S".into()]),
+        Err(PlatformError::Refused {
+            refusal: Refusal {
+                reason: RefusalReason::NotReturnable,
+                ..
+            },
+            ..
+        })
+    ));
+    assert_eq!(
+        return_lines(&w, &["MUG-One size".into()]).unwrap(),
+        [(w.items[1].id.clone(), 1)]
+    );
     // An open (not yet requested) return is not the customer's return yet.
     w.returns[0].status = "open".into();
     assert!(map_order(&w).unwrap().returns.is_empty());
@@ -87,7 +127,10 @@ fn products_carry_options_prices_and_the_units_free_to_sell() {
     let tee = products.iter().find(|p| p.name == "Linen Tee").unwrap();
     assert_eq!(tee.options["Size"], ["S", "M", "L"]);
     let l = tee.variants.iter().find(|v| v.item_id == "TEE-L").unwrap();
-    assert_eq!((l.price_cents, l.stock, l.in_stock()), (2800, Some(0), false));
+    assert_eq!(
+        (l.price_cents, l.stock, l.in_stock()),
+        (2800, Some(0), false)
+    );
     assert_eq!(l.options["Size"], "L");
     let m = tee.variants.iter().find(|v| v.item_id == "TEE-M").unwrap();
     assert_eq!(m.stock, Some(9), "stocked 10, one reserved by an order");
@@ -98,7 +141,14 @@ fn products_carry_options_prices_and_the_units_free_to_sell() {
 fn a_customer_reads_with_the_default_shipping_address() {
     let list: CustomerList = serde_json::from_str(&fixture("customers.json")).unwrap();
     let c = map_customer(&list.customers[0]);
-    assert_eq!((c.first_name.as_str(), c.last_name.as_str(), c.email.as_str()), ("Ada", "Lovelace", "ada@shopkeep.test"));
+    assert_eq!(
+        (
+            c.first_name.as_str(),
+            c.last_name.as_str(),
+            c.email.as_str()
+        ),
+        ("Ada", "Lovelace", "ada@shopkeep.test")
+    );
     assert_eq!(c.default_address.unwrap().line1, "12 Analytical Row");
 }
 
@@ -108,20 +158,65 @@ fn medusa_refusals_become_typed_reasons() {
         PlatformError::Refused { refusal, .. } => refusal.reason,
         other => panic!("{other:?}"),
     };
-    assert_eq!(reason(400, &fixture("error-cancel-fulfilled.json")), RefusalReason::AlreadyFulfilled);
-    assert_eq!(reason(400, r#"{"type":"not_allowed","message":"Cannot cancel a completed order. Please use the return process to handle refunds or exchanges."}"#), RefusalReason::AlreadyFulfilled);
-    assert_eq!(reason(400, r#"{"type":"invalid_data","message":"Order with id order_1 has been canceled."}"#), RefusalReason::AlreadyCancelled);
-    assert_eq!(reason(400, r#"{"type":"not_allowed","message":"Order order_1 already has an existing active order change"}"#), RefusalReason::ChangeInProgress);
-    assert_eq!(reason(404, r#"{"type":"not_found","message":"Order id not found: order_x"}"#), RefusalReason::OrderNotFound);
-    assert_eq!(reason(400, "<html>bad gateway</html>"), RefusalReason::Other);
+    assert_eq!(
+        reason(400, &fixture("error-cancel-fulfilled.json")),
+        RefusalReason::AlreadyFulfilled
+    );
+    assert_eq!(
+        reason(
+            400,
+            r#"{"type":"not_allowed","message":"Cannot cancel a completed order. Please use the return process to handle refunds or exchanges."}"#
+        ),
+        RefusalReason::AlreadyFulfilled
+    );
+    assert_eq!(
+        reason(
+            400,
+            r#"{"type":"invalid_data","message":"Order with id order_1 has been canceled."}"#
+        ),
+        RefusalReason::AlreadyCancelled
+    );
+    assert_eq!(
+        reason(
+            400,
+            r#"{"type":"not_allowed","message":"Order order_1 already has an existing active order change"}"#
+        ),
+        RefusalReason::ChangeInProgress
+    );
+    assert_eq!(
+        reason(
+            404,
+            r#"{"type":"not_found","message":"Order id not found: order_x"}"#
+        ),
+        RefusalReason::OrderNotFound
+    );
+    assert_eq!(
+        reason(400, "<html>bad gateway</html>"),
+        RefusalReason::Other
+    );
 }
 
 #[test]
 fn no_answer_a_server_failure_and_a_bad_key_are_not_refusals() {
-    assert!(matches!(classify(Failure::Transport("connection refused".into())), PlatformError::Unreachable { .. }));
-    assert!(matches!(classify(Failure::Status(503, "busy".into())), PlatformError::Unreachable { .. }));
-    assert!(matches!(classify(Failure::Status(401, r#"{"type":"unauthorized","message":"Unauthorized"}"#.into())), PlatformError::Auth { status: 401, .. }));
-    assert!(matches!(classify(Failure::Decode("eof".into())), PlatformError::Protocol { .. }));
+    assert!(matches!(
+        classify(Failure::Transport("connection refused".into())),
+        PlatformError::Unreachable { .. }
+    ));
+    assert!(matches!(
+        classify(Failure::Status(503, "busy".into())),
+        PlatformError::Unreachable { .. }
+    ));
+    assert!(matches!(
+        classify(Failure::Status(
+            401,
+            r#"{"type":"unauthorized","message":"Unauthorized"}"#.into()
+        )),
+        PlatformError::Auth { status: 401, .. }
+    ));
+    assert!(matches!(
+        classify(Failure::Decode("eof".into())),
+        PlatformError::Protocol { .. }
+    ));
 }
 
 #[test]
@@ -147,9 +242,19 @@ fn the_key_is_sent_as_basic_auth_and_never_shown() {
 fn an_unreachable_server_is_reported_as_such() {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     let m = Medusa::new("http://127.0.0.1:1", "sk_x", Duration::from_secs(2)).unwrap();
-    let op = Operation { key: "k".into(), order: "#1001".into(), kind: OperationKind::Cancel { reason: None } };
-    assert!(matches!(m.carry_out(&op), Err(PlatformError::Unreachable { .. })));
-    assert!(matches!(m.order("#1001"), Err(PlatformError::Unreachable { .. })));
+    let op = Operation {
+        key: "k".into(),
+        order: "#1001".into(),
+        kind: OperationKind::Cancel { reason: None },
+    };
+    assert!(matches!(
+        m.carry_out(&op),
+        Err(PlatformError::Unreachable { .. })
+    ));
+    assert!(matches!(
+        m.order("#1001"),
+        Err(PlatformError::Unreachable { .. })
+    ));
 }
 
 #[test]
