@@ -114,10 +114,22 @@ fn server(seed: &Seed) -> String {
         .clone()
 }
 
-/// One turn through the HTTP API.
+/// One turn through the HTTP API, in the conversation the test calls `conversation`: the first
+/// turn starts it, and later ones continue it under the id the server issued.
 fn say(seed: &Seed, conversation: &str, message: &str) -> Value {
+    static IDS: std::sync::Mutex<Option<std::collections::HashMap<String, String>>> =
+        std::sync::Mutex::new(None);
     let url = format!("{}/v1/answer", server(seed));
-    let body = json!({"conversation_id": conversation, "message": message});
+    let issued = IDS
+        .lock()
+        .unwrap()
+        .get_or_insert_with(Default::default)
+        .get(conversation)
+        .cloned();
+    let mut body = json!({"message": message});
+    if let Some(id) = issued {
+        body["conversation_id"] = json!(id);
+    }
     let (status, v) = common::rt().block_on(async {
         let r = reqwest::Client::new()
             .post(url)
@@ -131,6 +143,12 @@ fn say(seed: &Seed, conversation: &str, message: &str) -> Value {
         )
     });
     assert_eq!(status, 200, "{message:?} → {v}");
+    if let Some(id) = v["conversation_id"].as_str() {
+        IDS.lock()
+            .unwrap()
+            .get_or_insert_with(Default::default)
+            .insert(conversation.to_string(), id.to_string());
+    }
     eprintln!(
         "customer: {message}\nshopkeep: {}\n",
         v["reply"].as_str().unwrap_or_default()
