@@ -41,6 +41,7 @@ cargo test --locked "$@"
 if [ $# -eq 0 ]; then
   if ! scripts/api-contract.sh target/debug/shopkeep; then
     echo "warning: schemathesis found a difference between the API and /openapi.json (above)" >&2
-    [ "${API_CONTRACT_STRICT:-0}" = 1 ] && exit 1
+    if [ "${API_CONTRACT_STRICT:-0}" = 1 ]; then exit 1; fi
   fi
 fi
+exit 0
