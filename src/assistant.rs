@@ -22,7 +22,7 @@ use crate::{
     orders::{Order, OrderError, OrderStore},
     retrieve::{RetrieveError, Retriever},
     understand::{Intent, UnderstandError, Understander, Understanding},
-    verify::{self, Claim, FailureLimiter, Verdict},
+    verify::{self, Claim, Verdict, WindowCounter},
 };
 
 /// Longest message accepted, in characters.
@@ -47,6 +47,13 @@ pub struct Question {
     /// Set by the channel, never by an HTTP client.
     #[serde(skip)]
     pub sender_email: Option<String>,
+}
+
+impl Question {
+    /// The key the per-address limits count this message under.
+    fn client_key(&self) -> String {
+        format!("client:{}", self.client.as_deref().unwrap_or("local"))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -191,9 +198,9 @@ pub struct Assistant {
     pub platform: Option<Arc<dyn crate::platform::Platform>>,
     /// Failed identity checks per conversation, client address and order number (keys are
     /// prefixed with which), in one sliding window.
-    failures: FailureLimiter,
+    failures: WindowCounter,
     /// New hand-offs in the last hour, per client address and in all ("all").
-    handoffs: FailureLimiter,
+    handoffs: WindowCounter,
     /// Turns being answered, per conversation (see [`TurnLocks`]).
     turn_locks: TurnLocks,
 }
@@ -284,8 +291,8 @@ impl Assistant {
             journal: Arc::new(journal),
             guide: Arc::new(guide),
             platform: None,
-            failures: FailureLimiter::new(window),
-            handoffs: FailureLimiter::new(Duration::from_secs(3600)),
+            failures: WindowCounter::new(window),
+            handoffs: WindowCounter::new(Duration::from_secs(3600)),
             turn_locks: TurnLocks::default(),
         }
     }
@@ -735,7 +742,7 @@ impl Assistant {
     /// Counts a new hand-off against the hourly caps, or refuses it when a cap is reached.
     fn admit_handoff(&self, q: &Question) -> Result<(), AssistantError> {
         let cfg = &self.config.handoff;
-        let client_key = format!("client:{}", q.client.as_deref().unwrap_or("local"));
+        let client_key = q.client_key();
         let waits = [
             self.handoffs
                 .retry_after(&client_key, cfg.max_per_client_per_hour as usize),
@@ -764,7 +771,7 @@ impl Assistant {
         state: &mut ConversationState,
     ) -> Result<Verdict, AssistantError> {
         let cfg = &self.config.identity;
-        let client_key = format!("client:{}", q.client.as_deref().unwrap_or("local"));
+        let client_key = q.client_key();
         let order_key = state
             .pending_order
             .as_deref()

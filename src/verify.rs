@@ -252,13 +252,14 @@ pub fn verify_token(secret: &str, token: &str, now_unix: u64) -> Option<Identity
     })
 }
 
-/// Sliding-window failure counter per key (a conversation id, a client address).
-pub struct FailureLimiter {
+/// Events per key (a conversation, a client address, an order) within a sliding window: failed
+/// identity checks, and new hand-offs.
+pub struct WindowCounter {
     window: Duration,
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
-impl FailureLimiter {
+impl WindowCounter {
     pub fn new(window: Duration) -> Self {
         Self {
             window,
@@ -338,7 +339,7 @@ mod tests {
 
     #[test]
     fn limiter_counts_within_its_window() {
-        let l = FailureLimiter::new(Duration::from_secs(60));
+        let l = WindowCounter::new(Duration::from_secs(60));
         l.record("a");
         l.record("a");
         assert_eq!(l.count("a"), 2);

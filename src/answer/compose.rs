@@ -16,6 +16,14 @@ pub struct Voice<'a> {
     pub store: &'a StoreConfig,
 }
 
+/// A wait as a customer reads it: "a minute", "7 minutes" (rounded up, never "0 minutes").
+fn in_minutes(secs: u64) -> String {
+    match secs.div_ceil(60).max(1) {
+        1 => "a minute".to_string(),
+        m => format!("{m} minutes"),
+    }
+}
+
 impl<'a> Voice<'a> {
     pub fn new(store: &'a StoreConfig) -> Self {
         Self { store }
@@ -78,23 +86,18 @@ impl<'a> Voice<'a> {
 
     /// Said with a 429 when the hourly cap on new hand-offs is reached.
     pub fn handoffs_limited(&self, retry_after_secs: u64) -> String {
-        let minutes = retry_after_secs.div_ceil(60).max(1);
         format!(
-            "Our team has more requests than it can take from here right now. Please write to {} or try again in {minutes} minutes.",
-            self.store.support_email
+            "Our team has more requests than it can take from here right now. Please write to {} or try again in {}.",
+            self.store.support_email,
+            in_minutes(retry_after_secs)
         )
     }
 
     /// Said with a 429 when too many checks failed: when to try again, and the other way in.
     pub fn verification_limited(&self, retry_after_secs: u64) -> String {
-        let minutes = retry_after_secs.div_ceil(60).max(1);
-        let when = if minutes == 1 {
-            "a minute".to_string()
-        } else {
-            format!("{minutes} minutes")
-        };
         format!(
-            "For your security I can't check any more details right now. Please try again in {when}, or write to {} and a person will help.",
+            "For your security I can't check any more details right now. Please try again in {}, or write to {} and a person will help.",
+            in_minutes(retry_after_secs),
             self.store.support_email
         )
     }
