@@ -13,6 +13,7 @@ use crate::{
     journal::{live::Live, Journal, JournalError},
     orders::{demo, OrderError, OrderStore, SqliteOrderStore},
     retrieve::Retriever,
+    storage::Database,
     understand::{UnderstandError, Understander},
 };
 
@@ -26,6 +27,8 @@ pub enum AppError {
     Orders(#[from] OrderError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Understand(#[from] UnderstandError),
     #[error(transparent)]
@@ -62,14 +65,24 @@ pub fn load_model(cfg: &Config) -> Result<MiniLm, EmbedError> {
     Ok(model)
 }
 
-/// Opens the order database, seeding the demo store into an empty one (unless orders live on a
-/// store platform: then the database holds the copies read from it).
-pub fn open_orders(cfg: &Config) -> Result<Arc<SqliteOrderStore>, AppError> {
+/// Opens the service's database (creating the data dir and the file if needed): the one
+/// [`Database`] every part of a running service shares.
+pub fn open_database(cfg: &Config) -> Result<Arc<Database>, AppError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AppError::DataDir {
         path: cfg.data_dir.display().to_string(),
         source,
     })?;
-    let store = SqliteOrderStore::open(&cfg.database_path())?;
+    Ok(Database::open(&cfg.database_path())?)
+}
+
+/// Opens the order database, seeding the demo store into an empty one (unless orders live on a
+/// store platform: then the database holds the copies read from it).
+pub fn open_orders(cfg: &Config) -> Result<Arc<SqliteOrderStore>, AppError> {
+    orders_in(cfg, open_database(cfg)?)
+}
+
+fn orders_in(cfg: &Config, db: Arc<Database>) -> Result<Arc<SqliteOrderStore>, AppError> {
+    let store = SqliteOrderStore::new(db);
     let embedded = cfg.platform.kind == crate::config::PlatformKind::Embedded;
     if embedded && store.counts()?.orders == 0 && store.counts()?.products == 0 {
         tracing::info!("empty order database: seeding the demo store");
@@ -112,13 +125,17 @@ pub struct App {
 /// Opens the desk's users, sessions and tokens (in the service's database) with the config's
 /// login limits.
 pub fn open_accounts(cfg: &Config) -> Result<Arc<Accounts>, AppError> {
+    accounts_in(cfg, open_database(cfg)?)
+}
+
+fn accounts_in(cfg: &Config, db: Arc<Database>) -> Result<Arc<Accounts>, AppError> {
     let a = &cfg.admin;
     let limits = Limits::new(
         a.session_hours as i64 * 3600,
         a.login_failures,
         a.login_window_secs as i64,
     );
-    Ok(Arc::new(Accounts::open(&cfg.database_path(), limits)?))
+    Ok(Arc::new(Accounts::new(db, limits)))
 }
 
 impl App {
@@ -130,7 +147,8 @@ impl App {
 
     /// As [`App::open`], with a given embedder.
     pub fn with_embedder(config: Config, embedder: Arc<dyn Embedder>) -> Result<Self, AppError> {
-        let orders = open_orders(&config)?;
+        let db = open_database(&config)?;
+        let orders = orders_in(&config, db.clone())?;
         let index = match IndexHandle::open(&config.index_root()) {
             Ok(h) => h,
             Err(IndexError::Missing(_)) => {
@@ -165,7 +183,7 @@ impl App {
         let understander = Arc::new(Understander::from_default_location(
             &config.model.models_root,
         )?);
-        let journal = Journal::open(&config.database_path())?;
+        let journal = Journal::new(db.clone());
         let retriever = Retriever::new(embedder, index, config.model.max_concurrent);
         let guide =
             crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?);
@@ -183,7 +201,7 @@ impl App {
             .with_platform(platform),
         );
         let email = crate::email::Email::from_config(&config)?.map(Arc::new);
-        let accounts = open_accounts(&config)?;
+        let accounts = accounts_in(&config, db)?;
         let live = Arc::new(Live::new(config.server.max_streams));
         Ok(Self {
             config,

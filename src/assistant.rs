@@ -18,7 +18,7 @@ use crate::{
     },
     config::Config,
     index::{Hit, SearchOptions},
-    journal::{ConversationState, Journal, JournalError, TurnRecord},
+    journal::{Conversation, ConversationState, Exchange, Journal, JournalError, TurnRecord},
     orders::{Order, OrderError, OrderStore},
     retrieve::{RetrieveError, Retriever},
     understand::{Intent, UnderstandError, Understander, Understanding},
@@ -364,30 +364,40 @@ impl Assistant {
         if !matches!(q.channel.as_str(), "api" | "widget" | "email" | "cli") {
             return Err(AssistantError::BadChannel);
         }
-        // Journal reads and writes are single-row SQLite statements (well under a millisecond in
-        // WAL mode), so they run inline rather than hopping to the blocking pool.
-        let (conversation_id, mut conversation, _turn) = match &q.conversation_id {
-            Some(id) if !valid_conversation_id(id) => {
-                return Err(AssistantError::BadConversationId)
-            }
-            Some(id) => {
-                // Taken before the state is read, held until it is written back.
-                let turn = self.turn_locks.lock(id).await;
-                match self.journal.conversation(id)? {
-                    Some(c) => (id.clone(), c, Some(turn)),
-                    None => return Err(AssistantError::ConversationNotFound),
+        // Journal reads run on the blocking pool; the exchange's writes go in the database's
+        // next group commit, once the answer is known (see `storage`).
+        let (conversation_id, mut conversation, first_turn, stored, _turn) =
+            match &q.conversation_id {
+                Some(id) if !valid_conversation_id(id) => {
+                    return Err(AssistantError::BadConversationId)
                 }
-            }
-            None => {
-                let id = format!("c_{}", uuid::Uuid::new_v4().simple());
-                let c = self.journal.create(&id, &q.channel)?;
-                // A new id is known to nobody else yet: no other turn can race this one.
-                (id, c, None)
-            }
-        };
+                Some(id) => {
+                    // Taken before the state is read, held until it is written back.
+                    let turn = self.turn_locks.lock(id).await;
+                    match self.journal.conversation_opening(id).await? {
+                        Some((c, has_turns)) => (id.clone(), c, !has_turns, true, Some(turn)),
+                        None => return Err(AssistantError::ConversationNotFound),
+                    }
+                }
+                None => {
+                    // A new id is known to nobody else yet: no other turn can race this one. The
+                    // conversation is written with its first exchange.
+                    let id = format!("c_{}", uuid::Uuid::new_v4().simple());
+                    let at = crate::journal::now();
+                    let c = Conversation {
+                        id: id.clone(),
+                        channel: q.channel.clone(),
+                        created_at: at.clone(),
+                        updated_at: at,
+                        state: ConversationState::default(),
+                    };
+                    (id, c, true, false, None)
+                }
+            };
+        // Set while the conversation is not in the journal yet.
+        let new_channel = (!stored).then(|| q.channel.clone());
         // From here on the question carries the id it is answered in (the action log records it).
         q.conversation_id = Some(conversation_id.clone());
-        let first_turn = self.journal.turns(&conversation_id)?.is_empty();
 
         // A conversation with a person stays with the person.
         if conversation.state.handed_off {
@@ -413,7 +423,14 @@ impl Assistant {
                 },
             ];
             self.journal
-                .record(&conversation_id, &conversation.state, "handoff", &turns)?;
+                .commit_exchange(Exchange {
+                    conversation_id: conversation_id.clone(),
+                    new_channel: None,
+                    state: conversation.state.clone(),
+                    outcome: "handoff".into(),
+                    turns: turns.to_vec(),
+                })
+                .await?;
             return Ok(Answer {
                 conversation_id,
                 reply,
@@ -457,6 +474,11 @@ impl Assistant {
                 &part,
                 &reason,
             )?;
+            if new_channel.is_some() {
+                // The hand-off refers to its conversation, so a first turn that hands off
+                // starts the conversation now rather than with the exchange.
+                self.journal.create(&conversation_id, &q.channel)?;
+            }
             let id = self
                 .journal
                 .open_handoff(&conversation_id, reason.code(), &packet)?;
@@ -513,7 +535,14 @@ impl Assistant {
             },
         ];
         self.journal
-            .record(&conversation_id, &conversation.state, outcome, &turns)?;
+            .commit_exchange(Exchange {
+                conversation_id: conversation_id.clone(),
+                new_channel,
+                state: conversation.state.clone(),
+                outcome: outcome.into(),
+                turns: turns.into(),
+            })
+            .await?;
         self.remember_gap(
             &conversation_id,
             &message,

@@ -68,6 +68,9 @@ impl DeskError {
             Self::Access(e) => e.code(),
             Self::Action(crate::actions::ActionError::NotFound(_)) => "action_not_found",
             Self::Action(crate::actions::ActionError::Refused(_)) => "action_not_revertible",
+            Self::Action(crate::actions::ActionError::UnreadableRecord { .. }) => {
+                "action_record_unreadable"
+            }
             Self::Action(_) => "actions_failed",
             Self::Journal(_) => "journal_failed",
         }

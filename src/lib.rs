@@ -18,7 +18,8 @@
 //!         ├─ orders       the OrderStore (SQLite): orders, fulfilments, products, stock
 //!         ├─ retrieve     Evidence: hybrid search (BM25 + dense, RRF) on the current generation
 //!         ├─ answer       gate (answer or hand off), compose (templates + quoted passages)
-//!         └─ journal      conversations, turns, gate decisions, hand-off packets (SQLite)
+//!         └─ journal      conversations, turns, gate decisions, hand-off packets: the exchange
+//!                         goes in the database's next group commit (storage), answered after it
 //!   ◄── Answer { reply, citations, order, actions, handoff, with_person, awaiting_confirmation }
 //!
 //! the desk (pages /admin/…, JSON /v1/admin/… and /v1/handoffs/…; http::admin)
@@ -40,6 +41,10 @@
 //!             threaded; what the server cannot take now ──► email::outbox (retried for hours);
 //!             a hand-off's packet, and later mail while it is with a person ──► the helpdesk
 //! ```
+//!
+//! Everything kept lives in one SQLite file owned by [`storage::Database`] (one writer, pooled
+//! readers, the group commit, the ordered migrations); the journal, the order store and the
+//! desk's accounts are repositories over it and open no connection of their own.
 //!
 //! Model work runs off the async runtime: requests share one worker that embeds concurrent
 //! questions together (`embed::batch`) behind a cache of repeat questions (`embed::cache`).
@@ -70,6 +75,7 @@
 //! - [`eval`]: the development-set evaluations behind `shopkeep eval`.
 //! - [`actions`]: guided returns, exchanges, cancellations and order changes: policy as
 //!   configuration, flows across turns, idempotent execution with an action log.
+//! - [`storage`]: the database: connections, group commit, the schema and its migrations.
 //! - [`app`]: shared services built once; [`http`]: the HTTP channel (its connections bounded
 //!   and timed out in [`http::conn`]); [`cli`]: the commands.
 
@@ -92,6 +98,7 @@ pub mod orders;
 pub mod platform;
 pub mod privacy;
 pub mod retrieve;
+pub mod storage;
 pub mod understand;
 pub mod verify;
 pub mod webhook;

@@ -11,7 +11,10 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 use shopkeep::{
     actions::{execute, read::Catalogue, revert, variant, Flow, Guide, Policy, Stage, Turn},
-    orders::{demo, import::Format, ItemStatus, OrderStatus, OrderStore, SqliteOrderStore},
+    orders::{
+        demo, import::Format, ItemStatus, OrderError, OrderStatus, OrderStore, OrderStoreExt,
+        SqliteOrderStore,
+    },
 };
 use time::OffsetDateTime;
 
@@ -488,6 +491,26 @@ fn a_reversal_is_refused_once_the_order_has_moved_on() {
     chat.store.save_order(&order).unwrap();
     let err = revert(chat.store.as_ref(), &id, "sam", chat.now).unwrap_err();
     assert!(err.to_string().contains("changed since"), "{err}");
+}
+
+#[test]
+fn an_undo_whose_stored_snapshot_does_not_decode_is_refused_and_changes_nothing() {
+    let mut chat = Chat::demo();
+    chat.say("cancel LF-100003 please, I no longer need it");
+    chat.say("yes");
+    let mut entry = chat.log()[0].clone();
+    // As if written by another version: the order snapshot has a field of the wrong type.
+    entry.doc["before"]["order"]["items"] = Value::from("not a list");
+    chat.store
+        .transaction(|tx| -> Result<(), OrderError> { tx.save_action(&entry) })
+        .unwrap();
+
+    let err = revert(chat.store.as_ref(), &entry.id, "sam", chat.now).unwrap_err();
+    assert_eq!(err.code(), "actions.unreadable_record", "{err}");
+    assert_eq!(chat.order("LF-100003").status, OrderStatus::Cancelled);
+    let log = chat.log();
+    assert_eq!(log.len(), 1, "no reversal logged");
+    assert_eq!(log[0].status, "executed", "not marked reverted");
 }
 
 // --- Variant matching from a customer's words -----------------------------------------------------

@@ -52,6 +52,10 @@ pub enum ActionError {
     /// The store's platform refused the change or could not be reached; nothing was changed.
     #[error(transparent)]
     Platform(#[from] crate::platform::PlatformError),
+    /// A logged action's stored record does not decode (written by another version, or
+    /// damaged): nothing is done with it rather than something half-right.
+    #[error("action {id}'s stored record cannot be read ({message}); nothing was changed")]
+    UnreadableRecord { id: String, message: String },
 }
 
 impl ActionError {
@@ -61,6 +65,7 @@ impl ActionError {
             Self::NotFound(_) => "actions.not_found",
             Self::Refused(_) => "actions.refused",
             Self::Platform(e) => e.code(),
+            Self::UnreadableRecord { .. } => "actions.unreadable_record",
         }
     }
 }

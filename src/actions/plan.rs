@@ -2735,6 +2735,25 @@ fn reserve(tx: &mut dyn OrderWriter, v: &Variant) -> Result<(), OrderError> {
     Ok(())
 }
 
+/// One side (`before`/`after`) of a logged action's snapshot of `what` (`order`, `customer`):
+/// `None` when it holds none, an error when it holds one that does not decode.
+fn snapshot<T: serde::de::DeserializeOwned>(
+    entry: &LoggedAction,
+    side: &str,
+    what: &str,
+) -> Result<Option<T>, ActionError> {
+    let value = &entry.doc[side][what];
+    if value.is_null() {
+        return Ok(None);
+    }
+    serde_json::from_value(value.clone())
+        .map(Some)
+        .map_err(|e| ActionError::UnreadableRecord {
+            id: entry.id.clone(),
+            message: format!("{side}.{what}: {e}"),
+        })
+}
+
 /// Undoes a logged action, for an admin, while nothing has changed since: the order (and
 /// customer) must still be exactly as the action left them. Logs the reversal.
 pub fn revert(
@@ -2755,10 +2774,17 @@ pub fn revert(
         if let Some(platform) = entry.doc["platform"].as_str() {
             return Err(ActionError::Refused(format!("action {action_id} was carried out in {platform}; undo it there")));
         }
-        let after_order: Option<Order> = serde_json::from_value(entry.doc["after"]["order"].clone()).ok().flatten();
-        let before_order: Option<Order> = serde_json::from_value(entry.doc["before"]["order"].clone()).ok().flatten();
-        let after_customer: Option<Customer> = serde_json::from_value(entry.doc["after"]["customer"].clone()).ok();
-        let before_customer: Option<Customer> = serde_json::from_value(entry.doc["before"]["customer"].clone()).ok();
+        // A snapshot that is there but does not decode refuses the undo: marking the action
+        // reverted with nothing restored would tell the admin something false.
+        let after_order: Option<Order> = snapshot(&entry, "after", "order")?;
+        let before_order: Option<Order> = snapshot(&entry, "before", "order")?;
+        let after_customer: Option<Customer> = snapshot(&entry, "after", "customer")?;
+        let before_customer: Option<Customer> = snapshot(&entry, "before", "customer")?;
+        let restores_order = after_order.is_some() && before_order.is_some();
+        let restores_customer = after_customer.is_some() && before_customer.is_some();
+        if !restores_order && !restores_customer {
+            return Err(ActionError::UnreadableRecord { id: action_id.to_string(), message: "it holds no before-and-after snapshot to restore".into() });
+        }
         if let (Some(after), Some(before)) = (&after_order, &before_order) {
             let now_order = tx.order(&after.number)?.ok_or_else(|| ActionError::NotFound(format!("order {}", after.number)))?;
             if now_order != *after {

@@ -4,13 +4,18 @@
 //! and what admins change about users (role, disabled, password, tokens), each change written to
 //! the `desk_audit` log with who made it.
 //!
-//! Tables live in the service's one SQLite database, beside the journal, under their own
-//! versioned migrations (`desk_migrations`). This module decides who someone is and what their
+//! Tables live in the service's one SQLite database, beside the journal; their schema is in
+//! [`crate::storage::migrations`]. This module decides who someone is and what their
 //! role allows; it does not render pages or know about cookies and headers (the HTTP channel
 //! does). Its methods are synchronous and some are slow on purpose (argon2): async callers run
 //! them on the blocking pool.
 
-use std::{collections::HashMap, net::IpAddr, path::Path, sync::LazyLock};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    path::Path,
+    sync::{Arc, LazyLock},
+};
 
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
@@ -21,6 +26,8 @@ use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use crate::storage::{Database, Reader, StorageError};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -58,8 +65,8 @@ pub enum AccountError {
     Forbidden(Role),
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("desk database is newer than this binary (schema {0})")]
-    NewerSchema(i64),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     #[error("no user with id {0}")]
     NoSuchUser(i64),
     #[error("the desk must keep at least one active admin: make someone else an admin first")]
@@ -72,7 +79,8 @@ impl AccountError {
     /// Stable code for the API.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Sqlite(_) | Self::Hash(_) | Self::NewerSchema(_) => "accounts_failed",
+            Self::Storage(e) => e.code(),
+            Self::Sqlite(_) | Self::Hash(_) => "accounts_failed",
             Self::BadCredentials => "invalid_credentials",
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::UserExists(_) => "user_exists",
@@ -321,60 +329,9 @@ impl HashGate {
     }
 }
 
-struct Migration {
-    version: i64,
-    sql: &'static str,
-}
-
-/// Steps only ever get appended.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        sql: "
-        CREATE TABLE desk_users (
-            id            INTEGER PRIMARY KEY AUTOINCREMENT,
-            email         TEXT NOT NULL UNIQUE,
-            name          TEXT NOT NULL,
-            role          TEXT NOT NULL,
-            password_hash TEXT NOT NULL,
-            created_at    TEXT NOT NULL
-        );
-        CREATE TABLE desk_sessions (
-            id_hash    TEXT PRIMARY KEY,
-            user_id    INTEGER NOT NULL REFERENCES desk_users(id) ON DELETE CASCADE,
-            csrf       TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            expires_at INTEGER NOT NULL
-        );
-        CREATE INDEX desk_sessions_expiry ON desk_sessions(expires_at);
-        CREATE TABLE desk_tokens (
-            token_hash TEXT PRIMARY KEY,
-            user_id    INTEGER NOT NULL REFERENCES desk_users(id) ON DELETE CASCADE,
-            created_at TEXT NOT NULL
-        );
-    ",
-    },
-    // User management from the desk: disabling, last sign-in, and the audit log of changes.
-    Migration {
-        version: 2,
-        sql: "
-        ALTER TABLE desk_users ADD COLUMN disabled_at TEXT;
-        ALTER TABLE desk_users ADD COLUMN last_login_at TEXT;
-        CREATE TABLE desk_audit (
-            id     INTEGER PRIMARY KEY AUTOINCREMENT,
-            at     TEXT NOT NULL,
-            actor  TEXT NOT NULL,
-            action TEXT NOT NULL,
-            target TEXT NOT NULL,
-            detail TEXT NOT NULL
-        );
-    ",
-    },
-];
-
 /// The desk's users, sessions and tokens, plus the in-memory login limiter.
 pub struct Accounts {
-    conn: Mutex<Connection>,
+    db: Arc<Database>,
     limits: Limits,
     /// Login attempts per address and per account, within the window.
     failures: Mutex<Attempts>,
@@ -386,42 +343,31 @@ static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_password("not a real password, only timing").unwrap_or_default());
 
 impl Accounts {
+    /// The accounts of `db` (its tables are in [`crate::storage::migrations`]).
+    pub fn new(db: Arc<Database>, limits: Limits) -> Self {
+        Self {
+            db,
+            limits,
+            failures: Mutex::new(Attempts::default()),
+        }
+    }
+
+    /// Opens (creating if needed) the database at `path` for the accounts alone (the service
+    /// opens one [`Database`] for all its parts and uses [`Accounts::new`]).
     pub fn open(path: &Path, limits: Limits) -> Result<Self, AccountError> {
-        Self::init(Connection::open(path)?, limits)
+        Ok(Self::new(Database::open(path)?, limits))
     }
 
     pub fn open_in_memory(limits: Limits) -> Result<Self, AccountError> {
-        Self::init(Connection::open_in_memory()?, limits)
+        Ok(Self::new(Database::open_in_memory()?, limits))
     }
 
-    fn init(mut conn: Connection, limits: Limits) -> Result<Self, AccountError> {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute_batch("CREATE TABLE IF NOT EXISTS desk_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")?;
-        let current: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM desk_migrations",
-            [],
-            |r| r.get(0),
-        )?;
-        let newest = MIGRATIONS.last().map_or(0, |m| m.version);
-        if current > newest {
-            return Err(AccountError::NewerSchema(current));
-        }
-        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
-            tx.execute_batch(m.sql)?;
-            tx.execute(
-                "INSERT INTO desk_migrations (version, applied_at) VALUES (?1, ?2)",
-                params![m.version, crate::journal::now()],
-            )?;
-        }
-        tx.commit()?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-            limits,
-            failures: Mutex::new(Attempts::default()),
-        })
+    fn read(&self) -> Result<Reader<'_>, AccountError> {
+        Ok(self.db.reader()?)
+    }
+
+    fn write(&self) -> Result<parking_lot::MutexGuard<'_, Connection>, AccountError> {
+        Ok(self.db.writer()?)
     }
 
     /// Adds a user from the server's command line (`shopkeep admin create-user`). Slow (argon2).
@@ -467,7 +413,7 @@ impl Accounts {
             .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
         let hash = hash_password(password)?;
         let created_at = crate::journal::now();
-        let mut conn = self.conn.lock();
+        let mut conn = self.write()?;
         let tx = conn.transaction()?;
         match tx.execute(
             "INSERT INTO desk_users (email, name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -500,7 +446,7 @@ impl Accounts {
 
     /// Every user, by email.
     pub fn users(&self) -> Result<Vec<User>, AccountError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {USER_COLUMNS} FROM desk_users u ORDER BY u.email"
         ))?;
@@ -510,7 +456,7 @@ impl Accounts {
 
     /// The user with this id.
     pub fn user(&self, id: i64) -> Result<Option<User>, AccountError> {
-        Ok(user_by_id(&self.conn.lock(), id)?)
+        Ok(user_by_id(&*self.read()?, id)?)
     }
 
     /// An admin changes a user; recorded in the audit log under `actor`. No change may leave the
@@ -533,7 +479,7 @@ impl Accounts {
             UserChange::Password(p) => Some(hash_password(p)?),
             _ => None,
         };
-        let mut conn = self.conn.lock();
+        let mut conn = self.write()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let user = user_by_id(&tx, id)?.ok_or(AccountError::NoSuchUser(id))?;
         let leaves_no_admin = |tx: &rusqlite::Transaction<'_>| -> Result<bool, AccountError> {
@@ -618,7 +564,7 @@ impl Accounts {
 
     /// The latest `limit` audit entries, newest first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, AccountError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare("SELECT id, at, actor, action, target, detail FROM desk_audit ORDER BY id DESC LIMIT ?1")?;
         let rows = stmt.query_map([limit as i64], |r| {
             Ok(AuditEntry {
@@ -677,7 +623,7 @@ impl Accounts {
         let id = random_hex();
         let csrf = random_hex();
         let expires_at = now + self.limits.session_secs;
-        let conn = self.conn.lock();
+        let conn = self.write()?;
         // Expired sessions go whenever someone logs in: no background sweeper needed.
         conn.execute("DELETE FROM desk_sessions WHERE expires_at <= ?1", [now])?;
         conn.execute(
@@ -756,8 +702,8 @@ impl Accounts {
 
     /// The session with this id, while it has not expired.
     pub fn session(&self, id: &str, now: i64) -> Result<Option<Session>, AccountError> {
-        let conn = self.conn.lock();
-        let row = conn
+        let row = self
+            .read()?
             .query_row(
                 // Disabling deletes the sessions too; the check here holds whatever the order.
                 &format!(
@@ -770,7 +716,7 @@ impl Accounts {
             .optional()?;
         match row {
             Some((_, _, expires_at)) if expires_at <= now => {
-                conn.execute(
+                self.write()?.execute(
                     "DELETE FROM desk_sessions WHERE id_hash = ?1",
                     [sha256_hex(id)],
                 )?;
@@ -787,7 +733,7 @@ impl Accounts {
 
     /// Ends a session (logout). Unknown ids are fine: the result is the same.
     pub fn end_session(&self, id: &str) -> Result<(), AccountError> {
-        self.conn.lock().execute(
+        self.write()?.execute(
             "DELETE FROM desk_sessions WHERE id_hash = ?1",
             [sha256_hex(id)],
         )?;
@@ -801,7 +747,7 @@ impl Accounts {
             .user_with_hash(&email)?
             .ok_or_else(|| AccountError::UserNotFound(email.clone()))?;
         let token = format!("{TOKEN_PREFIX}{}", random_hex());
-        self.conn.lock().execute(
+        self.write()?.execute(
             "INSERT INTO desk_tokens (token_hash, user_id, created_at) VALUES (?1, ?2, ?3)",
             params![sha256_hex(&token), user.id, crate::journal::now()],
         )?;
@@ -814,7 +760,7 @@ impl Accounts {
         if !token.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let user = conn
             .query_row(
                 &format!("SELECT {USER_COLUMNS} FROM desk_tokens t JOIN desk_users u ON u.id = t.user_id WHERE t.token_hash = ?1 AND u.disabled_at IS NULL"),
@@ -828,13 +774,12 @@ impl Accounts {
     /// Whether any user has an API token (with no configured token either, the API is off).
     pub fn any_tokens(&self) -> Result<bool, AccountError> {
         Ok(self
-            .conn
-            .lock()
+            .read()?
             .query_row("SELECT EXISTS(SELECT 1 FROM desk_tokens)", [], |r| r.get(0))?)
     }
 
     fn user_with_hash(&self, email: &str) -> Result<Option<(User, String)>, AccountError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         Ok(conn
             .query_row(
                 &format!(

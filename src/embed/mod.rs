@@ -91,7 +91,24 @@ pub trait Embedder: Send + Sync {
 
 /// Dot product of two equal-length vectors (cosine for unit vectors).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    // Sixteen independent partial sums. A plain `.sum()` is one serial chain of float adds
+    // that the compiler may not reorder, so it never vectorises: scoring every passage of the
+    // index for a question took ~9% of a loaded server's CPU that way.
+    const LANES: usize = 16;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; LANES];
+    for (ca, cb) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+        for i in 0..LANES {
+            acc[i] += ca[i] * cb[i];
+        }
+    }
+    let tail: f32 = a[n / LANES * LANES..]
+        .iter()
+        .zip(&b[n / LANES * LANES..])
+        .map(|(x, y)| x * y)
+        .sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Scales `v` to unit length in place (a zero vector stays zero).
@@ -99,5 +116,22 @@ pub fn normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
         v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_agrees_with_the_plain_sum_at_every_length() {
+        for n in [0, 1, 7, 15, 16, 17, 31, 384, 385] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let plain: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((dot(&a, &b) as f64 - plain).abs() < 1e-4, "n = {n}");
+        }
+        // Unequal lengths: the common prefix, as `zip` did.
+        assert_eq!(dot(&[1.0, 2.0, 3.0], &[1.0, 1.0]), 3.0);
     }
 }

@@ -102,7 +102,8 @@ impl From<crate::desk::accounts::AccountError> for ApiError {
             UserNotFound(_) | NoSuchUser(_) | UnknownChange(_) => StatusCode::NOT_FOUND,
             LastAdmin => StatusCode::CONFLICT,
             BadEmail(_) | BadRole(_) | WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
-            Sqlite(_) | Hash(_) | NewerSchema(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Storage(crate::storage::StorageError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
+            Sqlite(_) | Hash(_) | Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.code(), e.to_string())
     }

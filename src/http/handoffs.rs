@@ -38,7 +38,10 @@ impl From<DeskError> for ApiError {
             DeskError::BadStatus(_) => StatusCode::UNPROCESSABLE_ENTITY,
             DeskError::Access(e) => return e.into(),
             DeskError::Action(crate::actions::ActionError::NotFound(_)) => StatusCode::NOT_FOUND,
-            DeskError::Action(crate::actions::ActionError::Refused(_)) => StatusCode::CONFLICT,
+            DeskError::Action(
+                crate::actions::ActionError::Refused(_)
+                | crate::actions::ActionError::UnreadableRecord { .. },
+            ) => StatusCode::CONFLICT,
             DeskError::Action(_) | DeskError::Journal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.code(), e.to_string())

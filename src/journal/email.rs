@@ -8,32 +8,6 @@ use serde::Serialize;
 
 use super::{now, Journal, JournalError};
 
-pub(super) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS email_messages (
-    message_id TEXT PRIMARY KEY,
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    direction TEXT NOT NULL,
-    at TEXT NOT NULL,
-    customer_address TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    refs TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS email_messages_conversation ON email_messages(conversation_id, at);
--- Mail that could not be sent at once, tried again until sent or given up (see `email::outbox`).
--- The message itself is kept as JSON so a restart loses nothing; it goes with its conversation.
-CREATE TABLE IF NOT EXISTS email_outbox (
-    message_id TEXT PRIMARY KEY,
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    mail TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at_ms INTEGER NOT NULL,
-    last_error TEXT,
-    sent_at TEXT
-);
-CREATE INDEX IF NOT EXISTS email_outbox_due ON email_outbox(status, next_at_ms);
-";
-
 /// One message of an email conversation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EmailRecord {
@@ -52,7 +26,7 @@ impl Journal {
     /// Records a message. A Message-ID seen before is left as it was (returns false), so a
     /// message delivered twice is noticed rather than answered twice.
     pub fn record_email(&self, r: &EmailRecord) -> Result<bool, JournalError> {
-        let n = self.conn.lock().execute(
+        let n = self.write()?.execute(
             "INSERT OR IGNORE INTO email_messages (message_id, conversation_id, direction, at, customer_address, subject, refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![r.message_id, r.conversation_id, r.direction, now(), r.customer_address, r.subject, r.references.join(" ")],
         )?;
@@ -62,7 +36,7 @@ impl Journal {
     /// Conversations by email with `address` (ignoring case): what an erasure of that customer
     /// must take with it.
     pub fn conversations_emailed_from(&self, address: &str) -> Result<Vec<String>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare("SELECT DISTINCT conversation_id FROM email_messages WHERE customer_address = ?1 COLLATE NOCASE")?;
         let rows = stmt.query_map([address], |r| r.get(0))?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
@@ -70,7 +44,7 @@ impl Journal {
 
     /// The message with this Message-ID, if recorded.
     pub fn email(&self, message_id: &str) -> Result<Option<EmailRecord>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         conn.query_row(
             "SELECT message_id, conversation_id, direction, customer_address, subject, refs FROM email_messages WHERE message_id = ?1",
             [message_id],
@@ -99,7 +73,7 @@ impl Journal {
         &self,
         conversation_id: &str,
     ) -> Result<Option<EmailRecord>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         conn.query_row(
             "SELECT message_id, conversation_id, direction, customer_address, subject, refs FROM email_messages
              WHERE conversation_id = ?1 AND direction = 'in' ORDER BY at DESC, rowid DESC LIMIT 1",
@@ -137,7 +111,7 @@ impl Journal {
         error: &str,
         at_ms: i64,
     ) -> Result<(), JournalError> {
-        self.conn.lock().execute(
+        self.write()?.execute(
             "INSERT OR IGNORE INTO email_outbox (message_id, conversation_id, mail, attempts, last_error, next_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![message_id, conversation_id, mail_json, attempts, error, at_ms],
         )?;
@@ -150,7 +124,7 @@ impl Journal {
         now_ms: i64,
         limit: usize,
     ) -> Result<Vec<(String, String, u32)>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare("SELECT message_id, mail, attempts FROM email_outbox WHERE status = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2")?;
         let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -166,7 +140,7 @@ impl Journal {
         outcome: &crate::webhook::Delivery,
     ) -> Result<(), JournalError> {
         use crate::webhook::Delivery;
-        let conn = self.conn.lock();
+        let conn = self.write()?;
         match outcome {
             Delivery::Delivered => conn.execute(
                 "UPDATE email_outbox SET status = 'sent', attempts = ?2, sent_at = ?3 WHERE message_id = ?1",
@@ -186,7 +160,7 @@ impl Journal {
 
     /// The outbox entry of a message, if it was ever queued.
     pub fn outbox_entry(&self, message_id: &str) -> Result<Option<OutboxEntry>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         conn.query_row(
             "SELECT message_id, conversation_id, mail, status, attempts, last_error FROM email_outbox WHERE message_id = ?1",
             [message_id],

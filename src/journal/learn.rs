@@ -9,38 +9,6 @@ use serde::Serialize;
 
 use super::{now, Journal, JournalError};
 
-pub(super) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS gap_clusters (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    -- The sum of the members' unit vectors: its direction is the cluster's centre, and a member
-    -- joining or leaving is one vector addition.
-    centroid BLOB NOT NULL,
-    members INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open',
-    decided_by TEXT,
-    decided_at TEXT,
-    article_id TEXT,
-    article_path TEXT
-);
-CREATE INDEX IF NOT EXISTS gap_clusters_status ON gap_clusters(status, updated_at);
-CREATE TABLE IF NOT EXISTS gaps (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    cluster_id INTEGER NOT NULL REFERENCES gap_clusters(id),
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    at TEXT NOT NULL,
-    question TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    intent TEXT,
-    vector BLOB NOT NULL,
-    reply TEXT,
-    replied_by TEXT
-);
-CREATE INDEX IF NOT EXISTS gaps_cluster ON gaps(cluster_id, id);
-CREATE INDEX IF NOT EXISTS gaps_conversation ON gaps(conversation_id, id);
-";
-
 /// A question to remember, before it has a cluster.
 #[derive(Debug, Clone)]
 pub struct NewGap<'a> {
@@ -145,7 +113,7 @@ impl Journal {
         gap: &NewGap<'_>,
         assign: impl FnOnce(&[Centroid]) -> Option<i64>,
     ) -> Result<i64, JournalError> {
-        let mut conn = self.conn.lock();
+        let mut conn = self.write()?;
         let tx = conn.transaction()?;
         let centroids: Vec<Centroid> = {
             let mut stmt = tx.prepare("SELECT id, centroid, members FROM gap_clusters")?;
@@ -189,7 +157,7 @@ impl Journal {
         reply: &str,
         by: &str,
     ) -> Result<bool, JournalError> {
-        let n = self.conn.lock().execute(
+        let n = self.write()?.execute(
             "UPDATE gaps SET reply = ?2, replied_by = ?3 WHERE id = (SELECT MAX(id) FROM gaps WHERE conversation_id = ?1) AND reply IS NULL",
             params![conversation_id, reply, by],
         )?;
@@ -203,7 +171,7 @@ impl Journal {
         status: Option<&str>,
         min_members: i64,
     ) -> Result<Vec<ClusterRecord>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {CLUSTER_COLUMNS} FROM gap_clusters c WHERE (?1 IS NULL OR c.status = ?1) AND c.members >= ?2 ORDER BY c.members DESC, c.updated_at DESC LIMIT 500"
         ))?;
@@ -216,7 +184,7 @@ impl Journal {
         &self,
         id: i64,
     ) -> Result<Option<(ClusterRecord, Vec<GapRecord>)>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let Some(cluster) = conn
             .query_row(
                 &format!("SELECT {CLUSTER_COLUMNS} FROM gap_clusters c WHERE c.id = ?1"),
@@ -256,7 +224,7 @@ impl Journal {
         article: Option<(&str, &str)>,
     ) -> Result<bool, JournalError> {
         let at = now();
-        let n = self.conn.lock().execute(
+        let n = self.write()?.execute(
             "UPDATE gap_clusters SET status = ?2, decided_by = ?3, decided_at = ?4, updated_at = ?4, article_id = ?5, article_path = ?6 WHERE id = ?1 AND status = 'open'",
             params![id, status, by, at, article.map(|a| a.0), article.map(|a| a.1)],
         )?;

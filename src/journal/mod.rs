@@ -19,16 +19,19 @@ pub use search::{
     fts_query, ConversationPage, PageParams, DEFAULT_PAGE, MARK_END, MARK_START, MAX_PAGE,
 };
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
-use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
+
+use crate::storage::{Database, StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("journal database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     #[error("journal record {id}: {message}")]
     Corrupt { id: String, message: String },
     #[error("the page cursor is not one this listing gave out (give cursor or newer, not both)")]
@@ -189,62 +192,10 @@ pub struct JournalStats {
     pub feedback: Vec<(String, i64)>,
 }
 
-/// The journal over one SQLite database.
+/// The journal over one SQLite database (its tables are in [`crate::storage::migrations`]).
 pub struct Journal {
-    conn: Mutex<Connection>,
+    db: Arc<Database>,
 }
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY,
-    channel TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    customer_id TEXT,
-    outcome TEXT,
-    state TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS conversations_updated ON conversations(updated_at);
-CREATE TABLE IF NOT EXISTS turns (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    at TEXT NOT NULL,
-    role TEXT NOT NULL,
-    text TEXT NOT NULL,
-    intent TEXT,
-    confidence REAL,
-    detail TEXT NOT NULL,
-    latency_ms INTEGER
-);
-CREATE INDEX IF NOT EXISTS turns_conversation ON turns(conversation_id, id);
-CREATE TABLE IF NOT EXISTS handoffs (
-    id TEXT PRIMARY KEY,
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    created_at TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open',
-    packet TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS handoffs_status ON handoffs(status, created_at);
-CREATE INDEX IF NOT EXISTS handoffs_conversation ON handoffs(conversation_id);
--- The hand-off webhook's outbox: one row per hand-off to deliver (see `webhook`).
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    handoff_id TEXT PRIMARY KEY REFERENCES handoffs(id) ON DELETE CASCADE,
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at_ms INTEGER NOT NULL,
-    last_error TEXT,
-    delivered_at TEXT
-);
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_at_ms);
--- Thumbs up or down from the widget, one per assistant reply (the latest rating counts).
-CREATE TABLE IF NOT EXISTS feedback (
-    turn_id INTEGER PRIMARY KEY REFERENCES turns(id) ON DELETE CASCADE,
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    rating TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-";
 
 /// A hand-off's delivery to the helpdesk webhook, as recorded.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -257,16 +208,83 @@ pub struct DeliveryRecord {
     pub delivered_at: Option<String>,
 }
 
-/// Columns added to tables of older databases (`CREATE TABLE IF NOT EXISTS` leaves those as
-/// they were): the desk's claim and resolution of a hand-off.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
-    ("handoffs", "claimed_by", "TEXT"),
-    ("handoffs", "claimed_at", "TEXT"),
-    ("handoffs", "resolved_by", "TEXT"),
-    ("handoffs", "resolved_at", "TEXT"),
-];
-
 const HANDOFF_COLUMNS: &str = "id, conversation_id, created_at, reason, status, packet, claimed_by, claimed_at, resolved_by, resolved_at";
+
+/// One exchange of a conversation as the assistant commits it ([`Journal::commit_exchange`]).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub conversation_id: String,
+    /// The channel, when this exchange starts the conversation (it is written in the same
+    /// transaction: a turn that fails leaves no empty conversation behind).
+    pub new_channel: Option<String>,
+    pub state: ConversationState,
+    /// `answered`, `unresolved` or `handoff`.
+    pub outcome: String,
+    pub turns: Vec<TurnRecord>,
+}
+
+fn conversation_in(conn: &Connection, id: &str) -> Result<Option<Conversation>, JournalError> {
+    let row = conn
+        .query_row(
+            "SELECT id, channel, created_at, updated_at, state FROM conversations WHERE id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    row.map(|(id, channel, created_at, updated_at, state)| {
+        let state = serde_json::from_str(&state).map_err(|e| JournalError::Corrupt {
+            id: id.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Conversation {
+            id,
+            channel,
+            created_at,
+            updated_at,
+            state,
+        })
+    })
+    .transpose()
+}
+
+/// The turns of one exchange and the conversation's new state, inside the caller's transaction.
+fn record_in(
+    conn: &Connection,
+    id: &str,
+    state: &ConversationState,
+    outcome: &str,
+    turns: &[TurnRecord],
+) -> Result<(), JournalError> {
+    let at = now();
+    conn.execute(
+        "UPDATE conversations SET updated_at = ?2, state = ?3, customer_id = ?4, outcome = ?5 WHERE id = ?1",
+        params![id, at, serde_json::to_string(state).expect("state serialises"), state.customer_id, outcome],
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO turns (conversation_id, at, role, text, intent, confidence, detail, latency_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for t in turns {
+        insert.execute(params![
+            t.conversation_id,
+            at,
+            t.role,
+            t.text,
+            t.intent,
+            t.confidence,
+            t.detail.to_string(),
+            t.latency_ms.map(|l| l as i64)
+        ])?;
+    }
+    Ok(())
+}
 
 pub fn now() -> String {
     timestamp(time::OffsetDateTime::now_utc())
@@ -290,76 +308,90 @@ pub fn timestamp(t: time::OffsetDateTime) -> String {
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal tables in the database at `path`.
+    /// The journal of `db`.
+    pub fn new(db: Arc<Database>) -> Self {
+        Self { db }
+    }
+
+    /// Opens (creating if needed) the database at `path` for a journal alone (the service opens
+    /// one [`Database`] for all its parts and uses [`Journal::new`]).
     pub fn open(path: &Path) -> Result<Self, JournalError> {
-        let conn = Connection::open(path)?;
-        Self::init(conn)
+        Ok(Self::new(Database::open(path)?))
     }
 
     pub fn open_in_memory() -> Result<Self, JournalError> {
-        Self::init(Connection::open_in_memory()?)
+        Ok(Self::new(Database::open_in_memory()?))
     }
 
-    fn init(conn: Connection) -> Result<Self, JournalError> {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // In WAL mode NORMAL never corrupts the database; it may lose the last turns on power
-        // loss, which is the right trade for a log written on every request.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        // Added with the email channel; CREATE IF NOT EXISTS migrates older databases too.
-        conn.execute_batch(email::SCHEMA)?;
-        // Added with the knowledge base that grows (see `learn`).
-        conn.execute_batch(learn::SCHEMA)?;
-        // Added with the desk's paging and full-text search; fills the index of older databases.
-        search::init(&conn)?;
-        for (table, column, ty) in ADDED_COLUMNS {
-            let present: bool = conn.query_row(
-                &format!(
-                    "SELECT EXISTS(SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"
-                ),
-                [column],
-                |r| r.get(0),
-            )?;
-            if !present {
-                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
-            }
-        }
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+    /// The database under this journal.
+    pub fn database(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    fn read(&self) -> Result<crate::storage::Reader<'_>, JournalError> {
+        Ok(self.db.reader()?)
+    }
+
+    fn write(&self) -> Result<parking_lot::MutexGuard<'_, Connection>, JournalError> {
+        Ok(self.db.writer()?)
     }
 
     /// The conversation, or `None` when the id is unknown.
     pub fn conversation(&self, id: &str) -> Result<Option<Conversation>, JournalError> {
-        let conn = self.conn.lock();
-        let row = conn
-            .query_row("SELECT id, channel, created_at, updated_at, state FROM conversations WHERE id = ?1", [id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+        conversation_in(&*self.read()?, id)
+    }
+
+    /// As [`Journal::conversation`], read on the blocking pool, with whether it has any turns
+    /// yet (a turn's opening looks at both).
+    pub async fn conversation_opening(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Conversation, bool)>, JournalError> {
+        let id = id.to_string();
+        self.db
+            .read(move |conn| {
+                let Some(c) = conversation_in(conn, &id)? else {
+                    return Ok(None);
+                };
+                let has_turns: bool = conn.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM turns WHERE conversation_id = ?1)",
+                    [&id],
+                    |r| r.get(0),
+                )?;
+                Ok(Some((c, has_turns)))
             })
-            .optional()?;
-        row.map(|(id, channel, created_at, updated_at, state)| {
-            let state = serde_json::from_str(&state).map_err(|e| JournalError::Corrupt {
-                id: id.clone(),
-                message: e.to_string(),
-            })?;
-            Ok(Conversation {
-                id,
-                channel,
-                created_at,
-                updated_at,
-                state,
+            .await
+    }
+
+    /// Commits one exchange (the conversation, if it starts here, its new state and the turns)
+    /// in the database's next group commit; returns once that commit is on disk.
+    pub async fn commit_exchange(&self, exchange: Exchange) -> Result<(), JournalError> {
+        self.db
+            .commit(move |conn| {
+                if let Some(channel) = &exchange.new_channel {
+                    // A turn that handed off opened its conversation already (the hand-off
+                    // refers to it): then there is nothing to start.
+                    conn.execute(
+                        "INSERT INTO conversations (id, channel, created_at, updated_at, state) VALUES (?1, ?2, ?3, ?3, '{}') ON CONFLICT(id) DO NOTHING",
+                        params![exchange.conversation_id, channel, now()],
+                    )?;
+                }
+                record_in(
+                    conn,
+                    &exchange.conversation_id,
+                    &exchange.state,
+                    &exchange.outcome,
+                    &exchange.turns,
+                )
             })
-        })
-        .transpose()
+            .await
     }
 
     /// Starts a conversation.
     pub fn create(&self, id: &str, channel: &str) -> Result<Conversation, JournalError> {
         let at = now();
         let state = ConversationState::default();
-        self.conn.lock().execute(
+        self.write()?.execute(
             "INSERT INTO conversations (id, channel, created_at, updated_at, state) VALUES (?1, ?2, ?3, ?3, ?4)",
             params![id, channel, at, serde_json::to_string(&state).expect("state serialises")],
         )?;
@@ -380,19 +412,9 @@ impl Journal {
         outcome: &str,
         turns: &[TurnRecord],
     ) -> Result<(), JournalError> {
-        let mut conn = self.conn.lock();
+        let mut conn = self.write()?;
         let tx = conn.transaction()?;
-        let at = now();
-        tx.execute(
-            "UPDATE conversations SET updated_at = ?2, state = ?3, customer_id = ?4, outcome = ?5 WHERE id = ?1",
-            params![id, at, serde_json::to_string(state).expect("state serialises"), state.customer_id, outcome],
-        )?;
-        for t in turns {
-            tx.execute(
-                "INSERT INTO turns (conversation_id, at, role, text, intent, confidence, detail, latency_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![t.conversation_id, at, t.role, t.text, t.intent, t.confidence, t.detail.to_string(), t.latency_ms.map(|l| l as i64)],
-            )?;
-        }
+        record_in(&tx, id, state, outcome, turns)?;
         tx.commit()?;
         Ok(())
     }
@@ -407,7 +429,7 @@ impl Journal {
         reason: &str,
         packet: &serde_json::Value,
     ) -> Result<String, JournalError> {
-        let mut conn = self.conn.lock();
+        let mut conn = self.write()?;
         let tx = conn.transaction()?;
         let open: Option<String> = tx
             .query_row("SELECT id FROM handoffs WHERE conversation_id = ?1 AND status != 'resolved' ORDER BY created_at LIMIT 1", [conversation_id], |r| r.get(0))
@@ -429,7 +451,7 @@ impl Journal {
 
     /// A conversation's turns, oldest first.
     pub fn turns(&self, conversation_id: &str) -> Result<Vec<TurnRecord>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare("SELECT role, text, intent, confidence, detail, latency_ms FROM turns WHERE conversation_id = ?1 ORDER BY id")?;
         let rows = stmt.query_map([conversation_id], |r| {
             Ok(TurnRecord {
@@ -453,7 +475,7 @@ impl Journal {
         after: i64,
         role: Option<&str>,
     ) -> Result<Vec<StoredTurn>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare(
             "SELECT id, at, role, text, intent, confidence, detail, latency_ms FROM turns
              WHERE conversation_id = ?1 AND id > ?2 AND (?3 IS NULL OR role = ?3) ORDER BY id",
@@ -480,7 +502,7 @@ impl Journal {
     /// Records one turn that is not part of a customer's exchange (a person's reply), leaving the
     /// conversation's state as it is.
     pub fn append(&self, turn: &TurnRecord) -> Result<StoredTurn, JournalError> {
-        let mut conn = self.conn.lock();
+        let mut conn = self.write()?;
         let tx = conn.transaction()?;
         let at = now();
         tx.execute(
@@ -502,7 +524,7 @@ impl Journal {
 
     /// One hand-off, whatever its status.
     pub fn handoff(&self, id: &str) -> Result<Option<HandoffRecord>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         conn.query_row(
             &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = ?1"),
             [id],
@@ -514,7 +536,7 @@ impl Journal {
 
     /// Hand-offs with `status` ("open"), oldest first.
     pub fn handoffs_with_status(&self, status: &str) -> Result<Vec<HandoffRecord>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status = ?1 ORDER BY created_at, id"
         ))?;
@@ -524,7 +546,7 @@ impl Journal {
 
     /// A conversation's hand-offs, oldest first.
     pub fn handoffs_of(&self, conversation_id: &str) -> Result<Vec<HandoffRecord>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare(&format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE conversation_id = ?1 ORDER BY created_at, id"))?;
         let rows = stmt.query_map([conversation_id], handoff_row)?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
@@ -537,7 +559,7 @@ impl Journal {
         id: &str,
         t: &HandoffTransition<'_>,
     ) -> Result<bool, JournalError> {
-        let changed = self.conn.lock().execute(
+        let changed = self.write()?.execute(
             "UPDATE handoffs SET status = ?3, claimed_by = ?4, claimed_at = ?5, resolved_by = ?6, resolved_at = ?7
              WHERE id = ?1 AND status = ?2 AND claimed_by IS ?8",
             params![id, t.from_status, t.status, t.claimed_by, t.claimed_at, t.resolved_by, t.resolved_at, t.from_claimant],
@@ -553,7 +575,7 @@ impl Journal {
         conversation_id: &str,
         rating: &str,
     ) -> Result<Option<i64>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.write()?;
         let turn: Option<i64> = conn.query_row(
             "SELECT MAX(id) FROM turns WHERE conversation_id = ?1 AND role = 'assistant'",
             [conversation_id],
@@ -571,7 +593,7 @@ impl Journal {
 
     /// Counts for the metrics page.
     pub fn stats(&self) -> Result<JournalStats, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let pairs = |sql: &str| -> Result<Vec<(String, i64)>, JournalError> {
             let mut stmt = conn.prepare(sql)?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -638,7 +660,7 @@ impl Journal {
     }
 
     fn ids(&self, sql: &str, arg: &str) -> Result<Vec<String>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare(sql)?;
         let rows = stmt.query_map([arg], |r| r.get(0))?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
@@ -646,7 +668,7 @@ impl Journal {
 
     /// Deletes conversations with their turns and hand-offs, in one transaction.
     pub fn delete_conversations(&self, ids: &[String]) -> Result<Deleted, JournalError> {
-        let mut conn = self.conn.lock();
+        let mut conn = self.write()?;
         let tx = conn.transaction()?;
         let mut deleted = Deleted::default();
         for id in ids {
@@ -670,7 +692,7 @@ impl Journal {
     /// Queues hand-off `handoff_id` for delivery at `at_ms` (unix milliseconds); queuing twice
     /// keeps the first.
     pub fn queue_delivery(&self, handoff_id: &str, at_ms: i64) -> Result<(), JournalError> {
-        self.conn.lock().execute(
+        self.write()?.execute(
             "INSERT OR IGNORE INTO webhook_deliveries (handoff_id, next_at_ms) VALUES (?1, ?2)",
             params![handoff_id, at_ms],
         )?;
@@ -683,7 +705,7 @@ impl Journal {
         now_ms: i64,
         limit: usize,
     ) -> Result<Vec<(String, u32)>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare("SELECT handoff_id, attempts FROM webhook_deliveries WHERE status = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2")?;
         let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -699,7 +721,7 @@ impl Journal {
         outcome: &crate::webhook::Delivery,
     ) -> Result<(), JournalError> {
         use crate::webhook::Delivery;
-        let conn = self.conn.lock();
+        let conn = self.write()?;
         match outcome {
             Delivery::Delivered => conn.execute(
                 "UPDATE webhook_deliveries SET status = 'delivered', attempts = ?2, delivered_at = ?3 WHERE handoff_id = ?1",
@@ -719,7 +741,7 @@ impl Journal {
 
     /// The delivery of one hand-off, if it was queued.
     pub fn delivery(&self, handoff_id: &str) -> Result<Option<DeliveryRecord>, JournalError> {
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         conn.query_row("SELECT handoff_id, status, attempts, last_error, delivered_at FROM webhook_deliveries WHERE handoff_id = ?1", [handoff_id], |r| {
             Ok(DeliveryRecord { handoff_id: r.get(0)?, status: r.get(1)?, attempts: r.get(2)?, last_error: r.get(3)?, delivered_at: r.get(4)? })
         })

@@ -11,29 +11,10 @@
 //! only, so no input reaches FTS5's own syntax (`NEAR`, `*`, `-`, column filters) or can make it
 //! fail.
 
-use rusqlite::{params_from_iter, types::Value, Connection};
+use rusqlite::{params_from_iter, types::Value};
 use serde::{Deserialize, Serialize};
 
 use super::{ConversationFilter, ConversationSummary, Journal, JournalError};
-
-pub(super) const SCHEMA: &str = "
-CREATE INDEX IF NOT EXISTS conversations_created ON conversations(created_at, id);
--- An external-content index: the text lives once, in `turns`; the index holds only the words.
-CREATE VIRTUAL TABLE IF NOT EXISTS turns_fts USING fts5(
-    text, content = 'turns', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
-);
--- FTS5 needs the old text to remove a row's words: the triggers pass what was stored.
-CREATE TRIGGER IF NOT EXISTS turns_fts_insert AFTER INSERT ON turns BEGIN
-    INSERT INTO turns_fts (rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS turns_fts_delete AFTER DELETE ON turns BEGIN
-    INSERT INTO turns_fts (turns_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
-CREATE TRIGGER IF NOT EXISTS turns_fts_update AFTER UPDATE OF text ON turns BEGIN
-    INSERT INTO turns_fts (turns_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    INSERT INTO turns_fts (rowid, text) VALUES (new.id, new.text);
-END;
-";
 
 /// Conversations one page shows unless asked otherwise, and at most.
 pub const DEFAULT_PAGE: usize = 50;
@@ -50,21 +31,6 @@ const MAX_TERMS: usize = 16;
 const SNIPPET_TOKENS: i64 = 12;
 /// Longest cursor accepted (ours are well under this; longer ones are not ours).
 const MAX_CURSOR_CHARS: usize = 2048;
-
-/// Creates the index, triggers and paging index; builds the index for the turns of a database
-/// written before it existed (once: afterwards the triggers keep it current).
-pub(super) fn init(conn: &Connection) -> Result<(), JournalError> {
-    let existed: bool = conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns_fts')",
-        [],
-        |r| r.get(0),
-    )?;
-    conn.execute_batch(SCHEMA)?;
-    if !existed {
-        conn.execute_batch("INSERT INTO turns_fts (turns_fts) VALUES ('rebuild')")?;
-    }
-    Ok(())
-}
 
 /// The FTS5 query for what someone typed in the search box, or `None` when it holds no word
 /// to search for. Every term is quoted as an FTS5 string (a `"` doubled), so operators,
@@ -251,7 +217,7 @@ impl Journal {
             w.push("c.id IN (SELECT t.conversation_id FROM turns t WHERE t.id IN (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?))", q.clone());
         }
 
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let filtered = match &anchor {
             Some(key) => w.beyond(key, direction),
             None => w.clone(),
@@ -368,7 +334,7 @@ impl Journal {
         let Some(q) = fts_query(query) else {
             return Ok(Vec::new());
         };
-        let conn = self.conn.lock();
+        let conn = self.read()?;
         let mut stmt =
             conn.prepare("SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?1 ORDER BY rowid")?;
         let rows = stmt.query_map([q], |r| r.get(0))?;
@@ -500,8 +466,9 @@ mod tests {
         let path = dir.path().join("old.db");
         {
             // The journal as it was before the search index.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(super::super::SCHEMA).unwrap();
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(crate::storage::migrations::JOURNAL)
+                .unwrap();
             conn.execute_batch(
                 "INSERT INTO conversations (id, channel, created_at, updated_at, state) VALUES ('old', 'widget', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '{}');
                  INSERT INTO turns (conversation_id, at, role, text, detail) VALUES ('old', '2026-01-01T00:00:00Z', 'customer', 'a wobbly lampshade', '{}');",
@@ -519,8 +486,9 @@ mod tests {
         );
         j.delete_conversations(&["old".into()]).unwrap();
         assert!(j.turns_matching("wobbly").unwrap().is_empty());
-        j.conn
-            .lock()
+        j.database()
+            .writer()
+            .unwrap()
             .execute_batch("INSERT INTO turns_fts (turns_fts) VALUES ('integrity-check')")
             .unwrap();
     }

@@ -28,22 +28,11 @@ pub use sqlite::SqliteOrderStore;
 /// Errors from the order store. [`OrderError::code`] is stable for logs and API responses.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
-    #[error("cannot open order database {path}: {source}")]
-    Open {
-        path: String,
-        source: rusqlite::Error,
-    },
+    #[error("order database: {0}")]
+    Database(#[from] crate::storage::StorageError),
     #[error("order database: {context}: {source}")]
     Storage {
         context: &'static str,
-        source: rusqlite::Error,
-    },
-    #[error("order database schema version {found} is newer than this binary knows ({supported}); upgrade shopkeep before opening it")]
-    SchemaTooNew { found: i64, supported: i64 },
-    #[error("order database migration {version} ({name}) failed: {source}")]
-    Migration {
-        version: i64,
-        name: &'static str,
         source: rusqlite::Error,
     },
     #[error("stored {kind} {id:?} cannot be read: {message}")]
@@ -71,10 +60,8 @@ pub enum OrderError {
 impl OrderError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Open { .. } => "orders.open",
+            Self::Database(e) => e.code(),
             Self::Storage { .. } => "orders.storage",
-            Self::SchemaTooNew { .. } => "orders.schema_too_new",
-            Self::Migration { .. } => "orders.migration",
             Self::Corrupt { .. } => "orders.corrupt_record",
             Self::Invalid { .. } => "orders.invalid_record",
             Self::UnknownCustomer { .. } => "orders.unknown_customer",
@@ -288,12 +275,12 @@ mod tests {
     fn error_codes_are_stable() {
         assert_eq!(OrderError::Conflict("x".into()).code(), "orders.conflict");
         assert_eq!(
-            OrderError::SchemaTooNew {
+            OrderError::Database(crate::storage::StorageError::SchemaTooNew {
                 found: 9,
                 supported: 1
-            }
+            })
             .code(),
-            "orders.schema_too_new"
+            "schema_too_new"
         );
     }
 }

@@ -4,18 +4,18 @@
 //! whole record as JSON (`doc`), next to the few key columns lookups need, indexed. Reading an
 //! order is one indexed row read; there are no joins to keep in step with the model.
 //!
-//! The file is opened in WAL mode (readers never block the writer), with a busy timeout (a second
-//! process waits instead of failing) and foreign keys on. The schema is built by versioned
-//! migrations recorded in `schema_migrations`; a database from a newer binary is refused rather
-//! than half-understood. This module does not decide business rules; it keeps the records
+//! The connections and the schema belong to [`crate::storage`] (WAL, readers beside one writer,
+//! the ordered migrations; a database from a newer binary is refused rather than
+//! half-understood). This module does not decide business rules; it keeps the records
 //! consistent (unique emails and order-number keys, orders only for known customers, variants
 //! only under their own product).
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc};
 
-use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{de::DeserializeOwned, Serialize};
+
+use crate::storage::{migrations, Database, Reader};
 
 use super::{
     model::{check_customer, check_order, check_product},
@@ -23,81 +23,6 @@ use super::{
     LoggedAction, Order, OrderError, OrderStore, OrderWriter, Product, Result, StoreCounts,
     Variant,
 };
-
-/// A schema step. Steps only ever get appended; a released step is never edited.
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
-}
-
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "customers, products, variants and orders as JSON documents",
-        sql: "
-        CREATE TABLE customers (
-            id            TEXT PRIMARY KEY,
-            email_lower   TEXT NOT NULL,
-            first_norm    TEXT NOT NULL,
-            last_norm     TEXT NOT NULL,
-            postcode_norm TEXT NOT NULL,
-            doc           TEXT NOT NULL
-        );
-        CREATE UNIQUE INDEX customers_email ON customers(email_lower) WHERE email_lower <> '';
-        CREATE INDEX customers_name_postcode ON customers(last_norm, postcode_norm, first_norm);
-
-        CREATE TABLE products (
-            id       TEXT PRIMARY KEY,
-            name     TEXT NOT NULL,
-            category TEXT NOT NULL,
-            doc      TEXT NOT NULL
-        );
-
-        CREATE TABLE variants (
-            item_id     TEXT PRIMARY KEY,
-            product_id  TEXT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
-            price_cents INTEGER NOT NULL,
-            available   INTEGER NOT NULL,
-            stock       INTEGER,
-            doc         TEXT NOT NULL
-        );
-        CREATE INDEX variants_product ON variants(product_id);
-
-        CREATE TABLE orders (
-            number      TEXT PRIMARY KEY,
-            number_norm TEXT NOT NULL,
-            customer_id TEXT NOT NULL REFERENCES customers(id),
-            status      TEXT NOT NULL,
-            created_at  INTEGER,
-            doc         TEXT NOT NULL
-        );
-        CREATE UNIQUE INDEX orders_number_norm ON orders(number_norm);
-        CREATE INDEX orders_customer ON orders(customer_id, created_at);
-        CREATE INDEX orders_status ON orders(status);
-        CREATE INDEX orders_created ON orders(created_at);
-    ",
-    },
-    Migration {
-        version: 2,
-        name: "action log",
-        sql: "
-        CREATE TABLE actions (
-            id              TEXT PRIMARY KEY,
-            idempotency_key TEXT NOT NULL,
-            at              TEXT NOT NULL,
-            customer_id     TEXT NOT NULL,
-            order_number    TEXT,
-            kind            TEXT NOT NULL,
-            status          TEXT NOT NULL,
-            doc             TEXT NOT NULL
-        );
-        CREATE UNIQUE INDEX actions_key ON actions(idempotency_key);
-        CREATE INDEX actions_order ON actions(order_number, at);
-        CREATE INDEX actions_customer ON actions(customer_id, at);
-    ",
-    },
-];
 
 // The lookups, named so a test can check that each one is answered from an index.
 const ORDER_BY_KEY: &str = "SELECT number, doc FROM orders WHERE number_norm = ?1";
@@ -120,89 +45,38 @@ const ACTIONS_OF_ORDER: &str =
 const ACTIONS_OF_CUSTOMER: &str =
     "SELECT id, doc FROM actions WHERE customer_id = ?1 ORDER BY at, rowid";
 
-/// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 2;
-
-/// The order store on SQLite. One connection behind a mutex: every call is short, and SQLite
-/// serialises writers anyway.
+/// The order store on SQLite, over the service's one [`Database`]: lookups on its readers,
+/// each [`OrderStore::write`] one immediate transaction on its writer.
 pub struct SqliteOrderStore {
-    conn: Mutex<Connection>,
+    db: Arc<Database>,
 }
 
 impl SqliteOrderStore {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// The order store of `db`.
+    pub fn new(db: Arc<Database>) -> Self {
+        Self { db }
+    }
+
+    /// Opens (creating if needed) the database at `path` for an order store alone (the service
+    /// opens one [`Database`] for all its parts and uses [`SqliteOrderStore::new`]).
     pub fn open(path: &Path) -> Result<Self> {
-        let open_err = |source| OrderError::Open {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut conn = Connection::open(path).map_err(open_err)?;
-        // journal_mode answers with a row, so it is read rather than just set.
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        configure(&conn).map_err(open_err)?;
-        migrate(&mut conn)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        Ok(Self::new(Database::open(path)?))
     }
 
     /// A private, empty in-memory store (tests, evaluation).
     pub fn open_in_memory() -> Result<Self> {
-        let open_err = |source| OrderError::Open {
-            path: ":memory:".into(),
-            source,
-        };
-        let mut conn = Connection::open_in_memory().map_err(open_err)?;
-        configure(&conn).map_err(open_err)?;
-        migrate(&mut conn)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        Ok(Self::new(Database::open_in_memory()?))
     }
 
-    /// A private in-memory copy of this store, made page by page with SQLite's backup API: an
-    /// evaluation loads a dataset once and gives every case its own copy to modify (the τ-bench
-    /// retail data copies in milliseconds).
+    /// A private in-memory copy of this store: an evaluation loads a dataset once and gives
+    /// every case its own copy to modify (the τ-bench retail data copies in milliseconds).
     pub fn clone_into_memory(&self) -> Result<SqliteOrderStore> {
-        let src = self.lock()?;
-        let storage = |source| OrderError::Storage {
-            context: "copying the store into memory",
-            source,
-        };
-        let mut dst = Connection::open_in_memory().map_err(storage)?;
-        {
-            let backup = rusqlite::backup::Backup::new(&src, &mut dst).map_err(storage)?;
-            // All pages in one step. Busy/Locked only happen while another process writes the
-            // source file; waiting briefly and retrying is what SQLite recommends.
-            let mut tries = 0;
-            loop {
-                match backup.step(-1).map_err(storage)? {
-                    rusqlite::backup::StepResult::Done => break,
-                    _ if tries < 200 => {
-                        tries += 1;
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    _ => {
-                        return Err(OrderError::Conflict(
-                            "the order database stayed locked while copying it into memory".into(),
-                        ))
-                    }
-                }
-            }
-        }
-        configure(&dst).map_err(storage)?;
-        Ok(SqliteOrderStore {
-            conn: Mutex::new(dst),
-        })
+        Ok(Self::new(self.db.copy_into_memory()?))
     }
 
     /// The applied schema version.
     pub fn schema_version(&self) -> Result<i64> {
-        current_version(&*self.lock()?).map_err(|source| OrderError::Storage {
+        migrations::current(&*self.lock()?).map_err(|source| OrderError::Storage {
             context: "reading the schema version",
             source,
         })
@@ -250,66 +124,20 @@ impl Drop for WritingGuard {
 }
 
 impl SqliteOrderStore {
-    /// The connection. A write body that calls the store itself (instead of its writer) would
-    /// wait forever on the lock its own transaction holds; it gets an error instead.
-    fn lock(&self) -> Result<parking_lot::MutexGuard<'_, Connection>> {
+    /// A connection to read with. A write body that calls the store itself (instead of its
+    /// writer) would not see its own uncommitted writes, and in memory would wait forever on
+    /// the connection its own transaction holds; it gets an error instead.
+    fn lock(&self) -> Result<Reader<'_>> {
+        self.not_writing()?;
+        Ok(self.db.reader()?)
+    }
+
+    fn not_writing(&self) -> Result<()> {
         if WRITING.with(|w| w.get()) == self as *const SqliteOrderStore as usize {
             return Err(OrderError::Conflict("the order store was called from inside its own write transaction; use the writer passed to the body".into()));
         }
-        Ok(self.conn.lock())
+        Ok(())
     }
-}
-
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(5))?;
-    conn.pragma_update(None, "foreign_keys", true)?;
-    // Imports reuse a handful of statements thousands of times; keep them all prepared.
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(())
-}
-
-fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )
-}
-
-/// Applies the pending migrations in one immediate transaction, so two processes opening a new
-/// file at once cannot both apply them.
-fn migrate(conn: &mut Connection) -> Result<()> {
-    let storage = |source| OrderError::Storage {
-        context: "applying migrations",
-        source,
-    };
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-        .map_err(storage)?;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(storage)?;
-    let found = current_version(&tx).map_err(storage)?;
-    let supported = MIGRATIONS.last().map_or(0, |m| m.version);
-    if found > supported {
-        return Err(OrderError::SchemaTooNew { found, supported });
-    }
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
-        let failed = |source| OrderError::Migration {
-            version: m.version,
-            name: m.name,
-            source,
-        };
-        tx.execute_batch(m.sql).map_err(failed)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            params![m.version, m.name, now],
-        )
-        .map_err(failed)?;
-    }
-    tx.commit().map_err(storage)
 }
 
 impl OrderStore for SqliteOrderStore {
@@ -393,7 +221,8 @@ impl OrderStore for SqliteOrderStore {
     }
 
     fn write(&self, f: &mut dyn FnMut(&mut dyn OrderWriter) -> Result<()>) -> Result<()> {
-        let mut conn = self.lock()?;
+        self.not_writing()?;
+        let mut conn = self.db.writer()?;
         // IMMEDIATE takes the write lock up front, so what the body reads cannot change under it
         // before it writes (another process waits on busy_timeout instead).
         let tx = conn
@@ -742,14 +571,8 @@ mod tests {
     #[test]
     fn a_fresh_store_is_at_the_latest_schema_version_and_empty() {
         let store = SqliteOrderStore::open_in_memory().unwrap();
-        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.schema_version().unwrap(), migrations::newest());
         assert_eq!(store.counts().unwrap(), StoreCounts::default());
-        assert_eq!(MIGRATIONS.last().unwrap().version, SCHEMA_VERSION);
-    }
-
-    #[test]
-    fn migration_versions_only_go_up() {
-        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
     }
 
     #[test]
