@@ -2,7 +2,8 @@
 //! browser sessions (random 256-bit ids stored only as SHA-256 hashes, an expiry, a per-session
 //! CSRF token), per-user API tokens (stored hashed), the login rate limit per client address,
 //! and what admins change about users (role, disabled, password, tokens), each change written to
-//! the `desk_audit` log with who made it.
+//! the `desk_audit` log with who made it. The saved replies of [`super::replies`] share its
+//! database connection and migrations.
 //!
 //! Tables live in the service's one SQLite database, beside the journal, under their own
 //! versioned migrations (`desk_migrations`). This module decides who someone is and what their
@@ -370,11 +371,27 @@ const MIGRATIONS: &[Migration] = &[
         );
     ",
     },
+    // Saved replies: templates admins keep and agents insert into a reply (see `desk::replies`).
+    Migration {
+        version: 3,
+        sql: "
+        CREATE TABLE desk_replies (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            title      TEXT NOT NULL UNIQUE,
+            body       TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+    ",
+    },
 ];
 
 /// The desk's users, sessions and tokens, plus the in-memory login limiter.
 pub struct Accounts {
-    conn: Mutex<Connection>,
+    /// Also used by [`super::replies`], whose table lives under the same migrations.
+    pub(super) conn: Mutex<Connection>,
     limits: Limits,
     /// Login attempts per address and per account, within the window.
     failures: Mutex<Attempts>,
@@ -872,8 +889,8 @@ fn user_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
     .optional()
 }
 
-/// Records a change to a user, in the caller's transaction.
-fn audit(
+/// Records a change to a user (or to a saved reply), in the caller's transaction.
+pub(super) fn audit(
     conn: &Connection,
     actor: &str,
     action: &str,

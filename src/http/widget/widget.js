@@ -84,7 +84,11 @@
   var subtitle = el("p", { class: "sk-subtitle", id: "sk-subtitle", text: "Ask about an order, a return or a product" });
   var closeBtn = el("button", { class: "sk-close", type: "button", "aria-label": "Close chat" }, [el("span", { "aria-hidden": "true", text: "\u00d7" })]);
   var banner = el("div", { class: "sk-handoff", hidden: true });
-  var log = el("ol", { class: "sk-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Conversation with " + STORE });
+  // The transcript: a list of messages inside a live log region. (A list cannot be the log
+  // itself: role="log" on the <ol> takes away its list role, leaving the messages outside any
+  // list.) The region scrolls, so it takes focus for keyboard users to scroll it.
+  var list = el("ol", { class: "sk-list" });
+  var log = el("div", { class: "sk-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Conversation with " + STORE, tabindex: "0" }, [list]);
   var typing = el("div", { class: "sk-typing", role: "status", "aria-live": "polite" });
   var input = el("textarea", { id: "sk-input", class: "sk-input", rows: "1", maxlength: "4000", autocomplete: "off", placeholder: "Type your message" });
   var sendBtn = el("button", { class: "sk-send", type: "submit" }, [el("span", { text: "Send" })]);
@@ -148,7 +152,7 @@
     if (extra.turnId) li.setAttribute("data-turn", String(extra.turnId));
     if (extra.order) li.appendChild(orderCard(extra.order));
     if (extra.citations && extra.citations.length) li.appendChild(sources(extra.citations));
-    log.appendChild(li);
+    list.appendChild(li);
     log.scrollTop = log.scrollHeight;
     return li;
   }
