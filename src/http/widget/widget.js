@@ -76,9 +76,12 @@
   var root = host.attachShadow({ mode: "open" });
   root.appendChild(el("style", { text: CSS }));
 
-  var badge = el("span", { class: "sk-badge", hidden: true, "aria-hidden": "true" });
-  var launcher = el("button", { class: "sk-launcher", type: "button", "aria-expanded": "false", "aria-controls": "sk-panel", "aria-label": "Chat with " + STORE }, [
-    chatIcon(), el("span", { class: "sk-launcher-text", text: "Chat" }), badge
+  // The launcher's name comes from what it shows ("Chat", the unread count) plus words only a
+  // screen reader reads, in that order: no aria-label that could say something else than the
+  // button shows (people using voice control say what they see).
+  var badge = el("span", { class: "sk-badge", hidden: true });
+  var launcher = el("button", { class: "sk-launcher", type: "button", "aria-expanded": "false", "aria-controls": "sk-panel" }, [
+    chatIcon(), el("span", { class: "sk-launcher-text", text: "Chat" }), el("span", { class: "sk-sr", text: " with " + STORE }), badge
   ]);
   var title = el("h2", { id: "sk-title", text: STORE });
   var subtitle = el("p", { class: "sk-subtitle", id: "sk-subtitle", text: "Ask about an order, a return or a product" });
@@ -126,8 +129,11 @@
   }
   function showUnread() {
     badge.hidden = unread === 0;
-    badge.textContent = unread ? String(unread) : "";
-    launcher.setAttribute("aria-label", "Chat with " + STORE + (unread ? " (" + unread + " new " + (unread === 1 ? "reply" : "replies") + ")" : ""));
+    badge.textContent = "";
+    if (unread) {
+      badge.appendChild(document.createTextNode(String(unread)));
+      badge.appendChild(el("span", { class: "sk-sr", text: " new " + (unread === 1 ? "reply" : "replies") }));
+    }
   }
 
   launcher.addEventListener("click", function () { if (isOpen()) close(); else open(); });
