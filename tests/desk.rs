@@ -39,6 +39,8 @@ fn app() -> Arc<App> {
         cfg.identity.token_secret = "desk-test-secret".into();
         // Tests share 127.0.0.1: the limit itself is tested on an app of its own.
         cfg.admin.login_failures = 1000;
+        // Likewise the hourly cap on new hand-offs per client (its own tests are elsewhere).
+        cfg.handoff.max_per_client_per_hour = 1000;
         // A store on Berlin time selling in euros: the desk shows times and amounts in them.
         cfg.store.timezone = "Europe/Berlin".into();
         cfg.store.currency = "EUR".into();

@@ -539,11 +539,10 @@ fn every_state_of_the_widget_has_no_wcag_21_aa_violations_under_axe() {
     shopper.browser.press("\u{E00C}");
     shopper.wait_for("the panel to close", "return $('.sk-panel').hidden;");
     let (status, _) = reply_to_handoff(
-        &shopper
+        shopper
             .exec("return w.getAttribute('data-handoff');")
             .as_str()
-            .unwrap()
-            .to_string(),
+            .unwrap(),
         "Hi, Priya here.",
         "Priya",
     );

@@ -369,7 +369,9 @@ fn render(
             div.card {
                 h2 { "Why it was handed off" }
                 p { (present::reason(&h.reason)) " " span.muted { "(" (h.reason) ")" } }
-                details { summary { "The gate's scores" } (json_block(&p["gate"])) }
+                @if !p["gate"].is_null() {
+                    details { summary { "The gate's scores" } (json_block(&p["gate"])) }
+                }
                 h2 { "What they want" }
                 p {
                     (present::intent(intent["intent"].as_str().unwrap_or("?")))
@@ -425,7 +427,7 @@ pub(super) fn order_card(order: &Value, pr: &Presenter) -> Markup {
                         None => (f.tracking_number),
                     }
                     @if let Some(at) = f.delivered_at { " · delivered " (super::html::when_ts(pr, at)) }
-                    @else if let Some(d) = f.estimated_delivery { " · expected " (d.to_string()) }
+                    @else if let Some(d) = f.estimated_delivery { " · expected " (day(d)) }
                 }
             }
             dt { "Items" }
@@ -447,6 +449,14 @@ pub(super) fn order_card(order: &Value, pr: &Presenter) -> Markup {
         }
         details { summary { "The order as recorded" } (json_block(order)) }
     }
+}
+
+/// A calendar day as "Sun 6 Dec 2026".
+fn day(d: time::Date) -> String {
+    d.format(time::macros::format_description!(
+        "[weekday repr:short] [day padding:none] [month repr:short] [year]"
+    ))
+    .unwrap_or_else(|_| d.to_string())
 }
 
 fn score(v: &Value) -> String {

@@ -52,9 +52,12 @@ pub fn page(title: &str, viewer: Option<&Viewer<'_>>, current: &str, body: Marku
     Html(markup.into_string())
 }
 
+/// A navigation entry: where, its label, and a count with what it counts.
+type NavLink = (&'static str, &'static str, Option<(i64, &'static str)>);
+
 fn nav(v: &Viewer<'_>, current: &str) -> Markup {
     let c = v.counts;
-    let mut links: Vec<(&str, &str, Option<(i64, &str)>)> = vec![
+    let mut links: Vec<NavLink> = vec![
         ("/admin/handoffs", "Hand-offs", Some((c.open, "waiting"))),
         (
             "/admin/handoffs?view=mine",
