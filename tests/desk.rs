@@ -2339,6 +2339,46 @@ fn every_desk_page_has_no_wcag_21_aa_violations_under_axe() {
         )
         .unwrap();
 
+    // A suggested article (two unanswered questions close in meaning, straight in the journal).
+    let journal = &app().assistant.journal;
+    let mut vector = vec![0f32; 384];
+    for (n, q) in ["Do you gift wrap?", "Can you gift wrap my order?"]
+        .into_iter()
+        .enumerate()
+    {
+        let c = uuid_like();
+        journal.create(&c, "widget").unwrap();
+        vector[380] = 1.0;
+        vector[381] = n as f32 * 0.05;
+        shopkeep::learn::record(
+            journal,
+            &app().config.learn,
+            &shopkeep::learn::Gap {
+                conversation_id: &c,
+                question: q,
+                reason: "weak_grounding",
+                intent: None,
+                vector: &vector,
+            },
+        )
+        .unwrap();
+    }
+    let suggestions = api(
+        reqwest::Method::GET,
+        "/v1/admin/suggestions",
+        &token(ADMIN),
+        None,
+    )
+    .json();
+    let suggestion = suggestions["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["latest_question"] == "Can you gift wrap my order?")
+        .unwrap_or_else(|| panic!("a suggestion: {suggestions}"))["id"]
+        .as_i64()
+        .unwrap();
+
     let mut report = browser::AxeReport::default();
     let anonymous = Browser::start(1280, 900);
     anonymous.goto(&format!("{}/admin/login", server()));
@@ -2372,6 +2412,7 @@ fn every_desk_page_has_no_wcag_21_aa_violations_under_axe() {
         ("action log", "/admin/actions".into()),
         ("metrics", "/admin/metrics".into()),
         ("suggestions", "/admin/suggestions".into()),
+        ("suggestion", format!("/admin/suggestions/{suggestion}")),
         ("saved replies", "/admin/replies".into()),
         ("saved reply: edit", format!("/admin/replies/{}", reply.id)),
         ("users", "/admin/users".into()),

@@ -99,15 +99,6 @@ impl Presenter {
             format!("{sign}{symbol}{whole}{fraction}")
         }
     }
-
-    /// Minutes between a stored time and `now` (0 for a time in the future or not a time).
-    pub fn minutes_since(stored: &str, now: Timestamp) -> i64 {
-        stored
-            .trim()
-            .parse::<Timestamp>()
-            .map(|t| (now.as_second() - t.as_second()).max(0) / 60)
-            .unwrap_or(0)
-    }
 }
 
 /// "1,234,567".
