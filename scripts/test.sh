@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: fetches (and verifies) the model first, installs the headless browser the
-# widget tests drive (Debian's chromium and chromium-driver) when it is missing, starts the
+# widget tests drive (Debian's chromium and chromium-driver) when it is missing, axe-core for
+# their accessibility checks (scripts/axe.sh: npm, cached outside the clone), starts the
 # loopback mail servers the email tests use (scripts/mail-servers.sh: Postfix and Dovecot,
 # installed when missing), a freshly seeded Medusa server for tests/medusa.rs (scripts/medusa.sh:
 # npm install cached outside the clone, PostgreSQL and Medusa on loopback), then the whole suite,
@@ -23,6 +24,10 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   else
     echo "warning: chromium and chromedriver are missing and cannot be installed here (needs root and apt-get); tests/widget.rs will fail" >&2
   fi
+fi
+# axe-core for the accessibility checks of the browser tests (npm, cached outside the clone).
+if ! scripts/axe.sh install >/dev/null; then
+  echo "warning: axe-core could not be installed (scripts/axe.sh); the accessibility tests will fail" >&2
 fi
 if ! scripts/mail-servers.sh start; then
   echo "warning: the mail servers could not be started; tests/email.rs will fail" >&2

@@ -282,6 +282,9 @@ pub struct AdminConfig {
     /// Failed logins from one address within `login_window_secs` before it must wait.
     pub login_failures: usize,
     pub login_window_secs: u64,
+    /// How soon a hand-off should get a person's first reply, in minutes: the queue shows each
+    /// one's age against it and marks those past it as overdue.
+    pub reply_target_mins: u64,
 }
 
 impl Default for AdminConfig {
@@ -292,6 +295,7 @@ impl Default for AdminConfig {
             session_hours: 12,
             login_failures: 5,
             login_window_secs: 300,
+            reply_target_mins: 60,
         }
     }
 }
@@ -331,6 +335,11 @@ pub struct StoreConfig {
     pub tone: String,
     pub support_email: String,
     pub support_hours: String,
+    /// The store's time zone, an IANA name ("Europe/Berlin"): the desk shows every time in it.
+    pub timezone: String,
+    /// The store's currency, ISO 4217 ("EUR"): the desk shows amounts in it. Order amounts are
+    /// in its minor unit (cents).
+    pub currency: String,
 }
 
 /// How a customer may prove who they are before seeing order data. The three `allow_*` flags are
@@ -531,6 +540,8 @@ impl Default for StoreConfig {
             tone: "friendly".into(),
             support_email: "help@larkfield.example".into(),
             support_hours: "Monday–Friday 8am–8pm and Saturday 9am–5pm Pacific".into(),
+            timezone: "America/Los_Angeles".into(),
+            currency: "USD".into(),
         }
     }
 }
@@ -744,6 +755,15 @@ impl Config {
         if let Some(v) = get("SHOPKEEP_EMAIL_IDLE") {
             e.idle = parse("SHOPKEEP_EMAIL_IDLE", v)?;
         }
+        if let Some(v) = get("SHOPKEEP_STORE_TIMEZONE") {
+            self.store.timezone = v;
+        }
+        if let Some(v) = get("SHOPKEEP_STORE_CURRENCY") {
+            self.store.currency = v;
+        }
+        if let Some(v) = get("SHOPKEEP_REPLY_TARGET_MINS") {
+            self.admin.reply_target_mins = parse("SHOPKEEP_REPLY_TARGET_MINS", v)?;
+        }
         if let Some(v) = get("SHOPKEEP_SECURE_COOKIES") {
             self.admin.secure_cookies = parse("SHOPKEEP_SECURE_COOKIES", v)?;
         }
@@ -769,6 +789,25 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if jiff::tz::TimeZone::get(self.store.timezone.trim()).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "store.timezone: {:?} is not an IANA time zone name (such as \"Europe/Berlin\" or \"UTC\")",
+                self.store.timezone
+            )));
+        }
+        if iso_currency::Currency::from_code(&self.store.currency.trim().to_ascii_uppercase())
+            .is_none()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "store.currency: {:?} is not an ISO 4217 currency code (such as \"EUR\")",
+                self.store.currency
+            )));
+        }
+        if self.admin.reply_target_mins == 0 {
+            return Err(ConfigError::Invalid(
+                "admin.reply_target_mins must be at least 1".into(),
+            ));
+        }
         if self.model.max_concurrent == 0 {
             return Err(ConfigError::Invalid(
                 "model.max_concurrent must be at least 1".into(),

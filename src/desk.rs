@@ -6,8 +6,16 @@
 //! conflict, not a silent takeover). [`accounts`] holds the people (users, roles, sessions, API
 //! tokens). The pages and the JSON API over all this are the HTTP channel's (`http::admin`).
 //! Replying does not require a claim: the claim tells colleagues who is on it.
+//!
+//! For a shift, [`queue`] lists hand-offs with each one's age against the reply-time target
+//! (`admin.reply_target_mins`), filtered by reason, channel and who claimed it, or only one's
+//! own; [`queue_counts`] gives the navigation its numbers. [`replies`] holds the saved replies
+//! admins keep and agents insert, filled from the verified order; [`present`] says times,
+//! codes and amounts in words.
 
 pub mod accounts;
+pub mod present;
+pub mod replies;
 
 use serde::Serialize;
 use serde_json::json;
@@ -15,7 +23,7 @@ use serde_json::json;
 use crate::{
     journal::{
         live::Live, Conversation, HandoffRecord, HandoffTransition, Journal, JournalError,
-        StoredTurn, TurnRecord,
+        QueueCounts, QueuedHandoff, StoredTurn, TurnRecord,
     },
     orders::{LoggedAction, OrderStore},
 };
@@ -101,6 +109,159 @@ pub fn handoffs(journal: &Journal, status: &str) -> Result<Vec<HandoffRecord>, D
         return Err(DeskError::BadStatus(status.to_string()));
     }
     Ok(journal.handoffs_with_status(status)?)
+}
+
+/// What the queue page asks for. Empty strings mean "any".
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct QueueFilter {
+    pub status: Option<String>,
+    pub reason: Option<String>,
+    pub channel: Option<String>,
+    /// A person's email, or `nobody` for unclaimed ones.
+    pub claimed_by: Option<String>,
+    /// `mine`: the hand-offs the viewer has claimed (and not resolved).
+    pub view: Option<String>,
+}
+
+impl QueueFilter {
+    fn get(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    pub fn mine(&self) -> bool {
+        Self::get(&self.view) == Some("mine")
+    }
+    /// The status listed: `claimed` for the "mine" view, else the one asked for (`open`).
+    pub fn status(&self) -> &str {
+        if self.mine() {
+            "claimed"
+        } else {
+            Self::get(&self.status).unwrap_or("open")
+        }
+    }
+    pub fn reason(&self) -> Option<&str> {
+        Self::get(&self.reason)
+    }
+    pub fn channel(&self) -> Option<&str> {
+        Self::get(&self.channel)
+    }
+    pub fn claimed_by(&self) -> Option<&str> {
+        Self::get(&self.claimed_by)
+    }
+}
+
+/// One line of the queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueItem {
+    #[serde(flatten)]
+    pub queued: QueuedHandoff,
+    /// Minutes from opening to the first reply, or to now while nobody has replied.
+    pub age_mins: i64,
+    /// No reply yet and older than the target.
+    pub overdue: bool,
+}
+
+/// The queue for one status, filtered, and what the filters can choose from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Queue {
+    pub status: String,
+    pub items: Vec<QueueItem>,
+    /// Every reason, channel and claimant among this status's hand-offs, with counts.
+    pub reasons: Vec<(String, usize)>,
+    pub channels: Vec<(String, usize)>,
+    pub claimants: Vec<(String, usize)>,
+    /// Hand-offs of this status before filtering.
+    pub unfiltered: usize,
+    pub target_mins: i64,
+}
+
+/// The queue as `me` asked for it, at `now`, against a reply-time target of `target_mins`.
+pub fn queue(
+    journal: &Journal,
+    filter: &QueueFilter,
+    me: &str,
+    target_mins: i64,
+    now: jiff::Timestamp,
+) -> Result<Queue, DeskError> {
+    let status = filter.status();
+    if !STATUSES.contains(&status) {
+        return Err(DeskError::BadStatus(status.to_string()));
+    }
+    let all = journal.handoff_queue(status)?;
+    let tally = |key: &dyn Fn(&QueuedHandoff) -> String| {
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for q in &all {
+            *counts.entry(key(q)).or_default() += 1;
+        }
+        counts.into_iter().collect::<Vec<_>>()
+    };
+    let reasons = tally(&|q| q.handoff.reason.clone());
+    let channels = tally(&|q| q.channel.clone());
+    let claimants: Vec<(String, usize)> =
+        tally(&|q| q.handoff.claimed_by.clone().unwrap_or_default())
+            .into_iter()
+            .filter(|(c, _)| !c.is_empty())
+            .collect();
+    let unfiltered = all.len();
+    let items = all
+        .into_iter()
+        .filter(|q| filter.reason().is_none_or(|r| q.handoff.reason == r))
+        .filter(|q| filter.channel().is_none_or(|c| q.channel == c))
+        .filter(|q| match filter.claimed_by() {
+            None => true,
+            Some("nobody") => q.handoff.claimed_by.is_none(),
+            Some(who) => q.handoff.claimed_by.as_deref() == Some(who),
+        })
+        .filter(|q| !filter.mine() || q.handoff.claimed_by.as_deref() == Some(me))
+        .map(|q| {
+            let end = q
+                .first_reply_at
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .unwrap_or(now);
+            let opened = q
+                .handoff
+                .created_at
+                .parse::<jiff::Timestamp>()
+                .unwrap_or(end);
+            let age_secs = (end.as_second() - opened.as_second()).max(0);
+            let age_mins = age_secs / 60;
+            // The same rule as `queue_counts`: older than the target, no reply, not resolved.
+            let overdue = q.first_reply_at.is_none()
+                && q.handoff.status != "resolved"
+                && age_secs > target_mins * 60;
+            QueueItem {
+                queued: q,
+                age_mins,
+                overdue,
+            }
+        })
+        .collect();
+    Ok(Queue {
+        status: status.to_string(),
+        items,
+        reasons,
+        channels,
+        claimants,
+        unfiltered,
+        target_mins,
+    })
+}
+
+/// The navigation's numbers for `me`: open hand-offs, mine, and overdue at `now`.
+pub fn queue_counts(
+    journal: &Journal,
+    me: &str,
+    target_mins: i64,
+    now: jiff::Timestamp,
+) -> Result<QueueCounts, DeskError> {
+    let cutoff = now
+        .checked_sub(jiff::SignedDuration::from_mins(target_mins))
+        .unwrap_or(now);
+    let cutoff = crate::journal::timestamp(
+        time::OffsetDateTime::from_unix_timestamp(cutoff.as_second())
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+    );
+    Ok(journal.queue_counts(me, &cutoff)?)
 }
 
 /// One hand-off, whatever its status.

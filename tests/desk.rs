@@ -39,6 +39,11 @@ fn app() -> Arc<App> {
         cfg.identity.token_secret = "desk-test-secret".into();
         // Tests share 127.0.0.1: the limit itself is tested on an app of its own.
         cfg.admin.login_failures = 1000;
+        // Likewise the hourly cap on new hand-offs per client (its own tests are elsewhere).
+        cfg.handoff.max_per_client_per_hour = 1000;
+        // A store on Berlin time selling in euros: the desk shows times and amounts in them.
+        cfg.store.timezone = "Europe/Berlin".into();
+        cfg.store.currency = "EUR".into();
         let app = Arc::new(App::with_embedder(cfg, common::model_dyn()).expect("app opens"));
         app.accounts
             .create_user(AGENT, Some("Priya"), Role::Agent, PASSWORD)
@@ -901,7 +906,9 @@ fn metrics_count_outcomes_hand_offs_intents_latency_and_channels() {
     assert!(
         page.text.contains("Automation rate")
             && page.text.contains("<meter")
-            && page.text.contains("customer_asked")
+            && page.text.contains("Customer asked for a person"),
+        "reasons in words: {}",
+        page.text
     );
 }
 
@@ -1868,5 +1875,640 @@ fn an_admin_adds_a_colleague_with_the_users_page_in_a_browser_and_they_search_th
             vec![]
         ),
         true
+    );
+}
+
+// --- What a shift sees: the queue, words, times, money, saved replies ---------------------------
+
+/// A hand-off straight in the journal on a conversation of `channel`, opened `mins_ago`
+/// minutes ago (the journal's own timestamp format, backdated in its database).
+fn handoff_aged(channel: &str, reason: &str, mins_ago: i64, said: &str) -> String {
+    let journal = &app().assistant.journal;
+    let conversation = uuid_like();
+    journal.create(&conversation, channel).unwrap();
+    let id = journal
+        .open_handoff(
+            &conversation,
+            reason,
+            &json!({"transcript": [{"role": "customer", "text": said}]}),
+        )
+        .unwrap();
+    let at = shopkeep::journal::timestamp(
+        time::OffsetDateTime::now_utc() - time::Duration::minutes(mins_ago),
+    );
+    let db = rusqlite::Connection::open(app().config.database_path()).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db.execute(
+        "UPDATE handoffs SET created_at = ?1 WHERE id = ?2",
+        rusqlite::params![at, id],
+    )
+    .unwrap();
+    id
+}
+
+/// A user of one test's own (the shared app's agents are busy in other tests).
+fn own_agent(label: &str) -> String {
+    let email = new_email(label);
+    app()
+        .accounts
+        .create_user(&email, Some("Kim"), Role::Agent, PASSWORD)
+        .unwrap();
+    email
+}
+
+/// The table row of hand-off `id` on a queue page (from `<tr` to `</tr>`), if listed.
+fn row_of(page: &str, id: &str) -> Option<String> {
+    let at = page.find(&format!("<tr data-handoff=\"{id}\""))?;
+    let end = page[at..].find("</tr>")? + at;
+    Some(page[at..end].to_string())
+}
+
+/// The number in the navigation's count after the link `href`.
+fn nav_count(page: &str, href: &str) -> i64 {
+    let at = page
+        .find(&format!("href=\"{href}\""))
+        .unwrap_or_else(|| panic!("{href} in the navigation"));
+    let rest = &page[at..];
+    let n = rest.find("class=\"count\">").expect("a count") + "class=\"count\">".len();
+    rest[n..].split('<').next().unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn the_queue_shows_each_hand_offs_age_against_the_reply_target_and_filters_by_reason_channel_and_claimant(
+) {
+    // A channel of this test's own keeps other tests' hand-offs out of what it counts.
+    let channel = format!("shift-{}", std::process::id());
+    let late = handoff_aged(&channel, "complaint", 95, "My parcel arrived broken");
+    let fresh = handoff_aged(&channel, "customer_asked", 10, "Can a person help?");
+    let answered = handoff_aged(&channel, "customer_asked", 120, "Hello?");
+    let kim = own_agent("shift");
+    // A person answered `answered` 20 minutes after it opened: not overdue, however old.
+    let r = api(
+        reqwest::Method::POST,
+        &format!("/v1/handoffs/{answered}/reply"),
+        &token(&kim),
+        Some(json!({"message": "Hi, Kim here."})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let mut v = signed_in(&server(), &kim, PASSWORD);
+    let page = v.get(&format!("/admin/handoffs?channel={channel}"));
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("Reply-time target: 1 h"),
+        "the target is stated: {}",
+        page.text
+    );
+    let late_row = row_of(&page.text, &late).expect("the late one is listed");
+    assert!(
+        late_row.contains("class=\"overdue\"")
+            && late_row.contains(">Overdue<")
+            && late_row.contains("1 h 35 min")
+            && late_row.contains("35 min past the target")
+            && late_row.contains("A complaint"),
+        "overdue, in words, with its age and reason: {late_row}"
+    );
+    let fresh_row = row_of(&page.text, &fresh).unwrap();
+    assert!(
+        !fresh_row.contains("Overdue")
+            && fresh_row.contains("10 min")
+            && fresh_row.contains("50 min left")
+            && fresh_row.contains("Customer asked for a person"),
+        "{fresh_row}"
+    );
+    let answered_row = row_of(&page.text, &answered).unwrap();
+    assert!(
+        !answered_row.contains("Overdue") && answered_row.contains("first reply after"),
+        "{answered_row}"
+    );
+    assert!(
+        fresh_row.contains("<time datetime=\"")
+            && (fresh_row.contains("CET\">10 min ago</time>")
+                || fresh_row.contains("CEST\">10 min ago</time>")),
+        "opened 10 min ago, the exact Berlin time on hover: {fresh_row}"
+    );
+    // Oldest first.
+    assert!(page.text.find(&answered) < page.text.find(&late));
+    assert!(page.text.find(&late) < page.text.find(&fresh));
+
+    // Filters: by reason, by channel, by who claimed it.
+    let only = |q: &str, v: &mut common::visitor::Visitor| {
+        let p = v.get(&format!("/admin/handoffs?channel={channel}&{q}"));
+        assert_eq!(p.status, 200, "{q}: {}", p.text);
+        [&late, &fresh, &answered]
+            .iter()
+            .filter(|id| row_of(&p.text, id).is_some())
+            .map(|id| id.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(only("reason=complaint", &mut v), vec![late.clone()]);
+    assert_eq!(
+        only("reason=customer_asked", &mut v),
+        vec![fresh.clone(), answered.clone()]
+    );
+    let csrf = v.csrf();
+    assert_eq!(
+        v.post(
+            &format!("/admin/handoffs/{fresh}/claim"),
+            &[("csrf", &csrf)]
+        )
+        .status,
+        303
+    );
+    let claimed = v.get(&format!("/admin/handoffs?status=claimed&channel={channel}"));
+    assert!(row_of(&claimed.text, &fresh).is_some(), "{}", claimed.text);
+    assert_eq!(
+        only("status=claimed&claimed_by=nobody", &mut v),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        only(&format!("status=claimed&claimed_by={}", enc(&kim)), &mut v),
+        vec![fresh.clone()]
+    );
+    assert_eq!(
+        only("claimed_by=nobody", &mut v),
+        vec![late.clone(), answered.clone()]
+    );
+    assert_eq!(
+        only("reason=customer_asked&claimed_by=nobody", &mut v),
+        vec![answered.clone()],
+        "filters combine"
+    );
+
+    // "Mine": what this person holds; the navigation counts it and the overdue ones.
+    let mine = v.get("/admin/handoffs?view=mine");
+    assert!(row_of(&mine.text, &fresh).is_some() && row_of(&mine.text, &late).is_none());
+    assert_eq!(nav_count(&mine.text, "/admin/handoffs?view=mine"), 1);
+    assert!(
+        nav_count(&mine.text, "/admin/handoffs") >= 2,
+        "open ones waiting"
+    );
+    assert!(
+        mine.text.contains(" overdue</a>"),
+        "the overdue count: {}",
+        mine.text
+    );
+    let mut sam = signed_in(&server(), AGENT_2, PASSWORD);
+    let theirs = sam.get("/admin/handoffs?view=mine");
+    assert!(row_of(&theirs.text, &fresh).is_none(), "Sam's own only");
+
+    let r = v.get("/admin/handoffs?status=pending");
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("data-code=\"invalid_status\""));
+}
+
+/// Whether markup shows a stored timestamp as text (`>2026-12-04T03:56:43…`).
+fn shows_raw_timestamp(html: &str) -> bool {
+    html.match_indices('>').any(|(i, _)| {
+        let b = html.as_bytes();
+        b.len() > i + 11
+            && b[i + 1..i + 5].iter().all(u8::is_ascii_digit)
+            && b[i + 5] == b'-'
+            && b[i + 8] == b'-'
+            && b[i + 11] == b'T'
+    })
+}
+
+/// The cancellation of LF-100005 (Daniel Okafor's order, which no other test changes), done
+/// once per test binary; the action log then has it.
+fn cancelled_order() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let c = answer(json!({"message": "Please cancel order LF-100005, my email is daniel.okafor@example.com", "channel": "api"}));
+        assert_eq!(c["awaiting_confirmation"], true, "{c}");
+        let done = answer(json!({"message": "yes", "conversation_id": c["conversation_id"], "channel": "api"}));
+        assert!(!done["actions"].as_array().unwrap().is_empty(), "{done}");
+    });
+}
+
+/// A real hand-off from a verified customer about their order (the packet has a customer, an
+/// order, passages and a draft): its id and conversation.
+fn verified_handoff() -> (String, String) {
+    let a = answer(
+        json!({"message": "Where is order LF-100001? my email is maya.chen@example.com", "channel": "widget"}),
+    );
+    let b = answer(
+        json!({"message": "I want to talk to a person", "conversation_id": a["conversation_id"], "channel": "widget"}),
+    );
+    let id = b["handoff"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a hand-off: {b}"))
+        .to_string();
+    (id, a["conversation_id"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn the_desk_says_customers_reasons_intents_times_and_amounts_in_words() {
+    let (handoff, conversation) = verified_handoff();
+    cancelled_order();
+    let mut v = signed_in(&server(), AGENT, PASSWORD);
+
+    let page = v.get(&format!("/admin/handoffs/{handoff}"));
+    assert_eq!(page.status, 200);
+    let t = &page.text;
+    assert!(
+        t.contains("Maya Chen") && t.contains("maya.chen@example.com"),
+        "the customer by name and email: {t}"
+    );
+    assert!(t.contains("verified by order number and email"), "{t}");
+    assert!(
+        t.contains("Customer asked for a person") && t.contains("Talk to a person"),
+        "{t}"
+    );
+    assert!(
+        t.contains("LF-100001") && t.contains("Shipped") && t.contains("€"),
+        "the order in the store's currency: {t}"
+    );
+    assert!(t.contains("href=\"https://"), "a tracking link: {t}");
+    assert!(
+        !shows_raw_timestamp(t) && t.contains("<time datetime=\"20"),
+        "no raw timestamps shown, times carry their instant: {t}"
+    );
+
+    let log = v.get("/admin/actions");
+    let row = log
+        .text
+        .split("<tr data-action=")
+        .find(|r| r.contains("LF-100005"))
+        .expect("the cancellation is logged");
+    assert!(
+        row.contains(">Cancelled the order<")
+            && row.contains("Daniel Okafor")
+            && row.contains(">Done<")
+            && row.contains("<time datetime="),
+        "{row}"
+    );
+    assert!(
+        !row.contains(">cancel_order<") && !row.contains(">executed<"),
+        "{row}"
+    );
+    assert!(!shows_raw_timestamp(&log.text), "{}", log.text);
+
+    let record = v.get(&format!("/admin/conversations/{conversation}"));
+    assert!(
+        record.text.contains("Maya Chen") && record.text.contains("Where is my order"),
+        "{}",
+        record.text
+    );
+    let list = v.get("/admin/conversations");
+    assert!(list.text.contains("Chat widget") && list.text.contains("Handed to a person"));
+}
+
+#[test]
+fn admins_keep_saved_replies_that_agents_insert_filled_from_the_verified_order() {
+    let (handoff, _) = verified_handoff();
+    let unverified = handoff_aged("widget", "customer_asked", 1, "a person please");
+    let title = format!("Where is it {}", uuid_like());
+
+    // Agents read saved replies but cannot change them.
+    let mut priya = signed_in(&server(), AGENT, PASSWORD);
+    let csrf = priya.csrf();
+    let r = priya.post(
+        "/admin/replies",
+        &[("csrf", &csrf), ("title", &title), ("body", "x")],
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("data-code=\"forbidden\""));
+
+    let mut ada = signed_in(&server(), ADMIN, PASSWORD);
+    let csrf = ada.csrf();
+    let body =
+        "Hi {customer_name}, order {order_number} is {order_status}: {tracking_link}\n{agent_name}";
+    assert_eq!(
+        ada.post("/admin/replies", &[("title", &title), ("body", body)])
+            .status,
+        403,
+        "no CSRF token, no saved reply"
+    );
+    let r = ada.post(
+        "/admin/replies",
+        &[
+            ("csrf", &csrf),
+            ("title", &title),
+            ("body", "Hi {custmer_name}"),
+        ],
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text.contains("unknown_placeholder") && r.text.contains("{custmer_name}"),
+        "{}",
+        r.text
+    );
+    let r = ada.post(
+        "/admin/replies",
+        &[("csrf", &csrf), ("title", &title), ("body", "first draft")],
+    );
+    assert_eq!(
+        (r.status, r.location()),
+        (303, "/admin/replies"),
+        "{}",
+        r.text
+    );
+    let list = ada.get("/admin/replies");
+    let id: i64 = list
+        .text
+        .split("<tr data-reply=\"")
+        .find(|r| r.contains(&title))
+        .and_then(|r| r.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .expect("listed with its id");
+    assert_eq!(
+        ada.post(
+            "/admin/replies",
+            &[("csrf", &csrf), ("title", &title), ("body", "again")]
+        )
+        .status,
+        409,
+        "one title once"
+    );
+    let r = ada.post(
+        &format!("/admin/replies/{id}"),
+        &[("csrf", &csrf), ("title", &title), ("body", body)],
+    );
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(ada.get(&format!("/admin/replies/{id}")).status, 200);
+    assert_eq!(priya.get(&format!("/admin/replies/{id}")).status, 403);
+
+    // On a verified hand-off the agent inserts it, filled from the order, to edit and send.
+    let page = priya.get(&format!("/admin/handoffs/{handoff}"));
+    let item = page
+        .text
+        .split("<li data-reply=")
+        .find(|r| r.contains(&title))
+        .expect("offered on the hand-off");
+    assert!(
+        item.contains("Hi Maya, order LF-100001 is shipped: https://")
+            && item.contains("Priya")
+            && item.contains(&format!("?reply={id}")),
+        "{item}"
+    );
+    let inserted = priya.get(&format!("/admin/handoffs/{handoff}?reply={id}"));
+    let at = inserted.text.find("<textarea id=\"message\"").unwrap();
+    let textarea = &inserted.text[at..at + inserted.text[at..].find("</textarea>").unwrap()];
+    assert!(
+        textarea.contains("Hi Maya, order LF-100001 is shipped: https://")
+            && !textarea.contains('{'),
+        "in the reply box, ready to edit: {textarea}"
+    );
+
+    // Without a verified order it says what it lacks instead of sending placeholders.
+    let page = priya.get(&format!("/admin/handoffs/{unverified}"));
+    let item = page
+        .text
+        .split("<li data-reply=")
+        .find(|r| r.contains(&title))
+        .unwrap();
+    assert!(
+        item.contains("needs customer_name, order_number, order_status, tracking_link")
+            && !item.contains("?reply="),
+        "{item}"
+    );
+
+    let audit = ada.get("/admin/users").text;
+    assert!(audit.contains("reply_created") && audit.contains("reply_updated"));
+    let agent_csrf = priya.csrf();
+    assert_eq!(
+        priya
+            .post(
+                &format!("/admin/replies/{id}/delete"),
+                &[("csrf", &agent_csrf)]
+            )
+            .status,
+        403
+    );
+    let r = ada.post(&format!("/admin/replies/{id}/delete"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303);
+    assert!(!ada.get("/admin/replies").text.contains(&title));
+    assert_eq!(ada.get(&format!("/admin/replies/{id}")).status, 404);
+}
+
+// --- Accessibility and the keyboard --------------------------------------------------------------
+
+/// A browser signed in to the desk as `email`, through the login form.
+fn desk_browser(email: &str) -> Browser {
+    browser::executables();
+    let b = Browser::start(1280, 900);
+    b.goto(&format!("{}/admin/login", server()));
+    b.wait_for(
+        "the login page",
+        "return !!document.getElementById('email');",
+    );
+    b.type_into(
+        &b.exec("return document.getElementById('email');", vec![]),
+        email,
+    );
+    b.type_into(
+        &b.exec("return document.getElementById('password');", vec![]),
+        PASSWORD,
+    );
+    b.click(&b.exec(
+        "return document.querySelector('form button[type=submit]');",
+        vec![],
+    ));
+    b.wait_for(
+        "the queue",
+        "return location.pathname === '/admin/handoffs';",
+    );
+    b
+}
+
+/// With SHOPKEEP_SCREENSHOTS=DIR, a PNG of what the browser shows, as DIR/NAME.png.
+fn screenshot(b: &Browser, name: &str) {
+    if let Some(dir) = std::env::var_os("SHOPKEEP_SCREENSHOTS") {
+        std::fs::create_dir_all(&dir).unwrap();
+        b.screenshot(&std::path::Path::new(&dir).join(format!("{name}.png")));
+    }
+}
+
+#[test]
+fn every_desk_page_has_no_wcag_21_aa_violations_under_axe() {
+    let (handoff, conversation) = verified_handoff();
+    cancelled_order();
+    handoff_aged(
+        "email",
+        "complaint",
+        95,
+        "My lamp arrived broken and nobody answers",
+    );
+    let reply = app()
+        .accounts
+        .create_reply(
+            &app().accounts.staff_for_token(&token(ADMIN)).unwrap().unwrap(),
+            &format!("Tracking {}", uuid_like()),
+            "Hi {customer_name}, your order {order_number} is {order_status}. Track it here: {tracking_link}",
+        )
+        .unwrap();
+
+    // A suggested article (two unanswered questions close in meaning, straight in the journal).
+    let journal = &app().assistant.journal;
+    let mut vector = vec![0f32; 384];
+    for (n, q) in ["Do you gift wrap?", "Can you gift wrap my order?"]
+        .into_iter()
+        .enumerate()
+    {
+        let c = uuid_like();
+        journal.create(&c, "widget").unwrap();
+        vector[380] = 1.0;
+        vector[381] = n as f32 * 0.05;
+        shopkeep::learn::record(
+            journal,
+            &app().config.learn,
+            &shopkeep::learn::Gap {
+                conversation_id: &c,
+                question: q,
+                reason: "weak_grounding",
+                intent: None,
+                vector: &vector,
+            },
+        )
+        .unwrap();
+    }
+    let suggestions = api(
+        reqwest::Method::GET,
+        "/v1/admin/suggestions",
+        &token(ADMIN),
+        None,
+    )
+    .json();
+    let suggestion = suggestions["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["latest_question"] == "Can you gift wrap my order?")
+        .unwrap_or_else(|| panic!("a suggestion: {suggestions}"))["id"]
+        .as_i64()
+        .unwrap();
+
+    let mut report = browser::AxeReport::default();
+    let anonymous = Browser::start(1280, 900);
+    anonymous.goto(&format!("{}/admin/login", server()));
+    anonymous.axe_into(&mut report, "login");
+    drop(anonymous);
+
+    let admin = desk_browser(ADMIN);
+    let pages = [
+        ("queue", "/admin/handoffs".to_string()),
+        (
+            "queue: filtered",
+            "/admin/handoffs?reason=complaint&channel=email".into(),
+        ),
+        ("queue: claimed", "/admin/handoffs?status=claimed".into()),
+        ("queue: resolved", "/admin/handoffs?status=resolved".into()),
+        ("queue: mine", "/admin/handoffs?view=mine".into()),
+        ("hand-off", format!("/admin/handoffs/{handoff}")),
+        (
+            "hand-off with a saved reply inserted",
+            format!("/admin/handoffs/{handoff}?reply={}", reply.id),
+        ),
+        ("conversations", "/admin/conversations".into()),
+        (
+            "conversations: search",
+            "/admin/conversations?q=order".into(),
+        ),
+        (
+            "conversation",
+            format!("/admin/conversations/{conversation}"),
+        ),
+        ("action log", "/admin/actions".into()),
+        ("metrics", "/admin/metrics".into()),
+        ("suggestions", "/admin/suggestions".into()),
+        ("suggestion", format!("/admin/suggestions/{suggestion}")),
+        ("saved replies", "/admin/replies".into()),
+        ("saved reply: edit", format!("/admin/replies/{}", reply.id)),
+        ("users", "/admin/users".into()),
+        ("error page", "/admin/handoffs/HO-NOSUCH".into()),
+    ];
+    for (state, path) in &pages {
+        admin.goto(&format!("{}{path}", server()));
+        admin.wait_for(
+            state,
+            "return document.readyState === 'complete' && !!document.querySelector('main');",
+        );
+        // What is folded away is checked too: open every <details>.
+        admin.exec(
+            "document.querySelectorAll('details').forEach(d => d.open = true);",
+            vec![],
+        );
+        admin.axe_into(&mut report, state);
+        match *state {
+            "queue" => screenshot(&admin, "desk-queue"),
+            "hand-off" => screenshot(&admin, "desk-handoff"),
+            "action log" => screenshot(&admin, "desk-action-log"),
+            _ => {}
+        }
+    }
+    report.assert_clean();
+}
+
+#[test]
+fn a_person_works_a_hand_off_with_the_keyboard_alone() {
+    browser::executables();
+    let channel = format!("keyboard-{}", std::process::id());
+    let journal = &app().assistant.journal;
+    let conversation = uuid_like();
+    journal.create(&conversation, &channel).unwrap();
+    let handoff = journal
+        .open_handoff(
+            &conversation,
+            "customer_asked",
+            &json!({"transcript": [{"role": "customer", "text": "a person please"}]}),
+        )
+        .unwrap();
+    let email = own_agent("keyboard");
+
+    let b = Browser::start(1280, 900);
+    b.goto(&format!("{}/admin/login", server()));
+    b.wait_for(
+        "the login page",
+        "return !!document.getElementById('email');",
+    );
+    // Tab reaches the skip link first, then the form; Enter signs in.
+    b.tab_to("the skip link", "a.classList.contains('skip')", false, 3);
+    b.tab_to("the email field", "a.id === 'email'", false, 5);
+    b.press(&email);
+    b.press("\u{E004}");
+    b.press(PASSWORD);
+    b.press("\u{E007}");
+    b.wait_for(
+        "the queue",
+        "return location.pathname === '/admin/handoffs';",
+    );
+
+    // The queue, filtered to this test's channel (a bookmark), then Tab to the hand-off, Enter.
+    b.goto(&format!("{}/admin/handoffs?channel={channel}", server()));
+    b.tab_to(
+        "the hand-off's link",
+        &format!("a.getAttribute('href') === '/admin/handoffs/{handoff}'"),
+        false,
+        60,
+    );
+    b.press("\u{E007}");
+    b.wait_for(
+        "the hand-off page",
+        "return !!document.getElementById('claim');",
+    );
+    b.tab_to("Claim", "a.id === 'claim'", false, 40);
+    b.press("\u{E007}");
+    b.wait_for(
+        "the claim",
+        "return document.getElementById('status').textContent === 'claimed';",
+    );
+
+    // Into the reply box, type, Tab to Send, Enter.
+    b.tab_to("the reply box", "a.id === 'message'", false, 60);
+    b.press("Hello from the keyboard.");
+    b.tab_to("Send", "a.id === 'send'", false, 3);
+    b.press("\u{E007}");
+    b.wait_for("the reply in the transcript", "return Array.from(document.querySelectorAll('.turn.agent .text')).some(t => t.textContent.includes('Hello from the keyboard.'));");
+    b.tab_to("Resolve", "a.id === 'resolve'", false, 60);
+    b.press("\u{E007}");
+    b.wait_for(
+        "the resolution",
+        "return document.getElementById('status').textContent === 'resolved';",
+    );
+    let h = journal.handoff(&handoff).unwrap().unwrap();
+    assert_eq!(
+        (h.status.as_str(), h.resolved_by.as_deref()),
+        ("resolved", Some(email.as_str()))
     );
 }

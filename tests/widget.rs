@@ -396,13 +396,14 @@ fn a_hand_off_shows_its_reference_and_the_agents_reply_arrives_live() {
     );
     shopper.wait_for(
         "the unread badge",
-        "return !$('.sk-badge').hidden && $('.sk-badge').textContent === '1';",
+        "return !$('.sk-badge').hidden && $('.sk-badge').textContent.startsWith('1');",
     );
+    // The launcher's name (from its text, for screen readers too) says so.
     assert!(shopper
-        .exec("return $('.sk-launcher').getAttribute('aria-label');")
+        .exec("return $('.sk-launcher').textContent;")
         .as_str()
         .unwrap()
-        .contains("1 new reply"));
+        .contains("Chat with Larkfield Goods1 new reply"));
 
     shopper.open_chat();
     let agent = shopper.wait_for(
@@ -511,6 +512,132 @@ fn on_a_store_site_the_widget_answers_only_if_its_origin_is_allowed() {
         0,
         "the browser kept the answer from a page the store did not allow"
     );
+}
+
+// --- Accessibility and the keyboard --------------------------------------------------------------
+
+#[test]
+fn every_state_of_the_widget_has_no_wcag_21_aa_violations_under_axe() {
+    let mut report = browser::AxeReport::default();
+    let shopper = Shopper::on_storefront();
+    shopper.browser.axe_into(&mut report, "closed");
+    shopper.open_chat();
+    shopper.browser.axe_into(&mut report, "open");
+    let reply = shopper.say("How long do refunds take?");
+    assert!(!reply.sources.is_empty(), "{reply:?}");
+    shopper.browser.axe_into(&mut report, "answer with sources");
+    let reply = shopper.say("Where is my order LF-100001? My email is maya.chen@example.com");
+    assert!(reply.order.is_some(), "{reply:?}");
+    shopper.browser.axe_into(&mut report, "order card");
+    let reply = shopper.say("Please cancel order LF-100003, my email is maya.chen@example.com");
+    assert!(reply.confirm, "{reply:?}");
+    shopper.browser.axe_into(&mut report, "confirmation");
+    shopper.say("no");
+    shopper.say("I want to talk to a person");
+    shopper.wait_for("the hand-off banner", "return !$('.sk-handoff').hidden;");
+    shopper.browser.axe_into(&mut report, "hand-off banner");
+    shopper.browser.press("\u{E00C}");
+    shopper.wait_for("the panel to close", "return $('.sk-panel').hidden;");
+    let (status, _) = reply_to_handoff(
+        shopper
+            .exec("return w.getAttribute('data-handoff');")
+            .as_str()
+            .unwrap(),
+        "Hi, Priya here.",
+        "Priya",
+    );
+    assert_eq!(status, 201);
+    shopper.wait_for("the unread badge", "return !$('.sk-badge').hidden;");
+    shopper
+        .browser
+        .axe_into(&mut report, "closed with an unread reply");
+    drop(shopper);
+
+    let phone = Shopper::on_storefront_sized(390, 844);
+    phone.browser.axe_into(&mut report, "mobile closed");
+    phone.open_chat();
+    let reply = phone.say("How long does standard shipping take?");
+    assert!(!reply.text.is_empty());
+    phone
+        .browser
+        .axe_into(&mut report, "mobile open with an answer");
+    report.assert_clean();
+}
+
+#[test]
+fn a_shopper_uses_the_widget_with_the_keyboard_alone() {
+    let shopper = Shopper::on_storefront();
+    let b = &shopper.browser;
+    // From the top of the page, Tab reaches the launcher; Enter opens the chat at the message box.
+    b.tab_to(
+        "the launcher",
+        "a.classList.contains('sk-launcher')",
+        false,
+        40,
+    );
+    b.press("\u{E007}");
+    shopper.wait_for("the panel to open", "return !$('.sk-panel').hidden;");
+    assert_eq!(shopper.focused(), "sk-input");
+    b.press("How long do refunds take?\u{E007}");
+    let reply = shopper.wait_for_reply(0);
+    assert!(!reply.sources.is_empty(), "{reply:?}");
+
+    // Back from the message box: the feedback buttons, the sources, and the transcript itself
+    // (a scrollable region must take focus so it can be scrolled with the arrow keys).
+    b.tab_to(
+        "the Helpful button",
+        "a.getAttribute('aria-label') === 'Helpful'",
+        true,
+        10,
+    );
+    b.press("\u{E007}");
+    shopper.wait_for(
+        "the thanks",
+        "return $('.sk-fb-status').textContent.includes('Thanks');",
+    );
+    b.tab_to(
+        "a source link",
+        "a.closest && a.closest('.sk-sources') && a.tagName === 'A'",
+        true,
+        10,
+    );
+    b.tab_to("the transcript", "a.classList.contains('sk-log')", true, 10);
+    b.tab_to(
+        "the close button",
+        "a.classList.contains('sk-close')",
+        true,
+        5,
+    );
+
+    // A proposal is answered with its buttons, from the keyboard.
+    b.tab_to("the message box", "a.id === 'sk-input'", false, 20);
+    b.press("Please cancel order LF-100003, my email is maya.chen@example.com\u{E007}");
+    let proposal = shopper.wait_for_reply(1);
+    assert!(proposal.confirm, "{proposal:?}");
+    b.tab_to("No, leave it", "a.classList.contains('sk-no')", true, 10);
+    b.press("\u{E007}");
+    let after = shopper.wait_for_reply(2);
+    assert!(!after.confirm, "{after:?}");
+    assert!(
+        shopper
+            .transcript()
+            .iter()
+            .any(|(role, text)| role == "customer" && text == "no"),
+        "the button said no"
+    );
+
+    // Tab from the last control leaves the panel for the launcher; Escape closes and returns there.
+    b.tab_to(
+        "the send button",
+        "a.classList.contains('sk-send')",
+        false,
+        40,
+    );
+    b.press("\u{E00C}");
+    shopper.wait_for("the panel to close", "return $('.sk-panel').hidden;");
+    assert_eq!(shopper.focused(), "sk-launcher");
+    b.press("\u{E007}");
+    shopper.wait_for("the panel to open again", "return !$('.sk-panel').hidden;");
 }
 
 // --- On the wire ---------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 //! browser sessions (random 256-bit ids stored only as SHA-256 hashes, an expiry, a per-session
 //! CSRF token), per-user API tokens (stored hashed), the login rate limit per client address,
 //! and what admins change about users (role, disabled, password, tokens), each change written to
-//! the `desk_audit` log with who made it.
+//! the `desk_audit` log with who made it. The saved replies of [`super::replies`] share its
+//! database connection and migrations.
 //!
 //! Tables live in the service's one SQLite database, beside the journal; their schema is in
 //! [`crate::storage::migrations`]. This module decides who someone is and what their
@@ -362,11 +363,12 @@ impl Accounts {
         Ok(Self::new(Database::open_in_memory()?, limits))
     }
 
-    fn read(&self) -> Result<Reader<'_>, AccountError> {
+    /// Also used by [`super::replies`], whose table is beside these.
+    pub(super) fn read(&self) -> Result<Reader<'_>, AccountError> {
         Ok(self.db.reader()?)
     }
 
-    fn write(&self) -> Result<parking_lot::MutexGuard<'_, Connection>, AccountError> {
+    pub(super) fn write(&self) -> Result<parking_lot::MutexGuard<'_, Connection>, AccountError> {
         Ok(self.db.writer()?)
     }
 
@@ -817,8 +819,8 @@ fn user_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
     .optional()
 }
 
-/// Records a change to a user, in the caller's transaction.
-fn audit(
+/// Records a change to a user (or to a saved reply), in the caller's transaction.
+pub(super) fn audit(
     conn: &Connection,
     actor: &str,
     action: &str,

@@ -125,6 +125,24 @@ pub struct Deleted {
     pub conversation_ids: Vec<String>,
 }
 
+/// How many hand-offs wait, are someone's, and are overdue (see [`Journal::queue_counts`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub open: i64,
+    pub mine: i64,
+    pub overdue: i64,
+}
+
+/// A hand-off as the desk's queue lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuedHandoff {
+    pub handoff: HandoffRecord,
+    /// The conversation's channel (`widget`, `email`, `api`, `cli`).
+    pub channel: String,
+    /// When a person first replied after the hand-off opened.
+    pub first_reply_at: Option<String>,
+}
+
 /// A hand-off's new status, written only if it still has the status (and claimant) the caller
 /// read: two people acting at once cannot both win.
 #[derive(Debug, Clone)]
@@ -542,6 +560,49 @@ impl Journal {
         ))?;
         let rows = stmt.query_map([status], handoff_row)?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// The desk's queue: hand-offs with `status`, oldest first, each with its conversation's
+    /// channel and when a person first replied after it opened (`None`: nobody yet).
+    pub fn handoff_queue(&self, status: &str) -> Result<Vec<QueuedHandoff>, JournalError> {
+        let conn = self.read()?;
+        let mut stmt = conn.prepare(
+            "SELECT h.id, h.conversation_id, h.created_at, h.reason, h.status, h.packet, h.claimed_by, h.claimed_at, h.resolved_by, h.resolved_at,
+                    c.channel,
+                    (SELECT MIN(t.at) FROM turns t WHERE t.conversation_id = h.conversation_id AND t.role = 'agent' AND t.at >= h.created_at)
+             FROM handoffs h JOIN conversations c ON c.id = h.conversation_id
+             WHERE h.status = ?1 ORDER BY h.created_at, h.id",
+        )?;
+        let rows = stmt.query_map([status], |r| {
+            Ok(QueuedHandoff {
+                handoff: handoff_row(r)?,
+                channel: r.get(10)?,
+                first_reply_at: r.get(11)?,
+            })
+        })?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// The queue's counts for the desk's navigation: open hand-offs, those `me` has claimed,
+    /// and those not resolved, opened before `cutoff` and still without a person's reply.
+    pub fn queue_counts(&self, me: &str, cutoff: &str) -> Result<QueueCounts, JournalError> {
+        let conn = self.read()?;
+        conn.query_row(
+            "SELECT COUNT(*) FILTER (WHERE h.status = 'open'),
+                    COUNT(*) FILTER (WHERE h.status = 'claimed' AND h.claimed_by = ?1),
+                    COUNT(*) FILTER (WHERE h.created_at < ?2 AND NOT EXISTS
+                        (SELECT 1 FROM turns t WHERE t.conversation_id = h.conversation_id AND t.role = 'agent' AND t.at >= h.created_at))
+             FROM handoffs h WHERE h.status != 'resolved'",
+            params![me, cutoff],
+            |r| {
+                Ok(QueueCounts {
+                    open: r.get(0)?,
+                    mine: r.get(1)?,
+                    overdue: r.get(2)?,
+                })
+            },
+        )
+        .map_err(Into::into)
     }
 
     /// A conversation's hand-offs, oldest first.

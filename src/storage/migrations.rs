@@ -75,6 +75,12 @@ pub const MIGRATIONS: &[Migration] = &[
             version: 2,
         }),
     },
+    Migration {
+        version: 6,
+        name: "saved replies: templates admins keep and agents insert into a reply",
+        up: Up::Sql(DESK_REPLIES),
+        adopted_if: None,
+    },
 ];
 
 /// The newest step this binary knows.
@@ -397,6 +403,18 @@ const DESK_AUDIT: &str = "
         detail TEXT NOT NULL
     );
 
+";
+
+const DESK_REPLIES: &str = "
+    CREATE TABLE desk_replies (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        title      TEXT NOT NULL UNIQUE,
+        body       TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
 ";
 
 /// Whether an earlier release's own migration table records the step (the table exists only in

@@ -2,11 +2,16 @@
 //! chromedriver, with a small client on reqwest (the W3C protocol is plain JSON over HTTP, so
 //! no WebDriver crate is needed). Each [`Browser`] is its own chromedriver and chromium with a
 //! fresh profile (its own localStorage), closed when dropped, also when a test fails.
+//!
+//! [`Browser::axe`] runs axe-core (from npm, installed outside the clone by `scripts/axe.sh`)
+//! in the page as it is at that moment, for the WCAG 2.1 A and AA rules; keyboard helpers
+//! ([`Browser::tab_to`]) move focus the way a person without a mouse does.
 #![allow(dead_code)]
 
 use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::OnceLock,
     time::{Duration, Instant},
 };
 
@@ -47,6 +52,110 @@ pub fn executables() -> (PathBuf, PathBuf) {
                 _ => "chromedriver is",
             }
         ),
+    }
+}
+
+/// The axe-core rule tags checked: WCAG 2.0 and 2.1, levels A and AA.
+pub const WCAG_21_AA: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+/// Where `scripts/axe.sh` installs axe-core for the committed lock file: `$SHOPKEEP_AXE` (a path
+/// to axe.min.js) or `<cache>/shopkeep-axe/<first 16 hex of sha256(contrib/axe/package-lock.json)>`.
+fn axe_path() -> PathBuf {
+    use sha2::{Digest, Sha256};
+    if let Some(p) = std::env::var_os("SHOPKEEP_AXE") {
+        return PathBuf::from(p);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let lock = std::fs::read(root.join("contrib/axe/package-lock.json"))
+        .expect("contrib/axe/package-lock.json is committed");
+    let hash = hex::encode(Sha256::digest(&lock));
+    let cache = std::env::var_os("SHOPKEEP_AXE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("shopkeep-axe"))
+        })
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/shopkeep-axe")))
+        .expect("HOME or SHOPKEEP_AXE_CACHE is set");
+    cache
+        .join(&hash[..16])
+        .join("node_modules/axe-core/axe.min.js")
+}
+
+/// axe-core's script, read once; a failure naming the script that installs it.
+fn axe_source() -> &'static str {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = axe_path();
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "the accessibility checks need axe-core at {} ({e}).\n\
+                 Run scripts/axe.sh install (scripts/test.sh does): it installs the version in \
+                 contrib/axe/package-lock.json from npm into a cache outside the clone.",
+                path.display()
+            )
+        })
+    })
+}
+
+/// One axe-core rule the page breaks, with where.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Violation {
+    pub id: String,
+    pub impact: Option<String>,
+    pub help: String,
+    /// Each offending element: its selector and what is wrong with it.
+    pub nodes: Vec<String>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "  {} ({}): {}",
+            self.id,
+            self.impact.as_deref().unwrap_or("?"),
+            self.help
+        )?;
+        for n in &self.nodes {
+            writeln!(f, "    {}", n.replace('\n', " "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Violations found in several states of a page, so one run reports all of them at once.
+#[derive(Default)]
+pub struct AxeReport {
+    pub states: Vec<(String, Vec<Violation>)>,
+}
+
+impl AxeReport {
+    pub fn total(&self) -> usize {
+        self.states.iter().map(|(_, v)| v.len()).sum()
+    }
+
+    /// Fails listing every state with its violations (rule ids, impact, elements).
+    pub fn assert_clean(&self) {
+        let mut out = String::new();
+        for (state, violations) in &self.states {
+            if !violations.is_empty() {
+                out += &format!("{state}: {} violation(s)\n", violations.len());
+                for v in violations {
+                    out += &v.to_string();
+                }
+            }
+        }
+        let checked: Vec<&str> = self.states.iter().map(|(s, _)| s.as_str()).collect();
+        eprintln!(
+            "axe-core WCAG 2.1 AA: {} violation(s) over {} states ({})",
+            self.total(),
+            checked.len(),
+            checked.join(", ")
+        );
+        assert!(
+            out.is_empty(),
+            "axe-core found WCAG 2.1 AA violations:\n{out}"
+        );
     }
 }
 
@@ -199,6 +308,88 @@ impl Browser {
             "/execute/sync",
             Some(json!({ "script": script, "args": args })),
         )
+    }
+
+    /// Runs `script` as an async function body: it calls `arguments[arguments.length - 1]`
+    /// with its result.
+    pub fn exec_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": script, "args": args })),
+        )
+    }
+
+    /// axe-core's WCAG 2.1 A and AA rules over the page as it is now (open shadow roots, such
+    /// as the widget's, included). The script is injected into each new document.
+    pub fn axe(&self) -> Vec<Violation> {
+        if self.exec("return typeof window.axe === 'object';", vec![]) != true {
+            self.exec(&format!("{}\n;return true;", axe_source()), vec![]);
+        }
+        let v = self.exec_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations']})
+               .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                  nodes: v.nodes.map(n => JSON.stringify(n.target) + ': ' + (n.failureSummary || ''))}))))
+               .catch(e => done({error: String(e)}));",
+            vec![json!(WCAG_21_AA)],
+        );
+        serde_json::from_value(v.clone()).unwrap_or_else(|_| panic!("axe-core failed: {v}"))
+    }
+
+    /// Checks the page as it is now and adds what was found to `report` under `state`.
+    pub fn axe_into(&self, report: &mut AxeReport, state: &str) {
+        report.states.push((state.to_string(), self.axe()));
+    }
+
+    /// A PNG of the window, written to `path`.
+    pub fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let v = self.cmd("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("a base64 screenshot"))
+            .expect("valid base64");
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+
+    /// Presses Tab (Shift+Tab with `back`) until `script` (a predicate on what has focus:
+    /// `a` is `document.activeElement`, or the widget's focused element inside its shadow root)
+    /// is true, at most `max` times; returns how many presses it took, or panics.
+    pub fn tab_to(&self, what: &str, script: &str, back: bool, max: usize) -> usize {
+        let test = format!(
+            "let a = document.activeElement; while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement; return !!({script});"
+        );
+        for n in 0..=max {
+            if self.exec(&test, vec![]) == true {
+                return n;
+            }
+            if back {
+                self.press_chord("\u{E008}", "\u{E004}");
+            } else {
+                self.press("\u{E004}");
+            }
+        }
+        let at = self.exec("let a = document.activeElement; while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement; return a ? a.outerHTML.slice(0, 200) : null;", vec![]);
+        panic!(
+            "{what}: not reached with {max} presses of {}Tab; focus is on {at}",
+            if back { "Shift+" } else { "" }
+        );
+    }
+
+    /// Holds `modifier` (`\u{E008}` Shift) while pressing `key`.
+    pub fn press_chord(&self, modifier: &str, key: &str) {
+        let actions = json!([
+            {"type": "keyDown", "value": modifier},
+            {"type": "keyDown", "value": key},
+            {"type": "keyUp", "value": key},
+            {"type": "keyUp", "value": modifier},
+        ]);
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+        self.cmd("DELETE", "/actions", None);
     }
 
     /// Polls `script` until it returns something other than null, false, "" or 0; returns that.

@@ -3,73 +3,106 @@
 //! is still as the action left it). JSON: `GET /v1/admin/actions`, `POST
 //! /v1/admin/actions/{id}/revert` (403 `forbidden` for agents, 409 `action_not_revertible`).
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     extract::{Path, State},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
     Json,
 };
+use maud::{html, Markup};
 use serde_json::{json, Value};
 
 use super::{
     blocking,
-    html::{esc, form, json_block, page},
+    handoffs::customer_name,
+    html::{form, json_block, page, when_ts},
     session::{Desk, Empty, Posted},
 };
 use crate::{
     app::App,
-    desk::{self, accounts::Role},
+    desk::{self, accounts::Role, present},
     http::{auth::Admin, ApiError},
-    orders::LoggedAction,
+    orders::{Customer, LoggedAction},
 };
 
-/// The log as a table; admins get an undo button on what can still be undone.
-pub fn action_rows(desk: &Desk, actions: &[LoggedAction]) -> String {
-    let rows: String = actions
-        .iter()
-        .map(|a| {
-            let undo = if desk.staff.role == Role::Admin && a.status == "executed" && !a.kind.starts_with("revert_") {
-                form(&format!("/admin/actions/{}/revert", a.id), &desk.csrf, "inline", "<button type=\"submit\" class=\"quiet\">Undo</button>")
-            } else {
-                String::new()
-            };
-            let conversation = a.conversation_id.as_deref().map(|c| format!("<a href=\"/admin/conversations/{c}\">conversation</a>", c = esc(c))).unwrap_or_default();
-            format!(
-                "<tr data-action=\"{id}\"><td>{id}<br><span class=\"muted\">{}</span></td><td>{}</td><td><span class=\"pill\">{}</span></td><td>{}<br>{}</td><td>{}<br><span class=\"muted\">{}</span> {conversation}</td>\
-                 <td><details><summary>before / after</summary><h3>Before</h3>{}<h3>After</h3>{}</details></td><td>{undo}</td></tr>",
-                esc(&a.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()),
-                esc(&a.kind),
-                esc(&a.status),
-                esc(a.order_number.as_deref().unwrap_or("–")),
-                esc(&a.customer_id),
-                esc(a.doc["summary"].as_str().unwrap_or("")),
-                esc(&a.actor),
-                json_block(&a.doc["before"]),
-                json_block(&a.doc["after"]),
-                id = esc(&a.id),
-            )
-        })
-        .collect();
-    format!("<table><thead><tr><th>Action</th><th>Kind</th><th>Status</th><th>Order · customer</th><th>Summary · by</th><th>Change</th><th></th></tr></thead><tbody>{rows}</tbody></table>")
+/// The customers a list of actions names, looked up once.
+pub fn customers_of(
+    app: &App,
+    actions: &[LoggedAction],
+) -> Result<HashMap<String, Customer>, ApiError> {
+    let mut found = HashMap::new();
+    for a in actions {
+        if !found.contains_key(&a.customer_id) {
+            if let Some(c) = app.assistant.orders.customer(&a.customer_id)? {
+                found.insert(a.customer_id.clone(), c);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The log as a table, newest first: when (in the store's zone), what was done in words, the
+/// order and the customer by name (their email masked with `mask`), before and after; admins
+/// get an undo button on what can still be undone.
+pub fn action_rows(
+    desk: &Desk,
+    actions: &[LoggedAction],
+    customers: &HashMap<String, Customer>,
+    mask: bool,
+) -> Markup {
+    html! {
+        table.actions {
+            caption.sr { "Logged actions, newest first" }
+            thead { tr {
+                th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "Status" }
+                th scope="col" { "Order · customer" } th scope="col" { "Summary · by" } th scope="col" { "Change" }
+                th scope="col" { span.sr { "Reversal" } }
+            } }
+            tbody {
+                @for a in actions {
+                    tr data-action=(a.id) {
+                        td { (when_ts(&desk.present, a.at)) br; span.muted { (a.id) } }
+                        td { span title=(a.kind) { (present::action_kind(&a.kind)) } }
+                        td { span class={ "pill " (a.status) } { (present::action_status(&a.status)) } }
+                        td {
+                            (a.order_number.as_deref().unwrap_or("–")) br;
+                            (customer_name(customers.get(&a.customer_id), &a.customer_id, mask))
+                        }
+                        td {
+                            (a.doc["summary"].as_str().unwrap_or("")) br;
+                            span.muted { "by " (a.actor) }
+                            @if let Some(c) = &a.conversation_id { " " a href={ "/admin/conversations/" (c) } { "conversation" } }
+                        }
+                        td { details { summary { "before / after" } h3 { "Before" } (json_block(&a.doc["before"])) h3 { "After" } (json_block(&a.doc["after"])) } }
+                        td {
+                            @if desk.staff.role == Role::Admin && a.status == "executed" && !a.kind.starts_with("revert_") {
+                                (form(&format!("/admin/actions/{}/revert", a.id), &desk.csrf, "inline", html! { button.quiet type="submit" aria-label={ "Undo " (a.id) } { "Undo" } }))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub async fn list(desk: Desk, State(app): State<Arc<App>>) -> Response {
-    match blocking(move || desk::action_log(app.assistant.orders.as_ref())).await {
-        Ok(log) => {
-            let table = if log.is_empty() {
-                "<p class=\"muted\">No actions yet.</p>".to_string()
-            } else {
-                action_rows(&desk, &log)
+    let found = blocking(move || -> Result<_, ApiError> {
+        let log = desk::action_log(app.assistant.orders.as_ref())?;
+        let customers = customers_of(&app, &log)?;
+        Ok((log, customers, app.config.privacy.mask_logs))
+    })
+    .await;
+    match found {
+        Ok((log, customers, mask)) => {
+            let body = html! {
+                h1 { "Action log" }
+                p.muted { "Every change the assistant made to an order, newest first. Times are the store's (" (desk.present.timezone_name()) ")." }
+                @if log.is_empty() { p.muted { "No actions yet." } }
+                @else { (action_rows(&desk, &log, &customers, mask)) }
             };
-            let body = format!("<h1>Action log</h1>{table}");
-            Html(page(
-                "Actions",
-                Some(&desk.viewer()),
-                "/admin/actions",
-                &body,
-            ))
-            .into_response()
+            page("Actions", Some(&desk.viewer()), "/admin/actions", body).into_response()
         }
         Err(e) => desk.error(e),
     }

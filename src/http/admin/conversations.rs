@@ -10,21 +10,23 @@ use std::sync::Arc;
 use axum::{
     extract::{rejection::QueryRejection, Path, Query, State},
     http::StatusCode,
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     Json,
 };
+use maud::{html, Markup};
 use serde_json::{json, Value};
 
 use super::{
-    actions::action_rows,
+    actions::{action_rows, customers_of},
     blocking,
-    html::{esc, page},
+    handoffs::customer_name,
+    html::{page, when},
     session::Desk,
     transcript,
 };
 use crate::{
     app::App,
-    desk::{self, ConversationRecord},
+    desk::{self, present, ConversationRecord},
     http::{auth::Admin, ApiError},
     journal::{
         ConversationFilter, ConversationPage, ConversationSummary, PageParams, MARK_END, MARK_START,
@@ -32,73 +34,77 @@ use crate::{
     privacy::for_log,
 };
 
-fn filter_form(f: &ConversationFilter) -> String {
-    let v = |o: &Option<String>| esc(o.as_deref().unwrap_or(""));
-    let select = |name: &str, current: &Option<String>, options: &[&str]| {
-        let opts: String = std::iter::once("")
-            .chain(options.iter().copied())
-            .map(|o| {
-                format!(
-                    "<option value=\"{o}\"{}>{}</option>",
-                    if current.as_deref().unwrap_or("") == o {
-                        " selected"
-                    } else {
-                        ""
-                    },
-                    if o.is_empty() { "any" } else { o }
-                )
-            })
-            .collect();
-        format!("<div><label for=\"{name}\">{name}</label><select id=\"{name}\" name=\"{name}\">{opts}</select></div>")
+fn filter_form(f: &ConversationFilter) -> Markup {
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let select = |name: &str,
+                  label: &str,
+                  current: &Option<String>,
+                  options: &[&str],
+                  words: fn(&str) -> String| {
+        html! {
+            div {
+                label for=(name) { (label) }
+                select id=(name) name=(name) {
+                    option value="" selected[current.as_deref().unwrap_or("").is_empty()] { "any" }
+                    @for o in options {
+                        option value=(o) selected[current.as_deref() == Some(*o)] { (words(o)) }
+                    }
+                }
+            }
+        }
     };
-    format!(
-        "<form method=\"get\" action=\"/admin/conversations\" class=\"filters\">\
-         <div><label for=\"q\">Search the turns</label><input id=\"q\" name=\"q\" type=\"search\" value=\"{}\"></div>\
-         {}{}<div><label for=\"intent\">intent</label><input id=\"intent\" name=\"intent\" value=\"{}\" size=\"14\"></div>\
-         <div><label for=\"from\">from</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{}\"></div>\
-         <div><label for=\"to\">to</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{}\"></div>\
-         <div><button type=\"submit\">Filter</button></div></form>",
-        v(&f.q),
-        select("channel", &f.channel, &["widget", "api", "email", "cli"]),
-        select("outcome", &f.outcome, &["answered", "unresolved", "handoff"]),
-        v(&f.intent),
-        v(&f.from),
-        v(&f.to),
-    )
+    html! {
+        form.filters method="get" action="/admin/conversations" {
+            div { label for="q" { "Search the turns" } input id="q" name="q" type="search" value=(v(&f.q)); }
+            (select("channel", "Channel", &f.channel, &["widget", "api", "email", "cli"], present::channel))
+            (select("outcome", "Outcome", &f.outcome, &["answered", "unresolved", "handoff"], present::outcome))
+            div { label for="intent" { "Intent (code)" } input id="intent" name="intent" value=(v(&f.intent)) size="14"; }
+            div { label for="from" { "From" } input id="from" name="from" type="date" value=(v(&f.from)); }
+            div { label for="to" { "To" } input id="to" name="to" type="date" value=(v(&f.to)); }
+            div { button type="submit" { "Filter" } }
+        }
+    }
 }
 
-fn list_html(list: &[ConversationSummary], mask: bool) -> String {
-    if list.is_empty() {
-        return "<p class=\"muted\">No conversations match.</p>".into();
-    }
+fn list_html(list: &[ConversationSummary], mask: bool, p: &present::Presenter) -> Markup {
     let searched = list.iter().any(|c| c.snippet.is_some());
-    let rows: String = list
-        .iter()
-        .map(|c| {
-            let matched = if searched { format!("<td class=\"match\">{}</td>", c.snippet.as_deref().map(|s| snippet_html(s, mask)).unwrap_or_default()) } else { String::new() };
-            format!(
-                "<tr><td><a href=\"/admin/conversations/{id}\">{short}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{matched}</tr>",
-                esc(&c.created_at),
-                esc(&c.updated_at),
-                esc(&c.channel),
-                esc(c.intent.as_deref().unwrap_or("")),
-                esc(c.outcome.as_deref().unwrap_or("")),
-                c.turns,
-                esc(&for_log(c.first_message.as_deref().unwrap_or(""), mask)),
-                id = esc(&c.id),
-                short = esc(&c.id.chars().take(13).collect::<String>()),
-            )
-        })
-        .collect();
-    let match_head = if searched { "<th>Match</th>" } else { "" };
-    format!("<table><thead><tr><th>Conversation</th><th>Started</th><th>Last active</th><th>Channel</th><th>Intent</th><th>Outcome</th><th>Turns</th><th>First message</th>{match_head}</tr></thead><tbody>{rows}</tbody></table>")
+    html! {
+        @if list.is_empty() {
+            p.muted { "No conversations match." }
+        } @else {
+            table {
+                caption.sr { "Conversations, newest first" }
+                thead { tr {
+                    th scope="col" { "Conversation" } th scope="col" { "Started" } th scope="col" { "Last active" }
+                    th scope="col" { "Channel" } th scope="col" { "Intent" } th scope="col" { "Outcome" }
+                    th scope="col" { "Turns" } th scope="col" { "First message" }
+                    @if searched { th scope="col" { "Match" } }
+                } }
+                tbody {
+                    @for c in list {
+                        tr {
+                            td { a href={ "/admin/conversations/" (c.id) } { (c.id.chars().take(13).collect::<String>()) } }
+                            td { (when(p, &c.created_at)) }
+                            td { (when(p, &c.updated_at)) }
+                            td { (present::channel(&c.channel)) }
+                            td { @if let Some(i) = &c.intent { span title=(i) { (present::intent(i)) } } }
+                            td { @if let Some(o) = &c.outcome { (present::outcome(o)) } }
+                            td { (c.turns) }
+                            td { (for_log(c.first_message.as_deref().unwrap_or(""), mask)) }
+                            @if searched { td.match { @if let Some(s) = &c.snippet { (snippet_markup(s, mask)) } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A search snippet as markup: the text escaped, then the journal's match markers turned into
 /// `<mark>`. Markers are only honoured in order (a stray one a customer typed cannot leave a tag
 /// open or close one that is not). With masking on, a snippet that holds personal data is shown
 /// masked and without highlights, since masking text cut by markers could miss some of it.
-fn snippet_html(snippet: &str, mask: bool) -> String {
+fn snippet_markup(snippet: &str, mask: bool) -> Markup {
     if mask {
         let plain: String = snippet
             .chars()
@@ -106,35 +112,36 @@ fn snippet_html(snippet: &str, mask: bool) -> String {
             .collect();
         let masked = for_log(&plain, true);
         if masked != plain {
-            return esc(&masked);
+            return html! { (masked) };
         }
     }
-    let mut out = String::new();
+    // (highlighted, text) pieces, in order.
+    let mut pieces: Vec<(bool, String)> = vec![(false, String::new())];
     let mut open = false;
-    for part in esc(snippet).split_inclusive([MARK_START, MARK_END]) {
-        let (text, marker) = match part.chars().last() {
-            Some(m) if m == MARK_START || m == MARK_END => {
-                (&part[..part.len() - m.len_utf8()], Some(m))
-            }
-            _ => (part, None),
-        };
-        out.push_str(text);
-        match marker {
-            Some(m) if m == MARK_START && !open => {
-                out.push_str("<mark>");
+    for c in snippet.chars() {
+        match c {
+            MARK_START if !open => {
                 open = true;
+                pieces.push((true, String::new()));
             }
-            Some(m) if m == MARK_END && open => {
-                out.push_str("</mark>");
+            MARK_END if open => {
                 open = false;
+                pieces.push((false, String::new()));
             }
-            _ => {}
+            MARK_START | MARK_END => {}
+            c => pieces.last_mut().expect("one piece at least").1.push(c),
         }
     }
-    if open {
-        out.push_str("</mark>");
+    html! {
+        @for (marked, text) in pieces.iter().filter(|(m, t)| *m || !t.is_empty()) {
+            @if *marked { mark { (text) } } @else { (text) }
+        }
     }
-    out
+}
+
+/// The same as a string, for the JSON API's `snippet_html`.
+fn snippet_html(snippet: &str, mask: bool) -> String {
+    snippet_markup(snippet, mask).into_string()
 }
 
 /// `/admin/conversations?…` with the filters and `extra` (a page's cursor), for the paging links.
@@ -171,36 +178,14 @@ fn url_encode(s: &str) -> String {
         .collect()
 }
 
-fn pager(f: &ConversationFilter, p: &ConversationPage, asked_limit: Option<usize>) -> String {
-    let newer = p
-        .prev_cursor
-        .as_deref()
-        .map(|c| {
-            format!(
-                "<a rel=\"prev\" href=\"{}\">← Newer</a>",
-                esc(&list_url(f, &[("newer", c)], asked_limit))
-            )
-        })
-        .unwrap_or_default();
-    let older = p
-        .next_cursor
-        .as_deref()
-        .map(|c| {
-            format!(
-                "<a rel=\"next\" href=\"{}\">Older →</a>",
-                esc(&list_url(f, &[("cursor", c)], asked_limit))
-            )
-        })
-        .unwrap_or_default();
-    let newest = if p.prev_cursor.is_some() {
-        format!(
-            "<a href=\"{}\">Newest</a>",
-            esc(&list_url(f, &[], asked_limit))
-        )
-    } else {
-        String::new()
-    };
-    format!("<nav class=\"pager\">{newest} {newer} {older}</nav>")
+fn pager(f: &ConversationFilter, p: &ConversationPage, asked_limit: Option<usize>) -> Markup {
+    html! {
+        nav.pager aria-label="Pages" {
+            @if p.prev_cursor.is_some() { a href=(list_url(f, &[], asked_limit)) { "Newest" } " " }
+            @if let Some(c) = p.prev_cursor.as_deref() { a rel="prev" href=(list_url(f, &[("newer", c)], asked_limit)) { "← Newer" } " " }
+            @if let Some(c) = p.next_cursor.as_deref() { a rel="next" href=(list_url(f, &[("cursor", c)], asked_limit)) { "Older →" } }
+        }
+    }
 }
 
 fn valid_day(d: &Option<String>) -> bool {
@@ -262,19 +247,19 @@ pub async fn list(
     let journal = app.assistant.journal.clone();
     match blocking(move || journal.conversations_page(&filter, &paging)).await {
         Ok(p) => {
-            let body = format!(
-                "<h1>Conversations</h1>{}<p class=\"muted\">Newest first, {} a page.</p>{}{}",
-                filter_form(&f),
-                p.limit,
-                list_html(&p.conversations, app.config.privacy.mask_logs),
-                pager(&f, &p, asked_limit),
-            );
-            Html(page(
+            let body = html! {
+                h1 { "Conversations" }
+                (filter_form(&f))
+                p.muted { "Newest first, " (p.limit) " a page. Times are the store's (" (desk.present.timezone_name()) ")." }
+                (list_html(&p.conversations, app.config.privacy.mask_logs, &desk.present))
+                (pager(&f, &p, asked_limit))
+            };
+            page(
                 "Conversations",
                 Some(&desk.viewer()),
                 "/admin/conversations",
-                &body,
-            ))
+                body,
+            )
             .into_response()
         }
         Err(e) => desk.error(e),
@@ -283,47 +268,66 @@ pub async fn list(
 
 pub async fn show(desk: Desk, State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let mask = app.config.privacy.mask_logs;
-    let record = match blocking(move || {
-        desk::conversation(&app.assistant.journal, app.assistant.orders.as_ref(), &id)
+    let found = blocking(move || -> Result<_, ApiError> {
+        let record =
+            desk::conversation(&app.assistant.journal, app.assistant.orders.as_ref(), &id)?;
+        let mut customers = customers_of(&app, &record.actions)?;
+        if let Some(c) = record.conversation.state.customer_id.as_deref() {
+            if let Some(found) = app.assistant.orders.customer(c)? {
+                customers.insert(c.to_string(), found);
+            }
+        }
+        Ok((record, customers))
     })
-    .await
-    {
+    .await;
+    let (record, customers) = match found {
         Ok(r) => r,
         Err(e) => return desk.error(e),
     };
-    let body = render(&desk, &record, mask);
-    Html(page(
+    let body = render(&desk, &record, &customers, mask);
+    page(
         "Conversation",
         Some(&desk.viewer()),
         "/admin/conversations",
-        &body,
-    ))
+        body,
+    )
     .into_response()
 }
 
-fn render(desk: &Desk, r: &ConversationRecord, mask: bool) -> String {
+fn render(
+    desk: &Desk,
+    r: &ConversationRecord,
+    customers: &std::collections::HashMap<String, crate::orders::Customer>,
+    mask: bool,
+) -> Markup {
     let c = &r.conversation;
-    let handoffs: String = r
-        .handoffs
-        .iter()
-        .map(|h| format!("<li><a href=\"/admin/handoffs/{id}\">{id}</a> {} <span class=\"pill {s}\">{s}</span></li>", esc(&h.reason), id = esc(&h.id), s = esc(&h.status)))
-        .collect();
-    let actions = if r.actions.is_empty() {
-        "<p class=\"muted\">No actions.</p>".to_string()
-    } else {
-        action_rows(desk, &r.actions)
-    };
-    format!(
-        "<h1>Conversation {}</h1><p class=\"muted\">{} · started {} · last active {} · customer {}</p>\
-         <div class=\"card\"><h2>Transcript</h2>{}</div>\
-         <h2>Hand-offs</h2><ul>{handoffs}</ul><h2>Actions</h2>{actions}",
-        esc(&c.id),
-        esc(&c.channel),
-        esc(&c.created_at),
-        esc(&c.updated_at),
-        esc(c.state.customer_id.as_deref().unwrap_or("not verified")),
-        transcript(&r.turns, mask),
-    )
+    let p = &desk.present;
+    html! {
+        h1 { "Conversation " (c.id) }
+        p.muted {
+            (present::channel(&c.channel)) " · started " (when(p, &c.created_at)) " · last active " (when(p, &c.updated_at)) " · customer "
+            @match c.state.customer_id.as_deref() {
+                Some(id) => (customer_name(customers.get(id), id, mask)),
+                None => "not verified",
+            }
+        }
+        div.card { h2 { "Transcript" } (transcript(&r.turns, mask, p)) }
+        h2 { "Hand-offs" }
+        @if r.handoffs.is_empty() { p.muted { "None." } }
+        @else {
+            ul {
+                @for h in &r.handoffs {
+                    li {
+                        a href={ "/admin/handoffs/" (h.id) } { (h.id) } " " (present::reason(&h.reason)) " "
+                        span class={ "pill " (h.status) } { (h.status) } " · opened " (when(p, &h.created_at))
+                    }
+                }
+            }
+        }
+        h2 { "Actions" }
+        @if r.actions.is_empty() { p.muted { "No actions." } }
+        @else { (action_rows(desk, &r.actions, customers, mask)) }
+    }
 }
 
 pub async fn api_list(

@@ -8,15 +8,17 @@ use std::sync::Arc;
 
 use axum::{
     extract::{rejection::FormRejection, Form, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
-    response::{Html, IntoResponse, Redirect, Response},
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Redirect, Response},
 };
+use axum_extra::extract::cookie::CookieJar;
+use maud::html;
 use rand::RngCore;
 use serde::Deserialize;
 
 use super::{
-    html::{error_page, esc, page},
-    session::{cookie, read_cookie, unix_now, Posted, COOKIE, LOGIN_COOKIE},
+    html::{error_page, page},
+    session::{cookie, unix_now, Posted, COOKIE, LOGIN_COOKIE},
 };
 use crate::{
     app::App,
@@ -28,22 +30,22 @@ fn form_page(app: &App, email: &str, message: Option<&str>, status: StatusCode) 
     let mut token = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut token);
     let token = hex::encode(token);
-    let message = message
-        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(m)))
-        .unwrap_or_default();
-    let body = format!(
-        "<div class=\"login card\"><h1>Sign in</h1>{message}\
-         <form method=\"post\" action=\"/admin/login\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
-         <label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{}\">\
-         <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\">Sign in</button></form></div>",
-        esc(email)
-    );
-    let mut r = (status, Html(page("Sign in", None, "", &body))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie(app, LOGIN_COOKIE, &token, 3600)) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    let body = html! {
+        div.login.card {
+            h1 { "Sign in" }
+            @if let Some(m) = message { p.error role="alert" { (m) } }
+            form method="post" action="/admin/login" {
+                input type="hidden" name="csrf" value=(token);
+                label for="email" { "Email" }
+                input id="email" name="email" type="email" autocomplete="username" required value=(email);
+                label for="password" { "Password" }
+                input id="password" name="password" type="password" autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+        }
+    };
+    let jar = CookieJar::new().add(cookie(app, LOGIN_COOKIE, token, 3600));
+    (status, jar, page("Sign in", None, "", body)).into_response()
 }
 
 pub async fn show(State(app): State<Arc<App>>) -> Response {
@@ -61,7 +63,7 @@ pub struct LoginForm {
 pub async fn submit(
     State(app): State<Arc<App>>,
     ClientAddr(ip): ClientAddr,
-    headers: HeaderMap,
+    jar: CookieJar,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(f)) = form else {
@@ -72,7 +74,10 @@ pub async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let expected = read_cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let expected = jar
+        .get(LOGIN_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(f.csrf.as_bytes(), expected.as_bytes()) {
         return error_page(
             StatusCode::FORBIDDEN,
@@ -93,17 +98,11 @@ pub async fn submit(
     };
     match result {
         Ok((id, session)) => {
-            let mut r = Redirect::to("/admin/handoffs").into_response();
             let max_age = (session.expires_at - unix_now()).max(0);
-            for c in [
-                cookie(&app, COOKIE, &id, max_age),
-                cookie(&app, LOGIN_COOKIE, "", 0),
-            ] {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    r.headers_mut().append(header::SET_COOKIE, v);
-                }
-            }
-            r
+            let jar = CookieJar::new()
+                .add(cookie(&app, COOKIE, id, max_age))
+                .add(cookie(&app, LOGIN_COOKIE, String::new(), 0));
+            (jar, Redirect::to("/admin/handoffs")).into_response()
         }
         Err(AccountError::BadCredentials) => form_page(
             &app,
@@ -148,9 +147,6 @@ pub async fn logout(State(app): State<Arc<App>>, posted: Posted<Nothing>) -> Res
     {
         return posted.desk.error(e);
     }
-    let mut r = Redirect::to("/admin/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie(&app, COOKIE, "", 0)) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    let jar = CookieJar::new().add(cookie(&app, COOKIE, String::new(), 0));
+    (jar, Redirect::to("/admin/login")).into_response()
 }

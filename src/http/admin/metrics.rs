@@ -7,72 +7,90 @@ use std::sync::Arc;
 
 use axum::{
     extract::State,
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     Json,
 };
+use maud::{html, Markup};
 
-use super::{
-    blocking,
-    html::{esc, page},
-    session::Desk,
-};
+use super::{blocking, html::page, session::Desk};
 use crate::{
     app::App,
-    desk::{self, Metrics},
+    desk::{self, present, Metrics},
     http::{auth::Admin, ApiError},
 };
 
-/// Label, count and a bar scaled to the largest count.
-fn bars(rows: &[(String, i64)]) -> String {
-    if rows.is_empty() {
-        return "<p class=\"muted\">Nothing yet.</p>".into();
-    }
+/// Label, count and a bar scaled to the largest count. `caption` names the table.
+fn bars(caption: &str, rows: &[(String, i64)]) -> Markup {
     let max = rows.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
-    let rows: String = rows.iter().map(|(label, n)| format!("<tr><td>{}</td><td><meter min=\"0\" max=\"{max}\" value=\"{n}\"></meter></td><td>{n}</td></tr>", esc(label))).collect();
-    format!("<table class=\"bars\"><tbody>{rows}</tbody></table>")
+    html! {
+        @if rows.is_empty() {
+            p.muted { "Nothing yet." }
+        } @else {
+            table.bars {
+                caption.sr { (caption) }
+                thead { tr { th scope="col" { "What" } th scope="col" { span.sr { "Share" } } th scope="col" { "Count" } } }
+                tbody {
+                    @for (label, n) in rows {
+                        tr {
+                            td { (label) }
+                            td { meter min="0" max=(max) value=(n) aria-label={ (label) ": " (n) } {} }
+                            td { (n) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
-fn render(m: &Metrics) -> String {
+/// The codes of a tally in words.
+fn worded(rows: &[(String, i64)], words: fn(&str) -> String) -> Vec<(String, i64)> {
+    rows.iter().map(|(c, n)| (words(c), *n)).collect()
+}
+
+fn render(m: &Metrics) -> Markup {
     let ms = |v: Option<u64>| v.map_or_else(|| "–".into(), |v| format!("{v} ms"));
     let daily: Vec<(String, i64)> = m
         .daily
         .iter()
-        .map(|(day, channel, n)| (format!("{day} · {channel}"), *n))
+        .map(|(day, channel, n)| (format!("{day} · {}", present::channel(channel)), *n))
         .collect();
-    format!(
-        "<h1>Metrics</h1>\
-         <div class=\"card\"><h2>Automation rate</h2><p><meter id=\"automation\" min=\"0\" max=\"1\" value=\"{:.3}\"></meter> <strong>{:.0}%</strong> of {} conversations answered without a person</p>{}</div>\
-         <div class=\"card\"><h2>Answer latency</h2><p>p50 {} · p90 {} · p99 {}</p></div>\
-         <div class=\"card\"><h2>Customer feedback</h2><p id=\"feedback\">{}</p>{}</div>\
-         <div class=\"card\"><h2>Hand-offs by reason</h2>{}</div>\
-         <div class=\"card\"><h2>Intents</h2>{}</div>\
-         <div class=\"card\"><h2>Conversations per channel and day</h2>{}</div>",
-        m.automation_rate,
-        m.automation_rate * 100.0,
-        m.conversations,
-        bars(&m.outcomes),
-        ms(m.latency_p50_ms),
-        ms(m.latency_p90_ms),
-        ms(m.latency_p99_ms),
-        match m.feedback_up + m.feedback_down {
-            0 => "No replies rated yet.".to_string(),
-            rated => format!("{:.0}% of {rated} rated replies helpful", 100.0 * m.feedback_up as f64 / rated as f64),
-        },
-        bars(&[("helpful".to_string(), m.feedback_up), ("not helpful".to_string(), m.feedback_down)]),
-        bars(&m.handoff_reasons),
-        bars(&m.intents),
-        bars(&daily),
-    )
+    html! {
+        h1 { "Metrics" }
+        div.card {
+            h2 { "Automation rate" }
+            p {
+                meter id="automation" min="0" max="1" value=(format!("{:.3}", m.automation_rate)) aria-label="Automation rate" {}
+                " " strong { (format!("{:.0}%", m.automation_rate * 100.0)) }
+                " of " (m.conversations) " conversations answered without a person"
+            }
+            (bars("Conversations by outcome", &worded(&m.outcomes, present::outcome)))
+        }
+        div.card { h2 { "Answer latency" } p { "p50 " (ms(m.latency_p50_ms)) " · p90 " (ms(m.latency_p90_ms)) " · p99 " (ms(m.latency_p99_ms)) } }
+        div.card {
+            h2 { "Customer feedback" }
+            p id="feedback" {
+                @match m.feedback_up + m.feedback_down {
+                    0 => "No replies rated yet.",
+                    rated => (format!("{:.0}% of {rated} rated replies helpful", 100.0 * m.feedback_up as f64 / rated as f64)),
+                }
+            }
+            (bars("Ratings", &[("helpful".to_string(), m.feedback_up), ("not helpful".to_string(), m.feedback_down)]))
+        }
+        div.card { h2 { "Hand-offs by reason" } (bars("Hand-offs by reason", &worded(&m.handoff_reasons, present::reason))) }
+        div.card { h2 { "Intents" } (bars("Intents", &worded(&m.intents, present::intent))) }
+        div.card { h2 { "Conversations per channel and day" } (bars("Conversations per channel and day", &daily)) }
+    }
 }
 
 pub async fn show(desk: Desk, State(app): State<Arc<App>>) -> Response {
     match blocking(move || desk::metrics(&app.assistant.journal)).await {
-        Ok(m) => Html(page(
+        Ok(m) => page(
             "Metrics",
             Some(&desk.viewer()),
             "/admin/metrics",
-            &render(&m),
-        ))
+            render(&m),
+        )
         .into_response(),
         Err(e) => desk.error(e),
     }

@@ -2,8 +2,9 @@
 //! under `/v1/admin` (and `/v1/handoffs`) behind bearer tokens. Each file here serves one
 //! resource, its page and its JSON: [`handoffs`] (pages; the JSON is `http::handoffs`),
 //! [`conversations`], [`actions`], [`metrics`], [`users`] (managing them), [`suggestions`]
-//! (the knowledge base that grows); [`login`] signs people in and out; [`session`] is
-//! the cookie, the signed-in person and the CSRF check of every POST form; [`html`] the markup.
+//! (the knowledge base that grows), [`replies`] (saved replies); [`login`] signs people in and
+//! out; [`session`] is the cookie, the signed-in person and the CSRF check of every POST form;
+//! [`html`] the page frame and shared markup (maud, which escapes every value).
 //!
 //! Handlers convert, call `desk` (and `desk::accounts`) on the blocking pool, and map errors; they
 //! decide nothing. Every desk response says: no caching, no framing, scripts and styles only
@@ -15,6 +16,7 @@ mod handoffs;
 mod html;
 mod login;
 mod metrics;
+mod replies;
 pub mod session;
 mod suggestions;
 mod users;
@@ -28,9 +30,14 @@ use axum::{
     Router,
 };
 
+use maud::{html, Markup};
+
 use super::ApiError;
-use crate::{app::App, journal::StoredTurn};
-use html::esc;
+use crate::{
+    app::App,
+    desk::present::{self, Presenter},
+    journal::StoredTurn,
+};
 
 pub fn routes() -> Router<Arc<App>> {
     let pages = Router::new()
@@ -51,6 +58,12 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/admin/actions", get(actions::list))
         .route("/admin/actions/{id}/revert", post(actions::revert))
         .route("/admin/metrics", get(metrics::show))
+        .route("/admin/replies", get(replies::list).post(replies::create))
+        .route(
+            "/admin/replies/{id}",
+            get(replies::edit).post(replies::update),
+        )
+        .route("/admin/replies/{id}/delete", post(replies::delete))
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/users/{id}/{change}", post(users::apply))
         .route("/admin/suggestions", get(suggestions::list))
@@ -120,52 +133,53 @@ where
     tokio::task::spawn_blocking(f).await?.map_err(Into::into)
 }
 
-/// A conversation's turns for the team: every role, with intent and confidence, citations,
-/// the gate's decision and scores, and actions.
-/// The turns as a log; `mask` hides personal data (`privacy.mask_logs`).
-fn transcript(turns: &[StoredTurn], mask: bool) -> String {
-    turns
-        .iter()
-        .map(|t| {
-            let d = &t.turn.detail;
-            let mut meta = vec![esc(&t.at)];
-            if let Some(i) = &t.turn.intent {
-                meta.push(format!("intent {}{}", esc(i), t.turn.confidence.map(|c| format!(" ({c:.2})")).unwrap_or_default()));
-            }
-            if let Some(l) = t.turn.latency_ms {
-                meta.push(format!("{l} ms"));
-            }
-            if let Some(a) = d["agent"].as_str() {
-                meta.push(format!("by {}", esc(a)));
-            }
-            let citations: String = d["citations"]
-                .as_array()
-                .filter(|c| !c.is_empty())
-                .map(|cs| {
-                    let items: String = cs
-                        .iter()
-                        .map(|c| format!("<li><a href=\"{}\">{}</a></li>", esc(c["url"].as_str().unwrap_or("")), esc(c["title"].as_str().or(c["heading"].as_str()).unwrap_or("source"))))
-                        .collect();
-                    format!("<ul class=\"citations\">{items}</ul>")
-                })
-                .unwrap_or_default();
+/// A conversation's turns for the team: every role, with when (in the store's zone), intent
+/// and confidence, citations, the gate's decision and scores, and actions. `mask` hides
+/// personal data (`privacy.mask_logs`).
+fn transcript(turns: &[StoredTurn], mask: bool, p: &Presenter) -> Markup {
+    html! {
+        @for t in turns {
+            @let d = &t.turn.detail;
             // One decision, or one per request of a message that asked several things.
-            let decisions: Vec<&str> = match &d["gate"] {
+            @let decisions: Vec<&str> = match &d["gate"] {
                 serde_json::Value::Array(gates) => gates.iter().filter_map(|g| g["decision"].as_str()).collect(),
                 g => g["decision"].as_str().into_iter().collect(),
             };
-            let gate = if d["gate"].is_null() { String::new() } else { format!("<details><summary>gate: {}</summary>{}</details>", esc(&decisions.join(", ")), html::json_block(&d["gate"])) };
-            let actions = match d["actions"].as_array() {
-                Some(a) if !a.is_empty() => format!("<details><summary>actions ({})</summary>{}</details>", a.len(), html::json_block(&d["actions"])),
-                _ => String::new(),
-            };
-            format!(
-                "<div class=\"turn {role}\" data-turn=\"{}\"><div class=\"who\">{role} · {}</div><div class=\"text\">{}</div>{citations}{gate}{actions}</div>",
-                t.id,
-                meta.join(" · "),
-                esc(&crate::privacy::for_log(&t.turn.text, mask)),
-                role = esc(&t.turn.role),
-            )
-        })
-        .collect()
+            div class={ "turn " (t.turn.role) } data-turn=(t.id) {
+                div.who {
+                    (speaker(&t.turn.role)) " · " (html::when(p, &t.at))
+                    @if let Some(i) = &t.turn.intent {
+                        " · " span title=(i) { (present::intent(i)) }
+                        @if let Some(c) = t.turn.confidence { " (" (format!("{c:.2}")) ")" }
+                    }
+                    @if let Some(l) = t.turn.latency_ms { " · " (l) " ms" }
+                    @if let Some(a) = d["agent"].as_str() { " · by " (a) }
+                }
+                div.text { (crate::privacy::for_log(&t.turn.text, mask)) }
+                @if let Some(cs) = d["citations"].as_array().filter(|c| !c.is_empty()) {
+                    ul.citations aria-label="Sources" {
+                        @for c in cs {
+                            li { a href=(c["url"].as_str().unwrap_or("")) { (c["title"].as_str().or(c["heading"].as_str()).unwrap_or("source")) } }
+                        }
+                    }
+                }
+                @if !d["gate"].is_null() {
+                    details { summary { "gate: " (decisions.join(", ")) } (html::json_block(&d["gate"])) }
+                }
+                @if let Some(a) = d["actions"].as_array().filter(|a| !a.is_empty()) {
+                    details { summary { "actions (" (a.len()) ")" } (html::json_block(&d["actions"])) }
+                }
+            }
+        }
+    }
+}
+
+/// Who said a turn, in words.
+fn speaker(role: &str) -> String {
+    match role {
+        "customer" => "Customer".into(),
+        "assistant" => "Assistant".into(),
+        "agent" => "Team".into(),
+        other => present::humanise(other),
+    }
 }

@@ -1,22 +1,32 @@
 //! The desk's browser sessions on the HTTP side: the session cookie (`HttpOnly; SameSite=Strict;
-//! Path=/admin`, `Secure` with `admin.secure_cookies`), the [`Desk`] extractor that turns it into
-//! the signed-in person (or sends the browser to the login page), and [`Posted`], the only way a
-//! page handler reads a POST form: it checks the form's `csrf` field against the session's token
-//! first, in constant time, and answers 403 when it is missing or wrong.
+//! Path=/admin`, `Secure` with `admin.secure_cookies`), read and written with axum-extra's
+//! [`CookieJar`], the [`Desk`] extractor that turns it into the signed-in person (or sends the
+//! browser to the login page), and [`Posted`], the only way a page handler reads a POST form:
+//! it checks the form's `csrf` field against the session's token first, in constant time, and
+//! answers 403 when it is missing or wrong.
+//!
+//! The cookies are plain, not signed or encrypted: each value is a random 256-bit token that
+//! the server looks up (the session id, stored only as its hash) or compares (the login form's
+//! double-submit token), so a forged value names nothing, and there is no key to manage.
 
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     extract::{Form, FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts, HeaderMap, StatusCode},
+    http::{request::Parts, HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::de::DeserializeOwned;
 
 use super::html::{error_page, Viewer};
 use crate::{
     app::App,
-    desk::accounts::{constant_time_eq, Session, Staff},
+    desk::{
+        accounts::{constant_time_eq, Session, Staff},
+        present::Presenter,
+    },
+    journal::QueueCounts,
 };
 
 /// The session cookie's name.
@@ -29,25 +39,29 @@ pub fn unix_now() -> i64 {
 }
 
 /// A cookie for the desk's paths. `max_age` 0 deletes it.
-pub fn cookie(app: &App, name: &str, value: &str, max_age: i64) -> String {
-    let secure = if app.config.admin.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+pub fn cookie(app: &App, name: &'static str, value: String, max_age: i64) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(app.config.admin.secure_cookies)
+        .max_age(time::Duration::seconds(max_age))
+        .build()
 }
 
 /// A cookie's value from the request's `Cookie` headers.
 pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_string())
+    CookieJar::from_headers(headers)
+        .get(name)
+        .map(|c| c.value().to_string())
+}
+
+/// The store's clock and money, from the (validated) config.
+pub fn presenter(app: &App) -> Presenter {
+    let s = &app.config.store;
+    Presenter::new(&s.timezone, &s.currency)
+        .or_else(|_| Presenter::new("UTC", "USD"))
+        .expect("UTC and USD are known")
 }
 
 /// The signed-in person of a desk page.
@@ -56,6 +70,12 @@ pub struct Desk {
     pub csrf: String,
     /// The cookie's value (logout ends this session).
     pub session_id: String,
+    /// The queue's numbers for the navigation, as of this request.
+    pub counts: QueueCounts,
+    /// Times in the store's zone, amounts in its currency.
+    pub present: Presenter,
+    /// The reply-time target, minutes.
+    pub target_mins: i64,
 }
 
 impl Desk {
@@ -63,6 +83,7 @@ impl Desk {
         Viewer {
             staff: &self.staff,
             csrf: &self.csrf,
+            counts: self.counts,
         }
     }
 
@@ -87,18 +108,35 @@ impl FromRequestParts<Arc<App>> for Desk {
         let Some(id) = read_cookie(&parts.headers, COOKIE).filter(|v| !v.is_empty()) else {
             return Err(to_login());
         };
-        let accounts = app.accounts.clone();
+        let worker = app.clone();
         let lookup = id.clone();
-        let session: Option<Session> =
-            tokio::task::spawn_blocking(move || accounts.session(&lookup, unix_now()))
-                .await
-                .map_err(|e| crate::http::ApiError::from(e).into_response())?
-                .map_err(|e| crate::http::ApiError::from(e).into_response())?;
-        match session {
-            Some(s) => Ok(Desk {
+        let target_mins =
+            i64::try_from(app.config.admin.reply_target_mins).unwrap_or(i64::MAX / 60);
+        let found = tokio::task::spawn_blocking(
+            move || -> Result<Option<(Session, QueueCounts)>, crate::http::ApiError> {
+                let Some(s) = worker.accounts.session(&lookup, unix_now())? else {
+                    return Ok(None);
+                };
+                let counts = crate::desk::queue_counts(
+                    &worker.assistant.journal,
+                    &s.staff.email,
+                    target_mins,
+                    jiff::Timestamp::now(),
+                )?;
+                Ok(Some((s, counts)))
+            },
+        )
+        .await
+        .map_err(|e| crate::http::ApiError::from(e).into_response())?
+        .map_err(IntoResponse::into_response)?;
+        match found {
+            Some((s, counts)) => Ok(Desk {
                 staff: s.staff,
                 csrf: s.csrf,
                 session_id: id,
+                counts,
+                present: presenter(app),
+                target_mins,
             }),
             None => Err(to_login()),
         }

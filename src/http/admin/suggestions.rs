@@ -10,15 +10,16 @@ use std::sync::Arc;
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
     Json,
 };
+use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
     blocking,
-    html::{esc, form, page},
+    html::{form, page, when},
     session::{Desk, Empty, Posted},
 };
 use crate::{
@@ -100,43 +101,40 @@ pub async fn list(desk: Desk, State(app): State<Arc<App>>, Query(q): Query<ListQ
         Ok(l) => l,
         Err(e) => return desk.error(e),
     };
-    let tabs: String = STATUSES
-        .iter()
-        .map(|s| {
-            if *s == status {
-                format!("<strong>{s}</strong>")
-            } else {
-                format!("<a href=\"/admin/suggestions?status={s}\">{s}</a>")
+    let body = html! {
+        h1 { "Suggested articles" }
+        p.muted { "Unanswered questions, grouped by meaning. Approving one writes an article into the knowledge base and answers the next customer from it." }
+        nav.tabs aria-label="Suggestion status" {
+            @for s in STATUSES {
+                a href={ "/admin/suggestions?status=" (s) } aria-current=[(s == status).then_some("page")] { (s) }
             }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    let rows: String = list
-        .iter()
-        .map(|c| {
-            format!(
-                "<tr data-suggestion=\"{id}\"><td><a href=\"/admin/suggestions/{id}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&for_log(&c.latest_question, mask)),
-                c.members,
-                c.replied,
-                esc(&c.updated_at),
-                esc(c.article_path.as_deref().unwrap_or("")),
-                id = c.id,
-            )
-        })
-        .collect();
-    let table = if list.is_empty() {
-        format!("<p class=\"muted\">No {} suggestions. Questions the assistant could not answer well are grouped here once one has been asked {} times.</p>", esc(&status), app.config.learn.min_questions)
-    } else {
-        format!("<table><thead><tr><th>Latest question</th><th>Asked</th><th>Replied by a person</th><th>Last asked</th><th>Article</th></tr></thead><tbody>{rows}</tbody></table>")
+        }
+        @if list.is_empty() {
+            p.muted { "No " (status) " suggestions. Questions the assistant could not answer well are grouped here once one has been asked " (app.config.learn.min_questions) " times." }
+        } @else {
+            table {
+                caption.sr { "Suggested articles, the most asked first" }
+                thead { tr { th scope="col" { "Latest question" } th scope="col" { "Asked" } th scope="col" { "Replied by a person" } th scope="col" { "Last asked" } th scope="col" { "Article" } } }
+                tbody {
+                    @for c in &list {
+                        tr data-suggestion=(c.id) {
+                            td { a href={ "/admin/suggestions/" (c.id) } { (for_log(&c.latest_question, mask)) } }
+                            td { (c.members) }
+                            td { (c.replied) }
+                            td { (when(&desk.present, &c.updated_at)) }
+                            td { (c.article_path.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+        }
     };
-    let body = format!("<h1>Suggested articles</h1><p class=\"muted\">Unanswered questions, grouped by meaning. Approving one writes an article into the knowledge base and answers the next customer from it.</p><p class=\"tabs\">{tabs}</p>{table}");
-    Html(page(
+    page(
         "Suggestions",
         Some(&desk.viewer()),
         "/admin/suggestions",
-        &body,
-    ))
+        body,
+    )
     .into_response()
 }
 
@@ -149,80 +147,81 @@ pub async fn show(desk: Desk, State(app): State<Arc<App>>, Path(id): Path<String
     match blocking(move || learn::suggestion(&app.assistant.journal, id)).await {
         Ok(s) => {
             let body = render(&desk, &s, mask);
-            Html(page(
+            page(
                 &format!("Suggestion {id}"),
                 Some(&desk.viewer()),
                 "/admin/suggestions",
-                &body,
-            ))
+                body,
+            )
             .into_response()
         }
         Err(e) => desk.error(e),
     }
 }
 
-fn render(desk: &Desk, s: &Suggestion, mask: bool) -> String {
+fn render(desk: &Desk, s: &Suggestion, mask: bool) -> Markup {
     let c = &s.cluster;
-    let questions: String = s
-        .questions
-        .iter()
-        .map(|q| {
-            let reply = match &q.reply {
-                Some(r) => format!("<blockquote class=\"reply\">{}<br><span class=\"muted\">— {}</span></blockquote>", esc(&for_log(r, mask)), esc(q.replied_by.as_deref().unwrap_or(""))),
-                None => "<p class=\"muted\">No reply from a person yet.</p>".into(),
-            };
-            format!(
-                "<li data-question=\"{}\"><p>{}</p><p class=\"muted\">{} · {} · {} · <a href=\"/admin/conversations/{}\">conversation</a></p>{reply}</li>",
-                q.id,
-                esc(&for_log(&q.question, mask)),
-                esc(&q.at),
-                esc(&q.reason),
-                esc(q.intent.as_deref().unwrap_or("")),
-                esc(&q.conversation_id),
-            )
-        })
-        .collect();
-    let decision = match c.status.as_str() {
-        "approved" => format!(
-            "<p><span class=\"pill approved\" id=\"status\">approved</span> by {} at {}: <code id=\"article\">{}</code>{}</p>",
-            esc(c.decided_by.as_deref().unwrap_or("")),
-            esc(c.decided_at.as_deref().unwrap_or("")),
-            esc(c.article_path.as_deref().unwrap_or("")),
-            if c.since_decision > 0 { format!(" <span class=\"muted\">({} asked since: the article may need more)</span>", c.since_decision) } else { String::new() },
-        ),
-        "dismissed" => format!("<p><span class=\"pill\" id=\"status\">dismissed</span> by {} at {}</p>", esc(c.decided_by.as_deref().unwrap_or("")), esc(c.decided_at.as_deref().unwrap_or(""))),
-        _ => "<p><span class=\"pill open\" id=\"status\">open</span></p>".into(),
-    };
-    let editor = if c.status != "open" {
-        String::new()
-    } else if desk.staff.role == Role::Admin {
-        let approve = form(
-            &format!("/admin/suggestions/{}/approve", c.id),
-            &desk.csrf,
-            "",
-            &format!(
-                "<label for=\"title\">Title</label><input id=\"title\" name=\"title\" required maxlength=\"{}\" value=\"{}\">\
-                 <label for=\"body\">Article (Markdown). Write what is true for every customer: it is published as is.</label>\
-                 <textarea id=\"body\" name=\"body\" required rows=\"12\" placeholder=\"No one has replied to these questions yet: write the answer here.\">{}</textarea>\
-                 <p><button type=\"submit\" id=\"approve\">Approve and publish</button></p>",
-                learn::MAX_TITLE_CHARS,
-                esc(&s.draft.title),
-                esc(&s.draft.body),
-            ),
-        );
-        let dismiss = form(&format!("/admin/suggestions/{}/dismiss", c.id), &desk.csrf, "inline", "<button type=\"submit\" class=\"quiet\" id=\"dismiss\">Dismiss: not for the knowledge base</button>");
-        format!("<div class=\"card\"><h2>Draft article</h2>{approve}{dismiss}</div>")
-    } else {
-        format!(
-            "<div class=\"card\"><h2>Draft article</h2><p class=\"muted\">An admin edits and approves articles.</p><h3 id=\"draft-title\">{}</h3><blockquote id=\"draft\">{}</blockquote></div>",
-            esc(&s.draft.title),
-            esc(&s.draft.body)
-        )
-    };
-    format!(
-        "<h1>Suggestion {}</h1>{decision}<p class=\"muted\">{} questions · first asked {} · last {}</p>{editor}<div class=\"card\"><h2>Questions, most typical first</h2><ol class=\"questions\">{questions}</ol></div>",
-        c.id, c.members, esc(&c.created_at), esc(&c.updated_at)
-    )
+    let p = &desk.present;
+    html! {
+        h1 { "Suggestion " (c.id) }
+        @match c.status.as_str() {
+            "approved" => p {
+                span.pill.approved id="status" { "approved" } " by " (c.decided_by.as_deref().unwrap_or("")) " "
+                @if let Some(at) = &c.decided_at { (when(p, at)) }
+                ": " code id="article" { (c.article_path.as_deref().unwrap_or("")) }
+                @if c.since_decision > 0 { " " span.muted { "(" (c.since_decision) " asked since: the article may need more)" } }
+            },
+            "dismissed" => p {
+                span.pill id="status" { "dismissed" } " by " (c.decided_by.as_deref().unwrap_or("")) " "
+                @if let Some(at) = &c.decided_at { (when(p, at)) }
+            },
+            _ => p { span.pill.open id="status" { "open" } },
+        }
+        p.muted { (c.members) " questions · first asked " (when(p, &c.created_at)) " · last " (when(p, &c.updated_at)) }
+        @if c.status == "open" {
+            @if desk.staff.role == Role::Admin {
+                div.card {
+                    h2 { "Draft article" }
+                    (form(&format!("/admin/suggestions/{}/approve", c.id), &desk.csrf, "", html! {
+                        label for="title" { "Title" }
+                        input id="title" name="title" required maxlength=(learn::MAX_TITLE_CHARS) value=(s.draft.title);
+                        label for="body" { "Article (Markdown). Write what is true for every customer: it is published as is." }
+                        textarea id="body" name="body" required rows="12" placeholder="No one has replied to these questions yet: write the answer here." { (s.draft.body) }
+                        p { button type="submit" id="approve" { "Approve and publish" } }
+                    }))
+                    (form(&format!("/admin/suggestions/{}/dismiss", c.id), &desk.csrf, "inline", html! {
+                        button.quiet type="submit" id="dismiss" { "Dismiss: not for the knowledge base" }
+                    }))
+                }
+            } @else {
+                div.card {
+                    h2 { "Draft article" }
+                    p.muted { "An admin edits and approves articles." }
+                    h3 id="draft-title" { (s.draft.title) }
+                    blockquote id="draft" { (s.draft.body) }
+                }
+            }
+        }
+        div.card {
+            h2 { "Questions, most typical first" }
+            ol.questions {
+                @for q in &s.questions {
+                    li data-question=(q.id) {
+                        p { (for_log(&q.question, mask)) }
+                        p.muted {
+                            (when(p, &q.at)) " · " (crate::desk::present::reason(&q.reason))
+                            @if let Some(i) = &q.intent { " · " (crate::desk::present::intent(i)) }
+                            " · " a href={ "/admin/conversations/" (q.conversation_id) } { "conversation" }
+                        }
+                        @match &q.reply {
+                            Some(r) => blockquote.reply { (for_log(r, mask)) br; span.muted { "— " (q.replied_by.as_deref().unwrap_or("")) } },
+                            None => p.muted { "No reply from a person yet." },
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -12,15 +12,16 @@ use axum::{
     body::Bytes,
     extract::{rejection::PathRejection, Path, State},
     http::StatusCode,
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
     Json,
 };
+use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
     blocking,
-    html::{esc, form, page},
+    html::{form, page, when},
     session::{Desk, Posted},
 };
 use crate::{
@@ -87,100 +88,121 @@ fn list_data(app: &App, actor: &Staff) -> Result<(Vec<User>, Vec<AuditEntry>), A
 pub async fn list(desk: Desk, State(app): State<Arc<App>>) -> Response {
     let actor = desk.staff.clone();
     match blocking(move || list_data(&app, &actor)).await {
-        Ok((users, audit)) => Html(page(
+        Ok((users, audit)) => page(
             "Users",
             Some(&desk.viewer()),
             "/admin/users",
-            &render(&desk, &users, &audit),
-        ))
+            render(&desk, &users, &audit),
+        )
         .into_response(),
         Err(e) => desk.error(e),
     }
 }
 
-fn role_select(name_id: &str, current: Role) -> String {
-    let options: String = [Role::Agent, Role::Admin]
-        .iter()
-        .map(|r| {
-            format!(
-                "<option value=\"{r}\"{}>{r}</option>",
-                if *r == current { " selected" } else { "" }
-            )
-        })
-        .collect();
-    format!("<select name=\"role\" id=\"{name_id}\" aria-label=\"role\">{options}</select>")
+fn role_select(id: &str, label: &str, current: Role) -> Markup {
+    html! {
+        select name="role" id=(id) aria-label=(label) {
+            @for r in [Role::Agent, Role::Admin] {
+                option value=(r.as_str()) selected[r == current] { (r.as_str()) }
+            }
+        }
+    }
 }
 
-fn render(desk: &Desk, users: &[User], audit: &[AuditEntry]) -> String {
+/// What an audit entry's action code means.
+fn audit_words(action: &str) -> String {
+    match action {
+        "user_created" => "added the user".into(),
+        "role_changed" => "changed the role".into(),
+        "user_disabled" => "disabled the user".into(),
+        "user_enabled" => "enabled the user".into(),
+        "password_reset" => "set a new password".into(),
+        "tokens_revoked" => "revoked the tokens".into(),
+        "reply_created" => "added the saved reply".into(),
+        "reply_updated" => "changed the saved reply".into(),
+        "reply_deleted" => "deleted the saved reply".into(),
+        other => crate::desk::present::humanise(other).to_lowercase(),
+    }
+}
+
+fn render(desk: &Desk, users: &[User], audit: &[AuditEntry]) -> Markup {
     let csrf = &desk.csrf;
-    let rows: String = users
-        .iter()
-        .map(|u| {
-            let base = format!("/admin/users/{}", u.id);
-            let role_form = form(&format!("{base}/role"), csrf, "inline", &format!("{}<button type=\"submit\" class=\"quiet\">Change role</button>", role_select(&format!("role-{}", u.id), u.role)));
-            let status_form = if u.disabled {
-                form(&format!("{base}/enable"), csrf, "inline", "<button type=\"submit\" class=\"quiet\">Enable</button>")
-            } else {
-                form(&format!("{base}/disable"), csrf, "inline", "<button type=\"submit\" class=\"quiet\">Disable</button>")
-            };
-            let password_form = form(
-                &format!("{base}/password"),
-                csrf,
-                "inline",
-                &format!("<input type=\"password\" name=\"password\" aria-label=\"new password for {}\" minlength=\"{MIN_PASSWORD_CHARS}\" autocomplete=\"new-password\" required><button type=\"submit\" class=\"quiet\">Reset password</button>", esc(&u.email)),
-            );
-            let tokens_form = if u.tokens > 0 { form(&format!("{base}/revoke-tokens"), csrf, "inline", "<button type=\"submit\" class=\"quiet\">Revoke tokens</button>") } else { String::new() };
-            let you = if desk.staff.user_id == Some(u.id) { " <span class=\"muted\">(you)</span>" } else { "" };
-            format!(
-                "<tr data-user=\"{}\"><td>{}{you}</td><td>{}</td><td>{}</td><td><span class=\"pill\">{}</span></td><td>{}</td><td>{}</td><td>{role_form}{status_form}{password_form}{tokens_form}</td></tr>",
-                u.id,
-                esc(&u.email),
-                esc(&u.name),
-                u.role,
-                if u.disabled { "disabled" } else { "active" },
-                esc(u.last_login_at.as_deref().unwrap_or("never")),
-                u.tokens,
-            )
-        })
-        .collect();
-    let create = form(
-        "/admin/users",
-        csrf,
-        "filters",
-        &format!(
-            "<div><label for=\"new-email\">email</label><input id=\"new-email\" name=\"email\" type=\"email\" required></div>\
-             <div><label for=\"new-name\">name (customers see it)</label><input id=\"new-name\" name=\"name\"></div>\
-             <div><label for=\"new-role\">role</label>{}</div>\
-             <div><label for=\"new-password\">initial password ({MIN_PASSWORD_CHARS}+ characters)</label><input id=\"new-password\" name=\"password\" type=\"password\" minlength=\"{MIN_PASSWORD_CHARS}\" autocomplete=\"new-password\" required></div>\
-             <div><button type=\"submit\">Add user</button></div>",
-            role_select("new-role", Role::Agent)
-        ),
-    );
-    let audit_rows: String = audit
-        .iter()
-        .map(|a| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&a.at),
-                esc(&a.actor),
-                esc(&a.action),
-                esc(&a.target),
-                esc(&a.detail)
-            )
-        })
-        .collect();
-    let audit_table = if audit.is_empty() {
-        "<p class=\"muted\">No changes yet.</p>".to_string()
-    } else {
-        format!("<table class=\"audit\"><thead><tr><th>When</th><th>Who</th><th>What</th><th>User</th><th>Detail</th></tr></thead><tbody>{audit_rows}</tbody></table>")
-    };
-    format!(
-        "<h1>Users</h1><table><thead><tr><th>Email</th><th>Name</th><th>Role</th><th>Status</th><th>Last sign-in</th><th>Tokens</th><th>Change</th></tr></thead><tbody>{rows}</tbody></table>\
-         <h2>Add a user</h2>{create}\
-         <p class=\"muted\">Disabling signs a person out at once and stops their API tokens; a new password signs them out. \
-         API tokens are made on the server: <code>shopkeep admin create-token --email E</code>.</p>\
-         <h2>Changes</h2>{audit_table}"
-    )
+    html! {
+        h1 { "Users" }
+        table {
+            caption.sr { "Who has access to the desk" }
+            thead { tr {
+                th scope="col" { "Email" } th scope="col" { "Name" } th scope="col" { "Role" } th scope="col" { "Status" }
+                th scope="col" { "Last sign-in" } th scope="col" { "Tokens" } th scope="col" { "Change" }
+            } }
+            tbody {
+                @for u in users {
+                    @let base = format!("/admin/users/{}", u.id);
+                    tr data-user=(u.id) {
+                        td { (u.email) @if desk.staff.user_id == Some(u.id) { " " span.muted { "(you)" } } }
+                        td { (u.name) }
+                        td { (u.role.as_str()) }
+                        td { span.pill { @if u.disabled { "disabled" } @else { "active" } } }
+                        td { @match &u.last_login_at { Some(t) => (when(&desk.present, t)), None => "never" } }
+                        td { (u.tokens) }
+                        td {
+                            (form(&format!("{base}/role"), csrf, "inline", html! {
+                                (role_select(&format!("role-{}", u.id), &format!("role of {}", u.email), u.role))
+                                button.quiet type="submit" { "Change role" }
+                            }))
+                            @if u.disabled {
+                                (form(&format!("{base}/enable"), csrf, "inline", html! { button.quiet type="submit" aria-label={ "Enable " (u.email) } { "Enable" } }))
+                            } @else {
+                                (form(&format!("{base}/disable"), csrf, "inline", html! { button.quiet type="submit" aria-label={ "Disable " (u.email) } { "Disable" } }))
+                            }
+                            (form(&format!("{base}/password"), csrf, "inline", html! {
+                                input type="password" name="password" aria-label={ "new password for " (u.email) } minlength=(MIN_PASSWORD_CHARS) autocomplete="new-password" required;
+                                button.quiet type="submit" { "Reset password" }
+                            }))
+                            @if u.tokens > 0 {
+                                (form(&format!("{base}/revoke-tokens"), csrf, "inline", html! { button.quiet type="submit" { "Revoke tokens" } }))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Add a user" }
+        (form("/admin/users", csrf, "filters", html! {
+            div { label for="new-email" { "email" } input id="new-email" name="email" type="email" required; }
+            div { label for="new-name" { "name (customers see it)" } input id="new-name" name="name"; }
+            div { label for="new-role" { "role" } (role_select("new-role", "role", Role::Agent)) }
+            div {
+                label for="new-password" { "initial password (" (MIN_PASSWORD_CHARS) "+ characters)" }
+                input id="new-password" name="password" type="password" minlength=(MIN_PASSWORD_CHARS) autocomplete="new-password" required;
+            }
+            div { button type="submit" { "Add user" } }
+        }))
+        p.muted {
+            "Disabling signs a person out at once and stops their API tokens; a new password signs them out. "
+            "API tokens are made on the server: " code { "shopkeep admin create-token --email E" } "."
+        }
+        h2 { "Changes" }
+        @if audit.is_empty() {
+            p.muted { "No changes yet." }
+        } @else {
+            table.audit {
+                caption.sr { "Changes to users and saved replies, newest first" }
+                thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "User or reply" } th scope="col" { "Detail" } } }
+                tbody {
+                    @for a in audit {
+                        tr {
+                            td { (when(&desk.present, &a.at)) }
+                            td { (a.actor) }
+                            td data-action=(a.action) { (audit_words(&a.action)) }
+                            td { (a.target) }
+                            td { (a.detail) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub async fn create(State(app): State<Arc<App>>, posted: Posted<NewUser>) -> Response {

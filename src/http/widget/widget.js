@@ -76,15 +76,22 @@
   var root = host.attachShadow({ mode: "open" });
   root.appendChild(el("style", { text: CSS }));
 
-  var badge = el("span", { class: "sk-badge", hidden: true, "aria-hidden": "true" });
-  var launcher = el("button", { class: "sk-launcher", type: "button", "aria-expanded": "false", "aria-controls": "sk-panel", "aria-label": "Chat with " + STORE }, [
-    chatIcon(), el("span", { class: "sk-launcher-text", text: "Chat" }), badge
+  // The launcher's name comes from what it shows ("Chat", the unread count) plus words only a
+  // screen reader reads, in that order: no aria-label that could say something else than the
+  // button shows (people using voice control say what they see).
+  var badge = el("span", { class: "sk-badge", hidden: true });
+  var launcher = el("button", { class: "sk-launcher", type: "button", "aria-expanded": "false", "aria-controls": "sk-panel" }, [
+    chatIcon(), el("span", { class: "sk-launcher-text", text: "Chat" }), el("span", { class: "sk-sr", text: " with " + STORE }), badge
   ]);
   var title = el("h2", { id: "sk-title", text: STORE });
   var subtitle = el("p", { class: "sk-subtitle", id: "sk-subtitle", text: "Ask about an order, a return or a product" });
   var closeBtn = el("button", { class: "sk-close", type: "button", "aria-label": "Close chat" }, [el("span", { "aria-hidden": "true", text: "\u00d7" })]);
   var banner = el("div", { class: "sk-handoff", hidden: true });
-  var log = el("ol", { class: "sk-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Conversation with " + STORE });
+  // The transcript: a list of messages inside a live log region. (A list cannot be the log
+  // itself: role="log" on the <ol> takes away its list role, leaving the messages outside any
+  // list.) The region scrolls, so it takes focus for keyboard users to scroll it.
+  var list = el("ol", { class: "sk-list" });
+  var log = el("div", { class: "sk-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Conversation with " + STORE, tabindex: "0" }, [list]);
   var typing = el("div", { class: "sk-typing", role: "status", "aria-live": "polite" });
   var input = el("textarea", { id: "sk-input", class: "sk-input", rows: "1", maxlength: "4000", autocomplete: "off", placeholder: "Type your message" });
   var sendBtn = el("button", { class: "sk-send", type: "submit" }, [el("span", { text: "Send" })]);
@@ -122,8 +129,11 @@
   }
   function showUnread() {
     badge.hidden = unread === 0;
-    badge.textContent = unread ? String(unread) : "";
-    launcher.setAttribute("aria-label", "Chat with " + STORE + (unread ? " (" + unread + " new " + (unread === 1 ? "reply" : "replies") + ")" : ""));
+    badge.textContent = "";
+    if (unread) {
+      badge.appendChild(document.createTextNode(String(unread)));
+      badge.appendChild(el("span", { class: "sk-sr", text: " new " + (unread === 1 ? "reply" : "replies") }));
+    }
   }
 
   launcher.addEventListener("click", function () { if (isOpen()) close(); else open(); });
@@ -148,7 +158,7 @@
     if (extra.turnId) li.setAttribute("data-turn", String(extra.turnId));
     if (extra.order) li.appendChild(orderCard(extra.order));
     if (extra.citations && extra.citations.length) li.appendChild(sources(extra.citations));
-    log.appendChild(li);
+    list.appendChild(li);
     log.scrollTop = log.scrollHeight;
     return li;
   }
