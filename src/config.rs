@@ -962,10 +962,8 @@ impl Config {
                 )));
             }
         }
-        if !self.store.product_url.is_empty()
-            && !(self.store.product_url.starts_with("https://")
-                || self.store.product_url.starts_with("http://"))
-        {
+        let url = &self.store.product_url;
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             return Err(ConfigError::Invalid(format!(
                 "store.product_url: {:?} must be an http:// or https:// address with {{id}} for the product",
                 self.store.product_url

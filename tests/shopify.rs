@@ -277,6 +277,20 @@ fn every_document_the_connector_can_send_is_valid_against_the_published_schema()
         .is_err(),
         "orderCancel's restock is required"
     );
+    // And variables that do not fit their types are caught by the request check below.
+    let cancel = validate(schema, "ORDER_CANCEL", documents::ORDER_CANCEL);
+    let op = cancel.operations.get(None).unwrap();
+    let fits = |v: Value| {
+        let vars: apollo_compiler::response::JsonMap = serde_json::from_value(v).unwrap();
+        apollo_compiler::request::coerce_variable_values(schema, op, &vars).is_ok()
+    };
+    assert!(fits(
+        json!({"orderId": "gid://shopify/Order/1", "reason": "CUSTOMER"})
+    ));
+    assert!(!fits(
+        json!({"orderId": "gid://shopify/Order/1", "reason": "BECAUSE"})
+    ));
+    assert!(!fits(json!({"reason": "CUSTOMER"})), "orderId is required");
 }
 
 /// Every request the connector sent: a document from `ALL`, variables of the operation's types.
