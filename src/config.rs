@@ -63,6 +63,9 @@ pub enum PlatformKind {
     Medusa,
     /// A Shopify shop, through its Admin GraphQL API (a custom app's access token).
     Shopify,
+    /// A WooCommerce store, through its REST API v3 (a consumer key and secret).
+    #[serde(rename = "woocommerce")]
+    WooCommerce,
 }
 
 impl std::str::FromStr for PlatformKind {
@@ -72,8 +75,9 @@ impl std::str::FromStr for PlatformKind {
             "embedded" => Ok(Self::Embedded),
             "medusa" => Ok(Self::Medusa),
             "shopify" => Ok(Self::Shopify),
+            "woocommerce" => Ok(Self::WooCommerce),
             other => Err(format!(
-                "{other:?} is not a platform (embedded, medusa or shopify)"
+                "{other:?} is not a platform (embedded, medusa, shopify or woocommerce)"
             )),
         }
     }
@@ -89,6 +93,7 @@ pub struct PlatformConfig {
     pub url: String,
     /// Medusa: a secret API key (`sk_…`, Settings → Secret API keys), sent as HTTP Basic.
     /// Shopify: the custom app's Admin API access token (`shpat_…`).
+    /// WooCommerce: the REST API consumer key and secret as `ck_…:cs_…`.
     pub api_key: String,
     /// Shopify: the Admin API version every request is pinned to (the connector's GraphQL
     /// documents are validated against this version's published schema).
@@ -932,6 +937,11 @@ impl Config {
             };
             if p.api_key.trim().is_empty() {
                 return Err(ConfigError::Invalid("platform.api_key is empty (Medusa: a secret API key from Settings → Secret API keys; Shopify: the custom app's Admin API access token)".into()));
+            }
+            if p.kind == PlatformKind::WooCommerce
+                && !(p.api_key.starts_with("ck_") && p.api_key.contains(":cs_"))
+            {
+                return Err(ConfigError::Invalid("platform.api_key: WooCommerce needs the consumer key and secret as ck_…:cs_… (Settings → Advanced → REST API)".into()));
             }
             if p.kind == PlatformKind::Shopify && !is_api_version(&p.api_version) {
                 return Err(ConfigError::Invalid(format!(

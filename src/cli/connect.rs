@@ -1,4 +1,4 @@
-//! `shopkeep connect medusa|shopify`: checks the configured platform credentials against the
+//! `shopkeep connect medusa|shopify|woocommerce`: checks the configured platform credentials against the
 //! platform itself and says exactly what is missing (settings, access scopes, webhooks). It
 //! reads nothing into the order store (there is no backfill yet) and registers no webhook: it
 //! prints the ones to create, since only the store knows the address shopkeep is reached at.
@@ -12,7 +12,7 @@ use crate::{
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// medusa or shopify
+    /// medusa, shopify or woocommerce
     pub platform: String,
 }
 
@@ -28,6 +28,10 @@ pub fn run(cfg: Config, args: Args) -> anyhow::Result<()> {
         PlatformKind::Medusa => (
             "the Medusa server's address",
             "a secret API key (Settings → Secret API keys)",
+        ),
+        PlatformKind::WooCommerce => (
+            "the store's address (https://shop.example)",
+            "the REST API consumer key and secret as ck_…:cs_… (Settings → Advanced → REST API, read/write)",
         ),
         PlatformKind::Embedded => {
             println!("embedded: orders live in shopkeep's own database; nothing to connect");
@@ -87,6 +91,21 @@ pub fn run(cfg: Config, args: Args) -> anyhow::Result<()> {
                 problems += 1;
             }
             println!("events: copy contrib/medusa/src/subscribers/shopkeep.ts into the Medusa project's src/subscribers/, with SHOPKEEP_EVENTS_URL and SHOPKEEP_EVENTS_SECRET set");
+        }
+        PlatformKind::WooCommerce => {
+            let w = crate::platform::woocommerce::WooCommerce::new(&p.url, &p.api_key, timeout)?;
+            w.customer_by_email("shopkeep-connect-check@example.invalid")
+                .map_err(explain)?;
+            println!("connected: WooCommerce at {}", p.url);
+            if p.events_secret.is_empty() {
+                println!("missing: platform.events_secret (the webhooks' secret): without it webhooks are refused");
+                problems += 1;
+            }
+            println!("webhooks to create (WooCommerce → Settings → Advanced → Webhooks, API v3, delivery URL https://<this shopkeep>/v1/platform/events, secret = platform.events_secret):");
+            for t in ["order.created", "order.updated", "product.updated"] {
+                println!("  {t}");
+            }
+            println!("note: WooCommerce disables a webhook after repeated failed deliveries; check its status there if orders stop updating");
         }
         PlatformKind::Embedded => unreachable!("returned above"),
     }

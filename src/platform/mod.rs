@@ -13,6 +13,8 @@
 //! - [`medusa::Medusa`]: a Medusa 2.x store through its Admin REST API.
 //! - [`shopify::Shopify`]: a Shopify shop through its Admin GraphQL API (a pinned version),
 //!   validated against Shopify's published schema rather than a live shop.
+//! - [`woocommerce::WooCommerce`]: a WooCommerce store through its REST API v3; returns and
+//!   exchanges are staff tasks with an order note (core WooCommerce has no returns API).
 //! - [`refresh`] and [`mirror_order`]: a remote platform's records re-read into the order store,
 //!   which then serves as the copy every other step reads (verification, planning, answers).
 //! - [`settle`]: a confirmed plan carried out by a remote platform inside the action's
@@ -31,8 +33,12 @@
 
 pub mod medusa;
 pub mod shopify;
+pub mod woocommerce;
 
-use std::sync::Arc;
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::Arc,
+};
 
 use crate::{
     actions::{Action, ActionError, Plan},
@@ -263,6 +269,40 @@ pub enum WebhookError {
     BadSignature,
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Webhook event ids remembered for deduplication (Shopify retries a delivery for 48 hours).
+const SEEN_EVENTS: usize = 20_000;
+
+/// Recently seen webhook event ids, oldest first, at most [`SEEN_EVENTS`] (a connector's
+/// deduplication of deliveries; in memory, so a restart forgets them: a redelivery is then
+/// re-read once more, which is harmless).
+#[derive(Debug, Default)]
+pub struct SeenEvents {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl SeenEvents {
+    /// `false` when `id` was seen already.
+    pub fn insert(&mut self, id: &str) -> bool {
+        if !self.set.insert(id.to_string()) {
+            return false;
+        }
+        self.order.push_back(id.to_string());
+        while self.order.len() > SEEN_EVENTS {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+
+    pub fn forget(&mut self, id: &str) {
+        if self.set.remove(id) {
+            self.order.retain(|x| x != id);
+        }
+    }
 }
 
 /// Where orders live. Reads return `Ok(None)` (or an empty list) for "not there". Methods block
@@ -683,6 +723,11 @@ pub fn from_config(
             &cfg.api_key,
             std::time::Duration::from_secs(cfg.timeout_secs),
         )?)),
+        crate::config::PlatformKind::WooCommerce => Ok(Arc::new(woocommerce::WooCommerce::new(
+            &cfg.url,
+            &cfg.api_key,
+            std::time::Duration::from_secs(cfg.timeout_secs),
+        )?)),
         crate::config::PlatformKind::Shopify => Ok(Arc::new(shopify::Shopify::new(
             &cfg.url,
             &cfg.api_key,
@@ -695,6 +740,20 @@ pub fn from_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seen_event_ids_are_bounded_and_can_be_forgotten() {
+        let mut s = SeenEvents::default();
+        assert!(s.insert("e1"));
+        assert!(!s.insert("e1"));
+        s.forget("e1");
+        assert!(s.insert("e1"));
+        for i in 0..SEEN_EVENTS + 10 {
+            s.insert(&format!("x{i}"));
+        }
+        assert_eq!(s.set.len(), SEEN_EVENTS);
+        assert!(s.insert("e1"), "the oldest ids are dropped");
+    }
 
     #[test]
     fn error_and_refusal_codes_are_stable() {

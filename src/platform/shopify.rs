@@ -39,7 +39,7 @@
 pub mod documents;
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet, VecDeque},
+    collections::{BTreeMap, HashMap},
     time::{Duration, Instant},
 };
 
@@ -53,7 +53,7 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{
     Delivery, EventTarget, Operation, OperationKind, Outcome, Platform, PlatformError, PlatformId,
-    Refusal, RefusalReason, Snapshot, WebhookError,
+    Refusal, RefusalReason, SeenEvents, Snapshot, WebhookError,
 };
 use crate::orders::{
     Address, Customer, Fulfilment, ItemStatus, Order, OrderItem, OrderStatus, Payment,
@@ -107,8 +107,6 @@ const NAME: &str = "shopify";
 const DEFAULT_COST: f64 = 100.0;
 /// Tries of one request while Shopify answers "throttled".
 const MAX_THROTTLED_TRIES: u32 = 6;
-/// Webhook event ids remembered for deduplication (Shopify retries a delivery for 48 hours).
-const SEEN_EVENTS: usize = 20_000;
 /// Products read per request (each brings up to 50 variants).
 const PRODUCTS_PER_REQUEST: usize = 5;
 
@@ -122,7 +120,7 @@ pub struct Shopify {
     bucket: Mutex<Option<Bucket>>,
     /// Each document's last requested cost, to wait for before sending it again.
     costs: Mutex<HashMap<&'static str, f64>>,
-    seen: Mutex<Seen>,
+    seen: Mutex<SeenEvents>,
     /// The longest a request waits on the cost bucket in all, and an `orderCancel` job in all.
     max_wait: Duration,
 }
@@ -166,35 +164,6 @@ impl Bucket {
             Duration::ZERO
         } else {
             Duration::from_secs_f64(short / self.restore_rate)
-        }
-    }
-}
-
-/// Recently seen webhook event ids, oldest first.
-#[derive(Debug, Default)]
-struct Seen {
-    set: HashSet<String>,
-    order: VecDeque<String>,
-}
-
-impl Seen {
-    /// `false` when `id` was seen already.
-    fn insert(&mut self, id: &str) -> bool {
-        if !self.set.insert(id.to_string()) {
-            return false;
-        }
-        self.order.push_back(id.to_string());
-        while self.order.len() > SEEN_EVENTS {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-
-    fn forget(&mut self, id: &str) {
-        if self.set.remove(id) {
-            self.order.retain(|x| x != id);
         }
     }
 }
@@ -297,7 +266,7 @@ impl Shopify {
             runtime: Some(runtime),
             bucket: Mutex::new(None),
             costs: Mutex::new(HashMap::new()),
-            seen: Mutex::new(Seen::default()),
+            seen: Mutex::new(SeenEvents::default()),
             max_wait: timeout * 2,
         })
     }
@@ -2149,20 +2118,6 @@ mod tests {
         assert!((1.9..=2.0).contains(&w), "{w}");
         // A cost above the maximum waits for a full bucket, not forever.
         assert!(b.wait_for(5000.0).as_secs_f64() <= 18.0);
-    }
-
-    #[test]
-    fn seen_event_ids_are_bounded_and_can_be_forgotten() {
-        let mut s = Seen::default();
-        assert!(s.insert("e1"));
-        assert!(!s.insert("e1"));
-        s.forget("e1");
-        assert!(s.insert("e1"));
-        for i in 0..SEEN_EVENTS + 10 {
-            s.insert(&format!("x{i}"));
-        }
-        assert_eq!(s.set.len(), SEEN_EVENTS);
-        assert!(s.insert("e1"), "the oldest ids are dropped");
     }
 
     #[test]
