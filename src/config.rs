@@ -1100,6 +1100,15 @@ mod tests {
             .to_string()
             .contains("api_version"));
         cfg.platform.api_version = "2026-10".into();
+        cfg.platform.kind = PlatformKind::WooCommerce;
+        cfg.platform.api_key = "ck_only".into();
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("ck_…:cs_…"));
+        cfg.platform.api_key = "ck_1:cs_2".into();
+        assert!(cfg.validate().is_ok());
         cfg.store.product_url = "shop.example/{id}".into();
         assert!(cfg
             .validate()
