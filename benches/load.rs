@@ -136,6 +136,8 @@ fn main() {
             cfg.data_dir = dir.path().to_path_buf();
             cfg.kb_dir = root.join("kb");
             cfg.model.models_root = root.join("models");
+            // The load questions are about the demo store's orders.
+            cfg.demo = true;
             let app = Arc::new(
                 shopkeep::app::App::open(cfg)
                     .expect("app opens (run scripts/fetch-models.sh first)"),

@@ -11,7 +11,7 @@ python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install -q "schem
 port="${API_CONTRACT_PORT:-18611}"
 data=$(mktemp -d)
 token="api-contract-admin-token-$(date +%s)"
-SHOPKEEP_ADMIN_TOKEN="$token" "$bin" --data-dir "$data" serve --port "$port" >"$data/serve.log" 2>&1 &
+SHOPKEEP_ADMIN_TOKEN="$token" "$bin" --data-dir "$data" serve --demo --port "$port" >"$data/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 120); do

@@ -3,7 +3,7 @@
 loopback and prints one figure per scenario. Standard library only. Every loop is bounded in
 count and time, and every request goes to the given loopback address only.
 
-    shopkeep serve --port 18500 --data-dir /tmp/attack   # with the env below
+    shopkeep serve --demo --port 18500 --data-dir /tmp/attack   # with the env below
     scripts/attack-checks.py http://127.0.0.1:18500 [--pid PID] [--desk-password PW]
 
 The server is expected to run with SHOPKEEP_POLICY=tau-retail (email-only identity: the

@@ -45,7 +45,7 @@ done
 
 # Serve that index (the demo store's product pages are added to it) and read the memory.
 port=$((20000 + RANDOM % 20000))
-SHOPKEEP_KB_DIR="$work/kb" SHOPKEEP_MODELS_ROOT=models "$bin" serve --data-dir "$work/data" --port "$port" >"$work/serve.log" 2>&1 &
+SHOPKEEP_KB_DIR="$work/kb" SHOPKEEP_MODELS_ROOT=models "$bin" serve --demo --data-dir "$work/data" --port "$port" >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 1 600); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break

@@ -4,7 +4,9 @@
 # their accessibility checks (scripts/axe.sh: npm, cached outside the clone), starts the
 # loopback mail servers the email tests use (scripts/mail-servers.sh: Postfix and Dovecot,
 # installed when missing), a freshly seeded Medusa server for tests/medusa.rs (scripts/medusa.sh:
-# npm install cached outside the clone, PostgreSQL and Medusa on loopback), then the whole suite,
+# npm install cached outside the clone, PostgreSQL and Medusa on loopback), Shopify's published
+# Admin GraphQL schema for tests/shopify.rs (scripts/shopify-schema.sh: the npm package
+# @shopify/dev-mcp, cached outside the clone), then the whole suite,
 # then the API's contract check (scripts/api-contract.sh: schemathesis from PyPI against
 # /openapi.json).
 #   scripts/test.sh [extra cargo test args]
@@ -36,6 +38,10 @@ fi
 # once the npm install is cached; the first run adds the install, about two minutes).
 if ! scripts/medusa.sh start; then
   echo "warning: the Medusa test server could not be started; tests/medusa.rs will skip" >&2
+fi
+# Shopify cannot be reached from here: its connector is checked against the published schema.
+if ! scripts/shopify-schema.sh >/dev/null; then
+  echo "warning: Shopify's Admin schema could not be installed; tests/shopify.rs skips its schema checks" >&2
 fi
 cargo test --locked "$@"
 # The API against its own OpenAPI description (schemathesis, every check), on the binary the

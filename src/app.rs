@@ -1,6 +1,8 @@
 //! Builds the shared services once (embedder, index, order store, journal, assistant) from the
-//! [`Config`], for the server and the CLI alike. On an empty data directory it seeds the demo
-//! store and builds the index from the knowledge base first.
+//! [`Config`], for the server and the CLI alike. On an empty data directory it builds the index
+//! from the knowledge base first, after seeding the demo store when asked (`config.demo`,
+//! `serve --demo`); otherwise an empty order database stays empty until an import or a platform
+//! fills it.
 
 use std::sync::Arc;
 
@@ -75,8 +77,8 @@ pub fn open_database(cfg: &Config) -> Result<Arc<Database>, AppError> {
     Ok(Database::open(&cfg.database_path())?)
 }
 
-/// Opens the order database, seeding the demo store into an empty one (unless orders live on a
-/// store platform: then the database holds the copies read from it).
+/// Opens the order database, seeding the demo store into an empty one when `cfg.demo` asks for it
+/// (never when orders live on a store platform: then the database holds the copies read from it).
 pub fn open_orders(cfg: &Config) -> Result<Arc<SqliteOrderStore>, AppError> {
     orders_in(cfg, open_database(cfg)?)
 }
@@ -84,9 +86,14 @@ pub fn open_orders(cfg: &Config) -> Result<Arc<SqliteOrderStore>, AppError> {
 fn orders_in(cfg: &Config, db: Arc<Database>) -> Result<Arc<SqliteOrderStore>, AppError> {
     let store = SqliteOrderStore::new(db);
     let embedded = cfg.platform.kind == crate::config::PlatformKind::Embedded;
-    if embedded && store.counts()?.orders == 0 && store.counts()?.products == 0 {
-        tracing::info!("empty order database: seeding the demo store");
+    let empty = store.counts()?.orders == 0 && store.counts()?.products == 0;
+    if cfg.demo && !embedded {
+        tracing::warn!("the demo store is not seeded: orders live on a store platform");
+    } else if cfg.demo && empty {
+        tracing::info!("empty order database: seeding the demo store (--demo)");
         demo::seed_demo(&store, time::OffsetDateTime::now_utc().date())?;
+    } else if empty && embedded {
+        tracing::info!("empty order database: import the store's orders (`shopkeep import`), connect a platform, or run `serve --demo`");
     }
     Ok(Arc::new(store))
 }
@@ -98,7 +105,10 @@ pub fn build_index(
     embedder: &dyn Embedder,
     progress: &mut dyn crate::index::BuildProgress,
 ) -> Result<BuildSummary, AppError> {
-    let extra = demo::product_documents(orders)?;
+    // A product's page: the platform's URL for it (the demo's products carry theirs), else the
+    // store's `store.product_url` template, else no link.
+    let template = Some(cfg.store.product_url.as_str()).filter(|t| !t.trim().is_empty());
+    let extra = demo::product_documents(orders, template)?;
     Ok(build(
         BuildOptions {
             kb_dir: &cfg.kb_dir,

@@ -47,6 +47,9 @@ pub struct Config {
     pub learn: LearnConfig,
     /// Where the store's orders live: shopkeep's own store, or a store platform (see `platform`).
     pub platform: PlatformConfig,
+    /// Seed the demo store *Larkfield Goods* into an empty order database (`serve --demo`,
+    /// `SHOPKEEP_DEMO`). Off by default: a real store's database starts empty (or imported).
+    pub demo: bool,
 }
 
 /// Which platform holds the store's orders (see `platform`).
@@ -58,6 +61,11 @@ pub enum PlatformKind {
     Embedded,
     /// A Medusa 2.x server, through its Admin API.
     Medusa,
+    /// A Shopify shop, through its Admin GraphQL API (a custom app's access token).
+    Shopify,
+    /// A WooCommerce store, through its REST API v3 (a consumer key and secret).
+    #[serde(rename = "woocommerce")]
+    WooCommerce,
 }
 
 impl std::str::FromStr for PlatformKind {
@@ -66,7 +74,11 @@ impl std::str::FromStr for PlatformKind {
         match s {
             "embedded" => Ok(Self::Embedded),
             "medusa" => Ok(Self::Medusa),
-            other => Err(format!("{other:?} is not a platform (embedded or medusa)")),
+            "shopify" => Ok(Self::Shopify),
+            "woocommerce" => Ok(Self::WooCommerce),
+            other => Err(format!(
+                "{other:?} is not a platform (embedded, medusa, shopify or woocommerce)"
+            )),
         }
     }
 }
@@ -76,14 +88,21 @@ impl std::str::FromStr for PlatformKind {
 #[serde(default, deny_unknown_fields)]
 pub struct PlatformConfig {
     pub kind: PlatformKind,
-    /// The platform's base URL ("https://shop.example/" for Medusa's server).
+    /// The platform's base URL ("https://shop.example/" for Medusa's server,
+    /// "https://your-shop.myshopify.com" for Shopify).
     pub url: String,
     /// Medusa: a secret API key (`sk_…`, Settings → Secret API keys), sent as HTTP Basic.
+    /// Shopify: the custom app's Admin API access token (`shpat_…`).
+    /// WooCommerce: the REST API consumer key and secret as `ck_…:cs_…`.
     pub api_key: String,
+    /// Shopify: the Admin API version every request is pinned to (the connector's GraphQL
+    /// documents are validated against this version's published schema).
+    pub api_version: String,
     /// How long one request to the platform may take.
     pub timeout_secs: u64,
     /// The HMAC-SHA256 key of the platform's change events (`POST /v1/platform/events`, sent by
-    /// contrib/medusa/src/subscribers/shopkeep.ts); empty turns the route off. 16+ characters.
+    /// contrib/medusa/src/subscribers/shopkeep.ts; for Shopify the app's client secret, which
+    /// signs its webhooks); empty turns the route off. 16+ characters.
     pub events_secret: String,
 }
 
@@ -93,6 +112,7 @@ impl Default for PlatformConfig {
             kind: PlatformKind::Embedded,
             url: String::new(),
             api_key: String::new(),
+            api_version: crate::platform::shopify::API_VERSION.into(),
             timeout_secs: 15,
             events_secret: String::new(),
         }
@@ -340,6 +360,10 @@ pub struct StoreConfig {
     /// The store's currency, ISO 4217 ("EUR"): the desk shows amounts in it. Order amounts are
     /// in its minor unit (cents).
     pub currency: String,
+    /// The address of a product's page, `{id}` standing for the product id
+    /// ("https://shop.example/products/{id}"): the link a product answer cites when the platform
+    /// gives the product none. Empty: no link (`serve --demo` uses the demo store's pages).
+    pub product_url: String,
 }
 
 /// How a customer may prove who they are before seeing order data. The three `allow_*` flags are
@@ -527,6 +551,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             learn: LearnConfig::default(),
             platform: PlatformConfig::default(),
+            demo: false,
         }
     }
 }
@@ -542,6 +567,7 @@ impl Default for StoreConfig {
             support_hours: "Monday–Friday 8am–8pm and Saturday 9am–5pm Pacific".into(),
             timezone: "America/Los_Angeles".into(),
             currency: "USD".into(),
+            product_url: String::new(),
         }
     }
 }
@@ -785,6 +811,15 @@ impl Config {
         if let Some(v) = get("SHOPKEEP_PLATFORM_TIMEOUT_SECS") {
             self.platform.timeout_secs = parse("SHOPKEEP_PLATFORM_TIMEOUT_SECS", v)?;
         }
+        if let Some(v) = get("SHOPKEEP_PLATFORM_API_VERSION") {
+            self.platform.api_version = v;
+        }
+        if let Some(v) = get("SHOPKEEP_PRODUCT_URL") {
+            self.store.product_url = v;
+        }
+        if let Some(v) = get("SHOPKEEP_DEMO") {
+            self.demo = parse("SHOPKEEP_DEMO", v)?;
+        }
         Ok(())
     }
 
@@ -942,7 +977,19 @@ impl Config {
                 )));
             };
             if p.api_key.trim().is_empty() {
-                return Err(ConfigError::Invalid("platform.api_key is empty (Medusa: a secret API key from Settings → Secret API keys)".into()));
+                return Err(ConfigError::Invalid("platform.api_key is empty (Medusa: a secret API key from Settings → Secret API keys; Shopify: the custom app's Admin API access token)".into()));
+            }
+            if p.kind == PlatformKind::WooCommerce
+                && !(p.api_key.starts_with("ck_") && p.api_key.contains(":cs_"))
+            {
+                return Err(ConfigError::Invalid("platform.api_key: WooCommerce needs the consumer key and secret as ck_…:cs_… (Settings → Advanced → REST API)".into()));
+            }
+            if p.kind == PlatformKind::Shopify && !is_api_version(&p.api_version) {
+                return Err(ConfigError::Invalid(format!(
+                    "platform.api_version: {:?} is not a Shopify API version (YYYY-MM, e.g. {:?})",
+                    p.api_version,
+                    crate::platform::shopify::API_VERSION
+                )));
             }
             // The key opens the store's whole admin: only a server on this machine may get it
             // in the clear.
@@ -965,6 +1012,13 @@ impl Config {
                     "platform.events_secret must be at least {MIN_ADMIN_TOKEN_CHARS} characters"
                 )));
             }
+        }
+        let url = &self.store.product_url;
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::Invalid(format!(
+                "store.product_url: {:?} must be an http:// or https:// address with {{id}} for the product",
+                self.store.product_url
+            )));
         }
         if !matches!(self.store.tone.as_str(), "friendly" | "formal") {
             return Err(ConfigError::Invalid(format!(
@@ -991,6 +1045,13 @@ impl Config {
 /// `scheme://host[:port]` exactly as a browser sends it in `Origin` (or `*`). A trailing slash or
 /// a path would never match, so it is refused rather than silently ignored.
 /// `localhost` or a loopback address: a server on this machine.
+/// "2026-10": a Shopify API version's shape (a year and a month), or "unstable".
+fn is_api_version(v: &str) -> bool {
+    let b = v.as_bytes();
+    v == "unstable"
+        || (b.len() == 7 && b[4] == b'-' && b[..4].iter().chain(&b[5..]).all(u8::is_ascii_digit))
+}
+
 fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
@@ -1046,13 +1107,55 @@ mod tests {
         cfg.platform.api_key = String::new();
         assert!(cfg.validate().is_err());
         assert!(Config::default()
-            .apply_env(|n| (n == "SHOPKEEP_PLATFORM_KIND").then(|| "shopify".into()))
+            .apply_env(|n| (n == "SHOPKEEP_PLATFORM_KIND").then(|| "magento".into()))
             .is_err());
         let from_file: Config = toml::from_str(
             "[platform]\nkind = \"medusa\"\nurl = \"https://m.example\"\napi_key = \"sk_1\"\n",
         )
         .unwrap();
         assert_eq!(from_file.platform.kind, PlatformKind::Medusa);
+    }
+
+    #[test]
+    fn the_demo_store_and_shopify_are_asked_for_explicitly() {
+        let mut cfg = Config::default();
+        assert!(!cfg.demo, "no demo store unless asked");
+        assert_eq!(cfg.store.product_url, "");
+        cfg.apply_env(|n| match n {
+            "SHOPKEEP_DEMO" => Some("true".into()),
+            "SHOPKEEP_PRODUCT_URL" => Some("https://shop.example/products/{id}".into()),
+            "SHOPKEEP_PLATFORM_KIND" => Some("shopify".into()),
+            "SHOPKEEP_PLATFORM_URL" => Some("https://s.myshopify.com".into()),
+            "SHOPKEEP_PLATFORM_API_KEY" => Some("shpat_x".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(cfg.demo);
+        assert_eq!(cfg.platform.kind, PlatformKind::Shopify);
+        assert_eq!(cfg.platform.api_version, "2026-10");
+        assert!(cfg.validate().is_ok());
+        cfg.platform.api_version = "latest".into();
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("api_version"));
+        cfg.platform.api_version = "2026-10".into();
+        cfg.platform.kind = PlatformKind::WooCommerce;
+        cfg.platform.api_key = "ck_only".into();
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("ck_…:cs_…"));
+        cfg.platform.api_key = "ck_1:cs_2".into();
+        assert!(cfg.validate().is_ok());
+        cfg.store.product_url = "shop.example/{id}".into();
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("product_url"));
     }
 
     #[test]

@@ -752,7 +752,7 @@ fn tau_a_refund_goes_only_to_the_original_method_or_a_gift_card() {
 fn end_to_end_identity_then_proposal_then_yes() {
     use shopkeep::{app::App, assistant::Question};
     let dir = tempfile::tempdir().unwrap();
-    let cfg = common::config(dir.path());
+    let cfg = common::demo_config(dir.path());
     let app = App::with_embedder(cfg, common::model_dyn()).expect("app opens");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -20,7 +20,7 @@ fn app() -> Arc<App> {
     static APP: OnceLock<(tempfile::TempDir, Arc<App>)> = OnceLock::new();
     APP.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = common::config(dir.path());
+        let mut cfg = common::demo_config(dir.path());
         cfg.identity.token_secret = SECRET.into();
         // Hand-offs are queued for the helpdesk webhook; no sender runs here (tests/webhook.rs
         // covers delivery), so they stay in the outbox where the tests can see them.

@@ -35,7 +35,7 @@ fn app() -> Arc<App> {
     static APP: OnceLock<(tempfile::TempDir, Arc<App>)> = OnceLock::new();
     APP.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = common::config(dir.path());
+        let mut cfg = common::demo_config(dir.path());
         cfg.identity.token_secret = "desk-test-secret".into();
         // Tests share 127.0.0.1: the limit itself is tested on an app of its own.
         cfg.admin.login_failures = 1000;
@@ -509,7 +509,7 @@ fn the_cli_creates_users_from_stdin_and_prints_their_tokens() {
     assert!(ok, "{err}");
     let token = token.trim();
     let accounts = Accounts::open(
-        &common::config(dir.path()).database_path(),
+        &common::demo_config(dir.path()).database_path(),
         Limits::default(),
     )
     .unwrap();

@@ -112,7 +112,7 @@ fn app() -> &'static (Arc<App>, String) {
     let (_, app, url) = APP.get_or_init(|| {
         require_mail_servers();
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = common::config(dir.path());
+        let mut cfg = common::demo_config(dir.path());
         cfg.admin.api_token = ADMIN_TOKEN.into();
         let e = &mut cfg.email;
         e.store_address = "support@shop.test".into();

@@ -28,7 +28,7 @@ fn app_with(
     tweak: impl FnOnce(&mut shopkeep::config::Config),
 ) -> (tempfile::TempDir, Arc<App>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = common::config(dir.path());
+    let mut cfg = common::demo_config(dir.path());
     cfg.identity.token_secret = SECRET.into();
     if let Some(text) = policy {
         let path = dir.path().join("policy.toml");
@@ -41,8 +41,8 @@ fn app_with(
     static INDEX: OnceLock<(tempfile::TempDir, std::path::PathBuf)> = OnceLock::new();
     let (_, index) = INDEX.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let app =
-            App::with_embedder(common::config(dir.path()), common::model_dyn()).expect("app opens");
+        let app = App::with_embedder(common::demo_config(dir.path()), common::model_dyn())
+            .expect("app opens");
         let root = app.config.index_root();
         (dir, root)
     });

@@ -652,7 +652,7 @@ fn the_fixed_demo_orders_are_as_documented() {
 #[test]
 fn every_product_becomes_a_searchable_document() {
     let store = demo_store(TODAY);
-    let docs = product_documents(&store).unwrap();
+    let docs = product_documents(&store, None).unwrap();
     assert_eq!(docs.len(), 30);
     let candle = docs
         .iter()
@@ -676,7 +676,10 @@ fn every_product_becomes_a_searchable_document() {
         "{text}"
     );
     // Documents are stable, so reindexing does not re-embed unchanged products.
-    assert_eq!(product_documents(&store).unwrap()[0].hash, docs[0].hash);
+    assert_eq!(
+        product_documents(&store, None).unwrap()[0].hash,
+        docs[0].hash
+    );
     assert!(
         docs.iter().all(|d| !shopkeep::kb::chunk(d).is_empty()),
         "every product yields passages"

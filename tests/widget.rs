@@ -67,7 +67,7 @@ fn app() -> Arc<App> {
     static APP: OnceLock<(tempfile::TempDir, Arc<App>)> = OnceLock::new();
     APP.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = common::config(dir.path());
+        let mut cfg = common::demo_config(dir.path());
         cfg.identity.token_secret = "widget-test-secret".into();
         cfg.admin.api_token = ADMIN_TOKEN.into();
         cfg.server.allowed_origins = vec![STORE_ORIGIN.into(), sites().origins[0].clone()];

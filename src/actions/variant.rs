@@ -1082,6 +1082,7 @@ mod tests {
             attributes: BTreeMap::new(),
             options,
             variants,
+            url: None,
         }
     }
 

@@ -1,10 +1,11 @@
-//! The command line: `serve`, `ask`, `email`, `reindex`, `search`, `import`, `eval`, `train`, `bench`, `actions`, `admin`, `privacy`. Parses flags into the one
+//! The command line: `serve`, `ask`, `email`, `reindex`, `search`, `import`, `eval`, `train`, `bench`, `actions`, `admin`, `privacy`, `connect`. Parses flags into the one
 //! [`Config`] (defaults < file < env < flags) and calls the library; `anyhow` lives only here.
 
 mod actions;
 mod admin;
 mod ask;
 mod bench;
+mod connect;
 mod email;
 mod eval;
 mod import;
@@ -73,6 +74,8 @@ pub enum Command {
     /// The desk's users and their API tokens.
     #[command(subcommand)]
     Admin(admin::Command),
+    /// Check a store platform's credentials and say what is missing (medusa, shopify).
+    Connect(connect::Args),
 }
 
 /// Runs the parsed command.
@@ -97,5 +100,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Privacy(cmd) => privacy::run(cfg, cmd),
         Command::Email(cmd) => email::run(cfg, cmd),
         Command::Admin(cmd) => admin::run(cfg, cmd),
+        Command::Connect(args) => connect::run(cfg, args),
     }
 }

@@ -56,7 +56,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
     let embedder = load_embedder(&cfg)?;
     let mut bar = Bar(None);
     // Product content (descriptions, options) comes from the order database, so product page
-    // questions can search it; an empty database is seeded with the demo store first.
+    // questions can search it (an empty database is seeded with the demo store under --demo).
     let orders = open_orders(&cfg)?;
     let summary = build_index(&cfg, orders.as_ref(), embedder.as_ref(), &mut bar)?;
     if let Some(b) = bar.0 {

@@ -1,4 +1,4 @@
-//! `shopkeep serve [--host H] [--port N] [--data-dir DIR]`
+//! `shopkeep serve [--host H] [--port N] [--data-dir DIR] [--demo]`
 
 use std::sync::Arc;
 
@@ -10,6 +10,10 @@ pub struct Args {
     pub host: Option<String>,
     #[arg(long)]
     pub port: Option<u16>,
+    /// Seed the demo store (Larkfield Goods) into an empty order database, and link product
+    /// pages to its demo addresses (scripts/run.sh passes this).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
@@ -19,7 +23,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<()> {
     if let Some(p) = args.port {
         cfg.server.port = p;
     }
-    // On an empty data dir this seeds the demo store and builds the index first.
+    if args.demo {
+        cfg.demo = true;
+    }
+    // On an empty data dir this builds the index first (after seeding the demo store with --demo).
     let app = Arc::new(App::open(cfg)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -4,6 +4,12 @@
 //! `platform.events_secret`; with no secret configured the route is off. Only the id is used:
 //! the order is re-read from the platform's API into shopkeep's copy, so a forged or stale body
 //! can at most cause one extra read.
+//!
+//! A platform with webhooks of its own format (Shopify: `X-Shopify-Hmac-SHA256`, base64 HMAC of
+//! the raw body under the app's client secret, which is `platform.events_secret`) is checked by
+//! the platform ([`crate::platform::Platform::webhook`]); a delivery seen before (the same
+//! `X-Shopify-Event-Id`) is acknowledged without a re-read. The re-read happens before the
+//! answer: a failure answers 502 and forgets the event id, so the platform's retry is processed.
 
 use std::sync::Arc;
 
@@ -31,6 +37,9 @@ struct Event {
 pub struct Intake {
     /// The order was re-read into shopkeep's copy.
     refreshed: bool,
+    /// The platform delivered this event before; nothing was re-read.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
 }
 
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`; compared in
@@ -63,6 +72,62 @@ pub async fn events(
             "platform events are off: set platform.kind, platform.url and platform.events_secret",
         ));
     };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if let Some(delivery) = platform.webhook(secret, &header, &body) {
+        let d = delivery.map_err(|e| match e {
+            crate::platform::WebhookError::BadSignature => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_signature",
+                "the webhook's signature does not match its body under platform.events_secret",
+            ),
+            crate::platform::WebhookError::Invalid(m) => ApiError::bad_request("invalid_event", m),
+        })?;
+        if d.duplicate {
+            tracing::info!(event_id = %d.event_id, topic = %d.topic, "duplicate platform webhook");
+            return Ok((
+                StatusCode::OK,
+                Json(Intake {
+                    refreshed: false,
+                    duplicate: true,
+                }),
+            ));
+        }
+        let orders = app.assistant.orders.clone();
+        let (p, target) = (platform.clone(), d.target.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            crate::platform::mirror_target(p.as_ref(), orders.as_ref(), &target)
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()));
+        let refreshed = match result {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                platform.forget_event(&d.event_id);
+                return Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    e.code(),
+                    e.to_string(),
+                ));
+            }
+            Err(e) => {
+                platform.forget_event(&d.event_id);
+                return Err(e);
+            }
+        };
+        tracing::info!(event_id = %d.event_id, topic = %d.topic, refreshed, "platform webhook");
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(Intake {
+                refreshed,
+                duplicate: false,
+            }),
+        ));
+    }
     let signature = headers
         .get("x-shopkeep-signature")
         .and_then(|v| v.to_str().ok())
@@ -81,7 +146,13 @@ pub async fn events(
     .map_err(|e| ApiError::internal(e.to_string()))?
     .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.code(), e.to_string()))?;
     tracing::info!(event = %event.event, id = %event.id, refreshed, "platform event");
-    Ok((StatusCode::ACCEPTED, Json(Intake { refreshed })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Intake {
+            refreshed,
+            duplicate: false,
+        }),
+    ))
 }
 
 #[cfg(test)]

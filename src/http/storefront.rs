@@ -103,6 +103,7 @@ mod tests {
             attributes: Default::default(),
             options: Default::default(),
             variants: vec![],
+            url: None,
         };
         let html = render("A & B", Some(&p));
         assert!(html.contains("A &amp; B") && html.contains("&lt;b&gt;Shirt&lt;/b&gt;"));

@@ -150,14 +150,45 @@ fn check_today(today: Date) -> Result<()> {
     }
 }
 
+/// The demo store's product pages (each demo product carries its own).
+pub const DEMO_PRODUCT_URL: &str = "https://larkfield.example/products/{id}";
+
 /// Every product in the store as a knowledge-base document (description, details, options and
 /// prices, care, final-sale note), so questions about a product can be answered from its page.
 /// Stock is left out on purpose: it changes hourly, and the store answers it live.
-pub fn product_documents(store: &dyn OrderStore) -> Result<Vec<Document>> {
-    Ok(store.products()?.iter().map(product_document).collect())
+///
+/// Each document links to the product's page: the URL the platform gave the product, else
+/// `url_template` with `{id}` replaced by the product id (the `store.product_url` setting), else
+/// none; a store is never given another store's address.
+pub fn product_documents(
+    store: &dyn OrderStore,
+    url_template: Option<&str>,
+) -> Result<Vec<Document>> {
+    Ok(store
+        .products()?
+        .iter()
+        .map(|p| product_document(p, url_template))
+        .collect())
 }
 
-fn product_document(p: &Product) -> Document {
+/// The product's page: its own URL, else the template's (the id URL-encoded into `{id}`).
+pub fn product_url(p: &Product, url_template: Option<&str>) -> Option<String> {
+    if let Some(u) = p.url.as_deref().filter(|u| !u.trim().is_empty()) {
+        return Some(u.to_string());
+    }
+    let t = url_template.filter(|t| !t.trim().is_empty())?;
+    let mut id = String::new();
+    for b in p.id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            id.push(b as char);
+        } else {
+            id.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Some(t.replace("{id}", &id))
+}
+
+fn product_document(p: &Product, url_template: Option<&str>) -> Document {
     let mut blocks = Vec::new();
     let intro = if p.description.trim().is_empty() {
         if p.category.is_empty() || p.category == p.name {
@@ -223,8 +254,12 @@ fn product_document(p: &Product) -> Document {
         });
     }
 
+    let url = product_url(p, url_template);
     let mut hasher = Sha256::new();
     hasher.update(p.name.as_bytes());
+    // The link is part of what a citation shows: a new `store.product_url` re-indexes.
+    hasher.update([0]);
+    hasher.update(url.as_deref().unwrap_or_default().as_bytes());
     for b in &blocks {
         hasher.update([0]);
         hasher.update(b.headings.join("\u{1f}").as_bytes());
@@ -234,7 +269,7 @@ fn product_document(p: &Product) -> Document {
     Document {
         id: format!("product-{}", p.id),
         title: p.name.clone(),
-        url: Some(format!("https://larkfield.example/products/{}", p.id)),
+        url,
         topics: vec!["product_question".into()],
         updated: None,
         product_id: Some(p.id.clone()),
@@ -821,6 +856,8 @@ fn catalogue(rng: &mut Rng) -> Vec<Product> {
                     .map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect()))
                     .collect(),
                 variants,
+                // The demo store's own pages: another store's products never get these.
+                url: Some(DEMO_PRODUCT_URL.replace("{id}", spec.id)),
             }
         })
         .collect()
@@ -2094,7 +2131,7 @@ mod tests {
         let earrings = products
             .iter()
             .find(|p| p.id == "gold-hoop-earrings")
-            .map(product_document)
+            .map(|p| product_document(p, Some("https://shop.example/{id}")))
             .unwrap();
         assert_eq!(earrings.id, "product-gold-hoop-earrings");
         assert_eq!(earrings.product_id.as_deref(), Some("gold-hoop-earrings"));
@@ -2110,12 +2147,40 @@ mod tests {
         let shirt = products
             .iter()
             .find(|p| p.id == "linen-shirt")
-            .map(product_document)
+            .map(|p| product_document(p, None))
             .unwrap();
         assert!(shirt
             .blocks
             .iter()
             .any(|b| b.headings == ["Care"] && b.text.contains("line dry")));
         assert!(!shirt.blocks.iter().any(|b| b.headings == ["Returns"]));
+        // The demo's products carry their own pages, which win over any template.
+        assert_eq!(
+            earrings.url.as_deref(),
+            Some("https://larkfield.example/products/gold-hoop-earrings")
+        );
+        assert_eq!(
+            shirt.url.as_deref(),
+            Some("https://larkfield.example/products/linen-shirt")
+        );
+    }
+
+    #[test]
+    fn a_products_own_url_wins_and_the_template_encodes_the_id() {
+        let mut p = catalogue(&mut Rng(SEED)).remove(0);
+        p.id = "a b/c".into();
+        p.url = None;
+        assert_eq!(
+            product_url(&p, Some("https://shop.example/p/{id}")).as_deref(),
+            Some("https://shop.example/p/a%20b%2Fc")
+        );
+        // No template and no URL of its own: no link at all, never the demo store's.
+        assert_eq!(product_url(&p, Some("  ")), None);
+        assert_eq!(product_url(&p, None), None);
+        p.url = Some("https://shop.example/products/linen".into());
+        assert_eq!(
+            product_url(&p, Some("https://x.example/{id}")).as_deref(),
+            Some("https://shop.example/products/linen")
+        );
     }
 }

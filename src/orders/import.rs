@@ -711,6 +711,7 @@ mod shopify {
             attributes: BTreeMap::new(),
             options,
             variants,
+            url: None,
         })
     }
 
@@ -1356,6 +1357,7 @@ mod tau {
                 .map(|(k, v)| (k, v.into_iter().collect()))
                 .collect(),
             variants,
+            url: None,
         })
     }
 

@@ -162,6 +162,10 @@ pub struct Product {
     pub options: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub variants: Vec<Variant>,
+    /// The product's page on the store, where the platform says (Shopify's `onlineStoreUrl`);
+    /// otherwise `store.product_url` makes one from the id (see `demo::product_documents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The tag that makes a product final sale.

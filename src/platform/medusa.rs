@@ -444,6 +444,9 @@ impl Platform for Medusa {
             OperationKind::Cancel { .. } => self.cancel(&o),
             OperationKind::Return { item_ids } => self.request_return(&o, &op.key, item_ids),
             OperationKind::ChangeAddress { address } => self.change_address(&o, address),
+            OperationKind::ChangeItems { .. } => Ok(Outcome::StaffTask {
+                why: "change_order_items is not done through Medusa's API by shopkeep yet".into(),
+            }),
             OperationKind::Other { what } => Ok(Outcome::StaffTask {
                 why: format!("{what} is not done through Medusa's API by shopkeep yet"),
             }),
@@ -967,6 +970,7 @@ fn map_product(p: &WireProduct) -> Product {
         attributes: BTreeMap::new(),
         options,
         variants,
+        url: None,
     }
 }
 

@@ -11,6 +11,10 @@
 //! - [`Embedded`]: orders live in this service's own [`OrderStore`] (the demo store, imports,
 //!   τ-bench evaluation). Its writes are the store's own transaction in `actions::plan`.
 //! - [`medusa::Medusa`]: a Medusa 2.x store through its Admin REST API.
+//! - [`shopify::Shopify`]: a Shopify shop through its Admin GraphQL API (a pinned version),
+//!   validated against Shopify's published schema rather than a live shop.
+//! - [`woocommerce::WooCommerce`]: a WooCommerce store through its REST API v3; returns and
+//!   exchanges are staff tasks with an order note (core WooCommerce has no returns API).
 //! - [`refresh`] and [`mirror_order`]: a remote platform's records re-read into the order store,
 //!   which then serves as the copy every other step reads (verification, planning, answers).
 //! - [`settle`]: a confirmed plan carried out by a remote platform inside the action's
@@ -22,12 +26,19 @@
 //! customer told it waits for the team's approval, and never reported as done.
 //!
 //! This module does not decide what is allowed (that is `actions::policy`, on the fresh copy),
-//! does not keep a live mirror (no webhooks yet: a turn re-reads what it needs), and does not
-//! move money itself: refunds are the platform's, as part of its cancel or return.
+//! does not keep a full mirror (a turn re-reads what it needs; webhooks and events re-read what
+//! they name, see [`Platform::webhook`] and [`mirror_target`]; there is no backfill or
+//! reconciliation sweep yet), and does not move money itself: refunds are the platform's, as
+//! part of its cancel or return.
 
 pub mod medusa;
+pub mod shopify;
+pub mod woocommerce;
 
-use std::sync::Arc;
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::Arc,
+};
 
 use crate::{
     actions::{Action, ActionError, Plan},
@@ -165,8 +176,14 @@ pub enum OperationKind {
     ChangeAddress {
         address: Address,
     },
-    /// Something the platforms here cannot do by API yet (exchanges, item or payment changes,
-    /// a partial cancellation, an account's address): always a staff task.
+    /// On an unfulfilled order: each line of `item_ids[i]` replaced by `new_item_ids[i]`.
+    /// (Shopify edits the order; Medusa leaves it to the team.)
+    ChangeItems {
+        item_ids: Vec<String>,
+        new_item_ids: Vec<String>,
+    },
+    /// Something the platforms here cannot do by API yet (exchanges, payment changes, a partial
+    /// cancellation, an account's address): always a staff task.
     Other {
         what: &'static str,
     },
@@ -187,6 +204,14 @@ impl Operation {
             },
             Action::ChangeOrderAddress { address, .. } => OperationKind::ChangeAddress {
                 address: address.clone(),
+            },
+            Action::ChangeOrderItems {
+                item_ids,
+                new_item_ids,
+                ..
+            } => OperationKind::ChangeItems {
+                item_ids: item_ids.clone(),
+                new_item_ids: new_item_ids.clone(),
             },
             other => OperationKind::Other { what: other.kind() },
         };
@@ -212,6 +237,72 @@ pub enum Outcome {
     Done { ids: Vec<PlatformId>, already: bool },
     /// Not possible by API: a person has to do it.
     StaffTask { why: String },
+}
+
+/// What a platform's webhook names for a re-read (the body is trusted for nothing more).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventTarget {
+    /// An order, by the platform's own id.
+    Order(String),
+    /// A product, or something that leads to one (Shopify: an inventory item), by the
+    /// platform's own id.
+    Product(String),
+    /// A topic shopkeep does not mirror: acknowledged and left.
+    Nothing,
+}
+
+/// A verified webhook delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The platform's id of the event (Shopify: `X-Shopify-Event-Id`), the same on every retry.
+    pub event_id: String,
+    pub topic: String,
+    pub target: EventTarget,
+    /// The event was delivered before (a retry, or a second subscription).
+    pub duplicate: bool,
+}
+
+/// Why a webhook delivery was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the signature does not match the body under the configured secret")]
+    BadSignature,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Webhook event ids remembered for deduplication (Shopify retries a delivery for 48 hours).
+const SEEN_EVENTS: usize = 20_000;
+
+/// Recently seen webhook event ids, oldest first, at most [`SEEN_EVENTS`] (a connector's
+/// deduplication of deliveries; in memory, so a restart forgets them: a redelivery is then
+/// re-read once more, which is harmless).
+#[derive(Debug, Default)]
+pub struct SeenEvents {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl SeenEvents {
+    /// `false` when `id` was seen already.
+    pub fn insert(&mut self, id: &str) -> bool {
+        if !self.set.insert(id.to_string()) {
+            return false;
+        }
+        self.order.push_back(id.to_string());
+        while self.order.len() > SEEN_EVENTS {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+
+    pub fn forget(&mut self, id: &str) {
+        if self.set.remove(id) {
+            self.order.retain(|x| x != id);
+        }
+    }
 }
 
 /// Where orders live. Reads return `Ok(None)` (or an empty list) for "not there". Methods block
@@ -240,6 +331,30 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
     fn order_by_platform_id(&self, id: &str) -> Result<Option<Snapshot>, PlatformError> {
         let _ = id;
         Ok(None)
+    }
+    /// The products a change event names by the platform's own id (a product, or an inventory
+    /// item of one); empty where there are none.
+    fn products_named_by(&self, id: &str) -> Result<Vec<Product>, PlatformError> {
+        let _ = id;
+        Ok(Vec::new())
+    }
+    /// A webhook in the platform's own format (`header` looks up a request header by its
+    /// lower-case name; `body` is the raw body): verified with `secret`, checked against the
+    /// deliveries seen before, and what it names. `None` when the request is not in this
+    /// platform's webhook format (the route then expects shopkeep's own signed `{event, id}`).
+    fn webhook(
+        &self,
+        secret: &str,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+    ) -> Option<Result<Delivery, WebhookError>> {
+        let _ = (secret, header, body);
+        None
+    }
+    /// A delivery accepted by [`Platform::webhook`] could not be processed: forget its event id,
+    /// so the platform's retry is processed rather than skipped as a duplicate.
+    fn forget_event(&self, event_id: &str) {
+        let _ = event_id;
     }
 }
 
@@ -490,6 +605,32 @@ pub fn mirror_event(
     Ok(true)
 }
 
+/// Re-reads what a verified webhook names into the store: an order (as [`mirror_event`]) or the
+/// products named (saved over the copies). `false` when there was nothing to re-read.
+pub fn mirror_target(
+    platform: &dyn Platform,
+    store: &dyn OrderStore,
+    target: &EventTarget,
+) -> Result<bool, PlatformError> {
+    match target {
+        EventTarget::Order(id) => mirror_event(platform, store, id),
+        EventTarget::Product(id) => {
+            let products = platform.products_named_by(id)?;
+            if products.is_empty() {
+                return Ok(false);
+            }
+            store.write(&mut |w| {
+                for p in &products {
+                    w.save_product(p)?;
+                }
+                Ok(())
+            })?;
+            Ok(true)
+        }
+        EventTarget::Nothing => Ok(false),
+    }
+}
+
 /// What a remote platform made of a confirmed plan, for the action log and the customer.
 #[derive(Debug, Clone)]
 pub struct Settled {
@@ -582,12 +723,37 @@ pub fn from_config(
             &cfg.api_key,
             std::time::Duration::from_secs(cfg.timeout_secs),
         )?)),
+        crate::config::PlatformKind::WooCommerce => Ok(Arc::new(woocommerce::WooCommerce::new(
+            &cfg.url,
+            &cfg.api_key,
+            std::time::Duration::from_secs(cfg.timeout_secs),
+        )?)),
+        crate::config::PlatformKind::Shopify => Ok(Arc::new(shopify::Shopify::new(
+            &cfg.url,
+            &cfg.api_key,
+            &cfg.api_version,
+            std::time::Duration::from_secs(cfg.timeout_secs),
+        )?)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seen_event_ids_are_bounded_and_can_be_forgotten() {
+        let mut s = SeenEvents::default();
+        assert!(s.insert("e1"));
+        assert!(!s.insert("e1"));
+        s.forget("e1");
+        assert!(s.insert("e1"));
+        for i in 0..SEEN_EVENTS + 10 {
+            s.insert(&format!("x{i}"));
+        }
+        assert_eq!(s.set.len(), SEEN_EVENTS);
+        assert!(s.insert("e1"), "the oldest ids are dropped");
+    }
 
     #[test]
     fn error_and_refusal_codes_are_stable() {
@@ -635,7 +801,7 @@ mod tests {
     }
 
     #[test]
-    fn only_whole_order_cancellations_returns_and_address_changes_go_to_the_platform() {
+    fn only_whole_order_cancellations_returns_item_and_address_changes_go_to_the_platform() {
         let plan = |action: Action| Plan {
             id: "k1".into(),
             customer_id: "c".into(),
@@ -662,6 +828,20 @@ mod tests {
             partial.kind,
             OperationKind::Other {
                 what: "cancel_order"
+            }
+        );
+        let change = Operation::from_plan(&plan(Action::ChangeOrderItems {
+            order: "#1001".into(),
+            item_ids: vec!["A".into()],
+            new_item_ids: vec!["B".into()],
+            payment_method_id: "p".into(),
+        }))
+        .unwrap();
+        assert_eq!(
+            change.kind,
+            OperationKind::ChangeItems {
+                item_ids: vec!["A".into()],
+                new_item_ids: vec!["B".into()]
             }
         );
         let exchange = Operation::from_plan(&plan(Action::ExchangeItems {

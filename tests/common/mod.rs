@@ -83,6 +83,14 @@ pub fn config(data_dir: &Path) -> shopkeep::config::Config {
     cfg
 }
 
+/// [`config`] for a test that relies on the demo store *Larkfield Goods* (its customers, orders
+/// and products): it is seeded into the empty database only because this asks for it.
+pub fn demo_config(data_dir: &Path) -> shopkeep::config::Config {
+    let mut cfg = config(data_dir);
+    cfg.demo = true;
+    cfg
+}
+
 pub fn kb_dir() -> PathBuf {
     root().join("kb")
 }
