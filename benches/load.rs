@@ -132,9 +132,11 @@ fn main() {
         None => {
             let dir = tempfile::tempdir().unwrap();
             let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-            let mut cfg = shopkeep::config::Config::default();
-            cfg.data_dir = dir.path().to_path_buf();
-            cfg.kb_dir = root.join("kb");
+            let mut cfg = shopkeep::config::Config {
+                data_dir: dir.path().to_path_buf(),
+                kb_dir: root.join("kb"),
+                ..Default::default()
+            };
             cfg.model.models_root = root.join("models");
             // The load questions are about the demo store's orders.
             cfg.demo = true;

@@ -272,8 +272,8 @@ fn a_customer_mail_gets_a_threaded_answer_and_their_reply_stays_in_the_conversat
     let (reply, raw) = wait_for(CUSTOMER, "In-Reply-To", &first);
     assert_eq!(reply.from.as_deref(), Some("support@shop.test"));
     assert_eq!(reply.subject, "Re: Return policy");
-    assert_eq!(reply.in_reply_to, [first.clone()]);
-    assert_eq!(reply.references, [first.clone()]);
+    assert_eq!(reply.in_reply_to, std::slice::from_ref(&first));
+    assert_eq!(reply.references, std::slice::from_ref(&first));
     let reply_id = reply
         .message_id
         .clone()
@@ -516,7 +516,7 @@ fn a_hand_off_reaches_the_helpdesk_and_a_persons_reply_reaches_the_customer_in_t
         .expect("the reply was emailed")
         .to_string();
     let (personal, raw) = wait_for(CUSTOMER, "Message-ID", &emailed);
-    assert_eq!(personal.in_reply_to, [asked.clone()]);
+    assert_eq!(personal.in_reply_to, std::slice::from_ref(&asked));
     assert_eq!(personal.subject, "Re: Damaged lamp");
     assert!(
         personal.text.contains("A replacement is on its way.") && personal.text.contains("Priya"),
@@ -720,8 +720,7 @@ fn every_tls_mode_is_verified_and_an_unverifiable_server_is_refused() {
     };
     let e = rt()
         .block_on(shopkeep::email::imap::connect(&unverified))
-        .err()
-        .expect("an unknown issuer is refused")
+        .expect_err("an unknown issuer is refused")
         .to_string();
     assert!(
         e.contains("TLS") && e.to_lowercase().contains("certificate"),

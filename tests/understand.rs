@@ -438,8 +438,7 @@ fn a_missing_head_names_the_script_that_makes_it() {
 fn a_head_refuses_vectors_from_another_model() {
     let err = understander()
         .understand(&HashEmbedder::new(384), "where is my order")
-        .err()
-        .expect("mismatch");
+        .expect_err("mismatch");
     assert!(
         matches!(err, UnderstandError::ModelMismatch { .. }),
         "{err}"

@@ -212,10 +212,8 @@ impl<'a> Catalogue<'a> {
                         .map(|k| stem(&w[k].text))
                         .collect::<Vec<_>>()
                         .concat();
-                    if span > 1 || n > 1 {
-                        if stem(&s) == *joined || s == *joined {
-                            by_join = span;
-                        }
+                    if (span > 1 || n > 1) && (stem(&s) == *joined || s == *joined) {
+                        by_join = span;
                     }
                 }
                 let len = if by_words { n } else { by_join };
@@ -290,8 +288,7 @@ fn verb_of(t: &[&Tok], i: usize) -> Option<Verb> {
         "modify" | "modifying" | "change" | "changing" | "switch" | "switching" | "update"
         | "updating" | "upgrade" | "downgrade" | "adjust" | "convert" | "edit" | "correct"
         | "fix"
-            if !matches!(next, "my" if next2 == "mind")
-                && !(next == "of" && next2 == "plans")
+            if !(matches!(next, "my" if next2 == "mind") || next == "of" && next2 == "plans")
                 && next != "mind" =>
         {
             Verb::Modify
@@ -604,7 +601,7 @@ pub fn written_address(text: &str) -> Option<Address> {
     // The ZIP: five digits, alone or after the state ("IL 62701").
     // The ZIP may end the sentence ("… OR 97205. My orders can stay as they are").
     let is_zip = |w: &str| {
-        let d = w.trim_end_matches(|c: char| matches!(c, '.' | '?' | '!' | ';' | ')'));
+        let d = w.trim_end_matches(['.', '?', '!', ';', ')']);
         d.len() == 5 && d.chars().all(|c| c.is_ascii_digit())
     };
     let zip_at = rest.iter().position(|p| p.split_whitespace().any(is_zip))?;
@@ -982,7 +979,7 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
         };
         // Later sentences with no operation of their own add to this one.
         let ext_end = next_cue
-            .map(|n| sentence_start(n))
+            .map(&sentence_start)
             .unwrap_or(toks.len())
             .max(own_end);
         let own: Vec<&Tok> = toks[start..own_end].iter().collect();
@@ -1525,8 +1522,8 @@ pub fn read(message: &str, catalogue: &Catalogue, known: &Known) -> Vec<Wish> {
     }
     // "For both orders, I'd prefer the Visa": a payment method said for every request, in a
     // sentence of its own, goes to those that name none.
-    for si in 0..n_sentences {
-        let l = sentence_text[si].to_lowercase();
+    for (si, text) in sentence_text.iter().enumerate().take(n_sentences) {
+        let l = text.to_lowercase();
         if cue_sentences.contains(&si)
             || ![
                 "both orders",

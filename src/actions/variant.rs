@@ -570,7 +570,7 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
                 .insert(h.value.clone());
             spec.keep_said.insert(h.key.clone());
         } else if prefer
-            || spec.prefer.iter().any(|p| p.0 == h.key) && spec.want.get(&h.key).is_none()
+            || spec.prefer.iter().any(|p| p.0 == h.key) && !spec.want.contains_key(&h.key)
         {
             spec.prefer.push((h.key.clone(), h.value.clone()));
         } else {
@@ -842,7 +842,7 @@ pub fn read_spec(text: &str, product: &Product, current: &BTreeMap<String, Strin
                 }
                 if key.is_none() && i > 0 {
                     // "zoom capacity which has to be maximized"
-                    key = (i.saturating_sub(6)..i).rev().find_map(|j| key_at(j));
+                    key = (i.saturating_sub(6)..i).rev().find_map(&key_at);
                 }
                 if let Some(k) = key {
                     if product
@@ -958,7 +958,7 @@ pub fn choose(
         .filter(|v| fits(v) && available(v))
         .collect();
     if candidates.is_empty() {
-        let any = product.variants.iter().any(|v| fits(v));
+        let any = product.variants.iter().any(fits);
         let what = if wanted.is_empty() {
             "what you described".to_string()
         } else {

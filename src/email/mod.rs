@@ -84,6 +84,8 @@ pub enum Dispatch {
 /// What became of one inbound mail.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+// One outcome per message handled, moved once to the caller.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// Answered (and sent, when a mailer is configured).
     Answered {

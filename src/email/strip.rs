@@ -47,9 +47,9 @@ fn starts_history(lines: &[&str], i: usize) -> bool {
         .any(|p| lower.starts_with(p));
     if starts
         && (attribution(t)
-            || lines.get(i + 1).is_some_and(|next| {
-                attribution(next) && next.trim().split_whitespace().count() <= 6
-            }))
+            || lines
+                .get(i + 1)
+                .is_some_and(|next| attribution(next) && next.split_whitespace().count() <= 6))
     {
         return true;
     }

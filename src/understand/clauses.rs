@@ -116,7 +116,7 @@ pub fn split_clauses(text: &str) -> Vec<String> {
                         next2,
                         "was" | "were" | "had" | "have" | "got" | "received" | "ordered" | "bought"
                     ))
-                && !(next == "my" && !after_comma);
+                && (next != "my" || after_comma);
             if subject_or_question {
                 matched = Some(1);
             }

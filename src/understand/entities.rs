@@ -1367,11 +1367,9 @@ impl<'a> Extractor<'a> {
                     && !black_friday
                     && !(l == "gold"
                         && matches!(next_l, "member" | "membership" | "tier" | "status"));
-                if colour || MATERIALS.contains(&l) || FEATURES.contains(&l) || soft {
-                    role[i] = 2;
-                } else if matches!(l, "light" | "dark" | "pale" | "bright" | "deep")
-                    && COLOURS.contains(&next_l)
-                {
+                let shade = matches!(l, "light" | "dark" | "pale" | "bright" | "deep")
+                    && COLOURS.contains(&next_l);
+                if colour || MATERIALS.contains(&l) || FEATURES.contains(&l) || soft || shade {
                     role[i] = 2;
                 } else if OPTION_NOUNS.contains(&l) {
                     role[i] = 1;
@@ -1394,12 +1392,9 @@ impl<'a> Extractor<'a> {
                     end = j;
                     j += 1;
                 } else if j + 1 < n
-                    && matches!(self.lower[j].as_str(), "in" | "with")
-                    && role[j + 1] == 2
+                    && (matches!(self.lower[j].as_str(), "in" | "with") && role[j + 1] == 2
+                        || self.toks[j].sym('-') && role[j + 1] > 0)
                 {
-                    end = j + 1;
-                    j += 2;
-                } else if j < n && self.toks[j].sym('-') && j + 1 < n && role[j + 1] > 0 {
                     end = j + 1;
                     j += 2;
                 } else {

@@ -30,7 +30,7 @@ pub const SPLIT_RULE: &str = "a dev.jsonl line is held out when fnv1a64(text) % 
 
 /// Whether a development-set line belongs to the held-out part.
 pub fn is_held_out(text: &str) -> bool {
-    fnv1a64(text) % 5 == 0
+    fnv1a64(text).is_multiple_of(5)
 }
 
 /// One labelled message, from the development set, the examples file or the phrasing fixture.

@@ -75,9 +75,11 @@ pub fn model_dyn() -> Arc<dyn Embedder> {
 
 /// The service's config for a test: the bundled KB, the local model only, data in `data_dir`.
 pub fn config(data_dir: &Path) -> shopkeep::config::Config {
-    let mut cfg = shopkeep::config::Config::default();
-    cfg.data_dir = data_dir.to_path_buf();
-    cfg.kb_dir = kb_dir();
+    let mut cfg = shopkeep::config::Config {
+        data_dir: data_dir.to_path_buf(),
+        kb_dir: kb_dir(),
+        ..Default::default()
+    };
     cfg.model.models_root = root().join("models");
     cfg.model.allow_hub = false;
     cfg

@@ -25,7 +25,7 @@ pub const SPLIT_RULE: &str = "a product-qa case is held out when fnv1a64(qid) % 
 
 /// Whether a case belongs to the held-out part.
 pub fn is_held_out(qid: &str) -> bool {
-    fnv1a64(qid) % 5 == 0
+    fnv1a64(qid).is_multiple_of(5)
 }
 
 /// Cross-validation folds used to choose the threshold.
@@ -106,7 +106,7 @@ fn figures(best: &[Best], threshold: f32) -> Figures {
         coverage: answered.iter().filter(|b| b.2).count() as f64 / answerable,
         abstention: best
             .iter()
-            .filter(|b| !b.2 && !(b.0 >= threshold && b.0 > 0.0))
+            .filter(|b| !(b.2 || b.0 >= threshold && b.0 > 0.0))
             .count() as f64
             / unanswerable,
     }
@@ -290,6 +290,8 @@ fn fit_linear(cases: &[&TrainingCase], opts: &TrainOptions) -> Result<Linear, Se
         }
         let nf = n as f64;
         loss /= nf;
+        // The Hessian is symmetric: each pair of indices writes both halves.
+        #[allow(clippy::needless_range_loop)]
         for a in 0..=d {
             g[a] /= nf;
             for b in 0..=a {
