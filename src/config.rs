@@ -112,7 +112,7 @@ impl Default for PlatformConfig {
             kind: PlatformKind::Embedded,
             url: String::new(),
             api_key: String::new(),
-            api_version: crate::platform::shopify::API_VERSION.into(),
+            api_version: SHOPIFY_API_VERSION.into(),
             timeout_secs: 15,
             events_secret: String::new(),
         }
@@ -237,7 +237,7 @@ pub struct EmailConfig {
     pub smtp_username: String,
     pub smtp_password: String,
     /// "none", "starttls" (ports 587 and 25) or "tls" (465). See `email::tls`.
-    pub smtp_tls: crate::email::tls::TlsMode,
+    pub smtp_tls: TlsMode,
     /// Incoming mail by IMAP, polled by `shopkeep serve`. Empty host: no polling.
     pub imap_host: String,
     pub imap_port: u16,
@@ -245,7 +245,7 @@ pub struct EmailConfig {
     pub imap_password: String,
     pub imap_mailbox: String,
     /// "none", "starttls" (port 143) or "tls" (993).
-    pub imap_tls: crate::email::tls::TlsMode,
+    pub imap_tls: TlsMode,
     /// A PEM file of CA certificates to trust besides the public roots (a mail server with a
     /// private CA or a self-signed certificate). Empty: the public roots only.
     pub tls_ca_file: String,
@@ -429,7 +429,7 @@ pub struct ModelConfig {
     /// Question vectors remembered (repeat questions skip the model); 0 turns the cache off.
     pub cache_entries: usize,
     /// "fp32" (default, exact) or "int8" (faster on CPUs with AVX-512 VNNI; see README, Speed).
-    pub precision: crate::embed::Precision,
+    pub precision: Precision,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -917,7 +917,7 @@ impl Config {
             ("email.store_address", &e.store_address),
             ("email.helpdesk_address", &e.helpdesk_address),
         ] {
-            if !address.is_empty() && crate::email::address_domain(address).is_none() {
+            if !address.is_empty() && address_domain(address).is_none() {
                 return Err(ConfigError::Invalid(format!(
                     "{key}: {address:?} is not an email address"
                 )));
@@ -931,7 +931,6 @@ impl Config {
         }
         // A mailbox password in the clear is readable by anything on the path; only a server on
         // this machine may be spoken to without TLS when a password is sent.
-        use crate::email::tls::TlsMode;
         if !e.smtp_host.is_empty()
             && e.smtp_tls == TlsMode::None
             && !e.smtp_username.is_empty()
@@ -949,8 +948,8 @@ impl Config {
                 e.imap_host
             )));
         }
-        crate::email::tls::read_ca_file(&e.tls_ca_file)
-            .map_err(|err| ConfigError::Invalid(err.to_string()))?;
+        // email.tls_ca_file is read by the mail channels when they start (a file is not a
+        // setting's shape: it can change between a check here and its use).
         if !e.inbound_secret.is_empty() && e.inbound_secret.chars().count() < MIN_ADMIN_TOKEN_CHARS
         {
             return Err(ConfigError::Invalid(format!(
@@ -987,8 +986,7 @@ impl Config {
             if p.kind == PlatformKind::Shopify && !is_api_version(&p.api_version) {
                 return Err(ConfigError::Invalid(format!(
                     "platform.api_version: {:?} is not a Shopify API version (YYYY-MM, e.g. {:?})",
-                    p.api_version,
-                    crate::platform::shopify::API_VERSION
+                    p.api_version, SHOPIFY_API_VERSION
                 )));
             }
             // The key opens the store's whole admin: only a server on this machine may get it
@@ -1202,7 +1200,6 @@ mod tests {
 
     #[test]
     fn a_mailbox_password_never_goes_in_the_clear_off_this_machine() {
-        use crate::email::tls::TlsMode;
         let mut cfg = Config::default();
         cfg.apply_env(|n| match n {
             "SHOPKEEP_EMAIL_STORE_ADDRESS" => Some("support@shop.test".into()),
@@ -1237,12 +1234,6 @@ mod tests {
         cfg.email.imap_tls = TlsMode::None;
         cfg.email.imap_host = "127.0.0.1".into();
         assert!(cfg.validate().is_ok());
-        cfg.email.tls_ca_file = "/nonexistent/ca.pem".into();
-        assert!(cfg
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("email.tls_ca_file"));
     }
 
     #[test]
@@ -1347,3 +1338,87 @@ mod tests {
             .is_err());
     }
 }
+
+// --- Typed values the settings hold (the channels and the model use them as they are) -------
+
+/// How a connection to a mail server is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain text: only for a server on this machine (the config refuses a password sent in
+    /// the clear to any other host).
+    #[default]
+    None,
+    /// Plain connection upgraded with STARTTLS before anything else is said (SMTP 587 or 25,
+    /// IMAP 143). A server that does not offer it is an error, never a silent fallback.
+    Starttls,
+    /// TLS from the first byte (SMTP 465, IMAP 993).
+    Tls,
+}
+
+impl std::str::FromStr for TlsMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(Self::None),
+            "starttls" => Ok(Self::Starttls),
+            "tls" => Ok(Self::Tls),
+            other => Err(format!(
+                "{other:?} is not a TLS mode (none, starttls or tls)"
+            )),
+        }
+    }
+}
+
+/// The numeric precision of the CPU forward pass's matrix products.
+///
+/// `fp32` is exact to the reference (cosine ≥ 0.9999). `int8` quantises weights per column and
+/// activations per row and multiplies bytes: with AVX-512 VNNI or AVX-VNNI (`vpdpbusd`), or on
+/// plain AVX2 with `vpmaddubsw` + `vpmaddwd` (7-bit weights): several times fewer instructions
+/// per product and a quarter of the weight bytes, vectors within cosine 0.99 of fp32 (tested),
+/// close enough that an index built with one serves questions embedded with the other. On the
+/// portable kernels (no AVX2), `int8` runs as `fp32`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    Fp32,
+    Int8,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "fp32" | "f32" => Ok(Self::Fp32),
+            "int8" | "i8" => Ok(Self::Int8),
+            other => Err(format!("unknown precision {other:?} (fp32 or int8)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Fp32 => "fp32",
+            Self::Int8 => "int8",
+        })
+    }
+}
+
+/// The domain of an address ("support@shop.test" → "shop.test"); `None` for anything that
+/// isn't `local@domain`.
+pub fn address_domain(address: &str) -> Option<&str> {
+    let (local, domain) = address.trim().rsplit_once('@')?;
+    let ok = |s: &str| {
+        !s.is_empty()
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
+    };
+    (ok(local) && ok(domain) && domain.contains('.')).then_some(domain)
+}
+
+/// The Shopify Admin API version requests are pinned to unless `platform.api_version` says
+/// otherwise.
+pub const SHOPIFY_API_VERSION: &str = "2026-10";

@@ -69,6 +69,7 @@
 //! - [`learn`]: the knowledge base that grows: unanswered questions clustered, drafted into
 //!   suggested articles, and an admin's approved article written to kb/ and indexed at once.
 //! - [`privacy`]: masking personal data in log views, retention purges, erasing a customer.
+//! - [`retry`]: the backoff and attempt outcomes the outboxes (webhook, email) share.
 //! - [`webhook`]: every hand-off POSTed to the store's helpdesk, HMAC-signed, with retries.
 //! - [`email`]: the email channel: mail in (IMAP, webhook, file), parsed, stripped, threaded,
 //!   answered and replied to by SMTP; loops refused.
@@ -98,6 +99,7 @@ pub mod orders;
 pub mod platform;
 pub mod privacy;
 pub mod retrieve;
+pub mod retry;
 pub mod storage;
 pub mod understand;
 pub mod verify;

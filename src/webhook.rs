@@ -13,13 +13,13 @@
 use std::{sync::Arc, time::Duration};
 
 use hmac::{Hmac, Mac};
-use rand::Rng;
 use serde_json::json;
 use sha2::Sha256;
 
 use crate::{
     config::WebhookConfig,
     journal::{Journal, JournalError},
+    retry::{self, Attempt},
 };
 
 pub const SIGNATURE_HEADER: &str = "x-shopkeep-signature";
@@ -28,7 +28,6 @@ pub const EVENT_HEADER: &str = "x-shopkeep-event";
 /// The one event so far.
 pub const HANDOFF_CREATED: &str = "handoff.created";
 /// The longest wait between two attempts, however many failed.
-const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// How often the outbox is looked at for deliveries that are due.
 const POLL: Duration = Duration::from_millis(500);
 
@@ -85,21 +84,9 @@ pub fn verify_signature(
     mac(secret, t, body).verify_slice(&v1).is_ok()
 }
 
-/// The wait after `attempts` failed attempts: `backoff_ms · 2^(attempts-1)`, capped at an hour,
-/// with ±20 % jitter so a fleet of failed deliveries does not retry in lockstep.
+/// The wait after `attempts` failed attempts (see [`crate::retry::backoff`]).
 pub fn backoff(cfg: &WebhookConfig, attempts: u32) -> Duration {
-    backoff_from(Duration::from_millis(cfg.backoff_ms), attempts)
-}
-
-/// `first · 2^(attempts-1)`, capped at an hour, ±20 % jitter (the email outbox waits so too).
-pub fn backoff_from(first: Duration, attempts: u32) -> Duration {
-    let base = first.saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
-    let base = base.min(MAX_BACKOFF);
-    base.mul_f64(rand::thread_rng().gen_range(0.8..1.2))
-}
-
-fn unix_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    retry::backoff(Duration::from_millis(cfg.backoff_ms), attempts)
 }
 
 /// Queues the hand-off `handoff_id` for delivery now (a no-op when no webhook is configured).
@@ -107,7 +94,7 @@ pub fn queue(cfg: &WebhookConfig, journal: &Journal, handoff_id: &str) -> Result
     if cfg.url.is_empty() {
         return Ok(());
     }
-    journal.queue_delivery(handoff_id, unix_ms())
+    journal.queue_delivery(handoff_id, retry::unix_ms())
 }
 
 /// Delivers what is due, for as long as the service runs. Spawned once by `serve`.
@@ -127,7 +114,7 @@ pub async fn run(cfg: WebhookConfig, journal: Arc<Journal>) {
     };
     loop {
         let j = journal.clone();
-        let due = tokio::task::spawn_blocking(move || j.due_deliveries(unix_ms(), 16)).await;
+        let due = tokio::task::spawn_blocking(move || j.due_deliveries(retry::unix_ms(), 16)).await;
         match due {
             Ok(Ok(due)) => {
                 for (handoff_id, attempts) in due {
@@ -181,17 +168,17 @@ async fn deliver(
         }
     };
     let outcome = match &result {
-        Ok(()) => Delivery::Delivered,
+        Ok(()) => Attempt::Delivered,
         Err(e) if attempt >= cfg.max_attempts => {
             tracing::warn!(handoff = %handoff_id, attempt, "hand-off webhook gave up: {e}");
-            Delivery::GaveUp(e.to_string())
+            Attempt::GaveUp(e.to_string())
         }
         Err(e) => {
             let wait = backoff(cfg, attempt);
             tracing::info!(handoff = %handoff_id, attempt, retry_in_ms = wait.as_millis() as u64, "hand-off webhook failed, will retry: {e}");
-            Delivery::Retry {
+            Attempt::Retry {
                 error: e.to_string(),
-                at_ms: unix_ms() + wait.as_millis() as i64,
+                at_ms: retry::unix_ms() + wait.as_millis() as i64,
             }
         }
     };
@@ -204,15 +191,6 @@ async fn deliver(
         Ok(Err(e)) => tracing::error!("hand-off webhook: recording a delivery failed: {e}"),
         Err(e) => tracing::error!("hand-off webhook: recording a delivery failed: {e}"),
     }
-}
-
-/// What became of one attempt at a delivery: a hand-off to the webhook, or a mail from the
-/// email outbox (`email::outbox`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Delivery {
-    Delivered,
-    Retry { error: String, at_ms: i64 },
-    GaveUp(String),
 }
 
 #[cfg(test)]
@@ -239,21 +217,5 @@ mod tests {
             0,
             Duration::from_secs(1)
         ));
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_is_capped() {
-        let cfg = WebhookConfig {
-            backoff_ms: 1000,
-            ..Default::default()
-        };
-        for (attempts, base) in [(1u32, 1000.0), (2, 2000.0), (3, 4000.0), (6, 32000.0)] {
-            let ms = backoff(&cfg, attempts).as_millis() as f64;
-            assert!(
-                (0.8 * base..=1.2 * base).contains(&ms),
-                "attempt {attempts}: {ms} ms"
-            );
-        }
-        assert!(backoff(&cfg, 40) <= MAX_BACKOFF.mul_f64(1.2));
     }
 }

@@ -37,9 +37,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use crate::config::address_domain;
 pub use parse::{Auth, InboundMail};
 pub use send::{Mailer, Outgoing, SmtpMailer};
-pub use thread::address_domain;
 
 use crate::{
     assistant::{Answer, Assistant, AssistantError, Question, MAX_MESSAGE_CHARS},

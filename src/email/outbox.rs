@@ -13,7 +13,7 @@ use std::{sync::Arc, time::Duration};
 use super::{send::Outgoing, Email};
 use crate::{
     journal::{Journal, JournalError},
-    webhook::Delivery as Attempt,
+    retry::{self, Attempt},
 };
 
 /// Attempts in all, the first (in `Email::send`) included.
@@ -23,12 +23,8 @@ const FIRST_WAIT: Duration = Duration::from_secs(30);
 /// How often the outbox is looked at for mail that is due.
 const POLL: Duration = Duration::from_secs(1);
 
-fn unix_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 fn later(attempts: u32) -> i64 {
-    unix_ms() + crate::webhook::backoff_from(FIRST_WAIT, attempts).as_millis() as i64
+    retry::unix_ms() + retry::backoff(FIRST_WAIT, attempts).as_millis() as i64
 }
 
 /// Keeps `mail`, which failed once with `error`, for a later attempt.
@@ -90,7 +86,7 @@ pub async fn run(email: Arc<Email>, journal: Arc<Journal>) {
         return;
     }
     loop {
-        if let Err(e) = deliver_due(&email, &journal, unix_ms()).await {
+        if let Err(e) = deliver_due(&email, &journal, retry::unix_ms()).await {
             tracing::error!("email outbox: {e}");
         }
         tokio::time::sleep(POLL).await;
@@ -178,12 +174,14 @@ mod tests {
             ("pending", 1, Some("SMTP, for now: 421 try later"))
         );
         assert_eq!(
-            deliver_due(&email, &journal, unix_ms()).await.unwrap(),
+            deliver_due(&email, &journal, retry::unix_ms())
+                .await
+                .unwrap(),
             0,
             "not due before its wait"
         );
         // Due: the second attempt fails too and is rescheduled; the third goes out.
-        let far = unix_ms() + 10 * 3_600_000;
+        let far = retry::unix_ms() + 10 * 3_600_000;
         assert_eq!(deliver_due(&email, &journal, far).await.unwrap(), 0);
         assert_eq!(
             journal
@@ -225,7 +223,7 @@ mod tests {
                 .unwrap(),
             Dispatch::Queued
         );
-        let far = unix_ms() + 1_000 * 3_600_000;
+        let far = retry::unix_ms() + 1_000 * 3_600_000;
         for _ in 1..MAX_ATTEMPTS {
             deliver_due(&email, &journal, far).await.unwrap();
         }

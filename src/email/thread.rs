@@ -66,19 +66,6 @@ pub fn new_message_id(domain: &str) -> String {
     format!("shopkeep.{}@{domain}", uuid::Uuid::new_v4().simple())
 }
 
-/// The domain of an address ("support@shop.test" → "shop.test"); `None` for anything that
-/// isn't `local@domain`.
-pub fn address_domain(address: &str) -> Option<&str> {
-    let (local, domain) = address.trim().rsplit_once('@')?;
-    let ok = |s: &str| {
-        !s.is_empty()
-            && !s
-                .chars()
-                .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
-    };
-    (ok(local) && ok(domain) && domain.contains('.')).then_some(domain)
-}
-
 /// The ids to look a reply's conversation up by, most telling first: In-Reply-To, then
 /// References from the newest.
 pub fn lookup_ids(in_reply_to: &[String], references: &[String]) -> Vec<String> {
@@ -131,6 +118,7 @@ mod tests {
 
     #[test]
     fn message_ids_are_on_the_store_domain_and_addresses_are_checked() {
+        use crate::config::address_domain;
         let id = new_message_id("shop.test");
         assert!(id.ends_with("@shop.test") && id != new_message_id("shop.test"));
         assert_eq!(address_domain("support@shop.test"), Some("shop.test"));

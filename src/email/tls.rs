@@ -12,37 +12,9 @@
 use std::{fmt, path::Path, sync::Arc};
 
 use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// How a connection to a mail server is protected.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsMode {
-    /// Plain text: only for a server on this machine (the config refuses a password sent in
-    /// the clear to any other host).
-    #[default]
-    None,
-    /// Plain connection upgraded with STARTTLS before anything else is said (SMTP 587 or 25,
-    /// IMAP 143). A server that does not offer it is an error, never a silent fallback.
-    Starttls,
-    /// TLS from the first byte (SMTP 465, IMAP 993).
-    Tls,
-}
-
-impl std::str::FromStr for TlsMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "none" => Ok(Self::None),
-            "starttls" => Ok(Self::Starttls),
-            "tls" => Ok(Self::Tls),
-            other => Err(format!(
-                "{other:?} is not a TLS mode (none, starttls or tls)"
-            )),
-        }
-    }
-}
+pub use crate::config::TlsMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

@@ -20,41 +20,7 @@ pub use hash::HashEmbedder;
 pub use locate::{locate_model, ModelFiles};
 pub use minilm::{Backend, MiniLm};
 
-/// The numeric precision of the CPU forward pass's matrix products.
-///
-/// `fp32` is exact to the reference (cosine ≥ 0.9999). `int8` quantises weights per column and
-/// activations per row and multiplies bytes: with AVX-512 VNNI or AVX-VNNI (`vpdpbusd`), or on
-/// plain AVX2 with `vpmaddubsw` + `vpmaddwd` (7-bit weights): several times fewer instructions
-/// per product and a quarter of the weight bytes, vectors within cosine 0.99 of fp32 (tested),
-/// close enough that an index built with one serves questions embedded with the other. On the
-/// portable kernels (no AVX2), `int8` runs as `fp32`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    #[default]
-    Fp32,
-    Int8,
-}
-
-impl std::str::FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "fp32" | "f32" => Ok(Self::Fp32),
-            "int8" | "i8" => Ok(Self::Int8),
-            other => Err(format!("unknown precision {other:?} (fp32 or int8)")),
-        }
-    }
-}
-
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Fp32 => "fp32",
-            Self::Int8 => "int8",
-        })
-    }
-}
+pub use crate::config::Precision;
 
 /// Errors from loading or running an embedding model.
 #[derive(Debug, thiserror::Error)]

@@ -137,20 +137,20 @@ impl Journal {
         &self,
         message_id: &str,
         attempt: u32,
-        outcome: &crate::webhook::Delivery,
+        outcome: &crate::retry::Attempt,
     ) -> Result<(), JournalError> {
-        use crate::webhook::Delivery;
+        use crate::retry::Attempt;
         let conn = self.write()?;
         match outcome {
-            Delivery::Delivered => conn.execute(
+            Attempt::Delivered => conn.execute(
                 "UPDATE email_outbox SET status = 'sent', attempts = ?2, sent_at = ?3 WHERE message_id = ?1",
                 params![message_id, attempt, now()],
             )?,
-            Delivery::Retry { error, at_ms } => conn.execute(
+            Attempt::Retry { error, at_ms } => conn.execute(
                 "UPDATE email_outbox SET attempts = ?2, last_error = ?3, next_at_ms = ?4 WHERE message_id = ?1",
                 params![message_id, attempt, error, at_ms],
             )?,
-            Delivery::GaveUp(error) => conn.execute(
+            Attempt::GaveUp(error) => conn.execute(
                 "UPDATE email_outbox SET status = 'failed', attempts = ?2, last_error = ?3 WHERE message_id = ?1",
                 params![message_id, attempt, error],
             )?,

@@ -779,20 +779,20 @@ impl Journal {
         &self,
         handoff_id: &str,
         attempt: u32,
-        outcome: &crate::webhook::Delivery,
+        outcome: &crate::retry::Attempt,
     ) -> Result<(), JournalError> {
-        use crate::webhook::Delivery;
+        use crate::retry::Attempt;
         let conn = self.write()?;
         match outcome {
-            Delivery::Delivered => conn.execute(
+            Attempt::Delivered => conn.execute(
                 "UPDATE webhook_deliveries SET status = 'delivered', attempts = ?2, delivered_at = ?3 WHERE handoff_id = ?1",
                 params![handoff_id, attempt, now()],
             )?,
-            Delivery::Retry { error, at_ms } => conn.execute(
+            Attempt::Retry { error, at_ms } => conn.execute(
                 "UPDATE webhook_deliveries SET attempts = ?2, last_error = ?3, next_at_ms = ?4 WHERE handoff_id = ?1",
                 params![handoff_id, attempt, error, at_ms],
             )?,
-            Delivery::GaveUp(error) => conn.execute(
+            Attempt::GaveUp(error) => conn.execute(
                 "UPDATE webhook_deliveries SET status = 'failed', attempts = ?2, last_error = ?3 WHERE handoff_id = ?1",
                 params![handoff_id, attempt, error],
             )?,

@@ -62,7 +62,7 @@ use crate::orders::{
 };
 
 /// The Admin API version every request is pinned to by default.
-pub const API_VERSION: &str = "2026-10";
+pub const API_VERSION: &str = crate::config::SHOPIFY_API_VERSION;
 
 /// The access scopes the connector's documents need (a `write_` scope includes its `read_`).
 pub const REQUIRED_SCOPES: &[&str] = &[
