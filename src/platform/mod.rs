@@ -15,6 +15,7 @@
 //!   which then serves as the copy every other step reads (verification, planning, answers).
 //! - [`settle`]: a confirmed plan carried out by a remote platform inside the action's
 //!   transaction: the platform's refusal or absence rolls everything back; its ids are logged.
+//! - [`events`]: the platform's signed "this order changed" events, checked and read.
 //!
 //! Each [`Operation`] carries the plan's idempotency key; a platform that cannot take the key
 //! itself finds its earlier result by it (Medusa: the key in the return's metadata). An action
@@ -25,6 +26,7 @@
 //! does not keep a live mirror (no webhooks yet: a turn re-reads what it needs), and does not
 //! move money itself: refunds are the platform's, as part of its cancel or return.
 
+pub mod events;
 pub mod medusa;
 
 use std::sync::Arc;
