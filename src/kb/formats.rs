@@ -117,6 +117,11 @@ pub fn parse(
             // pdf-extract panics on some malformed files (`expect`s in its object lookups, found
             // by fuzz/fuzz_targets/kb_formats.rs): one bad file in the knowledge base must be
             // a skipped document with a reason, not a crashed reindex.
+            if pdf_page_tree_loops(bytes) {
+                return Err(fmt_err(
+                    "pdf: its page tree loops (a page is its own ancestor)".into(),
+                ));
+            }
             let text = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes))
                 .map_err(|_| fmt_err("pdf: the file is malformed (the PDF reader gave up)".into()))?
                 .map_err(|e| fmt_err(format!("pdf: {e}")))?;
@@ -155,6 +160,31 @@ pub fn parse(
         source: rel.to_string(),
         blocks,
         hash,
+    })
+}
+
+/// Whether a page's `Parent` chain comes back on itself: pdf-extract follows it (looking up
+/// inherited resources and the media box) without end. Found by fuzz/fuzz_targets/kb_formats.rs.
+/// A file lopdf cannot read at all is left to pdf-extract, which reports it as an error.
+fn pdf_page_tree_loops(bytes: &[u8]) -> bool {
+    let Ok(doc) = lopdf::Document::load_mem(bytes) else {
+        return false;
+    };
+    doc.get_pages().values().any(|&page| {
+        let mut seen = std::collections::HashSet::from([page]);
+        let mut id = page;
+        while let Some(parent) = doc
+            .get_dictionary(id)
+            .ok()
+            .and_then(|d| d.get(b"Parent").ok())
+            .and_then(|p| p.as_reference().ok())
+        {
+            if !seen.insert(parent) {
+                return true;
+            }
+            id = parent;
+        }
+        false
     })
 }
 
@@ -411,6 +441,18 @@ fn strip_elements(html: &str, tags: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_pdf_whose_page_tree_loops_is_a_format_error_not_a_hang() {
+        // Found by fuzz/fuzz_targets/kb_formats.rs: pdf-extract followed the page's Parent
+        // chain round its loop for good.
+        let bytes = include_bytes!("../../tests/fixtures/kb/looping-pages.pdf");
+        let err = parse(bytes, DocKind::Pdf, "gift-cards", "gift-cards.pdf", None).unwrap_err();
+        assert!(
+            matches!(&err, KbError::Format { message, .. } if message.contains("loops")),
+            "{err}"
+        );
+    }
+
     #[test]
     fn a_pdf_the_reader_panics_on_is_a_format_error() {
         // Found by fuzz/fuzz_targets/kb_formats.rs: pdf-extract `expect`s a name where this
