@@ -70,14 +70,18 @@ pub struct PageContext {
 }
 
 /// The assistant's answer to one message.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Answer {
+    /// Send it with the next message to continue the conversation.
     pub conversation_id: String,
     pub reply: String,
     pub intent: Option<String>,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: f32,
     pub citations: Vec<Citation>,
+    /// The order facts the reply showed.
     pub order: Option<OrderCard>,
+    /// Guided actions proposed or carried out on this turn (a return, a cancellation…).
     pub actions: Vec<serde_json::Value>,
     /// The hand-off this message caused (only on the turn it happened).
     pub handoff: Option<Handoff>,

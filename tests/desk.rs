@@ -1379,7 +1379,8 @@ fn disabling_a_user_ends_their_session_and_token_at_once() {
     );
     assert_eq!(
         (r.status, r.json()["error"]["code"].as_str()),
-        (404, Some("unknown_change"))
+        (404, Some("not_found")),
+        "each change is a route of its own"
     );
     let r = api(
         reqwest::Method::POST,

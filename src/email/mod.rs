@@ -82,8 +82,9 @@ pub enum Dispatch {
 }
 
 /// What became of one inbound mail.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[schema(as = EmailOutcome)]
 // One outcome per message handled, moved once to the caller.
 #[allow(clippy::large_enum_variant)]
 pub enum Outcome {
@@ -99,12 +100,18 @@ pub enum Outcome {
         /// The hand-off this mail caused, if any, and whether the helpdesk was sent the packet.
         handoff: Option<String>,
         forwarded_to_helpdesk: bool,
+        /// The reply as composed: from, to, subject, message_id, in_reply_to, references, text.
+        #[schema(value_type = Object)]
         reply: Outgoing,
     },
     /// Deliberately not answered: machine-sent mail (a loop would follow), or a duplicate.
     Ignored { reason: String },
     /// Not answerable: no sender, or nothing new written.
-    Rejected { code: &'static str, message: String },
+    Rejected {
+        #[schema(value_type = String)]
+        code: &'static str,
+        message: String,
+    },
 }
 
 /// The email channel's settings and its way out.

@@ -290,7 +290,9 @@ fn push_decoded(out: &mut String, text: &str) {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let end = rest[..rest.len().min(12)].find(';');
+        // An entity ends within 12 bytes; counted in bytes (';' is ASCII, so wherever it is
+        // found is a char boundary), never by slicing the text, which could cut a character.
+        let end = rest.bytes().take(12).position(|b| b == b';');
         let decoded = end.and_then(|e| {
             let entity = &rest[1..e];
             let c = match entity {
@@ -431,6 +433,14 @@ fn loop_signal(msg: &Message<'_>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_ampersand_before_a_multibyte_character_is_kept_not_a_panic() {
+        // Found by fuzz/fuzz_targets/email_strip.rs: the entity scan sliced 12 bytes of text,
+        // which cut the euro sign in two.
+        let text = html_to_text_linear("<p>caf&abcdefghij\u{20ac} ok &amp; done</p>");
+        assert_eq!(text, "caf&abcdefghij\u{20ac} ok & done");
+    }
+
     use super::*;
     use crate::email::strip::strip;
 

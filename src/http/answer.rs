@@ -8,36 +8,57 @@ use axum::{
     Json,
 };
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::{client::ClientAddr, ApiError};
+use super::{client::ClientAddr, error::ErrorBody, ApiError};
 use crate::{
     app::App,
     assistant::{Answer, AssistantError, CustomerHint, PageContext, Question},
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerRequest {
+    /// Omit (or null) to start a conversation; send the returned id to continue it. Ids are the
+    /// server's: one it never issued is 404 `conversation_not_found`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub conversation_id: Option<String>,
     #[serde(default = "default_channel")]
+    #[schema(value_type = Channel, default = "api")]
     pub channel: String,
+    /// Not blank; at most 4,000 characters.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     pub message: String,
     pub customer: Option<CustomerIn>,
     pub context: Option<ContextIn>,
+}
+
+/// Where a message came from.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // a description of the accepted values; the field stays a string
+pub enum Channel {
+    Api,
+    Widget,
+    Email,
+    Cli,
 }
 
 fn default_channel() -> String {
     "api".into()
 }
 
-#[derive(Deserialize)]
+/// Who the customer says they are.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerIn {
     pub email: Option<String>,
+    /// The store's signed customer token (`v1.<customer id>.<expiry>.<hex HMAC-SHA256>`).
     pub token: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The page the message was written on.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextIn {
     pub product_id: Option<String>,
@@ -64,6 +85,27 @@ impl From<AssistantError> for ApiError {
     }
 }
 
+/// Answer one customer message.
+#[utoipa::path(
+    post,
+    path = "/v1/answer",
+    operation_id = "answer",
+    tag = "answer",
+    request_body = AnswerRequest,
+    responses(
+        (status = 200, description = "The answer", body = Answer),
+        (status = 400, description = "`malformed_json`, `empty_message`, `message_too_long`, `invalid_conversation_id`, `invalid_channel`", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found`: a `conversation_id` the server never issued", body = ErrorBody),
+        (status = 408, description = "`body_timeout`: the body did not arrive within `server.body_timeout_secs`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: JSON of the wrong shape (a missing, unknown or mistyped field)", body = ErrorBody),
+        (status = 429, description = "`verification_limited` (too many failed identity checks) or `handoff_limited` (the cap on new hand-offs)", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds until the limit clears"))),
+        (status = 503, description = "`overloaded` (more than `server.max_in_flight` answers in flight) or `index_missing`", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait (overloaded)"))),
+    )
+)]
 pub async fn answer(
     State(app): State<Arc<App>>,
     ClientAddr(client): ClientAddr,

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
-use super::ApiError;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{error::ErrorBody, ApiError};
 use crate::{
     actions::awaits_confirmation,
     app::App,
@@ -29,11 +31,13 @@ use crate::{
 };
 
 /// What the customer saw of one turn.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Turn)]
 pub struct TurnView {
     pub id: i64,
     pub at: String,
     /// `customer`, `assistant` or `agent`.
+    #[schema(pattern = "^(customer|assistant|agent)$")]
     pub role: String,
     pub text: String,
     #[serde(skip_serializing_if = "Value::is_null")]
@@ -64,7 +68,8 @@ impl From<&StoredTurn> for TurnView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Conversation)]
 pub struct ConversationView {
     pub id: String,
     pub created_at: String,
@@ -96,6 +101,22 @@ fn widget_conversation(app: &App, id: &str) -> Result<Conversation, ApiError> {
     }
 }
 
+/// The path parameter of the widget's conversation routes.
+const ID: &str = "A conversation id the server issued (1–64 letters, digits, '-' or '_')";
+
+/// A widget conversation's transcript, as the customer saw it.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}",
+    operation_id = "conversation",
+    tag = "widget",
+    params(("id" = String, Path, description = ID, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    responses(
+        (status = 200, description = "The transcript", body = ConversationView),
+        (status = 400, description = "`invalid_conversation_id`: not 1–64 letters, digits, '-' or '_'", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found`: no widget conversation has this id", body = ErrorBody),
+    )
+)]
 pub async fn show(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
@@ -121,8 +142,9 @@ pub async fn show(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Send the person's replies after this turn id (the last one the widget has shown).
     pub after: Option<i64>,
@@ -137,6 +159,26 @@ struct Watch {
     last: i64,
 }
 
+/// A person's replies as server-sent events (`event: turn`, `id`: the turn id, `data`: a Turn),
+/// the ones written since `after` (or `Last-Event-ID`) first.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/events",
+    operation_id = "conversation_events",
+    tag = "widget",
+    params(
+        ("id" = String, Path, description = ID, pattern = "^[A-Za-z0-9_-]{1,64}$"),
+        EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "A reconnecting EventSource's last turn id; wins over `after`"),
+    ),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "`invalid_request` (the query string) or `invalid_conversation_id`", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+        (status = 503, description = "`too_many_streams` (8 per conversation) or `overloaded` (`server.max_streams` in all)", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
 pub async fn events(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
@@ -211,15 +253,34 @@ pub async fn events(
     Ok(Sse::new(hello.chain(turns)).keep_alive(KeepAlive::default()))
 }
 
-/// A customer's rating of the latest reply: `{"rating": "up" | "down"}`.
-#[derive(Deserialize)]
+/// A customer's rating of the latest reply: `{"rating": "up" | "down"}`. Other fields are
+/// ignored.
+#[derive(Deserialize, ToSchema)]
 pub struct FeedbackRequest {
+    #[schema(pattern = "^(up|down)$")]
     pub rating: String,
 }
 
 /// `POST /v1/conversations/{id}/feedback`: thumbs up or down on the widget conversation's latest
 /// reply (rating it again replaces the rating). 204; 422 `invalid_rating`; 409 `nothing_to_rate`
 /// before the first reply.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/feedback",
+    operation_id = "conversation_feedback",
+    tag = "widget",
+    params(("id" = String, Path, description = ID, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = FeedbackRequest,
+    responses(
+        (status = 204, description = "Rated (again: the new rating replaces the old)"),
+        (status = 400, description = "`malformed_json` or `invalid_conversation_id`", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+        (status = 409, description = "`nothing_to_rate`: no reply yet", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`invalid_rating` or `invalid_request` (the wrong shape)", body = ErrorBody),
+    )
+)]
 pub async fn feedback(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,

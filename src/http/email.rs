@@ -14,7 +14,9 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::ApiError;
+use utoipa::IntoParams;
+
+use super::{error::ErrorBody, ApiError};
 use crate::desk::accounts::constant_time_eq;
 use crate::{
     app::App,
@@ -37,11 +39,59 @@ impl From<EmailError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+/// A mail message as text: it starts with a header field (`Name: value`); a body that does
+/// not is 400 `invalid_email`.
+pub struct MailText;
+
+impl utoipa::PartialSchema for MailText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::Type(
+                utoipa::openapi::Type::String,
+            ))
+            .pattern(Some("^[!-9;-~]+:"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for MailText {}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KeyQuery {
+    /// `email.inbound_secret`, when the `X-Shopkeep-Key` header cannot be set.
     key: Option<String>,
 }
 
+/// A raw inbound email (a provider's inbound parse, raw mode): answered like any channel, the
+/// reply sent by SMTP in the customer's thread.
+#[utoipa::path(
+    post,
+    path = "/v1/email/inbound",
+    operation_id = "email_inbound",
+    tag = "email",
+    security(("inbound_key" = []), ("inbound_key_query" = [])),
+    params(KeyQuery),
+    request_body(
+        description = "The message: raw (message/rfc822, text/plain or application/octet-stream), or multipart/form-data with it in an `email` field; at most 25 MiB",
+        content(
+            (MailText = "message/rfc822"),
+            (MailText = "text/plain"),
+            (MailText = "application/octet-stream"),
+        )
+    ),
+    responses(
+        (status = 200, description = "What became of it", body = Outcome),
+        (status = 400, description = "`invalid_email`: not a mail message (or a form without an `email` field)", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: a missing or wrong key", body = ErrorBody),
+        (status = 403, description = "`email_inbound_disabled`: no `email.inbound_secret` configured", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: over 25 MiB", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 429, description = "`verification_limited` or `handoff_limited`", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds until the limit clears"))),
+        (status = 502, description = "`email_send_failed`: the mail server refused the reply", body = ErrorBody),
+    )
+)]
 pub async fn inbound(
     State(app): State<Arc<App>>,
     Query(q): Query<KeyQuery>,

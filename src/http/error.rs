@@ -1,12 +1,129 @@
 //! The one error shape of the HTTP API: `{"error": {"code", "message"}}` with a stable code and
-//! the matching status. Handlers map domain errors here and nowhere else.
+//! the matching status. Handlers map domain errors here and nowhere else. [`ERROR_CODES`] is
+//! every code the API answers with: the OpenAPI description's `ErrorCode` enum, so a response
+//! with a code missing from it fails the contract check (scripts/api-contract.sh).
 
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::{
+    openapi::{schema::SchemaType, ObjectBuilder, RefOr, Schema, Type},
+    PartialSchema, ToSchema,
+};
+
+/// Every error code of the JSON API, grouped by where it arises.
+pub const ERROR_CODES: &[&str] = &[
+    // Any request: the router, the body, the runtime.
+    "not_found",
+    "malformed_json",
+    "invalid_request",
+    "bad_request",
+    "payload_too_large",
+    "body_timeout",
+    "unsupported_media_type",
+    "overloaded",
+    "internal",
+    // Answering (assistant).
+    "empty_message",
+    "message_too_long",
+    "invalid_conversation_id",
+    "invalid_channel",
+    "conversation_not_found",
+    "verification_limited",
+    "handoff_limited",
+    "retrieval_failed",
+    "understanding_failed",
+    "order_store_failed",
+    "journal_failed",
+    "index_missing",
+    // Search.
+    "empty_query",
+    "invalid_k",
+    // The widget's conversation routes.
+    "invalid_rating",
+    "nothing_to_rate",
+    "too_many_streams",
+    // Team tokens and roles.
+    "unauthorized",
+    "admin_disabled",
+    "forbidden",
+    "accounts_failed",
+    // The desk: hand-offs, conversations, actions.
+    "handoff_not_found",
+    "handoff_claimed",
+    "handoff_resolved",
+    "invalid_status",
+    "invalid_agent",
+    "invalid_date",
+    "invalid_cursor",
+    "action_not_found",
+    "action_not_revertible",
+    "actions_failed",
+    // Users.
+    "user_exists",
+    "user_not_found",
+    "unknown_change",
+    "last_admin",
+    "invalid_email",
+    "invalid_role",
+    "weak_password",
+    // Suggestions (the knowledge base that grows).
+    "suggestion_not_found",
+    "suggestion_decided",
+    "invalid_article",
+    "article_exists",
+    "index_busy",
+    "kb_write_failed",
+    "index_failed",
+    // Email.
+    "email_inbound_disabled",
+    "email_send_failed",
+    "invalid_body",
+    // Store platform events.
+    "platform_events_disabled",
+    "bad_signature",
+    "invalid_event",
+    "platform.unreachable",
+    "platform.refused",
+    "platform.auth",
+    "platform.protocol",
+    "platform.store",
+    // Readiness.
+    "orders_unavailable",
+];
+
+/// The `code` of an error: one of [`ERROR_CODES`] (a string enum in the description).
+pub struct ErrorCode;
+
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .enum_values(Some(ERROR_CODES.iter().copied()))
+            .description(Some("A stable code: match on this, not on the message"))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {}
+
+/// Every error response's body.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ErrorDetail {
+    #[schema(value_type = ErrorCode)]
+    code: &'static str,
+    /// For people; may change.
+    message: String,
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -47,7 +164,12 @@ impl IntoResponse for ApiError {
         }
         let mut r = (
             self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code: self.code,
+                    message: self.message,
+                },
+            }),
         )
             .into_response();
         if let Some(s) = self.retry_after {
@@ -151,4 +273,22 @@ pub async fn overloaded(_: tower::BoxError) -> Response {
     )
     .retry_after(1)
     .into_response()
+}
+
+/// What the router answers for a path it does not serve: the API's shape, not an empty 404.
+pub async fn no_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ERROR_CODES {
+            assert!(seen.insert(c), "{c} listed twice");
+        }
+    }
 }

@@ -16,7 +16,9 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{auth::Admin, ApiError};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{auth::Admin, error::ErrorBody, ApiError};
 use crate::{
     app::App,
     desk::{self, accounts::Role, DeskError},
@@ -48,12 +50,56 @@ impl From<DeskError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Which hand-offs (default `open`).
+    #[param(pattern = "^(open|claimed|resolved)$")]
     pub status: Option<String>,
 }
 
+/// The queue.
+#[derive(ToSchema)]
+#[allow(dead_code)] // the shape of `list`'s answer
+pub struct HandoffList {
+    handoffs: Vec<HandoffRecord>,
+}
+
+/// A person's reply, as journaled and delivered.
+#[derive(ToSchema)]
+#[allow(dead_code)] // the shape of `reply`'s answer (built from desk::Delivered)
+pub struct Delivered {
+    handoff_id: String,
+    conversation_id: String,
+    /// The `agent` turn.
+    turn: serde_json::Value,
+    /// Open chat widgets that got it at once.
+    live_watchers: usize,
+    /// The Message-ID it went out with, when the conversation came by email.
+    emailed: Option<String>,
+    /// The mail server could not take it now; it waits in the outbox.
+    email_queued: bool,
+}
+
+/// The path parameter of the hand-off routes.
+const ID: &str = "A hand-off reference (HO-…)";
+
+/// The hand-off queue, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/handoffs",
+    operation_id = "handoffs",
+    tag = "desk",
+    security(("admin" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The hand-offs, with their packets", body = HandoffList),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled`", body = ErrorBody),
+        (status = 422, description = "`invalid_status` or `invalid_request` (the query string)", body = ErrorBody),
+    )
+)]
 pub async fn list(
     _: Admin,
     State(app): State<Arc<App>>,
@@ -76,6 +122,21 @@ pub async fn list(
     Ok(Json(json!({ "handoffs": handoffs })))
 }
 
+/// One hand-off, whatever its status.
+#[utoipa::path(
+    get,
+    path = "/v1/handoffs/{id}",
+    operation_id = "handoff",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = ID)),
+    responses(
+        (status = 200, description = "The hand-off", body = HandoffRecord),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden`", body = ErrorBody),
+        (status = 404, description = "`handoff_not_found`", body = ErrorBody),
+    )
+)]
 pub async fn show(
     _: Admin,
     State(app): State<Arc<App>>,
@@ -86,6 +147,22 @@ pub async fn show(
     ))
 }
 
+/// Take an open hand-off (again: harmless; someone else's: 409 `handoff_claimed`).
+#[utoipa::path(
+    post,
+    path = "/v1/handoffs/{id}/claim",
+    operation_id = "claim_handoff",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = ID)),
+    responses(
+        (status = 200, description = "The claimed hand-off", body = HandoffRecord),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden`", body = ErrorBody),
+        (status = 404, description = "`handoff_not_found`", body = ErrorBody),
+        (status = 409, description = "`handoff_claimed` (someone else has it) or `handoff_resolved`", body = ErrorBody),
+    )
+)]
 pub async fn claim(
     Admin(staff): Admin,
     State(app): State<Arc<App>>,
@@ -97,6 +174,22 @@ pub async fn claim(
     ))
 }
 
+/// Close a hand-off: an open one, one's own, or (admins) anyone's.
+#[utoipa::path(
+    post,
+    path = "/v1/handoffs/{id}/resolve",
+    operation_id = "resolve_handoff",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = ID)),
+    responses(
+        (status = 200, description = "The resolved hand-off", body = HandoffRecord),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden`", body = ErrorBody),
+        (status = 404, description = "`handoff_not_found`", body = ErrorBody),
+        (status = 409, description = "`handoff_claimed` (someone else holds it) or `handoff_resolved`", body = ErrorBody),
+    )
+)]
 pub async fn resolve(
     Admin(staff): Admin,
     State(app): State<Arc<App>>,
@@ -111,14 +204,39 @@ pub async fn resolve(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyRequest {
+    /// Not blank; at most 4,000 characters.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     pub message: String,
-    /// The name the customer sees; defaults to the support team.
+    /// The name the customer sees; defaults to the signed-in person's, else the support team.
+    #[schema(max_length = 80)]
     pub agent: Option<String>,
 }
 
+/// A person's reply to the customer: journaled, pushed to their open widget, emailed when the
+/// conversation came by email.
+#[utoipa::path(
+    post,
+    path = "/v1/handoffs/{id}/reply",
+    operation_id = "reply_handoff",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = ID)),
+    request_body = ReplyRequest,
+    responses(
+        (status = 201, description = "The reply", body = Delivered),
+        (status = 400, description = "`malformed_json`, `empty_message`, `message_too_long`, `invalid_agent`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden`", body = ErrorBody),
+        (status = 404, description = "`handoff_not_found`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: JSON of the wrong shape", body = ErrorBody),
+        (status = 502, description = "`email_send_failed`: the mail server refused the reply (it is kept in the conversation)", body = ErrorBody),
+    )
+)]
 pub async fn reply(
     Admin(staff): Admin,
     State(app): State<Arc<App>>,

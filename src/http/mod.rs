@@ -19,17 +19,16 @@ mod widget;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use axum::{
-    routing::{get, post},
-    Router,
-};
+use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     timeout::TimeoutLayer,
 };
 
-pub use error::ApiError;
+pub use error::{ApiError, ERROR_CODES};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::app::App;
 
@@ -38,14 +37,36 @@ pub fn router(app: Arc<App>) -> Router {
     let cfg = &app.config.server;
     let body_limit = cfg.max_body_bytes;
     let timeout = Duration::from_secs(cfg.request_timeout_secs);
+    let (api, doc) = api_routes(cfg).split_for_parts();
+    let spec = openapi::Served(Arc::new(openapi::document(doc).to_string()));
+    Router::new()
+        .merge(api)
+        // The desk's pages: HTML forms behind a session cookie, not part of the JSON API.
+        .merge(admin::pages())
+        .fallback(error::no_route)
+        .layer(axum::Extension(spec))
+        // axum's own limit (not tower-http's) so an oversized body reaches the JSON extractor's
+        // rejection and gets the API's error shape.
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(app)
+}
+
+/// Every route of the JSON API (and the public GETs), each registered with its description by
+/// `routes!` (see `openapi`): what this returns is both the routes and `/openapi.json`.
+pub fn api_routes(cfg: &crate::config::ServerConfig) -> OpenApiRouter<Arc<App>> {
     // /v1/answer admits at most `max_in_flight` requests at once; beyond that it sheds load
     // with an immediate 503 and Retry-After rather than queueing without bound. The body is read
     // (within its deadline) before a slot is taken, so slow senders cannot hold the slots.
     let body = conn::BodyLimits {
-        max_bytes: body_limit,
+        max_bytes: cfg.max_body_bytes,
         timeout: Duration::from_secs(cfg.body_timeout_secs),
     };
-    let answer_route = post(answer::answer)
+    let answer_route = OpenApiRouter::new()
+        .routes(routes!(answer::answer))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(
@@ -59,44 +80,32 @@ pub fn router(app: Arc<App>) -> Router {
             conn::buffer_body,
         ));
     // What the chat widget calls from a store's pages, which live on other origins.
-    let widget_api = Router::new()
-        .route("/v1/answer", answer_route)
-        .route("/v1/conversations/{id}", get(conversations::show))
-        .route("/v1/conversations/{id}/events", get(conversations::events))
-        .route(
-            "/v1/conversations/{id}/feedback",
-            post(conversations::feedback),
-        )
+    let widget_api = OpenApiRouter::new()
+        .merge(answer_route)
+        .routes(routes!(conversations::show))
+        .routes(routes!(conversations::events))
+        .routes(routes!(conversations::feedback))
         .layer(cors(&cfg.allowed_origins));
-    Router::new()
-        .route("/", get(storefront::page))
-        .route("/widget.js", get(widget::script))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+    // Raw mail is larger than any API request (this limit replaces the general one).
+    let email = OpenApiRouter::new()
+        .routes(routes!(email::inbound))
+        .layer(axum::extract::DefaultBodyLimit::max(email::MAX_EMAIL_BYTES));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(storefront::page))
+        .routes(routes!(widget::script))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(openapi::openapi))
         .merge(widget_api)
-        .route("/v1/search", post(search::search))
-        .route("/v1/handoffs", get(handoffs::list))
-        .route("/v1/handoffs/{id}", get(handoffs::show))
-        .route("/v1/handoffs/{id}/claim", post(handoffs::claim))
-        .route("/v1/handoffs/{id}/resolve", post(handoffs::resolve))
-        .route("/v1/handoffs/{id}/reply", post(handoffs::reply))
-        // Raw mail is larger than any API request (this limit replaces the general one).
-        .route(
-            "/v1/email/inbound",
-            post(email::inbound)
-                .layer(axum::extract::DefaultBodyLimit::max(email::MAX_EMAIL_BYTES)),
-        )
-        .route("/v1/platform/events", post(platform::events))
-        .merge(admin::routes())
-        .route("/openapi.json", get(openapi::openapi))
-        // axum's own limit (not tower-http's) so an oversized body reaches the JSON extractor's
-        // rejection and gets the API's error shape.
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
-        .with_state(app)
+        .routes(routes!(search::search))
+        .routes(routes!(handoffs::list))
+        .routes(routes!(handoffs::show))
+        .routes(routes!(handoffs::claim))
+        .routes(routes!(handoffs::resolve))
+        .routes(routes!(handoffs::reply))
+        .merge(email)
+        .routes(routes!(platform::events))
+        .merge(admin::api_routes())
 }
 
 /// CORS for the widget's routes: the configured store origins (`server.allowed_origins`; `"*"`

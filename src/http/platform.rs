@@ -1,15 +1,16 @@
 //! `POST /v1/platform/events`: the store platform saying an order changed (Medusa: the
 //! subscriber in contrib/medusa/src/subscribers/shopkeep.ts). The body is `{"event", "id"}`,
 //! signed as `X-Shopkeep-Signature: sha256=<hex HMAC-SHA256 of the body>` with
-//! `platform.events_secret`; with no secret configured the route is off. Only the id is used:
-//! the order is re-read from the platform's API into shopkeep's copy, so a forged or stale body
-//! can at most cause one extra read.
+//! `platform.events_secret` (checked and read by `platform::events`); with no secret configured
+//! the route is off. Only the id is used: the order is re-read from the platform's API into
+//! shopkeep's copy, so a forged or stale body can at most cause one extra read.
 //!
 //! A platform with webhooks of its own format (Shopify: `X-Shopify-Hmac-SHA256`, base64 HMAC of
-//! the raw body under the app's client secret, which is `platform.events_secret`) is checked by
-//! the platform ([`crate::platform::Platform::webhook`]); a delivery seen before (the same
-//! `X-Shopify-Event-Id`) is acknowledged without a re-read. The re-read happens before the
-//! answer: a failure answers 502 and forgets the event id, so the platform's retry is processed.
+//! the raw body under the app's client secret, which is `platform.events_secret`; WooCommerce:
+//! `X-WC-Webhook-Signature`) is checked by the platform
+//! ([`crate::platform::Platform::webhook`]); a delivery seen before (the same event or delivery
+//! id) is acknowledged without a re-read. The re-read happens before the answer: a failure
+//! answers 502 and forgets the event id, so the platform's retry is processed.
 
 use std::sync::Arc;
 
@@ -19,21 +20,13 @@ use axum::{
     http::{HeaderMap, StatusCode},
     Json,
 };
-use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::ApiError;
-use crate::app::App;
+use super::{error::ErrorBody, ApiError};
+use crate::{app::App, platform::events};
 
-#[derive(Debug, Deserialize)]
-struct Event {
-    #[serde(default)]
-    event: String,
-    id: String,
-}
-
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Intake {
     /// The order was re-read into shopkeep's copy.
     refreshed: bool,
@@ -42,22 +35,40 @@ pub struct Intake {
     duplicate: bool,
 }
 
-/// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`; compared in
-/// constant time.
-pub fn signature_ok(secret: &str, header: &str, body: &[u8]) -> bool {
-    let Some(given) = header
-        .trim()
-        .strip_prefix("sha256=")
-        .and_then(|h| hex::decode(h).ok())
-    else {
-        return false;
-    };
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(body);
-    mac.verify_slice(&given).is_ok()
+/// The event's body, as the platform's side sends it.
+#[derive(ToSchema)]
+#[allow(dead_code)] // the description of what `platform::events::accept` reads
+pub struct PlatformEvent {
+    /// The platform's event name (`order.updated`, `shipment.created`, …).
+    event: Option<String>,
+    /// The platform's order id.
+    #[schema(min_length = 1, pattern = "\\S")]
+    id: String,
 }
 
+/// The store platform says an order changed; the order is re-read from the platform's API
+/// into shopkeep's copy. Signed with `platform.events_secret`; off without one.
+#[utoipa::path(
+    post,
+    path = "/v1/platform/events",
+    operation_id = "platform_event",
+    tag = "platform",
+    params(
+        ("X-Shopkeep-Signature" = Option<String>, Header, description = "`sha256=<hex HMAC-SHA256 of the body with platform.events_secret>` (the Medusa subscriber's events)"),
+        ("X-Shopify-Hmac-SHA256" = Option<String>, Header, description = "Shopify's webhooks: base64 HMAC-SHA256 of the raw body under the app's client secret (`platform.events_secret`)"),
+        ("X-WC-Webhook-Signature" = Option<String>, Header, description = "WooCommerce's webhooks: base64 HMAC-SHA256 of the raw body under the webhook's secret (`platform.events_secret`)"),
+    ),
+    request_body = PlatformEvent,
+    responses(
+        (status = 200, description = "A delivery seen before (the same `X-Shopify-Event-Id` or `X-WC-Webhook-Delivery-ID`): acknowledged, nothing re-read", body = Intake),
+        (status = 202, description = "Accepted", body = Intake),
+        (status = 400, description = "`invalid_event`: a signed body that is not `{event, id}`", body = ErrorBody),
+        (status = 401, description = "`bad_signature`", body = ErrorBody),
+        (status = 403, description = "`platform_events_disabled`: no platform or no `platform.events_secret`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 502, description = "`platform.unreachable`, `platform.auth`, …: the platform could not be read", body = ErrorBody),
+    )
+)]
 pub async fn events(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -132,11 +143,13 @@ pub async fn events(
         .get("x-shopkeep-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !signature_ok(secret, signature, &body) {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", "X-Shopkeep-Signature must be sha256=<hex HMAC-SHA256 of the body with platform.events_secret>"));
-    }
-    let event: Event = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
+    let event = events::accept(secret, signature, &body).map_err(|e| {
+        let status = match e {
+            events::EventError::BadSignature => StatusCode::UNAUTHORIZED,
+            events::EventError::Invalid(_) => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    })?;
     let orders = app.assistant.orders.clone();
     let id = event.id.clone();
     let refreshed = tokio::task::spawn_blocking(move || {
@@ -153,31 +166,4 @@ pub async fn events(
             duplicate: false,
         }),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_bodys_own_signature_under_the_secret_is_accepted() {
-        let secret = "events-secret-16chars";
-        let body = br#"{"event":"order.updated","id":"order_01"}"#;
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(body);
-        let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-        assert!(signature_ok(secret, &good, body));
-        assert!(!signature_ok(
-            secret,
-            &good,
-            br#"{"event":"order.updated","id":"order_02"}"#
-        ));
-        assert!(!signature_ok("another-secret-16ch", &good, body));
-        assert!(!signature_ok(
-            secret,
-            good.trim_start_matches("sha256="),
-            body
-        ));
-        assert!(!signature_ok(secret, "sha256=zz", body));
-    }
 }

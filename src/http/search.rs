@@ -4,21 +4,27 @@ use std::sync::Arc;
 
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::ApiError;
+use super::{error::ErrorBody, ApiError};
 use crate::{app::App, index::SearchOptions};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
+    /// Not blank.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub query: String,
+    /// How many passages (default 5).
     #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 50, default = 5)]
     pub k: Option<usize>,
+    /// Search this product's content first.
     #[serde(default)]
     pub product_id: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SearchHit {
     pub passage_id: String,
     pub doc_id: String,
@@ -31,6 +37,22 @@ pub struct SearchHit {
     pub fused: f32,
 }
 
+/// The passages that would ground a question, with their BM25, dense and fused scores.
+#[utoipa::path(
+    post,
+    path = "/v1/search",
+    operation_id = "search",
+    tag = "answer",
+    request_body = SearchRequest,
+    responses(
+        (status = 200, description = "The best passages, best first", body = Vec<SearchHit>),
+        (status = 400, description = "`malformed_json`, `empty_query`, `invalid_k`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: JSON of the wrong shape (`k` not a whole number…)", body = ErrorBody),
+        (status = 503, description = "`index_missing`", body = ErrorBody),
+    )
+)]
 pub async fn search(
     State(app): State<Arc<App>>,
     body: Result<Json<SearchRequest>, axum::extract::rejection::JsonRejection>,

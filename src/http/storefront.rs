@@ -14,6 +14,14 @@ const FEATURED: &str = "linen-shirt";
 
 const PAGE: &str = include_str!("storefront.html");
 
+/// The demo storefront: a product page with the chat widget on it.
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "storefront",
+    tag = "widget",
+    responses((status = 200, description = "The page", content_type = "text/html", body = String))
+)]
 pub async fn page(State(app): State<Arc<App>>) -> Result<Html<String>, ApiError> {
     let orders = &app.assistant.orders;
     let product = match orders.product(FEATURED)? {

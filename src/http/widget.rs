@@ -17,6 +17,14 @@ static BUNDLE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The chat widget's script (its stylesheet inside).
+#[utoipa::path(
+    get,
+    path = "/widget.js",
+    operation_id = "widget_script",
+    tag = "widget",
+    responses((status = 200, description = "The script", content_type = "text/javascript", body = String))
+)]
 pub async fn script() -> impl IntoResponse {
     (
         [

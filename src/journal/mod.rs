@@ -94,13 +94,17 @@ pub struct StoredTurn {
 }
 
 /// A hand-off as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HandoffRecord {
     pub id: String,
     pub conversation_id: String,
     pub created_at: String,
     pub reason: String,
+    /// `open`, `claimed` or `resolved`.
+    #[schema(pattern = "^(open|claimed|resolved)$")]
     pub status: String,
+    /// What the person needs: transcript, intent, identity, order, passages, gate scores,
+    /// suggested reply.
     pub packet: serde_json::Value,
     /// The person working on it (`claimed`, and kept once `resolved`), and since when.
     #[serde(default)]

@@ -91,14 +91,29 @@ impl Key {
         hex::encode(format!("{}\n{}", self.created_at, self.id))
     }
 
+    /// Only what [`Key::encode`] writes: lower-case hex of a stored time (`timestamp`'s shape),
+    /// a newline and a non-empty printable-ASCII id. Anything else was not issued by us (the
+    /// API's description states this shape, and a cursor outside it is refused, not guessed at).
     fn decode(s: &str) -> Result<Self, JournalError> {
-        if s.len() > MAX_CURSOR_CHARS {
+        if s.len() > MAX_CURSOR_CHARS || s.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(JournalError::BadCursor);
         }
-        let bytes = hex::decode(s.trim()).map_err(|_| JournalError::BadCursor)?;
+        let bytes = hex::decode(s).map_err(|_| JournalError::BadCursor)?;
         let text = String::from_utf8(bytes).map_err(|_| JournalError::BadCursor)?;
         // The time never holds a newline; an id might, so split at the first.
         let (created_at, id) = text.split_once('\n').ok_or(JournalError::BadCursor)?;
+        let time_shape = created_at.len() == 27
+            && created_at.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                10 => b == b'T',
+                13 | 16 => b == b':',
+                19 => b == b'.',
+                26 => b == b'Z',
+                _ => b.is_ascii_digit(),
+            });
+        if !time_shape || id.is_empty() || !id.bytes().all(|b| (0x20..=0x7f).contains(&b)) {
+            return Err(JournalError::BadCursor);
+        }
         Ok(Self {
             created_at: created_at.into(),
             id: id.into(),
@@ -174,10 +189,13 @@ impl Journal {
                 .map(String::from)
         };
         // An empty cursor (a form's blank field) is no cursor; with both, `cursor` (the older
-        // page) is followed, so every well-formed request has one meaning.
-        let (anchor, direction) = match (blank(&page.cursor), blank(&page.newer)) {
-            (Some(c), _) => (Some(Key::decode(&c)?), Direction::Older),
-            (None, Some(c)) => (Some(Key::decode(&c)?), Direction::Newer),
+        // page) is followed, so every well-formed request has one meaning. Both are checked,
+        // though: a malformed one is refused even when the other is followed.
+        let older = blank(&page.cursor).map(|c| Key::decode(&c)).transpose()?;
+        let newer = blank(&page.newer).map(|c| Key::decode(&c)).transpose()?;
+        let (anchor, direction) = match (older, newer) {
+            (Some(k), _) => (Some(k), Direction::Older),
+            (None, Some(k)) => (Some(k), Direction::Newer),
             (None, None) => (None, Direction::Older),
         };
         let empty = ConversationPage {
@@ -599,6 +617,13 @@ mod tests {
                 Err(JournalError::BadCursor)
             ),
             "an empty cursor is none: the bad newer is read"
+        );
+        assert!(
+            matches!(
+                j.conversations_page(&f, &params(first.next_cursor.clone(), Some("00".into()))),
+                Err(JournalError::BadCursor)
+            ),
+            "a bad newer is refused even when the cursor is followed"
         );
         assert_eq!(
             j.conversations_page(

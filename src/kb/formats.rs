@@ -9,24 +9,65 @@ use sha2::{Digest, Sha256};
 
 use super::{front_matter::FrontMatter, Block, Document, KbError};
 
+/// The file types a knowledge base is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind {
+    Markdown,
+    Text,
+    Html,
+    Pdf,
+}
+
+impl DocKind {
+    pub const ALL: [DocKind; 4] = [Self::Markdown, Self::Text, Self::Html, Self::Pdf];
+
+    /// The kind a file extension names (any case); `None` for files that are not documents.
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext.to_ascii_lowercase().as_str() {
+            "md" | "markdown" => Some(Self::Markdown),
+            "txt" => Some(Self::Text),
+            "html" | "htm" => Some(Self::Html),
+            "pdf" => Some(Self::Pdf),
+            _ => None,
+        }
+    }
+}
+
 /// Reads one file; `Ok(None)` for files that are not documents (unknown extensions, sidecars).
 pub fn read(path: &Path, rel: &str) -> Result<Option<Document>, KbError> {
-    let ext = path
+    let Some(kind) = path
         .extension()
         .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase());
-    let Some(ext) = ext else { return Ok(None) };
-    if !matches!(
-        ext.as_str(),
-        "md" | "markdown" | "txt" | "html" | "htm" | "pdf"
-    ) {
+        .and_then(DocKind::from_extension)
+    else {
         return Ok(None);
-    }
+    };
     let bytes = std::fs::read(path).map_err(|source| KbError::Io {
         path: rel.to_string(),
         source,
     })?;
-    let hash = hex::encode(Sha256::digest(&bytes));
+    // A PDF's metadata lives in a `FILE.pdf.meta` sidecar (a PDF has no front matter).
+    let pdf_meta = match kind {
+        DocKind::Pdf => std::fs::read_to_string(path.with_extension("pdf.meta")).ok(),
+        _ => None,
+    };
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("document");
+    parse(&bytes, kind, stem, rel, pdf_meta.as_deref()).map(Some)
+}
+
+/// One document from its bytes: what [`read`] does once the file (and a PDF's sidecar) is read.
+/// `stem` names the document when its metadata gives no id or title; `rel` names it in errors.
+pub fn parse(
+    bytes: &[u8],
+    kind: DocKind,
+    stem: &str,
+    rel: &str,
+    pdf_meta: Option<&str>,
+) -> Result<Document, KbError> {
+    let hash = hex::encode(Sha256::digest(bytes));
     let fm_err = |message: String| KbError::FrontMatter {
         path: rel.to_string(),
         message,
@@ -36,20 +77,21 @@ pub fn read(path: &Path, rel: &str) -> Result<Option<Document>, KbError> {
         message,
     };
 
-    let (fm, title_from_body, blocks) = match ext.as_str() {
-        "md" | "markdown" => {
-            let text = String::from_utf8(bytes).map_err(|_| fmt_err("not valid UTF-8".into()))?;
+    let (fm, title_from_body, blocks) = match kind {
+        DocKind::Markdown => {
+            let text =
+                String::from_utf8(bytes.to_vec()).map_err(|_| fmt_err("not valid UTF-8".into()))?;
             let (fm, body) = FrontMatter::split(&text).map_err(fm_err)?;
             let (title, blocks) = markdown_blocks(body);
             (fm, title, blocks)
         }
-        "txt" => {
-            let text = String::from_utf8_lossy(&bytes).into_owned();
+        DocKind::Text => {
+            let text = String::from_utf8_lossy(bytes).into_owned();
             let (fm, body) = FrontMatter::split(&text).map_err(fm_err)?;
             (fm, None, paragraph_blocks(body))
         }
-        "html" | "htm" => {
-            let html = String::from_utf8_lossy(&bytes).into_owned();
+        DocKind::Html => {
+            let html = String::from_utf8_lossy(bytes).into_owned();
             let fm = html_meta(&html);
             let cleaned = strip_elements(
                 &html,
@@ -60,30 +102,33 @@ pub fn read(path: &Path, rel: &str) -> Result<Option<Document>, KbError> {
             let (h1, blocks) = markdown_blocks(&text);
             (fm, h1, blocks)
         }
-        "pdf" => {
-            let sidecar = path.with_extension("pdf.meta");
-            let fm = match std::fs::read_to_string(&sidecar) {
-                Ok(meta) => {
+        DocKind::Pdf => {
+            let fm = match pdf_meta {
+                Some(meta) => {
                     let meta = if meta.trim_start().starts_with("---") {
-                        meta
+                        meta.to_string()
                     } else {
                         format!("---\n{meta}\n---\n")
                     };
                     FrontMatter::split(&meta).map_err(fm_err)?.0
                 }
-                Err(_) => FrontMatter::default(),
+                None => FrontMatter::default(),
             };
-            let text = pdf_extract::extract_text_from_mem(&bytes)
+            // pdf-extract panics on some malformed files (`expect`s in its object lookups, found
+            // by fuzz/fuzz_targets/kb_formats.rs): one bad file in the knowledge base must be
+            // a skipped document with a reason, not a crashed reindex.
+            if pdf_page_tree_loops(bytes) {
+                return Err(fmt_err(
+                    "pdf: its page tree loops (a page is its own ancestor)".into(),
+                ));
+            }
+            let text = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes))
+                .map_err(|_| fmt_err("pdf: the file is malformed (the PDF reader gave up)".into()))?
                 .map_err(|e| fmt_err(format!("pdf: {e}")))?;
             (fm, None, paragraph_blocks(&text))
         }
-        _ => unreachable!("extension filtered above"),
     };
 
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("document");
     let id = fm.id.clone().unwrap_or_else(|| slug(stem));
     if id.is_empty()
         || !id
@@ -101,7 +146,7 @@ pub fn read(path: &Path, rel: &str) -> Result<Option<Document>, KbError> {
     if blocks.is_empty() {
         return Err(fmt_err("no text found".into()));
     }
-    Ok(Some(Document {
+    Ok(Document {
         title: fm
             .title
             .clone()
@@ -115,7 +160,32 @@ pub fn read(path: &Path, rel: &str) -> Result<Option<Document>, KbError> {
         source: rel.to_string(),
         blocks,
         hash,
-    }))
+    })
+}
+
+/// Whether a page's `Parent` chain comes back on itself: pdf-extract follows it (looking up
+/// inherited resources and the media box) without end. Found by fuzz/fuzz_targets/kb_formats.rs.
+/// A file lopdf cannot read at all is left to pdf-extract, which reports it as an error.
+fn pdf_page_tree_loops(bytes: &[u8]) -> bool {
+    let Ok(doc) = lopdf::Document::load_mem(bytes) else {
+        return false;
+    };
+    doc.get_pages().values().any(|&page| {
+        let mut seen = std::collections::HashSet::from([page]);
+        let mut id = page;
+        while let Some(parent) = doc
+            .get_dictionary(id)
+            .ok()
+            .and_then(|d| d.get(b"Parent").ok())
+            .and_then(|p| p.as_reference().ok())
+        {
+            if !seen.insert(parent) {
+                return true;
+            }
+            id = parent;
+        }
+        false
+    })
 }
 
 /// Lower-case kebab form of a name: "Return Policy" → "return-policy".
@@ -371,6 +441,30 @@ fn strip_elements(html: &str, tags: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_pdf_whose_page_tree_loops_is_a_format_error_not_a_hang() {
+        // Found by fuzz/fuzz_targets/kb_formats.rs: pdf-extract followed the page's Parent
+        // chain round its loop for good.
+        let bytes = include_bytes!("../../tests/fixtures/kb/looping-pages.pdf");
+        let err = parse(bytes, DocKind::Pdf, "gift-cards", "gift-cards.pdf", None).unwrap_err();
+        assert!(
+            matches!(&err, KbError::Format { message, .. } if message.contains("loops")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_pdf_the_reader_panics_on_is_a_format_error() {
+        // Found by fuzz/fuzz_targets/kb_formats.rs: pdf-extract `expect`s a name where this
+        // file has none.
+        let bytes = include_bytes!("../../tests/fixtures/kb/malformed.pdf");
+        let err = parse(bytes, DocKind::Pdf, "gift-cards", "gift-cards.pdf", None).unwrap_err();
+        assert!(
+            matches!(&err, KbError::Format { message, .. } if message.contains("malformed")),
+            "{err}"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -3,7 +3,8 @@
 //! [`load_dir`] reads every Markdown, text, HTML and PDF file under a knowledge-base directory
 //! into [`Document`]s (metadata from front matter, `<meta>` tags or a `.meta` sidecar), and
 //! [`chunk`] cuts each document into heading-aware [`Passage`]s with stable ids and content
-//! hashes. This module does not embed or index anything.
+//! hashes; [`parse_document`] is the same reading from bytes already in memory. This module does
+//! not embed or index anything.
 
 mod chunk;
 mod formats;
@@ -12,6 +13,7 @@ mod front_matter;
 use std::path::{Path, PathBuf};
 
 pub use chunk::{chunk, estimate_tokens, Passage, CHUNKER_VERSION};
+pub use formats::{parse as parse_document, DocKind};
 pub use front_matter::FrontMatter;
 
 /// Errors reading one document. Loading a directory collects these per file instead of failing

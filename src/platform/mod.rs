@@ -19,6 +19,7 @@
 //!   which then serves as the copy every other step reads (verification, planning, answers).
 //! - [`settle`]: a confirmed plan carried out by a remote platform inside the action's
 //!   transaction: the platform's refusal or absence rolls everything back; its ids are logged.
+//! - [`events`]: the platform's signed "this order changed" events, checked and read.
 //!
 //! Each [`Operation`] carries the plan's idempotency key; a platform that cannot take the key
 //! itself finds its earlier result by it (Medusa: the key in the return's metadata). An action
@@ -31,6 +32,7 @@
 //! reconciliation sweep yet), and does not move money itself: refunds are the platform's, as
 //! part of its cancel or return.
 
+pub mod events;
 pub mod medusa;
 pub mod shopify;
 pub mod woocommerce;

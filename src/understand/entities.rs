@@ -124,8 +124,9 @@ fn email(c: &str) -> Option<String> {
 }
 
 fn ups(c: &str) -> bool {
+    // Bytes, not a slice of the text: the first two bytes may be part of one character.
     c.len() == 18
-        && c[..2].eq_ignore_ascii_case("1z")
+        && c.as_bytes()[..2].eq_ignore_ascii_case(b"1z")
         && c.chars().all(|ch| ch.is_ascii_alphanumeric())
 }
 
@@ -1417,6 +1418,15 @@ impl<'a> Extractor<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_candidate_starting_with_a_multibyte_character_is_no_panic() {
+        // Found by fuzz/fuzz_targets/understand.rs: 18 bytes starting with a 3-byte character
+        // reached the UPS check, which sliced its first two bytes.
+        assert!(!ups("\u{FFFD}ana@example.com"));
+        let e = Entities::extract("my email is \u{FFFD}ana@example.com, order LF-100001");
+        assert_eq!(e.first_order_number(), Some("LF-100001"));
+    }
+
     use super::*;
 
     fn orders(text: &str) -> Vec<String> {

@@ -241,8 +241,9 @@ impl Understander {
     }
 
     /// The rest of [`Understander::understand`], given the embeddings (the whole message's, and
-    /// one per clause when there are several clauses).
-    fn understand_embedded(
+    /// one per clause when there are several clauses; `clauses` is [`split_clauses`] of `text`).
+    /// For callers that embed elsewhere; `vector` must have the head's dimension.
+    pub fn understand_embedded(
         &self,
         text: &str,
         vector: Vec<f32>,

@@ -19,6 +19,7 @@ use super::{
     html::{form, json_block, page, when_ts},
     session::{Desk, Empty, Posted},
 };
+use crate::http::error::ErrorBody;
 use crate::{
     app::App,
     desk::{self, accounts::Role, present},
@@ -120,11 +121,40 @@ pub async fn revert(
     }
 }
 
+/// The action log, with before and after.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/actions",
+    operation_id = "admin_actions",
+    tag = "desk",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "`{actions: [...]}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled`", body = ErrorBody),
+    )
+)]
 pub async fn api_list(_: Admin, State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
     let log = blocking(move || desk::action_log(app.assistant.orders.as_ref())).await?;
     Ok(Json(json!({ "actions": log })))
 }
 
+/// Undo a logged action (admins only), while the order is still as the action left it.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/actions/{id}/revert",
+    operation_id = "admin_revert_action",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "A logged action's id")),
+    responses(
+        (status = 200, description = "`{reverted, logged_as}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden` (agents)", body = ErrorBody),
+        (status = 404, description = "`action_not_found`", body = ErrorBody),
+        (status = 409, description = "`action_not_revertible`", body = ErrorBody),
+    )
+)]
 pub async fn api_revert(
     Admin(staff): Admin,
     State(app): State<Arc<App>>,

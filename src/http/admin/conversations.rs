@@ -14,7 +14,15 @@ use axum::{
     Json,
 };
 use maud::{html, Markup};
+use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{
+    openapi::{
+        schema::SchemaType, KnownFormat, ObjectBuilder, OneOfBuilder, RefOr, Schema, SchemaFormat,
+        Type,
+    },
+    IntoParams,
+};
 
 use super::{
     actions::{action_rows, customers_of},
@@ -27,7 +35,7 @@ use super::{
 use crate::{
     app::App,
     desk::{self, present, ConversationRecord},
-    http::{auth::Admin, ApiError},
+    http::{auth::Admin, error::ErrorBody, ApiError},
     journal::{
         ConversationFilter, ConversationPage, ConversationSummary, PageParams, MARK_END, MARK_START,
     },
@@ -330,21 +338,117 @@ fn render(
     }
 }
 
+/// The query string of `GET /v1/admin/conversations`: the filters and the page.
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(default)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    channel: Option<String>,
+    /// Any customer turn with this intent.
+    intent: Option<String>,
+    /// The latest exchange's outcome; empty is the same as absent.
+    #[param(pattern = "^\\s*(answered|unresolved|handoff)?\\s*$")]
+    outcome: Option<String>,
+    /// Started on or after this day (`YYYY-MM-DD`); empty is the same as absent.
+    #[param(schema_with = day_or_empty)]
+    from: Option<String>,
+    /// Started on or before this day (`YYYY-MM-DD`); empty is the same as absent.
+    #[param(schema_with = day_or_empty)]
+    to: Option<String>,
+    /// Full-text search of every turn: all the words in one turn, ignoring case and accents,
+    /// the last word also as a prefix unless followed by a space; never FTS5 syntax.
+    q: Option<String>,
+    /// Per page, taken as 1 to 200 (0 is 1; more is 200); default 50.
+    #[param(minimum = 0)]
+    limit: Option<i64>,
+    /// A `next_cursor`: the page after it (older). Empty is the same as absent; followed when
+    /// `newer` is given too. (The pattern is what a cursor is: hex of a stored time, a newline
+    /// and the id.)
+    #[param(
+        pattern = "^(3[0-9]){4}2d(3[0-9]){2}2d(3[0-9]){2}54(3[0-9]){2}3a(3[0-9]){2}3a(3[0-9]){2}2e(3[0-9]){6}5a0a([2-7][0-9a-f])+$|^$"
+    )]
+    cursor: Option<String>,
+    /// A `prev_cursor`: the page before it (newer). Empty is the same as absent.
+    #[param(
+        pattern = "^(3[0-9]){4}2d(3[0-9]){2}2d(3[0-9]){2}54(3[0-9]){2}3a(3[0-9]){2}3a(3[0-9]){2}2e(3[0-9]){6}5a0a([2-7][0-9a-f])+$|^$"
+    )]
+    newer: Option<String>,
+}
+
+/// A day (`YYYY-MM-DD`) or nothing (a form's blank field).
+fn day_or_empty() -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .max_length(Some(0)),
+        )
+        .into()
+}
+
+impl ListParams {
+    fn split(self) -> Result<(ConversationFilter, PageParams), ApiError> {
+        let limit = match self.limit {
+            Some(l) if l < 0 => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    "limit must not be negative",
+                ))
+            }
+            l => l.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
+        };
+        Ok((
+            ConversationFilter {
+                channel: self.channel,
+                intent: self.intent,
+                outcome: self.outcome,
+                from: self.from,
+                to: self.to,
+                q: self.q,
+            },
+            PageParams {
+                cursor: self.cursor,
+                newer: self.newer,
+                limit,
+            },
+        ))
+    }
+}
+
+/// Every conversation, newest first, a page at a time, filtered and searched.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/conversations",
+    operation_id = "admin_conversations",
+    tag = "desk",
+    security(("admin" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "`{conversations: [{id, channel, created_at, updated_at, outcome, first_message, snippet_html…}], next_cursor, prev_cursor, limit}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled`", body = ErrorBody),
+        (status = 422, description = "`invalid_date`, `invalid_cursor` or `invalid_request` (the outcome, or the query string)", body = ErrorBody),
+    )
+)]
 pub async fn api_list(
     _: Admin,
     State(app): State<Arc<App>>,
-    query: Result<Query<ConversationFilter>, QueryRejection>,
-    paging: Result<Query<PageParams>, QueryRejection>,
+    query: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let rejected = |e: QueryRejection| {
+    let Query(params) = query.map_err(|e: QueryRejection| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
             e.body_text(),
         )
-    };
-    let Query(f) = query.map_err(rejected)?;
-    let Query(paging) = paging.map_err(rejected)?;
+    })?;
+    let (f, paging) = params.split()?;
     check(&f)?;
     let mask = app.config.privacy.mask_logs;
     let p = blocking(move || app.assistant.journal.conversations_page(&f, &paging)).await?;
@@ -363,6 +467,21 @@ pub async fn api_list(
     ))
 }
 
+/// Everything recorded about one conversation: turns with their detail, hand-offs, actions.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/conversations/{id}",
+    operation_id = "admin_conversation",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "A conversation id")),
+    responses(
+        (status = 200, description = "`{conversation, turns, handoffs, actions}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled`", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+    )
+)]
 pub async fn api_show(
     _: Admin,
     State(app): State<Arc<App>>,

@@ -13,6 +13,7 @@ use axum::{
 use maud::{html, Markup};
 
 use super::{blocking, html::page, session::Desk};
+use crate::http::error::ErrorBody;
 use crate::{
     app::App,
     desk::{self, present, Metrics},
@@ -96,6 +97,20 @@ pub async fn show(desk: Desk, State(app): State<Arc<App>>) -> Response {
     }
 }
 
+/// Automation rate, hand-offs by reason, intents, latency percentiles, feedback, per channel and
+/// day.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/metrics",
+    operation_id = "admin_metrics",
+    tag = "desk",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The metrics", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled`", body = ErrorBody),
+    )
+)]
 pub async fn api(_: Admin, State(app): State<Arc<App>>) -> Result<Json<Metrics>, ApiError> {
     Ok(Json(
         blocking(move || desk::metrics(&app.assistant.journal)).await?,

@@ -29,6 +29,7 @@ use axum::{
     routing::{get, post},
     Router,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use maud::{html, Markup};
 
@@ -39,8 +40,9 @@ use crate::{
     journal::StoredTurn,
 };
 
-pub fn routes() -> Router<Arc<App>> {
-    let pages = Router::new()
+/// The desk's pages (HTML, behind the session cookie).
+pub fn pages() -> Router<Arc<App>> {
+    Router::new()
         .route(
             "/admin",
             get(|| async { axum::response::Redirect::to("/admin/handoffs") }),
@@ -76,30 +78,28 @@ pub fn routes() -> Router<Arc<App>> {
             "/admin/suggestions/{id}/dismiss",
             post(suggestions::dismiss),
         )
-        .layer(axum::middleware::map_response(page_headers));
-    let api = Router::new()
-        .route("/v1/admin/me", get(users::me))
-        .route(
-            "/v1/admin/users",
-            get(users::api_list).post(users::api_create),
-        )
-        .route("/v1/admin/users/{id}/{change}", post(users::api_apply))
-        .route("/v1/admin/conversations", get(conversations::api_list))
-        .route("/v1/admin/conversations/{id}", get(conversations::api_show))
-        .route("/v1/admin/metrics", get(metrics::api))
-        .route("/v1/admin/actions", get(actions::api_list))
-        .route("/v1/admin/actions/{id}/revert", post(actions::api_revert))
-        .route("/v1/admin/suggestions", get(suggestions::api_list))
-        .route("/v1/admin/suggestions/{id}", get(suggestions::api_show))
-        .route(
-            "/v1/admin/suggestions/{id}/approve",
-            post(suggestions::api_approve),
-        )
-        .route(
-            "/v1/admin/suggestions/{id}/dismiss",
-            post(suggestions::api_dismiss),
-        );
-    pages.merge(api)
+        .layer(axum::middleware::map_response(page_headers))
+}
+
+/// The desk's JSON API (bearer tokens), each route with its description (see `http::openapi`).
+pub fn api_routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(users::me))
+        .routes(routes!(users::api_list, users::api_create))
+        .routes(routes!(users::api_role))
+        .routes(routes!(users::api_password))
+        .routes(routes!(users::api_disable))
+        .routes(routes!(users::api_enable))
+        .routes(routes!(users::api_revoke_tokens))
+        .routes(routes!(conversations::api_list))
+        .routes(routes!(conversations::api_show))
+        .routes(routes!(metrics::api))
+        .routes(routes!(actions::api_list))
+        .routes(routes!(actions::api_revert))
+        .routes(routes!(suggestions::api_list))
+        .routes(routes!(suggestions::api_show))
+        .routes(routes!(suggestions::api_approve))
+        .routes(routes!(suggestions::api_dismiss))
 }
 
 /// Transcripts and customer details must not linger in caches or be framed by another site.

@@ -16,12 +16,14 @@ use axum::{
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{
     blocking,
     html::{form, page, when},
     session::{Desk, Empty, Posted},
 };
+use crate::http::error::ErrorBody;
 use crate::{
     app::App,
     desk::accounts::{Role, Staff},
@@ -65,8 +67,11 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
     })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Which suggestions (default `open`).
+    #[param(pattern = "^(open|approved|dismissed)$")]
     pub status: Option<String>,
 }
 
@@ -291,6 +296,21 @@ fn suggestion_json(s: &Suggestion, mask: bool) -> Value {
     json!({"suggestion": s.cluster, "questions": questions, "draft": s.draft})
 }
 
+/// Questions the knowledge base could not answer, grouped.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/suggestions",
+    operation_id = "admin_suggestions",
+    tag = "desk",
+    security(("admin" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "`{suggestions: [...]}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled`", body = ErrorBody),
+        (status = 422, description = "`invalid_status` or `invalid_request` (the query string)", body = ErrorBody),
+    )
+)]
 pub async fn api_list(
     _: Admin,
     State(app): State<Arc<App>>,
@@ -321,6 +341,21 @@ pub async fn api_list(
     Ok(Json(json!({ "suggestions": list })))
 }
 
+/// One suggestion: its questions, the replies people sent, the draft article.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/suggestions/{id}",
+    operation_id = "admin_suggestion",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "A suggestion's id (a number)")),
+    responses(
+        (status = 200, description = "`{suggestion, questions, draft}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled`", body = ErrorBody),
+        (status = 404, description = "`suggestion_not_found`", body = ErrorBody),
+    )
+)]
 pub async fn api_show(
     _: Admin,
     State(app): State<Arc<App>>,
@@ -332,13 +367,38 @@ pub async fn api_show(
     Ok(Json(suggestion_json(&s, mask)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
+    /// 1–150 characters on one line (surrounding white space is dropped).
+    #[schema(pattern = "^\\s*\\S([^\\r\\n]{0,148}\\S)?\\s*$")]
     pub title: String,
+    /// The article's Markdown: 1–20,000 characters (surrounding white space is dropped).
+    #[schema(pattern = "^\\s*\\S([\\s\\S]{0,19998}\\S)?\\s*$")]
     pub body: String,
 }
 
+/// Approve a suggestion's article (edited): written to kb/ and indexed at once (admins only).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/suggestions/{id}/approve",
+    operation_id = "admin_approve_suggestion",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "A suggestion's id (a number)")),
+    request_body = ApproveBody,
+    responses(
+        (status = 201, description = "`{article}`", body = Object),
+        (status = 400, description = "`malformed_json`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden` (agents)", body = ErrorBody),
+        (status = 404, description = "`suggestion_not_found`", body = ErrorBody),
+        (status = 409, description = "`suggestion_decided`, `article_exists` or `index_busy`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`invalid_article` or `invalid_request` (the wrong shape)", body = ErrorBody),
+    )
+)]
 pub async fn api_approve(
     Admin(staff): Admin,
     State(app): State<Arc<App>>,
@@ -352,6 +412,22 @@ pub async fn api_approve(
     Ok((StatusCode::CREATED, Json(json!({ "article": article }))))
 }
 
+/// Dismiss a suggestion (admins only).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/suggestions/{id}/dismiss",
+    operation_id = "admin_dismiss_suggestion",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "A suggestion's id (a number)")),
+    responses(
+        (status = 200, description = "`{dismissed}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden` (agents)", body = ErrorBody),
+        (status = 404, description = "`suggestion_not_found`", body = ErrorBody),
+        (status = 409, description = "`suggestion_decided`", body = ErrorBody),
+    )
+)]
 pub async fn api_dismiss(
     Admin(staff): Admin,
     State(app): State<Arc<App>>,

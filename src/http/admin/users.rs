@@ -2,15 +2,18 @@
 //! sign-in and tokens; forms to add a user and change one; the audit log of those changes),
 //! `POST /admin/users` (add) and `POST /admin/users/{id}/{change}` with `change` one of `role`,
 //! `disable`, `enable`, `password`, `revoke-tokens`. The JSON twins: `GET /v1/admin/users`,
-//! `POST /v1/admin/users`, `POST /v1/admin/users/{id}/{change}`, and `GET /v1/admin/me` (whose
+//! `POST /v1/admin/users`, `POST /v1/admin/users/{id}/role` (and `/password`, `/disable`,
+//! `/enable`, `/revoke-tokens`, one route each so each states its body), and `GET /v1/admin/me` (whose
 //! token this is, for anyone). `desk::accounts` decides who may do what (agents get 403
 //! `forbidden`) and refuses a change that would leave no active admin (409 `last_admin`).
 
 use std::sync::Arc;
 
 use axum::{
-    body::Bytes,
-    extract::{rejection::PathRejection, Path, State},
+    extract::{
+        rejection::{JsonRejection, PathRejection},
+        Path, State,
+    },
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
     Json,
@@ -18,6 +21,7 @@ use axum::{
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::{
     blocking,
@@ -27,19 +31,46 @@ use super::{
 use crate::{
     app::App,
     desk::accounts::{AuditEntry, Role, Staff, User, UserChange, MIN_PASSWORD_CHARS},
-    http::{auth::Admin, ApiError},
+    http::{auth::Admin, error::ErrorBody, ApiError},
 };
 
 /// Audit entries shown on the page and returned by the API.
 const AUDIT_SHOWN: usize = 50;
 
-/// A new user, from the page's form or the API's JSON.
-#[derive(Deserialize)]
+/// A new user, from the page's form or the API's JSON. Other properties are ignored (the
+/// desk's form posts the same fields).
+#[derive(Deserialize, ToSchema)]
 pub struct NewUser {
+    /// An address: printable ASCII, one `@`.
+    #[schema(
+        pattern = "^\\s*[\\x21-\\x3f\\x41-\\x7e]+@[\\x21-\\x3f\\x41-\\x7e]+\\s*$",
+        max_length = 254
+    )]
     email: String,
+    /// What customers see on replies (default: the email's local part).
     #[serde(default)]
     name: Option<String>,
+    #[schema(pattern = "^\\s*(agent|admin)\\s*$")]
     role: String,
+    /// At least 12 characters.
+    #[schema(min_length = 12)]
+    password: String,
+}
+
+/// `POST /v1/admin/users/{id}/role`'s body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    #[schema(pattern = "^\\s*(agent|admin)\\s*$")]
+    role: String,
+}
+
+/// `POST /v1/admin/users/{id}/password`'s body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// At least 12 characters.
+    #[schema(min_length = 12)]
     password: String,
 }
 
@@ -229,10 +260,36 @@ pub async fn apply(
     }
 }
 
+/// Whose token this is.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/me",
+    operation_id = "admin_me",
+    tag = "desk",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "`{user_id, email, name, role}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled`", body = ErrorBody),
+    )
+)]
 pub async fn me(Admin(staff): Admin) -> Json<Staff> {
     Json(staff)
 }
 
+/// The desk's users and the audit log of changes to them (admins only).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users",
+    operation_id = "admin_users",
+    tag = "desk",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "`{users: [{id, email, name, role, created_at, disabled, last_login_at, tokens}], audit: [{id, at, actor, action, target, detail}]}` (the latest 50 changes, newest first)", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden` (agents)", body = ErrorBody),
+    )
+)]
 pub async fn api_list(
     Admin(staff): Admin,
     State(app): State<Arc<App>>,
@@ -241,6 +298,25 @@ pub async fn api_list(
     Ok(Json(json!({ "users": users, "audit": audit })))
 }
 
+/// Add a user (admins only).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users",
+    operation_id = "admin_create_user",
+    tag = "desk",
+    security(("admin" = [])),
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "`{user}`", body = Object),
+        (status = 400, description = "`malformed_json`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden` (agents)", body = ErrorBody),
+        (status = 409, description = "`user_exists`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`invalid_email`, `invalid_role`, `weak_password` or `invalid_request` (the wrong shape)", body = ErrorBody),
+    )
+)]
 pub async fn api_create(
     Admin(staff): Admin,
     State(app): State<Arc<App>>,
@@ -253,20 +329,166 @@ pub async fn api_create(
     Ok((StatusCode::CREATED, Json(json!({ "user": user }))))
 }
 
-/// The body is optional (`disable` needs none): empty means no fields.
-pub async fn api_apply(
-    Admin(staff): Admin,
-    State(app): State<Arc<App>>,
-    path: Result<Path<(i64, String)>, PathRejection>,
-    body: Bytes,
+/// A user's id from the path: one that is not a number names no user.
+fn user_id(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
+    path.map(|Path(id)| id)
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "user_not_found", e.body_text()))
+}
+
+/// One change to a user, by the API.
+async fn api_change(
+    app: Arc<App>,
+    staff: Staff,
+    id: i64,
+    kind: &'static str,
+    fields: ChangeFields,
 ) -> Result<Json<Value>, ApiError> {
-    let (id, kind) = target(path)?;
-    let fields: ChangeFields = if body.iter().all(u8::is_ascii_whitespace) {
-        ChangeFields::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?
-    };
-    let user = blocking(move || change(&app, &staff, id, &kind, fields)).await?;
+    let user = blocking(move || change(&app, &staff, id, kind, fields)).await?;
     Ok(Json(json!({ "user": user })))
 }
+
+/// A change's JSON body, judged only after the caller is known to be an admin.
+fn change_body<T>(staff: &Staff, body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    staff.require(Role::Admin)?;
+    Ok(body?.0)
+}
+
+/// Change a user's role (admins only). 409 `last_admin` when no active admin would remain.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{id}/role",
+    operation_id = "admin_user_role",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = "A user's id")),
+    request_body = RoleChange,
+    responses(
+        (status = 200, description = "`{user}` as changed", body = Object),
+        (status = 400, description = "`malformed_json`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden` (agents)", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        (status = 409, description = "`last_admin`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`invalid_role` or `invalid_request` (the wrong shape)", body = ErrorBody),
+    )
+)]
+pub async fn api_role(
+    Admin(staff): Admin,
+    State(app): State<Arc<App>>,
+    path: Result<Path<i64>, PathRejection>,
+    body: Result<Json<RoleChange>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = user_id(path)?;
+    let b = change_body(&staff, body)?;
+    let fields = ChangeFields {
+        role: Some(b.role),
+        password: None,
+    };
+    api_change(app, staff, id, "role", fields).await
+}
+
+/// Set a new password (admins only); it ends the user's sessions.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{id}/password",
+    operation_id = "admin_user_password",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = "A user's id")),
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "`{user}` as changed", body = Object),
+        (status = 400, description = "`malformed_json`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden` (agents)", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`weak_password` or `invalid_request` (the wrong shape)", body = ErrorBody),
+    )
+)]
+pub async fn api_password(
+    Admin(staff): Admin,
+    State(app): State<Arc<App>>,
+    path: Result<Path<i64>, PathRejection>,
+    body: Result<Json<PasswordChange>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = user_id(path)?;
+    let b = change_body(&staff, body)?;
+    let fields = ChangeFields {
+        role: None,
+        password: Some(b.password),
+    };
+    api_change(app, staff, id, "password", fields).await
+}
+
+/// The changes that carry nothing and cannot leave the desk without an admin: enable,
+/// revoke-tokens.
+macro_rules! bodiless_change {
+    ($name:ident, $kind:literal, $path:literal, $op:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(
+            post,
+            path = $path,
+            operation_id = $op,
+            tag = "desk",
+            security(("admin" = [])),
+            params(("id" = i64, Path, description = "A user's id")),
+            responses(
+                (status = 200, description = "`{user}` as changed", body = Object),
+                (status = 401, description = "`unauthorized`", body = ErrorBody),
+                (status = 403, description = "`admin_disabled` or `forbidden` (agents)", body = ErrorBody),
+                (status = 404, description = "`user_not_found`", body = ErrorBody),
+            )
+        )]
+        pub async fn $name(
+            Admin(staff): Admin,
+            State(app): State<Arc<App>>,
+            path: Result<Path<i64>, PathRejection>,
+        ) -> Result<Json<Value>, ApiError> {
+            let id = user_id(path)?;
+            api_change(app, staff, id, $kind, ChangeFields::default()).await
+        }
+    };
+}
+
+/// Disable a user (admins only): signed out everywhere, their API tokens stop working.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{id}/disable",
+    operation_id = "admin_user_disable",
+    tag = "desk",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = "A user's id")),
+    responses(
+        (status = 200, description = "`{user}` as changed", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`admin_disabled` or `forbidden` (agents)", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        (status = 409, description = "`last_admin`: no active admin would remain", body = ErrorBody),
+    )
+)]
+pub async fn api_disable(
+    Admin(staff): Admin,
+    State(app): State<Arc<App>>,
+    path: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = user_id(path)?;
+    api_change(app, staff, id, "disable", ChangeFields::default()).await
+}
+bodiless_change!(
+    api_enable,
+    "enable",
+    "/v1/admin/users/{id}/enable",
+    "admin_user_enable",
+    "Enable a disabled user again (admins only); their tokens work again."
+);
+bodiless_change!(
+    api_revoke_tokens,
+    "revoke-tokens",
+    "/v1/admin/users/{id}/revoke-tokens",
+    "admin_user_revoke_tokens",
+    "Delete a user's API tokens (admins only)."
+);
