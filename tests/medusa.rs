@@ -46,6 +46,7 @@ struct SeedOrder {
 #[derive(Debug, Clone, Deserialize)]
 struct SeedItem {
     id: String,
+    sku: String,
     quantity: u32,
 }
 
@@ -271,7 +272,12 @@ fn a_return_is_opened_in_medusa_once_with_the_items_and_the_key() {
     assert_eq!(r["id"], reference.as_str());
     assert_eq!(r["status"], "requested", "{r}");
     assert_eq!(r["metadata"]["shopkeep_key"], a["actions"][0]["id"], "{r}");
-    let tee_line = &seed.orders["1003"].items[0];
+    // Medusa lists an order's items in no fixed order: find the tee's line by its SKU.
+    let tee_line = seed.orders["1003"]
+        .items
+        .iter()
+        .find(|i| i.sku.starts_with("TEE"))
+        .expect("order #1003 has the tee");
     let items = r["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "only the tee: {r}");
     assert_eq!(items[0]["item_id"], tee_line.id.as_str());
