@@ -17,6 +17,6 @@ fuzz_target!(|raw: &[u8]| {
         let _ = thread::reply_references(&mail.references, id);
     }
     if let Some(from) = &mail.from {
-        let _ = thread::address_domain(from);
+        let _ = shopkeep::email::address_domain(from);
     }
 });
