@@ -108,7 +108,7 @@ pub fn build_index(
     // A product's page: the platform's URL for it (the demo's products carry theirs), else the
     // store's `store.product_url` template, else no link.
     let template = Some(cfg.store.product_url.as_str()).filter(|t| !t.trim().is_empty());
-    let extra = demo::product_documents(orders, template)?;
+    let extra = demo::product_documents(orders, template, cfg.store.currency())?;
     Ok(build(
         BuildOptions {
             kb_dir: &cfg.kb_dir,
@@ -196,7 +196,8 @@ impl App {
         let journal = Journal::new(db.clone());
         let retriever = Retriever::new(embedder, index, config.model.max_concurrent);
         let guide =
-            crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?);
+            crate::actions::Guide::new(crate::actions::Policy::from_config(&config.policy)?)
+                .with_currency(config.store.currency());
         let platform = crate::platform::from_config(&config.platform, orders.clone())?;
         tracing::info!(platform = platform.name(), "orders live on this platform");
         let assistant = Arc::new(

@@ -207,6 +207,8 @@ pub struct Assistant {
     handoffs: WindowCounter,
     /// Turns being answered, per conversation (see [`TurnLocks`]).
     turn_locks: TurnLocks,
+    /// `store.currency`: what order amounts in replies are written in.
+    currency: crate::money::Currency,
 }
 
 /// One turn at a time per conversation. A turn reads the conversation's state, awaits model
@@ -287,6 +289,7 @@ impl Assistant {
     ) -> Self {
         guide.policy.apply_identity(&mut config.identity);
         let window = std::time::Duration::from_secs(config.identity.failure_window_secs);
+        let currency = config.store.currency();
         Self {
             config,
             retriever,
@@ -298,6 +301,7 @@ impl Assistant {
             failures: WindowCounter::new(window),
             handoffs: WindowCounter::new(Duration::from_secs(3600)),
             turn_locks: TurnLocks::default(),
+            currency,
         }
     }
 
@@ -991,7 +995,7 @@ impl Assistant {
                 .orders
                 .order(n)?
                 .filter(|o| Some(&o.customer_id) == state.customer_id.as_ref())
-                .map(|o| compose::order_card(&o)),
+                .map(|o| compose::order_card(&o, self.currency)),
             None => None,
         };
         Ok(Some(Part {
@@ -1106,13 +1110,13 @@ impl Assistant {
                 Ok(o) => o,
                 Err(part) => return Ok(part),
             };
-            let card = compose::order_card(&order);
+            let card = compose::order_card(&order, self.currency);
             return Ok(match intent {
                 Intent::OrderStatus => {
                     let text = if asks_when(message) {
-                        compose::delivery_reply(&order)
+                        compose::delivery_reply(&order, self.currency)
                     } else {
-                        compose::order_status_reply(&order)
+                        compose::order_status_reply(&order, self.currency)
                     };
                     Part {
                         text,
@@ -1121,7 +1125,7 @@ impl Assistant {
                         ..Default::default()
                     }
                 }
-                Intent::RefundStatus => match compose::refund_status_reply(&order) {
+                Intent::RefundStatus => match compose::refund_status_reply(&order, self.currency) {
                     Some(text) => Part {
                         text,
                         order: Some(card),
@@ -1143,7 +1147,11 @@ impl Assistant {
                 _ => {
                     // Guided changes are carried out by a person for now, with everything attached.
                     let mut p = self.kb_answer(message, None, None).await?;
-                    p.text = format!("{}\n\n{}", compose::order_status_reply(&order), p.text);
+                    p.text = format!(
+                        "{}\n\n{}",
+                        compose::order_status_reply(&order, self.currency),
+                        p.text
+                    );
                     p.order = Some(card);
                     p.handoff = Some(HandoffReason::ActionRequested {
                         action: intent.as_str().to_string(),

@@ -366,6 +366,14 @@ pub struct StoreConfig {
     pub product_url: String,
 }
 
+impl StoreConfig {
+    /// `currency`, typed. A loaded config has been validated, so the fallback (US dollars) is
+    /// only for a hand-built one with a bad code.
+    pub fn currency(&self) -> crate::money::Currency {
+        crate::money::Currency::from_code(&self.currency).unwrap_or_default()
+    }
+}
+
 /// How a customer may prove who they are before seeing order data. The three `allow_*` flags are
 /// set from the action policy's `[identity] methods` when the assistant starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -830,9 +838,7 @@ impl Config {
                 self.store.timezone
             )));
         }
-        if iso_currency::Currency::from_code(&self.store.currency.trim().to_ascii_uppercase())
-            .is_none()
-        {
+        if crate::money::Currency::from_code(&self.store.currency).is_none() {
             return Err(ConfigError::Invalid(format!(
                 "store.currency: {:?} is not an ISO 4217 currency code (such as \"EUR\")",
                 self.store.currency

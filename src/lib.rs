@@ -69,6 +69,7 @@
 //! - [`learn`]: the knowledge base that grows: unanswered questions clustered, drafted into
 //!   suggested articles, and an admin's approved article written to kb/ and indexed at once.
 //! - [`privacy`]: masking personal data in log views, retention purges, erasing a customer.
+//! - [`money`]: amounts in the store's currency, as every reply, plan and page writes them.
 //! - [`retry`]: the backoff and attempt outcomes the outboxes (webhook, email) share.
 //! - [`webhook`]: every hand-off POSTed to the store's helpdesk, HMAC-signed, with retries.
 //! - [`email`]: the email channel: mail in (IMAP, webhook, file), parsed, stripped, threaded,
@@ -95,6 +96,7 @@ pub mod index;
 pub mod journal;
 pub mod kb;
 pub mod learn;
+pub mod money;
 pub mod orders;
 pub mod platform;
 pub mod privacy;

@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 use shopkeep::{
     actions::{execute, read::Catalogue, revert, variant, Flow, Guide, Policy, Stage, Turn},
+    money::Currency,
     orders::{
         demo, import::Format, ItemStatus, OrderError, OrderStatus, OrderStore, OrderStoreExt,
         SqliteOrderStore,
@@ -121,6 +122,19 @@ fn a_return_states_the_refund_and_its_timing_then_opens_an_rma_on_yes() {
             .unwrap()
             .status,
         ItemStatus::ReturnRequested
+    );
+}
+
+#[test]
+fn a_store_selling_in_euros_is_quoted_euros() {
+    let mut chat = Chat::demo();
+    chat.guide = Guide::new(Policy::profile("demo").unwrap())
+        .with_currency(Currency::from_code("EUR").unwrap());
+    let t = chat.say("Please return the linen shirt on LF-100002 as store credit.");
+    assert!(
+        t.text.contains("€74.80") && !t.text.contains('$'),
+        "{}",
+        t.text
     );
 }
 
@@ -277,6 +291,7 @@ fn another_customers_order_is_never_found() {
     assert!(execute(
         chat.store.as_ref(),
         &chat.guide.policy,
+        chat.guide.currency,
         &forged,
         None,
         chat.now

@@ -7,6 +7,7 @@ use std::{
     time::Instant,
 };
 
+use shopkeep::money::Currency;
 use shopkeep::orders::{
     demo::{demo_now, product_documents, seed_demo, DEMO_ORDERS, DEMO_ORDER_COUNT},
     import, import_str, Customer, Format, ItemStatus, Order, OrderError, OrderStatus, OrderStore,
@@ -652,7 +653,7 @@ fn the_fixed_demo_orders_are_as_documented() {
 #[test]
 fn every_product_becomes_a_searchable_document() {
     let store = demo_store(TODAY);
-    let docs = product_documents(&store, None).unwrap();
+    let docs = product_documents(&store, None, Currency::default()).unwrap();
     assert_eq!(docs.len(), 30);
     let candle = docs
         .iter()
@@ -677,12 +678,35 @@ fn every_product_becomes_a_searchable_document() {
     );
     // Documents are stable, so reindexing does not re-embed unchanged products.
     assert_eq!(
-        product_documents(&store, None).unwrap()[0].hash,
+        product_documents(&store, None, Currency::default()).unwrap()[0].hash,
         docs[0].hash
     );
     assert!(
         docs.iter().all(|d| !shopkeep::kb::chunk(d).is_empty()),
         "every product yields passages"
+    );
+}
+
+#[test]
+fn product_pages_give_prices_in_the_stores_currency() {
+    let store = demo_store(TODAY);
+    let price_lines = |currency: Currency| -> Vec<String> {
+        product_documents(&store, None, currency)
+            .unwrap()
+            .iter()
+            .flat_map(|d| d.blocks.iter())
+            .flat_map(|b| b.text.lines())
+            .filter(|l| l.starts_with("Price"))
+            .map(str::to_string)
+            .collect()
+    };
+    let dollars = price_lines(Currency::default());
+    let euros = price_lines(Currency::from_code("EUR").unwrap());
+    assert_eq!(dollars.len(), 30, "every product has a price");
+    assert!(dollars.iter().all(|l| l.contains('$')), "{dollars:?}");
+    assert!(
+        euros.iter().all(|l| l.contains('€') && !l.contains('$')),
+        "{euros:?}"
     );
 }
 
@@ -836,7 +860,7 @@ fn shopify_exports_import_with_customers_statuses_and_tracking() {
     assert_eq!(
         jane.payment_methods
             .iter()
-            .map(|p| p.describe())
+            .map(|p| p.describe(Currency::default()))
             .collect::<Vec<_>>(),
         ["Visa ending 4242"]
     );

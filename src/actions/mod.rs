@@ -38,6 +38,7 @@ use time::OffsetDateTime;
 pub use plan::{execute, execute_via, revert, Action, Done, Plan, Step};
 pub use policy::{Policy, PolicyError, Refusal};
 
+use crate::money::Currency;
 use crate::orders::{OrderError, OrderStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +199,8 @@ pub fn is_no(message: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Guide {
     pub policy: Policy,
+    /// The store's currency: what amounts in the guide's words are written in.
+    pub currency: Currency,
     /// Where confirmed changes are carried out when orders live on a store platform (see
     /// [`crate::platform`]); `None`: in the order store itself.
     pub platform: Option<std::sync::Arc<dyn crate::platform::Platform>>,
@@ -207,8 +210,16 @@ impl Guide {
     pub fn new(policy: Policy) -> Self {
         Self {
             policy,
+            currency: Currency::default(),
             platform: None,
         }
+    }
+
+    /// Amounts in plans, refusals and confirmations written in `currency` (US dollars unless
+    /// told).
+    pub fn with_currency(mut self, currency: Currency) -> Self {
+        self.currency = currency;
+        self
     }
 
     /// Carries confirmed changes out on `platform` (an embedded one changes nothing).
@@ -385,6 +396,7 @@ impl Guide {
             orders: &orders,
             catalogue: &catalogue,
             now,
+            currency: self.currency,
             history: &history,
         };
         let steps = plan::plan_all(&desk, &wishes);
@@ -518,6 +530,7 @@ impl Guide {
                 self.platform.as_deref(),
                 store,
                 &self.policy,
+                self.currency,
                 p,
                 Some(conversation_id),
                 now,

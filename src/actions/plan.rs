@@ -20,11 +20,11 @@ use super::{
     variant::{choose, described_values, read_spec, Choice, Spec},
     ActionError,
 };
+use crate::money::Currency;
 use crate::orders::{
-    format_cents, Address, Customer, ExchangeRecord, ExchangeStatus, ItemStatus, LoggedAction,
-    Order, OrderError, OrderItem, OrderStatus, OrderStore, OrderStoreExt, OrderWriter, Payment,
-    PaymentMethod, PaymentMethodKind, Product, ReturnRecord, ReturnStatus, TransactionKind,
-    Variant,
+    Address, Customer, ExchangeRecord, ExchangeStatus, ItemStatus, LoggedAction, Order, OrderError,
+    OrderItem, OrderStatus, OrderStore, OrderStoreExt, OrderWriter, Payment, PaymentMethod,
+    PaymentMethodKind, Product, ReturnRecord, ReturnStatus, TransactionKind, Variant,
 };
 
 /// A change to the store, with everything needed to carry it out.
@@ -240,7 +240,7 @@ fn order_ground(w: &Wish, o: &Order) -> Ground {
 
 /// How the payment method of a plan was found.
 fn payment_ground(desk: &Desk, w: &Wish, id: &str, default_how: &str) -> Ground {
-    let value = describe_method(desk.customer, id);
+    let value = describe_method(desk.customer, id, desk.currency);
     match w.payment.first() {
         Some(r) => Ground::said(Slot::Payment, value, pay_words(r)),
         None => Ground::derived(Slot::Payment, value, default_how),
@@ -289,6 +289,8 @@ pub struct Desk<'a> {
     pub orders: &'a [Order],
     pub catalogue: &'a Catalogue<'a>,
     pub now: OffsetDateTime,
+    /// What amounts in the plan's words are written in.
+    pub currency: Currency,
     /// Logged actions per order number (address changes made, item-change locks).
     pub history: &'a HashMap<String, Vec<LoggedAction>>,
 }
@@ -334,13 +336,13 @@ pub fn original_method(order: &Order) -> Option<String> {
         .map(|p| p.payment_method_id.clone())
 }
 
-fn describe_method(customer: &Customer, id: &str) -> String {
+fn describe_method(customer: &Customer, id: &str, currency: Currency) -> String {
     if id == "store_credit" {
         return "store credit".into();
     }
     customer
         .payment_method(id)
-        .map_or_else(|| id.to_string(), PaymentMethod::describe)
+        .map_or_else(|| id.to_string(), |m| m.describe(currency))
 }
 
 /// How often an order already had this kind of change, and whether an item change locked it.
@@ -381,7 +383,7 @@ impl Desk<'_> {
                     None => Err(format!(
                         "you have several: {}. Which one should I use?",
                         many.iter()
-                            .map(|m| m.describe())
+                            .map(|m| m.describe(self.currency))
                             .collect::<Vec<_>>()
                             .join(", ")
                     )),
@@ -1090,15 +1092,15 @@ fn plan_wish(desk: &Desk, w: &Wish, sim: &mut Sim, steps: &mut Vec<Step>) {
                 return steps.push(refuse(format!(
                     "order {} is already paid with {}",
                     o.number,
-                    describe_method(desk.customer, &old)
+                    describe_method(desk.customer, &old, desk.currency)
                 )));
             }
             if let Some(m) = desk.customer.payment_method(&new) {
                 if m.kind == PaymentMethodKind::GiftCard && sim.balance(m) < o.total_cents {
                     return steps.push(refuse(format!(
                         "the gift card's balance ({}) doesn't cover the order total of {}",
-                        format_cents(sim.balance(m)),
-                        format_cents(o.total_cents)
+                        desk.currency.amount(sim.balance(m)),
+                        desk.currency.amount(o.total_cents)
                     )));
                 }
                 if m.kind == PaymentMethodKind::GiftCard {
@@ -1111,10 +1113,10 @@ fn plan_wish(desk: &Desk, w: &Wish, sim: &mut Sim, steps: &mut Vec<Step>) {
                 summary: format!(
                     "Pay order {} ({}) with {} instead of {}; {} is refunded {}.",
                     o.number,
-                    format_cents(o.total_cents),
-                    describe_method(desk.customer, &new),
-                    describe_method(desk.customer, &old),
-                    describe_method(desk.customer, &old),
+                    desk.currency.amount(o.total_cents),
+                    describe_method(desk.customer, &new, desk.currency),
+                    describe_method(desk.customer, &old, desk.currency),
+                    describe_method(desk.customer, &old, desk.currency),
                     if desk
                         .customer
                         .payment_method(&old)
@@ -1404,7 +1406,7 @@ fn plan_cancel(
         customer_id: desk.customer.id.clone(),
         summary: format!(
             "{what}{why}. {} is {}, {}.",
-            format_cents(amount),
+            desk.currency.amount(amount),
             if gift {
                 "refunded to your gift card"
             } else {
@@ -1415,7 +1417,7 @@ fn plan_cancel(
             } else {
                 format!(
                     "{} — {}",
-                    describe_method(desk.customer, &method),
+                    describe_method(desk.customer, &method, desk.currency),
                     policy.cancellation.refund_timing
                 )
             }
@@ -1484,7 +1486,7 @@ fn plan_return(
         } else {
             problem.get_or_insert(format!(
                 "a refund can only go to the original payment method ({}){}",
-                describe_method(desk.customer, &original),
+                describe_method(desk.customer, &original, desk.currency),
                 if policy
                     .returns
                     .refund_to
@@ -1503,7 +1505,7 @@ fn plan_return(
         }
         problem.get_or_insert(format!(
             "refunds can't go to {} here",
-            describe_method(desk.customer, &id)
+            describe_method(desk.customer, &id, desk.currency)
         ));
     }
     let said_where = {
@@ -1531,7 +1533,7 @@ fn plan_return(
             return steps.push(Step::Ask(format!(
                 "where should the refund for order {} go: the original payment method ({}){}?",
                 o.number,
-                describe_method(desk.customer, &original),
+                describe_method(desk.customer, &original, desk.currency),
                 if policy
                     .returns
                     .refund_to
@@ -1567,7 +1569,8 @@ fn plan_return(
         format!(
             " plus a {}% bonus ({} in all)",
             policy.returns.store_credit_bonus_percent,
-            format_cents(amount + amount * policy.returns.store_credit_bonus_percent / 100)
+            desk.currency
+                .amount(amount + amount * policy.returns.store_credit_bonus_percent / 100)
         )
     } else {
         String::new()
@@ -1581,8 +1584,8 @@ fn plan_return(
             "Return {} from order {}: a refund of {}{bonus} to {}, {timing}.",
             items_label(&lines.iter().map(|&l| &o.items[l]).collect::<Vec<_>>()),
             o.number,
-            format_cents(amount),
-            describe_method(desk.customer, &method)
+            desk.currency.amount(amount),
+            describe_method(desk.customer, &method, desk.currency)
         ),
         grounds: vec![
             order_ground(w, o),
@@ -1736,7 +1739,7 @@ fn plan_swap(
                         format!(
                             "{} at {}",
                             v.options.values().cloned().collect::<Vec<_>>().join(", "),
-                            format_cents(v.price_cents)
+                            desk.currency.amount(v.price_cents)
                         )
                     })
                     .collect();
@@ -1767,7 +1770,7 @@ fn plan_swap(
         diff += v.price_cents - line.price_cents;
         // Comparisons are stated, so the customer sees what "the highest resolution" or "the
         // same colour as my other one" turned into.
-        let why = comparison_words(product, &spec, &v, line, &references);
+        let why = comparison_words(product, &spec, &v, line, &references, desk.currency);
         parts.push(format!(
             "{} → {}{}",
             item_label(line),
@@ -1775,7 +1778,7 @@ fn plan_swap(
             if why.is_empty() {
                 String::new()
             } else {
-                format!(" ({why}, {})", format_cents(v.price_cents))
+                format!(" ({why}, {})", desk.currency.amount(v.price_cents))
             }
         ));
         new_grounds.push(Ground::said(
@@ -1814,7 +1817,7 @@ fn plan_swap(
                         if short {
                             problem.get_or_insert(format!(
                                 "the gift card's balance doesn't cover the difference of {}",
-                                format_cents(diff)
+                                desk.currency.amount(diff)
                             ));
                             continue;
                         }
@@ -1842,20 +1845,20 @@ fn plan_swap(
     if settlement == Settlement::CustomerChoice && w.payment.is_empty() {
         if let Some(m) = desk.customer.payment_method(&method) {
             if m.kind == PaymentMethodKind::GiftCard && sim.balance(m) < diff {
-                return steps.push(Step::Ask(format!("the gift card on this order doesn't cover the difference of {}; which payment method should I use?", format_cents(diff))));
+                return steps.push(Step::Ask(format!("the gift card on this order doesn't cover the difference of {}; which payment method should I use?", desk.currency.amount(diff))));
             }
         }
     }
     let money = match diff.signum() {
         1 => format!(
             "The difference of {} is charged to {}.",
-            format_cents(diff),
-            describe_method(desk.customer, &method)
+            desk.currency.amount(diff),
+            describe_method(desk.customer, &method, desk.currency)
         ),
         -1 => format!(
             "The difference of {} is refunded to {}.",
-            format_cents(-diff),
-            describe_method(desk.customer, &method)
+            desk.currency.amount(-diff),
+            describe_method(desk.customer, &method, desk.currency)
         ),
         _ => "There is no price difference.".to_string(),
     };
@@ -2109,6 +2112,7 @@ fn comparison_words(
     v: &Variant,
     line: &OrderItem,
     references: &[(String, String, String)],
+    currency: Currency,
 ) -> String {
     let mut out: Vec<String> = Vec::new();
     for (k, d) in &spec.extreme {
@@ -2157,7 +2161,7 @@ fn comparison_words(
     if spec.at_most_paid {
         out.push(format!(
             "no more than the {} you paid",
-            format_cents(line.price_cents)
+            currency.amount(line.price_cents)
         ));
     }
     for (k, value, n) in references {
@@ -2191,11 +2195,12 @@ fn reference_for(prefix: &str, plan_id: &str) -> String {
 pub fn execute(
     store: &dyn OrderStore,
     policy: &Policy,
+    currency: Currency,
     plan: &Plan,
     conversation_id: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Done, ActionError> {
-    execute_via(None, store, policy, plan, conversation_id, now)
+    execute_via(None, store, policy, currency, plan, conversation_id, now)
 }
 
 /// [`execute`], with the change carried out by the store's `platform` when orders live on one:
@@ -2206,6 +2211,7 @@ pub fn execute_via(
     platform: Option<&dyn crate::platform::Platform>,
     store: &dyn OrderStore,
     policy: &Policy,
+    currency: Currency,
     plan: &Plan,
     conversation_id: Option<&str>,
     now: OffsetDateTime,
@@ -2339,7 +2345,7 @@ pub fn execute_via(
                     new_item_ids,
                     policy.exchanges.require_in_stock,
                 )?;
-                check_gift_card(&customer, payment_method_id, diff)?;
+                check_gift_card(&customer, payment_method_id, diff, currency)?;
                 for &l in &lines {
                     o.items[l].status = ItemStatus::ExchangeRequested;
                 }
@@ -2433,7 +2439,7 @@ pub fn execute_via(
                         } else {
                             " for those items"
                         },
-                        format_cents(amount)
+                        currency.amount(amount)
                     ),
                 )
             }
@@ -2455,7 +2461,7 @@ pub fn execute_via(
                     new_item_ids,
                     policy.exchanges.require_in_stock,
                 )?;
-                check_gift_card(&customer, payment_method_id, diff)?;
+                check_gift_card(&customer, payment_method_id, diff, currency)?;
                 for (&l, new_id) in lines.iter().zip(new_item_ids) {
                     let v = tx
                         .variant(new_id)?
@@ -2495,13 +2501,13 @@ pub fn execute_via(
                         match diff.signum() {
                             1 => format!(
                                 "; {} was charged to {}",
-                                format_cents(diff),
-                                describe_method(&customer, payment_method_id)
+                                currency.amount(diff),
+                                describe_method(&customer, payment_method_id, currency)
                             ),
                             -1 => format!(
                                 "; {} is refunded to {}",
-                                format_cents(-diff),
-                                describe_method(&customer, payment_method_id)
+                                currency.amount(-diff),
+                                describe_method(&customer, payment_method_id, currency)
                             ),
                             _ => String::new(),
                         }
@@ -2533,7 +2539,7 @@ pub fn execute_via(
                     ));
                 }
                 let total = o.paid_cents() - o.refunded_cents();
-                check_gift_card(&customer, payment_method_id, total)?;
+                check_gift_card(&customer, payment_method_id, total, currency)?;
                 o.payments.push(Payment {
                     kind: TransactionKind::Payment,
                     amount_cents: total,
@@ -2567,9 +2573,9 @@ pub fn execute_via(
                     format!(
                         "Order {} is now paid with {}; {} is refunded to {}.",
                         o.number,
-                        describe_method(&customer, payment_method_id),
-                        format_cents(total),
-                        describe_method(&customer, &old)
+                        describe_method(&customer, payment_method_id, currency),
+                        currency.amount(total),
+                        describe_method(&customer, &old, currency)
                     ),
                 )
             }
@@ -2698,7 +2704,12 @@ fn swap_prices(
     Ok(diff)
 }
 
-fn check_gift_card(customer: &Customer, method: &str, charge: i64) -> Result<(), ActionError> {
+fn check_gift_card(
+    customer: &Customer,
+    method: &str,
+    charge: i64,
+    currency: Currency,
+) -> Result<(), ActionError> {
     if let Some(m) = customer.payment_method(method) {
         if m.kind == PaymentMethodKind::GiftCard
             && charge > 0
@@ -2706,8 +2717,8 @@ fn check_gift_card(customer: &Customer, method: &str, charge: i64) -> Result<(),
         {
             return Err(ActionError::Refused(format!(
                 "the gift card's balance ({}) doesn't cover {}",
-                format_cents(m.balance_cents.unwrap_or(0)),
-                format_cents(charge)
+                currency.amount(m.balance_cents.unwrap_or(0)),
+                currency.amount(charge)
             )));
         }
     }

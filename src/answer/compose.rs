@@ -8,6 +8,7 @@ use super::{gate::terms, Citation, OrderCard, OrderCardItem};
 use crate::{
     config::StoreConfig,
     index::Hit,
+    money::Currency,
     orders::{Order, OrderStatus},
 };
 
@@ -137,12 +138,6 @@ impl<'a> Voice<'a> {
     }
 }
 
-/// `$12.34`
-pub fn money(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}${}.{:02}", cents.abs() / 100, cents.abs() % 100)
-}
-
 /// "Tue 24 Nov 2026"
 pub fn day(d: Date) -> String {
     d.format(format_description!(
@@ -166,7 +161,7 @@ fn return_status(s: crate::orders::ReturnStatus) -> &'static str {
 }
 
 /// The order facts for the API and the widget's card.
-pub fn order_card(order: &Order) -> OrderCard {
+pub fn order_card(order: &Order, currency: Currency) -> OrderCard {
     let f = order.fulfilments.last();
     OrderCard {
         number: order.number.clone(),
@@ -182,7 +177,7 @@ pub fn order_card(order: &Order) -> OrderCard {
                 status: i.status.as_str().to_string(),
             })
             .collect(),
-        total: money(order.total_cents),
+        total: currency.amount(order.total_cents),
         carrier: f.and_then(|f| f.carrier.clone()),
         tracking_number: f
             .map(|f| f.tracking_number.clone())
@@ -199,8 +194,8 @@ pub fn order_card(order: &Order) -> OrderCard {
 }
 
 /// Order status in words, every fact from the order record.
-pub fn order_status_reply(order: &Order) -> String {
-    let card = order_card(order);
+pub fn order_status_reply(order: &Order, currency: Currency) -> String {
+    let card = order_card(order, currency);
     let n = &order.number;
     let mut out = match order.status {
         OrderStatus::Pending => format!(
@@ -254,7 +249,7 @@ pub fn order_status_reply(order: &Order) -> String {
             " Return {} ({}): refund of {} to {}.",
             r.number,
             return_status(r.status),
-            money(r.refund_cents),
+            currency.amount(r.refund_cents),
             r.refund_method
         ));
     }
@@ -276,8 +271,8 @@ pub fn order_status_reply(order: &Order) -> String {
 }
 
 /// When will it arrive: the delivery facts only.
-pub fn delivery_reply(order: &Order) -> String {
-    let card = order_card(order);
+pub fn delivery_reply(order: &Order, currency: Currency) -> String {
+    let card = order_card(order, currency);
     let n = &order.number;
     match (order.status, &card.estimated_delivery, &card.delivered_on) {
         (_, _, Some(d)) => format!("Order {n} was delivered on {d}."),
@@ -290,12 +285,12 @@ pub fn delivery_reply(order: &Order) -> String {
             }
             s
         }
-        _ => order_status_reply(order),
+        _ => order_status_reply(order, currency),
     }
 }
 
 /// Refund facts from the order record.
-pub fn refund_status_reply(order: &Order) -> Option<String> {
+pub fn refund_status_reply(order: &Order, currency: Currency) -> Option<String> {
     let n = &order.number;
     if order.returns.is_empty() {
         let refunds: Vec<String> = order
@@ -303,8 +298,8 @@ pub fn refund_status_reply(order: &Order) -> Option<String> {
             .iter()
             .filter(|p| matches!(p.kind, crate::orders::TransactionKind::Refund))
             .map(|p| match p.at {
-                Some(at) => format!("{} on {}", money(p.amount_cents), day_of(at)),
-                None => money(p.amount_cents),
+                Some(at) => format!("{} on {}", currency.amount(p.amount_cents), day_of(at)),
+                None => currency.amount(p.amount_cents),
             })
             .collect();
         return (!refunds.is_empty())
@@ -319,7 +314,7 @@ pub fn refund_status_reply(order: &Order) -> Option<String> {
                     "Return {} for order {n} is {}: a refund of {} to {}.",
                     r.number,
                     return_status(r.status),
-                    money(r.refund_cents),
+                    currency.amount(r.refund_cents),
                     r.refund_method
                 )
             })
@@ -415,10 +410,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn money_and_days() {
-        assert_eq!(money(595), "$5.95");
-        assert_eq!(money(-12000), "-$120.00");
+    fn days_read_with_their_weekday() {
         assert_eq!(day(time::macros::date!(2026 - 11 - 24)), "Tue 24 Nov 2026");
+    }
+
+    #[test]
+    fn order_amounts_are_in_the_stores_currency() {
+        let today = time::macros::date!(2026 - 11 - 24);
+        let data = crate::orders::demo::demo_dataset(today).unwrap();
+        let euro = Currency::from_code("EUR").unwrap();
+        let first = &data.orders[0];
+        assert!(order_card(first, euro).total.starts_with('€'));
+        assert!(order_card(first, Currency::default())
+            .total
+            .starts_with('$'));
+        let refunded: Vec<String> = data
+            .orders
+            .iter()
+            .filter_map(|o| refund_status_reply(o, euro))
+            .collect();
+        assert!(!refunded.is_empty(), "the demo store has refunds");
+        assert!(
+            refunded.iter().all(|r| r.contains('€') && !r.contains('$')),
+            "{refunded:?}"
+        );
     }
 
     #[test]

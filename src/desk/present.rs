@@ -8,6 +8,8 @@
 
 use jiff::{tz::TimeZone, Timestamp, Unit, Zoned};
 
+use crate::money::Currency;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PresentError {
     #[error("store.timezone {0:?} is not an IANA time zone name (such as \"Europe/Berlin\")")]
@@ -30,7 +32,7 @@ impl PresentError {
 pub struct Presenter {
     tz: TimeZone,
     tz_name: String,
-    currency: iso_currency::Currency,
+    currency: Currency,
 }
 
 /// A moment as the desk shows it.
@@ -49,7 +51,7 @@ impl Presenter {
     pub fn new(timezone: &str, currency: &str) -> Result<Self, PresentError> {
         let tz = TimeZone::get(timezone.trim())
             .map_err(|_| PresentError::UnknownTimeZone(timezone.to_string()))?;
-        let currency = iso_currency::Currency::from_code(&currency.trim().to_ascii_uppercase())
+        let currency = Currency::from_code(currency)
             .ok_or_else(|| PresentError::UnknownCurrency(currency.to_string()))?;
         Ok(Self {
             tz,
@@ -78,40 +80,10 @@ impl Presenter {
         }
     }
 
-    /// An amount in minor units ("cents") in the store's currency: "$1,234.56", "€5.95",
-    /// "¥1,200"; negative as "-$5.95".
+    /// An amount in minor units ("cents") in the store's currency: "$1,234.56", "€5.95".
     pub fn money(&self, minor: i64) -> String {
-        let digits = u32::from(self.currency.exponent().unwrap_or(2));
-        let scale = 10u64.pow(digits);
-        let abs = minor.unsigned_abs();
-        let whole = group(abs / scale);
-        let sign = if minor < 0 { "-" } else { "" };
-        let symbol = self.currency.symbol().symbol;
-        let fraction = if digits == 0 {
-            String::new()
-        } else {
-            format!(".{:0width$}", abs % scale, width = digits as usize)
-        };
-        // A symbol that is only the code again ("CHF") reads better with a space.
-        if symbol.chars().all(|c| c.is_ascii_alphabetic()) {
-            format!("{sign}{symbol} {whole}{fraction}")
-        } else {
-            format!("{sign}{symbol}{whole}{fraction}")
-        }
+        self.currency.amount(minor)
     }
-}
-
-/// "1,234,567".
-fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn relative(t: &Zoned, now: &Zoned) -> String {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::{extract::State, response::Html};
 
 use super::ApiError;
-use crate::{app::App, orders::Product};
+use crate::{app::App, money::Currency, orders::Product};
 
 /// The demo store's best seller; any other store shows its first product.
 const FEATURED: &str = "linen-shirt";
@@ -28,15 +28,19 @@ pub async fn page(State(app): State<Arc<App>>) -> Result<Html<String>, ApiError>
         Some(p) => Some(p),
         None => orders.products()?.into_iter().next(),
     };
-    Ok(Html(render(&app.config.store.name, product.as_ref())))
+    Ok(Html(render(
+        &app.config.store.name,
+        app.config.store.currency(),
+        product.as_ref(),
+    )))
 }
 
-fn render(store: &str, product: Option<&Product>) -> String {
+fn render(store: &str, currency: Currency, product: Option<&Product>) -> String {
     let (name, description, price, options, details, product_id) = match product {
         Some(p) => (
             p.name.clone(),
             p.description.clone(),
-            p.price_range_cents().map(|(lo, hi)| if lo == hi { dollars(lo) } else { format!("{} – {}", dollars(lo), dollars(hi)) }).unwrap_or_default(),
+            p.price_range_cents().map(|(lo, hi)| if lo == hi { currency.amount(lo) } else { format!("{} – {}", currency.amount(lo), currency.amount(hi)) }).unwrap_or_default(),
             p.options
                 .iter()
                 .map(|(name, values)| {
@@ -62,10 +66,6 @@ fn render(store: &str, product: Option<&Product>) -> String {
         .replace("{{options}}", &options)
         .replace("{{details}}", &details)
         .replace("{{product_attr}}", &product_attr)
-}
-
-fn dollars(cents: i64) -> String {
-    format!("${}.{:02}", cents / 100, cents % 100)
 }
 
 fn slug(s: &str) -> String {
@@ -113,7 +113,7 @@ mod tests {
             variants: vec![],
             url: None,
         };
-        let html = render("A & B", Some(&p));
+        let html = render("A & B", Currency::default(), Some(&p));
         assert!(html.contains("A &amp; B") && html.contains("&lt;b&gt;Shirt&lt;/b&gt;"));
         assert!(html.contains("data-product-id=\"p&quot;1\""));
         assert!(html.contains("src=\"/widget.js\""));

@@ -163,11 +163,12 @@ pub const DEMO_PRODUCT_URL: &str = "https://larkfield.example/products/{id}";
 pub fn product_documents(
     store: &dyn OrderStore,
     url_template: Option<&str>,
+    currency: crate::money::Currency,
 ) -> Result<Vec<Document>> {
     Ok(store
         .products()?
         .iter()
-        .map(|p| product_document(p, url_template))
+        .map(|p| product_document(p, url_template, currency))
         .collect())
 }
 
@@ -188,7 +189,11 @@ pub fn product_url(p: &Product, url_template: Option<&str>) -> Option<String> {
     Some(t.replace("{id}", &id))
 }
 
-fn product_document(p: &Product, url_template: Option<&str>) -> Document {
+fn product_document(
+    p: &Product,
+    url_template: Option<&str>,
+    currency: crate::money::Currency,
+) -> Document {
     let mut blocks = Vec::new();
     let intro = if p.description.trim().is_empty() {
         if p.category.is_empty() || p.category == p.name {
@@ -227,11 +232,11 @@ fn product_document(p: &Product, url_template: Option<&str>) -> Document {
         .map(|(name, values)| format!("{name}: {}.", values.join(", ")))
         .collect();
     match p.price_range_cents() {
-        Some((lo, hi)) if lo == hi => options.push(format!("Price: {}.", super::format_cents(lo))),
+        Some((lo, hi)) if lo == hi => options.push(format!("Price: {}.", currency.amount(lo))),
         Some((lo, hi)) => options.push(format!(
             "Price: {} to {}, depending on the option.",
-            super::format_cents(lo),
-            super::format_cents(hi)
+            currency.amount(lo),
+            currency.amount(hi)
         )),
         None => {}
     }
@@ -2085,6 +2090,7 @@ fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Currency;
 
     #[test]
     fn the_prng_is_the_same_everywhere() {
@@ -2131,7 +2137,7 @@ mod tests {
         let earrings = products
             .iter()
             .find(|p| p.id == "gold-hoop-earrings")
-            .map(|p| product_document(p, Some("https://shop.example/{id}")))
+            .map(|p| product_document(p, Some("https://shop.example/{id}"), Currency::default()))
             .unwrap();
         assert_eq!(earrings.id, "product-gold-hoop-earrings");
         assert_eq!(earrings.product_id.as_deref(), Some("gold-hoop-earrings"));
@@ -2147,7 +2153,7 @@ mod tests {
         let shirt = products
             .iter()
             .find(|p| p.id == "linen-shirt")
-            .map(|p| product_document(p, None))
+            .map(|p| product_document(p, None, Currency::default()))
             .unwrap();
         assert!(shirt
             .blocks

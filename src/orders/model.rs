@@ -119,8 +119,8 @@ pub struct PaymentMethod {
 
 impl PaymentMethod {
     /// How an answer names it without revealing more than the last four digits:
-    /// "Visa ending 4242", "PayPal", "gift card (balance $12.00)".
-    pub fn describe(&self) -> String {
+    /// "Visa ending 4242", "PayPal", "gift card (balance $12.00)" (in the store's `currency`).
+    pub fn describe(&self, currency: crate::money::Currency) -> String {
         let mut s = match (&self.brand, &self.last4) {
             (Some(b), Some(l)) => format!("{} ending {l}", capitalise(b)),
             (None, Some(l)) => format!("{} ending {l}", self.kind.label()),
@@ -128,7 +128,7 @@ impl PaymentMethod {
             (None, None) => self.kind.label().to_string(),
         };
         if let Some(b) = self.balance_cents {
-            s.push_str(&format!(" (balance {})", format_cents(b)));
+            s.push_str(&format!(" (balance {})", currency.amount(b)));
         }
         s
     }
@@ -573,21 +573,6 @@ pub struct Dataset {
     pub orders: Vec<Order>,
 }
 
-/// "$1,234.56", "-$5.95".
-pub fn format_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    let dollars = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in dollars.chars().enumerate() {
-        if i > 0 && (dollars.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}${grouped}.{:02}", abs % 100)
-}
-
 // Problems a record can have that the store refuses to save. Messages name the field.
 pub(crate) fn check_customer(c: &Customer) -> Result<(), String> {
     if c.id.trim().is_empty() {
@@ -759,14 +744,7 @@ pub mod ymd {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn money_is_formatted_with_grouping_and_sign() {
-        assert_eq!(format_cents(0), "$0.00");
-        assert_eq!(format_cents(595), "$5.95");
-        assert_eq!(format_cents(12_345_678), "$123,456.78");
-        assert_eq!(format_cents(-1495), "-$14.95");
-    }
+    use crate::money::Currency;
 
     #[test]
     fn statuses_round_trip_through_their_stored_form() {
@@ -790,7 +768,7 @@ mod tests {
             last4: Some("4242".into()),
             balance_cents: None,
         };
-        assert_eq!(card.describe(), "Visa ending 4242");
+        assert_eq!(card.describe(Currency::default()), "Visa ending 4242");
         let gift = PaymentMethod {
             id: "gc".into(),
             kind: PaymentMethodKind::GiftCard,
@@ -798,7 +776,12 @@ mod tests {
             last4: None,
             balance_cents: Some(1200),
         };
-        assert_eq!(gift.describe(), "gift card (balance $12.00)");
+        assert_eq!(
+            gift.describe(Currency::default()),
+            "gift card (balance $12.00)"
+        );
+        let euro = Currency::from_code("EUR").unwrap();
+        assert_eq!(gift.describe(euro), "gift card (balance €12.00)");
     }
 
     #[test]
