@@ -357,8 +357,8 @@ pub struct StoreConfig {
     pub support_hours: String,
     /// The store's time zone, an IANA name ("Europe/Berlin"): the desk shows every time in it.
     pub timezone: String,
-    /// The store's currency, ISO 4217 ("EUR"): the desk shows amounts in it. Order amounts are
-    /// in its minor unit (cents).
+    /// The store's currency, ISO 4217 ("EUR"): every amount replies, plans and the desk write is
+    /// in it (see [`crate::money`]). Order amounts are in its minor unit (cents).
     pub currency: String,
     /// The address of a product's page, `{id}` standing for the product id
     /// ("https://shop.example/products/{id}"): the link a product answer cites when the platform
