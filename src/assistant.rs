@@ -18,7 +18,10 @@ use crate::{
     },
     config::Config,
     index::{Hit, SearchOptions},
-    journal::{Conversation, ConversationState, Exchange, Journal, JournalError, TurnRecord},
+    journal::{
+        Conversation, ConversationState, Exchange, HandoffPacket, Journal, JournalError,
+        PacketIdentity, PacketIntent, PacketLine, PacketPassage, TurnRecord, PACKET_VERSION,
+    },
     orders::{Order, OrderError, OrderStore},
     retrieve::{RetrieveError, Retriever},
     understand::{Intent, UnderstandError, Understander, Understanding},
@@ -487,9 +490,7 @@ impl Assistant {
                 // starts the conversation now rather than with the exchange.
                 self.journal.create(&conversation_id, &q.channel)?;
             }
-            let id = self
-                .journal
-                .open_handoff(&conversation_id, reason.code(), &packet)?;
+            let id = self.journal.open_handoff(&packet)?;
             crate::webhook::queue(&self.config.webhook, &self.journal, &id)?;
             reply = if reply.is_empty() {
                 voice.handed_off(&id)
@@ -1353,29 +1354,40 @@ impl Assistant {
         state: &ConversationState,
         part: &Part,
         reason: &HandoffReason,
-    ) -> Result<serde_json::Value, AssistantError> {
-        let transcript: Vec<_> = self
+    ) -> Result<HandoffPacket, AssistantError> {
+        let line = |role: &str, text: &str| PacketLine {
+            role: role.to_string(),
+            text: text.to_string(),
+        };
+        let transcript: Vec<PacketLine> = self
             .journal
             .turns(conversation_id)?
             .into_iter()
-            .map(|t| json!({"role": t.role, "text": t.text}))
-            .chain([json!({"role": "customer", "text": message})])
+            .map(|t| line(&t.role, &t.text))
+            .chain([line("customer", message)])
             .collect();
         // Only an order the verified customer owns goes to the person: the focus is checked when
         // it is set, and again here, because the packet is what the desk shows as theirs.
         let order = match (&state.order_in_focus, &state.customer_id) {
-            (Some(n), Some(customer)) => self
-                .orders
-                .order(n)?
-                .filter(|o| &o.customer_id == customer)
-                .map(|o| serde_json::to_value(&o).unwrap_or_default()),
+            (Some(n), Some(customer)) => {
+                self.orders.order(n)?.filter(|o| &o.customer_id == customer)
+            }
             _ => None,
         };
-        let passages: Vec<_> = part
+        let passages = part
             .hits
             .iter()
             .take(3)
-            .map(|h| json!({"passage_id": h.passage.id, "title": h.passage.title, "heading": h.passage.heading, "url": h.passage.url, "text": h.passage.text, "bm25": h.bm25, "dense": h.dense, "fused": h.fused}))
+            .map(|h| PacketPassage {
+                passage_id: h.passage.id.clone(),
+                title: h.passage.title.clone(),
+                heading: h.passage.heading.clone(),
+                url: h.passage.url.clone(),
+                text: h.passage.text.clone(),
+                bm25: h.bm25,
+                dense: h.dense,
+                fused: h.fused,
+            })
             .collect();
         // The draft quotes the best passage when there is one; a person edits before sending.
         let draft = match part.hits.first() {
@@ -1383,18 +1395,31 @@ impl Assistant {
             None if !part.text.is_empty() => part.text.clone(),
             None => String::new(),
         };
-        Ok(json!({
-            "conversation_id": conversation_id,
-            "reason": reason,
-            "transcript": transcript,
-            "intent": {"intent": u.intent.as_str(), "confidence": u.confidence, "margin": u.margin, "ranked": u.ranked},
-            "entities": u.entities,
-            "identity": {"customer_id": state.customer_id, "verified_by": state.verified_by},
-            "order": order,
-            "passages": passages,
-            "gate": part.gate,
-            "suggested_reply": draft,
-        }))
+        Ok(HandoffPacket {
+            version: PACKET_VERSION,
+            conversation_id: conversation_id.to_string(),
+            reason: reason.clone().into(),
+            transcript,
+            intent: PacketIntent {
+                intent: u.intent.as_str().to_string(),
+                confidence: u.confidence,
+                margin: u.margin,
+                ranked: u
+                    .ranked
+                    .iter()
+                    .map(|(i, p)| (i.as_str().to_string(), *p))
+                    .collect(),
+            },
+            entities: u.entities.clone(),
+            identity: PacketIdentity {
+                customer_id: state.customer_id.clone(),
+                verified_by: state.verified_by.clone(),
+            },
+            order,
+            passages,
+            gate: part.gate.clone(),
+            suggested_reply: draft,
+        })
     }
 }
 

@@ -506,6 +506,7 @@ pub fn reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{answer::HandoffReason, journal::HandoffPacket};
 
     #[test]
     fn a_reply_is_journaled_as_an_agent_turn_and_reaches_a_watching_widget() {
@@ -513,7 +514,7 @@ mod tests {
         let live = Live::new(8);
         journal.create("c1", "widget").unwrap();
         let id = journal
-            .open_handoff("c1", "customer_asked", &json!({}))
+            .open_handoff(&HandoffPacket::new("c1", HandoffReason::CustomerAsked))
             .unwrap();
         let mut watcher = live.watch("c1").unwrap();
         let d = reply(
@@ -548,7 +549,7 @@ mod tests {
         );
         journal.create("c1", "widget").unwrap();
         let id = journal
-            .open_handoff("c1", "customer_asked", &json!({}))
+            .open_handoff(&HandoffPacket::new("c1", HandoffReason::CustomerAsked))
             .unwrap();
         assert_eq!(
             reply(&journal, &live, &id, None, "   ").unwrap_err().code(),
@@ -567,7 +568,7 @@ mod tests {
         let journal = Journal::open_in_memory().unwrap();
         journal.create("c1", "widget").unwrap();
         let id = journal
-            .open_handoff("c1", "customer_asked", &json!({}))
+            .open_handoff(&HandoffPacket::new("c1", HandoffReason::CustomerAsked))
             .unwrap();
         let h = claim(&journal, &id, "priya@example.com").unwrap();
         assert_eq!(
@@ -619,7 +620,7 @@ mod tests {
         assert_eq!(m.latency_p50_ms, None);
 
         let other = journal
-            .open_handoff("c1", "customer_asked", &json!({}))
+            .open_handoff(&HandoffPacket::new("c1", HandoffReason::CustomerAsked))
             .unwrap();
         claim(&journal, &other, "priya@example.com").unwrap();
         assert_eq!(

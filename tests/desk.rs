@@ -10,6 +10,10 @@
 mod browser;
 mod common;
 
+use shopkeep::{
+    answer::HandoffReason,
+    journal::{HandoffPacket, PacketReason},
+};
 use std::{
     net::IpAddr,
     sync::{Arc, OnceLock},
@@ -105,12 +109,13 @@ fn handoff() -> String {
     let conversation = uuid_like();
     journal.create(&conversation, "widget").unwrap();
     journal
-        .open_handoff(
-            &conversation,
-            "customer_asked",
-            &json!({"transcript": [{"role": "customer", "text": "a person please"}]}),
-        )
+        .open_handoff(&customer_asked(&conversation, "a person please"))
         .unwrap()
+}
+
+/// The packet of a customer who asked for a person, having said `said`.
+fn customer_asked(conversation: &str, said: &str) -> HandoffPacket {
+    HandoffPacket::new(conversation, HandoffReason::CustomerAsked).with_line("customer", said)
 }
 
 fn uuid_like() -> String {
@@ -1889,9 +1894,11 @@ fn handoff_aged(channel: &str, reason: &str, mins_ago: i64, said: &str) -> Strin
     journal.create(&conversation, channel).unwrap();
     let id = journal
         .open_handoff(
-            &conversation,
-            reason,
-            &json!({"transcript": [{"role": "customer", "text": said}]}),
+            &HandoffPacket::new(
+                &conversation,
+                serde_json::from_value::<PacketReason>(json!({ "code": reason })).unwrap(),
+            )
+            .with_line("customer", said),
         )
         .unwrap();
     let at = shopkeep::journal::timestamp(
@@ -2449,11 +2456,7 @@ fn a_person_works_a_hand_off_with_the_keyboard_alone() {
     let conversation = uuid_like();
     journal.create(&conversation, &channel).unwrap();
     let handoff = journal
-        .open_handoff(
-            &conversation,
-            "customer_asked",
-            &json!({"transcript": [{"role": "customer", "text": "a person please"}]}),
-        )
+        .open_handoff(&customer_asked(&conversation, "a person please"))
         .unwrap();
     let email = own_agent("keyboard");
 

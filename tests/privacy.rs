@@ -2,6 +2,7 @@
 //! retention period are purged, and both say exactly what they removed. The store's own records
 //! (orders) are not conversation data and stay.
 
+use shopkeep::{answer::HandoffReason, journal::HandoffPacket};
 use std::path::Path;
 
 use serde_json::json;
@@ -67,7 +68,10 @@ fn erasing_a_customer_removes_their_conversations_and_nothing_else() {
         Some(&maya.id),
     );
     journal
-        .open_handoff("c_verified", "customer_asked", &json!({"transcript": []}))
+        .open_handoff(&HandoffPacket::new(
+            "c_verified",
+            HandoffReason::CustomerAsked,
+        ))
         .unwrap();
     // Never verified, but she wrote her address (in another case).
     conversation(

@@ -3,6 +3,7 @@
 //! retried with backoff until it accepts, and given up on (and marked failed) after the
 //! configured number of attempts. Nothing is lost across the outbox.
 
+use shopkeep::{answer::HandoffReason, journal::HandoffPacket};
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
@@ -10,7 +11,7 @@ use std::{
 };
 
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 use shopkeep::{
     config::WebhookConfig,
     journal::Journal,
@@ -61,7 +62,15 @@ fn config(url: &str, max_attempts: u32) -> WebhookConfig {
 fn handed_off(cfg: &WebhookConfig) -> (Arc<Journal>, String) {
     let journal = Arc::new(Journal::open_in_memory().unwrap());
     journal.create("c_1", "widget").unwrap();
-    let id = journal.open_handoff("c_1", "sensitive", &json!({"intent": "complaint", "transcript": [{"role": "customer", "text": "I want a lawyer"}]})).unwrap();
+    let packet = HandoffPacket::new(
+        "c_1",
+        HandoffReason::Sensitive {
+            kind: "legal".into(),
+            matched: "lawyer".into(),
+        },
+    )
+    .with_line("customer", "I want a lawyer");
+    let id = journal.open_handoff(&packet).unwrap();
     webhook::queue(cfg, &journal, &id).unwrap();
     (journal, id)
 }

@@ -10,7 +10,7 @@ pub mod compose;
 pub mod gate;
 pub mod select;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::index::Hit;
 
@@ -37,7 +37,7 @@ impl From<&Hit> for Citation {
 }
 
 /// Why a conversation went to a person. The code is stable (logs, metrics, the desk).
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum HandoffReason {
     /// The best passages do not clearly answer the question.

@@ -14,7 +14,8 @@
 
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
-use serde_json::Value;
+
+use crate::journal::HandoffPacket;
 
 use super::accounts::{audit, AccountError, Accounts, Role, Staff};
 
@@ -103,29 +104,22 @@ impl Facts {
     /// From a hand-off packet's `order` (present only when the verified customer owns it) and
     /// the verified customer's first name.
     pub fn from_packet(
-        packet: &Value,
+        packet: &HandoffPacket,
         customer_first_name: Option<&str>,
         agent: &str,
         store: &str,
     ) -> Self {
-        let order = &packet["order"];
-        let text = |v: &Value| v.as_str().map(str::to_string).filter(|s| !s.is_empty());
+        let order = packet.order.as_ref();
+        let text = |v: Option<&str>| v.map(str::to_string).filter(|s| !s.is_empty());
         // The latest parcel: the last fulfilment listed.
-        let parcel = order["fulfilments"].as_array().and_then(|f| f.last());
-        let status = order["status"].as_str().map(|s| {
-            crate::orders::OrderStatus::parse(s)
-                .map(|st| st.label().to_lowercase())
-                .unwrap_or_else(|| super::present::humanise(s).to_lowercase())
-        });
+        let parcel = order.and_then(|o| o.fulfilments.last());
         Self {
-            customer_name: customer_first_name
-                .map(str::to_string)
-                .filter(|s| !s.is_empty()),
-            order_number: text(&order["number"]),
-            order_status: status,
-            tracking_link: parcel.and_then(|p| text(&p["tracking_url"])),
-            tracking_number: parcel.and_then(|p| text(&p["tracking_number"])),
-            carrier: parcel.and_then(|p| text(&p["carrier"])),
+            customer_name: text(customer_first_name),
+            order_number: order.and_then(|o| text(Some(&o.number))),
+            order_status: order.map(|o| o.status.label().to_lowercase()),
+            tracking_link: parcel.and_then(|p| text(p.tracking_url.as_deref())),
+            tracking_number: parcel.and_then(|p| text(Some(&p.tracking_number))),
+            carrier: parcel.and_then(|p| text(p.carrier.as_deref())),
             agent_name: agent.to_string(),
             store_name: store.to_string(),
         }
@@ -337,7 +331,6 @@ impl Accounts {
 mod tests {
     use super::*;
     use crate::desk::accounts::Limits;
-    use serde_json::json;
 
     fn staff(role: Role) -> Staff {
         Staff {
@@ -411,15 +404,38 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled_from_the_verified_order_only() {
-        let packet = json!({"order": {"number": "LF-100001", "status": "shipped", "fulfilments": [
-            {"carrier": "UPS", "tracking_number": "1Z1", "tracking_url": "https://ups.example/1Z1"}]}});
-        let facts = Facts::from_packet(&packet, Some("Maya"), "Priya", "Larkfield Goods");
+        let packet_with = |order: Option<crate::orders::Order>| HandoffPacket {
+            version: crate::journal::PACKET_VERSION,
+            conversation_id: "c_1".into(),
+            reason: crate::answer::HandoffReason::CustomerAsked.into(),
+            transcript: vec![],
+            intent: crate::journal::PacketIntent {
+                intent: "talk_to_human".into(),
+                confidence: 0.99,
+                margin: 0.98,
+                ranked: vec![],
+            },
+            entities: Default::default(),
+            identity: Default::default(),
+            order,
+            passages: vec![],
+            gate: None,
+            suggested_reply: String::new(),
+        };
+        let demo = crate::orders::demo::demo_dataset(time::macros::date!(2026 - 11 - 24)).unwrap();
+        let shipped = demo.orders.into_iter().find(|o| o.number == "LF-100001");
+        let facts = Facts::from_packet(
+            &packet_with(shipped),
+            Some("Maya"),
+            "Priya",
+            "Larkfield Goods",
+        );
         assert_eq!(
             fill("Hi {customer_name}, {order_number} is {order_status}: {tracking_link} ({carrier}). {agent_name}, {store_name}. {not a placeholder} {}", &facts).unwrap(),
-            "Hi Maya, LF-100001 is shipped: https://ups.example/1Z1 (UPS). Priya, Larkfield Goods. {not a placeholder} {}"
+            "Hi Maya, LF-100001 is shipped: https://www.ups.com/track?tracknum=1Z8V2E410300100001 (UPS). Priya, Larkfield Goods. {not a placeholder} {}"
         );
         // Without a verified order, an order template cannot be filled (and says what is missing).
-        let none = Facts::from_packet(&json!({"order": null}), None, "Priya", "Larkfield Goods");
+        let none = Facts::from_packet(&packet_with(None), None, "Priya", "Larkfield Goods");
         assert_eq!(
             fill("Hi {customer_name}, {order_number}: {tracking_link}", &none).unwrap_err(),
             ["customer_name", "order_number", "tracking_link"]

@@ -406,33 +406,33 @@ impl Email {
             h.reason,
             h.conversation_id,
             from,
-            p["identity"],
-            p["intent"]["intent"].as_str().unwrap_or("unknown"),
+            match (&p.identity.customer_id, &p.identity.verified_by) {
+                (Some(c), Some(by)) => format!("{c} (verified by {by})"),
+                (Some(c), None) => c.clone(),
+                _ => "not verified".to_string(),
+            },
+            p.intent.intent,
         );
-        if !p["order"].is_null() {
-            body.push_str(&format!("Order: {}\n", p["order"]));
+        if let Some(o) = &p.order {
+            body.push_str(&format!("Order: {} ({})\n", o.number, o.status.label()));
         }
         body.push_str("\nTranscript:\n");
-        for t in p["transcript"].as_array().into_iter().flatten() {
-            body.push_str(&format!(
-                "[{}] {}\n",
-                t["role"].as_str().unwrap_or(""),
-                t["text"].as_str().unwrap_or("")
-            ));
+        for t in &p.transcript {
+            body.push_str(&format!("[{}] {}\n", t.role, t.text));
         }
-        if let Some(passages) = p["passages"].as_array().filter(|a| !a.is_empty()) {
+        if !p.passages.is_empty() {
             body.push_str("\nPassages:\n");
-            for x in passages {
+            for x in &p.passages {
                 body.push_str(&format!(
                     "- {} ({}), cosine {:.2}\n",
-                    x["title"].as_str().unwrap_or(""),
-                    x["url"].as_str().unwrap_or(""),
-                    x["dense"].as_f64().unwrap_or(0.0)
+                    x.title,
+                    x.url.as_deref().unwrap_or(""),
+                    x.dense
                 ));
             }
         }
-        if let Some(draft) = p["suggested_reply"].as_str().filter(|d| !d.is_empty()) {
-            body.push_str(&format!("\nSuggested reply:\n{draft}\n"));
+        if !p.suggested_reply.is_empty() {
+            body.push_str(&format!("\nSuggested reply:\n{}\n", p.suggested_reply));
         }
         let packet = format!(
             "\nThe packet:\n{}\n",

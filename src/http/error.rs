@@ -26,6 +26,7 @@ pub const ERROR_CODES: &[&str] = &[
     "unsupported_media_type",
     "overloaded",
     "internal",
+    "unreadable_record",
     // Answering (assistant).
     "empty_message",
     "message_too_long",
@@ -200,6 +201,13 @@ impl From<crate::journal::JournalError> for ApiError {
             crate::journal::JournalError::BadCursor => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_cursor",
+                e.to_string(),
+            ),
+            // The service's own record, written by a newer release or damaged: said so, not
+            // shown as an empty one.
+            crate::journal::JournalError::Corrupt { .. } => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unreadable_record",
                 e.to_string(),
             ),
             other => Self::internal(other.to_string()),

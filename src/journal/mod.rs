@@ -10,6 +10,7 @@
 mod email;
 mod learn;
 pub mod live;
+pub mod packet;
 mod search;
 
 pub use email::{EmailRecord, OutboxEntry};
@@ -26,16 +27,45 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::{Database, StorageError};
 
+pub use packet::{
+    HandoffPacket, PacketIdentity, PacketIntent, PacketLine, PacketPassage, PacketReason,
+    PACKET_VERSION,
+};
+
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("journal database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("journal record {id}: {message}")]
     Corrupt { id: String, message: String },
     #[error("the page cursor is not one this listing gave out (give cursor or newer, not both)")]
     BadCursor,
+}
+
+impl From<rusqlite::Error> for JournalError {
+    /// A row whose stored record does not decode (see [`handoff_row`]) is `Corrupt`, with the
+    /// record's id, not a database failure.
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
+            if let Some(u) = inner.downcast_ref::<Unreadable>() {
+                return Self::Corrupt {
+                    id: u.id.clone(),
+                    message: u.why.clone(),
+                };
+            }
+        }
+        Self::Sqlite(e)
+    }
+}
+
+/// A stored record that does not decode, carried through rusqlite's row mapping.
+#[derive(Debug, thiserror::Error)]
+#[error("record {id}: {why}")]
+struct Unreadable {
+    id: String,
+    why: String,
 }
 
 /// What the assistant carries from one turn to the next.
@@ -105,7 +135,7 @@ pub struct HandoffRecord {
     pub status: String,
     /// What the person needs: transcript, intent, identity, order, passages, gate scores,
     /// suggested reply.
-    pub packet: serde_json::Value,
+    pub packet: HandoffPacket,
     /// The person working on it (`claimed`, and kept once `resolved`), and since when.
     #[serde(default)]
     pub claimed_by: Option<String>,
@@ -445,12 +475,8 @@ impl Journal {
     /// Opens a hand-off for the conversation, or returns the one it already has unresolved: a
     /// conversation has at most one open hand-off, so two messages racing each other (or a
     /// client repeating itself) reach one person once, not the queue twice.
-    pub fn open_handoff(
-        &self,
-        conversation_id: &str,
-        reason: &str,
-        packet: &serde_json::Value,
-    ) -> Result<String, JournalError> {
+    pub fn open_handoff(&self, packet: &HandoffPacket) -> Result<String, JournalError> {
+        let (conversation_id, reason) = (packet.conversation_id.as_str(), packet.reason.code());
         let mut conn = self.write()?;
         let tx = conn.transaction()?;
         let open: Option<String> = tx
@@ -465,7 +491,16 @@ impl Journal {
         );
         tx.execute(
             "INSERT INTO handoffs (id, conversation_id, created_at, reason, packet) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, conversation_id, now(), reason, packet.to_string()],
+            params![
+                id,
+                conversation_id,
+                now(),
+                reason,
+                serde_json::to_string(packet).map_err(|e| JournalError::Corrupt {
+                    id: id.clone(),
+                    message: e.to_string()
+                })?
+            ],
         )?;
         tx.commit()?;
         Ok(id)
@@ -822,7 +857,19 @@ fn handoff_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HandoffRecord> {
         created_at: r.get(2)?,
         reason: r.get(3)?,
         status: r.get(4)?,
-        packet: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or(serde_json::Value::Null),
+        packet: {
+            let stored: String = r.get(5)?;
+            HandoffPacket::decode(&stored).map_err(|why| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    5,
+                    rusqlite::types::Type::Text,
+                    Box::new(Unreadable {
+                        id: r.get::<_, String>(0).unwrap_or_default(),
+                        why: format!("hand-off packet: {why}"),
+                    }),
+                )
+            })?
+        },
         claimed_by: r.get(6)?,
         claimed_at: r.get(7)?,
         resolved_by: r.get(8)?,
@@ -842,5 +889,35 @@ mod tests {
         assert_eq!(a, "2026-11-27T09:05:00.120000Z");
         assert!(a < b, "{a} < {b}");
         assert!(timestamp(base) < a);
+    }
+
+    #[test]
+    fn a_hand_off_whose_packet_does_not_decode_is_an_error_not_an_empty_packet() {
+        use crate::answer::HandoffReason;
+        let j = Journal::open_in_memory().unwrap();
+        j.create("c_1", "widget").unwrap();
+        let packet = HandoffPacket::new("c_1", HandoffReason::CustomerAsked)
+            .with_line("customer", "a person please");
+        let id = j.open_handoff(&packet).unwrap();
+        assert_eq!(j.handoff(&id).unwrap().unwrap().packet, packet);
+        // As a later release might write it.
+        j.write()
+            .unwrap()
+            .execute(
+                "UPDATE handoffs SET packet = json_set(packet, '$.version', 99) WHERE id = ?1",
+                [&id],
+            )
+            .unwrap();
+        match j.handoff(&id) {
+            Err(JournalError::Corrupt { id: which, message }) => {
+                assert_eq!(which, id);
+                assert!(message.contains("newer"), "{message}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert!(matches!(
+            j.handoffs_with_status("open"),
+            Err(JournalError::Corrupt { .. })
+        ));
     }
 }

@@ -8,12 +8,13 @@
 //! anything up: whether an order exists, or an option is a real variant, is for the flows that
 //! use these values.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::text::{edit_distance, tokenize, Kind, Token};
 
 /// What a message refers to. Every list is in order of appearance, without duplicates.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Entities {
     /// Order references, normalised: the store's `LF-100234` (from "LF-100234", "LF100234",
     /// "lf 100234"), τ-bench's `#W2378156` (from "#W2378156" or "W2378156"), and plain digit
@@ -36,7 +37,7 @@ pub struct Entities {
 }
 
 /// "2 towels", "three pairs of socks".
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quantity {
     pub count: u32,
     /// The words after the number, lower-cased (may be empty for "x2", "qty 3").

@@ -16,7 +16,6 @@ use axum::{
 };
 use maud::{html, Markup};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::{
     blocking,
@@ -92,7 +91,7 @@ pub async fn queue(
             &app,
             q.items
                 .iter()
-                .filter_map(|i| i.queued.handoff.packet["identity"]["customer_id"].as_str()),
+                .filter_map(|i| i.queued.handoff.packet.identity.customer_id.as_deref()),
         )?;
         Ok((q, customers, app.config.privacy.mask_logs))
     })
@@ -191,8 +190,8 @@ fn render_queue(
                 tbody {
                     @for item in &q.items {
                         @let h = &item.queued.handoff;
-                        @let last = h.packet["transcript"].as_array().and_then(|t| t.iter().rev().find(|x| x["role"] == "customer")).and_then(|x| x["text"].as_str()).unwrap_or("");
-                        @let cid = h.packet["identity"]["customer_id"].as_str();
+                        @let last = h.packet.last_customer_message().unwrap_or("");
+                        @let cid = h.packet.identity.customer_id.as_deref();
                         tr data-handoff=(h.id) class=[item.overdue.then_some("overdue")] {
                             td { a href={ "/admin/handoffs/" (h.id) } { (h.id) } br; span.muted { "opened " (when(p, &h.created_at)) } }
                             td {
@@ -259,7 +258,7 @@ pub async fn show(
             .assistant
             .journal
             .turns_since(&h.conversation_id, 0, None)?;
-        let customer = match h.packet["identity"]["customer_id"].as_str() {
+        let customer = match h.packet.identity.customer_id.as_deref() {
             Some(c) => app.assistant.orders.customer(c)?,
             None => None,
         };
@@ -295,8 +294,8 @@ fn render(
     let p = &h.packet;
     let pr = &desk.present;
     let csrf = &desk.csrf;
-    let intent = &p["intent"];
-    let identity = &p["identity"];
+    let intent = &p.intent;
+    let identity = &p.identity;
     let facts = Facts::from_packet(
         p,
         cx.customer.as_ref().map(|c| c.first_name.as_str()),
@@ -369,37 +368,37 @@ fn render(
             div.card {
                 h2 { "Why it was handed off" }
                 p { (present::reason(&h.reason)) " " span.muted { "(" (h.reason) ")" } }
-                @if !p["gate"].is_null() {
-                    details { summary { "The gate's scores" } (json_block(&p["gate"])) }
+                @if let Some(gate) = &p.gate {
+                    details { summary { "The gate's scores" } (json_block(gate)) }
                 }
                 h2 { "What they want" }
                 p {
-                    (present::intent(intent["intent"].as_str().unwrap_or("?")))
-                    " " span.muted { "confidence " (score(&intent["confidence"])) " · margin " (score(&intent["margin"])) }
+                    (present::intent(&intent.intent))
+                    " " span.muted { "confidence " (score(intent.confidence)) " · margin " (score(intent.margin)) }
                 }
                 h2 { "Customer" }
                 p {
-                    @match identity["customer_id"].as_str() {
+                    @match identity.customer_id.as_deref() {
                         Some(c) => {
                             (customer_name(cx.customer.as_ref(), c, false))
-                            br; span.muted { "verified by " (present::verified_by(identity["verified_by"].as_str().unwrap_or("?"))) " · " (c) }
+                            br; span.muted { "verified by " (present::verified_by(identity.verified_by.as_deref().unwrap_or("?"))) " · " (c) }
                         },
                         None => "not verified",
                     }
                 }
                 h2 { "Order" }
-                (order_card(&p["order"], pr))
+                (order_card(p.order.as_ref(), pr))
                 h2 { "Passages found" }
                 ul {
-                    @for x in p["passages"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                    @for x in &p.passages {
                         li {
-                            a href=(x["url"].as_str().unwrap_or("")) { (x["title"].as_str().unwrap_or("")) }
-                            " " span.muted { (x["heading"].as_str().unwrap_or("")) " · bm25 " (score(&x["bm25"])) " · dense " (score(&x["dense"])) " · fused " (score(&x["fused"])) }
+                            a href=(x.url.as_deref().unwrap_or("")) { (x.title) }
+                            " " span.muted { (x.heading) " · bm25 " (score(x.bm25)) " · dense " (score(x.dense)) " · fused " (score(x.fused)) }
                         }
                     }
                 }
                 h2 { "Suggested draft" }
-                blockquote id="draft" { (p["suggested_reply"].as_str().unwrap_or("")) }
+                blockquote id="draft" { (p.suggested_reply) }
             }
         }
     }
@@ -407,12 +406,9 @@ fn render(
 
 /// The verified order as a person reads it: status, dates, parcels with tracking links, items
 /// and totals in the store's currency, the delivery address.
-pub(super) fn order_card(order: &Value, pr: &Presenter) -> Markup {
-    if order.is_null() {
+pub(super) fn order_card(order: Option<&Order>, pr: &Presenter) -> Markup {
+    let Some(o) = order else {
         return html! { p.muted { "No order in focus." } };
-    }
-    let Ok(o) = serde_json::from_value::<Order>(order.clone()) else {
-        return json_block(order);
     };
     html! {
         dl.order data-order=(o.number) {
@@ -447,7 +443,7 @@ pub(super) fn order_card(order: &Value, pr: &Presenter) -> Markup {
             dt { "Total" } dd { (pr.money(o.total_cents)) " " span.muted { "(shipping " (pr.money(o.shipping_cents)) ", tax " (pr.money(o.tax_cents)) ")" } }
             @if let Some(a) = &o.shipping_address { dt { "Ships to" } dd { (a.one_line()) } }
         }
-        details { summary { "The order as recorded" } (json_block(order)) }
+        details { summary { "The order as recorded" } (json_block(o)) }
     }
 }
 
@@ -459,8 +455,9 @@ fn day(d: time::Date) -> String {
     .unwrap_or_else(|_| d.to_string())
 }
 
-fn score(v: &Value) -> String {
-    v.as_f64().map_or_else(|| "–".into(), |x| format!("{x:.3}"))
+/// A score to three places; "–" when there is none (a passage BM25 did not find).
+fn score(v: impl Into<Option<f32>>) -> String {
+    v.into().map_or_else(|| "–".into(), |x| format!("{x:.3}"))
 }
 
 fn back(id: &str) -> Response {

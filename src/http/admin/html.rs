@@ -124,7 +124,7 @@ pub fn when_ts(p: &Presenter, t: time::OffsetDateTime) -> Markup {
 
 /// JSON shown as-is for people who want the detail (scores, before and after). It can scroll,
 /// so it takes focus: keyboard users scroll it with the arrow keys.
-pub fn json_block(v: &serde_json::Value) -> Markup {
+pub fn json_block(v: &impl serde::Serialize) -> Markup {
     html! { pre tabindex="0" { (serde_json::to_string_pretty(v).unwrap_or_default()) } }
 }
 
