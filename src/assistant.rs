@@ -20,7 +20,8 @@ use crate::{
     index::{Hit, SearchOptions},
     journal::{
         Conversation, ConversationState, Exchange, HandoffPacket, Journal, JournalError,
-        PacketIdentity, PacketIntent, PacketLine, PacketPassage, TurnRecord, PACKET_VERSION,
+        PacketIdentity, PacketIntent, PacketLine, PacketPassage, TurnDetail, TurnRecord,
+        PACKET_VERSION,
     },
     orders::{Order, OrderError, OrderStore},
     retrieve::{RetrieveError, Retriever},
@@ -420,7 +421,7 @@ impl Assistant {
                     text: message.clone(),
                     intent: None,
                     confidence: None,
-                    detail: json!({}),
+                    detail: TurnDetail::new(),
                     latency_ms: None,
                 },
                 TurnRecord {
@@ -429,7 +430,10 @@ impl Assistant {
                     text: reply.clone(),
                     intent: None,
                     confidence: None,
-                    detail: json!({"with_person": true}),
+                    detail: TurnDetail {
+                        with_person: true,
+                        ..TurnDetail::new()
+                    },
                     latency_ms: Some(started.elapsed().as_millis() as u64),
                 },
             ];
@@ -530,7 +534,11 @@ impl Assistant {
                 text: message.clone(),
                 intent: Some(understanding.intent.as_str().to_string()),
                 confidence: Some(understanding.confidence),
-                detail: json!({"understanding": understanding, "channel": q.channel}),
+                detail: TurnDetail {
+                    understanding: serde_json::to_value(&understanding).ok(),
+                    channel: Some(q.channel.clone()),
+                    ..TurnDetail::new()
+                },
                 latency_ms: None,
             },
             TurnRecord {
@@ -539,7 +547,15 @@ impl Assistant {
                 text: answer.reply.clone(),
                 intent: answer.intent.clone(),
                 confidence: Some(answer.confidence),
-                detail: json!({"citations": answer.citations, "gate": part.gate, "order": answer.order, "actions": answer.actions, "handoff": answer.handoff, "awaiting_confirmation": answer.awaiting_confirmation}),
+                detail: TurnDetail {
+                    citations: answer.citations.clone(),
+                    gate: part.gate.clone(),
+                    order: answer.order.clone(),
+                    actions: answer.actions.clone(),
+                    handoff: answer.handoff.clone(),
+                    awaiting_confirmation: answer.awaiting_confirmation,
+                    ..TurnDetail::new()
+                },
                 latency_ms: Some(latency),
             },
         ];

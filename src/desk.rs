@@ -18,7 +18,6 @@ pub mod present;
 pub mod replies;
 
 use serde::Serialize;
-use serde_json::json;
 
 use crate::{
     journal::{
@@ -487,7 +486,11 @@ pub fn reply(
         text: text.to_string(),
         intent: None,
         confidence: None,
-        detail: json!({"agent": agent, "handoff_id": handoff.id}),
+        detail: crate::journal::TurnDetail {
+            agent: Some(agent.to_string()),
+            handoff_id: Some(handoff.id.clone()),
+            ..crate::journal::TurnDetail::new()
+        },
         latency_ms: None,
     })?;
     // The first thing a person answers to an unanswered question drafts its suggested article.
@@ -531,7 +534,7 @@ mod tests {
             (pushed.turn.role.as_str(), pushed.turn.text.as_str()),
             ("agent", "Hi, Priya here. Let me look.")
         );
-        assert_eq!(pushed.turn.detail["agent"], "Priya");
+        assert_eq!(pushed.turn.detail.agent.as_deref(), Some("Priya"));
         let stored = journal.turns_since("c1", 0, Some("agent")).unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].id, pushed.id);

@@ -477,10 +477,10 @@ fn every_turn_is_journaled_with_its_decisions() {
     assert_eq!(turns.len(), 2);
     assert_eq!(turns[0].role, "customer");
     assert_eq!(turns[1].role, "assistant");
-    assert!(turns[1].detail["citations"]
-        .as_array()
-        .is_some_and(|c| !c.is_empty()));
-    assert!(turns[1].detail["gate"].is_array());
+    assert!(!turns[1].detail.citations.is_empty());
+    assert!(turns[1].detail.gate.as_ref().is_some_and(|g| g.is_array()));
+    assert!(turns[0].detail.understanding.is_some());
+    assert_eq!(turns[0].detail.channel.as_deref(), Some("api"));
 }
 
 // --- The wire -----------------------------------------------------------------------------------

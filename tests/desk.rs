@@ -1524,7 +1524,7 @@ fn conversation_saying(channel: &str, customer: &str, reply: &str) -> String {
         text: text.into(),
         intent: None,
         confidence: None,
-        detail: json!({}),
+        detail: shopkeep::journal::TurnDetail::new(),
         latency_ms: None,
     };
     journal

@@ -5,7 +5,6 @@
 use shopkeep::{answer::HandoffReason, journal::HandoffPacket};
 use std::path::Path;
 
-use serde_json::json;
 use shopkeep::{
     journal::{ConversationState, Journal, TurnRecord},
     orders::{demo::seed_demo, OrderStore, SqliteOrderStore},
@@ -34,7 +33,7 @@ fn conversation(journal: &Journal, id: &str, customer_says: &str, verified_as: O
         text: text.into(),
         intent: None,
         confidence: None,
-        detail: json!({}),
+        detail: shopkeep::journal::TurnDetail::new(),
         latency_ms: None,
     };
     journal

@@ -31,7 +31,7 @@ fn turn(conversation_id: &str, role: &str, text: &str) -> TurnRecord {
         text: text.into(),
         intent: None,
         confidence: None,
-        detail: serde_json::json!({}),
+        detail: shopkeep::journal::TurnDetail::new(),
         latency_ms: None,
     }
 }

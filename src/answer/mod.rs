@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::index::Hit;
 
 /// A passage a reply quotes from.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Citation {
     pub passage_id: String,
     pub doc_id: String,
@@ -74,14 +74,14 @@ impl HandoffReason {
 }
 
 /// A hand-off as the customer-facing answer reports it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Handoff {
     pub id: String,
     pub reason: HandoffReason,
 }
 
 /// The order facts a reply showed, for the API's `order` field and the widget's order card.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct OrderCard {
     pub number: String,
     pub status: String,
@@ -97,7 +97,7 @@ pub struct OrderCard {
     pub latest_event: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct OrderCardItem {
     pub name: String,
     pub options: String,

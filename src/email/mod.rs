@@ -532,8 +532,12 @@ impl Email {
             reply.conversation_id.as_str(),
             reply.turn.turn.text.as_str(),
         );
-        let agent = reply.turn.turn.detail["agent"]
-            .as_str()
+        let agent = reply
+            .turn
+            .turn
+            .detail
+            .agent
+            .as_deref()
             .unwrap_or(crate::desk::DEFAULT_AGENT);
         let Some(last) = assistant.journal.last_inbound_email(conversation_id)? else {
             return Ok(None);

@@ -17,7 +17,6 @@ use axum::{
 };
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use utoipa::{IntoParams, ToSchema};
@@ -25,6 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{error::ErrorBody, ApiError};
 use crate::{
     actions::awaits_confirmation,
+    answer::{Citation, Handoff, OrderCard},
     app::App,
     assistant::valid_conversation_id,
     journal::{Conversation, StoredTurn},
@@ -40,12 +40,13 @@ pub struct TurnView {
     #[schema(pattern = "^(customer|assistant|agent)$")]
     pub role: String,
     pub text: String,
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub citations: Value,
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub order: Value,
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub handoff: Value,
+    /// The passages an assistant's reply quotes (on assistant turns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citations: Option<Vec<Citation>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderCard>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<Handoff>,
     /// The agent's name, on a person's reply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
@@ -54,16 +55,15 @@ pub struct TurnView {
 impl From<&StoredTurn> for TurnView {
     fn from(t: &StoredTurn) -> Self {
         let d = &t.turn.detail;
-        let field = |k: &str| d.get(k).cloned().unwrap_or(Value::Null);
         Self {
             id: t.id,
             at: t.at.clone(),
             role: t.turn.role.clone(),
             text: t.turn.text.clone(),
-            citations: field("citations"),
-            order: field("order"),
-            handoff: field("handoff"),
-            agent: d.get("agent").and_then(Value::as_str).map(String::from),
+            citations: (t.turn.role == "assistant").then(|| d.citations.clone()),
+            order: d.order.clone(),
+            handoff: d.handoff.clone(),
+            agent: d.agent.clone(),
         }
     }
 }
@@ -123,14 +123,10 @@ pub async fn show(
 ) -> Result<Json<ConversationView>, ApiError> {
     let c = widget_conversation(&app, &id)?;
     let turns = app.assistant.journal.turns_since(&id, 0, None)?;
-    let handoff_id = turns.iter().rev().find_map(|t| {
-        let d = &t.turn.detail;
-        d.get("handoff")
-            .and_then(|h| h.get("id"))
-            .or_else(|| d.get("handoff_id"))
-            .and_then(Value::as_str)
-            .map(String::from)
-    });
+    let handoff_id = turns
+        .iter()
+        .rev()
+        .find_map(|t| t.turn.detail.handoff_ref().map(String::from));
     Ok(Json(ConversationView {
         id: c.id,
         created_at: c.created_at,

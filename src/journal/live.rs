@@ -107,7 +107,7 @@ mod tests {
                 text: "hi".into(),
                 intent: None,
                 confidence: None,
-                detail: serde_json::Value::Null,
+                detail: crate::journal::TurnDetail::new(),
                 latency_ms: None,
             },
         }

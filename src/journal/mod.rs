@@ -12,6 +12,7 @@ mod learn;
 pub mod live;
 pub mod packet;
 mod search;
+pub mod turn;
 
 pub use email::{EmailRecord, OutboxEntry};
 pub use learn::{Centroid, ClusterRecord, GapRecord, NewGap};
@@ -31,6 +32,7 @@ pub use packet::{
     HandoffPacket, PacketIdentity, PacketIntent, PacketLine, PacketPassage, PacketReason,
     PACKET_VERSION,
 };
+pub use turn::{TurnDetail, DETAIL_VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -109,8 +111,8 @@ pub struct TurnRecord {
     pub text: String,
     pub intent: Option<String>,
     pub confidence: Option<f32>,
-    /// The rest of what the turn produced (citations, gate, order, actions, hand-off), as JSON.
-    pub detail: serde_json::Value,
+    /// The rest of what the turn produced (citations, gate, order, actions, hand-off).
+    pub detail: TurnDetail,
     pub latency_ms: Option<u64>,
 }
 
@@ -331,7 +333,7 @@ fn record_in(
             t.text,
             t.intent,
             t.confidence,
-            t.detail.to_string(),
+            serde_json::to_string(&t.detail).unwrap_or_default(),
             t.latency_ms.map(|l| l as i64)
         ])?;
     }
@@ -517,8 +519,7 @@ impl Journal {
                 text: r.get(1)?,
                 intent: r.get(2)?,
                 confidence: r.get(3)?,
-                detail: serde_json::from_str(&r.get::<_, String>(4)?)
-                    .unwrap_or(serde_json::Value::Null),
+                detail: detail_at(r, 4)?,
                 latency_ms: r.get::<_, Option<i64>>(5)?.map(|l| l as u64),
             })
         })?;
@@ -547,8 +548,7 @@ impl Journal {
                     text: r.get(3)?,
                     intent: r.get(4)?,
                     confidence: r.get(5)?,
-                    detail: serde_json::from_str(&r.get::<_, String>(6)?)
-                        .unwrap_or(serde_json::Value::Null),
+                    detail: detail_at(r, 6)?,
                     latency_ms: r.get::<_, Option<i64>>(7)?.map(|l| l as u64),
                 },
             })
@@ -568,7 +568,7 @@ impl Journal {
         )?;
         tx.execute(
             "INSERT INTO turns (conversation_id, at, role, text, intent, confidence, detail, latency_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![turn.conversation_id, at, turn.role, turn.text, turn.intent, turn.confidence, turn.detail.to_string(), turn.latency_ms.map(|l| l as i64)],
+            params![turn.conversation_id, at, turn.role, turn.text, turn.intent, turn.confidence, serde_json::to_string(&turn.detail).unwrap_or_default(), turn.latency_ms.map(|l| l as i64)],
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -850,6 +850,23 @@ impl Journal {
     }
 }
 
+/// A turn's stored detail in column `i`; one that does not decode is `Corrupt` (see
+/// [`Unreadable`]), named by the conversation (column 0 of the queries is not the turn id
+/// everywhere, so the message says which column).
+fn detail_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<TurnDetail> {
+    let stored: String = r.get(i)?;
+    TurnDetail::decode(&stored).map_err(|why| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            Box::new(Unreadable {
+                id: "turn".into(),
+                why: format!("turn detail: {why}"),
+            }),
+        )
+    })
+}
+
 fn handoff_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HandoffRecord> {
     Ok(HandoffRecord {
         id: r.get(0)?,
@@ -917,6 +934,27 @@ mod tests {
         }
         assert!(matches!(
             j.handoffs_with_status("open"),
+            Err(JournalError::Corrupt { .. })
+        ));
+        // A turn's detail likewise: the conversation's record says it cannot be read.
+        j.append(&TurnRecord {
+            conversation_id: "c_1".into(),
+            role: "agent".into(),
+            text: "On its way".into(),
+            intent: None,
+            confidence: None,
+            detail: TurnDetail::new(),
+            latency_ms: None,
+        })
+        .unwrap();
+        assert_eq!(j.turns("c_1").unwrap().len(), 1);
+        j.write()
+            .unwrap()
+            .execute("UPDATE turns SET detail = '{\"version\": 7}'", [])
+            .unwrap();
+        assert!(matches!(j.turns("c_1"), Err(JournalError::Corrupt { .. })));
+        assert!(matches!(
+            j.turns_since("c_1", 0, None),
             Err(JournalError::Corrupt { .. })
         ));
     }

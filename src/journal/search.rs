@@ -375,7 +375,7 @@ mod tests {
             text: text.into(),
             intent: None,
             confidence: None,
-            detail: serde_json::json!({}),
+            detail: crate::journal::TurnDetail::new(),
             latency_ms: None,
         };
         journal

@@ -141,10 +141,7 @@ fn transcript(turns: &[StoredTurn], mask: bool, p: &Presenter) -> Markup {
         @for t in turns {
             @let d = &t.turn.detail;
             // One decision, or one per request of a message that asked several things.
-            @let decisions: Vec<&str> = match &d["gate"] {
-                serde_json::Value::Array(gates) => gates.iter().filter_map(|g| g["decision"].as_str()).collect(),
-                g => g["decision"].as_str().into_iter().collect(),
-            };
+            @let decisions = d.decisions();
             div class={ "turn " (t.turn.role) } data-turn=(t.id) {
                 div.who {
                     (speaker(&t.turn.role)) " · " (html::when(p, &t.at))
@@ -153,21 +150,21 @@ fn transcript(turns: &[StoredTurn], mask: bool, p: &Presenter) -> Markup {
                         @if let Some(c) = t.turn.confidence { " (" (format!("{c:.2}")) ")" }
                     }
                     @if let Some(l) = t.turn.latency_ms { " · " (l) " ms" }
-                    @if let Some(a) = d["agent"].as_str() { " · by " (a) }
+                    @if let Some(a) = &d.agent { " · by " (a) }
                 }
                 div.text { (crate::privacy::for_log(&t.turn.text, mask)) }
-                @if let Some(cs) = d["citations"].as_array().filter(|c| !c.is_empty()) {
+                @if !d.citations.is_empty() {
                     ul.citations aria-label="Sources" {
-                        @for c in cs {
-                            li { a href=(c["url"].as_str().unwrap_or("")) { (c["title"].as_str().or(c["heading"].as_str()).unwrap_or("source")) } }
+                        @for c in &d.citations {
+                            li { a href=(c.url.as_deref().unwrap_or("")) { (if c.title.is_empty() { &c.heading } else { &c.title }) } }
                         }
                     }
                 }
-                @if !d["gate"].is_null() {
-                    details { summary { "gate: " (decisions.join(", ")) } (html::json_block(&d["gate"])) }
+                @if let Some(gate) = &d.gate {
+                    details { summary { "gate: " (decisions.join(", ")) } (html::json_block(gate)) }
                 }
-                @if let Some(a) = d["actions"].as_array().filter(|a| !a.is_empty()) {
-                    details { summary { "actions (" (a.len()) ")" } (html::json_block(&d["actions"])) }
+                @if !d.actions.is_empty() {
+                    details { summary { "actions (" (d.actions.len()) ")" } (html::json_block(&d.actions)) }
                 }
             }
         }
