@@ -86,6 +86,172 @@ impl Presenter {
     }
 }
 
+/// One field an action changed, as the action log lists it: "order › status: Pending →
+/// Cancelled".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Where, from the snapshot's root: "order › items › LSH-WHITE-M › status".
+    pub path: String,
+    /// "–" when the field was not there.
+    pub before: String,
+    pub after: String,
+}
+
+/// At most this many changes are listed per action; the full documents stay one click away.
+const MAX_CHANGES: usize = 40;
+
+impl Presenter {
+    /// What differs between an action's stored before and after: one line per changed field,
+    /// amounts (`…_cents`) in the store's currency. Lists of records are matched by their
+    /// `id`, `item_id` or `number`, so a removed item is one change, not every later item
+    /// shifted by one.
+    pub fn changes(&self, before: &serde_json::Value, after: &serde_json::Value) -> Vec<Change> {
+        let mut out = Vec::new();
+        self.diff(&mut Vec::new(), before, after, &mut out);
+        out.truncate(MAX_CHANGES);
+        out
+    }
+
+    fn diff(
+        &self,
+        path: &mut Vec<String>,
+        before: &serde_json::Value,
+        after: &serde_json::Value,
+        out: &mut Vec<Change>,
+    ) {
+        use serde_json::Value;
+        if before == after || out.len() >= MAX_CHANGES {
+            return;
+        }
+        match (before, after) {
+            // A list that was not there is an empty one: its entries are listed one by one.
+            (Value::Null, Value::Array(_)) => {
+                self.diff(path, &Value::Array(Vec::new()), after, out)
+            }
+            (Value::Array(_), Value::Null) => {
+                self.diff(path, before, &Value::Array(Vec::new()), out)
+            }
+            (Value::Object(b), Value::Object(a)) => {
+                let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    path.push(k.clone());
+                    self.diff(
+                        path,
+                        b.get(k).unwrap_or(&Value::Null),
+                        a.get(k).unwrap_or(&Value::Null),
+                        out,
+                    );
+                    path.pop();
+                }
+            }
+            (Value::Array(b), Value::Array(a)) => {
+                let keyed = |v: &[Value]| -> Option<Vec<(String, Value)>> {
+                    v.iter()
+                        .map(|x| {
+                            ["id", "item_id", "number"]
+                                .iter()
+                                .find_map(|k| x.get(*k).and_then(Value::as_str))
+                                .map(|key| (key.to_string(), x.clone()))
+                        })
+                        .collect()
+                };
+                match (keyed(b), keyed(a)) {
+                    (Some(kb), Some(ka)) => {
+                        let mut keys: Vec<&String> =
+                            kb.iter().chain(ka.iter()).map(|(k, _)| k).collect();
+                        keys.dedup();
+                        let mut seen = std::collections::HashSet::new();
+                        for k in keys {
+                            if !seen.insert(k.clone()) {
+                                continue;
+                            }
+                            let find = |l: &[(String, Value)]| {
+                                l.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone())
+                            };
+                            path.push(k.clone());
+                            self.diff(
+                                path,
+                                &find(&kb).unwrap_or(Value::Null),
+                                &find(&ka).unwrap_or(Value::Null),
+                                out,
+                            );
+                            path.pop();
+                        }
+                    }
+                    // Same length, or one list continued (a payment added, a parcel event):
+                    // position by position, so what was added is one line each.
+                    _ if a.len() == b.len() || a.starts_with(b) || b.starts_with(a) => {
+                        for i in 0..a.len().max(b.len()) {
+                            path.push((i + 1).to_string());
+                            self.diff(
+                                path,
+                                b.get(i).unwrap_or(&Value::Null),
+                                a.get(i).unwrap_or(&Value::Null),
+                                out,
+                            );
+                            path.pop();
+                        }
+                    }
+                    _ => self.leaf(path, before, after, out),
+                }
+            }
+            _ => self.leaf(path, before, after, out),
+        }
+    }
+
+    fn leaf(
+        &self,
+        path: &[String],
+        before: &serde_json::Value,
+        after: &serde_json::Value,
+        out: &mut Vec<Change>,
+    ) {
+        let money = path.last().is_some_and(|k| k.ends_with("_cents"));
+        out.push(Change {
+            path: path.join(" › "),
+            before: self.value(before, money),
+            after: self.value(after, money),
+        });
+    }
+
+    /// A value in a change line: text as it is, amounts in the currency, records compact.
+    fn value(&self, v: &serde_json::Value, money: bool) -> String {
+        use serde_json::Value;
+        match v {
+            Value::Null => "–".into(),
+            Value::String(s) if s.is_empty() => "(empty)".into(),
+            Value::String(s) => s.clone(),
+            Value::Number(n) if money => {
+                n.as_i64().map_or_else(|| n.to_string(), |c| self.money(c))
+            }
+            Value::Bool(true) => "yes".into(),
+            Value::Bool(false) => "no".into(),
+            // A record reads as its plain fields: "kind: refund, amount_cents: €152.76, …".
+            Value::Object(fields) => {
+                let parts: Vec<String> = fields
+                    .iter()
+                    .filter(|(_, v)| !v.is_object() && !v.is_array() && !v.is_null())
+                    .map(|(k, v)| format!("{k}: {}", self.value(v, k.ends_with("_cents"))))
+                    .collect();
+                let text = parts.join(", ");
+                match text.char_indices().nth(160) {
+                    Some((cut, _)) => format!("{}…", &text[..cut]),
+                    None => text,
+                }
+            }
+            other => {
+                let text = other.to_string();
+                match text.char_indices().nth(120) {
+                    Some((cut, _)) => format!("{}…", &text[..cut]),
+                    None => text,
+                }
+            }
+        }
+    }
+}
+
 fn relative(t: &Zoned, now: &Zoned) -> String {
     let secs = now.timestamp().as_second() - t.timestamp().as_second();
     if secs < 0 {
@@ -314,6 +480,39 @@ mod tests {
             Presenter::new("Mars/Olympus", "EUR").unwrap_err().code(),
             "invalid_timezone"
         );
+    }
+
+    #[test]
+    fn an_actions_change_is_listed_field_by_field() {
+        let pr = Presenter::new("UTC", "EUR").unwrap();
+        let before = serde_json::json!({
+            "order": {"number": "LF-1", "status": "pending", "total_cents": 15276,
+                      "items": [{"item_id": "A", "status": "pending"}, {"item_id": "B", "status": "pending"}]},
+            "customer": {"email": "a@example.com"}
+        });
+        let after = serde_json::json!({
+            "order": {"number": "LF-1", "status": "cancelled", "total_cents": 0,
+                      "items": [{"item_id": "B", "status": "cancelled"}], "cancel_reason": "ordered by mistake",
+                      "payments": [{"kind": "refund", "amount_cents": 15276}]},
+            "customer": {"email": "a@example.com"}
+        });
+        let lines: Vec<String> = pr
+            .changes(&before, &after)
+            .iter()
+            .map(|c| format!("{}: {} → {}", c.path, c.before, c.after))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "order › cancel_reason: – → ordered by mistake",
+                "order › items › A: item_id: A, status: pending → –",
+                "order › items › B › status: pending → cancelled",
+                "order › payments › 1: – → amount_cents: €152.76, kind: refund",
+                "order › status: pending → cancelled",
+                "order › total_cents: €152.76 → €0.00",
+            ]
+        );
+        assert!(pr.changes(&before, &before).is_empty());
     }
 
     #[test]

@@ -75,7 +75,19 @@ pub fn action_rows(
                             span.muted { "by " (a.actor) }
                             @if let Some(c) = &a.conversation_id { " " a href={ "/admin/conversations/" (c) } { "conversation" } }
                         }
-                        td { details { summary { "before / after" } h3 { "Before" } (json_block(&a.doc["before"])) h3 { "After" } (json_block(&a.doc["after"])) } }
+                        td {
+                            @let changes = desk.present.changes(&a.doc["before"], &a.doc["after"]);
+                            @if changes.is_empty() {
+                                span.muted { "no field changed" }
+                            } @else {
+                                ul.changes aria-label={ "What " (a.id) " changed" } {
+                                    @for c in &changes {
+                                        li { span.muted { (c.path) ": " } (c.before) " → " strong { (c.after) } }
+                                    }
+                                }
+                            }
+                            details { summary { "before / after" } h3 { "Before" } (json_block(&a.doc["before"])) h3 { "After" } (json_block(&a.doc["after"])) }
+                        }
                         td {
                             @if desk.staff.role == Role::Admin && a.status == "executed" && !a.kind.starts_with("revert_") {
                                 (form(&format!("/admin/actions/{}/revert", a.id), &desk.csrf, "inline", html! { button.quiet type="submit" aria-label={ "Undo " (a.id) } { "Undo" } }))
