@@ -222,7 +222,14 @@ impl Presenter {
         match v {
             Value::Null => "–".into(),
             Value::String(s) if s.is_empty() => "(empty)".into(),
-            Value::String(s) => s.clone(),
+            // A moment reads in the store's zone, to the second, not as stored (nanoseconds, UTC).
+            Value::String(s) => match s.parse::<Timestamp>() {
+                Ok(t) => t
+                    .to_zoned(self.tz.clone())
+                    .strftime("%-d %b %Y, %H:%M:%S %Z")
+                    .to_string(),
+                Err(_) => s.clone(),
+            },
             Value::Number(n) if money => {
                 n.as_i64().map_or_else(|| n.to_string(), |c| self.money(c))
             }
@@ -493,7 +500,7 @@ mod tests {
         let after = serde_json::json!({
             "order": {"number": "LF-1", "status": "cancelled", "total_cents": 0,
                       "items": [{"item_id": "B", "status": "cancelled"}], "cancel_reason": "ordered by mistake",
-                      "payments": [{"kind": "refund", "amount_cents": 15276}]},
+                      "payments": [{"kind": "refund", "amount_cents": 15276, "at": "2026-12-04T03:56:43.654170123Z"}]},
             "customer": {"email": "a@example.com"}
         });
         let lines: Vec<String> = pr
@@ -507,7 +514,7 @@ mod tests {
                 "order › cancel_reason: – → ordered by mistake",
                 "order › items › A: item_id: A, status: pending → –",
                 "order › items › B › status: pending → cancelled",
-                "order › payments › 1: – → amount_cents: €152.76, kind: refund",
+                "order › payments › 1: – → amount_cents: €152.76, at: 4 Dec 2026, 03:56:43 UTC, kind: refund",
                 "order › status: pending → cancelled",
                 "order › total_cents: €152.76 → €0.00",
             ]
