@@ -32,11 +32,12 @@ pub enum Command {
 }
 
 pub fn run(cfg: Config, cmd: Command) -> anyhow::Result<()> {
-    let journal = Journal::open(&cfg.database_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // One database for both repositories, as in the running service.
+    let db = crate::app::open_database(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let journal = Journal::new(db.clone());
     let (what, removed, json) = match cmd {
         Command::Erase { email, json } => {
-            let store = SqliteOrderStore::open(&cfg.database_path())
-                .map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
+            let store = SqliteOrderStore::new(db);
             let removed = erase_customer(&journal, &store, &email)
                 .map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
             (format!("for {email}"), removed, json)
