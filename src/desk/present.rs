@@ -159,9 +159,8 @@ impl Presenter {
                 };
                 match (keyed(b), keyed(a)) {
                     (Some(kb), Some(ka)) => {
-                        let mut keys: Vec<&String> =
-                            kb.iter().chain(ka.iter()).map(|(k, _)| k).collect();
-                        keys.dedup();
+                        // Before's records in their order, then those only after has.
+                        let keys = kb.iter().chain(ka.iter()).map(|(k, _)| k);
                         let mut seen = std::collections::HashSet::new();
                         for k in keys {
                             if !seen.insert(k.clone()) {
