@@ -74,7 +74,21 @@ async fn a_database_written_by_the_previous_release_opens_and_migrates_in_place(
     let turns = journal.turns(id).unwrap();
     assert_eq!(turns.len(), 6, "three exchanges");
     assert!(journal.conversation(id).unwrap().unwrap().state.handed_off);
-    assert_eq!(journal.handoffs_of(id).unwrap().len(), 1);
+    let handoffs = journal.handoffs_of(id).unwrap();
+    assert_eq!(handoffs.len(), 1);
+    // Its packet and turn details, written before they were typed records, read as version 1
+    // with what they held.
+    let packet = &handoffs[0].packet;
+    assert_eq!(packet.version, 1);
+    assert_eq!(packet.reason.code(), handoffs[0].reason);
+    assert!(packet.last_customer_message().is_some(), "{packet:?}");
+    assert!(
+        turns
+            .iter()
+            .filter(|t| t.role == "customer")
+            .all(|t| t.detail.understanding.is_some()),
+        "every customer turn kept how it was understood"
+    );
     assert!(
         !journal.turns_matching("shipping").unwrap().is_empty(),
         "the full-text index carried over"
