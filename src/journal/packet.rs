@@ -60,7 +60,7 @@ pub struct HandoffPacket {
 /// Why a conversation went to a person, as stored: one of today's reasons, or a code an earlier
 /// release gave that this one no longer does (`verification_limit`, before refused identity
 /// checks became a 429): such a hand-off still opens, with its code.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PacketReason {
     Known(HandoffReason),
@@ -75,6 +75,33 @@ impl PacketReason {
         }
     }
 }
+
+/// Described as what both shapes share (a `code`, and the fields that code carries): a derived
+/// `oneOf` would be ambiguous, since every known reason also matches the retired shape.
+impl utoipa::PartialSchema for PacketReason {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{
+            schema::{SchemaType, Type},
+            ObjectBuilder,
+        };
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Object))
+            .property(
+                "code",
+                ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)),
+            )
+            .required("code")
+            .description(Some(
+                "Why it went to a person: `code` (`weak_grounding`, `repeated_failure`, \
+                 `sensitive`, `customer_asked`, `complaint`, `outside_policy`, \
+                 `action_requested`, or a code an earlier release gave) with the fields that \
+                 code carries (see HandoffReason)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PacketReason {}
 
 impl From<HandoffReason> for PacketReason {
     fn from(r: HandoffReason) -> Self {
@@ -96,9 +123,9 @@ pub struct PacketIntent {
     pub intent: String,
     pub confidence: f32,
     pub margin: f32,
-    /// The three most probable intents with their probabilities.
+    /// The three most probable intents, each `[intent, probability]`.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub ranked: Vec<(String, f32)>,
 }
 
