@@ -120,6 +120,8 @@ pub struct QueueFilter {
     pub claimed_by: Option<String>,
     /// `mine`: the hand-offs the viewer has claimed (and not resolved).
     pub view: Option<String>,
+    /// `show`: list repeats (see [`QueueItem::repeat_of`]) in their own rows too.
+    pub repeats: Option<String>,
 }
 
 impl QueueFilter {
@@ -146,6 +148,22 @@ impl QueueFilter {
     pub fn claimed_by(&self) -> Option<&str> {
         Self::get(&self.claimed_by)
     }
+    pub fn show_repeats(&self) -> bool {
+        Self::get(&self.repeats) == Some("show")
+    }
+}
+
+/// What makes hand-offs repeats of one another in the queue: the same verified customer, or,
+/// unverified, the same reason and the same last message (a flood of "a person please" from
+/// many conversations). `None`: nothing to group by.
+fn repeat_key(q: &QueuedHandoff) -> Option<String> {
+    let p = &q.handoff.packet;
+    if let Some(c) = &p.identity.customer_id {
+        return Some(format!("customer\u{1f}{c}"));
+    }
+    let said = p.last_customer_message()?;
+    let said: Vec<String> = said.split_whitespace().map(str::to_lowercase).collect();
+    (!said.is_empty()).then(|| format!("said\u{1f}{}\u{1f}{}", q.handoff.reason, said.join(" ")))
 }
 
 /// One line of the queue.
@@ -157,6 +175,13 @@ pub struct QueueItem {
     pub age_mins: i64,
     /// No reply yet and older than the target.
     pub overdue: bool,
+    /// Later hand-offs in this listing from the same customer, or (unverified) with the same
+    /// reason and message: the queue folds them under this one.
+    pub repeats: usize,
+    /// The oldest hand-off this one repeats (then it is folded unless asked for).
+    pub repeat_of: Option<String>,
+    /// Whether the repeat is of the same verified customer (else of the same message).
+    pub same_customer: bool,
 }
 
 /// The queue for one status, filtered, and what the filters can choose from.
@@ -170,6 +195,8 @@ pub struct Queue {
     pub claimants: Vec<(String, usize)>,
     /// Hand-offs of this status before filtering.
     pub unfiltered: usize,
+    /// Repeats left out of `items` (folded under the hand-off they repeat).
+    pub folded: usize,
     pub target_mins: i64,
 }
 
@@ -232,9 +259,36 @@ pub fn queue(
                 queued: q,
                 age_mins,
                 overdue,
+                repeats: 0,
+                repeat_of: None,
+                same_customer: false,
             }
         })
         .collect();
+    // Oldest first, so the first of each group is the one a person should open.
+    let mut items: Vec<QueueItem> = items;
+    let mut heads: std::collections::HashMap<String, usize> = Default::default();
+    for i in 0..items.len() {
+        let Some(key) = repeat_key(&items[i].queued) else {
+            continue;
+        };
+        match heads.get(&key) {
+            Some(&head) => {
+                items[head].repeats += 1;
+                items[i].repeat_of = Some(items[head].queued.handoff.id.clone());
+                items[i].same_customer = key.starts_with("customer");
+                items[head].same_customer = items[i].same_customer;
+            }
+            None => {
+                heads.insert(key, i);
+            }
+        }
+    }
+    let before = items.len();
+    if !filter.show_repeats() {
+        items.retain(|i| i.repeat_of.is_none());
+    }
+    let folded = before - items.len();
     Ok(Queue {
         status: status.to_string(),
         items,
@@ -242,6 +296,7 @@ pub fn queue(
         channels,
         claimants,
         unfiltered,
+        folded,
         target_mins,
     })
 }

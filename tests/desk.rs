@@ -2065,6 +2065,65 @@ fn the_queue_shows_each_hand_offs_age_against_the_reply_target_and_filters_by_re
     assert!(r.text.contains("data-code=\"invalid_status\""));
 }
 
+#[test]
+fn repeats_are_folded_under_the_first_so_a_flood_does_not_bury_the_queue() {
+    let channel = format!("flood-{}", std::process::id());
+    // The same unverified message from three conversations, a different one, and two hand-offs
+    // of one verified customer.
+    let first = handoff_aged(&channel, "customer_asked", 30, "A person please!");
+    let again = handoff_aged(&channel, "customer_asked", 20, "a person   PLEASE!");
+    let third = handoff_aged(&channel, "customer_asked", 10, "A person please!");
+    let other = handoff_aged(&channel, "customer_asked", 5, "Where is my refund?");
+    let journal = &app().assistant.journal;
+    let verified = |said: &str| {
+        let conversation = uuid_like();
+        journal.create(&conversation, &channel).unwrap();
+        let mut packet =
+            HandoffPacket::new(&conversation, HandoffReason::Complaint).with_line("customer", said);
+        packet.identity.customer_id = Some("cus_001".into());
+        packet.identity.verified_by = Some("order_email".into());
+        journal.open_handoff(&packet).unwrap()
+    };
+    let maya_1 = verified("The lamp is broken");
+    let maya_2 = verified("And the sweater is the wrong size");
+
+    let mut v = signed_in(&server(), &own_agent("flood"), PASSWORD);
+    let page = v.get(&format!("/admin/handoffs?channel={channel}"));
+    assert_eq!(page.status, 200, "{}", page.text);
+    let head = row_of(&page.text, &first).expect("the first of the flood is listed");
+    assert!(head.contains("+2 more with the same message"), "{head}");
+    assert!(row_of(&page.text, &again).is_none() && row_of(&page.text, &third).is_none());
+    assert!(
+        row_of(&page.text, &other).is_some(),
+        "a different message stands alone"
+    );
+    let maya = row_of(&page.text, &maya_1).expect("the customer's first");
+    assert!(maya.contains("+1 more from this customer"), "{maya}");
+    assert!(row_of(&page.text, &maya_2).is_none());
+    assert!(
+        page.text
+            .contains("3 repeats (the same customer, or the same message again) folded"),
+        "{}",
+        page.text
+    );
+
+    // Shown on request, each saying which it repeats; filters still apply.
+    let all = v.get(&format!("/admin/handoffs?channel={channel}&repeats=show"));
+    let repeat = row_of(&all.text, &third).expect("shown");
+    assert!(
+        repeat.contains(&format!("repeats <a href=\"/admin/handoffs/{first}\"")),
+        "{repeat}"
+    );
+    assert!(row_of(&all.text, &maya_2).is_some() && row_of(&all.text, &again).is_some());
+    assert!(all.text.contains("id=\"fold-repeats\""));
+    let complaints = v.get(&format!(
+        "/admin/handoffs?channel={channel}&reason=complaint"
+    ));
+    assert!(
+        row_of(&complaints.text, &maya_1).is_some() && row_of(&complaints.text, &first).is_none()
+    );
+}
+
 /// Whether markup shows a stored timestamp as text (`>2026-12-04T03:56:43…`).
 fn shows_raw_timestamp(html: &str) -> bool {
     html.match_indices('>').any(|(i, _)| {

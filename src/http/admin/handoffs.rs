@@ -142,6 +142,23 @@ fn render_queue(
             @if overdue > 0 { strong.overdue-text { (overdue) " overdue" } " · " }
             (q.items.len()) " of " (q.unfiltered) " shown, oldest first."
         }
+        @if q.folded > 0 || filter.show_repeats() {
+            // The same filters, with repeats shown or folded again.
+            form.inline method="get" action="/admin/handoffs" {
+                @if filter.mine() { input type="hidden" name="view" value="mine"; }
+                @else { input type="hidden" name="status" value=(q.status); }
+                @if let Some(r) = filter.reason() { input type="hidden" name="reason" value=(r); }
+                @if let Some(c) = filter.channel() { input type="hidden" name="channel" value=(c); }
+                @if let Some(c) = filter.claimed_by() { input type="hidden" name="claimed_by" value=(c); }
+                @if filter.show_repeats() {
+                    button.quiet type="submit" id="fold-repeats" { "Fold repeats" }
+                } @else {
+                    input type="hidden" name="repeats" value="show";
+                    span.muted { (q.folded) " repeat" @if q.folded != 1 { "s" } " (the same customer, or the same message again) folded under the first. " }
+                    button.quiet type="submit" id="show-repeats" { "Show them" }
+                }
+            }
+        }
         form.filters method="get" action="/admin/handoffs" {
             @if filter.mine() { input type="hidden" name="view" value="mine"; }
             @else { input type="hidden" name="status" value=(q.status); }
@@ -193,7 +210,15 @@ fn render_queue(
                         @let last = h.packet.last_customer_message().unwrap_or("");
                         @let cid = h.packet.identity.customer_id.as_deref();
                         tr data-handoff=(h.id) class=[item.overdue.then_some("overdue")] {
-                            td { a href={ "/admin/handoffs/" (h.id) } { (h.id) } br; span.muted { "opened " (when(p, &h.created_at)) } }
+                            td {
+                                a href={ "/admin/handoffs/" (h.id) } { (h.id) } br; span.muted { "opened " (when(p, &h.created_at)) }
+                                @if item.repeats > 0 {
+                                    br; span.repeats { "+" (item.repeats) @if item.same_customer { " more from this customer" } @else { " more with the same message" } }
+                                }
+                                @if let Some(first) = &item.repeat_of {
+                                    br; span.muted { "repeats " a href={ "/admin/handoffs/" (first) } { (first) } }
+                                }
+                            }
                             td {
                                 (age(item.age_mins, q.target_mins, item.overdue, item.queued.first_reply_at.is_some()))
                             }
