@@ -1390,21 +1390,7 @@ impl Assistant {
             }
             _ => None,
         };
-        let passages = part
-            .hits
-            .iter()
-            .take(3)
-            .map(|h| PacketPassage {
-                passage_id: h.passage.id.clone(),
-                title: h.passage.title.clone(),
-                heading: h.passage.heading.clone(),
-                url: h.passage.url.clone(),
-                text: h.passage.text.clone(),
-                bm25: h.bm25,
-                dense: h.dense,
-                fused: h.fused,
-            })
-            .collect();
+        let passages = part.hits.iter().take(3).map(PacketPassage::from).collect();
         // The draft quotes the best passage when there is one; a person edits before sending.
         let draft = match part.hits.first() {
             Some(h) => compose::policy_reply(&Voice::new(&self.config.store), message, h).0,

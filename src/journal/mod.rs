@@ -70,6 +70,28 @@ struct Unreadable {
     why: String,
 }
 
+/// The `version` of a typed record written before records carried one.
+fn first_version() -> u32 {
+    1
+}
+
+/// Reads a typed record stored as JSON (`what` names it in the error): an error, with why, for
+/// one that does not decode or whose version is newer than `newest`.
+fn decode_versioned<T: serde::de::DeserializeOwned>(
+    stored: &str,
+    what: &str,
+    version: impl Fn(&T) -> u32,
+    newest: u32,
+) -> Result<T, String> {
+    let record: T = serde_json::from_str(stored).map_err(|e| e.to_string())?;
+    match version(&record) {
+        v if v > newest => Err(format!(
+            "{what} version {v} is newer than this release reads ({newest})"
+        )),
+        _ => Ok(record),
+    }
+}
+
 /// What the assistant carries from one turn to the next.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ConversationState {

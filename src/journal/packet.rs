@@ -13,21 +13,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{answer::HandoffReason, orders::Order, understand::Entities};
+use crate::{answer::HandoffReason, index::Hit, orders::Order, understand::Entities};
 
 /// The packet layout this release writes and reads. Version 1 is the first typed one; rows from
 /// before it carry no `version` and have the same fields, so they read as version 1.
 pub const PACKET_VERSION: u32 = 1;
 
-fn first_version() -> u32 {
-    1
-}
-
 /// What a person needs to pick the conversation up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HandoffPacket {
     /// The packet layout ([`PACKET_VERSION`]).
-    #[serde(default = "first_version")]
+    #[serde(default = "super::first_version")]
     pub version: u32,
     pub conversation_id: String,
     /// Why it went to a person, with the code the desk and metrics group by.
@@ -102,6 +98,21 @@ impl utoipa::PartialSchema for PacketReason {
 }
 
 impl utoipa::ToSchema for PacketReason {}
+
+impl From<&Hit> for PacketPassage {
+    fn from(h: &Hit) -> Self {
+        Self {
+            passage_id: h.passage.id.clone(),
+            title: h.passage.title.clone(),
+            heading: h.passage.heading.clone(),
+            url: h.passage.url.clone(),
+            text: h.passage.text.clone(),
+            bm25: h.bm25,
+            dense: h.dense,
+            fused: h.fused,
+        }
+    }
+}
 
 impl From<HandoffReason> for PacketReason {
     fn from(r: HandoffReason) -> Self {
@@ -195,14 +206,7 @@ impl HandoffPacket {
     /// Reads a stored packet: an error (with why) for one that does not decode or that a newer
     /// release wrote.
     pub fn decode(stored: &str) -> Result<Self, String> {
-        let packet: Self = serde_json::from_str(stored).map_err(|e| e.to_string())?;
-        if packet.version > PACKET_VERSION {
-            return Err(format!(
-                "packet version {} is newer than this release reads ({PACKET_VERSION})",
-                packet.version
-            ));
-        }
-        Ok(packet)
+        super::decode_versioned(stored, "packet", |p: &Self| p.version, PACKET_VERSION)
     }
 }
 

@@ -13,10 +13,6 @@ use crate::answer::{Citation, Handoff, OrderCard};
 /// The detail layout this release writes and reads (rows without `version` are version 1).
 pub const DETAIL_VERSION: u32 = 1;
 
-fn first_version() -> u32 {
-    1
-}
-
 fn is_false(b: &bool) -> bool {
     !b
 }
@@ -26,7 +22,7 @@ fn is_false(b: &bool) -> bool {
 /// who wrote it and for which hand-off.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TurnDetail {
-    #[serde(default = "first_version")]
+    #[serde(default = "super::first_version")]
     pub version: u32,
     /// The channel the message came in on (customer turns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,14 +94,7 @@ impl TurnDetail {
         if stored.trim().is_empty() || stored.trim() == "null" {
             return Ok(Self::new());
         }
-        let detail: Self = serde_json::from_str(stored).map_err(|e| e.to_string())?;
-        if detail.version > DETAIL_VERSION {
-            return Err(format!(
-                "turn detail version {} is newer than this release reads ({DETAIL_VERSION})",
-                detail.version
-            ));
-        }
-        Ok(detail)
+        super::decode_versioned(stored, "turn detail", |d: &Self| d.version, DETAIL_VERSION)
     }
 }
 
